@@ -1,0 +1,153 @@
+//! `rvedge`: runs RISC-V guest programs on the rvedge emulator.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand};
+use rvedge::{Clock, Environment, Isolated, Machine, Options, Stop, TrapKind};
+
+#[derive(Parser, Debug)]
+#[command(name = "rvedge", version, about = "RISC-V sandbox for per-request edge programs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a static riscv64 Linux program, as qemu-riscv64 would: its output, errors and exit
+    /// status pass through.
+    Run(RunArguments),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArguments {
+    /// Stop the guest after this many instructions (exit status 124).
+    #[arg(long)]
+    max_instructions: Option<u64>,
+    /// Most guest memory, with a unit: 64MB, 1G, ...
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    max_memory: u64,
+    /// Print instructions, wall time, MIPS and peak guest memory on stderr.
+    #[arg(long)]
+    stats: bool,
+    /// The ELF executable.
+    program: PathBuf,
+    /// Arguments passed to the guest.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    arguments: Vec<String>,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    rvedge::size::parse_size(text).map_err(|error| error.to_string())
+}
+
+/// The guest's window on this process: its stdout and stderr are ours, and it reads the real
+/// clock. Randomness stays the deterministic default so runs are reproducible.
+struct ProcessEnvironment {
+    random: Isolated,
+    started: Instant,
+}
+
+impl Environment for ProcessEnvironment {
+    fn write_output(&mut self, fd: u32, bytes: &[u8]) -> bool {
+        let written = match fd {
+            1 => std::io::stdout().lock().write_all(bytes),
+            _ => std::io::stderr().lock().write_all(bytes),
+        };
+        written.is_ok()
+    }
+
+    fn clock_nanos(&mut self, clock: Clock) -> u64 {
+        match clock {
+            Clock::Realtime => {
+                SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos() as u64)
+            }
+            Clock::Monotonic => self.started.elapsed().as_nanos() as u64,
+        }
+    }
+
+    fn random_bytes(&mut self, buffer: &mut [u8]) {
+        self.random.random_bytes(buffer);
+    }
+}
+
+/// Shell-style status of a process killed by `signal`, which is what qemu-riscv64's caller
+/// sees when the guest faults.
+fn killed_by(signal: u8) -> ExitCode {
+    ExitCode::from(128 + signal)
+}
+
+const SIGILL: u8 = 4;
+const SIGTRAP: u8 = 5;
+const SIGBUS: u8 = 7;
+const SIGSEGV: u8 = 11;
+/// The exit status `timeout(1)` uses when it stops a command.
+const TIMED_OUT: u8 = 124;
+
+fn run(arguments: RunArguments) -> ExitCode {
+    let elf = match std::fs::read(&arguments.program) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            eprintln!("rvedge: cannot read {}: {error}", arguments.program.display());
+            return ExitCode::from(127);
+        }
+    };
+    let mut argv = vec![arguments.program.display().to_string()];
+    argv.extend(arguments.arguments);
+    let options = Options { max_memory: arguments.max_memory, arguments: argv, ..Options::default() };
+    let environment = ProcessEnvironment { random: Isolated::default(), started: Instant::now() };
+    let mut machine = match Machine::from_elf(&elf, &options, Box::new(environment)) {
+        Ok(machine) => machine,
+        Err(error) => {
+            eprintln!("rvedge: {}: {error}", arguments.program.display());
+            return ExitCode::from(126);
+        }
+    };
+
+    let started = Instant::now();
+    let stop = machine.run(arguments.max_instructions.unwrap_or(u64::MAX));
+    let elapsed = started.elapsed();
+    let _ = std::io::stdout().flush();
+
+    if arguments.stats {
+        let instructions = machine.instructions();
+        let mips = instructions as f64 / elapsed.as_secs_f64() / 1e6;
+        let peak_kib = machine.memory().peak_owned_pages() * 4;
+        eprintln!(
+            "rvedge: {instructions} instructions in {:.3} s ({mips:.1} MIPS), peak guest memory {peak_kib} KiB",
+            elapsed.as_secs_f64()
+        );
+    }
+
+    match stop {
+        Stop::Exited(status) => ExitCode::from(status as u8),
+        Stop::BudgetExhausted => {
+            eprintln!("rvedge: instruction limit reached at pc {:#x}", machine.pc());
+            ExitCode::from(TIMED_OUT)
+        }
+        Stop::HostCall(number) => {
+            eprintln!("rvedge: the guest made host call {number}, which plain programs have no host for");
+            killed_by(SIGSEGV)
+        }
+        Stop::Returned(_) => killed_by(SIGSEGV),
+        Stop::Trap(trap) => {
+            eprintln!("rvedge: {trap}");
+            match trap.kind {
+                TrapKind::IllegalInstruction { .. } => killed_by(SIGILL),
+                TrapKind::Breakpoint => killed_by(SIGTRAP),
+                TrapKind::MisalignedAtomic { .. } => killed_by(SIGBUS),
+                TrapKind::Signal { signal } => killed_by(signal as u8),
+                TrapKind::InstructionFetch | TrapKind::Load { .. } | TrapKind::Store { .. } => killed_by(SIGSEGV),
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run(arguments) => run(arguments),
+    }
+}

@@ -1,0 +1,432 @@
+//! The machine: one guest hart with its registers, memory and Linux process state, built from
+//! a shared [`Program`] or from a [`Snapshot`] of another machine.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::mem::{Memory, MemoryFault, MemorySnapshot};
+use crate::program::{LoadError, Program};
+use crate::syscall::{self, LinuxState};
+
+/// Where a `vmcall`'s function returns to. Nothing is ever mapped there, so reaching it can
+/// only mean the called function returned.
+pub const CALL_RETURN_ADDRESS: u64 = 0xffff_ffff_ffff_f000;
+
+/// First ecall number handed to the embedder; lower numbers are Linux system calls.
+pub const FIRST_HOST_CALL: u64 = 500;
+
+/// Settings of a new machine.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Most guest memory that may be mapped at once (segments, stack, heap, mmap), in bytes.
+    pub max_memory: u64,
+    /// Size of the main stack mapping, in bytes; counted in `max_memory`.
+    pub stack_size: u64,
+    /// `argv`; the first is the program name.
+    pub arguments: Vec<String>,
+    /// `envp` entries, `KEY=value`.
+    pub environment: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_memory: 256 << 20,
+            stack_size: 8 << 20,
+            arguments: alloc::vec![String::from("program")],
+            environment: Vec::new(),
+        }
+    }
+}
+
+/// Which clock `clock_gettime` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    Realtime,
+    Monotonic,
+}
+
+/// What the guest sees of the world outside: output, time and randomness. The emulator does
+/// no I/O of its own; embedders provide this.
+pub trait Environment: Send {
+    /// Guest output to stdout (1) or stderr (2). Returns false if the output is closed.
+    fn write_output(&mut self, fd: u32, bytes: &[u8]) -> bool;
+    /// Nanoseconds on `clock`.
+    fn clock_nanos(&mut self, _clock: Clock) -> u64 {
+        0
+    }
+    /// Fills `buffer` with random bytes (`getrandom`, `AT_RANDOM`).
+    fn random_bytes(&mut self, buffer: &mut [u8]);
+}
+
+/// An environment with no outside world: output is discarded, the clock stands at 0 and
+/// "random" bytes are a fixed pseudo-random sequence, so runs are reproducible.
+#[derive(Clone, Debug)]
+pub struct Isolated {
+    random_state: u64,
+}
+
+impl Default for Isolated {
+    fn default() -> Self {
+        Isolated { random_state: 0x9e37_79b9_7f4a_7c15 }
+    }
+}
+
+impl Environment for Isolated {
+    fn write_output(&mut self, _fd: u32, _bytes: &[u8]) -> bool {
+        true
+    }
+
+    fn random_bytes(&mut self, buffer: &mut [u8]) {
+        for byte in buffer {
+            // xorshift64: deterministic, not secure; real randomness comes from embedders.
+            self.random_state ^= self.random_state << 13;
+            self.random_state ^= self.random_state >> 7;
+            self.random_state ^= self.random_state << 17;
+            *byte = self.random_state as u8;
+        }
+    }
+}
+
+/// Why `run` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The guest called `exit` or `exit_group` with this status.
+    Exited(i32),
+    /// The instruction budget ran out at a block boundary; `run` again to continue.
+    BudgetExhausted,
+    /// The guest made ecall number ≥ [`FIRST_HOST_CALL`]; pc is past the ecall. Set the
+    /// result registers and `run` again to continue.
+    HostCall(u64),
+    /// A function entered with [`Machine::enter_function`] returned with this `a0`.
+    Returned(u64),
+    /// The guest did something that ends it.
+    Trap(Trap),
+}
+
+/// A fault that ends the guest, at the instruction `pc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trap {
+    pub pc: u64,
+    pub kind: TrapKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrapKind {
+    /// Not an RV64GC instruction (or a reserved rounding mode, or an unknown CSR).
+    IllegalInstruction { bits: u32 },
+    /// Jump to memory that is not executable program code.
+    InstructionFetch,
+    /// Load from unmapped or unreadable memory.
+    Load { addr: u64 },
+    /// Store to unmapped or read-only memory.
+    Store { addr: u64 },
+    /// An atomic instruction on a misaligned address.
+    MisalignedAtomic { addr: u64 },
+    /// `ebreak`.
+    Breakpoint,
+    /// The guest sent itself a fatal signal (e.g. `abort()`).
+    Signal { signal: u32 },
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pc = self.pc;
+        match self.kind {
+            TrapKind::IllegalInstruction { bits } => {
+                write!(out, "illegal instruction {bits:#010x} at pc {pc:#x}")
+            }
+            TrapKind::InstructionFetch => write!(out, "jump to non-executable address {pc:#x}"),
+            TrapKind::Load { addr } => {
+                write!(out, "load from unmapped or unreadable address {addr:#x} at pc {pc:#x}")
+            }
+            TrapKind::Store { addr } => {
+                write!(out, "store to unmapped or read-only address {addr:#x} at pc {pc:#x}")
+            }
+            TrapKind::MisalignedAtomic { addr } => {
+                write!(out, "misaligned atomic access to {addr:#x} at pc {pc:#x}")
+            }
+            TrapKind::Breakpoint => write!(out, "breakpoint (ebreak) at pc {pc:#x}"),
+            TrapKind::Signal { signal } => write!(out, "killed by signal {signal} at pc {pc:#x}"),
+        }
+    }
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stop::Exited(status) => write!(out, "exited with status {status}"),
+            Stop::BudgetExhausted => out.write_str("instruction budget exhausted"),
+            Stop::HostCall(number) => write!(out, "host call {number}"),
+            Stop::Returned(value) => write!(out, "returned {value:#x}"),
+            Stop::Trap(trap) => trap.fmt(out),
+        }
+    }
+}
+
+/// Register state of the hart.
+#[derive(Clone, Debug)]
+pub(crate) struct Cpu {
+    /// x0..x31, then the discard register that decoded writes to x0 go to; padded to 64 so
+    /// a masked index needs no bounds check.
+    pub x: [u64; 64],
+    pub f: [u64; 32],
+    pub pc: u64,
+    pub fflags: u8,
+    pub frm: u8,
+    /// Address and value loaded by the last LR; SC succeeds while memory still holds it.
+    pub reservation: Option<(u64, u64)>,
+}
+
+impl Cpu {
+    fn new(pc: u64) -> Cpu {
+        Cpu { x: [0; 64], f: [0; 32], pc, fflags: 0, frm: 0, reservation: None }
+    }
+}
+
+/// A frozen machine from which new machines are made cheaply: memory pages are shared
+/// copy-on-write and the decoded program is shared, so making one copies only registers.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    program: Arc<Program>,
+    cpu: Cpu,
+    memory: MemorySnapshot,
+    linux: LinuxState,
+    instret: u64,
+}
+
+impl Snapshot {
+    pub fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+
+    pub fn memory(&self) -> &MemorySnapshot {
+        &self.memory
+    }
+}
+
+/// One guest: registers, memory and process state.
+pub struct Machine {
+    pub(crate) program: Arc<Program>,
+    pub(crate) cpu: Cpu,
+    pub(crate) memory: Memory,
+    pub(crate) linux: LinuxState,
+    pub(crate) environment: Box<dyn Environment>,
+    pub(crate) instret: u64,
+}
+
+impl fmt::Debug for Machine {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.debug_struct("Machine")
+            .field("pc", &format_args!("{:#x}", self.cpu.pc))
+            .field("instret", &self.instret)
+            .field("memory", &self.memory)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a machine could not be created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SetupError {
+    Load(LoadError),
+    /// Segments, stack and arguments do not fit in `max_memory`.
+    OutOfMemory { needed_more_than: u64 },
+    /// Arguments and environment do not fit in the stack.
+    ArgumentsTooLarge,
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::Load(error) => error.fmt(out),
+            SetupError::OutOfMemory { needed_more_than } => write!(
+                out,
+                "program segments and stack need more than the memory limit of {needed_more_than} bytes"
+            ),
+            SetupError::ArgumentsTooLarge => out.write_str("arguments and environment do not fit on the stack"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for SetupError {}
+
+impl From<LoadError> for SetupError {
+    fn from(error: LoadError) -> Self {
+        SetupError::Load(error)
+    }
+}
+
+impl Machine {
+    /// Loads `elf` and prepares it to start like a Linux process.
+    pub fn from_elf(
+        elf: &[u8],
+        options: &Options,
+        environment: Box<dyn Environment>,
+    ) -> Result<Machine, SetupError> {
+        Machine::new(Program::from_elf(elf)?, options, environment)
+    }
+
+    /// A machine at the entry point of `program`, with its stack set up as the Linux kernel
+    /// does (argc, argv, envp, auxv).
+    pub fn new(
+        program: Arc<Program>,
+        options: &Options,
+        environment: Box<dyn Environment>,
+    ) -> Result<Machine, SetupError> {
+        let mut machine = Machine {
+            cpu: Cpu::new(program.entry),
+            memory: Memory::new(options.max_memory),
+            linux: LinuxState::default(),
+            environment,
+            instret: 0,
+            program,
+        };
+        syscall::start_process(&mut machine, options)?;
+        Ok(machine)
+    }
+
+    /// Freezes this machine's state. This machine goes on running copy-on-write over the
+    /// snapshot, like every machine made from it.
+    pub fn snapshot(&mut self) -> Snapshot {
+        Snapshot {
+            program: Arc::clone(&self.program),
+            cpu: self.cpu.clone(),
+            memory: self.memory.freeze(),
+            linux: self.linux.clone(),
+            instret: self.instret,
+        }
+    }
+
+    /// A new machine in the state of `snapshot`, sharing its pages copy-on-write.
+    pub fn from_snapshot(snapshot: &Snapshot, environment: Box<dyn Environment>) -> Machine {
+        Machine {
+            program: Arc::clone(&snapshot.program),
+            cpu: snapshot.cpu.clone(),
+            memory: Memory::from_snapshot(&snapshot.memory),
+            linux: snapshot.linux.clone(),
+            environment,
+            instret: snapshot.instret,
+        }
+    }
+
+    pub fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+
+    pub fn pc(&self) -> u64 {
+        self.cpu.pc
+    }
+
+    pub fn set_pc(&mut self, pc: u64) {
+        self.cpu.pc = pc;
+    }
+
+    /// Integer register `index` (0..32); out-of-range indices read as 0.
+    pub fn register(&self, index: usize) -> u64 {
+        if index == 0 || index >= 32 {
+            return 0;
+        }
+        self.cpu.x[index]
+    }
+
+    /// Sets integer register `index`; writes to x0 or out of range are ignored.
+    pub fn set_register(&mut self, index: usize, value: u64) {
+        if index != 0 && index < 32 {
+            self.cpu.x[index] = value;
+        }
+    }
+
+    /// Raw bits of floating-point register `index` (0..32).
+    pub fn float_register(&self, index: usize) -> u64 {
+        self.cpu.f.get(index).copied().unwrap_or(0)
+    }
+
+    pub fn set_float_register(&mut self, index: usize, bits: u64) {
+        if let Some(register) = self.cpu.f.get_mut(index) {
+            *register = bits;
+        }
+    }
+
+    /// Instructions retired since the machine (or its snapshot's origin) started.
+    pub fn instructions(&self) -> u64 {
+        self.instret
+    }
+
+    pub fn memory(&mut self) -> &mut Memory {
+        &mut self.memory
+    }
+
+    pub fn environment(&mut self) -> &mut dyn Environment {
+        &mut *self.environment
+    }
+
+    pub fn replace_environment(&mut self, environment: Box<dyn Environment>) -> Box<dyn Environment> {
+        core::mem::replace(&mut self.environment, environment)
+    }
+
+    /// Copies guest memory into `buffer`.
+    pub fn read_memory(&mut self, addr: u64, buffer: &mut [u8]) -> Result<(), MemoryFault> {
+        self.memory.read_bytes(addr, buffer)
+    }
+
+    /// Copies `bytes` into writable guest memory.
+    pub fn write_memory(&mut self, addr: u64, bytes: &[u8]) -> Result<(), MemoryFault> {
+        self.memory.write_bytes(addr, bytes)
+    }
+
+    /// Prepares a call of the guest function at `function` with up to 8 integer arguments:
+    /// `run` then executes it and stops with [`Stop::Returned`] when it returns. The call runs
+    /// on the current stack, below the current stack pointer.
+    pub fn enter_function(&mut self, function: u64, arguments: &[u64]) {
+        const A0: usize = 10;
+        for (index, value) in arguments.iter().take(8).enumerate() {
+            self.cpu.x[A0 + index] = *value;
+        }
+        const RA: usize = 1;
+        const SP: usize = 2;
+        self.cpu.x[RA] = CALL_RETURN_ADDRESS;
+        self.cpu.x[SP] &= !0xf;
+        self.cpu.pc = function;
+    }
+
+    /// Runs until the guest stops for a reason other than a host call, giving each host call
+    /// to `on_host_call` (which sets result registers and returns `None` to continue, or a
+    /// `Stop` to end the run). The budget covers the whole run.
+    pub fn run_with_host_calls(
+        &mut self,
+        budget: u64,
+        on_host_call: &mut dyn FnMut(&mut Machine, u64) -> Option<Stop>,
+    ) -> Stop {
+        let limit = self.instret.saturating_add(budget);
+        loop {
+            match self.run(limit - self.instret) {
+                Stop::HostCall(number) => {
+                    if let Some(stop) = on_host_call(self, number) {
+                        return stop;
+                    }
+                }
+                stop => return stop,
+            }
+        }
+    }
+
+    /// Calls the guest function at `function` (vmcall) and returns its `a0`, or why it did
+    /// not return.
+    pub fn call(
+        &mut self,
+        function: u64,
+        arguments: &[u64],
+        budget: u64,
+        on_host_call: &mut dyn FnMut(&mut Machine, u64) -> Option<Stop>,
+    ) -> Result<u64, Stop> {
+        self.enter_function(function, arguments);
+        match self.run_with_host_calls(budget, on_host_call) {
+            Stop::Returned(value) => Ok(value),
+            stop => Err(stop),
+        }
+    }
+}

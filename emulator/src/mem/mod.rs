@@ -1,0 +1,660 @@
+//! Guest memory: mapped regions with permissions, 4 KiB pages materialised on first touch, and
+//! copy-on-write sharing of a frozen snapshot's pages between machines.
+//!
+//! The hot path of every load and store is a direct-mapped software TLB: one tag compare, then
+//! a host pointer into the page. Misses resolve the page (own pages, then the shared frozen
+//! pages, then the zero page for mapped-but-untouched memory) and check permissions.
+//!
+//! Architecture invariant: a machine never writes a page it does not own. Frozen pages are
+//! shared read-only; the first write to one copies it into the machine's own pages.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+pub const PAGE_SHIFT: u32 = 12;
+pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
+const PAGE_BYTES: usize = PAGE_SIZE as usize;
+const PAGE_OFFSET_MASK: u64 = PAGE_SIZE - 1;
+
+type Page = [u8; PAGE_BYTES];
+
+/// Mapped but never written memory reads as zero from this one shared page.
+static ZERO_PAGE: Page = [0; PAGE_BYTES];
+
+pub fn page_round_down(addr: u64) -> u64 {
+    addr & !PAGE_OFFSET_MASK
+}
+
+pub fn page_round_up(addr: u64) -> Option<u64> {
+    Some(addr.checked_add(PAGE_OFFSET_MASK)? & !PAGE_OFFSET_MASK)
+}
+
+/// Access permissions of a mapped region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Perms {
+    pub read: bool,
+    pub write: bool,
+    pub execute: bool,
+}
+
+impl Perms {
+    pub const NONE: Perms = Perms { read: false, write: false, execute: false };
+    pub const READ: Perms = Perms { read: true, write: false, execute: false };
+    pub const READ_WRITE: Perms = Perms { read: true, write: true, execute: false };
+    pub const READ_EXECUTE: Perms = Perms { read: true, write: false, execute: true };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// A guest access to memory that is unmapped or lacks the permission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryFault {
+    pub addr: u64,
+    pub access: Access,
+}
+
+/// Why a mapping change was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// The mapping would take guest memory past the machine's limit.
+    OutOfMemory,
+    /// Address or length not page-aligned, or the range wraps.
+    InvalidRange,
+    /// `protect` over a range that is not entirely mapped.
+    NotMapped,
+}
+
+impl fmt::Display for MapError {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.write_str(match self {
+            MapError::OutOfMemory => "guest memory limit reached",
+            MapError::InvalidRange => "address range is not page-aligned or wraps",
+            MapError::NotMapped => "address range is not mapped",
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Region {
+    start: u64,
+    end: u64,
+    perms: Perms,
+}
+
+/// Pages of a snapshot, shared read-only by every machine made from it.
+#[derive(Debug, Default)]
+pub struct FrozenPages {
+    pages: BTreeMap<u64, Arc<Page>>,
+}
+
+impl FrozenPages {
+    pub fn n_pages(&self) -> usize {
+        self.pages.len()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct TlbEntry {
+    page_number: u64,
+    host_page: *mut u8,
+}
+
+const INVALID_TLB_ENTRY: TlbEntry = TlbEntry { page_number: u64::MAX, host_page: core::ptr::null_mut() };
+const TLB_ENTRIES: usize = 64;
+
+/// The memory of one machine.
+pub struct Memory {
+    regions: Arc<Vec<Region>>,
+    owned: BTreeMap<u64, Box<Page>>,
+    frozen: Arc<FrozenPages>,
+    // Entries point into `owned`, `frozen` or ZERO_PAGE; the write TLB only at owned pages of
+    // writable regions. Every change of regions or ownership flushes or refills them.
+    read_tlb: [TlbEntry; TLB_ENTRIES],
+    write_tlb: [TlbEntry; TLB_ENTRIES],
+    mapped_bytes: u64,
+    limit_bytes: u64,
+    peak_owned_pages: usize,
+}
+
+// SAFETY: the raw pointers in the TLBs point into pages that this `Memory` owns (boxes in
+// `owned`), into `frozen` pages kept alive by its own `Arc` and never written, or into the
+// immutable static zero page. Moving the `Memory` to another thread moves all of them with it;
+// nothing is shared mutably.
+unsafe impl Send for Memory {}
+
+impl fmt::Debug for Memory {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.debug_struct("Memory")
+            .field("regions", &self.regions)
+            .field("owned_pages", &self.owned.len())
+            .field("frozen_pages", &self.frozen.pages.len())
+            .field("mapped_bytes", &self.mapped_bytes)
+            .field("limit_bytes", &self.limit_bytes)
+            .finish()
+    }
+}
+
+/// A value the guest can load or store: little-endian, 1 to 8 bytes.
+pub trait Scalar: Copy {
+    const SIZE: usize;
+    fn from_le(bytes: &[u8]) -> Self;
+    fn write_le(self, bytes: &mut [u8]);
+}
+
+macro_rules! impl_scalar {
+    ($($t:ty),*) => {$(
+        impl Scalar for $t {
+            const SIZE: usize = core::mem::size_of::<$t>();
+            #[inline(always)]
+            fn from_le(bytes: &[u8]) -> Self {
+                let mut raw = [0u8; core::mem::size_of::<$t>()];
+                raw.copy_from_slice(&bytes[..Self::SIZE]);
+                <$t>::from_le_bytes(raw)
+            }
+            #[inline(always)]
+            fn write_le(self, bytes: &mut [u8]) {
+                bytes[..Self::SIZE].copy_from_slice(&self.to_le_bytes());
+            }
+        }
+    )*};
+}
+impl_scalar!(u8, u16, u32, u64);
+
+impl Memory {
+    /// Empty memory that may map at most `limit_bytes`.
+    pub fn new(limit_bytes: u64) -> Memory {
+        Memory {
+            regions: Arc::new(Vec::new()),
+            owned: BTreeMap::new(),
+            frozen: Arc::new(FrozenPages::default()),
+            read_tlb: [INVALID_TLB_ENTRY; TLB_ENTRIES],
+            write_tlb: [INVALID_TLB_ENTRY; TLB_ENTRIES],
+            mapped_bytes: 0,
+            limit_bytes,
+            peak_owned_pages: 0,
+        }
+    }
+
+    /// Freezes this memory's pages into a shareable snapshot. Afterwards this memory owns no
+    /// pages and reads the frozen ones copy-on-write, like every other machine made from it.
+    pub fn freeze(&mut self) -> MemorySnapshot {
+        if !self.owned.is_empty() {
+            let mut pages = self.frozen.pages.clone();
+            for (page_number, page) in core::mem::take(&mut self.owned) {
+                pages.insert(page_number, Arc::new(*page));
+            }
+            self.frozen = Arc::new(FrozenPages { pages });
+            self.flush_tlb();
+        }
+        MemorySnapshot {
+            regions: Arc::clone(&self.regions),
+            frozen: Arc::clone(&self.frozen),
+            mapped_bytes: self.mapped_bytes,
+            limit_bytes: self.limit_bytes,
+        }
+    }
+
+    /// New memory reading a snapshot's pages copy-on-write. Costs no page copies.
+    pub fn from_snapshot(snapshot: &MemorySnapshot) -> Memory {
+        Memory {
+            regions: Arc::clone(&snapshot.regions),
+            owned: BTreeMap::new(),
+            frozen: Arc::clone(&snapshot.frozen),
+            read_tlb: [INVALID_TLB_ENTRY; TLB_ENTRIES],
+            write_tlb: [INVALID_TLB_ENTRY; TLB_ENTRIES],
+            mapped_bytes: snapshot.mapped_bytes,
+            limit_bytes: snapshot.limit_bytes,
+            peak_owned_pages: 0,
+        }
+    }
+
+    pub fn mapped_bytes(&self) -> u64 {
+        self.mapped_bytes
+    }
+
+    pub fn limit_bytes(&self) -> u64 {
+        self.limit_bytes
+    }
+
+    /// Pages this memory owns (written since it was created or last frozen).
+    pub fn owned_pages(&self) -> usize {
+        self.owned.len()
+    }
+
+    pub fn peak_owned_pages(&self) -> usize {
+        self.peak_owned_pages
+    }
+
+    fn flush_tlb(&mut self) {
+        self.read_tlb = [INVALID_TLB_ENTRY; TLB_ENTRIES];
+        self.write_tlb = [INVALID_TLB_ENTRY; TLB_ENTRIES];
+    }
+
+    fn region_containing(&self, addr: u64) -> Option<&Region> {
+        let index = self.regions.partition_point(|region| region.end <= addr);
+        self.regions.get(index).filter(|region| region.start <= addr)
+    }
+
+    /// Whether `[start, end)` is entirely mapped with at least `perms`.
+    pub fn is_mapped(&self, start: u64, end: u64, perms: Perms) -> bool {
+        let mut cursor = start;
+        while cursor < end {
+            let Some(region) = self.region_containing(cursor) else { return false };
+            let p = region.perms;
+            if (perms.read && !p.read) || (perms.write && !p.write) || (perms.execute && !p.execute) {
+                return false;
+            }
+            cursor = region.end;
+        }
+        true
+    }
+
+    /// Whether no region overlaps `[start, end)`.
+    pub fn is_free(&self, start: u64, end: u64) -> bool {
+        self.mapped_within(start, end) == 0
+    }
+
+    /// Maps `[start, start + len)` with `perms`, replacing whatever was mapped there (like
+    /// `MAP_FIXED`). The new range reads as zero.
+    pub fn map(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), MapError> {
+        let end = checked_page_range(start, len)?;
+        let overlap = self.mapped_within(start, end);
+        let new_total = self.mapped_bytes - overlap + (end - start);
+        if new_total > self.limit_bytes {
+            return Err(MapError::OutOfMemory);
+        }
+        self.remove_range(start, end);
+        let regions = Arc::make_mut(&mut self.regions);
+        let index = regions.partition_point(|region| region.end <= start);
+        regions.insert(index, Region { start, end, perms });
+        self.mapped_bytes = new_total;
+        // Frozen pages under a fresh mapping must not show through: shadow them with zeros.
+        let shadowed: Vec<u64> = self
+            .frozen
+            .pages
+            .range(start >> PAGE_SHIFT..end >> PAGE_SHIFT)
+            .map(|(page_number, _)| *page_number)
+            .collect();
+        for page_number in shadowed {
+            self.owned.insert(page_number, zeroed_page());
+        }
+        self.note_owned_pages();
+        Ok(())
+    }
+
+    /// Unmaps `[start, start + len)`; unmapped parts are ignored, as Linux does.
+    pub fn unmap(&mut self, start: u64, len: u64) -> Result<(), MapError> {
+        let end = checked_page_range(start, len)?;
+        self.mapped_bytes -= self.mapped_within(start, end);
+        self.remove_range(start, end);
+        Ok(())
+    }
+
+    /// Changes the permissions of `[start, start + len)`, which must be mapped.
+    pub fn protect(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), MapError> {
+        let end = checked_page_range(start, len)?;
+        if self.mapped_within(start, end) != end - start {
+            return Err(MapError::NotMapped);
+        }
+        self.split_at(start);
+        self.split_at(end);
+        for region in Arc::make_mut(&mut self.regions).iter_mut() {
+            if region.start >= start && region.end <= end {
+                region.perms = perms;
+            }
+        }
+        self.flush_tlb();
+        Ok(())
+    }
+
+    /// The highest page-aligned free range of `len` bytes ending at or below `top` and
+    /// starting at or above `bottom`.
+    pub fn find_free_range(&self, len: u64, bottom: u64, top: u64) -> Option<u64> {
+        let mut candidate_end = top;
+        for region in self.regions.iter().rev() {
+            if region.start >= candidate_end {
+                continue;
+            }
+            if region.end <= candidate_end.checked_sub(len)? {
+                break;
+            }
+            candidate_end = region.start;
+        }
+        let start = candidate_end.checked_sub(len)?;
+        (start >= bottom).then_some(start)
+    }
+
+    fn mapped_within(&self, start: u64, end: u64) -> u64 {
+        self.regions
+            .iter()
+            .map(|region| region.end.min(end).saturating_sub(region.start.max(start)))
+            .sum()
+    }
+
+    fn split_at(&mut self, addr: u64) {
+        let Some(index) = self.regions.iter().position(|region| region.start < addr && addr < region.end)
+        else {
+            return;
+        };
+        let regions = Arc::make_mut(&mut self.regions);
+        let upper = Region { start: addr, ..regions[index] };
+        regions[index].end = addr;
+        regions.insert(index + 1, upper);
+    }
+
+    fn remove_range(&mut self, start: u64, end: u64) {
+        self.split_at(start);
+        self.split_at(end);
+        if self.regions.iter().any(|region| region.start < end && region.end > start) {
+            Arc::make_mut(&mut self.regions).retain(|region| region.end <= start || region.start >= end);
+        }
+        let doomed: Vec<u64> =
+            self.owned.range(start >> PAGE_SHIFT..end >> PAGE_SHIFT).map(|(page_number, _)| *page_number).collect();
+        for page_number in doomed {
+            self.owned.remove(&page_number);
+        }
+        self.flush_tlb();
+    }
+
+    fn note_owned_pages(&mut self) {
+        self.peak_owned_pages = self.peak_owned_pages.max(self.owned.len());
+    }
+
+    /// Host pointer to the page holding `addr` for reading, filling the read TLB.
+    fn page_for_read(&mut self, addr: u64) -> Result<*const u8, MemoryFault> {
+        let page_number = addr >> PAGE_SHIFT;
+        let slot = page_number as usize % TLB_ENTRIES;
+        if self.read_tlb[slot].page_number == page_number {
+            return Ok(self.read_tlb[slot].host_page);
+        }
+        match self.region_containing(addr) {
+            Some(region) if region.perms.read || region.perms.write => {}
+            _ => return Err(MemoryFault { addr, access: Access::Read }),
+        }
+        let host_page: *const u8 = if let Some(page) = self.owned.get(&page_number) {
+            page.as_ptr()
+        } else if let Some(page) = self.frozen.pages.get(&page_number) {
+            page.as_ptr()
+        } else {
+            ZERO_PAGE.as_ptr()
+        };
+        // The read TLB never writes through its pointers; the cast only unifies the type.
+        self.read_tlb[slot] = TlbEntry { page_number, host_page: host_page.cast_mut() };
+        Ok(host_page)
+    }
+
+    /// Host pointer to the page holding `addr` for writing: makes the page owned (copying a
+    /// frozen page or allocating a zero one) and fills both TLBs.
+    fn page_for_write(&mut self, addr: u64) -> Result<*mut u8, MemoryFault> {
+        let page_number = addr >> PAGE_SHIFT;
+        let slot = page_number as usize % TLB_ENTRIES;
+        if self.write_tlb[slot].page_number == page_number {
+            return Ok(self.write_tlb[slot].host_page);
+        }
+        match self.region_containing(addr) {
+            Some(region) if region.perms.write => {}
+            _ => return Err(MemoryFault { addr, access: Access::Write }),
+        }
+        let frozen = &self.frozen;
+        let page = self.owned.entry(page_number).or_insert_with(|| match frozen.pages.get(&page_number) {
+            Some(shared) => Box::new(**shared),
+            None => zeroed_page(),
+        });
+        let host_page = page.as_mut_ptr();
+        self.note_owned_pages();
+        let entry = TlbEntry { page_number, host_page };
+        self.write_tlb[slot] = entry;
+        self.read_tlb[slot] = entry;
+        Ok(host_page)
+    }
+
+    /// Loads a little-endian value. Misaligned accesses are allowed, as Linux user space sees
+    /// them; only atomics insist on alignment, and check it themselves.
+    #[inline(always)]
+    pub fn load<T: Scalar>(&mut self, addr: u64) -> Result<T, MemoryFault> {
+        let page_number = addr >> PAGE_SHIFT;
+        let offset = (addr & PAGE_OFFSET_MASK) as usize;
+        let entry = self.read_tlb[page_number as usize % TLB_ENTRIES];
+        if entry.page_number == page_number && offset + T::SIZE <= PAGE_BYTES {
+            // SAFETY: a valid TLB entry points at a live page of PAGE_BYTES bytes (see the
+            // field comment), and offset + T::SIZE <= PAGE_BYTES keeps the read inside it.
+            let bytes = unsafe { core::slice::from_raw_parts(entry.host_page.add(offset), T::SIZE) };
+            return Ok(T::from_le(bytes));
+        }
+        self.load_slow(addr)
+    }
+
+    #[cold]
+    fn load_slow<T: Scalar>(&mut self, addr: u64) -> Result<T, MemoryFault> {
+        let mut raw = [0u8; 8];
+        self.read_bytes(addr, &mut raw[..T::SIZE])?;
+        Ok(T::from_le(&raw))
+    }
+
+    /// Stores a little-endian value.
+    #[inline(always)]
+    pub fn store<T: Scalar>(&mut self, addr: u64, value: T) -> Result<(), MemoryFault> {
+        let page_number = addr >> PAGE_SHIFT;
+        let offset = (addr & PAGE_OFFSET_MASK) as usize;
+        let entry = self.write_tlb[page_number as usize % TLB_ENTRIES];
+        if entry.page_number == page_number && offset + T::SIZE <= PAGE_BYTES {
+            // SAFETY: write TLB entries point at live pages owned by this memory, which
+            // nothing else references mutably; offset + T::SIZE <= PAGE_BYTES.
+            let bytes = unsafe { core::slice::from_raw_parts_mut(entry.host_page.add(offset), T::SIZE) };
+            value.write_le(bytes);
+            return Ok(());
+        }
+        self.store_slow(addr, value)
+    }
+
+    #[cold]
+    fn store_slow<T: Scalar>(&mut self, addr: u64, value: T) -> Result<(), MemoryFault> {
+        let mut raw = [0u8; 8];
+        value.write_le(&mut raw);
+        // Check every page first so a faulting page-crossing store writes nothing.
+        self.page_for_write(addr)?;
+        self.page_for_write(addr.wrapping_add(T::SIZE as u64 - 1))?;
+        self.write_bytes(addr, &raw[..T::SIZE])
+    }
+
+    /// Calls `visit` with consecutive host slices covering guest `[addr, addr + len)`, each
+    /// within one page. Stops at the first unreadable byte.
+    pub fn for_each_chunk(
+        &mut self,
+        addr: u64,
+        len: u64,
+        mut visit: impl FnMut(&[u8]),
+    ) -> Result<(), MemoryFault> {
+        let end = addr.checked_add(len).ok_or(MemoryFault { addr, access: Access::Read })?;
+        let mut cursor = addr;
+        while cursor < end {
+            let offset = (cursor & PAGE_OFFSET_MASK) as usize;
+            let chunk = (PAGE_BYTES - offset).min((end - cursor) as usize);
+            let page = self.page_for_read(cursor)?;
+            // SAFETY: `page` points at a live page of PAGE_BYTES bytes and
+            // offset + chunk <= PAGE_BYTES.
+            visit(unsafe { core::slice::from_raw_parts(page.add(offset), chunk) });
+            cursor += chunk as u64;
+        }
+        Ok(())
+    }
+
+    /// Copies guest memory into `buffer`.
+    pub fn read_bytes(&mut self, addr: u64, buffer: &mut [u8]) -> Result<(), MemoryFault> {
+        let mut filled = 0;
+        self.for_each_chunk(addr, buffer.len() as u64, |chunk| {
+            buffer[filled..filled + chunk.len()].copy_from_slice(chunk);
+            filled += chunk.len();
+        })
+    }
+
+    /// Copies `bytes` into guest memory, which must be writable.
+    pub fn write_bytes(&mut self, addr: u64, bytes: &[u8]) -> Result<(), MemoryFault> {
+        let end = addr.checked_add(bytes.len() as u64).ok_or(MemoryFault { addr, access: Access::Write })?;
+        let mut cursor = addr;
+        let mut source = bytes;
+        while cursor < end {
+            let offset = (cursor & PAGE_OFFSET_MASK) as usize;
+            let chunk = (PAGE_BYTES - offset).min(source.len());
+            let page = self.page_for_write(cursor)?;
+            // SAFETY: `page` is a live page owned by this memory (write TLB invariant),
+            // offset + chunk <= PAGE_BYTES, and `source` is a distinct host buffer.
+            unsafe { core::ptr::copy_nonoverlapping(source.as_ptr(), page.add(offset), chunk) };
+            source = &source[chunk..];
+            cursor += chunk as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes initial contents ignoring permissions (program loading into read-only
+    /// segments). The range must be mapped.
+    pub fn write_initial(&mut self, addr: u64, bytes: &[u8]) -> Result<(), MemoryFault> {
+        let saved = Arc::clone(&self.regions);
+        let end = addr.saturating_add(bytes.len() as u64);
+        if !self.is_mapped(addr, end, Perms::NONE) {
+            return Err(MemoryFault { addr, access: Access::Write });
+        }
+        Arc::make_mut(&mut self.regions).iter_mut().for_each(|region| region.perms.write = true);
+        let result = self.write_bytes(addr, bytes);
+        self.regions = saved;
+        self.flush_tlb();
+        result
+    }
+
+    /// Reads a NUL-terminated string of at most `max_len` bytes (without the NUL).
+    pub fn read_c_string(&mut self, addr: u64, max_len: usize) -> Result<Option<Vec<u8>>, MemoryFault> {
+        let mut text = Vec::new();
+        let mut cursor = addr;
+        while text.len() < max_len {
+            let byte: u8 = self.load(cursor)?;
+            if byte == 0 {
+                return Ok(Some(text));
+            }
+            text.push(byte);
+            cursor = cursor.wrapping_add(1);
+        }
+        Ok(None)
+    }
+}
+
+fn zeroed_page() -> Box<Page> {
+    // Allocates zeroed memory directly instead of building the page on the stack first.
+    let zeroed: Box<[u8]> = vec![0u8; PAGE_BYTES].into_boxed_slice();
+    match zeroed.try_into() {
+        Ok(page) => page,
+        Err(_) => unreachable!("a PAGE_BYTES-long slice converts to a page"),
+    }
+}
+
+fn checked_page_range(start: u64, len: u64) -> Result<u64, MapError> {
+    if start & PAGE_OFFSET_MASK != 0 || len & PAGE_OFFSET_MASK != 0 {
+        return Err(MapError::InvalidRange);
+    }
+    start.checked_add(len).ok_or(MapError::InvalidRange)
+}
+
+/// The memory part of a machine snapshot: shared regions and frozen pages.
+#[derive(Clone, Debug)]
+pub struct MemorySnapshot {
+    regions: Arc<Vec<Region>>,
+    frozen: Arc<FrozenPages>,
+    mapped_bytes: u64,
+    limit_bytes: u64,
+}
+
+impl MemorySnapshot {
+    pub fn frozen_pages(&self) -> usize {
+        self.frozen.n_pages()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unmapped_and_protected_accesses_fault() {
+        let mut memory = Memory::new(1 << 20);
+        memory.map(0x1000, 0x2000, Perms::READ).unwrap();
+        assert_eq!(memory.load::<u32>(0x1000), Ok(0));
+        assert_eq!(memory.load::<u8>(0x3000), Err(MemoryFault { addr: 0x3000, access: Access::Read }));
+        assert_eq!(memory.store::<u8>(0x1000, 1), Err(MemoryFault { addr: 0x1000, access: Access::Write }));
+    }
+
+    #[test]
+    fn page_crossing_accesses_work_and_fault_atomically() {
+        let mut memory = Memory::new(1 << 20);
+        memory.map(0x1000, 0x2000, Perms::READ_WRITE).unwrap();
+        memory.store::<u64>(0x1ffc, 0x1122_3344_5566_7788).unwrap();
+        assert_eq!(memory.load::<u64>(0x1ffc), Ok(0x1122_3344_5566_7788));
+        assert_eq!(memory.load::<u32>(0x2000), Ok(0x1122_3344));
+        // Crossing into unmapped memory writes nothing.
+        assert!(memory.store::<u64>(0x2ffc, u64::MAX).is_err());
+        assert_eq!(memory.load::<u32>(0x2ffc), Ok(0));
+    }
+
+    #[test]
+    fn snapshots_are_copy_on_write() {
+        let mut template = Memory::new(1 << 20);
+        template.map(0x10000, 0x4000, Perms::READ_WRITE).unwrap();
+        template.store::<u64>(0x10000, 7).unwrap();
+        let snapshot = template.freeze();
+        assert_eq!(template.owned_pages(), 0);
+
+        let mut fork = Memory::from_snapshot(&snapshot);
+        assert_eq!(fork.load::<u64>(0x10000), Ok(7));
+        fork.store::<u64>(0x10000, 8).unwrap();
+        assert_eq!(fork.load::<u64>(0x10000), Ok(8));
+        assert_eq!(fork.owned_pages(), 1);
+
+        let mut sibling = Memory::from_snapshot(&snapshot);
+        assert_eq!(sibling.load::<u64>(0x10000), Ok(7));
+        // A fork that unmaps and maps again sees zeros, not the frozen page.
+        sibling.unmap(0x10000, 0x1000).unwrap();
+        sibling.map(0x10000, 0x1000, Perms::READ_WRITE).unwrap();
+        assert_eq!(sibling.load::<u64>(0x10000), Ok(0));
+        assert_eq!(template.load::<u64>(0x10000), Ok(7));
+    }
+
+    #[test]
+    fn the_limit_bounds_mappings() {
+        let mut memory = Memory::new(0x3000);
+        memory.map(0x1000, 0x2000, Perms::READ_WRITE).unwrap();
+        assert_eq!(memory.map(0x10000, 0x2000, Perms::READ_WRITE), Err(MapError::OutOfMemory));
+        // Replacing an existing mapping does not count twice.
+        memory.map(0x1000, 0x3000, Perms::READ_WRITE).unwrap();
+        assert_eq!(memory.mapped_bytes(), 0x3000);
+        memory.unmap(0x2000, 0x1000).unwrap();
+        assert_eq!(memory.mapped_bytes(), 0x2000);
+        assert!(memory.load::<u8>(0x2000).is_err());
+        assert!(memory.load::<u8>(0x3000).is_ok());
+    }
+
+    #[test]
+    fn protect_splits_regions() {
+        let mut memory = Memory::new(1 << 20);
+        memory.map(0x1000, 0x3000, Perms::READ_WRITE).unwrap();
+        memory.protect(0x2000, 0x1000, Perms::READ).unwrap();
+        assert!(memory.store::<u8>(0x1000, 1).is_ok());
+        assert!(memory.store::<u8>(0x2000, 1).is_err());
+        assert!(memory.store::<u8>(0x3000, 1).is_ok());
+        assert_eq!(memory.protect(0x8000, 0x1000, Perms::READ), Err(MapError::NotMapped));
+    }
+
+    #[test]
+    fn free_ranges_are_found_below_the_top() {
+        let mut memory = Memory::new(1 << 20);
+        memory.map(0x8000, 0x1000, Perms::READ_WRITE).unwrap();
+        assert_eq!(memory.find_free_range(0x1000, 0x1000, 0x9000), Some(0x7000));
+        assert_eq!(memory.find_free_range(0x1000, 0x1000, 0xa000), Some(0x9000));
+        assert_eq!(memory.find_free_range(0x8000, 0x1000, 0x9000), None);
+    }
+}

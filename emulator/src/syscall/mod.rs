@@ -1,0 +1,395 @@
+//! Linux user-mode emulation: process start (stack, auxv, brk) and the system calls that static
+//! glibc, libstdc++ and Rust std programs make. The guest sees no host files, clock or
+//! randomness except through the machine's [`Environment`](crate::Environment).
+
+mod numbers;
+mod startup;
+
+use alloc::vec::Vec;
+
+use crate::machine::{Clock, Machine, Stop, Trap, TrapKind};
+use crate::mem::{page_round_up, MapError, Perms, PAGE_SIZE};
+use numbers::*;
+pub(crate) use startup::start_process;
+
+/// Where things go in the guest address space. Program segments live below
+/// [`PROGRAM_ADDRESS_LIMIT`](crate::program::PROGRAM_ADDRESS_LIMIT); anonymous mappings are
+/// placed top-down above it, under the stack.
+pub mod layout {
+    pub const STACK_TOP: u64 = 1 << 38;
+    pub const MMAP_BOTTOM: u64 = crate::program::PROGRAM_ADDRESS_LIMIT;
+    /// Unmapped gap between the mmap area and the stack, so a stack overflow faults.
+    pub const STACK_GUARD: u64 = 1 << 20;
+}
+
+/// The single thread's id, also its process id.
+const GUEST_TID: u64 = 1;
+
+/// Process state beyond registers and memory.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LinuxState {
+    pub brk_start: u64,
+    pub brk: u64,
+    /// Top of the area where mmap places mappings without an address.
+    pub mmap_top: u64,
+    pub stack_size: u64,
+}
+
+const A0: usize = 10;
+
+fn argument(machine: &Machine, index: usize) -> u64 {
+    machine.cpu.x[A0 + index]
+}
+
+fn errno(code: i64) -> u64 {
+    (-code) as u64
+}
+
+/// Handles Linux system call `number`; `None` means continue with the result in a0.
+pub(crate) fn linux_syscall(machine: &mut Machine, number: u64) -> Option<Stop> {
+    let result = match number {
+        SYS_WRITE => write(machine, argument(machine, 0), argument(machine, 1), argument(machine, 2)),
+        SYS_WRITEV => writev(machine),
+        SYS_READ => match argument(machine, 0) {
+            // No input: standard input is at its end.
+            0 => 0,
+            _ => errno(EBADF),
+        },
+        SYS_OPENAT => errno(ENOENT),
+        SYS_CLOSE => match argument(machine, 0) {
+            0..=2 => 0,
+            _ => errno(EBADF),
+        },
+        SYS_EXIT | SYS_EXIT_GROUP => return Some(Stop::Exited(argument(machine, 0) as i32)),
+        SYS_BRK => brk(machine, argument(machine, 0)),
+        SYS_MMAP => mmap(machine),
+        SYS_MUNMAP => munmap(machine),
+        SYS_MPROTECT => mprotect(machine),
+        SYS_MADVISE => 0,
+        SYS_FUTEX => futex(machine),
+        SYS_GETRANDOM => getrandom(machine),
+        SYS_CLOCK_GETTIME => clock_gettime(machine),
+        SYS_GETTIMEOFDAY => gettimeofday(machine),
+        SYS_SET_TID_ADDRESS | SYS_GETTID | SYS_GETPID => GUEST_TID,
+        SYS_GETPPID | SYS_GETUID | SYS_GETEUID | SYS_GETGID | SYS_GETEGID => 0,
+        SYS_SET_ROBUST_LIST | SYS_SCHED_YIELD | SYS_NANOSLEEP | SYS_CLOCK_NANOSLEEP => 0,
+        SYS_PRLIMIT64 => prlimit64(machine),
+        SYS_READLINKAT => errno(ENOENT),
+        SYS_NEWFSTATAT => newfstatat(machine),
+        SYS_FSTAT => fstat_standard_stream(machine, argument(machine, 0), argument(machine, 1)),
+        SYS_IOCTL => errno(ENOTTY),
+        // Rust's std polls fds 0-2 at start to see they are open: they are, with no events.
+        SYS_PPOLL => 0,
+        SYS_RT_SIGACTION => zero_fill_optional(machine, argument(machine, 2), SIGACTION_SIZE),
+        SYS_RT_SIGPROCMASK => zero_fill_optional(machine, argument(machine, 2), SIGSET_SIZE),
+        SYS_SIGALTSTACK => sigaltstack(machine),
+        SYS_SCHED_GETAFFINITY => sched_getaffinity(machine),
+        SYS_UNAME => uname(machine),
+        SYS_KILL | SYS_TKILL | SYS_TGKILL => {
+            let signal = argument(machine, if number == SYS_TGKILL { 2 } else { 1 });
+            if signal == 0 {
+                0
+            } else {
+                let pc = machine.cpu.pc;
+                return Some(Stop::Trap(Trap { pc, kind: TrapKind::Signal { signal: signal as u32 } }));
+            }
+        }
+        _ => errno(ENOSYS),
+    };
+    machine.cpu.x[A0] = result;
+    None
+}
+
+fn write(machine: &mut Machine, fd: u64, buffer: u64, count: u64) -> u64 {
+    if fd != 1 && fd != 2 {
+        return errno(EBADF);
+    }
+    let Some(end) = buffer.checked_add(count) else { return errno(EFAULT) };
+    if !machine.memory.is_mapped(buffer, end, Perms::READ) {
+        return errno(EFAULT);
+    }
+    let mut open = true;
+    let environment = &mut machine.environment;
+    let emitted = machine.memory.for_each_chunk(buffer, count, |chunk| {
+        open &= environment.write_output(fd as u32, chunk);
+    });
+    match (emitted, open) {
+        (Err(_), _) => errno(EFAULT),
+        (Ok(()), false) => errno(EPIPE),
+        (Ok(()), true) => count,
+    }
+}
+
+fn writev(machine: &mut Machine) -> u64 {
+    let (fd, iov, iov_count) = (argument(machine, 0), argument(machine, 1), argument(machine, 2));
+    if iov_count > IOV_MAX {
+        return errno(EINVAL);
+    }
+    let mut total: u64 = 0;
+    for index in 0..iov_count {
+        let entry = iov.wrapping_add(index * 16);
+        let (Ok(base), Ok(len)) = (machine.memory.load::<u64>(entry), machine.memory.load::<u64>(entry.wrapping_add(8)))
+        else {
+            return errno(EFAULT);
+        };
+        let written = write(machine, fd, base, len);
+        if (written as i64) < 0 {
+            return written;
+        }
+        total += written;
+    }
+    total
+}
+
+fn brk(machine: &mut Machine, requested: u64) -> u64 {
+    let linux = &machine.linux;
+    if requested < linux.brk_start {
+        return linux.brk;
+    }
+    let (Some(old_end), Some(new_end)) = (page_round_up(linux.brk), page_round_up(requested)) else {
+        return linux.brk;
+    };
+    let changed = if new_end > old_end {
+        // Keep the heap clear of the mmap area: mmap only uses addresses above it.
+        if new_end > layout::MMAP_BOTTOM {
+            return machine.linux.brk;
+        }
+        machine.memory.map(old_end, new_end - old_end, Perms::READ_WRITE)
+    } else if new_end < old_end {
+        machine.memory.unmap(new_end, old_end - new_end)
+    } else {
+        Ok(())
+    };
+    // Linux reports failure by returning the unchanged break.
+    if changed.is_ok() {
+        machine.linux.brk = requested;
+    }
+    machine.linux.brk
+}
+
+fn perms_from_prot(prot: u64) -> Perms {
+    Perms { read: prot & PROT_READ != 0, write: prot & PROT_WRITE != 0, execute: prot & PROT_EXEC != 0 }
+}
+
+fn map_error(error: MapError) -> u64 {
+    match error {
+        MapError::OutOfMemory | MapError::NotMapped => errno(ENOMEM),
+        MapError::InvalidRange => errno(EINVAL),
+    }
+}
+
+fn mmap(machine: &mut Machine) -> u64 {
+    let [addr, len, prot, flags, fd] = [0, 1, 2, 3, 4].map(|index| argument(machine, index));
+    if flags & MAP_ANONYMOUS == 0 {
+        // There are no files to map.
+        return errno(if fd as i64 >= 0 { EACCES } else { EBADF });
+    }
+    let Some(len) = page_round_up(len).filter(|len| *len != 0) else { return errno(EINVAL) };
+    let perms = perms_from_prot(prot);
+    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+    let start = if fixed {
+        if addr % PAGE_SIZE != 0 {
+            return errno(EINVAL);
+        }
+        let Some(end) = addr.checked_add(len) else { return errno(EINVAL) };
+        if flags & MAP_FIXED_NOREPLACE != 0 && !machine.memory.is_free(addr, end) {
+            return errno(EEXIST);
+        }
+        if overlaps_code(machine, addr, end) {
+            return errno(EACCES);
+        }
+        addr
+    } else {
+        match machine.memory.find_free_range(len, layout::MMAP_BOTTOM, machine.linux.mmap_top) {
+            Some(start) => start,
+            None => return errno(ENOMEM),
+        }
+    };
+    match machine.memory.map(start, len, perms) {
+        Ok(()) => start,
+        Err(error) => map_error(error),
+    }
+}
+
+fn munmap(machine: &mut Machine) -> u64 {
+    let (addr, len) = (argument(machine, 0), argument(machine, 1));
+    let Some(len) = page_round_up(len).filter(|len| *len != 0) else { return errno(EINVAL) };
+    if overlaps_code(machine, addr, addr.saturating_add(len)) {
+        return errno(EACCES);
+    }
+    match machine.memory.unmap(addr, len) {
+        Ok(()) => 0,
+        Err(error) => map_error(error),
+    }
+}
+
+fn mprotect(machine: &mut Machine) -> u64 {
+    let (addr, len, prot) = (argument(machine, 0), argument(machine, 1), argument(machine, 2));
+    let Some(len) = page_round_up(len) else { return errno(EINVAL) };
+    if len == 0 {
+        return 0;
+    }
+    // Code is decoded once and never changes, so its pages never become writable.
+    if prot & PROT_WRITE != 0 && overlaps_code(machine, addr, addr.saturating_add(len)) {
+        return errno(EACCES);
+    }
+    match machine.memory.protect(addr, len, perms_from_prot(prot)) {
+        Ok(()) => 0,
+        Err(error) => map_error(error),
+    }
+}
+
+fn overlaps_code(machine: &Machine, start: u64, end: u64) -> bool {
+    let program = &machine.program;
+    let code_end = program.code_start + program.code.len() as u64 * 2;
+    start < code_end && end > program.code_start
+}
+
+fn futex(machine: &mut Machine) -> u64 {
+    let (addr, operation, expected) = (argument(machine, 0), argument(machine, 1), argument(machine, 2));
+    match operation & FUTEX_COMMAND_MASK {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => match machine.memory.load::<u32>(addr) {
+            Err(_) => errno(EFAULT),
+            // With one thread nobody could wake the waiter, so waiting would deadlock; the
+            // caller sees a spurious failure and re-checks its condition.
+            Ok(_) => errno(EAGAIN),
+        },
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
+            let _ = expected;
+            0
+        }
+        _ => errno(ENOSYS),
+    }
+}
+
+fn getrandom(machine: &mut Machine) -> u64 {
+    let (buffer, len) = (argument(machine, 0), argument(machine, 1));
+    let Some(end) = buffer.checked_add(len) else { return errno(EFAULT) };
+    if !machine.memory.is_mapped(buffer, end, Perms::READ_WRITE) {
+        return errno(EFAULT);
+    }
+    let mut chunk = [0u8; 256];
+    let mut cursor = buffer;
+    while cursor < end {
+        let n = (end - cursor).min(chunk.len() as u64) as usize;
+        machine.environment.random_bytes(&mut chunk[..n]);
+        if machine.memory.write_bytes(cursor, &chunk[..n]).is_err() {
+            return errno(EFAULT);
+        }
+        cursor += n as u64;
+    }
+    len
+}
+
+fn clock_for(clock_id: u64) -> Clock {
+    match clock_id {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Clock::Realtime,
+        _ => Clock::Monotonic,
+    }
+}
+
+fn write_words(machine: &mut Machine, addr: u64, words: &[u64]) -> u64 {
+    let bytes: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
+    match machine.memory.write_bytes(addr, &bytes) {
+        Ok(()) => 0,
+        Err(_) => errno(EFAULT),
+    }
+}
+
+fn clock_gettime(machine: &mut Machine) -> u64 {
+    let (clock_id, timespec) = (argument(machine, 0), argument(machine, 1));
+    let nanos = machine.environment.clock_nanos(clock_for(clock_id));
+    write_words(machine, timespec, &[nanos / 1_000_000_000, nanos % 1_000_000_000])
+}
+
+fn gettimeofday(machine: &mut Machine) -> u64 {
+    let timeval = argument(machine, 0);
+    if timeval == 0 {
+        return 0;
+    }
+    let nanos = machine.environment.clock_nanos(Clock::Realtime);
+    write_words(machine, timeval, &[nanos / 1_000_000_000, nanos % 1_000_000_000 / 1000])
+}
+
+fn prlimit64(machine: &mut Machine) -> u64 {
+    let (resource, old_limit) = (argument(machine, 1), argument(machine, 3));
+    if old_limit == 0 {
+        return 0;
+    }
+    let limit = match resource {
+        RLIMIT_STACK => machine.linux.stack_size,
+        RLIMIT_DATA | RLIMIT_AS => machine.memory.limit_bytes(),
+        _ => RLIM_INFINITY,
+    };
+    write_words(machine, old_limit, &[limit, limit])
+}
+
+fn newfstatat(machine: &mut Machine) -> u64 {
+    let (dir_fd, path, stat_buffer, flags) =
+        (argument(machine, 0), argument(machine, 1), argument(machine, 2), argument(machine, 3));
+    let empty_path = matches!(machine.memory.load::<u8>(path), Ok(0));
+    if flags & AT_EMPTY_PATH != 0 && empty_path {
+        return fstat_standard_stream(machine, dir_fd, stat_buffer);
+    }
+    errno(ENOENT)
+}
+
+/// Standard streams look like a character device that is not a terminal (ioctl says so), so
+/// stdio buffers them fully, as it does for pipes.
+fn fstat_standard_stream(machine: &mut Machine, fd: u64, stat_buffer: u64) -> u64 {
+    if fd > 2 {
+        return errno(EBADF);
+    }
+    let mut stat = [0u8; STAT_SIZE];
+    stat[STAT_MODE_OFFSET..STAT_MODE_OFFSET + 4].copy_from_slice(&(S_IFCHR | 0o620).to_le_bytes());
+    stat[STAT_NLINK_OFFSET..STAT_NLINK_OFFSET + 4].copy_from_slice(&1u32.to_le_bytes());
+    stat[STAT_BLKSIZE_OFFSET..STAT_BLKSIZE_OFFSET + 4].copy_from_slice(&1024u32.to_le_bytes());
+    match machine.memory.write_bytes(stat_buffer, &stat) {
+        Ok(()) => 0,
+        Err(_) => errno(EFAULT),
+    }
+}
+
+/// Writes `size` zero bytes to an optional output pointer (old signal action or mask): the
+/// guest never has handlers installed nor signals blocked as far as it can tell.
+fn zero_fill_optional(machine: &mut Machine, addr: u64, size: usize) -> u64 {
+    if addr == 0 {
+        return 0;
+    }
+    match machine.memory.write_bytes(addr, &[0u8; SIGACTION_SIZE][..size]) {
+        Ok(()) => 0,
+        Err(_) => errno(EFAULT),
+    }
+}
+
+fn sigaltstack(machine: &mut Machine) -> u64 {
+    let old_stack = argument(machine, 1);
+    if old_stack == 0 {
+        return 0;
+    }
+    write_words(machine, old_stack, &[0, SS_DISABLE, 0])
+}
+
+fn sched_getaffinity(machine: &mut Machine) -> u64 {
+    let (size, mask) = (argument(machine, 1), argument(machine, 2));
+    if size < 8 {
+        return errno(EINVAL);
+    }
+    match write_words(machine, mask, &[1]) {
+        0 => 8,
+        error => error,
+    }
+}
+
+fn uname(machine: &mut Machine) -> u64 {
+    let fields: [&[u8]; UTSNAME_FIELDS] = [b"Linux", b"rvedge", b"6.1.0", b"#1", b"riscv64", b"(none)"];
+    let mut utsname = [0u8; UTSNAME_FIELDS * UTSNAME_FIELD_SIZE];
+    for (index, text) in fields.iter().enumerate() {
+        let offset = index * UTSNAME_FIELD_SIZE;
+        utsname[offset..offset + text.len()].copy_from_slice(text);
+    }
+    match machine.memory.write_bytes(argument(machine, 0), &utsname) {
+        Ok(()) => 0,
+        Err(_) => errno(EFAULT),
+    }
+}
