@@ -323,8 +323,7 @@ impl Insn {
 /// Decodes the instruction at the start of `bytes` (at least 2 bytes; 4 for a 32-bit
 /// instruction). A truncated or undecodable instruction decodes to `Op::Illegal`.
 pub fn decode_bytes(bytes: &[u8], xlen: Xlen) -> Insn {
-    let Some(&[low0, low1]) = bytes.get(..2).map(|b| <&[u8; 2]>::try_from(b).ok()).flatten()
-    else {
+    let Some(&[low0, low1]) = bytes.get(..2) else {
         return Insn::illegal(0, 2);
     };
     let halfword = u16::from_le_bytes([low0, low1]);

@@ -185,7 +185,7 @@ fn run_block(cpu: &mut Cpu, memory: &mut Memory, code: &[Insn], code_start: u64,
             macro_rules! atomic {
                 ($t:ty, $extend:expr, $combine:expr) => {{
                     let addr = rs1!();
-                    if addr % core::mem::size_of::<$t>() as u64 != 0 {
+                    if !addr.is_multiple_of(core::mem::size_of::<$t>() as u64) {
                         return Event::Trap(pc!(), TrapKind::MisalignedAtomic { addr });
                     }
                     let old = match memory.load::<$t>(addr) {
@@ -280,7 +280,7 @@ fn run_block(cpu: &mut Cpu, memory: &mut Memory, code: &[Insn], code_start: u64,
                 Op::LrW | Op::LrD => {
                     let size = if insn.op == Op::LrW { 4 } else { 8 };
                     let addr = rs1!();
-                    if addr % size != 0 {
+                    if !addr.is_multiple_of(size) {
                         return Event::Trap(pc!(), TrapKind::MisalignedAtomic { addr });
                     }
                     let loaded = if size == 4 {
@@ -299,7 +299,7 @@ fn run_block(cpu: &mut Cpu, memory: &mut Memory, code: &[Insn], code_start: u64,
                 Op::ScW | Op::ScD => {
                     let size = if insn.op == Op::ScW { 4 } else { 8 };
                     let addr = rs1!();
-                    if addr % size != 0 {
+                    if !addr.is_multiple_of(size) {
                         return Event::Trap(pc!(), TrapKind::MisalignedAtomic { addr });
                     }
                     // Like qemu: SC succeeds while the reserved address still holds the value

@@ -114,10 +114,14 @@ pub const AT_SECURE: u64 = 23;
 pub const AT_RANDOM: u64 = 25;
 
 /// HWCAP bits are the ISA letters' positions in the alphabet: I, M, A, F, D, C.
-pub const HWCAP_RV64GC: u64 = 1 << (b'I' - b'A')
-    | 1 << (b'M' - b'A')
-    | 1 << (b'A' - b'A')
-    | 1 << (b'F' - b'A')
-    | 1 << (b'D' - b'A')
-    | 1 << (b'C' - b'A');
+pub const HWCAP_RV64GC: u64 = isa_letter_bit(b'I')
+    | isa_letter_bit(b'M')
+    | isa_letter_bit(b'A')
+    | isa_letter_bit(b'F')
+    | isa_letter_bit(b'D')
+    | isa_letter_bit(b'C');
+
+const fn isa_letter_bit(letter: u8) -> u64 {
+    1 << (letter - b'A')
+}
 pub const CLOCK_TICKS_PER_SECOND: u64 = 100;

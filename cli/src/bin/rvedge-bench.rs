@@ -1,0 +1,122 @@
+//! `rvedge-bench`: guest MIPS of the rvedge interpreter against qemu-riscv64's JIT on the same
+//! CPU-bound guest (tests/guests/bench/cpubench.c), measured in one run. Prints figures; it
+//! asserts nothing about speed, only that both produce the same checksums.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use rvedge::{Environment, Isolated, Machine, Options, Stop};
+
+#[derive(Parser, Debug)]
+#[command(name = "rvedge-bench", about = "Guest MIPS of rvedge vs qemu-riscv64 on cpubench")]
+struct Arguments {
+    /// The cpubench guest; default: the one scripts/build-guests.sh builds.
+    #[arg(long)]
+    guest: Option<PathBuf>,
+    /// Work scale passed to cpubench (1.0 is about 3 billion instructions for `all`).
+    #[arg(long, default_value_t = 0.5)]
+    scale: f64,
+    /// A short run for CI: scale 0.05.
+    #[arg(long)]
+    quick: bool,
+    /// Kernel groups to measure.
+    #[arg(long, value_delimiter = ',', default_value = "int,mem,fp")]
+    groups: Vec<String>,
+}
+
+/// Collects the guest's stdout so it can be compared with qemu's.
+#[derive(Clone, Default)]
+struct CapturedOutput {
+    stdout: Arc<Mutex<Vec<u8>>>,
+    random: Isolated,
+}
+
+impl Environment for CapturedOutput {
+    fn write_output(&mut self, fd: u32, bytes: &[u8]) -> bool {
+        if fd == 1 {
+            self.stdout.lock().expect("output lock").extend_from_slice(bytes);
+        }
+        true
+    }
+
+    fn random_bytes(&mut self, buffer: &mut [u8]) {
+        self.random.random_bytes(buffer);
+    }
+}
+
+fn default_guest() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
+    target.join("guests/bench/cpubench")
+}
+
+struct Measurement {
+    instructions: u64,
+    elapsed: Duration,
+    stdout: Vec<u8>,
+}
+
+fn run_rvedge(elf: &[u8], guest_arguments: &[String]) -> Measurement {
+    let output = CapturedOutput::default();
+    let options = Options { arguments: guest_arguments.to_vec(), ..Options::default() };
+    let mut machine = Machine::from_elf(elf, &options, Box::new(output.clone())).expect("cpubench loads");
+    let started = Instant::now();
+    let stop = machine.run(u64::MAX);
+    let elapsed = started.elapsed();
+    assert_eq!(stop, Stop::Exited(0), "cpubench under rvedge");
+    let stdout = output.stdout.lock().expect("output lock").clone();
+    Measurement { instructions: machine.instructions(), elapsed, stdout }
+}
+
+fn run_qemu(guest: &Path, guest_arguments: &[String]) -> Option<(Duration, Vec<u8>)> {
+    let started = Instant::now();
+    let output = Command::new("qemu-riscv64").arg(guest).args(&guest_arguments[1..]).output().ok()?;
+    let elapsed = started.elapsed();
+    output.status.success().then_some((elapsed, output.stdout))
+}
+
+fn mips(instructions: u64, elapsed: Duration) -> f64 {
+    instructions as f64 / elapsed.as_secs_f64() / 1e6
+}
+
+fn main() {
+    let arguments = Arguments::parse();
+    let guest = arguments.guest.clone().unwrap_or_else(default_guest);
+    let elf = std::fs::read(&guest).unwrap_or_else(|error| {
+        panic!("cannot read {} ({error}); build it with scripts/build-guests.sh", guest.display())
+    });
+    let scale = if arguments.quick { 0.05 } else { arguments.scale };
+
+    println!("rvedge-bench: {} at scale {scale}", guest.display());
+    println!(
+        "{:<6} {:>14} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "group", "instructions", "rvedge s", "MIPS", "qemu s", "qemu MIPS", "rvedge/qemu"
+    );
+    for group in &arguments.groups {
+        let guest_arguments = vec!["cpubench".to_string(), group.clone(), scale.to_string()];
+        let ours = run_rvedge(&elf, &guest_arguments);
+        let our_mips = mips(ours.instructions, ours.elapsed);
+        let (qemu_elapsed, qemu_stdout) = run_qemu(&guest, &guest_arguments)
+            .expect("qemu-riscv64 runs cpubench (scripts/bootstrap.sh installs it)");
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&qemu_stdout),
+            "checksums of group {group} differ between rvedge and qemu-riscv64"
+        );
+        // qemu executes the same guest instructions; only its time is its own.
+        let qemu_mips = mips(ours.instructions, qemu_elapsed);
+        println!(
+            "{group:<6} {:>14} {:>10.3} {our_mips:>10.1} {:>10.3} {qemu_mips:>10.1} {:>12.2}",
+            ours.instructions,
+            ours.elapsed.as_secs_f64(),
+            qemu_elapsed.as_secs_f64(),
+            our_mips / qemu_mips
+        );
+    }
+    println!("checksums: rvedge output equals qemu-riscv64's for every group measured");
+}

@@ -1,0 +1,46 @@
+//! Test support shared by the workspace's integration tests: builds the guest programs under
+//! tests/guests once per test binary (scripts/build-guests.sh) and finds them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The repository root (every crate using this lives one level below it).
+pub fn repo_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().expect("crates live one level below the repository root").to_path_buf()
+}
+
+/// Builds the guests once per test binary and returns their directory; a build failure fails
+/// every test with the build's message.
+pub fn guests_dir() -> &'static Path {
+    static GUESTS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match GUESTS.get_or_init(build_guests) {
+        Ok(dir) => dir,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// The bytes of a built guest, e.g. `guest("bad/infinite_loop")`.
+pub fn guest(name: &str) -> Vec<u8> {
+    let path = guests_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|error| panic!("cannot read guest {}: {error}", path.display()))
+}
+
+fn build_guests() -> Result<PathBuf, String> {
+    let script = repo_root().join("scripts/build-guests.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .output()
+        .map_err(|error| format!("cannot run {}: {error}", script.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "scripts/build-guests.sh failed (run scripts/bootstrap.sh first?):\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last_line = stdout.lines().last().ok_or("scripts/build-guests.sh printed nothing")?;
+    Ok(PathBuf::from(last_line.trim()))
+}
