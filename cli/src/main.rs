@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use rvedge::{Clock, Environment, Isolated, Machine, Options, Stop, TrapKind};
 
 #[derive(Parser, Debug)]
-#[command(name = "rvedge", version, about = "RISC-V sandbox for per-request edge programs")]
+#[command(
+    name = "rvedge",
+    version,
+    about = "RISC-V sandbox for per-request edge programs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,9 +66,9 @@ impl Environment for ProcessEnvironment {
 
     fn clock_nanos(&mut self, clock: Clock) -> u64 {
         match clock {
-            Clock::Realtime => {
-                SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos() as u64)
-            }
+            Clock::Realtime => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_nanos() as u64),
             Clock::Monotonic => self.started.elapsed().as_nanos() as u64,
         }
     }
@@ -91,14 +95,24 @@ fn run(arguments: RunArguments) -> ExitCode {
     let elf = match std::fs::read(&arguments.program) {
         Ok(bytes) => bytes,
         Err(error) => {
-            eprintln!("rvedge: cannot read {}: {error}", arguments.program.display());
+            eprintln!(
+                "rvedge: cannot read {}: {error}",
+                arguments.program.display()
+            );
             return ExitCode::from(127);
         }
     };
     let mut argv = vec![arguments.program.display().to_string()];
     argv.extend(arguments.arguments);
-    let options = Options { max_memory: arguments.max_memory, arguments: argv, ..Options::default() };
-    let environment = ProcessEnvironment { random: Isolated::default(), started: Instant::now() };
+    let options = Options {
+        max_memory: arguments.max_memory,
+        arguments: argv,
+        ..Options::default()
+    };
+    let environment = ProcessEnvironment {
+        random: Isolated::default(),
+        started: Instant::now(),
+    };
     let mut machine = match Machine::from_elf(&elf, &options, Box::new(environment)) {
         Ok(machine) => machine,
         Err(error) => {
@@ -125,11 +139,16 @@ fn run(arguments: RunArguments) -> ExitCode {
     match stop {
         Stop::Exited(status) => ExitCode::from(status as u8),
         Stop::BudgetExhausted => {
-            eprintln!("rvedge: instruction limit reached at pc {:#x}", machine.pc());
+            eprintln!(
+                "rvedge: instruction limit reached at pc {:#x}",
+                machine.pc()
+            );
             ExitCode::from(TIMED_OUT)
         }
         Stop::HostCall(number) => {
-            eprintln!("rvedge: the guest made host call {number}, which plain programs have no host for");
+            eprintln!(
+                "rvedge: the guest made host call {number}, which plain programs have no host for"
+            );
             killed_by(SIGSEGV)
         }
         Stop::Returned(_) => killed_by(SIGSEGV),
@@ -140,7 +159,9 @@ fn run(arguments: RunArguments) -> ExitCode {
                 TrapKind::Breakpoint => killed_by(SIGTRAP),
                 TrapKind::MisalignedAtomic { .. } => killed_by(SIGBUS),
                 TrapKind::Signal { signal } => killed_by(signal as u8),
-                TrapKind::InstructionFetch | TrapKind::Load { .. } | TrapKind::Store { .. } => killed_by(SIGSEGV),
+                TrapKind::InstructionFetch | TrapKind::Load { .. } | TrapKind::Store { .. } => {
+                    killed_by(SIGSEGV)
+                }
             }
         }
     }

@@ -71,7 +71,9 @@ pub struct Isolated {
 
 impl Default for Isolated {
     fn default() -> Self {
-        Isolated { random_state: 0x9e37_79b9_7f4a_7c15 }
+        Isolated {
+            random_state: 0x9e37_79b9_7f4a_7c15,
+        }
     }
 }
 
@@ -141,10 +143,16 @@ impl fmt::Display for Trap {
             }
             TrapKind::InstructionFetch => write!(out, "jump to non-executable address {pc:#x}"),
             TrapKind::Load { addr } => {
-                write!(out, "load from unmapped or unreadable address {addr:#x} at pc {pc:#x}")
+                write!(
+                    out,
+                    "load from unmapped or unreadable address {addr:#x} at pc {pc:#x}"
+                )
             }
             TrapKind::Store { addr } => {
-                write!(out, "store to unmapped or read-only address {addr:#x} at pc {pc:#x}")
+                write!(
+                    out,
+                    "store to unmapped or read-only address {addr:#x} at pc {pc:#x}"
+                )
             }
             TrapKind::MisalignedAtomic { addr } => {
                 write!(out, "misaligned atomic access to {addr:#x} at pc {pc:#x}")
@@ -183,7 +191,14 @@ pub(crate) struct Cpu {
 
 impl Cpu {
     fn new(pc: u64) -> Cpu {
-        Cpu { x: [0; 64], f: [0; 32], pc, fflags: 0, frm: 0, reservation: None }
+        Cpu {
+            x: [0; 64],
+            f: [0; 32],
+            pc,
+            fflags: 0,
+            frm: 0,
+            reservation: None,
+        }
     }
 }
 
@@ -233,7 +248,9 @@ impl fmt::Debug for Machine {
 pub enum SetupError {
     Load(LoadError),
     /// Segments, stack and arguments do not fit in `max_memory`.
-    OutOfMemory { needed_more_than: u64 },
+    OutOfMemory {
+        needed_more_than: u64,
+    },
     /// Arguments and environment do not fit in the stack.
     ArgumentsTooLarge,
 }
@@ -364,7 +381,10 @@ impl Machine {
         &mut *self.environment
     }
 
-    pub fn replace_environment(&mut self, environment: Box<dyn Environment>) -> Box<dyn Environment> {
+    pub fn replace_environment(
+        &mut self,
+        environment: Box<dyn Environment>,
+    ) -> Box<dyn Environment> {
         core::mem::replace(&mut self.environment, environment)
     }
 

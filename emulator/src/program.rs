@@ -25,7 +25,9 @@ pub enum LoadError {
     /// No segment is executable.
     NoCode,
     /// The executable segments span more than [`MAX_CODE_BYTES`].
-    CodeTooLarge { bytes: u64 },
+    CodeTooLarge {
+        bytes: u64,
+    },
 }
 
 impl fmt::Display for LoadError {
@@ -108,15 +110,16 @@ impl Program {
             return None;
         }
         let slot = usize::try_from(pc.wrapping_sub(self.code_start) >> 1).ok()?;
-        self.code.get(slot).filter(|insn| insn.op != Op::NotExecutable)
+        self.code
+            .get(slot)
+            .filter(|insn| insn.op != Op::NotExecutable)
     }
 
     /// Raw instruction bits at `pc` (for trap reports and the disassembler).
     pub fn instruction_bits(&self, pc: u64) -> Option<u32> {
-        let segment = self
-            .segments
-            .iter()
-            .find(|segment| segment.perms.execute && segment.vaddr <= pc && pc < segment.vaddr + segment.mem_size)?;
+        let segment = self.segments.iter().find(|segment| {
+            segment.perms.execute && segment.vaddr <= pc && pc < segment.vaddr + segment.mem_size
+        })?;
         let offset = usize::try_from(pc - segment.vaddr).ok()?;
         let byte = |index: usize| segment.data.get(offset + index).copied().unwrap_or(0);
         let low = u16::from_le_bytes([byte(0), byte(1)]);
@@ -131,8 +134,14 @@ impl Program {
 /// instruction decode too: a jump there executes whatever those bytes mean, as on hardware.
 fn decode_code(segments: &[LoadSegment]) -> Result<(u64, Vec<Insn>), LoadError> {
     let executable = || segments.iter().filter(|segment| segment.perms.execute);
-    let start = executable().map(|segment| segment.vaddr).min().ok_or(LoadError::NoCode)?;
-    let end = executable().map(|segment| segment.vaddr + segment.mem_size).max().ok_or(LoadError::NoCode)?;
+    let start = executable()
+        .map(|segment| segment.vaddr)
+        .min()
+        .ok_or(LoadError::NoCode)?;
+    let end = executable()
+        .map(|segment| segment.vaddr + segment.mem_size)
+        .max()
+        .ok_or(LoadError::NoCode)?;
     let span = end - start;
     if span > MAX_CODE_BYTES {
         return Err(LoadError::CodeTooLarge { bytes: span });
@@ -149,7 +158,10 @@ fn decode_code(segments: &[LoadSegment]) -> Result<(u64, Vec<Insn>), LoadError> 
         .map(|slot| {
             let offset = slot * 2;
             if !is_executable[offset] {
-                return Insn { op: Op::NotExecutable, ..Insn::illegal(0, 2) };
+                return Insn {
+                    op: Op::NotExecutable,
+                    ..Insn::illegal(0, 2)
+                };
             }
             decode_bytes(&bytes[offset..], Xlen::Rv64)
         })

@@ -23,7 +23,9 @@ impl fmt::Display for SizeError {
 pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     let error = || SizeError { text: text.into() };
     let trimmed = text.trim();
-    let digits_end = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let digits_end = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(digits_end);
     let number: u64 = number.parse().map_err(|_| error())?;
     let shift = match unit.trim().to_ascii_lowercase().as_str() {

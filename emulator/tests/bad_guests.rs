@@ -49,14 +49,25 @@ fn trap_kind(stop: Stop) -> TrapKind {
 #[test]
 fn jump_to_unmapped_memory_is_a_fetch_fault_at_the_target() {
     let (stop, stdout, _) = run("bad/jump_unmapped", &Options::default());
-    assert_eq!(stop, Stop::Trap(Trap { pc: 0x70_0000_0000, kind: TrapKind::InstructionFetch }));
+    assert_eq!(
+        stop,
+        Stop::Trap(Trap {
+            pc: 0x70_0000_0000,
+            kind: TrapKind::InstructionFetch
+        })
+    );
     assert!(stdout.contains("jumping to"), "{stdout}");
 }
 
 #[test]
 fn load_from_unmapped_memory_reports_the_address() {
     let (stop, _, machine) = run("bad/load_unmapped", &Options::default());
-    assert_eq!(trap_kind(stop), TrapKind::Load { addr: 0x70_0000_0000 });
+    assert_eq!(
+        trap_kind(stop),
+        TrapKind::Load {
+            addr: 0x70_0000_0000
+        }
+    );
     // The pc is that of the faulting load, inside the program.
     assert!(machine.program().insn_at(machine.pc()).is_some());
 }
@@ -64,15 +75,25 @@ fn load_from_unmapped_memory_reports_the_address() {
 #[test]
 fn store_to_unmapped_memory_reports_the_address() {
     let (stop, _, _) = run("bad/store_unmapped", &Options::default());
-    assert_eq!(trap_kind(stop), TrapKind::Store { addr: 0x70_0000_0008 });
+    assert_eq!(
+        trap_kind(stop),
+        TrapKind::Store {
+            addr: 0x70_0000_0008
+        }
+    );
 }
 
 #[test]
 fn stores_to_read_only_segments_fault() {
     for name in ["bad/store_rodata", "bad/store_text"] {
         let (stop, stdout, _) = run(name, &Options::default());
-        let TrapKind::Store { addr } = trap_kind(stop) else { panic!("{name}: {stop:?}") };
-        assert!(addr < rvedge::PROGRAM_ADDRESS_LIMIT, "{name}: fault inside the program image");
+        let TrapKind::Store { addr } = trap_kind(stop) else {
+            panic!("{name}: {stop:?}")
+        };
+        assert!(
+            addr < rvedge::PROGRAM_ADDRESS_LIMIT,
+            "{name}: fault inside the program image"
+        );
         assert!(!stdout.contains("unreachable"), "{name}: {stdout}");
     }
 }
@@ -80,7 +101,9 @@ fn stores_to_read_only_segments_fault() {
 #[test]
 fn illegal_instruction_reports_its_bits_and_pc() {
     let (stop, stdout, machine) = run("bad/illegal_instruction", &Options::default());
-    let Stop::Trap(trap) = stop else { panic!("{stop:?}") };
+    let Stop::Trap(trap) = stop else {
+        panic!("{stop:?}")
+    };
     assert_eq!(trap.kind, TrapKind::IllegalInstruction { bits: 0 });
     assert_eq!(trap.pc, machine.pc());
     assert!(trap.to_string().contains("illegal instruction"), "{trap}");
@@ -102,7 +125,10 @@ fn an_infinite_loop_ends_at_the_budget_and_can_resume() {
 
 #[test]
 fn a_memory_bomb_stops_at_the_memory_limit() {
-    let options = Options { max_memory: 32 << 20, ..Options::default() };
+    let options = Options {
+        max_memory: 32 << 20,
+        ..Options::default()
+    };
     let (stop, stdout, mut machine) = run("bad/memory_bomb", &options);
     assert_eq!(stop, Stop::Exited(0), "{stdout}");
     let mebibytes: u64 = stdout
@@ -110,7 +136,10 @@ fn a_memory_bomb_stops_at_the_memory_limit() {
         .nth(1)
         .and_then(|count| count.parse().ok())
         .unwrap_or_else(|| panic!("unexpected output {stdout:?}"));
-    assert!(mebibytes > 4 && mebibytes < 32, "allocated {mebibytes} MiB under a 32 MiB cap");
+    assert!(
+        mebibytes > 4 && mebibytes < 32,
+        "allocated {mebibytes} MiB under a 32 MiB cap"
+    );
     assert!(machine.memory().mapped_bytes() <= 32 << 20);
 }
 
@@ -131,8 +160,15 @@ fn malformed_programs_are_load_errors() {
 
 #[test]
 fn a_program_larger_than_the_memory_limit_does_not_start() {
-    let options = Options { max_memory: 64 << 10, ..Options::default() };
-    let error = Machine::from_elf(&support::guest("c/hello"), &options, Box::new(Isolated::default()))
-        .expect_err("hello does not fit in 64 KiB");
+    let options = Options {
+        max_memory: 64 << 10,
+        ..Options::default()
+    };
+    let error = Machine::from_elf(
+        &support::guest("c/hello"),
+        &options,
+        Box::new(Isolated::default()),
+    )
+    .expect_err("hello does not fit in 64 KiB");
     assert!(matches!(error, SetupError::OutOfMemory { .. }), "{error}");
 }

@@ -8,7 +8,10 @@ use std::sync::OnceLock;
 /// The repository root (every crate using this lives one level below it).
 pub fn repo_root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().expect("crates live one level below the repository root").to_path_buf()
+    manifest_dir
+        .parent()
+        .expect("crates live one level below the repository root")
+        .to_path_buf()
 }
 
 /// Builds the guests once per test binary and returns their directory; a build failure fails
@@ -24,7 +27,8 @@ pub fn guests_dir() -> &'static Path {
 /// The bytes of a built guest, e.g. `guest("bad/infinite_loop")`.
 pub fn guest(name: &str) -> Vec<u8> {
     let path = guests_dir().join(name);
-    std::fs::read(&path).unwrap_or_else(|error| panic!("cannot read guest {}: {error}", path.display()))
+    std::fs::read(&path)
+        .unwrap_or_else(|error| panic!("cannot read guest {}: {error}", path.display()))
 }
 
 fn build_guests() -> Result<PathBuf, String> {
@@ -41,6 +45,9 @@ fn build_guests() -> Result<PathBuf, String> {
         ));
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let last_line = stdout.lines().last().ok_or("scripts/build-guests.sh printed nothing")?;
+    let last_line = stdout
+        .lines()
+        .last()
+        .ok_or("scripts/build-guests.sh printed nothing")?;
     Ok(PathBuf::from(last_line.trim()))
 }

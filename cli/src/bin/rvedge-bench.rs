@@ -11,7 +11,10 @@ use clap::Parser;
 use rvedge::{Environment, Isolated, Machine, Options, Stop};
 
 #[derive(Parser, Debug)]
-#[command(name = "rvedge-bench", about = "Guest MIPS of rvedge vs qemu-riscv64 on cpubench")]
+#[command(
+    name = "rvedge-bench",
+    about = "Guest MIPS of rvedge vs qemu-riscv64 on cpubench"
+)]
 struct Arguments {
     /// The cpubench guest; default: the one scripts/build-guests.sh builds.
     #[arg(long)]
@@ -37,7 +40,10 @@ struct CapturedOutput {
 impl Environment for CapturedOutput {
     fn write_output(&mut self, fd: u32, bytes: &[u8]) -> bool {
         if fd == 1 {
-            self.stdout.lock().expect("output lock").extend_from_slice(bytes);
+            self.stdout
+                .lock()
+                .expect("output lock")
+                .extend_from_slice(bytes);
         }
         true
     }
@@ -63,19 +69,31 @@ struct Measurement {
 
 fn run_rvedge(elf: &[u8], guest_arguments: &[String]) -> Measurement {
     let output = CapturedOutput::default();
-    let options = Options { arguments: guest_arguments.to_vec(), ..Options::default() };
-    let mut machine = Machine::from_elf(elf, &options, Box::new(output.clone())).expect("cpubench loads");
+    let options = Options {
+        arguments: guest_arguments.to_vec(),
+        ..Options::default()
+    };
+    let mut machine =
+        Machine::from_elf(elf, &options, Box::new(output.clone())).expect("cpubench loads");
     let started = Instant::now();
     let stop = machine.run(u64::MAX);
     let elapsed = started.elapsed();
     assert_eq!(stop, Stop::Exited(0), "cpubench under rvedge");
     let stdout = output.stdout.lock().expect("output lock").clone();
-    Measurement { instructions: machine.instructions(), elapsed, stdout }
+    Measurement {
+        instructions: machine.instructions(),
+        elapsed,
+        stdout,
+    }
 }
 
 fn run_qemu(guest: &Path, guest_arguments: &[String]) -> Option<(Duration, Vec<u8>)> {
     let started = Instant::now();
-    let output = Command::new("qemu-riscv64").arg(guest).args(&guest_arguments[1..]).output().ok()?;
+    let output = Command::new("qemu-riscv64")
+        .arg(guest)
+        .args(&guest_arguments[1..])
+        .output()
+        .ok()?;
     let elapsed = started.elapsed();
     output.status.success().then_some((elapsed, output.stdout))
 }
@@ -88,9 +106,16 @@ fn main() {
     let arguments = Arguments::parse();
     let guest = arguments.guest.clone().unwrap_or_else(default_guest);
     let elf = std::fs::read(&guest).unwrap_or_else(|error| {
-        panic!("cannot read {} ({error}); build it with scripts/build-guests.sh", guest.display())
+        panic!(
+            "cannot read {} ({error}); build it with scripts/build-guests.sh",
+            guest.display()
+        )
     });
-    let scale = if arguments.quick { 0.05 } else { arguments.scale };
+    let scale = if arguments.quick {
+        0.05
+    } else {
+        arguments.scale
+    };
 
     println!("rvedge-bench: {} at scale {scale}", guest.display());
     println!(

@@ -21,11 +21,17 @@ fn x(register: u8) -> &'static str {
     if register == DISCARD_REGISTER {
         return "zero";
     }
-    INT_REGISTER_NAMES.get(usize::from(register)).copied().unwrap_or("?")
+    INT_REGISTER_NAMES
+        .get(usize::from(register))
+        .copied()
+        .unwrap_or("?")
 }
 
 fn f(register: u8) -> &'static str {
-    FP_REGISTER_NAMES.get(usize::from(register)).copied().unwrap_or("?")
+    FP_REGISTER_NAMES
+        .get(usize::from(register))
+        .copied()
+        .unwrap_or("?")
 }
 
 /// An instruction together with its address, so branch targets print as absolute addresses.

@@ -304,7 +304,15 @@ pub struct Insn {
 
 impl Insn {
     pub const fn illegal(bits: u32, size: u8) -> Insn {
-        Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, imm: bits as i32, block_rest: 1, size }
+        Insn {
+            op: Op::Illegal,
+            rd: 0,
+            rs1: 0,
+            rs2: 0,
+            imm: bits as i32,
+            block_rest: 1,
+            size,
+        }
     }
 
     /// Rounding-mode field of a floating-point op.
@@ -329,7 +337,10 @@ pub fn decode_bytes(bytes: &[u8], xlen: Xlen) -> Insn {
     let halfword = u16::from_le_bytes([low0, low1]);
     if halfword & 0b11 != 0b11 {
         return match compressed::expand(halfword, xlen) {
-            Some(word) => Insn { size: 2, ..decode(word) },
+            Some(word) => Insn {
+                size: 2,
+                ..decode(word)
+            },
             None => Insn::illegal(u32::from(halfword), 2),
         };
     }
@@ -398,7 +409,15 @@ pub fn decode(word: u32) -> Insn {
 }
 
 fn insn(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> Option<Insn> {
-    Some(Insn { op, rd, rs1, rs2, imm, block_rest: 1, size: 4 })
+    Some(Insn {
+        op,
+        rd,
+        rs1,
+        rs2,
+        imm,
+        block_rest: 1,
+        size: 4,
+    })
 }
 
 fn decode_checked(word: u32) -> Option<Insn> {
@@ -563,7 +582,13 @@ fn decode_checked(word: u32) -> Option<Insn> {
                 _ => FnmaddD,
             };
             let rs3 = (word >> 27) as i32;
-            insn(op, field_rd(word), rs1, rs2, static_rounding_mode(word)? | (rs3 << 8))
+            insn(
+                op,
+                field_rd(word),
+                rs1,
+                rs2,
+                static_rounding_mode(word)? | (rs3 << 8),
+            )
         }
         0x53 => decode_op_fp(word, rs1, rs2),
         _ => None,
@@ -705,10 +730,24 @@ mod tests {
     #[test]
     fn immediates_decode_with_sign() {
         // addi a0, a0, -1
-        assert_eq!(decode(0xfff5_0513), Insn { op: Op::Addi, rd: 10, rs1: 10, rs2: 0, imm: -1, block_rest: 1, size: 4 });
+        assert_eq!(
+            decode(0xfff5_0513),
+            Insn {
+                op: Op::Addi,
+                rd: 10,
+                rs1: 10,
+                rs2: 0,
+                imm: -1,
+                block_rest: 1,
+                size: 4
+            }
+        );
         // sd ra, -8(sp)
         let store = decode(0xfe11_3c23);
-        assert_eq!((store.op, store.rs1, store.rs2, store.imm), (Op::Sd, 2, 1, -8));
+        assert_eq!(
+            (store.op, store.rs1, store.rs2, store.imm),
+            (Op::Sd, 2, 1, -8)
+        );
         // beq a0, a1, -4
         let branch = decode(0xfeb5_0ee3);
         assert_eq!((branch.op, branch.imm), (Op::Beq, -4));
@@ -730,7 +769,12 @@ mod tests {
 
     #[test]
     fn reserved_encodings_are_illegal() {
-        for word in [0x0000_0000, 0xffff_ffff, 0x0020_d053 /* fadd.s rm=5 */, 0x3020_0073 /* mret */] {
+        for word in [
+            0x0000_0000,
+            0xffff_ffff,
+            0x0020_d053, /* fadd.s rm=5 */
+            0x3020_0073, /* mret */
+        ] {
             let decoded = decode(word);
             assert_eq!(decoded.op, Op::Illegal, "{word:#010x}");
             assert_eq!(decoded.imm as u32, word);

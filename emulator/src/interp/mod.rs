@@ -45,7 +45,10 @@ impl Machine {
         // Every jump the guest can make lands on an even address; only the embedder can set
         // an odd pc.
         if pc & 1 != 0 {
-            return Stop::Trap(Trap { pc, kind: TrapKind::InstructionFetch });
+            return Stop::Trap(Trap {
+                pc,
+                kind: TrapKind::InstructionFetch,
+            });
         }
         // Kept in a local so the hot loop need not store it to the machine on every block.
         let mut instret = self.instret;
@@ -57,7 +60,10 @@ impl Machine {
                 if pc == CALL_RETURN_ADDRESS {
                     return Stop::Returned(self.cpu.x[A0]);
                 }
-                return Stop::Trap(Trap { pc, kind: TrapKind::InstructionFetch });
+                return Stop::Trap(Trap {
+                    pc,
+                    kind: TrapKind::InstructionFetch,
+                });
             };
             let block = u64::from(first.block_rest);
             if instret + block > limit {
@@ -113,421 +119,550 @@ enum Event {
 
 /// Executes from `slot` to the end of its basic block.
 #[inline(always)]
-fn run_block(cpu: &mut Cpu, memory: &mut Memory, code: &[Insn], code_start: u64, mut slot: usize) -> Event {
-        loop {
-            let Some(&insn) = code.get(slot) else {
-                return Event::Jump(code_start.wrapping_add(slot as u64 * 2));
+fn run_block(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    code: &[Insn],
+    code_start: u64,
+    mut slot: usize,
+) -> Event {
+    loop {
+        let Some(&insn) = code.get(slot) else {
+            return Event::Jump(code_start.wrapping_add(slot as u64 * 2));
+        };
+        macro_rules! pc {
+            () => {
+                code_start.wrapping_add(slot as u64 * 2)
             };
-            macro_rules! pc {
-                () => {
-                    code_start.wrapping_add(slot as u64 * 2)
-                };
-            }
-            let next = slot + usize::from(insn.size >> 1);
-            let rd = usize::from(insn.rd) & 63;
-            let imm = insn.imm as i64 as u64;
-            let frd = usize::from(insn.rd) & 31;
-            // Operands are read only by the ops that use them.
-            macro_rules! rs1 {
-                () => {
-                    cpu.x[usize::from(insn.rs1) & 31]
-                };
-            }
-            macro_rules! rs2 {
-                () => {
-                    cpu.x[usize::from(insn.rs2) & 31]
-                };
-            }
-            macro_rules! fs1 {
-                () => {
-                    cpu.f[usize::from(insn.rs1) & 31]
-                };
-            }
-            macro_rules! fs2 {
-                () => {
-                    cpu.f[usize::from(insn.rs2) & 31]
-                };
-            }
-
-            macro_rules! load {
-                ($t:ty, $extend:expr) => {{
-                    let addr = rs1!().wrapping_add(imm);
-                    match memory.load::<$t>(addr) {
-                        Ok(value) => {
-                            cpu.x[rd] = $extend(value);
-                        }
-                        Err(fault) => return Event::MemoryFault(fault, pc!()),
-                    }
-                }};
-            }
-            macro_rules! store {
-                ($t:ty) => {{
-                    let addr = rs1!().wrapping_add(imm);
-                    if let Err(fault) = memory.store::<$t>(addr, rs2!() as $t) {
-                        return Event::MemoryFault(fault, pc!());
-                    }
-                }};
-            }
-            macro_rules! branch {
-                ($taken:expr) => {{
-                    let target = if $taken { pc!().wrapping_add(imm) } else { pc!().wrapping_add(u64::from(insn.size)) };
-                    return Event::Jump(target);
-                }};
-            }
-            macro_rules! rounding {
-                () => {
-                    match resolve_rounding_mode(insn.rounding_mode(), cpu.frm) {
-                        Some(mode) => mode,
-                        None => return Event::Illegal(pc!()),
-                    }
-                };
-            }
-            macro_rules! atomic {
-                ($t:ty, $extend:expr, $combine:expr) => {{
-                    let addr = rs1!();
-                    if !addr.is_multiple_of(core::mem::size_of::<$t>() as u64) {
-                        return Event::Trap(pc!(), TrapKind::MisalignedAtomic { addr });
-                    }
-                    let old = match memory.load::<$t>(addr) {
-                        Ok(value) => value,
-                        Err(fault) => return Event::MemoryFault(fault, pc!()),
-                    };
-                    let new: $t = $combine(old, rs2!() as $t);
-                    if let Err(fault) = memory.store::<$t>(addr, new) {
-                        // An AMO on read-only memory is a store fault.
-                        return Event::MemoryFault(fault, pc!());
-                    }
-                    cpu.x[rd] = $extend(old);
-                }};
-            }
-
-            match insn.op {
-                Op::Lui => cpu.x[rd] = imm,
-                Op::Auipc => cpu.x[rd] = pc!().wrapping_add(imm),
-                Op::Jal => {
-                    cpu.x[rd] = pc!().wrapping_add(u64::from(insn.size));
-                    return Event::Jump(pc!().wrapping_add(imm));
-                }
-                Op::Jalr => {
-                    let target = rs1!().wrapping_add(imm) & !1;
-                    cpu.x[rd] = pc!().wrapping_add(u64::from(insn.size));
-                    return Event::Jump(target);
-                }
-                Op::Beq => branch!(rs1!() == rs2!()),
-                Op::Bne => branch!(rs1!() != rs2!()),
-                Op::Blt => branch!((rs1!() as i64) < (rs2!() as i64)),
-                Op::Bge => branch!((rs1!() as i64) >= (rs2!() as i64)),
-                Op::Bltu => branch!(rs1!() < rs2!()),
-                Op::Bgeu => branch!(rs1!() >= rs2!()),
-                Op::Lb => load!(u8, |v: u8| v as i8 as i64 as u64),
-                Op::Lh => load!(u16, |v: u16| v as i16 as i64 as u64),
-                Op::Lw => load!(u32, |v: u32| v as i32 as i64 as u64),
-                Op::Ld => load!(u64, |v: u64| v),
-                Op::Lbu => load!(u8, u64::from),
-                Op::Lhu => load!(u16, u64::from),
-                Op::Lwu => load!(u32, u64::from),
-                Op::Sb => store!(u8),
-                Op::Sh => store!(u16),
-                Op::Sw => store!(u32),
-                Op::Sd => store!(u64),
-                Op::Addi => cpu.x[rd] = rs1!().wrapping_add(imm),
-                Op::Slti => cpu.x[rd] = u64::from((rs1!() as i64) < (imm as i64)),
-                Op::Sltiu => cpu.x[rd] = u64::from(rs1!() < imm),
-                Op::Xori => cpu.x[rd] = rs1!() ^ imm,
-                Op::Ori => cpu.x[rd] = rs1!() | imm,
-                Op::Andi => cpu.x[rd] = rs1!() & imm,
-                Op::Slli => cpu.x[rd] = rs1!() << (imm & 63),
-                Op::Srli => cpu.x[rd] = rs1!() >> (imm & 63),
-                Op::Srai => cpu.x[rd] = ((rs1!() as i64) >> (imm & 63)) as u64,
-                Op::Add => cpu.x[rd] = rs1!().wrapping_add(rs2!()),
-                Op::Sub => cpu.x[rd] = rs1!().wrapping_sub(rs2!()),
-                Op::Sll => cpu.x[rd] = rs1!() << (rs2!() & 63),
-                Op::Slt => cpu.x[rd] = u64::from((rs1!() as i64) < (rs2!() as i64)),
-                Op::Sltu => cpu.x[rd] = u64::from(rs1!() < rs2!()),
-                Op::Xor => cpu.x[rd] = rs1!() ^ rs2!(),
-                Op::Srl => cpu.x[rd] = rs1!() >> (rs2!() & 63),
-                Op::Sra => cpu.x[rd] = ((rs1!() as i64) >> (rs2!() & 63)) as u64,
-                Op::Or => cpu.x[rd] = rs1!() | rs2!(),
-                Op::And => cpu.x[rd] = rs1!() & rs2!(),
-                Op::Addiw => cpu.x[rd] = sign_extend_32(rs1!().wrapping_add(imm)),
-                Op::Slliw => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) << (imm & 31))),
-                Op::Srliw => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) >> (imm & 31))),
-                Op::Sraiw => cpu.x[rd] = ((rs1!() as i32) >> (imm & 31)) as i64 as u64,
-                Op::Addw => cpu.x[rd] = sign_extend_32(rs1!().wrapping_add(rs2!())),
-                Op::Subw => cpu.x[rd] = sign_extend_32(rs1!().wrapping_sub(rs2!())),
-                Op::Sllw => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) << (rs2!() & 31))),
-                Op::Srlw => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) >> (rs2!() & 31))),
-                Op::Sraw => cpu.x[rd] = ((rs1!() as i32) >> (rs2!() & 31)) as i64 as u64,
-                // A single hart that sees its own memory in order: fences have nothing to do.
-                Op::Fence => {}
-                Op::Mul => cpu.x[rd] = rs1!().wrapping_mul(rs2!()),
-                Op::Mulh => cpu.x[rd] = ((i128::from(rs1!() as i64) * i128::from(rs2!() as i64)) >> 64) as u64,
-                Op::Mulhsu => cpu.x[rd] = ((i128::from(rs1!() as i64) * i128::from(rs2!())) >> 64) as u64,
-                Op::Mulhu => cpu.x[rd] = ((u128::from(rs1!()) * u128::from(rs2!())) >> 64) as u64,
-                Op::Div => cpu.x[rd] = divide_signed(rs1!() as i64, rs2!() as i64) as u64,
-                Op::Divu => cpu.x[rd] = rs1!().checked_div(rs2!()).unwrap_or(u64::MAX),
-                Op::Rem => cpu.x[rd] = remainder_signed(rs1!() as i64, rs2!() as i64) as u64,
-                Op::Remu => cpu.x[rd] = rs1!().checked_rem(rs2!()).unwrap_or(rs1!()),
-                Op::Mulw => cpu.x[rd] = sign_extend_32(rs1!().wrapping_mul(rs2!())),
-                Op::Divw => cpu.x[rd] = divide_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64,
-                Op::Divuw => {
-                    cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32).checked_div(rs2!() as u32).unwrap_or(u32::MAX)))
-                }
-                Op::Remw => cpu.x[rd] = remainder_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64,
-                Op::Remuw => {
-                    cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32).checked_rem(rs2!() as u32).unwrap_or(rs1!() as u32)))
-                }
-                Op::LrW | Op::LrD => {
-                    let size = if insn.op == Op::LrW { 4 } else { 8 };
-                    let addr = rs1!();
-                    if !addr.is_multiple_of(size) {
-                        return Event::Trap(pc!(), TrapKind::MisalignedAtomic { addr });
-                    }
-                    let loaded = if size == 4 {
-                        memory.load::<u32>(addr).map(|v| sign_extend_32(u64::from(v)))
-                    } else {
-                        memory.load::<u64>(addr)
-                    };
-                    match loaded {
-                        Ok(value) => {
-                            cpu.x[rd] = value;
-                            cpu.reservation = Some((addr, value));
-                        }
-                        Err(fault) => return Event::MemoryFault(fault, pc!()),
-                    }
-                }
-                Op::ScW | Op::ScD => {
-                    let size = if insn.op == Op::ScW { 4 } else { 8 };
-                    let addr = rs1!();
-                    if !addr.is_multiple_of(size) {
-                        return Event::Trap(pc!(), TrapKind::MisalignedAtomic { addr });
-                    }
-                    // Like qemu: SC succeeds while the reserved address still holds the value
-                    // LR loaded.
-                    let reserved = cpu.reservation.take();
-                    let current = if size == 4 {
-                        memory.load::<u32>(addr).map(|v| sign_extend_32(u64::from(v)))
-                    } else {
-                        memory.load::<u64>(addr)
-                    };
-                    let current = match current {
-                        Ok(value) => value,
-                        Err(fault) => return Event::MemoryFault(fault, pc!()),
-                    };
-                    let succeeded = reserved == Some((addr, current));
-                    if succeeded {
-                        let stored = if size == 4 { memory.store::<u32>(addr, rs2!() as u32) } else { memory.store::<u64>(addr, rs2!()) };
-                        if let Err(fault) = stored {
-                            return Event::MemoryFault(fault, pc!());
-                        }
-                    }
-                    cpu.x[rd] = u64::from(!succeeded);
-                }
-                Op::AmoswapW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |_old, new| new),
-                Op::AmoaddW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |old: u32, new| old.wrapping_add(new)),
-                Op::AmoxorW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |old: u32, new| old ^ new),
-                Op::AmoandW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |old: u32, new| old & new),
-                Op::AmoorW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |old: u32, new| old | new),
-                Op::AmominW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |old: u32, new: u32| (old as i32).min(new as i32) as u32),
-                Op::AmomaxW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |old: u32, new: u32| (old as i32).max(new as i32) as u32),
-                Op::AmominuW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |old: u32, new| old.min(new)),
-                Op::AmomaxuW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |old: u32, new| old.max(new)),
-                Op::AmoswapD => atomic!(u64, |v| v, |_old, new| new),
-                Op::AmoaddD => atomic!(u64, |v| v, |old: u64, new| old.wrapping_add(new)),
-                Op::AmoxorD => atomic!(u64, |v| v, |old: u64, new| old ^ new),
-                Op::AmoandD => atomic!(u64, |v| v, |old: u64, new| old & new),
-                Op::AmoorD => atomic!(u64, |v| v, |old: u64, new| old | new),
-                Op::AmominD => atomic!(u64, |v| v, |old: u64, new: u64| (old as i64).min(new as i64) as u64),
-                Op::AmomaxD => atomic!(u64, |v| v, |old: u64, new: u64| (old as i64).max(new as i64) as u64),
-                Op::AmominuD => atomic!(u64, |v| v, |old: u64, new| old.min(new)),
-                Op::AmomaxuD => atomic!(u64, |v| v, |old: u64, new| old.max(new)),
-
-                // F
-                Op::Flw => {
-                    let addr = rs1!().wrapping_add(imm);
-                    match memory.load::<u32>(addr) {
-                        Ok(bits) => cpu.f[frd] = float::box_s(bits),
-                        Err(fault) => return Event::MemoryFault(fault, pc!()),
-                    }
-                }
-                Op::Fsw => {
-                    let addr = rs1!().wrapping_add(imm);
-                    if let Err(fault) = memory.store::<u32>(addr, fs2!() as u32) {
-                        return Event::MemoryFault(fault, pc!());
-                    }
-                }
-                Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
-                    let rm = rounding!();
-                    let fs3 = float::unbox_s(cpu.f[usize::from(insn.rs3())]);
-                    let (negate_product, negate_addend) = fma_signs(insn.op);
-                    let result = float::fma_s(
-                        float::unbox_s(fs1!()),
-                        float::unbox_s(fs2!()),
-                        fs3,
-                        negate_product,
-                        negate_addend,
-                        rm,
-                        &mut cpu.fflags,
-                    );
-                    cpu.f[frd] = float::box_s(result);
-                }
-                Op::FaddS => {
-                    let rm = rounding!();
-                    cpu.f[frd] = float::box_s(float::add_s(float::unbox_s(fs1!()), float::unbox_s(fs2!()), rm, &mut cpu.fflags));
-                }
-                Op::FsubS => {
-                    let rm = rounding!();
-                    cpu.f[frd] = float::box_s(float::sub_s(float::unbox_s(fs1!()), float::unbox_s(fs2!()), rm, &mut cpu.fflags));
-                }
-                Op::FmulS => {
-                    let rm = rounding!();
-                    cpu.f[frd] = float::box_s(float::mul_s(float::unbox_s(fs1!()), float::unbox_s(fs2!()), rm, &mut cpu.fflags));
-                }
-                Op::FdivS => {
-                    let rm = rounding!();
-                    cpu.f[frd] = float::box_s(float::div_s(float::unbox_s(fs1!()), float::unbox_s(fs2!()), rm, &mut cpu.fflags));
-                }
-                Op::FsqrtS => {
-                    let rm = rounding!();
-                    cpu.f[frd] = float::box_s(float::sqrt_s(float::unbox_s(fs1!()), rm, &mut cpu.fflags));
-                }
-                Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS => {
-                    const SIGN: u32 = 1 << 31;
-                    let (a, b) = (float::unbox_s(fs1!()), float::unbox_s(fs2!()));
-                    let sign = match insn.op {
-                        Op::FsgnjS => b & SIGN,
-                        Op::FsgnjnS => !b & SIGN,
-                        _ => (a ^ b) & SIGN,
-                    };
-                    cpu.f[frd] = float::box_s((a & !SIGN) | sign);
-                }
-                Op::FminS => cpu.f[frd] = float::box_s(float::min_s(float::unbox_s(fs1!()), float::unbox_s(fs2!()), &mut cpu.fflags)),
-                Op::FmaxS => cpu.f[frd] = float::box_s(float::max_s(float::unbox_s(fs1!()), float::unbox_s(fs2!()), &mut cpu.fflags)),
-                Op::FcvtWS | Op::FcvtWuS | Op::FcvtLS | Op::FcvtLuS => {
-                    let rm = rounding!();
-                    let value = float::unbox_s(fs1!());
-                    cpu.x[rd] = match insn.op {
-                        Op::FcvtWS => float::to_i32_s(value, rm, &mut cpu.fflags),
-                        Op::FcvtWuS => float::to_u32_s(value, rm, &mut cpu.fflags),
-                        Op::FcvtLS => float::to_i64_s(value, rm, &mut cpu.fflags),
-                        _ => float::to_u64_s(value, rm, &mut cpu.fflags),
-                    };
-                }
-                Op::FmvXW => cpu.x[rd] = sign_extend_32(fs1!() & 0xffff_ffff),
-                Op::FeqS => cpu.x[rd] = u64::from(float::eq_s(float::unbox_s(fs1!()), float::unbox_s(fs2!()), &mut cpu.fflags)),
-                Op::FltS => cpu.x[rd] = u64::from(float::lt_s(float::unbox_s(fs1!()), float::unbox_s(fs2!()), &mut cpu.fflags)),
-                Op::FleS => cpu.x[rd] = u64::from(float::le_s(float::unbox_s(fs1!()), float::unbox_s(fs2!()), &mut cpu.fflags)),
-                Op::FclassS => cpu.x[rd] = float::classify_s(float::unbox_s(fs1!())),
-                Op::FcvtSW | Op::FcvtSWu | Op::FcvtSL | Op::FcvtSLu => {
-                    let rm = rounding!();
-                    let result = match insn.op {
-                        Op::FcvtSW => float::from_i32_s(rs1!(), rm, &mut cpu.fflags),
-                        Op::FcvtSWu => float::from_u32_s(rs1!(), rm, &mut cpu.fflags),
-                        Op::FcvtSL => float::from_i64_s(rs1!(), rm, &mut cpu.fflags),
-                        _ => float::from_u64_s(rs1!(), rm, &mut cpu.fflags),
-                    };
-                    cpu.f[frd] = float::box_s(result);
-                }
-                Op::FmvWX => cpu.f[frd] = float::box_s(rs1!() as u32),
-
-                // D
-                Op::Fld => {
-                    let addr = rs1!().wrapping_add(imm);
-                    match memory.load::<u64>(addr) {
-                        Ok(bits) => cpu.f[frd] = bits,
-                        Err(fault) => return Event::MemoryFault(fault, pc!()),
-                    }
-                }
-                Op::Fsd => {
-                    let addr = rs1!().wrapping_add(imm);
-                    if let Err(fault) = memory.store::<u64>(addr, fs2!()) {
-                        return Event::MemoryFault(fault, pc!());
-                    }
-                }
-                Op::FmaddD | Op::FmsubD | Op::FnmsubD | Op::FnmaddD => {
-                    let rm = rounding!();
-                    let fs3 = cpu.f[usize::from(insn.rs3())];
-                    let (negate_product, negate_addend) = fma_signs(insn.op);
-                    cpu.f[frd] = float::fma_d(fs1!(), fs2!(), fs3, negate_product, negate_addend, rm, &mut cpu.fflags);
-                }
-                Op::FaddD => {
-                    let rm = rounding!();
-                    cpu.f[frd] = float::add_d(fs1!(), fs2!(), rm, &mut cpu.fflags);
-                }
-                Op::FsubD => {
-                    let rm = rounding!();
-                    cpu.f[frd] = float::sub_d(fs1!(), fs2!(), rm, &mut cpu.fflags);
-                }
-                Op::FmulD => {
-                    let rm = rounding!();
-                    cpu.f[frd] = float::mul_d(fs1!(), fs2!(), rm, &mut cpu.fflags);
-                }
-                Op::FdivD => {
-                    let rm = rounding!();
-                    cpu.f[frd] = float::div_d(fs1!(), fs2!(), rm, &mut cpu.fflags);
-                }
-                Op::FsqrtD => {
-                    let rm = rounding!();
-                    cpu.f[frd] = float::sqrt_d(fs1!(), rm, &mut cpu.fflags);
-                }
-                Op::FsgnjD | Op::FsgnjnD | Op::FsgnjxD => {
-                    const SIGN: u64 = 1 << 63;
-                    let sign = match insn.op {
-                        Op::FsgnjD => fs2!() & SIGN,
-                        Op::FsgnjnD => !fs2!() & SIGN,
-                        _ => (fs1!() ^ fs2!()) & SIGN,
-                    };
-                    cpu.f[frd] = (fs1!() & !SIGN) | sign;
-                }
-                Op::FminD => cpu.f[frd] = float::min_d(fs1!(), fs2!(), &mut cpu.fflags),
-                Op::FmaxD => cpu.f[frd] = float::max_d(fs1!(), fs2!(), &mut cpu.fflags),
-                Op::FcvtSD => {
-                    let rm = rounding!();
-                    cpu.f[frd] = float::box_s(float::d_to_s(fs1!(), rm, &mut cpu.fflags));
-                }
-                Op::FcvtDS => {
-                    // Exact, but the rounding-mode field must still be valid.
-                    let _ = rounding!();
-                    cpu.f[frd] = float::s_to_d(float::unbox_s(fs1!()), &mut cpu.fflags);
-                }
-                Op::FcvtWD | Op::FcvtWuD | Op::FcvtLD | Op::FcvtLuD => {
-                    let rm = rounding!();
-                    cpu.x[rd] = match insn.op {
-                        Op::FcvtWD => float::to_i32_d(fs1!(), rm, &mut cpu.fflags),
-                        Op::FcvtWuD => float::to_u32_d(fs1!(), rm, &mut cpu.fflags),
-                        Op::FcvtLD => float::to_i64_d(fs1!(), rm, &mut cpu.fflags),
-                        _ => float::to_u64_d(fs1!(), rm, &mut cpu.fflags),
-                    };
-                }
-                Op::FmvXD => cpu.x[rd] = fs1!(),
-                Op::FeqD => cpu.x[rd] = u64::from(float::eq_d(fs1!(), fs2!(), &mut cpu.fflags)),
-                Op::FltD => cpu.x[rd] = u64::from(float::lt_d(fs1!(), fs2!(), &mut cpu.fflags)),
-                Op::FleD => cpu.x[rd] = u64::from(float::le_d(fs1!(), fs2!(), &mut cpu.fflags)),
-                Op::FclassD => cpu.x[rd] = float::classify_d(fs1!()),
-                Op::FcvtDW | Op::FcvtDWu | Op::FcvtDL | Op::FcvtDLu => {
-                    let rm = rounding!();
-                    cpu.f[frd] = match insn.op {
-                        Op::FcvtDW => float::from_i32_d(rs1!(), rm, &mut cpu.fflags),
-                        Op::FcvtDWu => float::from_u32_d(rs1!(), rm, &mut cpu.fflags),
-                        Op::FcvtDL => float::from_i64_d(rs1!(), rm, &mut cpu.fflags),
-                        _ => float::from_u64_d(rs1!(), rm, &mut cpu.fflags),
-                    };
-                }
-                Op::FmvDX => cpu.f[frd] = rs1!(),
-
-                // Block-ending ops that need the whole machine.
-                Op::Ecall => return Event::Ecall(pc!()),
-                Op::Ebreak => return Event::Trap(pc!(), TrapKind::Breakpoint),
-                // Code is immutable and decoded once, so there is no instruction cache to sync.
-                Op::FenceI => return Event::Jump(pc!().wrapping_add(u64::from(insn.size))),
-                Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
-                    return Event::Csr(pc!());
-                }
-                Op::Illegal => return Event::Illegal(pc!()),
-                Op::NotExecutable => return Event::Trap(pc!(), TrapKind::InstructionFetch),
-            }
-            slot = next;
         }
+        let next = slot + usize::from(insn.size >> 1);
+        let rd = usize::from(insn.rd) & 63;
+        let imm = insn.imm as i64 as u64;
+        let frd = usize::from(insn.rd) & 31;
+        // Operands are read only by the ops that use them.
+        macro_rules! rs1 {
+            () => {
+                cpu.x[usize::from(insn.rs1) & 31]
+            };
+        }
+        macro_rules! rs2 {
+            () => {
+                cpu.x[usize::from(insn.rs2) & 31]
+            };
+        }
+        macro_rules! fs1 {
+            () => {
+                cpu.f[usize::from(insn.rs1) & 31]
+            };
+        }
+        macro_rules! fs2 {
+            () => {
+                cpu.f[usize::from(insn.rs2) & 31]
+            };
+        }
+
+        macro_rules! load {
+            ($t:ty, $extend:expr) => {{
+                let addr = rs1!().wrapping_add(imm);
+                match memory.load::<$t>(addr) {
+                    Ok(value) => {
+                        cpu.x[rd] = $extend(value);
+                    }
+                    Err(fault) => return Event::MemoryFault(fault, pc!()),
+                }
+            }};
+        }
+        macro_rules! store {
+            ($t:ty) => {{
+                let addr = rs1!().wrapping_add(imm);
+                if let Err(fault) = memory.store::<$t>(addr, rs2!() as $t) {
+                    return Event::MemoryFault(fault, pc!());
+                }
+            }};
+        }
+        macro_rules! branch {
+            ($taken:expr) => {{
+                let target = if $taken {
+                    pc!().wrapping_add(imm)
+                } else {
+                    pc!().wrapping_add(u64::from(insn.size))
+                };
+                return Event::Jump(target);
+            }};
+        }
+        macro_rules! rounding {
+            () => {
+                match resolve_rounding_mode(insn.rounding_mode(), cpu.frm) {
+                    Some(mode) => mode,
+                    None => return Event::Illegal(pc!()),
+                }
+            };
+        }
+        macro_rules! atomic {
+            ($t:ty, $extend:expr, $combine:expr) => {{
+                let addr = rs1!();
+                if !addr.is_multiple_of(core::mem::size_of::<$t>() as u64) {
+                    return Event::Trap(pc!(), TrapKind::MisalignedAtomic { addr });
+                }
+                let old = match memory.load::<$t>(addr) {
+                    Ok(value) => value,
+                    Err(fault) => return Event::MemoryFault(fault, pc!()),
+                };
+                let new: $t = $combine(old, rs2!() as $t);
+                if let Err(fault) = memory.store::<$t>(addr, new) {
+                    // An AMO on read-only memory is a store fault.
+                    return Event::MemoryFault(fault, pc!());
+                }
+                cpu.x[rd] = $extend(old);
+            }};
+        }
+
+        match insn.op {
+            Op::Lui => cpu.x[rd] = imm,
+            Op::Auipc => cpu.x[rd] = pc!().wrapping_add(imm),
+            Op::Jal => {
+                cpu.x[rd] = pc!().wrapping_add(u64::from(insn.size));
+                return Event::Jump(pc!().wrapping_add(imm));
+            }
+            Op::Jalr => {
+                let target = rs1!().wrapping_add(imm) & !1;
+                cpu.x[rd] = pc!().wrapping_add(u64::from(insn.size));
+                return Event::Jump(target);
+            }
+            Op::Beq => branch!(rs1!() == rs2!()),
+            Op::Bne => branch!(rs1!() != rs2!()),
+            Op::Blt => branch!((rs1!() as i64) < (rs2!() as i64)),
+            Op::Bge => branch!((rs1!() as i64) >= (rs2!() as i64)),
+            Op::Bltu => branch!(rs1!() < rs2!()),
+            Op::Bgeu => branch!(rs1!() >= rs2!()),
+            Op::Lb => load!(u8, |v: u8| v as i8 as i64 as u64),
+            Op::Lh => load!(u16, |v: u16| v as i16 as i64 as u64),
+            Op::Lw => load!(u32, |v: u32| v as i32 as i64 as u64),
+            Op::Ld => load!(u64, |v: u64| v),
+            Op::Lbu => load!(u8, u64::from),
+            Op::Lhu => load!(u16, u64::from),
+            Op::Lwu => load!(u32, u64::from),
+            Op::Sb => store!(u8),
+            Op::Sh => store!(u16),
+            Op::Sw => store!(u32),
+            Op::Sd => store!(u64),
+            Op::Addi => cpu.x[rd] = rs1!().wrapping_add(imm),
+            Op::Slti => cpu.x[rd] = u64::from((rs1!() as i64) < (imm as i64)),
+            Op::Sltiu => cpu.x[rd] = u64::from(rs1!() < imm),
+            Op::Xori => cpu.x[rd] = rs1!() ^ imm,
+            Op::Ori => cpu.x[rd] = rs1!() | imm,
+            Op::Andi => cpu.x[rd] = rs1!() & imm,
+            Op::Slli => cpu.x[rd] = rs1!() << (imm & 63),
+            Op::Srli => cpu.x[rd] = rs1!() >> (imm & 63),
+            Op::Srai => cpu.x[rd] = ((rs1!() as i64) >> (imm & 63)) as u64,
+            Op::Add => cpu.x[rd] = rs1!().wrapping_add(rs2!()),
+            Op::Sub => cpu.x[rd] = rs1!().wrapping_sub(rs2!()),
+            Op::Sll => cpu.x[rd] = rs1!() << (rs2!() & 63),
+            Op::Slt => cpu.x[rd] = u64::from((rs1!() as i64) < (rs2!() as i64)),
+            Op::Sltu => cpu.x[rd] = u64::from(rs1!() < rs2!()),
+            Op::Xor => cpu.x[rd] = rs1!() ^ rs2!(),
+            Op::Srl => cpu.x[rd] = rs1!() >> (rs2!() & 63),
+            Op::Sra => cpu.x[rd] = ((rs1!() as i64) >> (rs2!() & 63)) as u64,
+            Op::Or => cpu.x[rd] = rs1!() | rs2!(),
+            Op::And => cpu.x[rd] = rs1!() & rs2!(),
+            Op::Addiw => cpu.x[rd] = sign_extend_32(rs1!().wrapping_add(imm)),
+            Op::Slliw => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) << (imm & 31))),
+            Op::Srliw => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) >> (imm & 31))),
+            Op::Sraiw => cpu.x[rd] = ((rs1!() as i32) >> (imm & 31)) as i64 as u64,
+            Op::Addw => cpu.x[rd] = sign_extend_32(rs1!().wrapping_add(rs2!())),
+            Op::Subw => cpu.x[rd] = sign_extend_32(rs1!().wrapping_sub(rs2!())),
+            Op::Sllw => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) << (rs2!() & 31))),
+            Op::Srlw => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) >> (rs2!() & 31))),
+            Op::Sraw => cpu.x[rd] = ((rs1!() as i32) >> (rs2!() & 31)) as i64 as u64,
+            // A single hart that sees its own memory in order: fences have nothing to do.
+            Op::Fence => {}
+            Op::Mul => cpu.x[rd] = rs1!().wrapping_mul(rs2!()),
+            Op::Mulh => {
+                cpu.x[rd] = ((i128::from(rs1!() as i64) * i128::from(rs2!() as i64)) >> 64) as u64
+            }
+            Op::Mulhsu => {
+                cpu.x[rd] = ((i128::from(rs1!() as i64) * i128::from(rs2!())) >> 64) as u64
+            }
+            Op::Mulhu => cpu.x[rd] = ((u128::from(rs1!()) * u128::from(rs2!())) >> 64) as u64,
+            Op::Div => cpu.x[rd] = divide_signed(rs1!() as i64, rs2!() as i64) as u64,
+            Op::Divu => cpu.x[rd] = rs1!().checked_div(rs2!()).unwrap_or(u64::MAX),
+            Op::Rem => cpu.x[rd] = remainder_signed(rs1!() as i64, rs2!() as i64) as u64,
+            Op::Remu => cpu.x[rd] = rs1!().checked_rem(rs2!()).unwrap_or(rs1!()),
+            Op::Mulw => cpu.x[rd] = sign_extend_32(rs1!().wrapping_mul(rs2!())),
+            Op::Divw => cpu.x[rd] = divide_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64,
+            Op::Divuw => {
+                cpu.x[rd] = sign_extend_32(u64::from(
+                    (rs1!() as u32)
+                        .checked_div(rs2!() as u32)
+                        .unwrap_or(u32::MAX),
+                ))
+            }
+            Op::Remw => cpu.x[rd] = remainder_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64,
+            Op::Remuw => {
+                cpu.x[rd] = sign_extend_32(u64::from(
+                    (rs1!() as u32)
+                        .checked_rem(rs2!() as u32)
+                        .unwrap_or(rs1!() as u32),
+                ))
+            }
+            Op::LrW | Op::LrD => {
+                let size = if insn.op == Op::LrW { 4 } else { 8 };
+                let addr = rs1!();
+                if !addr.is_multiple_of(size) {
+                    return Event::Trap(pc!(), TrapKind::MisalignedAtomic { addr });
+                }
+                let loaded = if size == 4 {
+                    memory
+                        .load::<u32>(addr)
+                        .map(|v| sign_extend_32(u64::from(v)))
+                } else {
+                    memory.load::<u64>(addr)
+                };
+                match loaded {
+                    Ok(value) => {
+                        cpu.x[rd] = value;
+                        cpu.reservation = Some((addr, value));
+                    }
+                    Err(fault) => return Event::MemoryFault(fault, pc!()),
+                }
+            }
+            Op::ScW | Op::ScD => {
+                let size = if insn.op == Op::ScW { 4 } else { 8 };
+                let addr = rs1!();
+                if !addr.is_multiple_of(size) {
+                    return Event::Trap(pc!(), TrapKind::MisalignedAtomic { addr });
+                }
+                // Like qemu: SC succeeds while the reserved address still holds the value
+                // LR loaded.
+                let reserved = cpu.reservation.take();
+                let current = if size == 4 {
+                    memory
+                        .load::<u32>(addr)
+                        .map(|v| sign_extend_32(u64::from(v)))
+                } else {
+                    memory.load::<u64>(addr)
+                };
+                let current = match current {
+                    Ok(value) => value,
+                    Err(fault) => return Event::MemoryFault(fault, pc!()),
+                };
+                let succeeded = reserved == Some((addr, current));
+                if succeeded {
+                    let stored = if size == 4 {
+                        memory.store::<u32>(addr, rs2!() as u32)
+                    } else {
+                        memory.store::<u64>(addr, rs2!())
+                    };
+                    if let Err(fault) = stored {
+                        return Event::MemoryFault(fault, pc!());
+                    }
+                }
+                cpu.x[rd] = u64::from(!succeeded);
+            }
+            Op::AmoswapW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |_old, new| new),
+            Op::AmoaddW => atomic!(
+                u32,
+                |v: u32| sign_extend_32(u64::from(v)),
+                |old: u32, new| old.wrapping_add(new)
+            ),
+            Op::AmoxorW => atomic!(
+                u32,
+                |v: u32| sign_extend_32(u64::from(v)),
+                |old: u32, new| old ^ new
+            ),
+            Op::AmoandW => atomic!(
+                u32,
+                |v: u32| sign_extend_32(u64::from(v)),
+                |old: u32, new| old & new
+            ),
+            Op::AmoorW => atomic!(
+                u32,
+                |v: u32| sign_extend_32(u64::from(v)),
+                |old: u32, new| old | new
+            ),
+            Op::AmominW => atomic!(
+                u32,
+                |v: u32| sign_extend_32(u64::from(v)),
+                |old: u32, new: u32| (old as i32).min(new as i32) as u32
+            ),
+            Op::AmomaxW => atomic!(
+                u32,
+                |v: u32| sign_extend_32(u64::from(v)),
+                |old: u32, new: u32| (old as i32).max(new as i32) as u32
+            ),
+            Op::AmominuW => atomic!(
+                u32,
+                |v: u32| sign_extend_32(u64::from(v)),
+                |old: u32, new| old.min(new)
+            ),
+            Op::AmomaxuW => atomic!(
+                u32,
+                |v: u32| sign_extend_32(u64::from(v)),
+                |old: u32, new| old.max(new)
+            ),
+            Op::AmoswapD => atomic!(u64, |v| v, |_old, new| new),
+            Op::AmoaddD => atomic!(u64, |v| v, |old: u64, new| old.wrapping_add(new)),
+            Op::AmoxorD => atomic!(u64, |v| v, |old: u64, new| old ^ new),
+            Op::AmoandD => atomic!(u64, |v| v, |old: u64, new| old & new),
+            Op::AmoorD => atomic!(u64, |v| v, |old: u64, new| old | new),
+            Op::AmominD => atomic!(
+                u64,
+                |v| v,
+                |old: u64, new: u64| (old as i64).min(new as i64) as u64
+            ),
+            Op::AmomaxD => atomic!(
+                u64,
+                |v| v,
+                |old: u64, new: u64| (old as i64).max(new as i64) as u64
+            ),
+            Op::AmominuD => atomic!(u64, |v| v, |old: u64, new| old.min(new)),
+            Op::AmomaxuD => atomic!(u64, |v| v, |old: u64, new| old.max(new)),
+
+            // F
+            Op::Flw => {
+                let addr = rs1!().wrapping_add(imm);
+                match memory.load::<u32>(addr) {
+                    Ok(bits) => cpu.f[frd] = float::box_s(bits),
+                    Err(fault) => return Event::MemoryFault(fault, pc!()),
+                }
+            }
+            Op::Fsw => {
+                let addr = rs1!().wrapping_add(imm);
+                if let Err(fault) = memory.store::<u32>(addr, fs2!() as u32) {
+                    return Event::MemoryFault(fault, pc!());
+                }
+            }
+            Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
+                let rm = rounding!();
+                let fs3 = float::unbox_s(cpu.f[usize::from(insn.rs3())]);
+                let (negate_product, negate_addend) = fma_signs(insn.op);
+                let result = float::fma_s(
+                    float::unbox_s(fs1!()),
+                    float::unbox_s(fs2!()),
+                    fs3,
+                    negate_product,
+                    negate_addend,
+                    rm,
+                    &mut cpu.fflags,
+                );
+                cpu.f[frd] = float::box_s(result);
+            }
+            Op::FaddS => {
+                let rm = rounding!();
+                cpu.f[frd] = float::box_s(float::add_s(
+                    float::unbox_s(fs1!()),
+                    float::unbox_s(fs2!()),
+                    rm,
+                    &mut cpu.fflags,
+                ));
+            }
+            Op::FsubS => {
+                let rm = rounding!();
+                cpu.f[frd] = float::box_s(float::sub_s(
+                    float::unbox_s(fs1!()),
+                    float::unbox_s(fs2!()),
+                    rm,
+                    &mut cpu.fflags,
+                ));
+            }
+            Op::FmulS => {
+                let rm = rounding!();
+                cpu.f[frd] = float::box_s(float::mul_s(
+                    float::unbox_s(fs1!()),
+                    float::unbox_s(fs2!()),
+                    rm,
+                    &mut cpu.fflags,
+                ));
+            }
+            Op::FdivS => {
+                let rm = rounding!();
+                cpu.f[frd] = float::box_s(float::div_s(
+                    float::unbox_s(fs1!()),
+                    float::unbox_s(fs2!()),
+                    rm,
+                    &mut cpu.fflags,
+                ));
+            }
+            Op::FsqrtS => {
+                let rm = rounding!();
+                cpu.f[frd] =
+                    float::box_s(float::sqrt_s(float::unbox_s(fs1!()), rm, &mut cpu.fflags));
+            }
+            Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS => {
+                const SIGN: u32 = 1 << 31;
+                let (a, b) = (float::unbox_s(fs1!()), float::unbox_s(fs2!()));
+                let sign = match insn.op {
+                    Op::FsgnjS => b & SIGN,
+                    Op::FsgnjnS => !b & SIGN,
+                    _ => (a ^ b) & SIGN,
+                };
+                cpu.f[frd] = float::box_s((a & !SIGN) | sign);
+            }
+            Op::FminS => {
+                cpu.f[frd] = float::box_s(float::min_s(
+                    float::unbox_s(fs1!()),
+                    float::unbox_s(fs2!()),
+                    &mut cpu.fflags,
+                ))
+            }
+            Op::FmaxS => {
+                cpu.f[frd] = float::box_s(float::max_s(
+                    float::unbox_s(fs1!()),
+                    float::unbox_s(fs2!()),
+                    &mut cpu.fflags,
+                ))
+            }
+            Op::FcvtWS | Op::FcvtWuS | Op::FcvtLS | Op::FcvtLuS => {
+                let rm = rounding!();
+                let value = float::unbox_s(fs1!());
+                cpu.x[rd] = match insn.op {
+                    Op::FcvtWS => float::to_i32_s(value, rm, &mut cpu.fflags),
+                    Op::FcvtWuS => float::to_u32_s(value, rm, &mut cpu.fflags),
+                    Op::FcvtLS => float::to_i64_s(value, rm, &mut cpu.fflags),
+                    _ => float::to_u64_s(value, rm, &mut cpu.fflags),
+                };
+            }
+            Op::FmvXW => cpu.x[rd] = sign_extend_32(fs1!() & 0xffff_ffff),
+            Op::FeqS => {
+                cpu.x[rd] = u64::from(float::eq_s(
+                    float::unbox_s(fs1!()),
+                    float::unbox_s(fs2!()),
+                    &mut cpu.fflags,
+                ))
+            }
+            Op::FltS => {
+                cpu.x[rd] = u64::from(float::lt_s(
+                    float::unbox_s(fs1!()),
+                    float::unbox_s(fs2!()),
+                    &mut cpu.fflags,
+                ))
+            }
+            Op::FleS => {
+                cpu.x[rd] = u64::from(float::le_s(
+                    float::unbox_s(fs1!()),
+                    float::unbox_s(fs2!()),
+                    &mut cpu.fflags,
+                ))
+            }
+            Op::FclassS => cpu.x[rd] = float::classify_s(float::unbox_s(fs1!())),
+            Op::FcvtSW | Op::FcvtSWu | Op::FcvtSL | Op::FcvtSLu => {
+                let rm = rounding!();
+                let result = match insn.op {
+                    Op::FcvtSW => float::from_i32_s(rs1!(), rm, &mut cpu.fflags),
+                    Op::FcvtSWu => float::from_u32_s(rs1!(), rm, &mut cpu.fflags),
+                    Op::FcvtSL => float::from_i64_s(rs1!(), rm, &mut cpu.fflags),
+                    _ => float::from_u64_s(rs1!(), rm, &mut cpu.fflags),
+                };
+                cpu.f[frd] = float::box_s(result);
+            }
+            Op::FmvWX => cpu.f[frd] = float::box_s(rs1!() as u32),
+
+            // D
+            Op::Fld => {
+                let addr = rs1!().wrapping_add(imm);
+                match memory.load::<u64>(addr) {
+                    Ok(bits) => cpu.f[frd] = bits,
+                    Err(fault) => return Event::MemoryFault(fault, pc!()),
+                }
+            }
+            Op::Fsd => {
+                let addr = rs1!().wrapping_add(imm);
+                if let Err(fault) = memory.store::<u64>(addr, fs2!()) {
+                    return Event::MemoryFault(fault, pc!());
+                }
+            }
+            Op::FmaddD | Op::FmsubD | Op::FnmsubD | Op::FnmaddD => {
+                let rm = rounding!();
+                let fs3 = cpu.f[usize::from(insn.rs3())];
+                let (negate_product, negate_addend) = fma_signs(insn.op);
+                cpu.f[frd] = float::fma_d(
+                    fs1!(),
+                    fs2!(),
+                    fs3,
+                    negate_product,
+                    negate_addend,
+                    rm,
+                    &mut cpu.fflags,
+                );
+            }
+            Op::FaddD => {
+                let rm = rounding!();
+                cpu.f[frd] = float::add_d(fs1!(), fs2!(), rm, &mut cpu.fflags);
+            }
+            Op::FsubD => {
+                let rm = rounding!();
+                cpu.f[frd] = float::sub_d(fs1!(), fs2!(), rm, &mut cpu.fflags);
+            }
+            Op::FmulD => {
+                let rm = rounding!();
+                cpu.f[frd] = float::mul_d(fs1!(), fs2!(), rm, &mut cpu.fflags);
+            }
+            Op::FdivD => {
+                let rm = rounding!();
+                cpu.f[frd] = float::div_d(fs1!(), fs2!(), rm, &mut cpu.fflags);
+            }
+            Op::FsqrtD => {
+                let rm = rounding!();
+                cpu.f[frd] = float::sqrt_d(fs1!(), rm, &mut cpu.fflags);
+            }
+            Op::FsgnjD | Op::FsgnjnD | Op::FsgnjxD => {
+                const SIGN: u64 = 1 << 63;
+                let sign = match insn.op {
+                    Op::FsgnjD => fs2!() & SIGN,
+                    Op::FsgnjnD => !fs2!() & SIGN,
+                    _ => (fs1!() ^ fs2!()) & SIGN,
+                };
+                cpu.f[frd] = (fs1!() & !SIGN) | sign;
+            }
+            Op::FminD => cpu.f[frd] = float::min_d(fs1!(), fs2!(), &mut cpu.fflags),
+            Op::FmaxD => cpu.f[frd] = float::max_d(fs1!(), fs2!(), &mut cpu.fflags),
+            Op::FcvtSD => {
+                let rm = rounding!();
+                cpu.f[frd] = float::box_s(float::d_to_s(fs1!(), rm, &mut cpu.fflags));
+            }
+            Op::FcvtDS => {
+                // Exact, but the rounding-mode field must still be valid.
+                let _ = rounding!();
+                cpu.f[frd] = float::s_to_d(float::unbox_s(fs1!()), &mut cpu.fflags);
+            }
+            Op::FcvtWD | Op::FcvtWuD | Op::FcvtLD | Op::FcvtLuD => {
+                let rm = rounding!();
+                cpu.x[rd] = match insn.op {
+                    Op::FcvtWD => float::to_i32_d(fs1!(), rm, &mut cpu.fflags),
+                    Op::FcvtWuD => float::to_u32_d(fs1!(), rm, &mut cpu.fflags),
+                    Op::FcvtLD => float::to_i64_d(fs1!(), rm, &mut cpu.fflags),
+                    _ => float::to_u64_d(fs1!(), rm, &mut cpu.fflags),
+                };
+            }
+            Op::FmvXD => cpu.x[rd] = fs1!(),
+            Op::FeqD => cpu.x[rd] = u64::from(float::eq_d(fs1!(), fs2!(), &mut cpu.fflags)),
+            Op::FltD => cpu.x[rd] = u64::from(float::lt_d(fs1!(), fs2!(), &mut cpu.fflags)),
+            Op::FleD => cpu.x[rd] = u64::from(float::le_d(fs1!(), fs2!(), &mut cpu.fflags)),
+            Op::FclassD => cpu.x[rd] = float::classify_d(fs1!()),
+            Op::FcvtDW | Op::FcvtDWu | Op::FcvtDL | Op::FcvtDLu => {
+                let rm = rounding!();
+                cpu.f[frd] = match insn.op {
+                    Op::FcvtDW => float::from_i32_d(rs1!(), rm, &mut cpu.fflags),
+                    Op::FcvtDWu => float::from_u32_d(rs1!(), rm, &mut cpu.fflags),
+                    Op::FcvtDL => float::from_i64_d(rs1!(), rm, &mut cpu.fflags),
+                    _ => float::from_u64_d(rs1!(), rm, &mut cpu.fflags),
+                };
+            }
+            Op::FmvDX => cpu.f[frd] = rs1!(),
+
+            // Block-ending ops that need the whole machine.
+            Op::Ecall => return Event::Ecall(pc!()),
+            Op::Ebreak => return Event::Trap(pc!(), TrapKind::Breakpoint),
+            // Code is immutable and decoded once, so there is no instruction cache to sync.
+            Op::FenceI => return Event::Jump(pc!().wrapping_add(u64::from(insn.size))),
+            Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
+                return Event::Csr(pc!());
+            }
+            Op::Illegal => return Event::Illegal(pc!()),
+            Op::NotExecutable => return Event::Trap(pc!(), TrapKind::InstructionFetch),
+        }
+        slot = next;
+    }
 }
 
 impl Machine {

@@ -42,10 +42,26 @@ pub struct Perms {
 }
 
 impl Perms {
-    pub const NONE: Perms = Perms { read: false, write: false, execute: false };
-    pub const READ: Perms = Perms { read: true, write: false, execute: false };
-    pub const READ_WRITE: Perms = Perms { read: true, write: true, execute: false };
-    pub const READ_EXECUTE: Perms = Perms { read: true, write: false, execute: true };
+    pub const NONE: Perms = Perms {
+        read: false,
+        write: false,
+        execute: false,
+    };
+    pub const READ: Perms = Perms {
+        read: true,
+        write: false,
+        execute: false,
+    };
+    pub const READ_WRITE: Perms = Perms {
+        read: true,
+        write: true,
+        execute: false,
+    };
+    pub const READ_EXECUTE: Perms = Perms {
+        read: true,
+        write: false,
+        execute: true,
+    };
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,7 +123,10 @@ struct TlbEntry {
     host_page: *mut u8,
 }
 
-const INVALID_TLB_ENTRY: TlbEntry = TlbEntry { page_number: u64::MAX, host_page: core::ptr::null_mut() };
+const INVALID_TLB_ENTRY: TlbEntry = TlbEntry {
+    page_number: u64::MAX,
+    host_page: core::ptr::null_mut(),
+};
 const TLB_ENTRIES: usize = 64;
 
 /// The memory of one machine.
@@ -240,16 +259,21 @@ impl Memory {
 
     fn region_containing(&self, addr: u64) -> Option<&Region> {
         let index = self.regions.partition_point(|region| region.end <= addr);
-        self.regions.get(index).filter(|region| region.start <= addr)
+        self.regions
+            .get(index)
+            .filter(|region| region.start <= addr)
     }
 
     /// Whether `[start, end)` is entirely mapped with at least `perms`.
     pub fn is_mapped(&self, start: u64, end: u64, perms: Perms) -> bool {
         let mut cursor = start;
         while cursor < end {
-            let Some(region) = self.region_containing(cursor) else { return false };
+            let Some(region) = self.region_containing(cursor) else {
+                return false;
+            };
             let p = region.perms;
-            if (perms.read && !p.read) || (perms.write && !p.write) || (perms.execute && !p.execute) {
+            if (perms.read && !p.read) || (perms.write && !p.write) || (perms.execute && !p.execute)
+            {
                 return false;
             }
             cursor = region.end;
@@ -340,12 +364,18 @@ impl Memory {
     }
 
     fn split_at(&mut self, addr: u64) {
-        let Some(index) = self.regions.iter().position(|region| region.start < addr && addr < region.end)
+        let Some(index) = self
+            .regions
+            .iter()
+            .position(|region| region.start < addr && addr < region.end)
         else {
             return;
         };
         let regions = Arc::make_mut(&mut self.regions);
-        let upper = Region { start: addr, ..regions[index] };
+        let upper = Region {
+            start: addr,
+            ..regions[index]
+        };
         regions[index].end = addr;
         regions.insert(index + 1, upper);
     }
@@ -353,11 +383,19 @@ impl Memory {
     fn remove_range(&mut self, start: u64, end: u64) {
         self.split_at(start);
         self.split_at(end);
-        if self.regions.iter().any(|region| region.start < end && region.end > start) {
-            Arc::make_mut(&mut self.regions).retain(|region| region.end <= start || region.start >= end);
+        if self
+            .regions
+            .iter()
+            .any(|region| region.start < end && region.end > start)
+        {
+            Arc::make_mut(&mut self.regions)
+                .retain(|region| region.end <= start || region.start >= end);
         }
-        let doomed: Vec<u64> =
-            self.owned.range(start >> PAGE_SHIFT..end >> PAGE_SHIFT).map(|(page_number, _)| *page_number).collect();
+        let doomed: Vec<u64> = self
+            .owned
+            .range(start >> PAGE_SHIFT..end >> PAGE_SHIFT)
+            .map(|(page_number, _)| *page_number)
+            .collect();
         for page_number in doomed {
             self.owned.remove(&page_number);
         }
@@ -377,7 +415,12 @@ impl Memory {
         }
         match self.region_containing(addr) {
             Some(region) if region.perms.read || region.perms.write => {}
-            _ => return Err(MemoryFault { addr, access: Access::Read }),
+            _ => {
+                return Err(MemoryFault {
+                    addr,
+                    access: Access::Read,
+                })
+            }
         }
         let host_page: *const u8 = if let Some(page) = self.owned.get(&page_number) {
             page.as_ptr()
@@ -387,7 +430,10 @@ impl Memory {
             ZERO_PAGE.as_ptr()
         };
         // The read TLB never writes through its pointers; the cast only unifies the type.
-        self.read_tlb[slot] = TlbEntry { page_number, host_page: host_page.cast_mut() };
+        self.read_tlb[slot] = TlbEntry {
+            page_number,
+            host_page: host_page.cast_mut(),
+        };
         Ok(host_page)
     }
 
@@ -401,16 +447,27 @@ impl Memory {
         }
         match self.region_containing(addr) {
             Some(region) if region.perms.write => {}
-            _ => return Err(MemoryFault { addr, access: Access::Write }),
+            _ => {
+                return Err(MemoryFault {
+                    addr,
+                    access: Access::Write,
+                })
+            }
         }
         let frozen = &self.frozen;
-        let page = self.owned.entry(page_number).or_insert_with(|| match frozen.pages.get(&page_number) {
-            Some(shared) => Box::new(**shared),
-            None => zeroed_page(),
-        });
+        let page =
+            self.owned
+                .entry(page_number)
+                .or_insert_with(|| match frozen.pages.get(&page_number) {
+                    Some(shared) => Box::new(**shared),
+                    None => zeroed_page(),
+                });
         let host_page = page.as_mut_ptr();
         self.note_owned_pages();
-        let entry = TlbEntry { page_number, host_page };
+        let entry = TlbEntry {
+            page_number,
+            host_page,
+        };
         self.write_tlb[slot] = entry;
         self.read_tlb[slot] = entry;
         Ok(host_page)
@@ -426,7 +483,8 @@ impl Memory {
         if entry.page_number == page_number && offset + T::SIZE <= PAGE_BYTES {
             // SAFETY: a valid TLB entry points at a live page of PAGE_BYTES bytes (see the
             // field comment), and offset + T::SIZE <= PAGE_BYTES keeps the read inside it.
-            let bytes = unsafe { core::slice::from_raw_parts(entry.host_page.add(offset), T::SIZE) };
+            let bytes =
+                unsafe { core::slice::from_raw_parts(entry.host_page.add(offset), T::SIZE) };
             return Ok(T::from_le(bytes));
         }
         self.load_slow(addr)
@@ -448,7 +506,8 @@ impl Memory {
         if entry.page_number == page_number && offset + T::SIZE <= PAGE_BYTES {
             // SAFETY: write TLB entries point at live pages owned by this memory, which
             // nothing else references mutably; offset + T::SIZE <= PAGE_BYTES.
-            let bytes = unsafe { core::slice::from_raw_parts_mut(entry.host_page.add(offset), T::SIZE) };
+            let bytes =
+                unsafe { core::slice::from_raw_parts_mut(entry.host_page.add(offset), T::SIZE) };
             value.write_le(bytes);
             return Ok(());
         }
@@ -473,7 +532,10 @@ impl Memory {
         len: u64,
         mut visit: impl FnMut(&[u8]),
     ) -> Result<(), MemoryFault> {
-        let end = addr.checked_add(len).ok_or(MemoryFault { addr, access: Access::Read })?;
+        let end = addr.checked_add(len).ok_or(MemoryFault {
+            addr,
+            access: Access::Read,
+        })?;
         let mut cursor = addr;
         while cursor < end {
             let offset = (cursor & PAGE_OFFSET_MASK) as usize;
@@ -498,7 +560,10 @@ impl Memory {
 
     /// Copies `bytes` into guest memory, which must be writable.
     pub fn write_bytes(&mut self, addr: u64, bytes: &[u8]) -> Result<(), MemoryFault> {
-        let end = addr.checked_add(bytes.len() as u64).ok_or(MemoryFault { addr, access: Access::Write })?;
+        let end = addr.checked_add(bytes.len() as u64).ok_or(MemoryFault {
+            addr,
+            access: Access::Write,
+        })?;
         let mut cursor = addr;
         let mut source = bytes;
         while cursor < end {
@@ -520,9 +585,14 @@ impl Memory {
         let saved = Arc::clone(&self.regions);
         let end = addr.saturating_add(bytes.len() as u64);
         if !self.is_mapped(addr, end, Perms::NONE) {
-            return Err(MemoryFault { addr, access: Access::Write });
+            return Err(MemoryFault {
+                addr,
+                access: Access::Write,
+            });
         }
-        Arc::make_mut(&mut self.regions).iter_mut().for_each(|region| region.perms.write = true);
+        Arc::make_mut(&mut self.regions)
+            .iter_mut()
+            .for_each(|region| region.perms.write = true);
         let result = self.write_bytes(addr, bytes);
         self.regions = saved;
         self.flush_tlb();
@@ -530,7 +600,11 @@ impl Memory {
     }
 
     /// Reads a NUL-terminated string of at most `max_len` bytes (without the NUL).
-    pub fn read_c_string(&mut self, addr: u64, max_len: usize) -> Result<Option<Vec<u8>>, MemoryFault> {
+    pub fn read_c_string(
+        &mut self,
+        addr: u64,
+        max_len: usize,
+    ) -> Result<Option<Vec<u8>>, MemoryFault> {
         let mut text = Vec::new();
         let mut cursor = addr;
         while text.len() < max_len {
@@ -585,8 +659,20 @@ mod tests {
         let mut memory = Memory::new(1 << 20);
         memory.map(0x1000, 0x2000, Perms::READ).unwrap();
         assert_eq!(memory.load::<u32>(0x1000), Ok(0));
-        assert_eq!(memory.load::<u8>(0x3000), Err(MemoryFault { addr: 0x3000, access: Access::Read }));
-        assert_eq!(memory.store::<u8>(0x1000, 1), Err(MemoryFault { addr: 0x1000, access: Access::Write }));
+        assert_eq!(
+            memory.load::<u8>(0x3000),
+            Err(MemoryFault {
+                addr: 0x3000,
+                access: Access::Read
+            })
+        );
+        assert_eq!(
+            memory.store::<u8>(0x1000, 1),
+            Err(MemoryFault {
+                addr: 0x1000,
+                access: Access::Write
+            })
+        );
     }
 
     #[test]
@@ -628,7 +714,10 @@ mod tests {
     fn the_limit_bounds_mappings() {
         let mut memory = Memory::new(0x3000);
         memory.map(0x1000, 0x2000, Perms::READ_WRITE).unwrap();
-        assert_eq!(memory.map(0x10000, 0x2000, Perms::READ_WRITE), Err(MapError::OutOfMemory));
+        assert_eq!(
+            memory.map(0x10000, 0x2000, Perms::READ_WRITE),
+            Err(MapError::OutOfMemory)
+        );
         // Replacing an existing mapping does not count twice.
         memory.map(0x1000, 0x3000, Perms::READ_WRITE).unwrap();
         assert_eq!(memory.mapped_bytes(), 0x3000);
@@ -646,7 +735,10 @@ mod tests {
         assert!(memory.store::<u8>(0x1000, 1).is_ok());
         assert!(memory.store::<u8>(0x2000, 1).is_err());
         assert!(memory.store::<u8>(0x3000, 1).is_ok());
-        assert_eq!(memory.protect(0x8000, 0x1000, Perms::READ), Err(MapError::NotMapped));
+        assert_eq!(
+            memory.protect(0x8000, 0x1000, Perms::READ),
+            Err(MapError::NotMapped)
+        );
     }
 
     #[test]

@@ -48,7 +48,12 @@ fn errno(code: i64) -> u64 {
 /// Handles Linux system call `number`; `None` means continue with the result in a0.
 pub(crate) fn linux_syscall(machine: &mut Machine, number: u64) -> Option<Stop> {
     let result = match number {
-        SYS_WRITE => write(machine, argument(machine, 0), argument(machine, 1), argument(machine, 2)),
+        SYS_WRITE => write(
+            machine,
+            argument(machine, 0),
+            argument(machine, 1),
+            argument(machine, 2),
+        ),
         SYS_WRITEV => writev(machine),
         SYS_READ => match argument(machine, 0) {
             // No input: standard input is at its end.
@@ -91,7 +96,12 @@ pub(crate) fn linux_syscall(machine: &mut Machine, number: u64) -> Option<Stop> 
                 0
             } else {
                 let pc = machine.cpu.pc;
-                return Some(Stop::Trap(Trap { pc, kind: TrapKind::Signal { signal: signal as u32 } }));
+                return Some(Stop::Trap(Trap {
+                    pc,
+                    kind: TrapKind::Signal {
+                        signal: signal as u32,
+                    },
+                }));
             }
         }
         _ => errno(ENOSYS),
@@ -104,7 +114,9 @@ fn write(machine: &mut Machine, fd: u64, buffer: u64, count: u64) -> u64 {
     if fd != 1 && fd != 2 {
         return errno(EBADF);
     }
-    let Some(end) = buffer.checked_add(count) else { return errno(EFAULT) };
+    let Some(end) = buffer.checked_add(count) else {
+        return errno(EFAULT);
+    };
     if !machine.memory.is_mapped(buffer, end, Perms::READ) {
         return errno(EFAULT);
     }
@@ -121,15 +133,21 @@ fn write(machine: &mut Machine, fd: u64, buffer: u64, count: u64) -> u64 {
 }
 
 fn writev(machine: &mut Machine) -> u64 {
-    let (fd, iov, iov_count) = (argument(machine, 0), argument(machine, 1), argument(machine, 2));
+    let (fd, iov, iov_count) = (
+        argument(machine, 0),
+        argument(machine, 1),
+        argument(machine, 2),
+    );
     if iov_count > IOV_MAX {
         return errno(EINVAL);
     }
     let mut total: u64 = 0;
     for index in 0..iov_count {
         let entry = iov.wrapping_add(index * 16);
-        let (Ok(base), Ok(len)) = (machine.memory.load::<u64>(entry), machine.memory.load::<u64>(entry.wrapping_add(8)))
-        else {
+        let (Ok(base), Ok(len)) = (
+            machine.memory.load::<u64>(entry),
+            machine.memory.load::<u64>(entry.wrapping_add(8)),
+        ) else {
             return errno(EFAULT);
         };
         let written = write(machine, fd, base, len);
@@ -146,7 +164,8 @@ fn brk(machine: &mut Machine, requested: u64) -> u64 {
     if requested < linux.brk_start {
         return linux.brk;
     }
-    let (Some(old_end), Some(new_end)) = (page_round_up(linux.brk), page_round_up(requested)) else {
+    let (Some(old_end), Some(new_end)) = (page_round_up(linux.brk), page_round_up(requested))
+    else {
         return linux.brk;
     };
     let changed = if new_end > old_end {
@@ -154,7 +173,9 @@ fn brk(machine: &mut Machine, requested: u64) -> u64 {
         if new_end > layout::MMAP_BOTTOM {
             return machine.linux.brk;
         }
-        machine.memory.map(old_end, new_end - old_end, Perms::READ_WRITE)
+        machine
+            .memory
+            .map(old_end, new_end - old_end, Perms::READ_WRITE)
     } else if new_end < old_end {
         machine.memory.unmap(new_end, old_end - new_end)
     } else {
@@ -168,7 +189,11 @@ fn brk(machine: &mut Machine, requested: u64) -> u64 {
 }
 
 fn perms_from_prot(prot: u64) -> Perms {
-    Perms { read: prot & PROT_READ != 0, write: prot & PROT_WRITE != 0, execute: prot & PROT_EXEC != 0 }
+    Perms {
+        read: prot & PROT_READ != 0,
+        write: prot & PROT_WRITE != 0,
+        execute: prot & PROT_EXEC != 0,
+    }
 }
 
 fn map_error(error: MapError) -> u64 {
@@ -184,14 +209,18 @@ fn mmap(machine: &mut Machine) -> u64 {
         // There are no files to map.
         return errno(if fd as i64 >= 0 { EACCES } else { EBADF });
     }
-    let Some(len) = page_round_up(len).filter(|len| *len != 0) else { return errno(EINVAL) };
+    let Some(len) = page_round_up(len).filter(|len| *len != 0) else {
+        return errno(EINVAL);
+    };
     let perms = perms_from_prot(prot);
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let start = if fixed {
         if addr % PAGE_SIZE != 0 {
             return errno(EINVAL);
         }
-        let Some(end) = addr.checked_add(len) else { return errno(EINVAL) };
+        let Some(end) = addr.checked_add(len) else {
+            return errno(EINVAL);
+        };
         if flags & MAP_FIXED_NOREPLACE != 0 && !machine.memory.is_free(addr, end) {
             return errno(EEXIST);
         }
@@ -200,7 +229,10 @@ fn mmap(machine: &mut Machine) -> u64 {
         }
         addr
     } else {
-        match machine.memory.find_free_range(len, layout::MMAP_BOTTOM, machine.linux.mmap_top) {
+        match machine
+            .memory
+            .find_free_range(len, layout::MMAP_BOTTOM, machine.linux.mmap_top)
+        {
             Some(start) => start,
             None => return errno(ENOMEM),
         }
@@ -213,7 +245,9 @@ fn mmap(machine: &mut Machine) -> u64 {
 
 fn munmap(machine: &mut Machine) -> u64 {
     let (addr, len) = (argument(machine, 0), argument(machine, 1));
-    let Some(len) = page_round_up(len).filter(|len| *len != 0) else { return errno(EINVAL) };
+    let Some(len) = page_round_up(len).filter(|len| *len != 0) else {
+        return errno(EINVAL);
+    };
     if overlaps_code(machine, addr, addr.saturating_add(len)) {
         return errno(EACCES);
     }
@@ -224,8 +258,14 @@ fn munmap(machine: &mut Machine) -> u64 {
 }
 
 fn mprotect(machine: &mut Machine) -> u64 {
-    let (addr, len, prot) = (argument(machine, 0), argument(machine, 1), argument(machine, 2));
-    let Some(len) = page_round_up(len) else { return errno(EINVAL) };
+    let (addr, len, prot) = (
+        argument(machine, 0),
+        argument(machine, 1),
+        argument(machine, 2),
+    );
+    let Some(len) = page_round_up(len) else {
+        return errno(EINVAL);
+    };
     if len == 0 {
         return 0;
     }
@@ -246,7 +286,11 @@ fn overlaps_code(machine: &Machine, start: u64, end: u64) -> bool {
 }
 
 fn futex(machine: &mut Machine) -> u64 {
-    let (addr, operation, expected) = (argument(machine, 0), argument(machine, 1), argument(machine, 2));
+    let (addr, operation, expected) = (
+        argument(machine, 0),
+        argument(machine, 1),
+        argument(machine, 2),
+    );
     match operation & FUTEX_COMMAND_MASK {
         FUTEX_WAIT | FUTEX_WAIT_BITSET => match machine.memory.load::<u32>(addr) {
             Err(_) => errno(EFAULT),
@@ -264,7 +308,9 @@ fn futex(machine: &mut Machine) -> u64 {
 
 fn getrandom(machine: &mut Machine) -> u64 {
     let (buffer, len) = (argument(machine, 0), argument(machine, 1));
-    let Some(end) = buffer.checked_add(len) else { return errno(EFAULT) };
+    let Some(end) = buffer.checked_add(len) else {
+        return errno(EFAULT);
+    };
     if !machine.memory.is_mapped(buffer, end, Perms::READ_WRITE) {
         return errno(EFAULT);
     }
@@ -299,7 +345,11 @@ fn write_words(machine: &mut Machine, addr: u64, words: &[u64]) -> u64 {
 fn clock_gettime(machine: &mut Machine) -> u64 {
     let (clock_id, timespec) = (argument(machine, 0), argument(machine, 1));
     let nanos = machine.environment.clock_nanos(clock_for(clock_id));
-    write_words(machine, timespec, &[nanos / 1_000_000_000, nanos % 1_000_000_000])
+    write_words(
+        machine,
+        timespec,
+        &[nanos / 1_000_000_000, nanos % 1_000_000_000],
+    )
 }
 
 fn gettimeofday(machine: &mut Machine) -> u64 {
@@ -308,7 +358,11 @@ fn gettimeofday(machine: &mut Machine) -> u64 {
         return 0;
     }
     let nanos = machine.environment.clock_nanos(Clock::Realtime);
-    write_words(machine, timeval, &[nanos / 1_000_000_000, nanos % 1_000_000_000 / 1000])
+    write_words(
+        machine,
+        timeval,
+        &[nanos / 1_000_000_000, nanos % 1_000_000_000 / 1000],
+    )
 }
 
 fn prlimit64(machine: &mut Machine) -> u64 {
@@ -325,8 +379,12 @@ fn prlimit64(machine: &mut Machine) -> u64 {
 }
 
 fn newfstatat(machine: &mut Machine) -> u64 {
-    let (dir_fd, path, stat_buffer, flags) =
-        (argument(machine, 0), argument(machine, 1), argument(machine, 2), argument(machine, 3));
+    let (dir_fd, path, stat_buffer, flags) = (
+        argument(machine, 0),
+        argument(machine, 1),
+        argument(machine, 2),
+        argument(machine, 3),
+    );
     let empty_path = matches!(machine.memory.load::<u8>(path), Ok(0));
     if flags & AT_EMPTY_PATH != 0 && empty_path {
         return fstat_standard_stream(machine, dir_fd, stat_buffer);
@@ -356,7 +414,10 @@ fn zero_fill_optional(machine: &mut Machine, addr: u64, size: usize) -> u64 {
     if addr == 0 {
         return 0;
     }
-    match machine.memory.write_bytes(addr, &[0u8; SIGACTION_SIZE][..size]) {
+    match machine
+        .memory
+        .write_bytes(addr, &[0u8; SIGACTION_SIZE][..size])
+    {
         Ok(()) => 0,
         Err(_) => errno(EFAULT),
     }
@@ -382,7 +443,8 @@ fn sched_getaffinity(machine: &mut Machine) -> u64 {
 }
 
 fn uname(machine: &mut Machine) -> u64 {
-    let fields: [&[u8]; UTSNAME_FIELDS] = [b"Linux", b"rvedge", b"6.1.0", b"#1", b"riscv64", b"(none)"];
+    let fields: [&[u8]; UTSNAME_FIELDS] =
+        [b"Linux", b"rvedge", b"6.1.0", b"#1", b"riscv64", b"(none)"];
     let mut utsname = [0u8; UTSNAME_FIELDS * UTSNAME_FIELD_SIZE];
     for (index, text) in fields.iter().enumerate() {
         let offset = index * UTSNAME_FIELD_SIZE;

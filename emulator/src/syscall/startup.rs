@@ -3,8 +3,8 @@
 
 use alloc::vec::Vec;
 
-use super::numbers::*;
 use super::layout::{MMAP_BOTTOM, STACK_GUARD, STACK_TOP};
+use super::numbers::*;
 use crate::machine::{Machine, Options, SetupError};
 use crate::mem::{page_round_down, page_round_up, Perms, PAGE_SIZE};
 
@@ -12,19 +12,33 @@ const SP: usize = 2;
 const AT_RANDOM_BYTES: usize = 16;
 
 pub(crate) fn start_process(machine: &mut Machine, options: &Options) -> Result<(), SetupError> {
-    let out_of_memory = SetupError::OutOfMemory { needed_more_than: options.max_memory };
+    let out_of_memory = SetupError::OutOfMemory {
+        needed_more_than: options.max_memory,
+    };
     map_segments(machine).map_err(|()| out_of_memory.clone())?;
 
     let program = &machine.program;
-    let data_end = program.segments.iter().map(|segment| segment.vaddr + segment.mem_size).max().unwrap_or(0);
+    let data_end = program
+        .segments
+        .iter()
+        .map(|segment| segment.vaddr + segment.mem_size)
+        .max()
+        .unwrap_or(0);
     let brk_start = page_round_up(data_end).ok_or(out_of_memory.clone())?;
-    let stack_size = page_round_up(options.stack_size.clamp(PAGE_SIZE, STACK_TOP - MMAP_BOTTOM - STACK_GUARD))
-        .ok_or(out_of_memory.clone())?;
+    let stack_size = page_round_up(
+        options
+            .stack_size
+            .clamp(PAGE_SIZE, STACK_TOP - MMAP_BOTTOM - STACK_GUARD),
+    )
+    .ok_or(out_of_memory.clone())?;
     machine.linux.brk_start = brk_start;
     machine.linux.brk = brk_start;
     machine.linux.stack_size = stack_size;
     machine.linux.mmap_top = STACK_TOP - stack_size - STACK_GUARD;
-    machine.memory.map(STACK_TOP - stack_size, stack_size, Perms::READ_WRITE).map_err(|_| out_of_memory)?;
+    machine
+        .memory
+        .map(STACK_TOP - stack_size, stack_size, Perms::READ_WRITE)
+        .map_err(|_| out_of_memory)?;
 
     let sp = build_initial_stack(machine, options)?;
     machine.cpu.x[SP] = sp;
@@ -48,14 +62,20 @@ fn map_segments(machine: &mut Machine) -> Result<(), ()> {
                     write: previous_perms.write || segment.perms.write,
                     execute: previous_perms.execute || segment.perms.execute,
                 };
-                memory.protect(start, previous_end - start, shared).map_err(|_| ())?;
+                memory
+                    .protect(start, previous_end - start, shared)
+                    .map_err(|_| ())?;
                 map_from = previous_end;
             }
         }
         if end > map_from {
-            memory.map(map_from, end - map_from, segment.perms).map_err(|_| ())?;
+            memory
+                .map(map_from, end - map_from, segment.perms)
+                .map_err(|_| ())?;
         }
-        memory.write_initial(segment.vaddr, &segment.data).map_err(|_| ())?;
+        memory
+            .write_initial(segment.vaddr, &segment.data)
+            .map_err(|_| ())?;
         previous = Some((end, segment.perms));
     }
     Ok(())
@@ -82,7 +102,10 @@ fn build_initial_stack(machine: &mut Machine, options: &Options) -> Result<u64, 
         let mut bytes = Vec::with_capacity(text.len() + 1);
         bytes.extend_from_slice(text);
         bytes.push(0);
-        machine.memory.write_bytes(cursor, &bytes).map_err(|_| SetupError::ArgumentsTooLarge)?;
+        machine
+            .memory
+            .write_bytes(cursor, &bytes)
+            .map_err(|_| SetupError::ArgumentsTooLarge)?;
         Ok(cursor)
     };
     let mut argument_pointers = Vec::with_capacity(options.arguments.len());
@@ -97,7 +120,10 @@ fn build_initial_stack(machine: &mut Machine, options: &Options) -> Result<u64, 
     machine.environment.random_bytes(&mut random);
     let random_address = push_string(machine, &random[..AT_RANDOM_BYTES - 1])?;
     // push_string appended a NUL; overwrite it so all 16 bytes are random.
-    machine.memory.write_bytes(random_address, &random).map_err(|_| SetupError::ArgumentsTooLarge)?;
+    machine
+        .memory
+        .write_bytes(random_address, &random)
+        .map_err(|_| SetupError::ArgumentsTooLarge)?;
 
     let program = &machine.program;
     let auxiliary_vector = [
@@ -130,6 +156,9 @@ fn build_initial_stack(machine: &mut Machine, options: &Options) -> Result<u64, 
     }
     let sp = (random_address - words.len() as u64 * 8) & !0xf;
     let bytes: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
-    machine.memory.write_bytes(sp, &bytes).map_err(|_| SetupError::ArgumentsTooLarge)?;
+    machine
+        .memory
+        .write_bytes(sp, &bytes)
+        .map_err(|_| SetupError::ArgumentsTooLarge)?;
     Ok(sp)
 }

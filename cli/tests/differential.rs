@@ -1,0 +1,333 @@
+//! Differential tests against qemu-riscv64.
+//!
+//! Every guest program from tests/guests/{c,cpp,rust,isa} (built by
+//! scripts/build-guests.sh) runs under `qemu-riscv64` and under `rvedge run`;
+//! stdout, stderr and the exit status must be identical. qemu is the
+//! reference. Guests under bad/ are not compared (they test failure
+//! handling, where rvedge reports differently by design) and bench/ only in
+//! a small-scale run.
+//!
+//! Missing tools are a failure, not a skip: run scripts/bootstrap.sh.
+#![cfg(unix)]
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Defines one `#[test]` per case and the `CASES` table used by the
+/// coverage check. Syntax: `test_name: "dir/guest" [, ["arg", ...]];`
+macro_rules! differential_tests {
+    ($($test:ident: $guest:literal $(, [$($arg:literal),* $(,)?])?;)*) => {
+        const CASES: &[(&str, &[&str])] = &[$(($guest, &[$($($arg),*)?])),*];
+        $(
+            #[test]
+            fn $test() {
+                check(stringify!($test), $guest, &[$($($arg),*)?]);
+            }
+        )*
+    };
+}
+
+differential_tests! {
+    c_hello: "c/hello";
+    c_malloc: "c/malloc";
+    c_printf_float: "c/printf_float";
+    c_qsort_strtod: "c/qsort_strtod";
+    c_exit_status: "c/exit_status";
+    c_args_none: "c/args";
+    // Arguments as qemu passes them: empty, spaces, non-ASCII, and ones that
+    // look like options (everything after PROGRAM belongs to the guest).
+    c_args: "c/args", ["one", "two words", "", "ünïcödé ☃", "--flag=value", "-x", "last"];
+    cpp_containers: "cpp/containers";
+    cpp_exceptions: "cpp/exceptions";
+    cpp_json: "cpp/json";
+    rust_std_collections: "rust/std_collections";
+    rust_serde_roundtrip: "rust/serde_roundtrip";
+    rust_catch_unwind: "rust/catch_unwind";
+    isa_int: "isa/int";
+    isa_atomic: "isa/atomic";
+    isa_float: "isa/float";
+    isa_compressed: "isa/compressed";
+    isa_csr: "isa/csr";
+    bench_cpubench_small: "bench/cpubench", ["all", "0.01"];
+}
+
+/// Every guest source under the compared directories must have a case, so a
+/// new guest cannot be forgotten.
+#[test]
+fn every_guest_has_a_case() {
+    let src = repo_root().join("tests/guests");
+    let mut missing = Vec::new();
+    let mut guests = Vec::new();
+    for dir in ["c", "cpp", "isa"] {
+        for path in list(&src.join(dir)) {
+            if matches!(path.extension().and_then(|e| e.to_str()), Some("c" | "cpp")) {
+                guests.push(format!("{dir}/{}", stem(&path)));
+            }
+        }
+    }
+    for path in list(&src.join("rust/src/bin")) {
+        if path.extension().and_then(|e| e.to_str()) == Some("rs") {
+            guests.push(format!("rust/{}", stem(&path)));
+        }
+    }
+    assert!(
+        guests.len() >= 10,
+        "found only {guests:?} under {}",
+        src.display()
+    );
+    for g in guests {
+        if !CASES.iter().any(|(name, _)| *name == g) {
+            missing.push(g);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "guests without a differential case in cli/tests/differential.rs: {missing:?}"
+    );
+}
+
+fn list(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .collect();
+    v.sort();
+    v
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .expect("file name")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ has a parent directory")
+        .to_path_buf()
+}
+
+/// Builds the guests once per test binary; every test gets the same result
+/// (a build failure fails every test with the same message).
+fn guests_dir() -> &'static Path {
+    static GUESTS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match GUESTS.get_or_init(build_guests) {
+        Ok(dir) => dir,
+        Err(msg) => panic!("{msg}"),
+    }
+}
+
+fn on_path(tool: &str) -> bool {
+    env::var_os("PATH")
+        .map(|paths| env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+        .unwrap_or(false)
+}
+
+fn build_guests() -> Result<PathBuf, String> {
+    let missing: Vec<&str> = [
+        "qemu-riscv64",
+        "riscv64-linux-gnu-gcc",
+        "riscv64-linux-gnu-g++",
+    ]
+    .into_iter()
+    .filter(|tool| !on_path(tool))
+    .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "differential tests need {} on PATH but they are missing: run scripts/bootstrap.sh",
+            missing.join(", ")
+        ));
+    }
+    let root = repo_root();
+    let script = root.join("scripts/build-guests.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "scripts/build-guests.sh failed ({}):\n{}{}",
+            describe(out.status),
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let dir = stdout
+        .lines()
+        .last()
+        .map(|l| PathBuf::from(l.trim()))
+        .filter(|d| d.is_dir())
+        .ok_or_else(|| format!("scripts/build-guests.sh printed no output directory:\n{stdout}"))?;
+    Ok(dir)
+}
+
+/// What one run produced.
+struct Run {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    status: ExitStatus,
+    stdout_file: PathBuf,
+    stderr_file: PathBuf,
+}
+
+fn timeout_for(tool: &str) -> Duration {
+    // rvedge may be a debug build in `cargo test`, so it gets more time.
+    let default = if tool == "qemu" { 120 } else { 600 };
+    let secs = env::var("RVEDGE_DIFF_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    Duration::from_secs(secs)
+}
+
+/// Runs `cmd` with stdin closed and stdout/stderr captured to files under
+/// `workdir` (kept for inspection), killing it after a timeout.
+fn run(mut cmd: Command, tool: &str, workdir: &Path, what: &str) -> Run {
+    let stdout_file = workdir.join(format!("{tool}.stdout"));
+    let stderr_file = workdir.join(format!("{tool}.stderr"));
+    let create =
+        |p: &Path| File::create(p).unwrap_or_else(|e| panic!("creating {}: {e}", p.display()));
+    // QEMU_* variables (QEMU_STRACE, QEMU_CPU, ...) would change qemu's behaviour.
+    for (key, _) in env::vars_os() {
+        if key.to_string_lossy().starts_with("QEMU_") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(create(&stdout_file))
+        .stderr(create(&stderr_file));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+    let limit = timeout_for(tool);
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{what}: {tool} did not finish within {} s: {cmd:?}",
+                    limit.as_secs()
+                );
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(5)),
+            Err(e) => panic!("{what}: waiting for {tool}: {e}"),
+        }
+    };
+    let read = |p: &Path| fs::read(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+    Run {
+        stdout: read(&stdout_file),
+        stderr: read(&stderr_file),
+        status,
+        stdout_file,
+        stderr_file,
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => format!("{status:?}"),
+    }
+}
+
+/// Runs one guest under both and panics with a readable report on any difference.
+fn check(case: &str, guest: &str, args: &[&str]) {
+    let program = guests_dir().join(guest);
+    assert!(
+        program.is_file(),
+        "{case}: guest binary {} was not built by scripts/build-guests.sh",
+        program.display()
+    );
+    let workdir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("differential")
+        .join(case);
+    fs::create_dir_all(&workdir).unwrap_or_else(|e| panic!("creating {}: {e}", workdir.display()));
+    let what = format!("{case} ({guest} {args:?})");
+
+    let mut qemu = Command::new("qemu-riscv64");
+    qemu.arg(&program).args(args);
+    let expected = run(qemu, "qemu", &workdir, &what);
+
+    let mut rvedge = Command::new(env!("CARGO_BIN_EXE_rvedge"));
+    rvedge.arg("run").arg(&program).args(args);
+    let actual = run(rvedge, "rvedge", &workdir, &what);
+
+    let mut report = String::new();
+    compare_stream(&mut report, "stdout", &expected.stdout, &actual.stdout);
+    compare_stream(&mut report, "stderr", &expected.stderr, &actual.stderr);
+    if expected.status.code() != actual.status.code()
+        || expected.status.signal() != actual.status.signal()
+    {
+        let _ = writeln!(
+            report,
+            "exit status differs: qemu {}, rvedge {}",
+            describe(expected.status),
+            describe(actual.status)
+        );
+    }
+    if !report.is_empty() {
+        panic!(
+            "guest {guest} with args {args:?} behaves differently under rvedge than under qemu-riscv64:\n\
+             {report}full outputs:\n  {}\n  {}\n  {}\n  {}",
+            expected.stdout_file.display(),
+            actual.stdout_file.display(),
+            expected.stderr_file.display(),
+            actual.stderr_file.display(),
+        );
+    }
+}
+
+/// Appends to `report` where `actual` first departs from `expected`.
+fn compare_stream(report: &mut String, stream: &str, expected: &[u8], actual: &[u8]) {
+    if expected == actual {
+        return;
+    }
+    let exp: Vec<&[u8]> = expected.split(|&b| b == b'\n').collect();
+    let act: Vec<&[u8]> = actual.split(|&b| b == b'\n').collect();
+    let first = exp
+        .iter()
+        .zip(&act)
+        .position(|(a, b)| a != b)
+        .unwrap_or(exp.len().min(act.len()));
+    let show = |lines: &[&[u8]], i: usize| -> String {
+        match lines.get(i) {
+            Some(l) => {
+                let text = String::from_utf8_lossy(l);
+                if text.chars().count() > 300 {
+                    format!("{:?}...", text.chars().take(300).collect::<String>())
+                } else {
+                    format!("{text:?}")
+                }
+            }
+            None => "<end of output>".to_string(),
+        }
+    };
+    let _ = writeln!(
+        report,
+        "{stream} differs (qemu: {} bytes, rvedge: {} bytes); first difference at line {}:",
+        expected.len(),
+        actual.len(),
+        first + 1
+    );
+    if first > 0 {
+        let _ = writeln!(report, "  both   : {}", show(&exp, first - 1));
+    }
+    let _ = writeln!(report, "  qemu   : {}", show(&exp, first));
+    let _ = writeln!(report, "  rvedge : {}", show(&act, first));
+}

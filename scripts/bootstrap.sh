@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a Debian bookworm machine for building and testing
+# rvedge: cross compilers and qemu for the guest programs, hyperfine for
+# benchmarks, and the Rust toolchain pinned in rust-toolchain.toml.
+# Prints nothing when everything is already present.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+apt_packages=(
+    gcc-riscv64-linux-gnu
+    g++-riscv64-linux-gnu
+    qemu-user
+    nlohmann-json3-dev
+    hyperfine
+)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+    # Status is "install ok installed" only for a fully installed package.
+    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
+        missing+=("$p")
+    fi
+done
+
+if ((${#missing[@]})); then
+    echo "bootstrap: installing apt packages: ${missing[*]}"
+    sudo=()
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null || { echo "bootstrap: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+        sudo=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    log="$(mktemp)"
+    # apt is chatty even with -qq (debconf notes on stderr): show it only on failure.
+    if ! { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        echo "bootstrap: apt-get failed" >&2
+        exit 1
+    fi
+    rm -f "$log"
+fi
+
+# Rust: the toolchain, components and targets named in rust-toolchain.toml.
+if [[ -f "$HOME/.cargo/env" ]] && ! command -v rustup >/dev/null; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+command -v rustup >/dev/null || {
+    echo "bootstrap: rustup not found; install it (https://rustup.rs) and re-run" >&2
+    exit 1
+}
+
+toml="$repo/rust-toolchain.toml"
+# The file is simple key = value / key = [list] TOML; pull the three fields out.
+field() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" "$toml" | tr -d '[]",' ; }
+channel="$(field channel | tr -d ' ')"
+read -r -a components <<<"$(field components)"
+read -r -a targets <<<"$(field targets)"
+
+need_install=0
+if ! rustup toolchain list 2>/dev/null | grep -q "^$channel"; then
+    need_install=1
+else
+    installed_targets="$(rustup +"$channel" target list --installed 2>/dev/null || true)"
+    for t in "${targets[@]}"; do
+        grep -qx "$t" <<<"$installed_targets" || need_install=1
+    done
+    installed_components="$(rustup +"$channel" component list --installed 2>/dev/null || true)"
+    for c in "${components[@]}"; do
+        grep -q "^$c" <<<"$installed_components" || need_install=1
+    done
+fi
+
+if ((need_install)); then
+    echo "bootstrap: installing Rust $channel (components: ${components[*]}; targets: ${targets[*]})"
+    args=(toolchain install "$channel" --profile minimal)
+    for c in "${components[@]}"; do args+=(--component "$c"); done
+    for t in "${targets[@]}"; do args+=(--target "$t"); done
+    rustup "${args[@]}"
+fi
