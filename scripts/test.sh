@@ -38,6 +38,8 @@ cargo test --workspace
 section "wasm builds"
 cargo build -p rvedge --target wasm32-unknown-unknown
 cargo build -p rvedge --target wasm32-wasip1
+# The core without std, as embedders that have none build it.
+cargo build -p rvedge --no-default-features --target wasm32-unknown-unknown
 
 section "quick benchmark"
 # Package names are rvedge and rvedge-cli, so this name can only be a target.

@@ -10,6 +10,15 @@
 //! Missing tools are a failure, not a skip: run scripts/bootstrap.sh.
 #![cfg(unix)]
 
+#[path = "../../tests/support/guests.rs"]
+#[allow(
+    dead_code,
+    reason = "each test crate uses a different part of the shared support"
+)]
+mod support;
+
+use support::repo_root;
+
 use std::env;
 use std::fmt::Write as _;
 use std::fs::{self, File};
@@ -109,68 +118,13 @@ fn stem(path: &Path) -> String {
         .into_owned()
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("cli/ has a parent directory")
-        .to_path_buf()
-}
-
-/// Builds the guests once per test binary; every test gets the same result
-/// (a build failure fails every test with the same message).
+/// Guests are built by the shared support module; qemu is this test's own reference.
 fn guests_dir() -> &'static Path {
-    static GUESTS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match GUESTS.get_or_init(build_guests) {
-        Ok(dir) => dir,
-        Err(msg) => panic!("{msg}"),
+    static QEMU: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(message) = QEMU.get_or_init(|| support::require_tools(&["qemu-riscv64"])) {
+        panic!("differential tests need qemu-riscv64: {message}");
     }
-}
-
-fn on_path(tool: &str) -> bool {
-    env::var_os("PATH")
-        .map(|paths| env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
-        .unwrap_or(false)
-}
-
-fn build_guests() -> Result<PathBuf, String> {
-    let missing: Vec<&str> = [
-        "qemu-riscv64",
-        "riscv64-linux-gnu-gcc",
-        "riscv64-linux-gnu-g++",
-    ]
-    .into_iter()
-    .filter(|tool| !on_path(tool))
-    .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "differential tests need {} on PATH but they are missing: run scripts/bootstrap.sh",
-            missing.join(", ")
-        ));
-    }
-    let root = repo_root();
-    let script = root.join("scripts/build-guests.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .current_dir(&root)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        return Err(format!(
-            "scripts/build-guests.sh failed ({}):\n{}{}",
-            describe(out.status),
-            stdout,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let dir = stdout
-        .lines()
-        .last()
-        .map(|l| PathBuf::from(l.trim()))
-        .filter(|d| d.is_dir())
-        .ok_or_else(|| format!("scripts/build-guests.sh printed no output directory:\n{stdout}"))?;
-    Ok(dir)
+    support::guests_dir()
 }
 
 /// What one run produced.

@@ -2,6 +2,10 @@
 //! pc and address, loops end at the instruction budget, memory is capped.
 
 #[path = "../../tests/support/guests.rs"]
+#[allow(
+    dead_code,
+    reason = "each test crate uses a different part of the shared support"
+)]
 mod support;
 
 use std::sync::{Arc, Mutex};

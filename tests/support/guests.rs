@@ -31,10 +31,32 @@ pub fn guest(name: &str) -> Vec<u8> {
         .unwrap_or_else(|error| panic!("cannot read guest {}: {error}", path.display()))
 }
 
+/// Fails with a message saying how to install them if any of `tools` is not on PATH.
+pub fn require_tools(tools: &[&str]) -> Result<(), String> {
+    let on_path = |tool: &&str| {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+    };
+    let missing: Vec<&str> = tools
+        .iter()
+        .filter(|tool| !on_path(tool))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} missing from PATH: run scripts/bootstrap.sh",
+        missing.join(", ")
+    ))
+}
+
 fn build_guests() -> Result<PathBuf, String> {
+    require_tools(&["riscv64-linux-gnu-gcc", "riscv64-linux-gnu-g++"])?;
     let script = repo_root().join("scripts/build-guests.sh");
     let output = Command::new("bash")
         .arg(&script)
+        .stdin(std::process::Stdio::null())
         .output()
         .map_err(|error| format!("cannot run {}: {error}", script.display()))?;
     if !output.status.success() {
