@@ -51,7 +51,7 @@ compile() { # compile LANG SRC DST
     fi
 }
 
-for dir in c cpp isa bad bench; do
+for dir in c cpp isa bad bench embed; do
     [[ -d "$src/$dir" ]] || continue
     mkdir -p "$out/$dir"
     for file in "$src/$dir"/*.c "$src/$dir"/*.cpp; do

@@ -90,6 +90,7 @@ pub(crate) fn linux_syscall(machine: &mut Machine, number: u64) -> Option<Stop> 
         SYS_SIGALTSTACK => sigaltstack(machine),
         SYS_SCHED_GETAFFINITY => sched_getaffinity(machine),
         SYS_UNAME => uname(machine),
+        SYS_SYSINFO => sysinfo(machine),
         SYS_KILL | SYS_TKILL | SYS_TGKILL => {
             let signal = argument(machine, if number == SYS_TGKILL { 2 } else { 1 });
             if signal == 0 {
@@ -451,6 +452,22 @@ fn uname(machine: &mut Machine) -> u64 {
         utsname[offset..offset + text.len()].copy_from_slice(text);
     }
     match machine.memory.write_bytes(argument(machine, 0), &utsname) {
+        Ok(()) => 0,
+        Err(_) => errno(EFAULT),
+    }
+}
+
+/// The guest's memory as a machine of its own: total is its limit, free what it has not mapped.
+/// (glibc's qsort asks, to size its buffers.)
+fn sysinfo(machine: &mut Machine) -> u64 {
+    let total = machine.memory.limit_bytes();
+    let free = total - machine.memory.mapped_bytes();
+    let mut info = [0u8; SYSINFO_SIZE];
+    info[SYSINFO_TOTALRAM_OFFSET..][..8].copy_from_slice(&total.to_le_bytes());
+    info[SYSINFO_FREERAM_OFFSET..][..8].copy_from_slice(&free.to_le_bytes());
+    info[SYSINFO_PROCS_OFFSET..][..2].copy_from_slice(&1u16.to_le_bytes());
+    info[SYSINFO_MEM_UNIT_OFFSET..][..4].copy_from_slice(&1u32.to_le_bytes());
+    match machine.memory.write_bytes(argument(machine, 0), &info) {
         Ok(()) => 0,
         Err(_) => errno(EFAULT),
     }

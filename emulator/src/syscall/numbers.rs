@@ -35,6 +35,7 @@ pub const SYS_GETEUID: u64 = 175;
 pub const SYS_GETGID: u64 = 176;
 pub const SYS_GETEGID: u64 = 177;
 pub const SYS_GETTID: u64 = 178;
+pub const SYS_SYSINFO: u64 = 179;
 pub const SYS_BRK: u64 = 214;
 pub const SYS_MUNMAP: u64 = 215;
 pub const SYS_MMAP: u64 = 222;
@@ -91,6 +92,13 @@ pub const S_IFCHR: u32 = 0o020000;
 pub const SIGACTION_SIZE: usize = 24;
 pub const SIGSET_SIZE: usize = 8;
 pub const SS_DISABLE: u64 = 2;
+
+/// `struct sysinfo` on 64-bit Linux: the fields rvedge fills, by offset.
+pub const SYSINFO_SIZE: usize = 112;
+pub const SYSINFO_TOTALRAM_OFFSET: usize = 32;
+pub const SYSINFO_FREERAM_OFFSET: usize = 40;
+pub const SYSINFO_PROCS_OFFSET: usize = 80;
+pub const SYSINFO_MEM_UNIT_OFFSET: usize = 104;
 
 pub const UTSNAME_FIELDS: usize = 6;
 pub const UTSNAME_FIELD_SIZE: usize = 65;
