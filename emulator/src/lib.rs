@@ -19,6 +19,8 @@ mod program;
 pub mod size;
 pub mod syscall;
 
+#[cfg(feature = "std")]
+pub use machine::CapturedOutput;
 pub use machine::{
     Clock, Environment, Isolated, Machine, Options, SetupError, Snapshot, Stop, Trap, TrapKind,
     CALL_RETURN_ADDRESS, FIRST_HOST_CALL,

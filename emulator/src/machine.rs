@@ -450,3 +450,48 @@ impl Machine {
         }
     }
 }
+
+/// An environment that keeps the guest's output for the embedder to read, with the
+/// deterministic clock and randomness of [`Isolated`]. Clones share the same buffers, so keep a
+/// clone and give the machine another.
+#[cfg(feature = "std")]
+#[derive(Clone, Debug, Default)]
+pub struct CapturedOutput {
+    stdout: Arc<std::sync::Mutex<Vec<u8>>>,
+    stderr: Arc<std::sync::Mutex<Vec<u8>>>,
+    isolated: Isolated,
+}
+
+#[cfg(feature = "std")]
+impl CapturedOutput {
+    /// Everything the guest wrote to stdout so far.
+    pub fn stdout(&self) -> Vec<u8> {
+        self.stdout
+            .lock()
+            .map(|buffer| buffer.clone())
+            .unwrap_or_default()
+    }
+
+    /// Everything the guest wrote to stderr so far.
+    pub fn stderr(&self) -> Vec<u8> {
+        self.stderr
+            .lock()
+            .map(|buffer| buffer.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(feature = "std")]
+impl Environment for CapturedOutput {
+    fn write_output(&mut self, fd: u32, bytes: &[u8]) -> bool {
+        let stream = if fd == 1 { &self.stdout } else { &self.stderr };
+        stream
+            .lock()
+            .map(|mut buffer| buffer.extend_from_slice(bytes))
+            .is_ok()
+    }
+
+    fn random_bytes(&mut self, buffer: &mut [u8]) {
+        self.isolated.random_bytes(buffer);
+    }
+}

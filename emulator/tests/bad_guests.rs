@@ -8,38 +8,17 @@
 )]
 mod support;
 
-use std::sync::{Arc, Mutex};
-
-use rvedge::{Environment, Isolated, Machine, Options, SetupError, Stop, Trap, TrapKind};
-
-/// Keeps what the guest writes to stdout.
-#[derive(Clone, Default)]
-struct Captured {
-    stdout: Arc<Mutex<Vec<u8>>>,
-    random: Isolated,
-}
-
-impl Environment for Captured {
-    fn write_output(&mut self, fd: u32, bytes: &[u8]) -> bool {
-        if fd == 1 {
-            self.stdout.lock().unwrap().extend_from_slice(bytes);
-        }
-        true
-    }
-    fn random_bytes(&mut self, buffer: &mut [u8]) {
-        self.random.random_bytes(buffer);
-    }
-}
+use rvedge::{CapturedOutput, Isolated, Machine, Options, SetupError, Stop, Trap, TrapKind};
 
 const BUDGET: u64 = 50_000_000;
 
 /// Runs a bad guest under `options` and returns why it stopped and what it printed.
 fn run(name: &str, options: &Options) -> (Stop, String, Machine) {
-    let output = Captured::default();
+    let output = CapturedOutput::default();
     let mut machine = Machine::from_elf(&support::guest(name), options, Box::new(output.clone()))
         .unwrap_or_else(|error| panic!("{name} loads: {error}"));
     let stop = machine.run(BUDGET);
-    let stdout = String::from_utf8_lossy(&output.stdout.lock().unwrap()).into_owned();
+    let stdout = String::from_utf8_lossy(&output.stdout()).into_owned();
     (stop, stdout, machine)
 }
 

@@ -8,30 +8,10 @@
 )]
 mod support;
 
-use std::sync::{Arc, Mutex};
-
-use rvedge::{Environment, Isolated, Machine, Options, Stop, TrapKind};
+use rvedge::{CapturedOutput, Isolated, Machine, Options, Stop, TrapKind};
 
 const A0: usize = 10;
 const BUDGET: u64 = 10_000_000;
-
-#[derive(Clone, Default)]
-struct Captured {
-    stdout: Arc<Mutex<Vec<u8>>>,
-    random: Isolated,
-}
-
-impl Environment for Captured {
-    fn write_output(&mut self, fd: u32, bytes: &[u8]) -> bool {
-        if fd == 1 {
-            self.stdout.lock().unwrap().extend_from_slice(bytes);
-        }
-        true
-    }
-    fn random_bytes(&mut self, buffer: &mut [u8]) {
-        self.random.random_bytes(buffer);
-    }
-}
 
 fn no_host_calls(_: &mut Machine, number: u64) -> Option<Stop> {
     panic!("unexpected host call {number}");
@@ -39,7 +19,7 @@ fn no_host_calls(_: &mut Machine, number: u64) -> Option<Stop> {
 
 /// Runs the guest to its "wait here" host call and returns it with the function address it
 /// handed to the host.
-fn template(output: &Captured) -> (Machine, u64) {
+fn template(output: &CapturedOutput) -> (Machine, u64) {
     let elf = support::guest("embed/vmcall");
     let mut machine =
         Machine::from_elf(&elf, &Options::default(), Box::new(output.clone())).unwrap();
@@ -62,7 +42,7 @@ fn template(output: &Captured) -> (Machine, u64) {
 
 #[test]
 fn machines_made_from_a_snapshot_are_isolated_from_each_other_and_the_template() {
-    let output = Captured::default();
+    let output = CapturedOutput::default();
     let (mut template, function) = template(&output);
     let snapshot = template.snapshot();
 
@@ -88,13 +68,13 @@ fn machines_made_from_a_snapshot_are_isolated_from_each_other_and_the_template()
 
     // The template resumes where it was frozen, unaffected by its forks.
     assert_eq!(template.run(BUDGET), Stop::Exited(0));
-    let stdout = String::from_utf8(output.stdout.lock().unwrap().clone()).unwrap();
+    let stdout = String::from_utf8(output.stdout()).unwrap();
     assert_eq!(stdout, "host answered 42\nresumed with counter 0\n");
 }
 
 #[test]
 fn a_vmcall_that_faults_reports_the_trap_and_leaves_the_snapshot_usable() {
-    let (mut template, function) = template(&Captured::default());
+    let (mut template, function) = template(&CapturedOutput::default());
     let snapshot = template.snapshot();
 
     let mut fork = Machine::from_snapshot(&snapshot, Box::new(Isolated::default()));
@@ -114,7 +94,7 @@ fn a_vmcall_that_faults_reports_the_trap_and_leaves_the_snapshot_usable() {
 
 #[test]
 fn a_vmcall_is_bounded_by_its_budget() {
-    let (mut template, function) = template(&Captured::default());
+    let (mut template, function) = template(&CapturedOutput::default());
     let snapshot = template.snapshot();
     let mut fork = Machine::from_snapshot(&snapshot, Box::new(Isolated::default()));
     assert_eq!(
@@ -125,7 +105,7 @@ fn a_vmcall_is_bounded_by_its_budget() {
 
 #[test]
 fn registers_and_memory_are_readable_and_writable() {
-    let (mut machine, function) = template(&Captured::default());
+    let (mut machine, function) = template(&CapturedOutput::default());
     machine.set_register(0, 99);
     assert_eq!(machine.register(0), 0, "x0 stays zero");
     let sp = machine.register(2);

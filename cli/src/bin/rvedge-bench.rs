@@ -4,11 +4,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use rvedge::{Environment, Isolated, Machine, Options, Stop};
+use rvedge::{CapturedOutput, Machine, Options, Stop};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -28,29 +27,6 @@ struct Arguments {
     /// Kernel groups to measure.
     #[arg(long, value_delimiter = ',', default_value = "int,mem,fp")]
     groups: Vec<String>,
-}
-
-/// Collects the guest's stdout so it can be compared with qemu's.
-#[derive(Clone, Default)]
-struct CapturedOutput {
-    stdout: Arc<Mutex<Vec<u8>>>,
-    random: Isolated,
-}
-
-impl Environment for CapturedOutput {
-    fn write_output(&mut self, fd: u32, bytes: &[u8]) -> bool {
-        if fd == 1 {
-            self.stdout
-                .lock()
-                .expect("output lock")
-                .extend_from_slice(bytes);
-        }
-        true
-    }
-
-    fn random_bytes(&mut self, buffer: &mut [u8]) {
-        self.random.random_bytes(buffer);
-    }
 }
 
 fn default_guest() -> PathBuf {
@@ -79,7 +55,7 @@ fn run_rvedge(elf: &[u8], guest_arguments: &[String]) -> Measurement {
     let stop = machine.run(u64::MAX);
     let elapsed = started.elapsed();
     assert_eq!(stop, Stop::Exited(0), "cpubench under rvedge");
-    let stdout = output.stdout.lock().expect("output lock").clone();
+    let stdout = output.stdout();
     Measurement {
         instructions: machine.instructions(),
         elapsed,
