@@ -64,6 +64,7 @@ differential_tests! {
     isa_float: "isa/float";
     isa_compressed: "isa/compressed";
     isa_csr: "isa/csr";
+    isa_mid_instruction: "isa/mid_instruction";
     bench_cpubench_small: "bench/cpubench", ["all", "0.01"];
 }
 

@@ -6,7 +6,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::decode::{decode_bytes, Insn, Op, Xlen};
+use crate::decode::{decode_bytes, Insn, Op, Xlen, NO_TARGET};
 use crate::elf::{self, ElfError};
 use crate::mem::Perms;
 
@@ -69,9 +69,21 @@ pub struct Program {
     pub program_headers_vaddr: u64,
     pub program_header_count: u16,
     pub program_header_entry_size: u16,
-    /// Guest address of `code[0]`; `code[i]` is the instruction at `code_start + 2 * i`.
+    /// Lowest address of executable memory; instruction offsets are relative to it.
     pub code_start: u64,
+    /// Executable bytes from `code_start` (zero-filled past each segment's file data), for
+    /// decoding instructions that start inside another instruction.
+    pub code_bytes: Vec<u8>,
+    /// Every instruction of each executable segment, decoded in address order, so straight-line
+    /// code is consecutive entries; a `FallThrough` ends each segment's run.
     pub code: Vec<Insn>,
+    /// `block_rest[i]`: instructions from `code[i]` to the end of its basic block, itself
+    /// included (0 for `FallThrough`); read only at block entry. Saturates for absurdly long
+    /// straight-line code.
+    pub block_rest: Vec<u16>,
+    /// For every halfword from `code_start`: the index in `code` of the instruction starting
+    /// there, or [`NO_TARGET`] where none does.
+    pub entry_index: Vec<u32>,
 }
 
 impl Program {
@@ -92,7 +104,8 @@ impl Program {
                 },
             })
             .collect();
-        let (code_start, code) = decode_code(&segments)?;
+        let (code_start, code_bytes, code, entry_index) = decode_code(&segments)?;
+        let block_rest = block_lengths(&code);
         Ok(Arc::new(Program {
             entry: image.entry,
             segments,
@@ -100,19 +113,36 @@ impl Program {
             program_header_count: image.program_header_count,
             program_header_entry_size: image.program_header_entry_size,
             code_start,
+            code_bytes,
             code,
+            block_rest,
+            entry_index,
         }))
     }
 
-    /// The pre-decoded instruction at `pc`, if `pc` is in executable memory.
-    pub fn insn_at(&self, pc: u64) -> Option<&Insn> {
+    /// Index in `code` of the instruction starting at `pc`, if one does.
+    #[inline(always)]
+    pub fn index_of(&self, pc: u64) -> Option<usize> {
         if pc & 1 != 0 {
             return None;
         }
-        let slot = usize::try_from(pc.wrapping_sub(self.code_start) >> 1).ok()?;
-        self.code
-            .get(slot)
-            .filter(|insn| insn.op != Op::NotExecutable)
+        let slot = (pc.wrapping_sub(self.code_start) >> 1) as usize;
+        match self.entry_index.get(slot) {
+            Some(&index) if index != NO_TARGET => Some(index as usize),
+            _ => None,
+        }
+    }
+
+    /// The pre-decoded instruction starting at `pc`, if one does.
+    pub fn insn_at(&self, pc: u64) -> Option<&Insn> {
+        self.code.get(self.index_of(pc)?)
+    }
+
+    /// Whether `pc` lies in an executable segment.
+    pub fn is_executable(&self, pc: u64) -> bool {
+        self.segments.iter().any(|segment| {
+            segment.perms.execute && segment.vaddr <= pc && pc - segment.vaddr < segment.mem_size
+        })
     }
 
     /// Raw instruction bits at `pc` (for trap reports and the disassembler).
@@ -130,9 +160,14 @@ impl Program {
     }
 }
 
-/// Decodes every halfword position of the executable span once. Positions inside a 4-byte
-/// instruction decode too: a jump there executes whatever those bytes mean, as on hardware.
-fn decode_code(segments: &[LoadSegment]) -> Result<(u64, Vec<Insn>), LoadError> {
+/// Decodes each executable segment once, front to back: straight-line code becomes consecutive
+/// entries, so the interpreter steps to the next entry without looking at addresses. Direct
+/// branch targets are resolved to entry indices here.
+#[expect(
+    clippy::type_complexity,
+    reason = "the four parts of decoded code, used once"
+)]
+fn decode_code(segments: &[LoadSegment]) -> Result<(u64, Vec<u8>, Vec<Insn>, Vec<u32>), LoadError> {
     let executable = || segments.iter().filter(|segment| segment.perms.execute);
     let start = executable()
         .map(|segment| segment.vaddr)
@@ -147,35 +182,58 @@ fn decode_code(segments: &[LoadSegment]) -> Result<(u64, Vec<Insn>), LoadError> 
         return Err(LoadError::CodeTooLarge { bytes: span });
     }
     let mut bytes = vec![0u8; span as usize];
-    let mut is_executable = vec![false; span as usize];
     for segment in executable() {
         let offset = (segment.vaddr - start) as usize;
         bytes[offset..offset + segment.data.len()].copy_from_slice(&segment.data);
-        is_executable[offset..offset + segment.mem_size as usize].fill(true);
     }
-    let n_slots = span.div_ceil(2) as usize;
-    let mut code: Vec<Insn> = (0..n_slots)
-        .map(|slot| {
-            let offset = slot * 2;
-            if !is_executable[offset] {
-                return Insn {
-                    op: Op::NotExecutable,
-                    ..Insn::illegal(0, 2)
-                };
+
+    let mut code: Vec<Insn> = Vec::new();
+    let mut entry_index = vec![NO_TARGET; span.div_ceil(2) as usize];
+    for segment in executable() {
+        // Instructions are 2-byte aligned; an odd segment start has none at its first byte.
+        let mut offset = (segment.vaddr - start).next_multiple_of(2) as usize;
+        let segment_end = (segment.vaddr - start + segment.mem_size) as usize;
+        while offset < segment_end {
+            let (mut insn, size) = decode_bytes(&bytes[offset..segment_end], Xlen::Rv64);
+            insn.offset = offset as u32;
+            entry_index[offset / 2] = code.len() as u32;
+            code.push(insn);
+            offset += usize::from(size);
+        }
+        code.push(Insn {
+            offset: offset as u32,
+            ..Insn::new(Op::FallThrough, 0, 0, 0, 0)
+        });
+    }
+    for insn in &mut code {
+        if matches!(
+            insn.op,
+            Op::Jal | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu
+        ) {
+            let target = i64::from(insn.offset) + i64::from(insn.imm);
+            if target >= 0 && target % 2 == 0 {
+                insn.target = entry_index
+                    .get((target / 2) as usize)
+                    .copied()
+                    .unwrap_or(NO_TARGET);
             }
-            decode_bytes(&bytes[offset..], Xlen::Rv64)
-        })
-        .collect();
-    // Backwards, so each instruction's successor already knows its own block length.
-    for slot in (0..n_slots).rev() {
-        let insn = code[slot];
-        let next = slot + usize::from(insn.size / 2);
-        code[slot].block_rest = match code.get(next) {
-            Some(successor) if !insn.op.ends_block() && successor.op != Op::NotExecutable => {
-                successor.block_rest.saturating_add(1)
-            }
-            _ => 1,
+        }
+    }
+    Ok((start, bytes, code, entry_index))
+}
+
+/// Block lengths for every entry, computed backwards so each successor already knows its own.
+fn block_lengths(code: &[Insn]) -> Vec<u16> {
+    let mut block_rest = vec![0u16; code.len()];
+    for index in (0..code.len()).rev() {
+        let op = code[index].op;
+        block_rest[index] = match op {
+            Op::FallThrough => 0,
+            _ if op.ends_block() => 1,
+            _ => block_rest
+                .get(index + 1)
+                .map_or(1, |rest| rest.saturating_add(1)),
         };
     }
-    Ok((start, code))
+    block_rest
 }

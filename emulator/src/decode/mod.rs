@@ -83,8 +83,9 @@ macro_rules! instruction_table {
 
 instruction_table! {
     Illegal = "illegal", Illegal;
-    // A halfword outside every executable segment (a gap between two of them).
-    NotExecutable = "(not executable)", None;
+    // Not an instruction: ends each run of straight-line code in a program, and continues at
+    // its own address (`Insn::offset`), wherever that leads.
+    FallThrough = "(fall through)", None;
     // RV64I
     Lui = "lui", U;
     Auipc = "auipc", U;
@@ -259,7 +260,7 @@ impl Op {
         matches!(
             self,
             Illegal
-                | NotExecutable
+                | FallThrough
                 | Jal
                 | Jalr
                 | Beq
@@ -281,8 +282,9 @@ impl Op {
     }
 }
 
-/// One pre-decoded instruction: 12 bytes, decoded once per program and shared by every
-/// machine running it.
+/// One pre-decoded instruction: 16 bytes, decoded once per program and shared by every
+/// machine running it. A program keeps them in address order, so the next instruction is
+/// always the next entry.
 ///
 /// Register fields hold register numbers; an integer `rd` of `x0` is [`DISCARD_REGISTER`].
 /// `imm` holds the sign-extended immediate; for floating-point ops it holds the rounding mode
@@ -295,24 +297,32 @@ pub struct Insn {
     pub rs1: u8,
     pub rs2: u8,
     pub imm: i32,
-    /// Instructions from this one to the end of its basic block, this one included (filled in
-    /// by the program loader; saturates for absurdly long straight-line code).
-    pub block_rest: u16,
-    /// Encoded length in bytes: 2 or 4.
-    pub size: u8,
+    /// For direct branches and `jal`: index of the target instruction in the program's code,
+    /// or [`NO_TARGET`] (filled in by the program loader).
+    pub target: u32,
+    /// Address of this instruction, relative to the program's code start (filled in by the
+    /// program loader).
+    pub offset: u32,
 }
 
+/// `Insn::target` of a branch whose target is not the start of a decoded instruction.
+pub const NO_TARGET: u32 = u32::MAX;
+
 impl Insn {
-    pub const fn illegal(bits: u32, size: u8) -> Insn {
+    pub const fn new(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> Insn {
         Insn {
-            op: Op::Illegal,
-            rd: 0,
-            rs1: 0,
-            rs2: 0,
-            imm: bits as i32,
-            block_rest: 1,
-            size,
+            op,
+            rd,
+            rs1,
+            rs2,
+            imm,
+            target: NO_TARGET,
+            offset: 0,
         }
+    }
+
+    pub const fn illegal(bits: u32) -> Insn {
+        Insn::new(Op::Illegal, 0, 0, 0, bits as i32)
     }
 
     /// Rounding-mode field of a floating-point op.
@@ -329,24 +339,23 @@ impl Insn {
 }
 
 /// Decodes the instruction at the start of `bytes` (at least 2 bytes; 4 for a 32-bit
-/// instruction). A truncated or undecodable instruction decodes to `Op::Illegal`.
-pub fn decode_bytes(bytes: &[u8], xlen: Xlen) -> Insn {
+/// instruction) and returns it with its length in bytes. A truncated or undecodable
+/// instruction decodes to `Op::Illegal`.
+pub fn decode_bytes(bytes: &[u8], xlen: Xlen) -> (Insn, u8) {
     let Some(&[low0, low1]) = bytes.get(..2) else {
-        return Insn::illegal(0, 2);
+        return (Insn::illegal(0), 2);
     };
     let halfword = u16::from_le_bytes([low0, low1]);
     if halfword & 0b11 != 0b11 {
         return match compressed::expand(halfword, xlen) {
-            Some(word) => Insn {
-                size: 2,
-                ..decode(word)
-            },
-            None => Insn::illegal(u32::from(halfword), 2),
+            Some(word) => (decode(word), 2),
+            None => (Insn::illegal(u32::from(halfword)), 2),
         };
     }
     match bytes.get(..4) {
-        Some(&[b0, b1, b2, b3]) => decode(u32::from_le_bytes([b0, b1, b2, b3])),
-        _ => Insn::illegal(u32::from(halfword), 4),
+        Some(&[b0, b1, b2, b3]) => (decode(u32::from_le_bytes([b0, b1, b2, b3])), 4),
+        // A 32-bit instruction cut off by the end of its segment.
+        _ => (Insn::illegal(u32::from(halfword)), 2),
     }
 }
 
@@ -405,19 +414,11 @@ fn static_rounding_mode(word: u32) -> Option<i32> {
 
 /// Decodes one 32-bit instruction word.
 pub fn decode(word: u32) -> Insn {
-    decode_checked(word).unwrap_or(Insn::illegal(word, 4))
+    decode_checked(word).unwrap_or(Insn::illegal(word))
 }
 
 fn insn(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> Option<Insn> {
-    Some(Insn {
-        op,
-        rd,
-        rs1,
-        rs2,
-        imm,
-        block_rest: 1,
-        size: 4,
-    })
+    Some(Insn::new(op, rd, rs1, rs2, imm))
 }
 
 fn decode_checked(word: u32) -> Option<Insn> {
@@ -730,18 +731,7 @@ mod tests {
     #[test]
     fn immediates_decode_with_sign() {
         // addi a0, a0, -1
-        assert_eq!(
-            decode(0xfff5_0513),
-            Insn {
-                op: Op::Addi,
-                rd: 10,
-                rs1: 10,
-                rs2: 0,
-                imm: -1,
-                block_rest: 1,
-                size: 4
-            }
-        );
+        assert_eq!(decode(0xfff5_0513), Insn::new(Op::Addi, 10, 10, 0, -1));
         // sd ra, -8(sp)
         let store = decode(0xfe11_3c23);
         assert_eq!(
@@ -783,9 +773,12 @@ mod tests {
 
     #[test]
     fn truncated_bytes_are_illegal_not_a_panic() {
-        assert_eq!(decode_bytes(&[], Xlen::Rv64).op, Op::Illegal);
-        assert_eq!(decode_bytes(&[0x13], Xlen::Rv64).op, Op::Illegal);
-        assert_eq!(decode_bytes(&[0x13, 0, 0], Xlen::Rv64).op, Op::Illegal);
-        assert_eq!(decode_bytes(&[0x13, 0, 0, 0], Xlen::Rv64).op, Op::Addi);
+        assert_eq!(decode_bytes(&[], Xlen::Rv64).0.op, Op::Illegal);
+        assert_eq!(decode_bytes(&[0x13], Xlen::Rv64).0.op, Op::Illegal);
+        assert_eq!(decode_bytes(&[0x13, 0, 0], Xlen::Rv64).0.op, Op::Illegal);
+        assert_eq!(
+            decode_bytes(&[0x13, 0, 0, 0], Xlen::Rv64),
+            (decode(0x13), 4)
+        );
     }
 }

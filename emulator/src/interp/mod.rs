@@ -8,7 +8,7 @@ pub mod float;
 
 use alloc::sync::Arc;
 
-use crate::decode::{Insn, Op};
+use crate::decode::{decode_bytes, Insn, Op, Xlen, NO_TARGET};
 use crate::machine::{Cpu, Machine, Stop, Trap, TrapKind, CALL_RETURN_ADDRESS, FIRST_HOST_CALL};
 use crate::mem::{Access, Memory, MemoryFault};
 use float::RoundingMode;
@@ -39,103 +39,168 @@ impl Machine {
     pub fn run(&mut self, budget: u64) -> Stop {
         let program = Arc::clone(&self.program);
         let code: &[Insn] = &program.code;
+        let block_rest: &[u16] = &program.block_rest;
         let code_start = program.code_start;
         let limit = self.instret.saturating_add(budget);
-        let mut pc = self.cpu.pc;
-        // Every jump the guest can make lands on an even address; only the embedder can set
-        // an odd pc.
-        if pc & 1 != 0 {
-            return Stop::Trap(Trap {
-                pc,
-                kind: TrapKind::InstructionFetch,
-            });
-        }
         // Kept in a local so the hot loop need not store it to the machine on every block.
         let mut instret = self.instret;
+        let mut pc = self.cpu.pc;
         loop {
-            let slot = (pc.wrapping_sub(code_start) >> 1) as usize;
-            let Some(first) = code.get(slot) else {
+            let Some(mut index) = program.index_of(pc) else {
+                // Not the start of a decoded instruction: stop, or run one instruction decoded
+                // from where a jump into the middle of another landed.
                 self.instret = instret;
                 self.cpu.pc = pc;
                 if pc == CALL_RETURN_ADDRESS {
                     return Stop::Returned(self.cpu.x[A0]);
                 }
-                return Stop::Trap(Trap {
-                    pc,
-                    kind: TrapKind::InstructionFetch,
-                });
+                if !program.is_executable(pc) {
+                    return Stop::Trap(Trap {
+                        pc,
+                        kind: TrapKind::InstructionFetch,
+                    });
+                }
+                if instret >= limit {
+                    return Stop::BudgetExhausted;
+                }
+                match self.run_one_undecoded(pc) {
+                    Exit::Jump(target) => pc = target,
+                    Exit::Stop(stop) => return stop,
+                }
+                instret = self.instret;
+                continue;
             };
-            let block = u64::from(first.block_rest);
-            if instret + block > limit {
-                self.instret = instret;
-                self.cpu.pc = pc;
-                return Stop::BudgetExhausted;
-            }
-            instret += block;
-            match run_block(&mut self.cpu, &mut self.memory, code, code_start, slot) {
-                Event::Jump(target) => pc = target,
-                event => {
+            // Straight-line code and direct branches go from entry to entry without addresses.
+            loop {
+                let block = u64::from(block_rest[index]);
+                if instret + block > limit {
                     self.instret = instret;
-                    match self.handle_event(event) {
-                        Exit::Jump(target) => pc = target,
-                        Exit::Stop(stop) => return stop,
+                    self.cpu.pc = code_start + u64::from(code[index].offset);
+                    return Stop::BudgetExhausted;
+                }
+                instret += block;
+                match run_block(
+                    &mut self.cpu,
+                    &mut self.memory,
+                    code,
+                    block_rest,
+                    code_start,
+                    index,
+                ) {
+                    Event::Next(next) => index = next,
+                    Event::Jump(target) => {
+                        pc = target;
+                        break;
                     }
-                    instret = self.instret;
+                    Event::Other(event) => {
+                        self.instret = instret;
+                        match self.handle_rare(event) {
+                            Exit::Jump(target) => pc = target,
+                            Exit::Stop(stop) => return stop,
+                        }
+                        instret = self.instret;
+                        break;
+                    }
                 }
             }
         }
     }
 
+    /// Runs the single instruction at `pc`, which starts inside another decoded instruction,
+    /// by decoding it on the spot. Rare: only hand-written code jumps there.
     #[cold]
-    fn handle_event(&mut self, event: Event) -> Exit {
-        // Events carry only the pc, so the hot loop keeps few values live; the instruction is
-        // looked up again here.
-        let insn_at = |machine: &Machine, pc: u64| {
-            machine.program.code[(pc.wrapping_sub(machine.program.code_start) >> 1) as usize]
+    fn run_one_undecoded(&mut self, pc: u64) -> Exit {
+        let program = Arc::clone(&self.program);
+        let offset = (pc - program.code_start) as usize;
+        let (mut insn, size) =
+            decode_bytes(program.code_bytes.get(offset..).unwrap_or(&[]), Xlen::Rv64);
+        insn.offset = offset as u32;
+        let fall_through = Insn {
+            offset: (offset + usize::from(size)) as u32,
+            ..Insn::new(Op::FallThrough, 0, 0, 0, 0)
         };
-        match event {
+        let code = [insn, fall_through];
+        self.instret += 1;
+        match run_block(
+            &mut self.cpu,
+            &mut self.memory,
+            &code,
+            &[1, 0],
+            program.code_start,
+            0,
+        ) {
+            Event::Next(index) => Exit::Jump(program.code_start + u64::from(code[index].offset)),
             Event::Jump(target) => Exit::Jump(target),
-            Event::Trap(pc, kind) => self.trap(pc, insn_at(self, pc), kind),
-            Event::MemoryFault(fault, pc) => self.memory_trap(fault, pc, insn_at(self, pc)),
-            Event::Illegal(pc) => self.illegal_instruction(pc, insn_at(self, pc)),
-            Event::Ecall(pc) => {
-                self.cpu.pc = pc;
-                self.ecall(pc, insn_at(self, pc))
+            Event::Other(event) => self.handle_rare(event),
+        }
+    }
+
+    #[cold]
+    fn handle_rare(&mut self, event: Rare) -> Exit {
+        match event {
+            Rare::Trap(pc, kind, unexecuted) => self.trap(pc, kind, unexecuted),
+            Rare::MemoryFault(fault, pc, unexecuted) => {
+                let kind = match fault.access {
+                    Access::Read => TrapKind::Load { addr: fault.addr },
+                    Access::Write => TrapKind::Store { addr: fault.addr },
+                };
+                self.trap(pc, kind, unexecuted)
             }
-            Event::Csr(pc) => self.csr_instruction(pc, insn_at(self, pc)),
+            Rare::Illegal(pc, unexecuted) => self.illegal_instruction(pc, unexecuted),
+            Rare::Ecall(pc) => {
+                self.cpu.pc = pc;
+                self.ecall(pc)
+            }
+            Rare::Csr(pc) => self.csr_instruction(pc),
         }
     }
 }
 
-/// What ended a block: usually a jump; the rest need the whole machine.
+/// What ended a block: usually a jump to an entry of the code or to an address.
 enum Event {
+    Next(usize),
     Jump(u64),
-    Trap(u64, TrapKind),
-    MemoryFault(MemoryFault, u64),
-    Illegal(u64),
+    Other(Rare),
+}
+
+/// Block ends that need the whole machine, at the instruction's pc. Traps carry how many
+/// charged instructions of their block did not run.
+enum Rare {
+    Trap(u64, TrapKind, u16),
+    MemoryFault(MemoryFault, u64, u16),
+    Illegal(u64, u16),
     Ecall(u64),
     Csr(u64),
 }
 
-/// Executes from `slot` to the end of its basic block.
+/// Executes from entry `index` to the end of its basic block.
 #[inline(always)]
 fn run_block(
     cpu: &mut Cpu,
     memory: &mut Memory,
     code: &[Insn],
+    block_rest: &[u16],
     code_start: u64,
-    mut slot: usize,
+    mut index: usize,
 ) -> Event {
     loop {
-        let Some(&insn) = code.get(slot) else {
-            return Event::Jump(code_start.wrapping_add(slot as u64 * 2));
-        };
+        let insn = code[index];
         macro_rules! pc {
             () => {
-                code_start.wrapping_add(slot as u64 * 2)
+                code_start + u64::from(insn.offset)
             };
         }
-        let next = slot + usize::from(insn.size >> 1);
+        // Address of the next instruction, for links.
+        macro_rules! next_pc {
+            () => {
+                code_start + u64::from(code[index + 1].offset)
+            };
+        }
+        macro_rules! unexecuted {
+            () => {
+                block_rest[index] - 1
+            };
+        }
         let rd = usize::from(insn.rd) & 63;
         let imm = insn.imm as i64 as u64;
         let frd = usize::from(insn.rd) & 31;
@@ -168,7 +233,9 @@ fn run_block(
                     Ok(value) => {
                         cpu.x[rd] = $extend(value);
                     }
-                    Err(fault) => return Event::MemoryFault(fault, pc!()),
+                    Err(fault) => {
+                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
+                    }
                 }
             }};
         }
@@ -176,25 +243,26 @@ fn run_block(
             ($t:ty) => {{
                 let addr = rs1!().wrapping_add(imm);
                 if let Err(fault) = memory.store::<$t>(addr, rs2!() as $t) {
-                    return Event::MemoryFault(fault, pc!());
+                    return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
                 }
             }};
         }
         macro_rules! branch {
             ($taken:expr) => {{
-                let target = if $taken {
-                    pc!().wrapping_add(imm)
-                } else {
-                    pc!().wrapping_add(u64::from(insn.size))
-                };
-                return Event::Jump(target);
+                if !$taken {
+                    return Event::Next(index + 1);
+                }
+                if insn.target != NO_TARGET {
+                    return Event::Next(insn.target as usize);
+                }
+                return Event::Jump(pc!().wrapping_add(imm));
             }};
         }
         macro_rules! rounding {
             () => {
                 match resolve_rounding_mode(insn.rounding_mode(), cpu.frm) {
                     Some(mode) => mode,
-                    None => return Event::Illegal(pc!()),
+                    None => return Event::Other(Rare::Illegal(pc!(), unexecuted!())),
                 }
             };
         }
@@ -202,16 +270,22 @@ fn run_block(
             ($t:ty, $extend:expr, $combine:expr) => {{
                 let addr = rs1!();
                 if !addr.is_multiple_of(core::mem::size_of::<$t>() as u64) {
-                    return Event::Trap(pc!(), TrapKind::MisalignedAtomic { addr });
+                    return Event::Other(Rare::Trap(
+                        pc!(),
+                        TrapKind::MisalignedAtomic { addr },
+                        unexecuted!(),
+                    ));
                 }
                 let old = match memory.load::<$t>(addr) {
                     Ok(value) => value,
-                    Err(fault) => return Event::MemoryFault(fault, pc!()),
+                    Err(fault) => {
+                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
+                    }
                 };
                 let new: $t = $combine(old, rs2!() as $t);
                 if let Err(fault) = memory.store::<$t>(addr, new) {
                     // An AMO on read-only memory is a store fault.
-                    return Event::MemoryFault(fault, pc!());
+                    return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
                 }
                 cpu.x[rd] = $extend(old);
             }};
@@ -221,12 +295,15 @@ fn run_block(
             Op::Lui => cpu.x[rd] = imm,
             Op::Auipc => cpu.x[rd] = pc!().wrapping_add(imm),
             Op::Jal => {
-                cpu.x[rd] = pc!().wrapping_add(u64::from(insn.size));
+                cpu.x[rd] = next_pc!();
+                if insn.target != NO_TARGET {
+                    return Event::Next(insn.target as usize);
+                }
                 return Event::Jump(pc!().wrapping_add(imm));
             }
             Op::Jalr => {
                 let target = rs1!().wrapping_add(imm) & !1;
-                cpu.x[rd] = pc!().wrapping_add(u64::from(insn.size));
+                cpu.x[rd] = next_pc!();
                 return Event::Jump(target);
             }
             Op::Beq => branch!(rs1!() == rs2!()),
@@ -309,7 +386,11 @@ fn run_block(
                 let size = if insn.op == Op::LrW { 4 } else { 8 };
                 let addr = rs1!();
                 if !addr.is_multiple_of(size) {
-                    return Event::Trap(pc!(), TrapKind::MisalignedAtomic { addr });
+                    return Event::Other(Rare::Trap(
+                        pc!(),
+                        TrapKind::MisalignedAtomic { addr },
+                        unexecuted!(),
+                    ));
                 }
                 let loaded = if size == 4 {
                     memory
@@ -323,14 +404,20 @@ fn run_block(
                         cpu.x[rd] = value;
                         cpu.reservation = Some((addr, value));
                     }
-                    Err(fault) => return Event::MemoryFault(fault, pc!()),
+                    Err(fault) => {
+                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
+                    }
                 }
             }
             Op::ScW | Op::ScD => {
                 let size = if insn.op == Op::ScW { 4 } else { 8 };
                 let addr = rs1!();
                 if !addr.is_multiple_of(size) {
-                    return Event::Trap(pc!(), TrapKind::MisalignedAtomic { addr });
+                    return Event::Other(Rare::Trap(
+                        pc!(),
+                        TrapKind::MisalignedAtomic { addr },
+                        unexecuted!(),
+                    ));
                 }
                 // Like qemu: SC succeeds while the reserved address still holds the value
                 // LR loaded.
@@ -344,7 +431,9 @@ fn run_block(
                 };
                 let current = match current {
                     Ok(value) => value,
-                    Err(fault) => return Event::MemoryFault(fault, pc!()),
+                    Err(fault) => {
+                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
+                    }
                 };
                 let succeeded = reserved == Some((addr, current));
                 if succeeded {
@@ -354,7 +443,7 @@ fn run_block(
                         memory.store::<u64>(addr, rs2!())
                     };
                     if let Err(fault) = stored {
-                        return Event::MemoryFault(fault, pc!());
+                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
                     }
                 }
                 cpu.x[rd] = u64::from(!succeeded);
@@ -423,13 +512,15 @@ fn run_block(
                 let addr = rs1!().wrapping_add(imm);
                 match memory.load::<u32>(addr) {
                     Ok(bits) => cpu.f[frd] = float::box_s(bits),
-                    Err(fault) => return Event::MemoryFault(fault, pc!()),
+                    Err(fault) => {
+                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
+                    }
                 }
             }
             Op::Fsw => {
                 let addr = rs1!().wrapping_add(imm);
                 if let Err(fault) = memory.store::<u32>(addr, fs2!() as u32) {
-                    return Event::MemoryFault(fault, pc!());
+                    return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
                 }
             }
             Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
@@ -562,13 +653,15 @@ fn run_block(
                 let addr = rs1!().wrapping_add(imm);
                 match memory.load::<u64>(addr) {
                     Ok(bits) => cpu.f[frd] = bits,
-                    Err(fault) => return Event::MemoryFault(fault, pc!()),
+                    Err(fault) => {
+                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
+                    }
                 }
             }
             Op::Fsd => {
                 let addr = rs1!().wrapping_add(imm);
                 if let Err(fault) = memory.store::<u64>(addr, fs2!()) {
-                    return Event::MemoryFault(fault, pc!());
+                    return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
                 }
             }
             Op::FmaddD | Op::FmsubD | Op::FnmsubD | Op::FnmaddD => {
@@ -651,51 +744,51 @@ fn run_block(
             Op::FmvDX => cpu.f[frd] = rs1!(),
 
             // Block-ending ops that need the whole machine.
-            Op::Ecall => return Event::Ecall(pc!()),
-            Op::Ebreak => return Event::Trap(pc!(), TrapKind::Breakpoint),
-            // Code is immutable and decoded once, so there is no instruction cache to sync.
-            Op::FenceI => return Event::Jump(pc!().wrapping_add(u64::from(insn.size))),
-            Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
-                return Event::Csr(pc!());
+            Op::Ecall => return Event::Other(Rare::Ecall(pc!())),
+            Op::Ebreak => {
+                return Event::Other(Rare::Trap(pc!(), TrapKind::Breakpoint, unexecuted!()))
             }
-            Op::Illegal => return Event::Illegal(pc!()),
-            Op::NotExecutable => return Event::Trap(pc!(), TrapKind::InstructionFetch),
+            // Code is immutable and decoded once, so there is no instruction cache to sync.
+            Op::FenceI => return Event::Next(index + 1),
+            Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
+                return Event::Other(Rare::Csr(pc!()));
+            }
+            Op::Illegal => return Event::Other(Rare::Illegal(pc!(), unexecuted!())),
+            Op::FallThrough => return Event::Jump(pc!()),
         }
-        slot = next;
+        index += 1;
     }
 }
 
 impl Machine {
-    /// The block was charged in full on entry; give back the instructions after the one that
-    /// stopped it, so the count stays exact.
-    fn uncount_rest_of_block(&mut self, insn: Insn) {
-        self.instret -= u64::from(insn.block_rest) - 1;
-    }
-
+    /// A trap at `pc`. Its block was charged in full on entry; the `unexecuted` instructions
+    /// after the trapping one are given back, so the count stays exact.
     #[cold]
-    fn trap(&mut self, pc: u64, insn: Insn, kind: TrapKind) -> Exit {
+    fn trap(&mut self, pc: u64, kind: TrapKind, unexecuted: u16) -> Exit {
         self.cpu.pc = pc;
-        self.uncount_rest_of_block(insn);
+        self.instret -= u64::from(unexecuted);
         Exit::Stop(Stop::Trap(Trap { pc, kind }))
     }
 
     #[cold]
-    fn memory_trap(&mut self, fault: MemoryFault, pc: u64, insn: Insn) -> Exit {
-        let kind = match fault.access {
-            Access::Read => TrapKind::Load { addr: fault.addr },
-            Access::Write => TrapKind::Store { addr: fault.addr },
-        };
-        self.trap(pc, insn, kind)
+    fn illegal_instruction(&mut self, pc: u64, unexecuted: u16) -> Exit {
+        let bits = self.program.instruction_bits(pc).unwrap_or(0);
+        self.trap(pc, TrapKind::IllegalInstruction { bits }, unexecuted)
     }
 
-    #[cold]
-    fn illegal_instruction(&mut self, pc: u64, insn: Insn) -> Exit {
-        let bits = self.program.instruction_bits(pc).unwrap_or(insn.imm as u32);
-        self.trap(pc, insn, TrapKind::IllegalInstruction { bits })
+    /// The instruction at `pc` and its length, decoded again for the rare ops that need more
+    /// than the hot loop keeps.
+    fn decode_at(&self, pc: u64) -> (Insn, u8) {
+        let offset = pc.wrapping_sub(self.program.code_start) as usize;
+        decode_bytes(
+            self.program.code_bytes.get(offset..).unwrap_or(&[]),
+            Xlen::Rv64,
+        )
     }
 
-    fn ecall(&mut self, pc: u64, insn: Insn) -> Exit {
-        let next_pc = pc.wrapping_add(u64::from(insn.size));
+    fn ecall(&mut self, pc: u64) -> Exit {
+        let (_, size) = self.decode_at(pc);
+        let next_pc = pc.wrapping_add(u64::from(size));
         let number = self.cpu.x[A7];
         if number >= FIRST_HOST_CALL {
             self.cpu.pc = next_pc;
@@ -714,7 +807,8 @@ impl Machine {
     }
 
     /// Zicsr on the user-level CSRs: fflags, frm, fcsr and the cycle/time/instret counters.
-    fn csr_instruction(&mut self, pc: u64, insn: Insn) -> Exit {
+    fn csr_instruction(&mut self, pc: u64) -> Exit {
+        let (insn, size) = self.decode_at(pc);
         let csr = insn.imm as u32 & 0xfff;
         let old = match csr {
             CSR_FFLAGS => u64::from(self.cpu.fflags),
@@ -722,7 +816,7 @@ impl Machine {
             CSR_FCSR => u64::from(self.cpu.frm) << 5 | u64::from(self.cpu.fflags),
             // Time advances with retired instructions, so runs are reproducible.
             CSR_CYCLE | CSR_TIME | CSR_INSTRET => self.instret,
-            _ => return self.illegal_instruction(pc, insn),
+            _ => return self.illegal_instruction(pc, 0),
         };
         let source = match insn.op {
             Op::Csrrw | Op::Csrrs | Op::Csrrc => self.cpu.x[usize::from(insn.rs1) & 31],
@@ -743,11 +837,11 @@ impl Machine {
                     self.cpu.fflags = (value & 0x1f) as u8;
                     self.cpu.frm = ((value >> 5) & 0x7) as u8;
                 }
-                _ => return self.illegal_instruction(pc, insn),
+                _ => return self.illegal_instruction(pc, 0),
             }
         }
         self.cpu.x[usize::from(insn.rd) & 63] = old;
-        Exit::Jump(pc.wrapping_add(u64::from(insn.size)))
+        Exit::Jump(pc.wrapping_add(u64::from(size)))
     }
 }
 

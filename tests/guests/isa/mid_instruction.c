@@ -1,0 +1,38 @@
+/* Jumps into the middle of a 32-bit instruction, whose upper half is itself a
+ * valid compressed instruction: hardware executes from wherever pc lands, so
+ * an emulator that decodes ahead of time must cope with entry points it did
+ * not see. Also counts on straight-line code after such a jump continuing at
+ * the right place. */
+#include <stdio.h>
+
+static long jump_into_lui(long start) {
+    register long a0 __asm__("a0") = start;
+    __asm__ volatile(
+        "la t1, 1f\n"
+        "addi t1, t1, 2\n"
+        "jr t1\n"
+        /* lui t0, 0x45050; bytes 2..3 are 0x4505 = c.li a0, 1 */
+        "1: .4byte 0x450502b7\n"
+        "addi a0, a0, 40\n"
+        : "+r"(a0)
+        :
+        : "t0", "t1");
+    return a0;
+}
+
+static long straight_through_lui(long start) {
+    register long a0 __asm__("a0") = start;
+    register long t0 __asm__("t0");
+    __asm__ volatile(
+        ".4byte 0x450502b7\n"
+        "addi a0, a0, 40\n"
+        : "+r"(a0), "=r"(t0));
+    return a0 + (t0 >> 12);
+}
+
+int main(void) {
+    printf("into the middle: %ld\n", jump_into_lui(7));
+    printf("straight through: %#lx\n", straight_through_lui(7));
+    for (int i = 0; i < 3; i++) printf("again %d: %ld\n", i, jump_into_lui(i));
+    return 0;
+}
