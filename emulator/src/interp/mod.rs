@@ -266,6 +266,19 @@ fn run_block(
                 }
             };
         }
+        macro_rules! single_arithmetic {
+            ($operation:path) => {{
+                let rm = rounding!();
+                let (a, b) = (float::unbox_s(fs1!()), float::unbox_s(fs2!()));
+                cpu.f[frd] = float::box_s($operation(a, b, rm, &mut cpu.fflags));
+            }};
+        }
+        macro_rules! double_arithmetic {
+            ($operation:path) => {{
+                let rm = rounding!();
+                cpu.f[frd] = $operation(fs1!(), fs2!(), rm, &mut cpu.fflags);
+            }};
+        }
         macro_rules! atomic {
             ($t:ty, $extend:expr, $combine:expr) => {{
                 let addr = rs1!();
@@ -538,42 +551,10 @@ fn run_block(
                 );
                 cpu.f[frd] = float::box_s(result);
             }
-            Op::FaddS => {
-                let rm = rounding!();
-                cpu.f[frd] = float::box_s(float::add_s(
-                    float::unbox_s(fs1!()),
-                    float::unbox_s(fs2!()),
-                    rm,
-                    &mut cpu.fflags,
-                ));
-            }
-            Op::FsubS => {
-                let rm = rounding!();
-                cpu.f[frd] = float::box_s(float::sub_s(
-                    float::unbox_s(fs1!()),
-                    float::unbox_s(fs2!()),
-                    rm,
-                    &mut cpu.fflags,
-                ));
-            }
-            Op::FmulS => {
-                let rm = rounding!();
-                cpu.f[frd] = float::box_s(float::mul_s(
-                    float::unbox_s(fs1!()),
-                    float::unbox_s(fs2!()),
-                    rm,
-                    &mut cpu.fflags,
-                ));
-            }
-            Op::FdivS => {
-                let rm = rounding!();
-                cpu.f[frd] = float::box_s(float::div_s(
-                    float::unbox_s(fs1!()),
-                    float::unbox_s(fs2!()),
-                    rm,
-                    &mut cpu.fflags,
-                ));
-            }
+            Op::FaddS => single_arithmetic!(float::add_s),
+            Op::FsubS => single_arithmetic!(float::sub_s),
+            Op::FmulS => single_arithmetic!(float::mul_s),
+            Op::FdivS => single_arithmetic!(float::div_s),
             Op::FsqrtS => {
                 let rm = rounding!();
                 cpu.f[frd] =
@@ -678,22 +659,10 @@ fn run_block(
                     &mut cpu.fflags,
                 );
             }
-            Op::FaddD => {
-                let rm = rounding!();
-                cpu.f[frd] = float::add_d(fs1!(), fs2!(), rm, &mut cpu.fflags);
-            }
-            Op::FsubD => {
-                let rm = rounding!();
-                cpu.f[frd] = float::sub_d(fs1!(), fs2!(), rm, &mut cpu.fflags);
-            }
-            Op::FmulD => {
-                let rm = rounding!();
-                cpu.f[frd] = float::mul_d(fs1!(), fs2!(), rm, &mut cpu.fflags);
-            }
-            Op::FdivD => {
-                let rm = rounding!();
-                cpu.f[frd] = float::div_d(fs1!(), fs2!(), rm, &mut cpu.fflags);
-            }
+            Op::FaddD => double_arithmetic!(float::add_d),
+            Op::FsubD => double_arithmetic!(float::sub_d),
+            Op::FmulD => double_arithmetic!(float::mul_d),
+            Op::FdivD => double_arithmetic!(float::div_d),
             Op::FsqrtD => {
                 let rm = rounding!();
                 cpu.f[frd] = float::sqrt_d(fs1!(), rm, &mut cpu.fflags);
