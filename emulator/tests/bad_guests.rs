@@ -155,3 +155,104 @@ fn a_program_larger_than_the_memory_limit_does_not_start() {
     .expect_err("hello does not fit in 64 KiB");
     assert!(matches!(error, SetupError::OutOfMemory { .. }), "{error}");
 }
+
+/// Garbage as code: the text of a real program overwritten with pseudo-random bytes, run under
+/// small limits. Whatever the bytes do (wild jumps, loads and stores, random system calls with
+/// random arguments, illegal instructions), the machine stops with a `Stop` value.
+#[test]
+fn random_code_never_crashes_the_host() {
+    let original = support::guest("c/hello");
+    let image = rvedge::elf::parse(&original, rvedge::PROGRAM_ADDRESS_LIMIT).unwrap();
+    let text = image
+        .segments
+        .iter()
+        .find(|segment| segment.flags.execute)
+        .unwrap();
+    let text_file_offset = text.file_data.as_ptr() as usize - original.as_ptr() as usize;
+    let entry_offset = text_file_offset + (image.entry - text.vaddr) as usize;
+    let scrambled_end = (entry_offset + 64 * 1024).min(text_file_offset + text.file_data.len());
+
+    let options = Options {
+        max_memory: 16 << 20,
+        ..Options::default()
+    };
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut outcomes = std::collections::BTreeMap::<String, u32>::new();
+    for _ in 0..300 {
+        let mut program = original.clone();
+        for byte in &mut program[entry_offset..scrambled_end] {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        let mut machine =
+            Machine::from_elf(&program, &options, Box::new(Isolated::default())).unwrap();
+        let stop = machine.run(200_000);
+        let outcome = match stop {
+            Stop::Trap(trap) => format!("{:?}", trap.kind)
+                .split([' ', '{'])
+                .next()
+                .unwrap()
+                .to_string(),
+            other => format!("{other:?}").split('(').next().unwrap().to_string(),
+        };
+        *outcomes.entry(outcome).or_default() += 1;
+        assert!(machine.instructions() <= 200_000);
+    }
+    eprintln!("outcomes of random code: {outcomes:?}");
+    // Random code mostly faults, in several ways.
+    assert!(outcomes.len() >= 3, "{outcomes:?}");
+}
+
+/// Every Linux system call number with pseudo-random arguments (wild, null, and pointers into
+/// the stack), made from a real `ecall` of the program: each returns to the guest or stops it
+/// cleanly, and the machine stays usable.
+#[test]
+fn system_calls_with_wild_arguments_fail_cleanly() {
+    let program = rvedge::Program::from_elf(&support::guest("c/hello")).unwrap();
+    let ecall_pc = program
+        .code
+        .iter()
+        .find(|insn| insn.op == rvedge::decode::Op::Ecall)
+        .map(|insn| program.code_start + u64::from(insn.offset))
+        .expect("hello makes system calls");
+    let options = Options {
+        max_memory: 16 << 20,
+        ..Options::default()
+    };
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut returned = 0;
+    for round in 0..4000u64 {
+        let mut machine =
+            Machine::new(program.clone(), &options, Box::new(Isolated::default())).unwrap();
+        let sp = machine.register(2);
+        for register in 10..=15 {
+            let value = match next() % 4 {
+                0 => 0,
+                1 => sp.wrapping_sub(next() % 4096),
+                2 => next() % 65536,
+                _ => next(),
+            };
+            machine.set_register(register, value);
+        }
+        machine.set_register(17, round % 300);
+        machine.set_pc(ecall_pc);
+        match machine.run(1) {
+            // The ecall returned to the guest, which the budget then stopped.
+            Stop::BudgetExhausted => returned += 1,
+            Stop::Exited(_) | Stop::Trap(_) => {}
+            other => panic!("system call {} stopped with {other:?}", round % 300),
+        }
+    }
+    assert!(
+        returned > 3000,
+        "{returned} of 4000 calls returned to the guest"
+    );
+}
