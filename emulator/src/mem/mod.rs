@@ -492,6 +492,14 @@ impl Memory {
 
     #[cold]
     fn load_slow<T: Scalar>(&mut self, addr: u64) -> Result<T, MemoryFault> {
+        let offset = (addr & PAGE_OFFSET_MASK) as usize;
+        if offset + T::SIZE <= PAGE_BYTES {
+            let page = self.page_for_read(addr)?;
+            // SAFETY: `page` points at a live page of PAGE_BYTES bytes and
+            // offset + T::SIZE <= PAGE_BYTES.
+            let bytes = unsafe { core::slice::from_raw_parts(page.add(offset), T::SIZE) };
+            return Ok(T::from_le(bytes));
+        }
         let mut raw = [0u8; 8];
         self.read_bytes(addr, &mut raw[..T::SIZE])?;
         Ok(T::from_le(&raw))
@@ -516,6 +524,15 @@ impl Memory {
 
     #[cold]
     fn store_slow<T: Scalar>(&mut self, addr: u64, value: T) -> Result<(), MemoryFault> {
+        let offset = (addr & PAGE_OFFSET_MASK) as usize;
+        if offset + T::SIZE <= PAGE_BYTES {
+            let page = self.page_for_write(addr)?;
+            // SAFETY: `page` is a live page owned by this memory (write TLB invariant) and
+            // offset + T::SIZE <= PAGE_BYTES.
+            let bytes = unsafe { core::slice::from_raw_parts_mut(page.add(offset), T::SIZE) };
+            value.write_le(bytes);
+            return Ok(());
+        }
         let mut raw = [0u8; 8];
         value.write_le(&mut raw);
         // Check every page first so a faulting page-crossing store writes nothing.
