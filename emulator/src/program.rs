@@ -14,9 +14,10 @@ use crate::mem::Perms;
 /// stack (see `syscall::layout`).
 pub const PROGRAM_ADDRESS_LIMIT: u64 = 1 << 37;
 
-/// Decoded code is about 6 times the size of the machine code; this bounds what a hostile
-/// program can make the loader allocate.
-pub const MAX_CODE_BYTES: u64 = 64 << 20;
+/// Most machine code (file bytes of executable segments) a program may have. Decoded code is
+/// about 8 times larger, so this bounds what a hostile program makes the loader allocate;
+/// real programs have a few MiB at most.
+pub const MAX_CODE_BYTES: u64 = 16 << 20;
 
 /// Why a program could not be loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub enum LoadError {
     Elf(ElfError),
     /// No segment is executable.
     NoCode,
-    /// The executable segments span more than [`MAX_CODE_BYTES`].
+    /// The executable segments hold more than [`MAX_CODE_BYTES`] of machine code.
     CodeTooLarge {
         bytes: u64,
     },
@@ -37,7 +38,7 @@ impl fmt::Display for LoadError {
             LoadError::NoCode => out.write_str("invalid program: no executable segment"),
             LoadError::CodeTooLarge { bytes } => write!(
                 out,
-                "invalid program: executable segments span {bytes} bytes, more than the {MAX_CODE_BYTES} supported"
+                "invalid program: executable segments hold {bytes} bytes of code, more than the {MAX_CODE_BYTES} supported"
             ),
         }
     }
@@ -71,8 +72,9 @@ pub struct Program {
     pub program_header_entry_size: u16,
     /// Lowest address of executable memory; instruction offsets are relative to it.
     pub code_start: u64,
-    /// Executable bytes from `code_start` (zero-filled past each segment's file data), for
-    /// decoding instructions that start inside another instruction.
+    /// The decoded bytes of executable memory from `code_start` (file bytes and the zeros
+    /// between them), for decoding again where a jump lands inside an instruction. Executable
+    /// memory beyond them is zero.
     pub code_bytes: Vec<u8>,
     /// Every instruction of each executable segment, decoded in address order, so straight-line
     /// code is consecutive entries; a `FallThrough` ends each segment's run.
@@ -173,27 +175,37 @@ fn decode_code(segments: &[LoadSegment]) -> Result<(u64, Vec<u8>, Vec<Insn>, Vec
         .map(|segment| segment.vaddr)
         .min()
         .ok_or(LoadError::NoCode)?;
-    let end = executable()
-        .map(|segment| segment.vaddr + segment.mem_size)
+    // Only file bytes are decoded (plus 2 bytes of the zeros after them, for an instruction
+    // cut off by the file's end): a segment's zero-filled tail decodes to illegal
+    // instructions, which `run` finds without a table, however large the tail.
+    let decode_end = |segment: &LoadSegment| {
+        let offset = segment.vaddr - start;
+        (offset + segment.mem_size).min(offset + segment.data.len() as u64 + 2)
+    };
+    let bytes_end = executable()
+        .map(decode_end)
         .max()
         .ok_or(LoadError::NoCode)?;
-    let span = end - start;
-    if span > MAX_CODE_BYTES {
-        return Err(LoadError::CodeTooLarge { bytes: span });
+    let machine_code_size: u64 = executable().map(|segment| segment.data.len() as u64).sum();
+    if machine_code_size > MAX_CODE_BYTES {
+        return Err(LoadError::CodeTooLarge {
+            bytes: machine_code_size,
+        });
     }
-    let mut bytes = vec![0u8; span as usize];
+    let mut bytes = vec![0u8; bytes_end as usize];
     for segment in executable() {
         let offset = (segment.vaddr - start) as usize;
         bytes[offset..offset + segment.data.len()].copy_from_slice(&segment.data);
     }
 
     let mut code: Vec<Insn> = Vec::new();
-    let mut entry_index = vec![NO_TARGET; span.div_ceil(2) as usize];
+    let mut entry_index = vec![NO_TARGET; bytes_end.div_ceil(2) as usize];
     for segment in executable() {
         // Instructions are 2-byte aligned; an odd segment start has none at its first byte.
         let mut offset = (segment.vaddr - start).next_multiple_of(2) as usize;
-        let segment_end = (segment.vaddr - start + segment.mem_size) as usize;
-        while offset < segment_end {
+        let file_end = (segment.vaddr - start) as usize + segment.data.len();
+        let segment_end = decode_end(segment) as usize;
+        while offset < file_end {
             let (mut insn, size) = decode_bytes(&bytes[offset..segment_end], Xlen::Rv64);
             insn.offset = offset as u32;
             entry_index[offset / 2] = code.len() as u32;
@@ -236,4 +248,54 @@ fn block_lengths(code: &[Insn]) -> Vec<u16> {
         };
     }
     block_rest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_segment(mem_size: u64, data: Vec<u8>) -> LoadSegment {
+        LoadSegment {
+            vaddr: 0x10000,
+            mem_size,
+            data,
+            perms: Perms::READ_EXECUTE,
+        }
+    }
+
+    #[test]
+    fn straight_line_code_is_consecutive_and_branches_resolve_to_entries() {
+        // addi a0,a0,1 ; c.addi a0,1 ; beq zero,zero,-6 (back to the first instruction)
+        let data = vec![0x13, 0x05, 0x15, 0x00, 0x05, 0x05, 0xe3, 0x0d, 0x00, 0xfe];
+        let (start, _, code, entry_index) = decode_code(&[code_segment(10, data)]).unwrap();
+        assert_eq!(start, 0x10000);
+        let ops: Vec<Op> = code.iter().map(|insn| insn.op).collect();
+        assert_eq!(ops, [Op::Addi, Op::Addi, Op::Beq, Op::FallThrough]);
+        assert_eq!(
+            code.iter().map(|insn| insn.offset).collect::<Vec<_>>(),
+            [0, 4, 6, 10]
+        );
+        assert_eq!(code[2].target, 0);
+        assert_eq!(entry_index[..3], [0, NO_TARGET, 1]);
+        assert_eq!(block_lengths(&code), [3, 2, 1, 0]);
+    }
+
+    #[test]
+    fn a_huge_zero_filled_code_segment_costs_nothing_to_load() {
+        let data = vec![0x13, 0, 0, 0];
+        let (_, bytes, code, entry_index) = decode_code(&[code_segment(1 << 30, data)]).unwrap();
+        assert_eq!(
+            code.len(),
+            2,
+            "the addi and the fall-through into the zeros"
+        );
+        assert!(bytes.len() <= 8 && entry_index.len() <= 4);
+    }
+
+    #[test]
+    fn too_much_machine_code_is_refused() {
+        let size = MAX_CODE_BYTES + 2;
+        let result = decode_code(&[code_segment(size, vec![0; size as usize])]);
+        assert_eq!(result.err(), Some(LoadError::CodeTooLarge { bytes: size }));
+    }
 }
