@@ -1,13 +1,14 @@
 //! `rvedge-bench`: guest MIPS of the rvedge interpreter against qemu-riscv64's JIT on the same
-//! CPU-bound guest (tests/guests/bench/cpubench.c), measured in one run. Prints figures; it
-//! asserts nothing about speed, only that both produce the same checksums.
+//! CPU-bound guest (tests/guests/bench/cpubench.c), measured in one run, and the cost of making
+//! a machine from a snapshot and calling a guest function in it. Prints figures; it asserts
+//! nothing about speed, only that both emulators produce the same checksums.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use rvedge::{CapturedOutput, Machine, Options, Stop};
+use rvedge::{CapturedOutput, Isolated, Machine, Options, Stop};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -29,12 +30,52 @@ struct Arguments {
     groups: Vec<String>,
 }
 
-fn default_guest() -> PathBuf {
+fn guests_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
         PathBuf::from,
     );
-    target.join("guests/bench/cpubench")
+    target.join("guests")
+}
+
+/// Median time of: a machine from a snapshot, a vmcall of a small guest function that writes a
+/// global and the heap, and dropping the machine. The snapshot is of tests/guests/embed/vmcall
+/// paused in its "wait here" host call, as a tenant template will be.
+fn measure_fork_and_call(rounds: usize) {
+    let path = guests_dir().join("embed/vmcall");
+    let elf = std::fs::read(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    let mut template = Machine::from_elf(&elf, &Options::default(), Box::new(Isolated::default()))
+        .expect("vmcall loads");
+    let mut function = 0;
+    let stop = template.run_with_host_calls(10_000_000, &mut |machine, number| {
+        if number == 500 {
+            function = machine.register(10);
+            return None;
+        }
+        Some(Stop::HostCall(number))
+    });
+    assert_eq!(stop, Stop::HostCall(501), "vmcall guest reaches its wait");
+    let snapshot = template.snapshot();
+    let mut no_host_calls = |_: &mut Machine, number: u64| Some(Stop::HostCall(number));
+    let mut durations = Vec::with_capacity(rounds);
+    let mut owned_pages = 0;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let mut fork = Machine::from_snapshot(&snapshot, Box::new(Isolated::default()));
+        let result = fork.call(function, &[1, 2], 100_000, &mut no_host_calls);
+        owned_pages = fork.memory().owned_pages();
+        drop(fork);
+        durations.push(started.elapsed());
+        assert_eq!(result, Ok(104), "every fork starts from the snapshot");
+    }
+    durations.sort();
+    let median = durations[rounds / 2];
+    println!(
+        "fork + vmcall + teardown: median {} ns over {rounds} rounds, {owned_pages} pages written per fork, snapshot of {} pages",
+        median.as_nanos(),
+        snapshot.memory().frozen_pages()
+    );
 }
 
 struct Measurement {
@@ -80,7 +121,10 @@ fn mips(instructions: u64, elapsed: Duration) -> f64 {
 
 fn main() {
     let arguments = Arguments::parse();
-    let guest = arguments.guest.clone().unwrap_or_else(default_guest);
+    let guest = arguments
+        .guest
+        .clone()
+        .unwrap_or_else(|| guests_dir().join("bench/cpubench"));
     let elf = std::fs::read(&guest).unwrap_or_else(|error| {
         panic!(
             "cannot read {} ({error}); build it with scripts/build-guests.sh",
@@ -120,4 +164,5 @@ fn main() {
         );
     }
     println!("checksums: rvedge output equals qemu-riscv64's for every group measured");
+    measure_fork_and_call(if arguments.quick { 1_000 } else { 20_000 });
 }
