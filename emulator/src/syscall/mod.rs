@@ -287,11 +287,7 @@ fn overlaps_code(machine: &Machine, start: u64, end: u64) -> bool {
 }
 
 fn futex(machine: &mut Machine) -> u64 {
-    let (addr, operation, expected) = (
-        argument(machine, 0),
-        argument(machine, 1),
-        argument(machine, 2),
-    );
+    let (addr, operation) = (argument(machine, 0), argument(machine, 1));
     match operation & FUTEX_COMMAND_MASK {
         FUTEX_WAIT | FUTEX_WAIT_BITSET => match machine.memory.load::<u32>(addr) {
             Err(_) => errno(EFAULT),
@@ -299,10 +295,8 @@ fn futex(machine: &mut Machine) -> u64 {
             // caller sees a spurious failure and re-checks its condition.
             Ok(_) => errno(EAGAIN),
         },
-        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
-            let _ = expected;
-            0
-        }
+        // Nobody waits, so there is nobody to wake.
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => 0,
         _ => errno(ENOSYS),
     }
 }
