@@ -5,5 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use rvedge::{Isolated, Machine};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = Machine::from_elf(data, &rvedge_fuzz::small_options(), Box::new(Isolated::default()));
+    let _ = Machine::from_elf(
+        data,
+        &rvedge_fuzz::small_options(),
+        Box::new(Isolated::default()),
+    );
 });

@@ -33,10 +33,16 @@ pub fn program_with_code(code: &[u8]) -> Vec<u8> {
     elf.extend_from_slice(&(PROGRAM_HEADER_SIZE as u16).to_le_bytes());
     elf.extend_from_slice(&2u16.to_le_bytes()); // e_phnum
     elf.extend_from_slice(&[0; 6]); // no section headers
-    // The code segment also maps the headers, so AT_PHDR points into memory.
+                                    // The code segment also maps the headers, so AT_PHDR points into memory.
     let code_size = (code_offset + code.len()) as u64;
     let segments = [
-        (PF_R | PF_X, 0u64, CODE_ADDRESS - code_offset as u64, code_size, code_size.max(2)),
+        (
+            PF_R | PF_X,
+            0u64,
+            CODE_ADDRESS - code_offset as u64,
+            code_size,
+            code_size.max(2),
+        ),
         (PF_R | PF_W, 0, DATA_ADDRESS, 0, 0x1000),
     ];
     for (flags, offset, vaddr, file_size, mem_size) in segments {
@@ -55,13 +61,18 @@ pub fn program_with_code(code: &[u8]) -> Vec<u8> {
 
 /// Small limits, so a fuzz input cannot make one run expensive.
 pub fn small_options() -> Options {
-    Options { max_memory: 8 << 20, stack_size: 64 << 10, ..Options::default() }
+    Options {
+        max_memory: 8 << 20,
+        stack_size: 64 << 10,
+        ..Options::default()
+    }
 }
 
 /// Oracle: a machine made from a snapshot of a fresh machine behaves exactly like the fresh
 /// machine: same stop, same instruction count, same registers.
 pub fn check_fork_behaves_as_fresh(elf: &[u8], budget: u64) {
-    let Ok(mut fresh) = Machine::from_elf(elf, &small_options(), Box::new(Isolated::default())) else {
+    let Ok(mut fresh) = Machine::from_elf(elf, &small_options(), Box::new(Isolated::default()))
+    else {
         return;
     };
     let snapshot = fresh.snapshot();
@@ -70,9 +81,16 @@ pub fn check_fork_behaves_as_fresh(elf: &[u8], budget: u64) {
     let fork_stop = fork.run(budget);
     assert_eq!(fresh_stop, fork_stop);
     assert_eq!(fresh.instructions(), fork.instructions());
-    assert!(fresh.instructions() <= budget, "the budget is never overshot");
+    assert!(
+        fresh.instructions() <= budget,
+        "the budget is never overshot"
+    );
     for register in 0..32 {
-        assert_eq!(fresh.register(register), fork.register(register), "x{register}");
+        assert_eq!(
+            fresh.register(register),
+            fork.register(register),
+            "x{register}"
+        );
     }
     assert_eq!(fresh.pc(), fork.pc());
 }
