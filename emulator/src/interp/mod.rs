@@ -266,10 +266,16 @@ fn run_block(
                 }
             };
         }
+        // Single-precision sources, unboxed (an improperly boxed one reads as the canonical NaN).
+        macro_rules! single_operands {
+            () => {
+                (float::unbox_s(fs1!()), float::unbox_s(fs2!()))
+            };
+        }
         macro_rules! single_arithmetic {
             ($operation:path) => {{
                 let rm = rounding!();
-                let (a, b) = (float::unbox_s(fs1!()), float::unbox_s(fs2!()));
+                let (a, b) = single_operands!();
                 cpu.f[frd] = float::box_s($operation(a, b, rm, &mut cpu.fflags));
             }};
         }
@@ -562,7 +568,7 @@ fn run_block(
             }
             Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS => {
                 const SIGN: u32 = 1 << 31;
-                let (a, b) = (float::unbox_s(fs1!()), float::unbox_s(fs2!()));
+                let (a, b) = single_operands!();
                 let sign = match insn.op {
                     Op::FsgnjS => b & SIGN,
                     Op::FsgnjnS => !b & SIGN,
@@ -571,18 +577,12 @@ fn run_block(
                 cpu.f[frd] = float::box_s((a & !SIGN) | sign);
             }
             Op::FminS => {
-                cpu.f[frd] = float::box_s(float::min_s(
-                    float::unbox_s(fs1!()),
-                    float::unbox_s(fs2!()),
-                    &mut cpu.fflags,
-                ))
+                let (a, b) = single_operands!();
+                cpu.f[frd] = float::box_s(float::min_s(a, b, &mut cpu.fflags));
             }
             Op::FmaxS => {
-                cpu.f[frd] = float::box_s(float::max_s(
-                    float::unbox_s(fs1!()),
-                    float::unbox_s(fs2!()),
-                    &mut cpu.fflags,
-                ))
+                let (a, b) = single_operands!();
+                cpu.f[frd] = float::box_s(float::max_s(a, b, &mut cpu.fflags));
             }
             Op::FcvtWS | Op::FcvtWuS | Op::FcvtLS | Op::FcvtLuS => {
                 let rm = rounding!();
@@ -596,25 +596,16 @@ fn run_block(
             }
             Op::FmvXW => cpu.x[rd] = sign_extend_32(fs1!() & 0xffff_ffff),
             Op::FeqS => {
-                cpu.x[rd] = u64::from(float::eq_s(
-                    float::unbox_s(fs1!()),
-                    float::unbox_s(fs2!()),
-                    &mut cpu.fflags,
-                ))
+                let (a, b) = single_operands!();
+                cpu.x[rd] = u64::from(float::eq_s(a, b, &mut cpu.fflags));
             }
             Op::FltS => {
-                cpu.x[rd] = u64::from(float::lt_s(
-                    float::unbox_s(fs1!()),
-                    float::unbox_s(fs2!()),
-                    &mut cpu.fflags,
-                ))
+                let (a, b) = single_operands!();
+                cpu.x[rd] = u64::from(float::lt_s(a, b, &mut cpu.fflags));
             }
             Op::FleS => {
-                cpu.x[rd] = u64::from(float::le_s(
-                    float::unbox_s(fs1!()),
-                    float::unbox_s(fs2!()),
-                    &mut cpu.fflags,
-                ))
+                let (a, b) = single_operands!();
+                cpu.x[rd] = u64::from(float::le_s(a, b, &mut cpu.fflags));
             }
             Op::FclassS => cpu.x[rd] = float::classify_s(float::unbox_s(fs1!())),
             Op::FcvtSW | Op::FcvtSWu | Op::FcvtSL | Op::FcvtSLu => {
