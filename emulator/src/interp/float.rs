@@ -798,34 +798,38 @@ fn sqrt_fast<F: Format>(a: u64, rm: RoundingMode, flags: &mut u8) -> Option<u64>
 // ---------------------------------------------------------------------------
 // Generic operations
 
+/// A binary operation: the host fast path in round-to-nearest-even when it can answer
+/// exactly (flags included), else the exact software path.
 #[inline(always)]
-fn add<F: Format>(a: u64, b: u64, rm: RoundingMode, flags: &mut u8) -> u64 {
+fn fast_or_exact(
+    a: u64,
+    b: u64,
+    rm: RoundingMode,
+    flags: &mut u8,
+    fast: impl FnOnce(u64, u64, &mut u8) -> Option<u64>,
+    exact: impl FnOnce(u64, u64, RoundingMode, &mut u8) -> u64,
+) -> u64 {
     if HOST_ARITHMETIC_IS_IEEE && rm == RoundingMode::NearestEven {
-        if let Some(result) = add_fast::<F>(a, b, flags) {
+        if let Some(result) = fast(a, b, flags) {
             return result;
         }
     }
-    add_slow::<F>(a, b, rm, flags)
+    exact(a, b, rm, flags)
+}
+
+#[inline(always)]
+fn add<F: Format>(a: u64, b: u64, rm: RoundingMode, flags: &mut u8) -> u64 {
+    fast_or_exact(a, b, rm, flags, add_fast::<F>, add_slow::<F>)
 }
 
 #[inline(always)]
 fn mul<F: Format>(a: u64, b: u64, rm: RoundingMode, flags: &mut u8) -> u64 {
-    if HOST_ARITHMETIC_IS_IEEE && rm == RoundingMode::NearestEven {
-        if let Some(result) = mul_fast::<F>(a, b, flags) {
-            return result;
-        }
-    }
-    mul_slow::<F>(a, b, rm, flags)
+    fast_or_exact(a, b, rm, flags, mul_fast::<F>, mul_slow::<F>)
 }
 
 #[inline(always)]
 fn div<F: Format>(a: u64, b: u64, rm: RoundingMode, flags: &mut u8) -> u64 {
-    if HOST_ARITHMETIC_IS_IEEE && rm == RoundingMode::NearestEven {
-        if let Some(result) = div_fast::<F>(a, b, flags) {
-            return result;
-        }
-    }
-    div_slow::<F>(a, b, rm, flags)
+    fast_or_exact(a, b, rm, flags, div_fast::<F>, div_slow::<F>)
 }
 
 #[inline(always)]

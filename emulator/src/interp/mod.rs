@@ -204,27 +204,21 @@ fn run_block(
         let rd = usize::from(insn.rd) & 63;
         let imm = insn.imm as i64 as u64;
         let frd = usize::from(insn.rd) & 31;
-        // Operands are read only by the ops that use them.
-        macro_rules! rs1 {
-            () => {
-                cpu.x[usize::from(insn.rs1) & 31]
+        // Operands are read only by the ops that use them: rs1!() is cpu.x[insn.rs1], fs2!()
+        // is cpu.f[insn.rs2], and so on.
+        macro_rules! operand {
+            ($name:ident, $file:ident, $field:ident) => {
+                macro_rules! $name {
+                    () => {
+                        cpu.$file[usize::from(insn.$field) & 31]
+                    };
+                }
             };
         }
-        macro_rules! rs2 {
-            () => {
-                cpu.x[usize::from(insn.rs2) & 31]
-            };
-        }
-        macro_rules! fs1 {
-            () => {
-                cpu.f[usize::from(insn.rs1) & 31]
-            };
-        }
-        macro_rules! fs2 {
-            () => {
-                cpu.f[usize::from(insn.rs2) & 31]
-            };
-        }
+        operand!(rs1, x, rs1);
+        operand!(rs2, x, rs2);
+        operand!(fs1, f, rs1);
+        operand!(fs2, f, rs2);
 
         macro_rules! load {
             ($t:ty, $extend:expr) => {{
