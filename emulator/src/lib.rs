@@ -16,6 +16,8 @@ pub mod interp;
 mod machine;
 pub mod mem;
 mod program;
+#[cfg(feature = "std")]
+pub mod runtime;
 pub mod size;
 pub mod syscall;
 

@@ -50,8 +50,9 @@ pub enum Clock {
 }
 
 /// What the guest sees of the world outside: output, time and randomness. The emulator does
-/// no I/O of its own; embedders provide this.
-pub trait Environment: Send {
+/// no I/O of its own; embedders provide this. `Any` lets an embedder get its own type back from
+/// [`Machine::environment`].
+pub trait Environment: Send + core::any::Any {
     /// Guest output to stdout (1) or stderr (2). Returns false if the output is closed.
     fn write_output(&mut self, fd: u32, bytes: &[u8]) -> bool;
     /// Nanoseconds on `clock`.
@@ -375,6 +376,14 @@ impl Machine {
 
     pub fn memory(&mut self) -> &mut Memory {
         &mut self.memory
+    }
+
+    /// Whether `addr` is in the gap kept free below the main stack, where a stack overflow
+    /// faults.
+    pub fn is_below_stack(&self, addr: u64) -> bool {
+        use crate::syscall::layout::{STACK_GUARD, STACK_TOP};
+        let stack_bottom = STACK_TOP - self.linux.stack_size;
+        (stack_bottom - STACK_GUARD..stack_bottom).contains(&addr)
     }
 
     pub fn environment(&mut self) -> &mut dyn Environment {

@@ -141,6 +141,11 @@ pub struct Memory {
     mapped_bytes: u64,
     limit_bytes: u64,
     peak_owned_pages: usize,
+    /// Most pages this memory may own; a write that needs one more faults.
+    owned_page_limit: usize,
+    /// Set when a mapping or a page was refused for a limit, so an embedder can tell a guest
+    /// that died of it from one that crashed on its own.
+    limit_reached: bool,
 }
 
 // SAFETY: the raw pointers in the TLBs point into pages that this `Memory` owns (boxes in
@@ -199,6 +204,8 @@ impl Memory {
             mapped_bytes: 0,
             limit_bytes,
             peak_owned_pages: 0,
+            owned_page_limit: usize::MAX,
+            limit_reached: false,
         }
     }
 
@@ -232,6 +239,8 @@ impl Memory {
             mapped_bytes: snapshot.mapped_bytes,
             limit_bytes: snapshot.limit_bytes,
             peak_owned_pages: 0,
+            owned_page_limit: usize::MAX,
+            limit_reached: false,
         }
     }
 
@@ -250,6 +259,17 @@ impl Memory {
 
     pub fn peak_owned_pages(&self) -> usize {
         self.peak_owned_pages
+    }
+
+    /// Caps the pages this memory may own (copied or fresh); a store that needs one more
+    /// faults. Bounds what one fork of a snapshot may write.
+    pub fn set_owned_page_limit(&mut self, n_pages: usize) {
+        self.owned_page_limit = n_pages;
+    }
+
+    /// Whether a mapping past the memory limit or a page past the owned-page limit was refused.
+    pub fn limit_reached(&self) -> bool {
+        self.limit_reached
     }
 
     fn flush_tlb(&mut self) {
@@ -293,6 +313,7 @@ impl Memory {
         let overlap = self.mapped_within(start, end);
         let new_total = self.mapped_bytes - overlap + (end - start);
         if new_total > self.limit_bytes {
+            self.limit_reached = true;
             return Err(MapError::OutOfMemory);
         }
         self.remove_range(start, end);
@@ -453,6 +474,13 @@ impl Memory {
                     access: Access::Write,
                 })
             }
+        }
+        if self.owned.len() >= self.owned_page_limit && !self.owned.contains_key(&page_number) {
+            self.limit_reached = true;
+            return Err(MemoryFault {
+                addr,
+                access: Access::Write,
+            });
         }
         let frozen = &self.frozen;
         let page =

@@ -1,0 +1,521 @@
+//! Tenant calls (ecall ≥ 500): argument checking against guest memory, the per-hook rules of
+//! `docs/abi.md`, and dispatch to the `Host` or the runtime's own state.
+
+use std::borrow::Cow;
+
+use super::abi::{errno, Call, Decision, HeaderSet, Hook};
+use super::helpers::{self, QueryError};
+use super::host::{is_valid_header_name, is_valid_header_value, Host, HostError};
+use crate::mem::Perms;
+use crate::Machine;
+
+const A0: usize = 10;
+
+/// Largest input a call copies out of the guest; bigger is `-E2BIG`, so a tenant cannot make the
+/// host allocate without bound.
+const MAX_INPUT_BYTES: u64 = 16 << 20;
+
+/// Where in a tenant's life a call is made; it decides which calls and header sets are allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// `main()`, before `wait_for_requests`.
+    Boot,
+    Hook(Hook),
+    /// A forge callback building the backend response.
+    Forge,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Boot => "main()",
+            Phase::Hook(hook) => hook.name(),
+            Phase::Forge => "forge callback",
+        }
+    }
+
+    fn allows_set(self, set: HeaderSet) -> bool {
+        use HeaderSet::*;
+        let allowed: &[HeaderSet] = match self {
+            Phase::Hook(Hook::Recv | Hook::Hash) => &[Request],
+            Phase::Hook(Hook::Deliver) => &[Request, Response],
+            Phase::Hook(Hook::BackendFetch) => &[BackendRequest],
+            Phase::Hook(Hook::BackendResponse) | Phase::Forge => &[BackendRequest, BackendResponse],
+            Phase::Boot | Phase::Hook(Hook::LiveUpdate | Hook::ResumeUpdate) => &[],
+        };
+        allowed.contains(&set)
+    }
+
+    fn is_backend_side(self) -> bool {
+        matches!(
+            self,
+            Phase::Forge | Phase::Hook(Hook::BackendFetch | Hook::BackendResponse)
+        )
+    }
+}
+
+/// A guest function and the value it gets as `a0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuestFunction {
+    pub entry: u64,
+    pub data: u64,
+}
+
+/// The hooks a tenant registered, by hook id.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Hooks([Option<GuestFunction>; 7]);
+
+impl Hooks {
+    pub fn get(&self, hook: Hook) -> Option<GuestFunction> {
+        self.0[hook.number() as usize]
+    }
+
+    fn set(&mut self, hook: Hook, function: Option<GuestFunction>) {
+        self.0[hook.number() as usize] = function;
+    }
+}
+
+/// A `forge` request made in `on_recv`: the callback builds the response on the backend side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForgeRequest {
+    pub decision: Decision,
+    pub callback: GuestFunction,
+}
+
+/// A response the tenant built with `respond`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// What `cache_set` asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheSetting {
+    pub cacheable: bool,
+    pub ttl_seconds: u64,
+}
+
+/// What calls leave behind for the runtime, per machine.
+#[derive(Clone, Debug, Default)]
+pub struct CallState {
+    pub hooks: Hooks,
+    pub forge: Option<ForgeRequest>,
+    pub response: Option<Response>,
+    pub cache: Option<CacheSetting>,
+    /// Bytes `state_save` handed over in `on_live_update`.
+    pub saved_state: Option<Vec<u8>>,
+    /// Bytes `state_restore` gives in `on_resume_update`.
+    pub restore_state: Option<Vec<u8>>,
+}
+
+/// Why a call ends the guest's run instead of returning to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallEnd {
+    /// `wait_for_requests` in `main()`: start-up is over.
+    Waiting,
+    /// A pointer or length outside guest memory.
+    BadArgument(String),
+    /// Writing the result needed memory past the request's limit.
+    MemoryLimit(String),
+}
+
+/// Runs tenant call `number` and returns its `a0`, or why the run must end.
+pub fn dispatch(
+    machine: &mut Machine,
+    number: u64,
+    phase: Phase,
+    state: &mut CallState,
+    host: &mut dyn Host,
+) -> Result<i64, CallEnd> {
+    let Some(call) = Call::from_number(number) else {
+        return Ok(-errno::ENOSYS);
+    };
+    let args: [u64; 6] = core::array::from_fn(|index| machine.register(A0 + index));
+    let mut guest = Guest { machine, call };
+    let result = match call {
+        Call::WaitForRequests => {
+            if phase != Phase::Boot {
+                return Ok(-errno::EPERM);
+            }
+            let function = guest.function(args[0], args[1])?;
+            state.hooks.set(Hook::Recv, Some(function));
+            return Err(CallEnd::Waiting);
+        }
+        Call::SetHook => {
+            let Some(hook) = Hook::from_number(args[0]) else {
+                return Ok(-errno::EINVAL);
+            };
+            let function = match args[1] {
+                0 => None,
+                entry => Some(guest.function(entry, args[2])?),
+            };
+            state.hooks.set(hook, function);
+            Ok(0)
+        }
+        Call::HeaderGet => {
+            let (set, name) = match guest.header_set_and_name(phase, args)? {
+                Ok(found) => found,
+                Err(code) => return Ok(code),
+            };
+            match host.header(set, &name) {
+                Ok(Some(value)) => Ok(guest.output(args[3], args[4], value.as_bytes())?),
+                Ok(None) => Err(HostError::NotFound),
+                Err(error) => Err(error),
+            }
+        }
+        Call::HeaderSet | Call::HeaderAppend => {
+            let (set, name) = match guest.header_set_and_name(phase, args)? {
+                Ok(found) => found,
+                Err(code) => return Ok(code),
+            };
+            let Some(value) = guest.text(args[3], args[4])? else {
+                return Ok(-errno::EINVAL);
+            };
+            if !is_valid_header_value(&value) {
+                return Ok(-errno::EINVAL);
+            }
+            if call == Call::HeaderSet {
+                host.set_header(set, &name, &value).map(|()| 0)
+            } else {
+                host.append_header(set, &name, &value).map(|()| 0)
+            }
+        }
+        Call::HeaderUnset => {
+            let (set, name) = match guest.header_set_and_name(phase, args)? {
+                Ok(found) => found,
+                Err(code) => return Ok(code),
+            };
+            host.unset_header(set, &name).map(|removed| removed as i64)
+        }
+        Call::HeaderCount => match header_set(phase, args[0]) {
+            Ok(set) => host.header_count(set).map(|count| count as i64),
+            Err(code) => return Ok(code),
+        },
+        Call::HeaderAt => match header_set(phase, args[0]) {
+            Ok(set) => match host.header_at(set, args[1] as usize) {
+                Ok(Some((name, value))) => {
+                    let line = format!("{name}: {value}");
+                    Ok(guest.output(args[2], args[3], line.as_bytes())?)
+                }
+                Ok(None) => Err(HostError::NotFound),
+                Err(error) => Err(error),
+            },
+            Err(code) => return Ok(code),
+        },
+        Call::UrlGet | Call::MethodGet => match header_set(phase, args[0]) {
+            Ok(set) => {
+                let value = if call == Call::UrlGet {
+                    host.url(set)
+                } else {
+                    host.method(set)
+                };
+                match value {
+                    Ok(value) => Ok(guest.output(args[1], args[2], value.as_bytes())?),
+                    Err(error) => Err(error),
+                }
+            }
+            Err(code) => return Ok(code),
+        },
+        Call::UrlSet | Call::MethodSet => {
+            let set = match header_set(phase, args[0]) {
+                Ok(set) => set,
+                Err(code) => return Ok(code),
+            };
+            let Some(value) = guest.text(args[1], args[2])? else {
+                return Ok(-errno::EINVAL);
+            };
+            let valid = if call == Call::UrlSet {
+                value.starts_with('/') && !value.bytes().any(|byte| byte <= b' ' || byte == 0x7f)
+            } else {
+                is_valid_header_name(&value)
+            };
+            if !valid {
+                return Ok(-errno::EINVAL);
+            }
+            if call == Call::UrlSet {
+                host.set_url(set, &value).map(|()| 0)
+            } else {
+                host.set_method(set, &value).map(|()| 0)
+            }
+        }
+        Call::StatusGet => match header_set(phase, args[0]) {
+            Ok(set) => host.status(set).map(i64::from),
+            Err(code) => return Ok(code),
+        },
+        Call::StatusSet => {
+            let set = match header_set(phase, args[0]) {
+                Ok(set) => set,
+                Err(code) => return Ok(code),
+            };
+            let Some(status) = valid_status(args[1]) else {
+                return Ok(-errno::EINVAL);
+            };
+            host.set_status(set, status).map(|()| 0)
+        }
+        Call::BodyGet => {
+            if !phase.is_backend_side() {
+                return Ok(-errno::EPERM);
+            }
+            match host.request_body() {
+                Ok(body) => Ok(guest.output(args[0], args[1], &body)?),
+                Err(error) => Err(error),
+            }
+        }
+        Call::Forge => {
+            if phase != Phase::Hook(Hook::Recv) {
+                return Ok(-errno::EPERM);
+            }
+            let Some(decision) = Decision::from_number(args[0]) else {
+                return Ok(-errno::EINVAL);
+            };
+            let callback = guest.function(args[1], args[2])?;
+            state.forge = Some(ForgeRequest { decision, callback });
+            Ok(0)
+        }
+        Call::Respond => {
+            if !matches!(phase, Phase::Forge | Phase::Hook(Hook::Recv)) {
+                return Ok(-errno::EPERM);
+            }
+            let Some(status) = valid_status(args[0]) else {
+                return Ok(-errno::EINVAL);
+            };
+            let Some(content_type) = guest.text(args[1], args[2])? else {
+                return Ok(-errno::EINVAL);
+            };
+            if !is_valid_header_value(&content_type) {
+                return Ok(-errno::EINVAL);
+            }
+            let body = match guest.bytes(args[3], args[4])? {
+                Ok(body) => body.into_owned(),
+                Err(code) => return Ok(code),
+            };
+            state.response = Some(Response {
+                status,
+                content_type,
+                body,
+            });
+            Ok(0)
+        }
+        Call::BackendSet => {
+            if !matches!(phase, Phase::Hook(Hook::Recv | Hook::BackendFetch)) {
+                return Ok(-errno::EPERM);
+            }
+            match guest.text(args[0], args[1])? {
+                Some(name) if !name.is_empty() && is_valid_header_value(&name) => {
+                    host.set_backend(&name).map(|()| 0)
+                }
+                _ => return Ok(-errno::EINVAL),
+            }
+        }
+        Call::CacheSet => {
+            if !matches!(phase, Phase::Forge | Phase::Hook(Hook::BackendResponse)) {
+                return Ok(-errno::EPERM);
+            }
+            state.cache = Some(CacheSetting {
+                cacheable: args[0] != 0,
+                ttl_seconds: args[1],
+            });
+            Ok(0)
+        }
+        Call::HashAdd => {
+            if !matches!(phase, Phase::Hook(Hook::Recv | Hook::Hash)) {
+                return Ok(-errno::EPERM);
+            }
+            match guest.bytes(args[0], args[1])? {
+                Ok(data) => host.add_hash(&data).map(|()| 0),
+                Err(code) => return Ok(code),
+            }
+        }
+        Call::Log => match guest.bytes(args[0], args[1])? {
+            Ok(message) => {
+                host.log(String::from_utf8_lossy(&message).trim_end());
+                Ok(0)
+            }
+            Err(code) => return Ok(code),
+        },
+        Call::JsonValidate | Call::XmlValidate => {
+            let document = match guest.bytes(args[0], args[1])? {
+                Ok(document) => document,
+                Err(code) => return Ok(code),
+            };
+            let verdict = if call == Call::JsonValidate {
+                helpers::json_validate(&document)
+            } else {
+                helpers::xml_validate(&document)
+            };
+            match verdict {
+                Ok(()) => Ok(0),
+                Err(message) => Ok(guest.output(args[2], args[3], message.as_bytes())?),
+            }
+        }
+        Call::JsonQuery | Call::XmlQuery => {
+            let document = match guest.bytes(args[0], args[1])? {
+                Ok(document) => document,
+                Err(code) => return Ok(code),
+            };
+            let Some(path) = guest.text(args[2], args[3])? else {
+                return Ok(-errno::EINVAL);
+            };
+            let found = if call == Call::JsonQuery {
+                helpers::json_query(&document, &path)
+            } else {
+                helpers::xml_query(&document, &path)
+            };
+            match found {
+                Ok(value) => Ok(guest.output(args[4], args[5], value.as_bytes())?),
+                Err(QueryError::NotFound) => Err(HostError::NotFound),
+                Err(QueryError::Invalid) => Err(HostError::Invalid),
+            }
+        }
+        Call::Sha256 => match guest.bytes(args[0], args[1])? {
+            Ok(data) => {
+                let digest = helpers::sha256(&data);
+                Ok(guest.output(args[2], 32, &digest)?)
+            }
+            Err(code) => return Ok(code),
+        },
+        Call::HmacSha256 => {
+            let key = match guest.bytes(args[0], args[1])? {
+                Ok(key) => key.into_owned(),
+                Err(code) => return Ok(code),
+            };
+            match guest.bytes(args[2], args[3])? {
+                Ok(message) => {
+                    let digest = helpers::hmac_sha256(&key, &message);
+                    Ok(guest.output(args[4], 32, &digest)?)
+                }
+                Err(code) => return Ok(code),
+            }
+        }
+        Call::StateSave => {
+            if phase != Phase::Hook(Hook::LiveUpdate) {
+                return Ok(-errno::EPERM);
+            }
+            match guest.bytes(args[0], args[1])? {
+                Ok(data) => {
+                    state.saved_state = Some(data.into_owned());
+                    Ok(0)
+                }
+                Err(code) => return Ok(code),
+            }
+        }
+        Call::StateRestore => {
+            if phase != Phase::Hook(Hook::ResumeUpdate) {
+                return Ok(-errno::EPERM);
+            }
+            let saved = state.restore_state.as_deref().unwrap_or_default();
+            Ok(guest.output(args[0], args[1], saved)?)
+        }
+    };
+    Ok(result.unwrap_or_else(|error| -error.errno()))
+}
+
+fn header_set(phase: Phase, number: u64) -> Result<HeaderSet, i64> {
+    let set = HeaderSet::from_number(number).ok_or(-errno::EINVAL)?;
+    if !phase.allows_set(set) {
+        return Err(-errno::EPERM);
+    }
+    Ok(set)
+}
+
+fn valid_status(value: u64) -> Option<u16> {
+    (100..=999).contains(&value).then_some(value as u16)
+}
+
+/// Guest memory as one call sees it: every range is checked before it is touched.
+struct Guest<'a> {
+    machine: &'a mut Machine,
+    call: Call,
+}
+
+impl Guest<'_> {
+    fn bad_argument(&self, what: &str, addr: u64, len: u64) -> CallEnd {
+        CallEnd::BadArgument(format!(
+            "{}: {what} at {addr:#x} (length {len}) is outside guest memory",
+            self.call
+        ))
+    }
+
+    /// Bytes at `(addr, len)`: `Ok(Err(-E2BIG))` if too large to copy, `Err` if unmapped.
+    fn bytes(&mut self, addr: u64, len: u64) -> Result<Result<Cow<'static, [u8]>, i64>, CallEnd> {
+        if len == 0 {
+            return Ok(Ok(Cow::Borrowed(&[])));
+        }
+        let end = addr
+            .checked_add(len)
+            .ok_or_else(|| self.bad_argument("input", addr, len))?;
+        if !self.machine.memory().is_mapped(addr, end, Perms::READ) {
+            return Err(self.bad_argument("input", addr, len));
+        }
+        if len > MAX_INPUT_BYTES {
+            return Ok(Err(-errno::E2BIG));
+        }
+        let mut buffer = vec![0; len as usize];
+        self.machine
+            .read_memory(addr, &mut buffer)
+            .map_err(|fault| self.bad_argument("input", fault.addr, len))?;
+        Ok(Ok(Cow::Owned(buffer)))
+    }
+
+    /// UTF-8 text at `(addr, len)`; `None` if it is not UTF-8 or too large.
+    fn text(&mut self, addr: u64, len: u64) -> Result<Option<String>, CallEnd> {
+        Ok(match self.bytes(addr, len)? {
+            Ok(bytes) => String::from_utf8(bytes.into_owned()).ok(),
+            Err(_) => None,
+        })
+    }
+
+    /// Writes as much of `value` as fits `capacity` at `addr`; returns the full length.
+    fn output(&mut self, addr: u64, capacity: u64, value: &[u8]) -> Result<i64, CallEnd> {
+        let n_bytes = capacity.min(value.len() as u64);
+        if n_bytes > 0 {
+            let end = addr
+                .checked_add(n_bytes)
+                .ok_or_else(|| self.bad_argument("output buffer", addr, n_bytes))?;
+            if !self
+                .machine
+                .memory()
+                .is_mapped(addr, end, Perms::READ_WRITE)
+            {
+                return Err(self.bad_argument("output buffer", addr, n_bytes));
+            }
+            if self
+                .machine
+                .write_memory(addr, &value[..n_bytes as usize])
+                .is_err()
+            {
+                return Err(CallEnd::MemoryLimit(format!(
+                    "{}: writing its result needed more memory than the request may use",
+                    self.call
+                )));
+            }
+        }
+        Ok(value.len() as i64)
+    }
+
+    /// A hook or callback: its entry must be program code.
+    fn function(&self, entry: u64, data: u64) -> Result<GuestFunction, CallEnd> {
+        if !self.machine.program().is_executable(entry) {
+            return Err(self.bad_argument("function", entry, 0));
+        }
+        Ok(GuestFunction { entry, data })
+    }
+
+    /// The header set in `args[0]` and the header name in `args[1..3]`, or the errno to return.
+    fn header_set_and_name(
+        &mut self,
+        phase: Phase,
+        args: [u64; 6],
+    ) -> Result<Result<(HeaderSet, String), i64>, CallEnd> {
+        let set = match header_set(phase, args[0]) {
+            Ok(set) => set,
+            Err(code) => return Ok(Err(code)),
+        };
+        Ok(match self.text(args[1], args[2])? {
+            Some(name) if is_valid_header_name(&name) => Ok((set, name)),
+            _ => Err(-errno::EINVAL),
+        })
+    }
+}

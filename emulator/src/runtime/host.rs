@@ -1,0 +1,114 @@
+//! The `Host` trait: what a proxy (Varnish, a proxy-wasm host, the playground, the in-memory
+//! host of tests and the CLI) lends a tenant during a request.
+
+use std::borrow::Cow;
+
+use super::abi::{errno, HeaderSet};
+
+/// Why the host refused a call; the guest receives it as `-errno`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostError {
+    /// Not available in this hook, e.g. a header set the current phase does not have.
+    NotAllowed,
+    /// No such header, value or index.
+    NotFound,
+    /// Larger than the host accepts.
+    TooBig,
+    /// A value the host rejects (bad header name, bad status, …).
+    Invalid,
+}
+
+impl HostError {
+    pub fn errno(self) -> i64 {
+        match self {
+            HostError::NotAllowed => errno::EPERM,
+            HostError::NotFound => errno::ENOENT,
+            HostError::TooBig => errno::E2BIG,
+            HostError::Invalid => errno::EINVAL,
+        }
+    }
+}
+
+pub type HostResult<T> = Result<T, HostError>;
+
+/// One method per capability. Header sets that a host does not have in the current phase
+/// answer `HostError::NotAllowed`, which is also every method's default, so a host implements
+/// what it offers. Values are returned as `Cow` so hosts that keep headers in their own memory
+/// lend them, and hosts that must copy (proxy-wasm) can.
+pub trait Host {
+    /// First value of header `name` (case-insensitive).
+    fn header(&mut self, _set: HeaderSet, _name: &str) -> HostResult<Option<Cow<'_, str>>> {
+        Err(HostError::NotAllowed)
+    }
+    /// Replaces every header `name` with one `name: value`.
+    fn set_header(&mut self, _set: HeaderSet, _name: &str, _value: &str) -> HostResult<()> {
+        Err(HostError::NotAllowed)
+    }
+    /// Adds `name: value`, keeping existing ones.
+    fn append_header(&mut self, _set: HeaderSet, _name: &str, _value: &str) -> HostResult<()> {
+        Err(HostError::NotAllowed)
+    }
+    /// Removes every header `name`; returns how many.
+    fn unset_header(&mut self, _set: HeaderSet, _name: &str) -> HostResult<usize> {
+        Err(HostError::NotAllowed)
+    }
+    fn header_count(&mut self, _set: HeaderSet) -> HostResult<usize> {
+        Err(HostError::NotAllowed)
+    }
+    /// The `index`th header as (name, value).
+    fn header_at(
+        &mut self,
+        _set: HeaderSet,
+        _index: usize,
+    ) -> HostResult<Option<(Cow<'_, str>, Cow<'_, str>)>> {
+        Err(HostError::NotAllowed)
+    }
+
+    fn url(&mut self, _set: HeaderSet) -> HostResult<Cow<'_, str>> {
+        Err(HostError::NotAllowed)
+    }
+    fn set_url(&mut self, _set: HeaderSet, _url: &str) -> HostResult<()> {
+        Err(HostError::NotAllowed)
+    }
+    fn method(&mut self, _set: HeaderSet) -> HostResult<Cow<'_, str>> {
+        Err(HostError::NotAllowed)
+    }
+    fn set_method(&mut self, _set: HeaderSet, _method: &str) -> HostResult<()> {
+        Err(HostError::NotAllowed)
+    }
+    fn status(&mut self, _set: HeaderSet) -> HostResult<u16> {
+        Err(HostError::NotAllowed)
+    }
+    fn set_status(&mut self, _set: HeaderSet, _status: u16) -> HostResult<()> {
+        Err(HostError::NotAllowed)
+    }
+
+    /// The client request's body. Hosts that stream bodies buffer it first.
+    fn request_body(&mut self) -> HostResult<Cow<'_, [u8]>> {
+        Err(HostError::NotAllowed)
+    }
+
+    /// Sends the request to the host's backend called `name`.
+    fn set_backend(&mut self, _name: &str) -> HostResult<()> {
+        Err(HostError::NotAllowed)
+    }
+    /// Adds bytes to the cache key.
+    fn add_hash(&mut self, _data: &[u8]) -> HostResult<()> {
+        Ok(())
+    }
+    /// A line for the host's log, from `log` or the tenant's stdout/stderr.
+    fn log(&mut self, message: &str);
+}
+
+/// Header names are RFC 9110 tokens.
+pub fn is_valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
+}
+
+/// Header values may not carry line breaks or NUL (header injection).
+pub fn is_valid_header_value(value: &str) -> bool {
+    !value.bytes().any(|byte| matches!(byte, b'\r' | b'\n' | 0))
+}

@@ -1,0 +1,511 @@
+//! Tenants and their per-request forks.
+//!
+//! Loading a tenant runs its `main()` until `wait_for_requests`; the paused machine is frozen
+//! into the tenant's template. Every request runs in a [`Fork`]: a machine made from the
+//! template copy-on-write, with its own registers, a budget and a cap on the memory it writes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::abi::HeaderSet;
+use super::abi::Hook;
+use super::calls::{dispatch, CallEnd, CallState, ForgeRequest, GuestFunction, Phase, Response};
+pub use super::calls::{CacheSetting, Hooks};
+use super::config::Limits;
+use super::host::Host;
+use crate::mem::PAGE_SIZE;
+use crate::{Clock, Environment, Isolated, Machine, Options, SetupError, Snapshot, Stop, TrapKind};
+
+/// The host's clock for the tenant's `clock_gettime`; `None` keeps time at 0 (reproducible).
+pub type ClockSource = fn(Clock) -> u64;
+
+/// A loaded tenant: its template and what it registered. Shared by every request (`Arc`), and
+/// never changed after loading.
+#[derive(Debug)]
+pub struct Tenant {
+    name: String,
+    limits: Limits,
+    clock: Option<ClockSource>,
+    template: Snapshot,
+    hooks: Hooks,
+    boot_log: Vec<String>,
+}
+
+/// Why a tenant could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TenantError {
+    /// The program is not a loadable RISC-V executable, or does not fit its memory limit.
+    Setup { tenant: String, error: SetupError },
+    /// `main()` ended, crashed or ran out of budget before calling `wait_for_requests`.
+    Boot { tenant: String, reason: String },
+}
+
+impl fmt::Display for TenantError {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TenantError::Setup { tenant, error } => write!(out, "tenant \"{tenant}\": {error}"),
+            TenantError::Boot { tenant, reason } => write!(
+                out,
+                "tenant \"{tenant}\": {reason} before calling wait_for_requests"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TenantError {}
+
+/// How a request failed; the names are `docs/abi.md`'s error kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Timeout,
+    MemoryLimit,
+    BadArgument,
+    IllegalInstruction,
+    StackOverflow,
+    Fault,
+    Crashed,
+    NoResponse,
+}
+
+impl ErrorKind {
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::Timeout,
+        ErrorKind::MemoryLimit,
+        ErrorKind::BadArgument,
+        ErrorKind::IllegalInstruction,
+        ErrorKind::StackOverflow,
+        ErrorKind::Fault,
+        ErrorKind::Crashed,
+        ErrorKind::NoResponse,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::MemoryLimit => "memory_limit",
+            ErrorKind::BadArgument => "bad_argument",
+            ErrorKind::IllegalInstruction => "illegal_instruction",
+            ErrorKind::StackOverflow => "stack_overflow",
+            ErrorKind::Fault => "fault",
+            ErrorKind::Crashed => "crashed",
+            ErrorKind::NoResponse => "no_response",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.name() == name)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.write_str(self.name())
+    }
+}
+
+/// A request the tenant could not finish. The template is untouched; the next request runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestError {
+    pub kind: ErrorKind,
+    pub tenant: String,
+    /// The hook or callback that was running.
+    pub during: &'static str,
+    pub detail: String,
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            out,
+            "tenant \"{}\": {} in {}: {}",
+            self.tenant, self.kind, self.during, self.detail
+        )
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+impl Tenant {
+    /// Loads `program` (a static RISC-V ELF executable) and runs its `main()` to
+    /// `wait_for_requests`.
+    pub fn load(
+        name: &str,
+        program: &[u8],
+        limits: Limits,
+        clock: Option<ClockSource>,
+    ) -> Result<Arc<Tenant>, TenantError> {
+        Tenant::boot(name, program, limits, clock, None)
+    }
+
+    /// Replaces this tenant's program with `program`: the old program's `on_live_update` may
+    /// save state, the new one's `on_resume_update` (registered in its `main()`) gets it before
+    /// the new template is frozen. On any error the old tenant is unchanged and keeps serving.
+    pub fn live_update(&self, program: &[u8]) -> Result<Arc<Tenant>, TenantError> {
+        let saved_state = match self.hooks.get(Hook::LiveUpdate) {
+            Some(_) => {
+                let mut fork = self.fork_unshared();
+                fork.run_hook(Hook::LiveUpdate, &mut NoHost::default())
+                    .map_err(|error| TenantError::Boot {
+                        tenant: self.name.clone(),
+                        reason: format!("saving state for the update failed: {error}"),
+                    })?;
+                fork.state.saved_state.take()
+            }
+            None => None,
+        };
+        Tenant::boot(
+            &self.name,
+            program,
+            self.limits.clone(),
+            self.clock,
+            Some(saved_state.unwrap_or_default()),
+        )
+    }
+
+    fn boot(
+        name: &str,
+        program: &[u8],
+        limits: Limits,
+        clock: Option<ClockSource>,
+        restore_state: Option<Vec<u8>>,
+    ) -> Result<Arc<Tenant>, TenantError> {
+        let boot_error = |reason: String| TenantError::Boot {
+            tenant: name.into(),
+            reason,
+        };
+        let mut arguments = vec![name.to_string()];
+        arguments.extend(limits.arguments.iter().cloned());
+        let options = Options {
+            max_memory: limits.max_memory,
+            stack_size: limits.stack_size,
+            arguments,
+            environment: Vec::new(),
+        };
+        let mut machine = Machine::from_elf(program, &options, TenantEnvironment::boxed(clock))
+            .map_err(|error| TenantError::Setup {
+                tenant: name.into(),
+                error,
+            })?;
+        let mut state = CallState::default();
+        let mut log = NoHost::default();
+        let budget = limits.max_boot_instructions;
+        let (stop, ended) =
+            run_tenant_code(&mut machine, &mut state, Phase::Boot, budget, &mut log);
+        match (stop, ended) {
+            (_, Some(CallEnd::Waiting)) => {}
+            (_, Some(CallEnd::BadArgument(detail) | CallEnd::MemoryLimit(detail))) => {
+                return Err(boot_error(format!("main() made a bad call ({detail})")));
+            }
+            (Stop::Exited(status), None) => {
+                return Err(boot_error(format!("main() exited with status {status}")));
+            }
+            (Stop::BudgetExhausted, None) => {
+                return Err(boot_error(format!(
+                    "main() ran {budget} instructions (max_boot_instructions)"
+                )));
+            }
+            (other, None) => return Err(boot_error(format!("main() stopped: {other}"))),
+        }
+        if let (Some(saved), Some(resume)) = (restore_state, state.hooks.get(Hook::ResumeUpdate)) {
+            let phase = Phase::Hook(Hook::ResumeUpdate);
+            machine.enter_function(resume.entry, &[resume.data, saved.len() as u64, 0]);
+            state.restore_state = Some(saved);
+            match run_tenant_code(&mut machine, &mut state, phase, budget, &mut log) {
+                (Stop::Returned(_), None) => {}
+                (stop, ended) => {
+                    return Err(boot_error(format!(
+                        "on_resume_update failed ({})",
+                        ended.map_or_else(|| stop.to_string(), |end| format!("{end:?}"))
+                    )))
+                }
+            }
+        }
+        Ok(Arc::new(Tenant {
+            name: name.into(),
+            limits,
+            clock,
+            template: machine.snapshot(),
+            hooks: state.hooks,
+            boot_log: log.lines,
+        }))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Lines the tenant logged while starting.
+    pub fn boot_log(&self) -> &[String] {
+        &self.boot_log
+    }
+
+    pub fn has_hook(&self, hook: Hook) -> bool {
+        self.hooks.get(hook).is_some()
+    }
+
+    /// Pages of the template, shared by every fork.
+    pub fn template_pages(&self) -> usize {
+        self.template.memory().frozen_pages()
+    }
+
+    /// A new request's machine. Cheap: registers are copied, memory and code are shared.
+    pub fn fork(self: &Arc<Self>) -> Fork {
+        self.fork_unshared()
+    }
+
+    fn fork_unshared(&self) -> Fork {
+        let mut machine =
+            Machine::from_snapshot(&self.template, TenantEnvironment::boxed(self.clock));
+        let max_pages = self.limits.max_request_memory.div_ceil(PAGE_SIZE);
+        machine
+            .memory()
+            .set_owned_page_limit(usize::try_from(max_pages).unwrap_or(usize::MAX));
+        Fork {
+            tenant: self.name.clone().into(),
+            machine,
+            state: CallState {
+                hooks: self.hooks,
+                ..CallState::default()
+            },
+            budget_left: self.limits.max_instructions,
+            instructions: 0,
+        }
+    }
+}
+
+const A0: usize = 10;
+
+/// One request's machine on one side (client or backend). Dropping it frees all it owns.
+#[derive(Debug)]
+pub struct Fork {
+    tenant: Box<str>,
+    machine: Machine,
+    state: CallState,
+    budget_left: u64,
+    instructions: u64,
+}
+
+impl Fork {
+    /// Runs `hook` if the tenant registered it; returns whether it did.
+    pub fn run_hook(&mut self, hook: Hook, host: &mut dyn Host) -> Result<bool, RequestError> {
+        let Some(function) = self.state.hooks.get(hook) else {
+            return Ok(false);
+        };
+        let [first, second] = hook.arguments();
+        self.call(Phase::Hook(hook), function, [first, second], host)?;
+        Ok(true)
+    }
+
+    /// The `forge` request `on_recv` made, if any.
+    pub fn forge_request(&self) -> Option<ForgeRequest> {
+        self.state.forge
+    }
+
+    /// Runs a forge callback (normally in a fresh backend-side fork) and returns the response
+    /// it built.
+    pub fn run_forge(
+        &mut self,
+        forge: ForgeRequest,
+        host: &mut dyn Host,
+    ) -> Result<Response, RequestError> {
+        self.state.response = None;
+        let sets = [HeaderSet::BackendRequest, HeaderSet::BackendResponse].map(HeaderSet::number);
+        self.call(Phase::Forge, forge.callback, sets, host)?;
+        self.state.response.take().ok_or_else(|| RequestError {
+            kind: super::tenant::ErrorKind::NoResponse,
+            tenant: self.tenant.to_string(),
+            during: Phase::Forge.name(),
+            detail: "the callback returned without calling respond".into(),
+        })
+    }
+
+    /// A response `on_recv` gave with `respond` (a synthetic answer), taken once.
+    pub fn take_response(&mut self) -> Option<Response> {
+        self.state.response.take()
+    }
+
+    /// What `cache_set` asked for, if it was called.
+    pub fn cache_setting(&self) -> Option<CacheSetting> {
+        self.state.cache
+    }
+
+    /// Instructions this fork has executed.
+    pub fn instructions(&self) -> u64 {
+        self.instructions
+    }
+
+    /// Pages this fork copied or created (what it costs beyond the shared template).
+    pub fn pages_written(&mut self) -> usize {
+        self.machine.memory().peak_owned_pages()
+    }
+
+    fn call(
+        &mut self,
+        phase: Phase,
+        function: GuestFunction,
+        [first, second]: [u64; 2],
+        host: &mut dyn Host,
+    ) -> Result<(), RequestError> {
+        let start = self.machine.instructions();
+        self.machine
+            .enter_function(function.entry, &[function.data, first, second]);
+        let (stop, ended) = run_tenant_code(
+            &mut self.machine,
+            &mut self.state,
+            phase,
+            self.budget_left,
+            host,
+        );
+        let used = self.machine.instructions() - start;
+        self.instructions += used;
+        self.budget_left = self.budget_left.saturating_sub(used);
+        let error = |kind: ErrorKind, detail: String| RequestError {
+            kind,
+            tenant: self.tenant.to_string(),
+            during: phase.name(),
+            detail,
+        };
+        match ended {
+            Some(CallEnd::BadArgument(detail)) => {
+                return Err(error(ErrorKind::BadArgument, detail))
+            }
+            Some(CallEnd::MemoryLimit(detail)) => {
+                return Err(error(ErrorKind::MemoryLimit, detail))
+            }
+            // wait_for_requests outside main() returns -EPERM, so it cannot end a request.
+            Some(CallEnd::Waiting) | None => {}
+        }
+        let (kind, detail) = match stop {
+            Stop::Returned(_) => return Ok(()),
+            Stop::BudgetExhausted => (
+                ErrorKind::Timeout,
+                format!(
+                    "used up its {} instructions (max_instructions)",
+                    self.instructions
+                ),
+            ),
+            _ if self.machine.memory().limit_reached() => (
+                ErrorKind::MemoryLimit,
+                format!("{stop} after reaching its memory limit"),
+            ),
+            Stop::Exited(status) => (
+                ErrorKind::Crashed,
+                format!("exited with status {status} during a request"),
+            ),
+            Stop::Trap(trap) => match trap.kind {
+                TrapKind::IllegalInstruction { .. } => {
+                    (ErrorKind::IllegalInstruction, trap.to_string())
+                }
+                TrapKind::Load { addr } | TrapKind::Store { addr }
+                    if self.machine.is_below_stack(addr) =>
+                {
+                    (ErrorKind::StackOverflow, trap.to_string())
+                }
+                TrapKind::Signal { .. } | TrapKind::Breakpoint => {
+                    (ErrorKind::Crashed, trap.to_string())
+                }
+                _ => (ErrorKind::Fault, trap.to_string()),
+            },
+            Stop::HostCall(_) => (ErrorKind::Crashed, stop.to_string()),
+        };
+        Err(error(kind, detail))
+    }
+}
+
+/// Runs `machine` from where it stands, dispatching tenant calls, until it stops or a call
+/// ends the run; then moves its output into the host's log.
+fn run_tenant_code(
+    machine: &mut Machine,
+    state: &mut CallState,
+    phase: Phase,
+    budget: u64,
+    host: &mut dyn Host,
+) -> (Stop, Option<CallEnd>) {
+    let mut ended = None;
+    let stop = machine.run_with_host_calls(budget, &mut |machine, number| match dispatch(
+        machine, number, phase, state, host,
+    ) {
+        Ok(result) => {
+            machine.set_register(A0, result as u64);
+            None
+        }
+        Err(end) => {
+            ended = Some(end);
+            Some(Stop::HostCall(number))
+        }
+    });
+    drain_output(machine, host);
+    (stop, ended)
+}
+
+/// Moves what the guest wrote to stdout/stderr into the host's log, a line at a time.
+fn drain_output(machine: &mut Machine, host: &mut dyn Host) {
+    let environment: &mut dyn core::any::Any = machine.environment();
+    let Some(environment) = environment.downcast_mut::<TenantEnvironment>() else {
+        return;
+    };
+    if environment.output.is_empty() {
+        return;
+    }
+    let output = core::mem::take(&mut environment.output);
+    for line in String::from_utf8_lossy(&output).lines() {
+        host.log(line);
+    }
+}
+
+/// A tenant's outside world: output is kept for the host's log, the clock is the host's (or
+/// stands still), randomness is a fixed sequence per fork so runs repeat.
+struct TenantEnvironment {
+    output: Vec<u8>,
+    clock: Option<ClockSource>,
+    random: Isolated,
+}
+
+/// Output a request may log; more is dropped so a chatty tenant cannot fill host memory.
+const MAX_OUTPUT_BYTES: usize = 64 << 10;
+
+impl TenantEnvironment {
+    fn boxed(clock: Option<ClockSource>) -> Box<dyn Environment> {
+        Box::new(TenantEnvironment {
+            output: Vec::new(),
+            clock,
+            random: Isolated::default(),
+        })
+    }
+}
+
+impl Environment for TenantEnvironment {
+    fn write_output(&mut self, _fd: u32, bytes: &[u8]) -> bool {
+        let room = MAX_OUTPUT_BYTES.saturating_sub(self.output.len());
+        self.output
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        true
+    }
+
+    fn clock_nanos(&mut self, clock: Clock) -> u64 {
+        self.clock.map_or(0, |source| source(clock))
+    }
+
+    fn random_bytes(&mut self, buffer: &mut [u8]) {
+        self.random.random_bytes(buffer);
+    }
+}
+
+/// The host of `main()` and of live-update hooks: no HTTP messages, only a log.
+#[derive(Debug, Default)]
+struct NoHost {
+    lines: Vec<String>,
+}
+
+impl Host for NoHost {
+    fn log(&mut self, message: &str) {
+        self.lines.push(message.into());
+    }
+}
