@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds the example tenants under tenants/examples/ for riscv64 Linux into
+# $TENANT_OUT (default ${CARGO_TARGET_DIR:-<repo>/target}/tenants), flat and
+# named by example: hello.cpp -> $TENANT_OUT/hello, the Rust package
+# json-api/ -> $TENANT_OUT/json-api. Incremental: a C/C++ binary newer than
+# its source, the SDK headers and the build scripts is kept; cargo is
+# incremental itself. Prints the output directory on the last line.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+src="$repo/tenants"
+out="${TENANT_OUT:-${CARGO_TARGET_DIR:-$repo/target}/tenants}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+self="${BASH_SOURCE[0]}"
+lib="$repo/scripts/lib/riscv-build.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/riscv-build.sh
+. "$lib"
+
+riscv_build_init build-tenants
+
+# Our examples show how tenants should be written, so they must be
+# warning-free. C++ tenants may ignore parameters: hook signatures are fixed,
+# and the seed (hello.cpp, verbatim from DESIGN.md) has a generic lambda that
+# ignores both of its own.
+c_flags=(-Werror -I "$src/include")
+cpp_flags=("${c_flags[@]}" -Wno-unused-parameter)
+headers=("$src/include"/*.h)
+
+for file in "$src/examples"/*.c "$src/examples"/*.cpp; do
+    [[ -e "$file" ]] || continue
+    name="$(basename "$file")"
+    dst="$out/${name%.*}"
+    riscv_build_stale "$dst" "$file" "${headers[@]}" "$self" "$lib" || continue
+    if [[ "$name" == *.cpp ]]; then
+        riscv_build_start cpp "$file" "$dst" "${cpp_flags[@]}"
+    else
+        riscv_build_start c "$file" "$dst" "${c_flags[@]}"
+    fi
+done
+if ! riscv_build_wait; then
+    echo "build-tenants: some tenants failed to compile (see above)" >&2
+    exit 1
+fi
+
+# Rust tenants: each directory under tenants/examples/ with a Cargo.toml is a
+# package of the tenants/ workspace whose binary has the directory's name.
+if [[ -f "$src/Cargo.toml" ]]; then
+    riscv_cargo_build "$src" "$out/rust-target" ||
+        { echo "build-tenants: cargo build of tenants/ failed" >&2; exit 1; }
+    for manifest in "$src/examples"/*/Cargo.toml; do
+        [[ -e "$manifest" ]] || continue
+        name="$(basename "$(dirname "$manifest")")"
+        artifact="$(riscv_cargo_artifact "$out/rust-target" "$name")"
+        [[ -f "$artifact" ]] || { echo "build-tenants: missing $artifact" >&2; exit 1; }
+        riscv_copy_if_newer "$artifact" "$out/$name"
+    done
+fi
+
+((rb_built)) && echo "build-tenants: compiled $rb_built C/C++ tenant(s)" >&2
+echo "$out"
