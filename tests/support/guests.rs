@@ -1,16 +1,17 @@
 //! Test support shared by the workspace's integration tests: builds the guest programs under
-//! tests/guests once per test binary (scripts/build-guests.sh) and finds them.
+//! tests/guests (scripts/build-guests.sh) and the example tenants (scripts/build-tenants.sh)
+//! once per test binary, and finds them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The repository root (every crate using this lives one level below it).
+/// The repository root: the nearest directory above the crate that holds `scripts/`.
 pub fn repo_root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .expect("crates live one level below the repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("scripts/build-guests.sh").is_file())
+        .expect("crates live inside the repository")
         .to_path_buf()
 }
 
@@ -18,7 +19,16 @@ pub fn repo_root() -> PathBuf {
 /// every test with the build's message.
 pub fn guests_dir() -> &'static Path {
     static GUESTS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match GUESTS.get_or_init(build_guests) {
+    match GUESTS.get_or_init(|| run_build_script("scripts/build-guests.sh")) {
+        Ok(dir) => dir,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// Builds the example tenants once per test binary and returns their directory.
+pub fn tenants_dir() -> &'static Path {
+    static TENANTS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match TENANTS.get_or_init(|| run_build_script("scripts/build-tenants.sh")) {
         Ok(dir) => dir,
         Err(message) => panic!("{message}"),
     }
@@ -51,9 +61,10 @@ pub fn require_tools(tools: &[&str]) -> Result<(), String> {
     ))
 }
 
-fn build_guests() -> Result<PathBuf, String> {
+/// Runs a build script that prints its output directory on its last line.
+fn run_build_script(relative_path: &str) -> Result<PathBuf, String> {
     require_tools(&["riscv64-linux-gnu-gcc", "riscv64-linux-gnu-g++"])?;
-    let script = repo_root().join("scripts/build-guests.sh");
+    let script = repo_root().join(relative_path);
     let output = Command::new("bash")
         .arg(&script)
         .stdin(std::process::Stdio::null())
@@ -61,7 +72,7 @@ fn build_guests() -> Result<PathBuf, String> {
         .map_err(|error| format!("cannot run {}: {error}", script.display()))?;
     if !output.status.success() {
         return Err(format!(
-            "scripts/build-guests.sh failed (run scripts/bootstrap.sh first?):\n{}{}",
+            "{relative_path} failed (run scripts/bootstrap.sh first?):\n{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         ));
@@ -70,6 +81,6 @@ fn build_guests() -> Result<PathBuf, String> {
     let last_line = stdout
         .lines()
         .last()
-        .ok_or("scripts/build-guests.sh printed nothing")?;
+        .ok_or_else(|| format!("{relative_path} printed nothing"))?;
     Ok(PathBuf::from(last_line.trim()))
 }

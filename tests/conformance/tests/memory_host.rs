@@ -1,0 +1,30 @@
+//! The conformance table through the in-memory host (the runtime's `exchange`).
+
+#[path = "../../support/guests.rs"]
+#[allow(dead_code, reason = "each test binary uses part of the shared support")]
+mod support;
+
+use rvedge::runtime::{ProgramDirectory, Tenants};
+use rvedge_conformance::{cases, observe_in_memory, TENANTS_JSON};
+
+#[test]
+fn every_case_passes_on_the_in_memory_host() {
+    let programs = ProgramDirectory::new(support::tenants_dir());
+    let tenants =
+        Tenants::load(TENANTS_JSON, &programs, None).unwrap_or_else(|error| panic!("{error}"));
+    let mut failures = Vec::new();
+    for case in cases() {
+        for attempt in 1..=case.repeat {
+            let observed = observe_in_memory(&tenants, &case);
+            if let Err(problems) = case.expect.check(&observed) {
+                failures.push(format!("{} (attempt {attempt}): {problems}", case.name));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failing:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
