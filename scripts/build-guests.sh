@@ -2,9 +2,11 @@
 # Builds every guest program under tests/guests/ for riscv64 Linux into
 # $GUEST_OUT (default ${CARGO_TARGET_DIR:-<repo>/target}/guests), mirroring the
 # source tree: c/hello.c -> $GUEST_OUT/c/hello, rust/src/bin/x.rs ->
-# $GUEST_OUT/rust/x. Incremental: a binary newer than its source (and than
-# this script and scripts/lib/riscv-build.sh) is kept. Prints the output
-# directory on the last line.
+# $GUEST_OUT/rust/x. tenant/ holds tenant programs for the runtime's tests,
+# compiled against the C SDK (tenants/include). Incremental: a binary newer
+# than its source (and than this script, scripts/lib/riscv-build.sh and, for
+# tenant/, the SDK headers) is kept. Prints the output directory on the last
+# line.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,17 +21,23 @@ lib="$repo/scripts/lib/riscv-build.sh"
 
 riscv_build_init build-guests
 
-for dir in c cpp isa bad bench embed; do
+for dir in c cpp isa bad bench embed tenant; do
     [[ -d "$src/$dir" ]] || continue
     mkdir -p "$out/$dir"
+    flags=()
+    deps=("$self" "$lib")
+    if [[ "$dir" == tenant ]]; then
+        flags=(-I "$repo/tenants/include")
+        deps+=("$repo/tenants/include"/*.h)
+    fi
     for file in "$src/$dir"/*.c "$src/$dir"/*.cpp; do
         [[ -e "$file" ]] || continue
         name="$(basename "$file")"
         lang=c
         [[ "$name" == *.cpp ]] && lang=cpp
         dst="$out/$dir/${name%.*}"
-        riscv_build_stale "$dst" "$file" "$self" "$lib" || continue
-        riscv_build_start "$lang" "$file" "$dst"
+        riscv_build_stale "$dst" "$file" "${deps[@]}" || continue
+        riscv_build_start "$lang" "$file" "$dst" "${flags[@]}"
     done
 done
 if ! riscv_build_wait; then

@@ -1,4 +1,6 @@
-//! `rvedge`: runs RISC-V guest programs on the rvedge emulator.
+//! `rvedge`: runs RISC-V guest programs on the rvedge emulator, and requests through tenants.
+
+mod request;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -24,6 +26,9 @@ enum Command {
     /// Run a static riscv64 Linux program, as qemu-riscv64 would: its output, errors and exit
     /// status pass through.
     Run(RunArguments),
+    /// Send one HTTP request through a tenant (in memory, with an echo origin behind it) and
+    /// print the response like `curl -i`; what the tenant decided goes to stderr.
+    Request(request::RequestArguments),
 }
 
 #[derive(clap::Args, Debug)]
@@ -170,5 +175,6 @@ fn run(arguments: RunArguments) -> ExitCode {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(arguments) => run(arguments),
+        Command::Request(arguments) => request::request(arguments),
     }
 }

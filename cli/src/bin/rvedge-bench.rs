@@ -1,13 +1,16 @@
 //! `rvedge-bench`: guest MIPS of the rvedge interpreter against qemu-riscv64's JIT on the same
 //! CPU-bound guest (tests/guests/bench/cpubench.c), measured in one run, and the cost of making
-//! a machine from a snapshot and calling a guest function in it. Prints figures; it asserts
-//! nothing about speed, only that both emulators produce the same checksums.
+//! a machine from a snapshot and calling a guest function in it, and the per-request path of
+//! a tenant. Prints figures; it asserts nothing about speed, only that both emulators produce
+//! the same checksums and that requests succeed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use rvedge::runtime::abi::Hook;
+use rvedge::runtime::{exchange, EchoOrigin, Fork, HttpRequest, Limits, MemoryHost, Tenant};
 use rvedge::{CapturedOutput, Isolated, Machine, Options, Stop};
 
 #[derive(Parser, Debug)]
@@ -25,17 +28,99 @@ struct Arguments {
     /// A short run for CI: scale 0.05.
     #[arg(long)]
     quick: bool,
-    /// Kernel groups to measure.
+    /// Kernel groups to measure; `--groups ''` measures only the per-request paths.
     #[arg(long, value_delimiter = ',', default_value = "int,mem,fp")]
     groups: Vec<String>,
 }
 
-fn guests_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
         PathBuf::from,
+    )
+}
+
+fn guests_dir() -> PathBuf {
+    target_dir().join("guests")
+}
+
+fn median(mut durations: Vec<Duration>) -> Duration {
+    durations.sort();
+    durations[durations.len() / 2]
+}
+
+/// The per-request path of the hello tenant (the seed C++ example, built by
+/// scripts/build-tenants.sh): fork + on_recv + teardown, a whole exchange with its forge
+/// round trip, the memory a fork owns, and exchanges per second on one core.
+fn measure_tenant_requests(rounds: usize) {
+    let path = target_dir().join("tenants/hello");
+    let elf = std::fs::read(&path).unwrap_or_else(|error| {
+        panic!(
+            "cannot read {} ({error}); build it with scripts/build-tenants.sh",
+            path.display()
+        )
+    });
+    let tenant = Tenant::load("hello", &elf, Limits::default(), None).expect("hello loads");
+    let request = HttpRequest {
+        method: "GET".into(),
+        url: "/index.html".into(),
+        headers: vec![("Host".into(), "hello".into())],
+        body: Vec::new(),
+    };
+
+    let mut durations = Vec::with_capacity(rounds);
+    let mut pages_written = 0;
+    let mut instructions = 0;
+    for _ in 0..rounds {
+        let mut host = MemoryHost::new(request.clone());
+        let started = Instant::now();
+        let mut fork = tenant.fork();
+        let ran = fork.run_hook(Hook::Recv, &mut host);
+        pages_written = fork.pages_written();
+        instructions = fork.instructions();
+        drop(fork);
+        durations.push(started.elapsed());
+        assert_eq!(ran, Ok(true), "hello's on_recv runs");
+    }
+    println!(
+        "hello: fork + on_recv + teardown: median {} ns over {rounds} rounds ({instructions} instructions, {pages_written} pages written, template of {} pages)",
+        median(durations).as_nanos(),
+        tenant.template_pages()
     );
-    target.join("guests")
+    println!(
+        "hello: a fork owns {} bytes of machine state + {} KiB of written pages",
+        std::mem::size_of::<Fork>(),
+        pages_written * 4
+    );
+
+    let mut durations = Vec::with_capacity(rounds);
+    let mut stats = None;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let outcome = exchange(&tenant, request.clone(), &mut EchoOrigin, || 0);
+        durations.push(started.elapsed());
+        assert!(outcome.result.is_ok(), "hello answers");
+        stats = Some(outcome.stats);
+    }
+    let stats = stats.expect("at least one round");
+    println!(
+        "hello: whole exchange (on_recv, forge callback in a backend fork, JSON body): median {} ns ({} instructions, {} pages written)",
+        median(durations).as_nanos(),
+        stats.instructions,
+        stats.pages_written
+    );
+
+    let started = Instant::now();
+    let mut exchanges = 0u64;
+    while started.elapsed() < Duration::from_millis(500) {
+        let outcome = exchange(&tenant, request.clone(), &mut EchoOrigin, || 0);
+        assert!(outcome.result.is_ok());
+        exchanges += 1;
+    }
+    println!(
+        "hello: {:.0} exchanges/s on one core",
+        exchanges as f64 / started.elapsed().as_secs_f64()
+    );
 }
 
 /// Median time of: a machine from a snapshot, a vmcall of a small guest function that writes a
@@ -69,11 +154,9 @@ fn measure_fork_and_call(rounds: usize) {
         durations.push(started.elapsed());
         assert_eq!(result, Ok(104), "every fork starts from the snapshot");
     }
-    durations.sort();
-    let median = durations[rounds / 2];
     println!(
         "fork + vmcall + teardown: median {} ns over {rounds} rounds, {owned_pages} pages written per fork, snapshot of {} pages",
-        median.as_nanos(),
+        median(durations).as_nanos(),
         snapshot.memory().frozen_pages()
     );
 }
@@ -142,7 +225,7 @@ fn main() {
         "{:<6} {:>14} {:>10} {:>10} {:>10} {:>10} {:>12}",
         "group", "instructions", "rvedge s", "MIPS", "qemu s", "qemu MIPS", "rvedge/qemu"
     );
-    for group in &arguments.groups {
+    for group in arguments.groups.iter().filter(|group| !group.is_empty()) {
         let guest_arguments = vec!["cpubench".to_string(), group.clone(), scale.to_string()];
         let ours = run_rvedge(&elf, &guest_arguments);
         let our_mips = mips(ours.instructions, ours.elapsed);
@@ -164,5 +247,7 @@ fn main() {
         );
     }
     println!("checksums: rvedge output equals qemu-riscv64's for every group measured");
-    measure_fork_and_call(if arguments.quick { 1_000 } else { 20_000 });
+    let rounds = if arguments.quick { 1_000 } else { 20_000 };
+    measure_fork_and_call(rounds);
+    measure_tenant_requests(rounds);
 }

@@ -289,9 +289,11 @@ impl Run<'_> {
     }
 }
 
-/// HTTP messages in memory, as the `Host` the tenant's calls reach.
+/// HTTP messages in memory, as the `Host` the tenant's calls reach. [`exchange`] fills in the
+/// backend request and the responses as the exchange goes on; on its own it is a host for
+/// `on_recv` with the client request.
 #[derive(Debug, Default)]
-struct MemoryHost {
+pub struct MemoryHost {
     req: HttpRequest,
     bereq: Option<HttpRequest>,
     resp: Option<HttpResponse>,
@@ -305,7 +307,7 @@ struct MemoryHost {
 const MAX_LOG_LINES: usize = 1000;
 
 impl MemoryHost {
-    fn new(req: HttpRequest) -> MemoryHost {
+    pub fn new(req: HttpRequest) -> MemoryHost {
         MemoryHost {
             req,
             ..MemoryHost::default()

@@ -24,8 +24,8 @@ use std::sync::Arc;
 pub use calls::{CacheSetting, ForgeRequest, GuestFunction, Hooks, Phase, Response};
 pub use config::{parse_tenants, ConfigError, Limits, TenantSpec};
 pub use exchange::{
-    error_response, exchange, EchoOrigin, Exchange, HttpRequest, HttpResponse, Origin, Source,
-    ERROR_HEADER,
+    error_response, exchange, EchoOrigin, Exchange, HttpRequest, HttpResponse, MemoryHost, Origin,
+    Source, ERROR_HEADER,
 };
 pub use host::{Host, HostError, HostResult};
 pub use tenant::{ClockSource, ErrorKind, Fork, RequestError, Tenant, TenantError};
