@@ -102,7 +102,9 @@ fn split_url(url: &str) -> Result<(Option<String>, String), String> {
         if url.starts_with('/') {
             return Ok((None, url.to_string()));
         }
-        return Err(format!("URL {url:?} must start with http://, https:// or /"));
+        return Err(format!(
+            "URL {url:?} must start with http://, https:// or /"
+        ));
     };
     let (host, path) = match rest.find(['/', '?']) {
         Some(index) => (&rest[..index], rest[index..].to_string()),
@@ -236,9 +238,15 @@ mod tests {
     #[test]
     fn urls_split_into_host_and_path() {
         let split = |url| split_url(url).unwrap();
-        assert_eq!(split("http://a.com/x?y=1"), (Some("a.com".into()), "/x?y=1".into()));
+        assert_eq!(
+            split("http://a.com/x?y=1"),
+            (Some("a.com".into()), "/x?y=1".into())
+        );
         assert_eq!(split("https://a.com"), (Some("a.com".into()), "/".into()));
-        assert_eq!(split("http://a.com?q"), (Some("a.com".into()), "/?q".into()));
+        assert_eq!(
+            split("http://a.com?q"),
+            (Some("a.com".into()), "/?q".into())
+        );
         assert_eq!(split("/p"), (None, "/p".into()));
         assert!(split_url("a.com/x").is_err());
     }

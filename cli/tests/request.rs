@@ -55,9 +55,18 @@ fn a_forged_response_prints_like_curl_with_the_decision_and_stats() {
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stdout.starts_with("HTTP/1.1 200 OK\n"), "{stdout}");
-    assert!(stdout.contains("content-type: application/json\n"), "{stdout}");
-    assert!(stdout.ends_with("\n\n{\"message\":\"Hello from RISC-V!\"}"), "{stdout}");
-    assert!(stderr.contains("* hello: forged, cacheable for 120 s"), "{stderr}");
+    assert!(
+        stdout.contains("content-type: application/json\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("\n\n{\"message\":\"Hello from RISC-V!\"}"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("* hello: forged, cacheable for 120 s"),
+        "{stderr}"
+    );
     assert!(stderr.contains("instructions, 2 forks"), "{stderr}");
 }
 
@@ -80,7 +89,13 @@ fn a_passed_request_shows_what_reached_the_backend() {
 fn a_body_reaches_a_forge_callback() {
     let output = request(
         &built_tenants_config(),
-        &["-X", "POST", "--data", "{\"name\": \"w\"}", "http://json-api/api"],
+        &[
+            "-X",
+            "POST",
+            "--data",
+            "{\"name\": \"w\"}",
+            "http://json-api/api",
+        ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(text(&output.stdout).ends_with("{\"valid\":true,\"name\":\"w\"}"));
@@ -91,9 +106,15 @@ fn a_failing_tenant_gives_503_with_the_kind_and_status_3() {
     let output = request(&built_tenants_config(), &["http://loop/"]);
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(stdout.starts_with("HTTP/1.1 503 Service Unavailable\n"), "{stdout}");
+    assert!(
+        stdout.starts_with("HTTP/1.1 503 Service Unavailable\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains("x-rvedge-error: timeout\n"), "{stdout}");
-    assert!(stderr.contains("tenant \"loop\": timeout in on_recv"), "{stderr}");
+    assert!(
+        stderr.contains("tenant \"loop\": timeout in on_recv"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -147,5 +168,8 @@ fn sources_are_compiled_on_demand_and_compile_errors_are_shown() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("\"broken\""), "{stderr}");
-    assert!(stderr.contains("error:") && stderr.contains("nope"), "{stderr}");
+    assert!(
+        stderr.contains("error:") && stderr.contains("nope"),
+        "{stderr}"
+    );
 }

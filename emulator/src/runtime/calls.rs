@@ -170,8 +170,9 @@ pub fn dispatch(
                 Ok(found) => found,
                 Err(code) => return Ok(code),
             };
-            let Some(value) = guest.text(args[3], args[4])? else {
-                return Ok(-errno::EINVAL);
+            let value = match guest.text(args[3], args[4])? {
+                Ok(value) => value,
+                Err(code) => return Ok(code),
             };
             if !is_valid_header_value(&value) {
                 return Ok(-errno::EINVAL);
@@ -223,8 +224,9 @@ pub fn dispatch(
                 Ok(set) => set,
                 Err(code) => return Ok(code),
             };
-            let Some(value) = guest.text(args[1], args[2])? else {
-                return Ok(-errno::EINVAL);
+            let value = match guest.text(args[1], args[2])? {
+                Ok(value) => value,
+                Err(code) => return Ok(code),
             };
             let valid = if call == Call::UrlSet {
                 value.starts_with('/') && !value.bytes().any(|byte| byte <= b' ' || byte == 0x7f)
@@ -281,8 +283,9 @@ pub fn dispatch(
             let Some(status) = valid_status(args[0]) else {
                 return Ok(-errno::EINVAL);
             };
-            let Some(content_type) = guest.text(args[1], args[2])? else {
-                return Ok(-errno::EINVAL);
+            let content_type = match guest.text(args[1], args[2])? {
+                Ok(content_type) => content_type,
+                Err(code) => return Ok(code),
             };
             if !is_valid_header_value(&content_type) {
                 return Ok(-errno::EINVAL);
@@ -303,10 +306,11 @@ pub fn dispatch(
                 return Ok(-errno::EPERM);
             }
             match guest.text(args[0], args[1])? {
-                Some(name) if !name.is_empty() && is_valid_header_value(&name) => {
+                Ok(name) if !name.is_empty() && is_valid_header_value(&name) => {
                     host.set_backend(&name).map(|()| 0)
                 }
-                _ => return Ok(-errno::EINVAL),
+                Ok(_) => return Ok(-errno::EINVAL),
+                Err(code) => return Ok(code),
             }
         }
         Call::CacheSet => {
@@ -355,8 +359,9 @@ pub fn dispatch(
                 Ok(document) => document,
                 Err(code) => return Ok(code),
             };
-            let Some(path) = guest.text(args[2], args[3])? else {
-                return Ok(-errno::EINVAL);
+            let path = match guest.text(args[2], args[3])? {
+                Ok(path) => path,
+                Err(code) => return Ok(code),
             };
             let found = if call == Call::JsonQuery {
                 helpers::json_query(&document, &path)
@@ -459,12 +464,12 @@ impl Guest<'_> {
         Ok(Ok(Cow::Owned(buffer)))
     }
 
-    /// UTF-8 text at `(addr, len)`; `None` if it is not UTF-8 or too large.
-    fn text(&mut self, addr: u64, len: u64) -> Result<Option<String>, CallEnd> {
-        Ok(match self.bytes(addr, len)? {
-            Ok(bytes) => String::from_utf8(bytes.into_owned()).ok(),
-            Err(_) => None,
-        })
+    /// UTF-8 text at `(addr, len)`: `Ok(Err(-EINVAL))` if it is not UTF-8, `Ok(Err(-E2BIG))`
+    /// if too large to copy, `Err` if unmapped.
+    fn text(&mut self, addr: u64, len: u64) -> Result<Result<String, i64>, CallEnd> {
+        Ok(self
+            .bytes(addr, len)?
+            .and_then(|bytes| String::from_utf8(bytes.into_owned()).map_err(|_| -errno::EINVAL)))
     }
 
     /// Writes as much of `value` as fits `capacity` at `addr`; returns the full length.
@@ -514,8 +519,9 @@ impl Guest<'_> {
             Err(code) => return Ok(Err(code)),
         };
         Ok(match self.text(args[1], args[2])? {
-            Some(name) if is_valid_header_name(&name) => Ok((set, name)),
-            _ => Err(-errno::EINVAL),
+            Ok(name) if is_valid_header_name(&name) => Ok((set, name)),
+            Ok(_) => Err(-errno::EINVAL),
+            Err(code) => Err(code),
         })
     }
 }
