@@ -49,25 +49,20 @@ fn median(mut durations: Vec<Duration>) -> Duration {
     durations[durations.len() / 2]
 }
 
-/// The per-request path of the hello tenant (the seed C++ example, built by
-/// scripts/build-tenants.sh): fork + on_recv + teardown, a whole exchange with its forge
-/// round trip, the memory a fork owns, and exchanges per second on one core.
-fn measure_tenant_requests(rounds: usize) {
-    let path = target_dir().join("tenants/hello");
+fn load_built_tenant(name: &str) -> std::sync::Arc<Tenant> {
+    let path = target_dir().join("tenants").join(name);
     let elf = std::fs::read(&path).unwrap_or_else(|error| {
         panic!(
             "cannot read {} ({error}); build it with scripts/build-tenants.sh",
             path.display()
         )
     });
-    let tenant = Tenant::load("hello", &elf, Limits::default(), None).expect("hello loads");
-    let request = HttpRequest {
-        method: "GET".into(),
-        url: "/index.html".into(),
-        headers: vec![("Host".into(), "hello".into())],
-        body: Vec::new(),
-    };
+    Tenant::load(name, &elf, Limits::default(), None).expect("example tenant loads")
+}
 
+/// Median of fork + on_recv + teardown of the built example tenant `name`.
+fn measure_fork_and_recv(name: &str, request: &HttpRequest, rounds: usize) {
+    let tenant = load_built_tenant(name);
     let mut durations = Vec::with_capacity(rounds);
     let mut pages_written = 0;
     let mut instructions = 0;
@@ -80,18 +75,33 @@ fn measure_tenant_requests(rounds: usize) {
         instructions = fork.instructions();
         drop(fork);
         durations.push(started.elapsed());
-        assert_eq!(ran, Ok(true), "hello's on_recv runs");
+        assert_eq!(ran, Ok(true), "{name}'s on_recv runs");
     }
     println!(
-        "hello: fork + on_recv + teardown: median {} ns over {rounds} rounds ({instructions} instructions, {pages_written} pages written, template of {} pages)",
+        "{name}: fork + on_recv + teardown: median {} ns over {rounds} rounds ({instructions} instructions, {pages_written} pages written, template of {} pages)",
         median(durations).as_nanos(),
         tenant.template_pages()
     );
     println!(
-        "hello: a fork owns {} bytes of machine state + {} KiB of written pages",
+        "{name}: a fork owns {} bytes of machine state + {} KiB of written pages",
         std::mem::size_of::<Fork>(),
         pages_written * 4
     );
+}
+
+/// The per-request path of the example tenants (built by scripts/build-tenants.sh): fork +
+/// on_recv + teardown of the seed C++ tenant and of a small C one, the seed's whole exchange
+/// with its forge round trip, and exchanges per second on one core.
+fn measure_tenant_requests(rounds: usize) {
+    let request = HttpRequest {
+        method: "GET".into(),
+        url: "/old/index.html".into(),
+        headers: vec![("Host".into(), "hello".into())],
+        body: Vec::new(),
+    };
+    measure_fork_and_recv("hello", &request, rounds);
+    measure_fork_and_recv("rewrite", &request, rounds);
+    let tenant = load_built_tenant("hello");
 
     let mut durations = Vec::with_capacity(rounds);
     let mut stats = None;
