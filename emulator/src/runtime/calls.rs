@@ -121,6 +121,16 @@ pub enum CallEnd {
     MemoryLimit(String),
 }
 
+/// The value of a `Result<T, i64>`, or return the errno to the guest.
+macro_rules! or_errno {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(code) => return Ok(code),
+        }
+    };
+}
+
 /// Runs tenant call `number` and returns its `a0`, or why the run must end.
 pub fn dispatch(
     machine: &mut Machine,
@@ -155,10 +165,7 @@ pub fn dispatch(
             Ok(0)
         }
         Call::HeaderGet => {
-            let (set, name) = match guest.header_set_and_name(phase, args)? {
-                Ok(found) => found,
-                Err(code) => return Ok(code),
-            };
+            let (set, name) = or_errno!(guest.header_set_and_name(phase, args)?);
             match host.header(set, &name) {
                 Ok(Some(value)) => Ok(guest.output(args[3], args[4], value.as_bytes())?),
                 Ok(None) => Err(HostError::NotFound),
@@ -166,14 +173,8 @@ pub fn dispatch(
             }
         }
         Call::HeaderSet | Call::HeaderAppend => {
-            let (set, name) = match guest.header_set_and_name(phase, args)? {
-                Ok(found) => found,
-                Err(code) => return Ok(code),
-            };
-            let value = match guest.text(args[3], args[4])? {
-                Ok(value) => value,
-                Err(code) => return Ok(code),
-            };
+            let (set, name) = or_errno!(guest.header_set_and_name(phase, args)?);
+            let value = or_errno!(guest.text(args[3], args[4])?);
             if !is_valid_header_value(&value) {
                 return Ok(-errno::EINVAL);
             }
@@ -184,50 +185,39 @@ pub fn dispatch(
             }
         }
         Call::HeaderUnset => {
-            let (set, name) = match guest.header_set_and_name(phase, args)? {
-                Ok(found) => found,
-                Err(code) => return Ok(code),
-            };
+            let (set, name) = or_errno!(guest.header_set_and_name(phase, args)?);
             host.unset_header(set, &name).map(|removed| removed as i64)
         }
-        Call::HeaderCount => match header_set(phase, args[0]) {
-            Ok(set) => host.header_count(set).map(|count| count as i64),
-            Err(code) => return Ok(code),
-        },
-        Call::HeaderAt => match header_set(phase, args[0]) {
-            Ok(set) => match host.header_at(set, args[1] as usize) {
+        Call::HeaderCount => {
+            let set = or_errno!(header_set(phase, args[0]));
+            host.header_count(set).map(|count| count as i64)
+        }
+        Call::HeaderAt => {
+            let set = or_errno!(header_set(phase, args[0]));
+            match host.header_at(set, args[1] as usize) {
                 Ok(Some((name, value))) => {
                     let line = format!("{name}: {value}");
                     Ok(guest.output(args[2], args[3], line.as_bytes())?)
                 }
                 Ok(None) => Err(HostError::NotFound),
                 Err(error) => Err(error),
-            },
-            Err(code) => return Ok(code),
-        },
-        Call::UrlGet | Call::MethodGet => match header_set(phase, args[0]) {
-            Ok(set) => {
-                let value = if call == Call::UrlGet {
-                    host.url(set)
-                } else {
-                    host.method(set)
-                };
-                match value {
-                    Ok(value) => Ok(guest.output(args[1], args[2], value.as_bytes())?),
-                    Err(error) => Err(error),
-                }
             }
-            Err(code) => return Ok(code),
-        },
+        }
+        Call::UrlGet | Call::MethodGet => {
+            let set = or_errno!(header_set(phase, args[0]));
+            let value = if call == Call::UrlGet {
+                host.url(set)
+            } else {
+                host.method(set)
+            };
+            match value {
+                Ok(value) => Ok(guest.output(args[1], args[2], value.as_bytes())?),
+                Err(error) => Err(error),
+            }
+        }
         Call::UrlSet | Call::MethodSet => {
-            let set = match header_set(phase, args[0]) {
-                Ok(set) => set,
-                Err(code) => return Ok(code),
-            };
-            let value = match guest.text(args[1], args[2])? {
-                Ok(value) => value,
-                Err(code) => return Ok(code),
-            };
+            let set = or_errno!(header_set(phase, args[0]));
+            let value = or_errno!(guest.text(args[1], args[2])?);
             let valid = if call == Call::UrlSet {
                 value.starts_with('/') && !value.bytes().any(|byte| byte <= b' ' || byte == 0x7f)
             } else {
@@ -242,15 +232,12 @@ pub fn dispatch(
                 host.set_method(set, &value).map(|()| 0)
             }
         }
-        Call::StatusGet => match header_set(phase, args[0]) {
-            Ok(set) => host.status(set).map(i64::from),
-            Err(code) => return Ok(code),
-        },
+        Call::StatusGet => {
+            let set = or_errno!(header_set(phase, args[0]));
+            host.status(set).map(i64::from)
+        }
         Call::StatusSet => {
-            let set = match header_set(phase, args[0]) {
-                Ok(set) => set,
-                Err(code) => return Ok(code),
-            };
+            let set = or_errno!(header_set(phase, args[0]));
             let Some(status) = valid_status(args[1]) else {
                 return Ok(-errno::EINVAL);
             };
@@ -283,17 +270,11 @@ pub fn dispatch(
             let Some(status) = valid_status(args[0]) else {
                 return Ok(-errno::EINVAL);
             };
-            let content_type = match guest.text(args[1], args[2])? {
-                Ok(content_type) => content_type,
-                Err(code) => return Ok(code),
-            };
+            let content_type = or_errno!(guest.text(args[1], args[2])?);
             if !is_valid_header_value(&content_type) {
                 return Ok(-errno::EINVAL);
             }
-            let body = match guest.bytes(args[3], args[4])? {
-                Ok(body) => body.into_owned(),
-                Err(code) => return Ok(code),
-            };
+            let body = or_errno!(guest.bytes(args[3], args[4])?).into_owned();
             state.response = Some(Response {
                 status,
                 content_type,
@@ -305,13 +286,11 @@ pub fn dispatch(
             if !matches!(phase, Phase::Hook(Hook::Recv | Hook::BackendFetch)) {
                 return Ok(-errno::EPERM);
             }
-            match guest.text(args[0], args[1])? {
-                Ok(name) if !name.is_empty() && is_valid_header_value(&name) => {
-                    host.set_backend(&name).map(|()| 0)
-                }
-                Ok(_) => return Ok(-errno::EINVAL),
-                Err(code) => return Ok(code),
+            let name = or_errno!(guest.text(args[0], args[1])?);
+            if name.is_empty() || !is_valid_header_value(&name) {
+                return Ok(-errno::EINVAL);
             }
+            host.set_backend(&name).map(|()| 0)
         }
         Call::CacheSet => {
             if !matches!(phase, Phase::Forge | Phase::Hook(Hook::BackendResponse)) {
@@ -327,23 +306,16 @@ pub fn dispatch(
             if !matches!(phase, Phase::Hook(Hook::Recv | Hook::Hash)) {
                 return Ok(-errno::EPERM);
             }
-            match guest.bytes(args[0], args[1])? {
-                Ok(data) => host.add_hash(&data).map(|()| 0),
-                Err(code) => return Ok(code),
-            }
+            let data = or_errno!(guest.bytes(args[0], args[1])?);
+            host.add_hash(&data).map(|()| 0)
         }
-        Call::Log => match guest.bytes(args[0], args[1])? {
-            Ok(message) => {
-                host.log(String::from_utf8_lossy(&message).trim_end());
-                Ok(0)
-            }
-            Err(code) => return Ok(code),
-        },
+        Call::Log => {
+            let message = or_errno!(guest.bytes(args[0], args[1])?);
+            host.log(String::from_utf8_lossy(&message).trim_end());
+            Ok(0)
+        }
         Call::JsonValidate | Call::XmlValidate => {
-            let document = match guest.bytes(args[0], args[1])? {
-                Ok(document) => document,
-                Err(code) => return Ok(code),
-            };
+            let document = or_errno!(guest.bytes(args[0], args[1])?);
             let verdict = if call == Call::JsonValidate {
                 helpers::json_validate(&document)
             } else {
@@ -355,14 +327,8 @@ pub fn dispatch(
             }
         }
         Call::JsonQuery | Call::XmlQuery => {
-            let document = match guest.bytes(args[0], args[1])? {
-                Ok(document) => document,
-                Err(code) => return Ok(code),
-            };
-            let path = match guest.text(args[2], args[3])? {
-                Ok(path) => path,
-                Err(code) => return Ok(code),
-            };
+            let document = or_errno!(guest.bytes(args[0], args[1])?);
+            let path = or_errno!(guest.text(args[2], args[3])?);
             let found = if call == Call::JsonQuery {
                 helpers::json_query(&document, &path)
             } else {
@@ -374,37 +340,24 @@ pub fn dispatch(
                 Err(QueryError::Invalid) => Err(HostError::Invalid),
             }
         }
-        Call::Sha256 => match guest.bytes(args[0], args[1])? {
-            Ok(data) => {
-                let digest = helpers::sha256(&data);
-                Ok(guest.output(args[2], 32, &digest)?)
-            }
-            Err(code) => return Ok(code),
-        },
+        Call::Sha256 => {
+            let data = or_errno!(guest.bytes(args[0], args[1])?);
+            let digest = helpers::sha256(&data);
+            Ok(guest.output(args[2], 32, &digest)?)
+        }
         Call::HmacSha256 => {
-            let key = match guest.bytes(args[0], args[1])? {
-                Ok(key) => key.into_owned(),
-                Err(code) => return Ok(code),
-            };
-            match guest.bytes(args[2], args[3])? {
-                Ok(message) => {
-                    let digest = helpers::hmac_sha256(&key, &message);
-                    Ok(guest.output(args[4], 32, &digest)?)
-                }
-                Err(code) => return Ok(code),
-            }
+            let key = or_errno!(guest.bytes(args[0], args[1])?);
+            let message = or_errno!(guest.bytes(args[2], args[3])?);
+            let digest = helpers::hmac_sha256(&key, &message);
+            Ok(guest.output(args[4], 32, &digest)?)
         }
         Call::StateSave => {
             if phase != Phase::Hook(Hook::LiveUpdate) {
                 return Ok(-errno::EPERM);
             }
-            match guest.bytes(args[0], args[1])? {
-                Ok(data) => {
-                    state.saved_state = Some(data.into_owned());
-                    Ok(0)
-                }
-                Err(code) => return Ok(code),
-            }
+            let data = or_errno!(guest.bytes(args[0], args[1])?);
+            state.saved_state = Some(data.into_owned());
+            Ok(0)
         }
         Call::StateRestore => {
             if phase != Phase::Hook(Hook::ResumeUpdate) {
