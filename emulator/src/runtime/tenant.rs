@@ -23,7 +23,8 @@ pub type ClockSource = fn(Clock) -> u64;
 /// never changed after loading.
 #[derive(Debug)]
 pub struct Tenant {
-    name: String,
+    /// Shared with every fork (for its error messages) without a copy per request.
+    name: Arc<str>,
     limits: Limits,
     clock: Option<ClockSource>,
     template: Snapshot,
@@ -149,7 +150,7 @@ impl Tenant {
                 let mut fork = self.fork_unshared();
                 fork.run_hook(Hook::LiveUpdate, &mut NoHost::default())
                     .map_err(|error| TenantError::Boot {
-                        tenant: self.name.clone(),
+                        tenant: self.name.to_string(),
                         reason: format!("saving state for the update failed: {error}"),
                     })?;
                 fork.state.saved_state.take()
@@ -268,7 +269,7 @@ impl Tenant {
             .memory()
             .set_owned_page_limit(usize::try_from(max_pages).unwrap_or(usize::MAX));
         Fork {
-            tenant: self.name.clone().into(),
+            tenant: Arc::clone(&self.name),
             machine,
             state: CallState {
                 hooks: self.hooks,
@@ -285,7 +286,7 @@ const A0: usize = 10;
 /// One request's machine on one side (client or backend). Dropping it frees all it owns.
 #[derive(Debug)]
 pub struct Fork {
-    tenant: Box<str>,
+    tenant: Arc<str>,
     machine: Machine,
     state: CallState,
     budget_left: u64,
