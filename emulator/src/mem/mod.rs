@@ -487,7 +487,7 @@ impl Memory {
             self.owned
                 .entry(page_number)
                 .or_insert_with(|| match frozen.pages.get(&page_number) {
-                    Some(shared) => Box::new(**shared),
+                    Some(shared) => copied_page(shared),
                     None => zeroed_page(),
                 });
         let host_page = page.as_mut_ptr();
@@ -665,12 +665,81 @@ impl Memory {
 }
 
 fn zeroed_page() -> Box<Page> {
+    if let Some(mut page) = spare_pages::take() {
+        page.fill(0);
+        return page;
+    }
     // Allocates zeroed memory directly instead of building the page on the stack first.
     let zeroed: Box<[u8]> = vec![0u8; PAGE_BYTES].into_boxed_slice();
     match zeroed.try_into() {
         Ok(page) => page,
         Err(_) => unreachable!("a PAGE_BYTES-long slice converts to a page"),
     }
+}
+
+fn copied_page(source: &Page) -> Box<Page> {
+    match spare_pages::take() {
+        Some(mut page) => {
+            page.copy_from_slice(source);
+            page
+        }
+        None => Box::new(*source),
+    }
+}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        for (_, page) in core::mem::take(&mut self.owned) {
+            spare_pages::give(page);
+        }
+    }
+}
+
+/// Pages freed by dropped machines, kept per thread for the next machine's copy-on-write.
+/// Short-lived forks copy a few pages each; 4 KiB allocations are slow in glibc's malloc
+/// (each one consolidates the fastbins that small allocations leave behind).
+#[cfg(feature = "std")]
+mod spare_pages {
+    use super::Page;
+    use alloc::boxed::Box;
+    use alloc::vec::Vec;
+    use core::cell::RefCell;
+
+    /// At most this many spare pages (1 MiB) per thread.
+    const MAX_SPARE_PAGES: usize = 256;
+
+    std::thread_local! {
+        static SPARE: RefCell<Vec<Box<Page>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub fn take() -> Option<Box<Page>> {
+        SPARE
+            .try_with(|spare| spare.borrow_mut().pop())
+            .ok()
+            .flatten()
+    }
+
+    pub fn give(page: Box<Page>) {
+        // During thread exit the pool may be gone already; the page is then just freed.
+        let _ = SPARE.try_with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < MAX_SPARE_PAGES {
+                spare.push(page);
+            }
+        });
+    }
+}
+
+#[cfg(not(feature = "std"))]
+mod spare_pages {
+    use super::Page;
+    use alloc::boxed::Box;
+
+    pub fn take() -> Option<Box<Page>> {
+        None
+    }
+
+    pub fn give(_page: Box<Page>) {}
 }
 
 fn checked_page_range(start: u64, len: u64) -> Result<u64, MapError> {
@@ -753,6 +822,25 @@ mod tests {
         sibling.map(0x10000, 0x1000, Perms::READ_WRITE).unwrap();
         assert_eq!(sibling.load::<u64>(0x10000), Ok(0));
         assert_eq!(template.load::<u64>(0x10000), Ok(7));
+    }
+
+    #[test]
+    fn reused_pages_never_show_what_a_dropped_machine_wrote() {
+        let mut template = Memory::new(1 << 20);
+        template.map(0x10000, 0x2000, Perms::READ_WRITE).unwrap();
+        template.store::<u64>(0x10000, 7).unwrap();
+        let snapshot = template.freeze();
+        for _ in 0..3 {
+            let mut fork = Memory::from_snapshot(&snapshot);
+            // A copied page holds the template's bytes, a fresh one zeros, whatever the
+            // previous fork left in the pages it gave back.
+            assert_eq!(fork.load::<u64>(0x10000), Ok(7));
+            assert_eq!(fork.load::<u64>(0x10008), Ok(0));
+            assert_eq!(fork.load::<u64>(0x11000), Ok(0));
+            fork.store::<u64>(0x10008, u64::MAX).unwrap();
+            fork.store::<u64>(0x11000, u64::MAX).unwrap();
+            assert_eq!(fork.owned_pages(), 2);
+        }
     }
 
     #[test]
