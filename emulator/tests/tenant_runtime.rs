@@ -586,6 +586,15 @@ fn a_request_to_the_hello_tenant_writes_few_pages() {
 }
 
 #[test]
+fn a_plain_pass_to_the_origin_makes_no_backend_fork() {
+    let program = std::fs::read(support::tenants_dir().join("rewrite")).unwrap();
+    let tenant = Tenant::load("rewrite", &program, Limits::default(), None).unwrap();
+    let outcome = get(&tenant, "/old/x");
+    assert!(matches!(response(&outcome).1, Source::Backend { .. }));
+    assert_eq!(outcome.stats.forks, 1, "rewrite has no backend-side hooks");
+}
+
+#[test]
 fn the_instruction_budget_counts_across_the_hooks_of_a_fork() {
     const SPIN: u64 = 20_000;
     // Measure: on_recv, on_hash and on_deliver each spin, with room to spare.

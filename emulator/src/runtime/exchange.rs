@@ -230,9 +230,15 @@ impl Run<'_> {
             Some(response) => (HttpResponse::from_tenant(response), Source::Synthesized),
             None => {
                 let forge = client.forge_request();
-                let mut backend = self.fork();
-                let result = self.backend_side(&mut backend, forge, origin);
-                self.count(&mut backend);
+                // A plain pass to the origin runs no tenant code on the backend side.
+                let needs_fork = forge.is_some()
+                    || self.tenant.has_hook(Hook::BackendFetch)
+                    || self.tenant.has_hook(Hook::BackendResponse);
+                let mut backend = needs_fork.then(|| self.fork());
+                let result = self.backend_side(backend.as_mut(), forge, origin);
+                if let Some(backend) = &mut backend {
+                    self.count(backend);
+                }
                 result?
             }
         };
@@ -244,15 +250,17 @@ impl Run<'_> {
 
     fn backend_side(
         &mut self,
-        backend: &mut Fork,
+        mut backend: Option<&mut Fork>,
         forge: Option<super::calls::ForgeRequest>,
         origin: &mut dyn Origin,
     ) -> Result<(HttpResponse, Source), RequestError> {
         self.host.bereq = Some(self.host.req.clone());
-        self.timed(|host| backend.run_hook(Hook::BackendFetch, host))?;
-        let (beresp, mut source) = match forge {
-            Some(forge) => {
-                let response = self.timed(|host| backend.run_forge(forge, host))?;
+        if let Some(fork) = backend.as_deref_mut() {
+            self.timed(|host| fork.run_hook(Hook::BackendFetch, host))?;
+        }
+        let (beresp, mut source) = match (forge, backend.as_deref_mut()) {
+            (Some(forge), Some(fork)) => {
+                let response = self.timed(|host| fork.run_forge(forge, host))?;
                 let cached = forge.decision == Decision::Cached;
                 let source = Source::Forged {
                     cached,
@@ -260,7 +268,8 @@ impl Run<'_> {
                 };
                 (HttpResponse::from_tenant(response), source)
             }
-            None => {
+            // No forge (a forge always has a backend fork): the origin answers.
+            _ => {
                 let name = self.host.backend.as_deref().unwrap_or(DEFAULT_BACKEND);
                 let bereq = self.host.bereq.as_ref().expect("set above");
                 let response = origin.fetch(name, bereq);
@@ -269,21 +278,23 @@ impl Run<'_> {
             }
         };
         self.host.beresp = Some(beresp);
-        self.timed(|host| backend.run_hook(Hook::BackendResponse, host))?;
-        if let (
-            Some(setting),
-            Source::Forged {
-                cached,
-                ttl_seconds,
-            },
-        ) = (backend.cache_setting(), &mut source)
-        {
-            *cached = setting.cacheable;
-            *ttl_seconds = if setting.cacheable {
-                setting.ttl_seconds
-            } else {
-                0
-            };
+        if let Some(fork) = backend {
+            self.timed(|host| fork.run_hook(Hook::BackendResponse, host))?;
+            if let (
+                Some(setting),
+                Source::Forged {
+                    cached,
+                    ttl_seconds,
+                },
+            ) = (fork.cache_setting(), &mut source)
+            {
+                *cached = setting.cacheable;
+                *ttl_seconds = if setting.cacheable {
+                    setting.ttl_seconds
+                } else {
+                    0
+                };
+            }
         }
         Ok((self.host.beresp.take().unwrap_or_default(), source))
     }

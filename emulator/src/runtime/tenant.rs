@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::abi::HeaderSet;
 use super::abi::Hook;
 use super::calls::{dispatch, CallEnd, CallState, ForgeRequest, GuestFunction, Phase, Response};
-pub use super::calls::{CacheSetting, Hooks};
+use super::calls::{CacheSetting, Hooks};
 use super::config::Limits;
 use super::host::Host;
 use crate::mem::PAGE_SIZE;
