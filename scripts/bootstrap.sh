@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of a Debian bookworm machine for building and testing
-# rvedge: cross compilers and qemu for the guest programs, hyperfine for
-# benchmarks, and the Rust toolchain pinned in rust-toolchain.toml.
+# rvedge: cross compilers and qemu for the guest programs, Varnish and its
+# headers for the VMOD, Chromium for the playground, hyperfine and wrk for
+# benchmarks, and the Rust toolchains pinned in the rust-toolchain.toml files.
 # Prints nothing when everything is already present.
 set -euo pipefail
 
@@ -13,6 +14,17 @@ apt_packages=(
     qemu-user
     nlohmann-json3-dev
     hyperfine
+    wrk
+    # the VMOD: varnishd and varnishtest, headers, bindgen's libclang, vmodtool
+    varnish
+    libvarnishapi-dev
+    clang
+    libclang-dev
+    python3
+    python3-docutils
+    # the playground's browser tests
+    chromium
+    chromium-driver
 )
 
 missing=()
@@ -42,7 +54,7 @@ if ((${#missing[@]})); then
     rm -f "$log"
 fi
 
-# Rust: the toolchain, components and targets named in rust-toolchain.toml.
+# Rust: the toolchains, components and targets named in the rust-toolchain.toml files.
 if [[ -f "$HOME/.cargo/env" ]] && ! command -v rustup >/dev/null; then
     # shellcheck disable=SC1091
     . "$HOME/.cargo/env"
@@ -52,31 +64,41 @@ command -v rustup >/dev/null || {
     exit 1
 }
 
-toml="$repo/rust-toolchain.toml"
-# The file is simple key = value / key = [list] TOML; pull the three fields out.
-field() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" "$toml" | tr -d '[]",' ; }
-channel="$(field channel | tr -d ' ')"
-read -r -a components <<<"$(field components)"
-read -r -a targets <<<"$(field targets)"
+# Each rust-toolchain.toml of the project: the root workspace's, and the
+# riscv64 guest workspaces' (an older channel that has their target).
+install_toolchain() { # install_toolchain TOML
+    local toml="$1"
+    # The file is simple key = value / key = [list] TOML; pull the three fields out.
+    field() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" "$toml" | tr -d '[]",' ; }
+    local channel components targets
+    channel="$(field channel | tr -d ' ')"
+    read -r -a components <<<"$(field components)"
+    read -r -a targets <<<"$(field targets)"
 
-need_install=0
-if ! rustup toolchain list 2>/dev/null | grep -q "^$channel"; then
-    need_install=1
-else
-    installed_targets="$(rustup +"$channel" target list --installed 2>/dev/null || true)"
-    for t in "${targets[@]}"; do
-        grep -qx "$t" <<<"$installed_targets" || need_install=1
-    done
-    installed_components="$(rustup +"$channel" component list --installed 2>/dev/null || true)"
-    for c in "${components[@]}"; do
-        grep -q "^$c" <<<"$installed_components" || need_install=1
-    done
-fi
+    local need_install=0
+    if ! rustup toolchain list 2>/dev/null | grep -q "^$channel"; then
+        need_install=1
+    else
+        local installed_targets installed_components
+        installed_targets="$(rustup +"$channel" target list --installed 2>/dev/null || true)"
+        for t in "${targets[@]}"; do
+            grep -qx "$t" <<<"$installed_targets" || need_install=1
+        done
+        installed_components="$(rustup +"$channel" component list --installed 2>/dev/null || true)"
+        for c in "${components[@]}"; do
+            grep -q "^$c" <<<"$installed_components" || need_install=1
+        done
+    fi
 
-if ((need_install)); then
-    echo "bootstrap: installing Rust $channel (components: ${components[*]}; targets: ${targets[*]})"
-    args=(toolchain install "$channel" --profile minimal)
-    for c in "${components[@]}"; do args+=(--component "$c"); done
-    for t in "${targets[@]}"; do args+=(--target "$t"); done
-    rustup "${args[@]}"
-fi
+    if ((need_install)); then
+        echo "bootstrap: installing Rust $channel (components: ${components[*]}; targets: ${targets[*]})"
+        local args=(toolchain install "$channel" --profile minimal)
+        for c in "${components[@]}"; do args+=(--component "$c"); done
+        for t in "${targets[@]}"; do args+=(--target "$t"); done
+        rustup "${args[@]}"
+    fi
+}
+
+for toml in "$repo/rust-toolchain.toml" "$repo/tenants/rust-toolchain.toml" "$repo/tests/guests/rust/rust-toolchain.toml"; do
+    install_toolchain "$toml"
+done

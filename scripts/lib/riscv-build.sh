@@ -74,11 +74,13 @@ riscv_build_wait() {
 
 # cargo is incremental itself. The package's .cargo/config.toml (target,
 # linker, +crt-static) applies because cargo runs from that directory;
-# RUSTFLAGS from the environment would override the config's rustflags.
+# RUSTFLAGS from the environment would override the config's rustflags, and
+# RUSTUP_TOOLCHAIN (set when called under cargo) would override the
+# directory's rust-toolchain.toml, the one toolchain with the riscv64 target.
 riscv_cargo_build() { # riscv_cargo_build DIR TARGET_DIR
     (
         cd "$1" || exit
-        unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS CARGO_BUILD_TARGET
+        unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS CARGO_BUILD_TARGET RUSTUP_TOOLCHAIN
         cargo build --release --locked --quiet --target-dir "$2"
     )
 }

@@ -106,6 +106,9 @@ fn compile_c(compiler: &str, source: &Path) -> Result<PathBuf, String> {
 const RUST_TARGET: &str = "riscv64gc-unknown-linux-gnu";
 
 fn build_crate(directory: &Path) -> Result<PathBuf, String> {
+    // Absolute, because cargo runs with the crate as its working directory.
+    let directory = &std::path::absolute(directory)
+        .map_err(|error| format!("cannot resolve {}: {error}", directory.display()))?;
     let manifest = directory.join("Cargo.toml");
     let hash: String = Sha256::digest(directory.display().to_string())
         .iter()
@@ -113,7 +116,14 @@ fn build_crate(directory: &Path) -> Result<PathBuf, String> {
         .map(|byte| format!("{byte:02x}"))
         .collect();
     let target_dir = cache_dir().join(format!("cargo-{hash}"));
-    let result = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    // rustup's `cargo`, started in the crate's directory with the caller's
+    // toolchain choice removed, so the crate's rust-toolchain.toml (or the
+    // default toolchain) picks a toolchain that has the riscv64 target.
+    let result = Command::new("cargo")
+        .current_dir(directory)
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTC")
+        .env_remove("CARGO")
         .args([
             "build",
             "--release",
@@ -123,7 +133,7 @@ fn build_crate(directory: &Path) -> Result<PathBuf, String> {
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")
-        .arg(&target_dir)
+        .arg(std::path::absolute(&target_dir).unwrap_or(target_dir))
         .env(
             "CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_GNU_LINKER",
             "riscv64-linux-gnu-gcc",
