@@ -1,5 +1,6 @@
 //! `rvedge`: runs RISC-V guest programs on the rvedge emulator, and requests through tenants.
 
+mod playground;
 mod request;
 
 use std::io::Write;
@@ -29,6 +30,8 @@ enum Command {
     /// Send one HTTP request through a tenant (in memory, with an echo origin behind it) and
     /// print the response like `curl -i`; what the tenant decided goes to stderr.
     Request(request::RequestArguments),
+    /// Serve the browser playground (built by scripts/build-playground.sh) on 127.0.0.1.
+    Playground(playground::PlaygroundArguments),
 }
 
 #[derive(clap::Args, Debug)]
@@ -176,5 +179,6 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(arguments) => run(arguments),
         Command::Request(arguments) => request::request(arguments),
+        Command::Playground(arguments) => playground::playground(arguments),
     }
 }

@@ -5,7 +5,8 @@ use core::fmt;
 
 use super::{Format, Insn, Op, DISCARD_REGISTER};
 
-const INT_REGISTER_NAMES: [&str; 32] = [
+/// ABI names of the integer registers x0..x31.
+pub const INT_REGISTER_NAMES: [&str; 32] = [
     "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0", "a1", "a2", "a3", "a4",
     "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4",
     "t5", "t6",

@@ -9,6 +9,7 @@ pub mod compressed;
 mod disasm;
 
 pub use compressed::Xlen;
+pub use disasm::INT_REGISTER_NAMES;
 
 /// Integer destination registers that are `x0` are redirected here at decode time, so the
 /// executor can write results unconditionally and `x0` stays zero without a branch.

@@ -106,8 +106,32 @@ impl Machine {
         }
     }
 
-    /// Runs the single instruction at `pc`, which starts inside another decoded instruction,
-    /// by decoding it on the spot. Rare: only hand-written code jumps there.
+    /// Runs exactly one instruction, for debuggers: `None` when it ran and the machine can go
+    /// on (pc is the next instruction's), else why the machine stopped, as [`Machine::run`]
+    /// reports it. It costs a decode per instruction and leaves `run`'s loop untouched.
+    pub fn step(&mut self) -> Option<Stop> {
+        let pc = self.cpu.pc;
+        if pc == CALL_RETURN_ADDRESS {
+            return Some(Stop::Returned(self.cpu.x[A0]));
+        }
+        if !self.program.is_executable(pc) {
+            return Some(Stop::Trap(Trap {
+                pc,
+                kind: TrapKind::InstructionFetch,
+            }));
+        }
+        match self.run_one_undecoded(pc) {
+            Exit::Jump(target) => {
+                self.cpu.pc = target;
+                None
+            }
+            Exit::Stop(stop) => Some(stop),
+        }
+    }
+
+    /// Runs the single instruction at `pc` by decoding it on the spot: where a jump lands
+    /// inside another decoded instruction (rare: only hand-written code jumps there), and for
+    /// [`Machine::step`].
     #[cold]
     fn run_one_undecoded(&mut self, pc: u64) -> Exit {
         let program = Arc::clone(&self.program);

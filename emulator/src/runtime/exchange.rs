@@ -45,7 +45,8 @@ impl HeaderList for Vec<(String, String)> {
 }
 
 impl HttpResponse {
-    fn from_tenant(response: Response) -> HttpResponse {
+    /// The HTTP form of a response a tenant built with `respond`.
+    pub fn from_tenant(response: Response) -> HttpResponse {
         HttpResponse {
             status: response.status,
             headers: vec![
@@ -323,6 +324,16 @@ impl MemoryHost {
             req,
             ..MemoryHost::default()
         }
+    }
+
+    /// The client request as the tenant has left it so far (e.g. in a debugger).
+    pub fn client_request(&self) -> &HttpRequest {
+        &self.req
+    }
+
+    /// The tenant's log lines so far.
+    pub fn log_lines(&self) -> &[String] {
+        &self.log
     }
 
     fn headers(&mut self, set: HeaderSet) -> HostResult<&mut Vec<(String, String)>> {

@@ -28,7 +28,7 @@ pub use exchange::{
     Source, ERROR_HEADER,
 };
 pub use host::{Host, HostError, HostResult};
-pub use tenant::{ClockSource, ErrorKind, Fork, RequestError, Tenant, TenantError};
+pub use tenant::{ClockSource, ErrorKind, Fork, RequestError, StepOutcome, Tenant, TenantError};
 
 /// Where tenant programs come from, by the `filename` of their configuration.
 pub trait ProgramSource {

@@ -277,6 +277,7 @@ impl Tenant {
             },
             budget_left: self.limits.max_instructions,
             instructions: 0,
+            stepping: None,
         }
     }
 }
@@ -291,6 +292,17 @@ pub struct Fork {
     state: CallState,
     budget_left: u64,
     instructions: u64,
+    /// The phase of a hook entered with [`Fork::enter_hook`] and not finished yet.
+    stepping: Option<Phase>,
+}
+
+/// Where a hook run one instruction at a time ([`Fork::step`]) stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The instruction ran; the hook goes on.
+    Running,
+    /// The hook returned (`Ok`) or failed as [`Fork::run_hook`] would have failed.
+    Finished(Result<(), RequestError>),
 }
 
 impl Fork {
@@ -347,6 +359,70 @@ impl Fork {
         self.machine.memory().peak_owned_pages()
     }
 
+    /// The fork's machine, for debuggers: pc, registers, the program's code.
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// Enters `hook` without running it, for a debugger that then runs it with
+    /// [`Fork::step`]; false if the tenant did not register it.
+    pub fn enter_hook(&mut self, hook: Hook) -> bool {
+        let Some(function) = self.state.hooks.get(hook) else {
+            return false;
+        };
+        let [first, second] = hook.arguments();
+        self.machine
+            .enter_function(function.entry, &[function.data, first, second]);
+        self.stepping = Some(Phase::Hook(hook));
+        true
+    }
+
+    /// Runs one instruction of the hook entered with [`Fork::enter_hook`], serving a tenant
+    /// call it makes through `host`, under the same budget and rules as [`Fork::run_hook`].
+    pub fn step(&mut self, host: &mut dyn Host) -> StepOutcome {
+        let Some(phase) = self.stepping else {
+            return StepOutcome::Finished(Ok(()));
+        };
+        let start = self.machine.instructions();
+        let stop = if self.budget_left == 0 {
+            Some(Stop::BudgetExhausted)
+        } else {
+            self.machine.step()
+        };
+        let mut ended = None;
+        let stop = match stop {
+            Some(Stop::HostCall(number)) => {
+                match dispatch(&mut self.machine, number, phase, &mut self.state, host) {
+                    Ok(result) => {
+                        self.machine.set_register(A0, result as u64);
+                        None
+                    }
+                    Err(end) => {
+                        ended = Some(end);
+                        Some(Stop::HostCall(number))
+                    }
+                }
+            }
+            other => other,
+        };
+        drain_output(&mut self.machine, host);
+        self.charge(start);
+        match stop {
+            None => StepOutcome::Running,
+            Some(stop) => {
+                self.stepping = None;
+                StepOutcome::Finished(self.outcome(phase, stop, ended))
+            }
+        }
+    }
+
+    /// Counts what ran since the machine's count was `start` against the budget.
+    fn charge(&mut self, start: u64) {
+        let used = self.machine.instructions() - start;
+        self.instructions += used;
+        self.budget_left = self.budget_left.saturating_sub(used);
+    }
+
     fn call(
         &mut self,
         phase: Phase,
@@ -364,9 +440,18 @@ impl Fork {
             self.budget_left,
             host,
         );
-        let used = self.machine.instructions() - start;
-        self.instructions += used;
-        self.budget_left = self.budget_left.saturating_sub(used);
+        self.charge(start);
+        self.outcome(phase, stop, ended)
+    }
+
+    /// What the end of a call means for the request: Ok when the function returned, else the
+    /// error kind of why it stopped.
+    fn outcome(
+        &mut self,
+        phase: Phase,
+        stop: Stop,
+        ended: Option<CallEnd>,
+    ) -> Result<(), RequestError> {
         let error = |kind: ErrorKind, detail: String| RequestError {
             kind,
             tenant: self.tenant.to_string(),
