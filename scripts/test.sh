@@ -48,6 +48,9 @@ cargo build -p rvedge --target wasm32-wasip1
 # The core without std, as embedders that have none build it.
 cargo build -p rvedge --no-default-features --target wasm32-unknown-unknown
 
+section "Varnish VMOD (varnishtest, conformance through varnishd, demo check, benchmark)"
+bash scripts/test-vmod.sh
+
 section "browser playground (wasm-pack tests, Playwright, quick benchmark)"
 bash scripts/test-playground.sh
 

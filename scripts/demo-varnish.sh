@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Starts varnishd on 127.0.0.1 with the VMOD `riscv`, the demo VCL (vmod/demo.vcl) and the
+# example tenants (scripts/build-tenants.sh), prints curl lines to try (the Host header picks
+# the tenant) and serves until Ctrl-C, then stops varnishd.
+#
+#   bash scripts/demo-varnish.sh           # interactive
+#   bash scripts/demo-varnish.sh --check   # sends the printed requests, checks the answers, exits
+#   bash scripts/demo-varnish.sh --bench 5 # wrk figures (printed, never asserted), then exits
+#
+# DEMO_PORT (default 6081) is the listen port; the demo's origin listens on DEMO_PORT+1.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+check=0
+bench_seconds=0
+case "${1:-}" in
+    --check) check=1 ;;
+    --bench) bench_seconds="${2:-5}" ;;
+    "") ;;
+    *) echo "usage: $0 [--check | --bench SECONDS]" >&2; exit 2 ;;
+esac
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rvedge/target}"
+if [[ -f "$HOME/.cargo/env" ]] && ! command -v cargo >/dev/null; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+port="${DEMO_PORT:-6081}"
+origin_port=$((port + 1))
+secret="demo-secret"
+
+echo "demo-varnish: building the VMOD (release) and the example tenants" >&2
+cargo build --release -p vmod-riscv >&2
+vmod_dir="$CARGO_TARGET_DIR/release"
+TENANT_OUT="$(bash scripts/build-tenants.sh | tail -n 1)"
+
+work="$(mktemp -d /tmp/rvedge-demo-varnish.XXXXXX)"
+varnishd_pid=""
+stop() {
+    if [[ -n "$varnishd_pid" ]] && kill -0 "$varnishd_pid" 2>/dev/null; then
+        kill "$varnishd_pid" 2>/dev/null || true
+        wait "$varnishd_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+# The conformance table's tenant configuration names the built examples relative to itself.
+cp tests/conformance/tenants.json "$TENANT_OUT/rvedge-demo-tenants.json"
+sed -e "s|@ORIGIN_PORT@|$origin_port|g" \
+    -e "s|@TENANTS_JSON@|$TENANT_OUT/rvedge-demo-tenants.json|g" \
+    -e "s|@UPDATE_SECRET@|$secret|g" \
+    vmod/demo.vcl >"$work/demo.vcl"
+
+varnishd -F -j none -n "$work/n" \
+    -a "127.0.0.1:$port" -a "origin=127.0.0.1:$origin_port" -T 127.0.0.1:0 \
+    -p vmod_path="$vmod_dir" -p vcc_err_unref=off -s malloc,64m \
+    -f "$work/demo.vcl" >"$work/varnishd.log" 2>&1 &
+varnishd_pid=$!
+for _ in $(seq 1 300); do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then
+        break
+    fi
+    if ! kill -0 "$varnishd_pid" 2>/dev/null; then
+        cat "$work/varnishd.log" >&2
+        echo "demo-varnish: varnishd did not start" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+
+url="http://127.0.0.1:$port"
+token="alice.e5f4719bbc21ecb3a09cbb39be09efae032381c07b09324315b7bf4ecb20e4bd"
+# Each line: what to send (curl arguments) | what the answer must contain.
+requests=(
+    "-H 'Host: hello' $url/|Hello from RISC-V!"
+    "-H 'Host: hello' $url/|X-Cache: hit"
+    "-H 'Host: hello-rust' $url/r|hello from Rust 2"
+    "-H 'Host: rewrite' '$url/old/page?q=1'|\"url\": \"/new/page?q=1\""
+    "-H 'Host: router' $url/api/users|\"backend\": \"api\""
+    "-H 'Host: router' -H 'Cookie: beta=1' $url/api/users|\"backend\": \"beta\""
+    "-H 'Host: ab-split' -H 'Cookie: uid=u2' $url/|X-AB-Group: b"
+    "-H 'Host: json-api' --data '{\"name\": \"widget\"}' $url/api/items|{\"valid\":true,\"name\":\"widget\"}"
+    "-H 'Host: json-api' --data '{\"name\": ' $url/api/items|invalid JSON"
+    "-H 'Host: xml' --data '<order><customer>Ada</customer><item sku=\"X-1\"/></order>' $url/orders|\"sku\":\"X-1\""
+    "-H 'Host: hmac-token' -H 'Authorization: Bearer $token' $url/account|\"backend\": \"default\""
+    "-H 'Host: hmac-token' $url/account|401"
+    "-H 'Host: loop' $url/|x-rvedge-error: timeout"
+    "-H 'Host: memory-bomb' $url/|x-rvedge-error: memory_limit"
+    "-H 'Host: leak' $url/|counter=0 heap=clean"
+)
+
+if ((bench_seconds == 0)); then
+    echo
+    echo "varnishd is serving rvedge tenants on $url (pid $varnishd_pid). Try:"
+    echo
+    for line in "${requests[@]}"; do
+        echo "  curl -si ${line%%|*}"
+    done
+    echo
+    echo "  # live update (swap hello's program for hello-rust's):"
+    echo "  curl -si -X POST -H 'X-Tenant: hello' -H 'X-Live-Update-Secret: $secret' --data-binary @$TENANT_OUT/hello-rust $url/live-update"
+    echo "  varnishlog -n $work/n    # the tenants' log lines and errors"
+    echo
+fi
+
+# wrk's mean latency in microseconds and its request count, from its Lua `done` hook.
+bench() {
+    local seconds="$1"
+    cat >"$work/mean.lua" <<'LUA'
+done = function(summary, latency, requests)
+    io.write(string.format("mean_us %.3f requests %d\n", latency.mean, summary.requests))
+end
+LUA
+    # Both are cache hits: prime the cache first.
+    for host in hello plain; do
+        curl -s -o /dev/null -H "Host: $host" "$url/bench"
+        curl -s -D - -o /dev/null -H "Host: $host" "$url/bench" | tr -d '\r' | grep -q "X-Cache: hit" ||
+            { echo "bench: $host is not a cache hit" >&2; return 1; }
+    done
+    # The machine is shared: alternate the two, three rounds each, and keep each one's best.
+    local tenant="" plain="" round value
+    for round in 1 2 3; do
+        value="$(wrk -c1 -t1 -d"${seconds}s" -H 'Host: hello' -s "$work/mean.lua" "$url/bench" | awk '/^mean_us/ {print $2}')"
+        tenant="$(awk -v a="$tenant" -v b="$value" 'BEGIN { print (a == "" || b < a) ? b : a }')"
+        value="$(wrk -c1 -t1 -d"${seconds}s" -H 'Host: plain' -s "$work/mean.lua" "$url/bench" | awk '/^mean_us/ {print $2}')"
+        plain="$(awk -v a="$plain" -v b="$value" 'BEGIN { print (a == "" || b < a) ? b : a }')"
+        : "$round"
+    done
+    echo "== latency, wrk -c1 -t1 -d${seconds}s, cache hits (best of 3 rounds) =="
+    printf '  tenant (hello: fork + on_recv in vcl_recv): %8.2f us mean\n' "$tenant"
+    printf '  plain VCL (same header, same hit):          %8.2f us mean\n' "$plain"
+    awk -v a="$tenant" -v b="$plain" 'BEGIN { printf "  difference:                                 %8.2f us per request\n", a - b }'
+    echo "== throughput, wrk -c64 -t2 -d${seconds}s, cache hits, both cores =="
+    for host in hello plain; do
+        local rate
+        rate="$(wrk -c64 -t2 -d"${seconds}s" -H "Host: $host" "$url/bench" | awk '/^Requests\/sec/ {print $2}')"
+        printf '  %-6s %12s requests/s\n' "$host" "$rate"
+    done
+}
+
+if ((bench_seconds > 0)); then
+    bench "$bench_seconds"
+    exit 0
+fi
+
+if ((check)); then
+    failures=0
+    for line in "${requests[@]}"; do
+        arguments="${line%%|*}"
+        expected="${line#*|}"
+        answer="$(eval "curl -si --max-time 10 $arguments" | tr -d '\r')"
+        if [[ "$answer" == *"$expected"* ]]; then
+            echo "ok    curl $arguments"
+        else
+            echo "FAIL  curl $arguments: no \"$expected\" in:" >&2
+            echo "$answer" | sed 's/^/      /' >&2
+            failures=$((failures + 1))
+        fi
+    done
+    if ! kill -0 "$varnishd_pid" 2>/dev/null; then
+        echo "FAIL  varnishd died" >&2
+        failures=$((failures + 1))
+    fi
+    if ((failures)); then
+        echo "demo-varnish: $failures request(s) failed" >&2
+        exit 1
+    fi
+    echo "demo-varnish: all ${#requests[@]} requests answered as expected"
+    exit 0
+fi
+
+echo "Ctrl-C stops varnishd."
+wait "$varnishd_pid"

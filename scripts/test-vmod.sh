@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Tests of the Varnish VMOD `riscv` (vmod/) that `cargo test --workspace` alone does not run:
+# the release libvmod_riscv.so and its generated docs, every vmod/tests/*.vtc under
+# varnishtest, the conformance table through a real varnishd against the release build, the
+# demo's self-check and a short benchmark (printed, never asserted).
+#
+#   bash scripts/test-vmod.sh            # tests + a 1 s benchmark
+#   bash scripts/test-vmod.sh --bench    # tests + a 5 s benchmark
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+bench_seconds=1
+[[ "${1:-}" == "--bench" ]] && bench_seconds=5
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rvedge/target}"
+if [[ -f "$HOME/.cargo/env" ]] && ! command -v cargo >/dev/null; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+section() { printf '\n==== %s ====\n' "$*"; }
+start=$SECONDS
+
+for tool in varnishd varnishtest wrk curl rst2man; do
+    command -v "$tool" >/dev/null || { echo "test-vmod: $tool missing: run scripts/bootstrap.sh" >&2; exit 1; }
+done
+
+section "vmod: build (release) and tenants"
+cargo build --release -p vmod-riscv
+vmod="$CARGO_TARGET_DIR/release/libvmod_riscv.so"
+TENANT_OUT="$(bash scripts/build-tenants.sh | tail -n 1)"
+export TENANT_OUT
+
+section "vmod: generated documentation"
+for doc in vmod_riscv.rst vmod_riscv.3; do
+    file="$CARGO_TARGET_DIR/release/$doc"
+    grep -q "live_update" "$file" || { echo "test-vmod: $file lacks the reference" >&2; exit 1; }
+    echo "ok    $file"
+done
+
+section "vmod: varnishtest"
+failed=0
+for vtc in vmod/tests/*.vtc; do
+    if varnishtest -q -D vmod="$vmod" -D tenants="$TENANT_OUT" "$vtc"; then
+        echo "ok    $vtc"
+    else
+        varnishtest -v -D vmod="$vmod" -D tenants="$TENANT_OUT" "$vtc" | tail -n 80 || true
+        echo "FAIL  $vtc" >&2
+        failed=1
+    fi
+done
+((failed == 0)) || exit 1
+
+section "vmod: conformance table through varnishd (release VMOD)"
+RVEDGE_VMOD="$vmod" cargo test -p vmod-riscv --test varnishd
+
+section "vmod: demo self-check"
+DEMO_PORT="${DEMO_PORT:-16081}" bash scripts/demo-varnish.sh --check
+
+section "vmod: benchmark (${bench_seconds} s per figure; printed, not asserted)"
+DEMO_PORT="${DEMO_PORT:-16081}" bash scripts/demo-varnish.sh --bench "$bench_seconds"
+
+section "vmod: done in $((SECONDS - start)) s"

@@ -1,0 +1,91 @@
+//! What the client side tells the backend side about a request.
+//!
+//! Varnish runs `vcl_backend_*` and backends in another task (often another thread, and a cached
+//! result may serve later requests), which shares nothing with the client's task but the
+//! backend request, copied from the client request when the fetch starts. So the client side
+//! leaves one request header, [`HANDOFF_HEADER`], that the backend side takes off `bereq`
+//! before any tenant code or origin sees it. It carries the VCL's secret nonce, so a header a
+//! client sends itself is never believed (`fork()` also removes it from the client request).
+
+use rvedge::runtime::abi::Decision;
+use rvedge::runtime::{ErrorKind, ForgeRequest, GuestFunction};
+
+/// Lower case, as header lookups compare case-insensitively.
+pub const HANDOFF_HEADER: &str = "x-rvedge-handoff";
+
+/// What the backend side must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Handoff {
+    /// Run the forge callback and answer with its response.
+    Forge { tenant: String, forge: ForgeRequest },
+    /// The client side failed: answer the error response.
+    Error { tenant: String, kind: ErrorKind },
+    /// The request goes to an origin; run the tenant's backend hooks around it.
+    Origin { tenant: String },
+    /// Replace the tenant's program with the request body.
+    LiveUpdate { tenant: String },
+}
+
+impl Handoff {
+    pub fn tenant(&self) -> &str {
+        match self {
+            Handoff::Forge { tenant, .. }
+            | Handoff::Error { tenant, .. }
+            | Handoff::Origin { tenant }
+            | Handoff::LiveUpdate { tenant } => tenant,
+        }
+    }
+
+    /// The header value: `<nonce> <mode> [fields] <tenant>`, the tenant last because it is the
+    /// only field that may contain spaces.
+    pub fn encode(&self, nonce: u64) -> String {
+        match self {
+            Handoff::Forge { tenant, forge } => format!(
+                "{nonce:016x} forge {} {:x} {:x} {tenant}",
+                forge.decision.number(),
+                forge.callback.entry,
+                forge.callback.data
+            ),
+            Handoff::Error { tenant, kind } => format!("{nonce:016x} error {kind} {tenant}"),
+            Handoff::Origin { tenant } => format!("{nonce:016x} origin {tenant}"),
+            Handoff::LiveUpdate { tenant } => format!("{nonce:016x} update {tenant}"),
+        }
+    }
+
+    /// The hand-off in `value`, if it is well-formed and carries `nonce`.
+    pub fn decode(value: &str, nonce: u64) -> Option<Handoff> {
+        let (found_nonce, rest) = value.split_once(' ')?;
+        if u64::from_str_radix(found_nonce, 16).ok()? != nonce {
+            return None;
+        }
+        let (mode, rest) = rest.split_once(' ')?;
+        match mode {
+            "forge" => {
+                let mut fields = rest.splitn(4, ' ');
+                let decision = Decision::from_number(fields.next()?.parse().ok()?)?;
+                let entry = u64::from_str_radix(fields.next()?, 16).ok()?;
+                let data = u64::from_str_radix(fields.next()?, 16).ok()?;
+                let tenant = fields.next()?.to_string();
+                let callback = GuestFunction { entry, data };
+                Some(Handoff::Forge {
+                    tenant,
+                    forge: ForgeRequest { decision, callback },
+                })
+            }
+            "error" => {
+                let (kind, tenant) = rest.split_once(' ')?;
+                Some(Handoff::Error {
+                    tenant: tenant.into(),
+                    kind: ErrorKind::from_name(kind)?,
+                })
+            }
+            "origin" => Some(Handoff::Origin {
+                tenant: rest.into(),
+            }),
+            "update" => Some(Handoff::LiveUpdate {
+                tenant: rest.into(),
+            }),
+            _ => None,
+        }
+    }
+}

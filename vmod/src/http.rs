@@ -1,0 +1,432 @@
+//! Varnish's HTTP messages (`struct http`) as the tenant's [`Host`].
+//!
+//! Header lines live in the task's workspace as `Name: value` text; reads borrow them, writes
+//! go through varnishd's own functions (`http_PrintfHeader`, `http_Unset`, `http_SetH`)
+//! so VSL records every change as it does for VCL. Nothing here trusts header bytes to be
+//! UTF-8: clients may send any octets, and a tenant gets them lossily converted.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::ffi::{c_char, c_int, c_uint, c_void};
+
+use rvedge::runtime::abi::HeaderSet;
+use rvedge::runtime::{Host, HostError, HostResult};
+
+use crate::ffi;
+use crate::handoff::HANDOFF_HEADER;
+
+/// One `struct http` of the current task: req, resp, bereq or beresp.
+#[derive(Clone, Copy, Debug)]
+pub struct Message(*mut ffi::http);
+
+impl Message {
+    /// `None` for a null pointer (the message does not exist in this VCL subroutine).
+    ///
+    /// # Safety
+    /// `http` is null or a valid `struct http` that outlives every use of the result (the
+    /// ctx's messages live as long as the task).
+    pub unsafe fn new(http: *mut ffi::http) -> Option<Message> {
+        (!http.is_null()).then_some(Message(http))
+    }
+
+    fn raw(&self) -> &ffi::http {
+        // SAFETY: `new` requires a valid `struct http` that outlives self.
+        unsafe { &*self.0 }
+    }
+
+    /// The text of field `index` (a header line, or the method, URL, ...), if set.
+    fn field(&self, index: usize) -> Option<&[u8]> {
+        let http = self.raw();
+        if index >= usize::from(http.nhd) {
+            return None;
+        }
+        // SAFETY: `hd` has `shd >= nhd` entries; an entry in use points at `e - b` bytes in the
+        // workspace (or at static text), unchanged while we read it.
+        unsafe {
+            let text = *http.hd.add(index);
+            if text.b.is_null() || text.e.is_null() {
+                return None;
+            }
+            let length = usize::try_from(text.e.offset_from(text.b)).ok()?;
+            Some(std::slice::from_raw_parts(text.b.cast::<u8>(), length))
+        }
+    }
+
+    /// Header lines as (name, value), in order, without the hand-off header.
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        (ffi::HTTP_HDR_FIRST as usize..usize::from(self.raw().nhd))
+            .filter_map(|index| self.field(index))
+            .filter_map(split_header)
+            .filter(|(name, _)| !name.eq_ignore_ascii_case(HANDOFF_HEADER.as_bytes()))
+    }
+
+    /// The first value of header `name`, including the hand-off header.
+    pub fn raw_header(&self, name: &str) -> Option<&[u8]> {
+        (ffi::HTTP_HDR_FIRST as usize..usize::from(self.raw().nhd))
+            .filter_map(|index| self.field(index))
+            .filter_map(split_header)
+            .find(|(found, _)| found.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, value)| value)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers()
+            .find(|(found, _)| found.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, value)| value)
+    }
+
+    /// Adds `name: value` (copied into the message's workspace).
+    pub fn append(&self, name: &str, value: &str) -> HostResult<()> {
+        let http = self.raw();
+        if http.nhd >= http.shd {
+            return Err(HostError::TooBig);
+        }
+        let before = http.nhd;
+        let name_length = c_int::try_from(name.len()).map_err(|_| HostError::TooBig)?;
+        let value_length = c_int::try_from(value.len()).map_err(|_| HostError::TooBig)?;
+        // SAFETY: the format consumes exactly the four arguments given, each `%.*s` a length
+        // and a pointer to that many bytes; varnishd copies them into the workspace.
+        unsafe {
+            ffi::http_PrintfHeader(
+                self.0,
+                c"%.*s: %.*s".as_ptr(),
+                name_length,
+                name.as_ptr().cast::<c_char>(),
+                value_length,
+                value.as_ptr().cast::<c_char>(),
+            );
+        }
+        // varnishd drops the header (and logs LostHeader) when the workspace is full.
+        if self.raw().nhd == before {
+            return Err(HostError::TooBig);
+        }
+        Ok(())
+    }
+
+    /// Removes every header `name`; returns how many there were.
+    pub fn unset(&self, name: &str) -> HostResult<usize> {
+        let count = (ffi::HTTP_HDR_FIRST as usize..usize::from(self.raw().nhd))
+            .filter_map(|index| self.field(index))
+            .filter_map(split_header)
+            .filter(|(found, _)| found.eq_ignore_ascii_case(name.as_bytes()))
+            .count();
+        if count == 0 {
+            return Ok(0);
+        }
+        // varnishd's header names: a length byte, then `Name:`, NUL-terminated.
+        let length = u8::try_from(name.len() + 1).map_err(|_| HostError::Invalid)?;
+        let mut encoded = Vec::with_capacity(name.len() + 3);
+        encoded.push(length);
+        encoded.extend_from_slice(name.as_bytes());
+        encoded.extend_from_slice(b":\0");
+        // SAFETY: `encoded` is the `hdr_t` form http_Unset expects and outlives the call.
+        unsafe { ffi::http_Unset(self.0, encoded.as_ptr().cast::<c_char>()) };
+        Ok(count)
+    }
+
+    pub fn set(&self, name: &str, value: &str) -> HostResult<()> {
+        self.unset(name)?;
+        self.append(name, value)
+    }
+
+    fn set_field(&self, index: c_uint, value: &str) -> HostResult<()> {
+        let copy = copy_to_workspace(self.raw().ws, value.as_bytes())?;
+        // SAFETY: `copy` is NUL-terminated text in the message's workspace, which lives as
+        // long as the message; requests always have their method and URL fields.
+        unsafe { ffi::http_SetH(self.0, index, copy) };
+        Ok(())
+    }
+
+    pub fn url(&self) -> Option<&[u8]> {
+        self.field(ffi::HTTP_HDR_URL as usize)
+    }
+
+    pub fn method(&self) -> Option<&[u8]> {
+        self.field(ffi::HTTP_HDR_METHOD as usize)
+    }
+
+    pub fn status(&self) -> u16 {
+        self.raw().status
+    }
+
+    pub fn set_status(&self, status: u16) {
+        // SAFETY: a valid message; a null reason makes varnishd use the standard one.
+        unsafe { ffi::http_SetStatus(self.0, status, std::ptr::null()) };
+    }
+
+    /// Starts a response: protocol, status and standard reason.
+    pub fn put_response(&self, status: u16) {
+        // SAFETY: a valid message; http_Status2Reason returns static text.
+        unsafe {
+            let reason = ffi::http_Status2Reason(c_uint::from(status), std::ptr::null_mut());
+            ffi::http_PutResponse(self.0, c"HTTP/1.1".as_ptr(), status, reason);
+        }
+    }
+}
+
+/// `Name: value` split at the colon, the value without leading blanks.
+fn split_header(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let colon = line.iter().position(|&byte| byte == b':')?;
+    let value = &line[colon + 1..];
+    let blanks = value
+        .iter()
+        .take_while(|&&byte| byte == b' ' || byte == b'\t')
+        .count();
+    Some((&line[..colon], &value[blanks..]))
+}
+
+/// `bytes` and a NUL in `workspace`, or `TooBig` when it is full.
+pub fn copy_to_workspace(workspace: *mut ffi::ws, bytes: &[u8]) -> HostResult<*const c_char> {
+    let length = c_uint::try_from(bytes.len() + 1).map_err(|_| HostError::TooBig)?;
+    // SAFETY: WS_Alloc returns null or `length` writable bytes in the task's workspace; we fill
+    // exactly that many.
+    unsafe {
+        let copy = ffi::WS_Alloc(workspace, length).cast::<u8>();
+        if copy.is_null() {
+            return Err(HostError::TooBig);
+        }
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len());
+        *copy.add(bytes.len()) = 0;
+        Ok(copy.cast_const().cast::<c_char>())
+    }
+}
+
+/// Writes `message` to the task's log (VSL) with `tag`.
+pub fn log(vsl: *mut ffi::vsl_log, tag: ffi::VSL_tag_e, message: &str) {
+    if vsl.is_null() {
+        return;
+    }
+    let text = ffi::txt {
+        b: message.as_ptr().cast::<c_char>(),
+        e: message
+            .as_ptr()
+            .wrapping_add(message.len())
+            .cast::<c_char>(),
+    };
+    // SAFETY: `text` spans `message`, which outlives the call; VSLbt copies it.
+    unsafe { ffi::VSLbt(vsl, tag, text) };
+}
+
+/// Where a tenant-chosen backend goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendTarget {
+    /// `req.backend_hint` (client side).
+    Hint,
+    /// `bereq.backend` (backend side).
+    Bereq,
+}
+
+/// The messages of one VCL subroutine, lent to a tenant hook.
+pub struct VarnishHost<'a> {
+    pub ctx: *const ffi::vrt_ctx,
+    pub req: Option<Message>,
+    pub resp: Option<Message>,
+    pub bereq: Option<Message>,
+    pub beresp: Option<Message>,
+    /// Backends the tenant may choose, by VCL name (registered in vcl_init).
+    pub backends: &'a BTreeMap<String, Backend>,
+    pub backend_target: BackendTarget,
+    pub hash: &'a mut Vec<u8>,
+    pub body: Option<&'a [u8]>,
+    pub tenant: &'a str,
+}
+
+/// A VCL backend (a director pointer, valid as long as the VCL).
+#[derive(Clone, Copy, Debug)]
+pub struct Backend(pub ffi::VCL_BACKEND);
+
+// SAFETY: directors are shared by every worker thread of a VCL by design; the pointer is only
+// handed back to varnishd.
+unsafe impl Send for Backend {}
+// SAFETY: as above; we never dereference it ourselves.
+unsafe impl Sync for Backend {}
+
+impl VarnishHost<'_> {
+    fn message(&self, set: HeaderSet) -> HostResult<Message> {
+        match set {
+            HeaderSet::Request => self.req,
+            HeaderSet::Response => self.resp,
+            HeaderSet::BackendRequest => self.bereq,
+            HeaderSet::BackendResponse => self.beresp,
+        }
+        .ok_or(HostError::NotAllowed)
+    }
+
+    fn request(&self, set: HeaderSet) -> HostResult<Message> {
+        match set {
+            HeaderSet::Request | HeaderSet::BackendRequest => self.message(set),
+            _ => Err(HostError::NotAllowed),
+        }
+    }
+
+    fn response(&self, set: HeaderSet) -> HostResult<Message> {
+        match set {
+            HeaderSet::Response | HeaderSet::BackendResponse => self.message(set),
+            _ => Err(HostError::NotAllowed),
+        }
+    }
+}
+
+fn is_handoff(name: &str) -> bool {
+    name.eq_ignore_ascii_case(HANDOFF_HEADER)
+}
+
+impl Host for VarnishHost<'_> {
+    fn header(&mut self, set: HeaderSet, name: &str) -> HostResult<Option<Cow<'_, str>>> {
+        let message = self.message(set)?;
+        Ok(message
+            .header(name)
+            .map(|value| Cow::Owned(String::from_utf8_lossy(value).into_owned())))
+    }
+
+    fn set_header(&mut self, set: HeaderSet, name: &str, value: &str) -> HostResult<()> {
+        if is_handoff(name) {
+            return Err(HostError::NotAllowed);
+        }
+        self.message(set)?.set(name, value)
+    }
+
+    fn append_header(&mut self, set: HeaderSet, name: &str, value: &str) -> HostResult<()> {
+        if is_handoff(name) {
+            return Err(HostError::NotAllowed);
+        }
+        self.message(set)?.append(name, value)
+    }
+
+    fn unset_header(&mut self, set: HeaderSet, name: &str) -> HostResult<usize> {
+        if is_handoff(name) {
+            return Err(HostError::NotAllowed);
+        }
+        self.message(set)?.unset(name)
+    }
+
+    fn header_count(&mut self, set: HeaderSet) -> HostResult<usize> {
+        Ok(self.message(set)?.headers().count())
+    }
+
+    fn header_at(
+        &mut self,
+        set: HeaderSet,
+        index: usize,
+    ) -> HostResult<Option<(Cow<'_, str>, Cow<'_, str>)>> {
+        let message = self.message(set)?;
+        let found = message.headers().nth(index).map(|(name, value)| {
+            (
+                Cow::Owned(String::from_utf8_lossy(name).into_owned()),
+                Cow::Owned(String::from_utf8_lossy(value).into_owned()),
+            )
+        });
+        Ok(found)
+    }
+
+    fn url(&mut self, set: HeaderSet) -> HostResult<Cow<'_, str>> {
+        let message = self.request(set)?;
+        let url = String::from_utf8_lossy(message.url().unwrap_or_default()).into_owned();
+        Ok(Cow::Owned(url))
+    }
+
+    fn set_url(&mut self, set: HeaderSet, url: &str) -> HostResult<()> {
+        self.request(set)?.set_field(ffi::HTTP_HDR_URL, url)
+    }
+
+    fn method(&mut self, set: HeaderSet) -> HostResult<Cow<'_, str>> {
+        let message = self.request(set)?;
+        let method = String::from_utf8_lossy(message.method().unwrap_or_default()).into_owned();
+        Ok(Cow::Owned(method))
+    }
+
+    fn set_method(&mut self, set: HeaderSet, method: &str) -> HostResult<()> {
+        self.request(set)?.set_field(ffi::HTTP_HDR_METHOD, method)
+    }
+
+    fn status(&mut self, set: HeaderSet) -> HostResult<u16> {
+        Ok(self.response(set)?.status())
+    }
+
+    fn set_status(&mut self, set: HeaderSet, status: u16) -> HostResult<()> {
+        self.response(set)?.set_status(status);
+        Ok(())
+    }
+
+    fn request_body(&mut self) -> HostResult<Cow<'_, [u8]>> {
+        self.body.map(Cow::Borrowed).ok_or(HostError::NotAllowed)
+    }
+
+    fn set_backend(&mut self, name: &str) -> HostResult<()> {
+        let backend = self.backends.get(name).ok_or(HostError::NotFound)?;
+        // SAFETY: a valid ctx of the current subroutine; the setter matches the side (VCL
+        // allows req.backend_hint on the client side, bereq.backend on the backend side).
+        unsafe {
+            match self.backend_target {
+                BackendTarget::Hint => ffi::VRT_l_req_backend_hint(self.ctx, backend.0),
+                BackendTarget::Bereq => ffi::VRT_l_bereq_backend(self.ctx, backend.0),
+            }
+        }
+        Ok(())
+    }
+
+    fn add_hash(&mut self, data: &[u8]) -> HostResult<()> {
+        self.hash.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn log(&mut self, message: &str) {
+        // SAFETY: a valid ctx; its vsl is the task's log (or null outside a task).
+        let vsl = unsafe { (*self.ctx).vsl };
+        log(
+            vsl,
+            ffi::VSL_tag_e_SLT_VCL_Log,
+            &format!("riscv {}: {message}", self.tenant),
+        );
+    }
+}
+
+/// Reads the client request's body on the backend side: the body Varnish cached
+/// (`std.cache_req_body`) or the one still waiting on the client connection (pass).
+///
+/// # Safety
+/// `ctx` is a valid backend-side context.
+pub unsafe fn read_request_body(ctx: *const ffi::vrt_ctx) -> Vec<u8> {
+    unsafe extern "C" fn collect(
+        destination: *mut c_void,
+        _flush: c_uint,
+        bytes: *const c_void,
+        length: ffi::ssize_t,
+    ) -> c_int {
+        let Ok(length) = usize::try_from(length) else {
+            return -1;
+        };
+        if length > 0 {
+            // SAFETY: varnishd passes `length` readable bytes and the Vec we gave as `priv`.
+            unsafe {
+                let destination = &mut *destination.cast::<Vec<u8>>();
+                destination
+                    .extend_from_slice(std::slice::from_raw_parts(bytes.cast::<u8>(), length));
+            }
+        }
+        0
+    }
+    let mut body = Vec::new();
+    // SAFETY: the caller gives a valid backend ctx, so `bo` is a valid busyobj; its
+    // `bereq_body` or `req` (both may be null) are varnishd's own objects, and `collect`
+    // matches objiterate_f.
+    unsafe {
+        let bo = (*ctx).bo;
+        if bo.is_null() {
+            return body;
+        }
+        let destination = (&mut body as *mut Vec<u8>).cast::<c_void>();
+        if !(*bo).bereq_body.is_null() {
+            ffi::ObjIterate((*bo).wrk, (*bo).bereq_body, destination, Some(collect), 0);
+        } else if !(*bo).req.is_null() && (*(*bo).req).req_body_status != ffi::BS_NONE.as_ptr() {
+            ffi::VRB_Iterate(
+                (*bo).wrk,
+                (*bo).vsl.as_mut_ptr(),
+                (*bo).req,
+                Some(collect),
+                destination,
+            );
+        }
+    }
+    body
+}

@@ -1,0 +1,444 @@
+//! `riscv.run()`: the tenant hook of the current VCL subroutine, in the order of
+//! `rvedge::runtime::exchange` (client fork: on_recv, on_hash, then the synthetic answer or the
+//! backend side, then on_deliver; backend fork: on_backend_fetch, the forge callback or the
+//! origin, on_backend_response).
+
+use rvedge::runtime::abi::{Decision, Hook, DEFAULT_TTL_SECONDS};
+use rvedge::runtime::{error_response, RequestError, Tenant};
+
+use crate::ffi;
+use crate::handoff::{Handoff, HANDOFF_HEADER};
+use crate::http::{self, BackendTarget, Message, VarnishHost};
+use crate::state::{self, Side, Task, VclState, Want};
+
+/// Runs the hook of `ctx`'s subroutine: 1 if one ran, 0 if none applies, -1 if the tenant
+/// failed (the failure is logged and the request answered 503).
+///
+/// # Safety
+/// `ctx` is the valid context of a VCL subroutine of a task of `vcl`'s VCL.
+pub unsafe fn run(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> Result<i64, String> {
+    // SAFETY: the caller's ctx is valid; every branch below keeps to its subroutine's messages.
+    unsafe {
+        match (*ctx).method {
+            ffi::VCL_MET_RECV => Ok(client(ctx).map_or(0, |task| recv(ctx, task))),
+            ffi::VCL_MET_HASH => Ok(client(ctx).map_or(0, |task| hash(ctx, task))),
+            ffi::VCL_MET_DELIVER => Ok(client(ctx).map_or(0, |task| deliver(ctx, task))),
+            ffi::VCL_MET_SYNTH => Ok(client(ctx).map_or(0, |task| synth(ctx, task))),
+            ffi::VCL_MET_BACKEND_FETCH => Ok(match backend_task(ctx, vcl) {
+                Some(task) => backend_fetch(ctx, task),
+                None => 0,
+            }),
+            ffi::VCL_MET_BACKEND_RESPONSE => Ok(match backend_task(ctx, vcl) {
+                Some(task) => backend_response(ctx, task),
+                None => 0,
+            }),
+            ffi::VCL_MET_BACKEND_ERROR => Ok(state::task(ctx).map_or(0, |task| {
+                backend_error(ctx, task);
+                1
+            })),
+            _ => Err(
+                "riscv.run() belongs in vcl_recv, vcl_hash, vcl_deliver, vcl_synth or \
+                      vcl_backend_{fetch,response,error}"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// The client task's state, if `fork()` selected a tenant.
+unsafe fn client<'a>(ctx: *const ffi::vrt_ctx) -> Option<&'a mut Task> {
+    // SAFETY: the caller's ctx is valid.
+    unsafe { state::task(ctx) }.filter(|task| task.side == Side::Client)
+}
+
+/// The backend task's state: made from the client's hand-off the first time it is needed.
+///
+/// # Safety
+/// `ctx` is a valid backend-side context of `vcl`.
+pub unsafe fn backend_task<'a>(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> Option<&'a mut Task> {
+    // SAFETY: a valid backend ctx: its bereq is this task's; the task reference from
+    // `state::task` is dropped before `install_task`.
+    unsafe {
+        if let Some(task) = state::task(ctx) {
+            return Some(task);
+        }
+        let bereq = Message::new((*ctx).http_bereq)?;
+        let value = String::from_utf8_lossy(bereq.raw_header(HANDOFF_HEADER)?).into_owned();
+        // Neither tenant code nor an origin may see it.
+        bereq.unset(HANDOFF_HEADER).ok();
+        let vsl = (*ctx).vsl;
+        let Some(handoff) = Handoff::decode(&value, vcl.nonce) else {
+            http::log(
+                vsl,
+                ffi::VSL_tag_e_SLT_Error,
+                "riscv: ignored a hand-off header this VCL did not write",
+            );
+            return None;
+        };
+        if matches!(handoff, Handoff::LiveUpdate { .. }) {
+            return None;
+        }
+        let slot = vcl.tenants.get(handoff.tenant())?;
+        let mut task = Task::new(vcl, slot.current(), Side::Backend);
+        task.forge_decision = match &handoff {
+            Handoff::Forge { forge, .. } => forge.decision.number() as i64,
+            _ => -1,
+        };
+        task.handoff = Some(handoff);
+        match state::install_task(ctx, task) {
+            Ok(task) => Some(task),
+            Err(message) => {
+                http::log(vsl, ffi::VSL_tag_e_SLT_Error, &format!("riscv: {message}"));
+                None
+            }
+        }
+    }
+}
+
+/// A host for `ctx`'s messages. `beresp` is left out where the ABI says it does not exist yet.
+unsafe fn host<'a>(
+    ctx: *const ffi::vrt_ctx,
+    task: &'a mut Task,
+    with_beresp: bool,
+) -> (VarnishHost<'a>, &'a mut rvedge::runtime::Fork) {
+    let vcl: &'a VclState = {
+        let pointer = task.vcl;
+        // SAFETY: a task never outlives its VCL (see `Task::vcl`).
+        unsafe { &*pointer }
+    };
+    let backend_target = match task.side {
+        Side::Client => BackendTarget::Hint,
+        Side::Backend => BackendTarget::Bereq,
+    };
+    // SAFETY: the ctx's messages are valid for the subroutine (null where they do not exist).
+    let (req, resp, bereq, beresp) = unsafe {
+        (
+            Message::new((*ctx).http_req),
+            Message::new((*ctx).http_resp),
+            Message::new((*ctx).http_bereq),
+            Message::new((*ctx).http_beresp).filter(|_| with_beresp),
+        )
+    };
+    let host = VarnishHost {
+        ctx,
+        req,
+        resp,
+        bereq,
+        beresp,
+        backends: &vcl.backends,
+        backend_target,
+        hash: &mut task.hash,
+        body: task.body.as_deref(),
+        tenant: task.tenant.name(),
+    };
+    (host, &mut task.fork)
+}
+
+/// Logs a tenant failure (tenant and cause, for varnishlog) and remembers it.
+unsafe fn fail(ctx: *const ffi::vrt_ctx, task: &mut Task, error: RequestError) {
+    // SAFETY: a valid ctx.
+    let vsl = unsafe { (*ctx).vsl };
+    http::log(vsl, ffi::VSL_tag_e_SLT_Error, &format!("riscv: {error}"));
+    task.want = Want::Synth;
+    task.status = 503;
+    task.error = Some(error);
+}
+
+/// Points the client request at this VMOD's backend with `handoff`.
+unsafe fn hand_off_to_vm(ctx: *const ffi::vrt_ctx, task: &Task, handoff: &Handoff) {
+    let vcl = task.vcl();
+    // SAFETY: a valid client ctx (vcl_recv or vcl_hash): req exists and req.backend_hint may be
+    // set there.
+    unsafe {
+        if let Some(req) = Message::new((*ctx).http_req) {
+            if req.set(HANDOFF_HEADER, &handoff.encode(vcl.nonce)).is_err() {
+                http::log(
+                    (*ctx).vsl,
+                    ffi::VSL_tag_e_SLT_Error,
+                    "riscv: out of workspace for the hand-off header",
+                );
+            }
+        }
+        ffi::VRT_l_req_backend_hint(ctx, vcl.vm_backend.0);
+    }
+}
+
+unsafe fn recv(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
+    // SAFETY: a valid ctx in vcl_recv.
+    unsafe {
+        let (mut host, fork) = host(ctx, task, false);
+        let result = fork.run_hook(Hook::Recv, &mut host);
+        let ran = match result {
+            Ok(ran) => ran,
+            Err(error) => {
+                let handoff = Handoff::Error {
+                    tenant: task.tenant.name().into(),
+                    kind: error.kind,
+                };
+                fail(ctx, task, error);
+                hand_off_to_vm(ctx, task, &handoff);
+                return -1;
+            }
+        };
+        let tenant = task.tenant.name().to_string();
+        if let Some(response) = task.fork.take_response() {
+            task.want = Want::Synth;
+            task.status = response.status;
+            task.synth = Some(response);
+        } else if let Some(forge) = task.fork.forge_request() {
+            let cached = forge.decision == Decision::Cached;
+            task.want = if cached { Want::Hash } else { Want::Pass };
+            task.forge_decision = i64::from(cached);
+            hand_off_to_vm(ctx, task, &Handoff::Forge { tenant, forge });
+        } else if has_backend_hooks(&task.tenant) {
+            let handoff = Handoff::Origin { tenant }.encode(task.vcl().nonce);
+            if let Some(req) = Message::new((*ctx).http_req) {
+                req.set(HANDOFF_HEADER, &handoff).ok();
+            }
+        }
+        i64::from(ran)
+    }
+}
+
+fn has_backend_hooks(tenant: &Tenant) -> bool {
+    tenant.has_hook(Hook::BackendFetch) || tenant.has_hook(Hook::BackendResponse)
+}
+
+unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
+    if task.error.is_some() {
+        return 0;
+    }
+    // SAFETY: a valid ctx in vcl_hash.
+    unsafe {
+        let (mut host, fork) = host(ctx, task, false);
+        let result = fork.run_hook(Hook::Hash, &mut host);
+        match result {
+            Ok(ran) => {
+                if let Err(message) = apply_hash(ctx, task) {
+                    http::log((*ctx).vsl, ffi::VSL_tag_e_SLT_Error, &message);
+                }
+                i64::from(ran)
+            }
+            Err(error) => {
+                let handoff = Handoff::Error {
+                    tenant: task.tenant.name().into(),
+                    kind: error.kind,
+                };
+                fail(ctx, task, error);
+                // A failed request must not be answered from the cache: its own hash misses.
+                task.hash = b"rvedge failed request".to_vec();
+                apply_hash(ctx, task).ok();
+                hand_off_to_vm(ctx, task, &handoff);
+                -1
+            }
+        }
+    }
+}
+
+/// Gives the tenant's pending hash data to Varnish; returns whether there was any.
+///
+/// # Safety
+/// `ctx` is a valid context in vcl_hash.
+pub unsafe fn apply_hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> Result<bool, String> {
+    if task.hash.is_empty() {
+        return Ok(false);
+    }
+    let data = std::mem::take(&mut task.hash);
+    // VRT_hashdata takes C strings; data with NUL bytes is given in hex.
+    let text = if data.contains(&0) {
+        data.iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+            .into_bytes()
+    } else {
+        data
+    };
+    // SAFETY: a valid ctx; the copy lives in the task's workspace for the call.
+    unsafe {
+        let copy = http::copy_to_workspace((*ctx).ws, &text)
+            .map_err(|_| "riscv: out of workspace for hash data".to_string())?;
+        let mut pointers = [copy];
+        let strands = ffi::strands {
+            n: 1,
+            p: pointers.as_mut_ptr(),
+        };
+        ffi::VRT_hashdata(ctx, &strands);
+    }
+    Ok(true)
+}
+
+unsafe fn deliver(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
+    if task.error.is_some() {
+        return 0;
+    }
+    // SAFETY: a valid ctx in vcl_deliver.
+    unsafe {
+        let (mut host, fork) = host(ctx, task, false);
+        match fork.run_hook(Hook::Deliver, &mut host) {
+            Ok(ran) => i64::from(ran),
+            Err(error) => {
+                fail(ctx, task, error);
+                // The delivered body cannot be replaced here: answer with synth, whose run()
+                // writes the error response.
+                ffi::VRT_synth(ctx, 503, std::ptr::null());
+                ffi::VRT_handling(ctx, ffi::VCL_RET_SYNTH);
+                -1
+            }
+        }
+    }
+}
+
+/// The error response every host gives, written to `message` and the synthetic body.
+unsafe fn write_error(ctx: *const ffi::vrt_ctx, message: Message, error: &RequestError) {
+    let response = error_response(error);
+    message.set_status(response.status);
+    for (name, value) in &response.headers {
+        if !name.eq_ignore_ascii_case("content-length") {
+            message.set(name, value).ok();
+        }
+    }
+    // SAFETY: a valid ctx in vcl_synth or vcl_backend_error, where the body is synthetic.
+    unsafe { write_synthetic_body(ctx, &response.body) };
+}
+
+unsafe fn write_synthetic_body(ctx: *const ffi::vrt_ctx, body: &[u8]) {
+    let blob = ffi::vrt_blob {
+        type_: 0,
+        len: body.len() as _,
+        blob: body.as_ptr().cast(),
+    };
+    // SAFETY: a valid ctx in vcl_synth or vcl_backend_error; varnishd copies the blob.
+    unsafe { ffi::VRT_synth_blob(ctx, &blob) };
+}
+
+unsafe fn synth(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
+    // SAFETY: a valid ctx in vcl_synth: resp exists.
+    unsafe {
+        let Some(resp) = Message::new((*ctx).http_resp) else {
+            return 0;
+        };
+        if let Some(error) = &task.error {
+            write_error(ctx, resp, error);
+            return -1;
+        }
+        let Some(response) = task.synth.take() else {
+            return 0;
+        };
+        resp.set_status(response.status);
+        resp.set("Content-Type", &response.content_type).ok();
+        let (mut host, fork) = host(ctx, task, false);
+        match fork.run_hook(Hook::Deliver, &mut host) {
+            Ok(_) => {
+                write_synthetic_body(ctx, &response.body);
+                1
+            }
+            Err(error) => {
+                write_error(ctx, resp, &error);
+                fail(ctx, task, error);
+                -1
+            }
+        }
+    }
+}
+
+unsafe fn ensure_body(ctx: *const ffi::vrt_ctx, task: &mut Task) {
+    if task.body.is_none() {
+        // SAFETY: a valid backend ctx.
+        task.body = Some(unsafe { http::read_request_body(ctx) });
+    }
+}
+
+unsafe fn backend_fetch(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
+    if task.error.is_some() || !task.tenant.has_hook(Hook::BackendFetch) {
+        return 0;
+    }
+    // SAFETY: a valid ctx in vcl_backend_fetch: bereq exists, bereq.backend may be set.
+    unsafe {
+        ensure_body(ctx, task);
+        let (mut host, fork) = host(ctx, task, false);
+        match fork.run_hook(Hook::BackendFetch, &mut host) {
+            Ok(ran) => i64::from(ran),
+            Err(error) => {
+                fail(ctx, task, error);
+                // This VMOD's backend answers the error response.
+                ffi::VRT_l_bereq_backend(ctx, task.vcl().vm_backend.0);
+                -1
+            }
+        }
+    }
+}
+
+unsafe fn backend_response(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
+    if task.error.is_some() {
+        return 0;
+    }
+    // SAFETY: a valid ctx in vcl_backend_response: bereq and beresp exist.
+    unsafe {
+        ensure_body(ctx, task);
+        let (mut host, fork) = host(ctx, task, true);
+        let result = fork.run_hook(Hook::BackendResponse, &mut host);
+        match result {
+            Ok(ran) => {
+                apply_cache_setting(ctx, task);
+                i64::from(ran)
+            }
+            Err(error) => {
+                fail(ctx, task, error);
+                // vcl_backend_error's run() writes the error response.
+                ffi::VRT_synth(ctx, 503, std::ptr::null());
+                ffi::VRT_handling(ctx, ffi::VCL_RET_ERROR);
+                -1
+            }
+        }
+    }
+}
+
+/// `cache_set` from on_backend_response, for a forged response: TTL or uncacheable, and the
+/// Cache-Control header that says so.
+unsafe fn apply_cache_setting(ctx: *const ffi::vrt_ctx, task: &mut Task) {
+    let (Some(setting), Some(Handoff::Forge { .. })) = (task.fork.cache_setting(), &task.handoff)
+    else {
+        return;
+    };
+    // SAFETY: a valid ctx in vcl_backend_response.
+    unsafe {
+        let Some(beresp) = Message::new((*ctx).http_beresp) else {
+            return;
+        };
+        if setting.cacheable {
+            beresp
+                .set("Cache-Control", &format!("max-age={}", setting.ttl_seconds))
+                .ok();
+            ffi::VRT_l_beresp_ttl(ctx, setting.ttl_seconds as f64);
+        } else {
+            beresp.set("Cache-Control", "no-store").ok();
+            ffi::VRT_l_beresp_uncacheable(ctx, 1);
+        }
+    }
+}
+
+unsafe fn backend_error(ctx: *const ffi::vrt_ctx, task: &mut Task) {
+    let Some(error) = task.error.clone() else {
+        return;
+    };
+    // SAFETY: a valid ctx in vcl_backend_error: beresp exists and the body is synthetic.
+    unsafe {
+        if let Some(beresp) = Message::new((*ctx).http_beresp) {
+            write_error(ctx, beresp, &error);
+            ffi::VRT_l_beresp_uncacheable(ctx, 1);
+        }
+    }
+}
+
+/// Cache-Control of a forged response: what the tenant decided, with its TTL.
+pub fn forged_cache_control(task: &Task, decision: Decision) -> String {
+    let (cacheable, ttl) = match task.fork.cache_setting() {
+        Some(setting) => (setting.cacheable, setting.ttl_seconds),
+        None => (decision == Decision::Cached, DEFAULT_TTL_SECONDS),
+    };
+    if cacheable {
+        format!("max-age={ttl}")
+    } else {
+        "no-store".into()
+    }
+}

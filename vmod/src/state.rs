@@ -1,0 +1,245 @@
+//! The VMOD's state: per VCL (tenants, backends, the hand-off nonce, this VMOD's directors) and
+//! per task (the selected tenant, its fork and what it decided).
+
+use std::collections::hash_map::RandomState;
+use std::collections::BTreeMap;
+use std::ffi::c_void;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use rvedge::runtime::{Fork, RequestError, Response, Tenant, Tenants};
+
+use crate::ffi;
+use crate::handoff::Handoff;
+use crate::http::Backend;
+
+/// A tenant whose program can be swapped by a live update while requests run: loading the
+/// current program is one atomic load, no lock.
+#[derive(Debug)]
+pub struct TenantSlot {
+    current: ArcSwap<Tenant>,
+}
+
+impl TenantSlot {
+    pub fn new(tenant: Arc<Tenant>) -> TenantSlot {
+        TenantSlot {
+            current: ArcSwap::new(tenant),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Tenant> {
+        self.current.load_full()
+    }
+
+    pub fn replace(&self, tenant: Arc<Tenant>) {
+        self.current.store(tenant);
+    }
+}
+
+/// Everything one loaded VCL shares between its tasks. Built in `vcl_init` (the only time it
+/// is changed: Varnish runs no request on a VCL before its vcl_init is done), then only read,
+/// from every worker thread.
+#[derive(Debug)]
+pub struct VclState {
+    pub tenants: BTreeMap<String, TenantSlot>,
+    pub backends: BTreeMap<String, Backend>,
+    pub update_secret: Option<String>,
+    /// Proves a hand-off header was written by this VCL (see `handoff.rs`).
+    pub nonce: u64,
+    pub vm_backend: Backend,
+    pub update_backend: Backend,
+}
+
+impl VclState {
+    pub fn new() -> VclState {
+        // RandomState is seeded from the OS per process and per instance.
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u64(std::process::id().into());
+        VclState {
+            tenants: BTreeMap::new(),
+            backends: BTreeMap::new(),
+            update_secret: None,
+            nonce: hasher.finish(),
+            vm_backend: Backend(std::ptr::null()),
+            update_backend: Backend(std::ptr::null()),
+        }
+    }
+
+    pub fn add_tenants(&mut self, tenants: &Tenants) {
+        for name in tenants.names() {
+            if let Some(tenant) = tenants.get(name) {
+                self.tenants
+                    .insert(name.to_string(), TenantSlot::new(Arc::clone(tenant)));
+            }
+        }
+    }
+}
+
+/// Which side of Varnish a task is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Backend,
+}
+
+/// What the tenant decided in `on_recv`, as a VCL return action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    Nothing,
+    Synth,
+    Hash,
+    Pass,
+}
+
+impl Want {
+    pub fn name(self) -> &'static str {
+        match self {
+            Want::Nothing => "",
+            Want::Synth => "synth",
+            Want::Hash => "hash",
+            Want::Pass => "pass",
+        }
+    }
+}
+
+/// One task's tenant state (PRIV_TASK): a request's client side or its backend side.
+#[derive(Debug)]
+pub struct Task {
+    pub vcl: *const VclState,
+    pub tenant: Arc<Tenant>,
+    pub side: Side,
+    pub fork: Fork,
+    pub want: Want,
+    pub status: u16,
+    /// The answer `respond` gave in `on_recv`.
+    pub synth: Option<Response>,
+    /// Why the tenant failed this task, if it did.
+    pub error: Option<RequestError>,
+    /// Backend side: what the client side handed over.
+    pub handoff: Option<Handoff>,
+    /// Data from `hash_add` not yet given to Varnish.
+    pub hash: Vec<u8>,
+    /// Backend side: the client request's body, read once.
+    pub body: Option<Vec<u8>>,
+    /// -1 none, 0 uncached, 1 cached.
+    pub forge_decision: i64,
+}
+
+impl Task {
+    pub fn new(vcl: &VclState, tenant: Arc<Tenant>, side: Side) -> Task {
+        let fork = tenant.fork();
+        Task {
+            vcl,
+            tenant,
+            side,
+            fork,
+            want: Want::Nothing,
+            status: 0,
+            synth: None,
+            error: None,
+            handoff: None,
+            hash: Vec::new(),
+            body: None,
+            forge_decision: -1,
+        }
+    }
+
+    pub fn vcl(&self) -> &VclState {
+        // SAFETY: a task never outlives its VCL: Varnish finishes every task of a VCL before it
+        // discards it (and the VclState with it).
+        unsafe { &*self.vcl }
+    }
+}
+
+// The key of this VMOD's PRIV_TASK: its address identifies the slot (VRT_priv_task).
+static TASK_KEY: u8 = 0;
+
+fn task_key() -> *const c_void {
+    (&TASK_KEY as *const u8).cast::<c_void>()
+}
+
+/// `vmod_priv_methods` in a static: varnishd only reads it.
+struct PrivMethods(ffi::vmod_priv_methods);
+
+// SAFETY: immutable data (a magic number, a static C string and a function pointer).
+unsafe impl Sync for PrivMethods {}
+
+static TASK_IN_WORKSPACE: PrivMethods = PrivMethods(ffi::vmod_priv_methods {
+    magic: ffi::VMOD_PRIV_METHODS_MAGIC,
+    type_: c"riscv task (workspace)".as_ptr(),
+    fini: Some(drop_task_in_workspace),
+});
+
+static TASK_ON_HEAP: PrivMethods = PrivMethods(ffi::vmod_priv_methods {
+    magic: ffi::VMOD_PRIV_METHODS_MAGIC,
+    type_: c"riscv task (heap)".as_ptr(),
+    fini: Some(drop_task_on_heap),
+});
+
+unsafe extern "C" fn drop_task_in_workspace(_ctx: *const ffi::vrt_ctx, task: *mut c_void) {
+    // SAFETY: `install_task` wrote a Task there; the workspace itself is freed by Varnish.
+    unsafe { std::ptr::drop_in_place(task.cast::<Task>()) };
+}
+
+unsafe extern "C" fn drop_task_on_heap(_ctx: *const ffi::vrt_ctx, task: *mut c_void) {
+    // SAFETY: `install_task` made it with Box::into_raw.
+    drop(unsafe { Box::from_raw(task.cast::<Task>()) });
+}
+
+// WS_Alloc aligns to pointer size; the Task must not need more.
+const _: () = assert!(std::mem::align_of::<Task>() <= std::mem::align_of::<*const c_void>());
+
+/// This task's state, if `install_task` made one.
+///
+/// # Safety
+/// `ctx` is a valid task context (client or backend side); the result must not be held
+/// across another call that could give out the same task.
+pub unsafe fn task<'a>(ctx: *const ffi::vrt_ctx) -> Option<&'a mut Task> {
+    // SAFETY: the caller gives a valid ctx; our slot holds null or a Task we installed.
+    unsafe {
+        let slot = ffi::VRT_priv_task_get(ctx, task_key());
+        if slot.is_null() {
+            return None;
+        }
+        (*slot).priv_.cast::<Task>().as_mut()
+    }
+}
+
+/// Stores `new` as this task's state (replacing any earlier one), in the task's workspace when
+/// it fits, else on the heap.
+///
+/// # Safety
+/// `ctx` is a valid task context; no reference from `task()` may be alive.
+pub unsafe fn install_task<'a>(
+    ctx: *const ffi::vrt_ctx,
+    new: Task,
+) -> Result<&'a mut Task, String> {
+    // SAFETY: a valid ctx; the slot belongs to this VMOD (our key), and its priv is null or a
+    // Task we installed with the matching fini method.
+    unsafe {
+        let slot = ffi::VRT_priv_task(ctx, task_key());
+        if slot.is_null() {
+            return Err("out of workspace for the task's state".into());
+        }
+        let old = (*slot).priv_;
+        if !old.is_null() {
+            if let Some(fini) = (*slot).methods.as_ref().and_then(|methods| methods.fini) {
+                fini(ctx, old);
+            }
+            (*slot).priv_ = std::ptr::null_mut();
+        }
+        let size = std::ffi::c_uint::try_from(std::mem::size_of::<Task>())
+            .map_err(|_| "task state too large".to_string())?;
+        let memory = ffi::WS_Alloc((*ctx).ws, size).cast::<Task>();
+        let (place, methods) = if memory.is_null() {
+            (Box::into_raw(Box::new(new)), &TASK_ON_HEAP.0)
+        } else {
+            memory.write(new);
+            (memory, &TASK_IN_WORKSPACE.0)
+        };
+        (*slot).priv_ = place.cast::<c_void>();
+        (*slot).methods = methods;
+        Ok(&mut *place)
+    }
+}
