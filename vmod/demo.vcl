@@ -54,6 +54,10 @@ sub vcl_hash { riscv.run(); }
 
 sub vcl_deliver {
     riscv.run();
+    if (req.http.X-Greet && riscv.active()) {
+        # A tenant function called by name (the origin tenant has greet()).
+        set resp.http.X-Greeting = riscv.call("greet", req.http.X-Greet);
+    }
     if (obj.hits > 0) {
         set resp.http.X-Cache = "hit";
     } else {

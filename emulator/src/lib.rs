@@ -27,4 +27,6 @@ pub use machine::{
     Clock, Environment, Isolated, Machine, Options, SetupError, Snapshot, Stop, Trap, TrapKind,
     CALL_RETURN_ADDRESS, FIRST_HOST_CALL,
 };
-pub use program::{LoadError, Program, MAX_CODE_BYTES, PROGRAM_ADDRESS_LIMIT};
+pub use program::{
+    FunctionLookupError, FunctionTable, LoadError, Program, MAX_CODE_BYTES, PROGRAM_ADDRESS_LIMIT,
+};

@@ -1,13 +1,15 @@
 //! A loaded guest program: its segments and its code, decoded once and shared (through `Arc`)
 //! by every machine that runs it.
 
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
 use crate::decode::{decode_bytes, Insn, Op, Xlen, NO_TARGET};
-use crate::elf::{self, ElfError};
+use crate::elf::{self, ElfError, SymbolTableError};
 use crate::mem::Perms;
 
 /// Highest address (exclusive) an ELF segment may reach. Above it lie the mmap area and the
@@ -86,7 +88,50 @@ pub struct Program {
     /// For every halfword from `code_start`: the index in `code` of the instruction starting
     /// there, or [`NO_TARGET`] where none does.
     pub entry_index: Vec<u32>,
+    /// The functions a host may call by name (see [`Program::function_address`]).
+    pub functions: FunctionTable,
 }
+
+/// A program's defined functions by name, read once from its symbol table. A missing or
+/// malformed table is kept as such, so asking for a function can say why there is none;
+/// neither stops the program from loading.
+#[derive(Debug)]
+pub enum FunctionTable {
+    Functions(BTreeMap<Box<str>, u64>),
+    /// The executable has no symbol table (it was stripped).
+    Stripped,
+    Malformed(SymbolTableError),
+}
+
+/// Why [`Program::function_address`] found no function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FunctionLookupError {
+    /// The program has no symbol table.
+    Stripped,
+    /// The symbol table could not be read.
+    Malformed(SymbolTableError),
+    /// No defined function of that name starts at an instruction of the program.
+    NotFound,
+}
+
+impl fmt::Display for FunctionLookupError {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FunctionLookupError::Stripped => out.write_str(
+                "the program has no symbol table (it was stripped), so no function can be found by name",
+            ),
+            FunctionLookupError::Malformed(error) => {
+                write!(out, "the program's symbol table is malformed: {error}")
+            }
+            FunctionLookupError::NotFound => {
+                out.write_str("no function of that name in the program's symbol table")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for FunctionLookupError {}
 
 impl Program {
     /// Parses and decodes a static RISC-V ELF executable.
@@ -108,7 +153,7 @@ impl Program {
             .collect();
         let (code_start, code_bytes, code, entry_index) = decode_code(&segments)?;
         let block_rest = block_lengths(&code);
-        Ok(Arc::new(Program {
+        let mut program = Program {
             entry: image.entry,
             segments,
             program_headers_vaddr: image.program_headers_vaddr,
@@ -119,7 +164,50 @@ impl Program {
             code,
             block_rest,
             entry_index,
-        }))
+            functions: FunctionTable::Stripped,
+        };
+        program.functions = program.function_table(bytes);
+        Ok(Arc::new(program))
+    }
+
+    /// Reads the symbol table's functions, keeping those that start at a decoded instruction
+    /// (so a call lands on code); a global definition wins over a weak one.
+    fn function_table(&self, bytes: &[u8]) -> FunctionTable {
+        let symbols = match elf::function_symbols(bytes) {
+            Ok(Some(symbols)) => symbols,
+            Ok(None) => return FunctionTable::Stripped,
+            Err(error) => return FunctionTable::Malformed(error),
+        };
+        let mut functions = BTreeMap::new();
+        let starts_an_instruction = |symbol: &elf::FunctionSymbol<'_>| {
+            self.index_of(symbol.address).is_some_and(|index| {
+                self.code
+                    .get(index)
+                    .is_some_and(|insn| insn.op != Op::FallThrough)
+            })
+        };
+        for symbol in symbols
+            .iter()
+            .filter(|symbol| starts_an_instruction(symbol))
+        {
+            if symbol.weak && functions.contains_key(symbol.name) {
+                continue;
+            }
+            functions.insert(Box::from(symbol.name), symbol.address);
+        }
+        FunctionTable::Functions(functions)
+    }
+
+    /// The address of the defined function `name` (C linkage: the symbol's name as written).
+    pub fn function_address(&self, name: &str) -> Result<u64, FunctionLookupError> {
+        match &self.functions {
+            FunctionTable::Functions(functions) => functions
+                .get(name)
+                .copied()
+                .ok_or(FunctionLookupError::NotFound),
+            FunctionTable::Stripped => Err(FunctionLookupError::Stripped),
+            FunctionTable::Malformed(error) => Err(FunctionLookupError::Malformed(error.clone())),
+        }
     }
 
     /// Index in `code` of the instruction starting at `pc`, if one does.

@@ -178,6 +178,17 @@ pub fn run(ctx: &mut Ctx, vcl: &mut VclPriv) -> Result<i64, String> {
     unsafe { run::run(ctx.raw, state) }
 }
 
+pub fn call(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    function: &str,
+    argument: &str,
+) -> Result<Option<String>, String> {
+    let state = vcl_state(vcl)?;
+    // SAFETY: the generated boilerplate passes a valid ctx for the current subroutine.
+    unsafe { run::call(ctx.raw, state, function, argument) }
+}
+
 /// This task's state, if a tenant was selected.
 fn current_task<'a>(ctx: &Ctx) -> Option<&'a mut Task> {
     // SAFETY: a valid ctx; the reference is used only within the calling VCL function.

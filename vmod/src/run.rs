@@ -4,7 +4,7 @@
 //! origin, on_backend_response).
 
 use rvedge::runtime::abi::{Decision, Hook, DEFAULT_TTL_SECONDS};
-use rvedge::runtime::{error_response, RequestError, Tenant};
+use rvedge::runtime::{error_response, FunctionCallError, RequestError, Tenant};
 
 use crate::ffi;
 use crate::handoff::{Handoff, HANDOFF_HEADER};
@@ -41,6 +41,82 @@ pub unsafe fn run(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> Result<i64, Strin
                       vcl_backend_{fetch,response,error}"
                     .into(),
             ),
+        }
+    }
+}
+
+/// `riscv.call(function, argument)`: the tenant's function `function` in this task's fork,
+/// under the call rules of the hook `run()` runs in the same subroutine. `None` (NULL in VCL)
+/// when it cannot be called or fails; either is logged, and a failure fails the request as a
+/// failing hook does.
+///
+/// # Safety
+/// `ctx` is the valid context of a VCL subroutine of a task of `vcl`'s VCL.
+pub unsafe fn call(
+    ctx: *const ffi::vrt_ctx,
+    vcl: &VclState,
+    function: &str,
+    argument: &str,
+) -> Result<Option<String>, String> {
+    // SAFETY: the caller's ctx is valid; each subroutine's task is looked up as run() does.
+    unsafe {
+        let (hook, task) = match (*ctx).method {
+            ffi::VCL_MET_RECV => (Hook::Recv, client(ctx)),
+            ffi::VCL_MET_HASH => (Hook::Hash, client(ctx)),
+            ffi::VCL_MET_DELIVER | ffi::VCL_MET_SYNTH => (Hook::Deliver, client(ctx)),
+            ffi::VCL_MET_BACKEND_FETCH => (Hook::BackendFetch, backend_task(ctx, vcl)),
+            ffi::VCL_MET_BACKEND_RESPONSE => (Hook::BackendResponse, backend_task(ctx, vcl)),
+            _ => {
+                return Err(
+                    "riscv.call() belongs in vcl_recv, vcl_hash, vcl_deliver, vcl_synth \
+                            or vcl_backend_{fetch,response}"
+                        .into(),
+                )
+            }
+        };
+        let vsl = (*ctx).vsl;
+        let Some(task) = task else {
+            http::log(
+                vsl,
+                ffi::VSL_tag_e_SLT_Error,
+                &format!("riscv.call(\"{function}\"): no tenant was selected for this task"),
+            );
+            return Ok(None);
+        };
+        if let Some(error) = &task.error {
+            let message = format!(
+                "riscv: tenant \"{}\": {function}() not called: the tenant already failed \
+                 this request ({})",
+                task.tenant.name(),
+                error.kind
+            );
+            http::log(vsl, ffi::VSL_tag_e_SLT_Error, &message);
+            return Ok(None);
+        }
+        let (mut host, fork) = host(ctx, task, hook == Hook::BackendResponse);
+        match fork.call_function(function, argument, hook, &mut host) {
+            Ok(result) => Ok(Some(result)),
+            Err(error @ FunctionCallError::NotCallable { .. }) => {
+                // Nothing ran: the request goes on; the VCL sees NULL.
+                http::log(vsl, ffi::VSL_tag_e_SLT_Error, &format!("riscv: {error}"));
+                Ok(None)
+            }
+            Err(FunctionCallError::Failed(error)) => {
+                let handoff = Handoff::Error {
+                    tenant: task.tenant.name().into(),
+                    kind: error.kind,
+                };
+                fail(ctx, task, error);
+                // As when the hook itself fails: the request is answered with the error.
+                match hook {
+                    Hook::Recv => hand_off_to_vm(ctx, task, &handoff),
+                    Hook::BackendFetch => {
+                        ffi::VRT_l_bereq_backend(ctx, task.vcl().vm_backend.0);
+                    }
+                    _ => {}
+                }
+                Ok(None)
+            }
         }
     }
 }

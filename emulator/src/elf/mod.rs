@@ -14,6 +14,10 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+mod symbols;
+
+pub use symbols::{function_symbols, FunctionSymbol, SymbolTableError};
+
 /// Upper bound on `e_phnum`. Real static executables have fewer than 16.
 pub const MAX_PROGRAM_HEADERS: u16 = 256;
 

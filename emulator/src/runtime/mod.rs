@@ -28,7 +28,10 @@ pub use exchange::{
     Source, ERROR_HEADER,
 };
 pub use host::{Host, HostError, HostResult};
-pub use tenant::{ClockSource, ErrorKind, Fork, RequestError, StepOutcome, Tenant, TenantError};
+pub use tenant::{
+    ClockSource, ErrorKind, Fork, FunctionCallError, RequestError, StepOutcome, Tenant,
+    TenantError, MAX_FUNCTION_STRING,
+};
 
 /// Where tenant programs come from, by the `filename` of their configuration.
 pub trait ProgramSource {

@@ -129,6 +129,41 @@ impl fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
+/// Longest argument and result string of [`Fork::call_function`], NUL excluded.
+pub const MAX_FUNCTION_STRING: usize = 64 << 10;
+
+/// Why [`Fork::call_function`] gave no result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FunctionCallError {
+    /// The function cannot be called (no such function, no symbol table, argument too long).
+    /// Nothing ran: the request goes on.
+    NotCallable {
+        tenant: String,
+        function: String,
+        reason: String,
+    },
+    /// The function ran and failed the request, as a failing hook does.
+    Failed(RequestError),
+}
+
+impl fmt::Display for FunctionCallError {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FunctionCallError::NotCallable {
+                tenant,
+                function,
+                reason,
+            } => write!(
+                out,
+                "tenant \"{tenant}\": cannot call {function}(): {reason}"
+            ),
+            FunctionCallError::Failed(error) => error.fmt(out),
+        }
+    }
+}
+
+impl std::error::Error for FunctionCallError {}
+
 impl Tenant {
     /// Loads `program` (a static RISC-V ELF executable) and runs its `main()` to
     /// `wait_for_requests`.
@@ -283,6 +318,7 @@ impl Tenant {
 }
 
 const A0: usize = 10;
+const SP: usize = 2;
 
 /// One request's machine on one side (client or backend). Dropping it frees all it owns.
 #[derive(Debug)]
@@ -337,6 +373,111 @@ impl Fork {
             during: Phase::Forge.name(),
             detail: "the callback returned without calling respond".into(),
         })
+    }
+
+    /// Calls the tenant's function `name` (`const char *name(const char *argument)`, C
+    /// linkage, found in the program's symbol table) with `argument` copied NUL-terminated
+    /// below the stack, and returns the NUL-terminated string at the pointer it returns
+    /// (NULL is an empty string). The call runs under this fork's budget and the call rules of
+    /// `hook`, with tenant calls served by `host`; decisions it makes (forge, respond, ...)
+    /// are this fork's as if `hook` had made them.
+    pub fn call_function(
+        &mut self,
+        name: &str,
+        argument: &str,
+        hook: Hook,
+        host: &mut dyn Host,
+    ) -> Result<String, FunctionCallError> {
+        let not_callable = |reason: String| FunctionCallError::NotCallable {
+            tenant: self.tenant.to_string(),
+            function: name.to_string(),
+            reason,
+        };
+        let entry = self
+            .machine
+            .program()
+            .function_address(name)
+            .map_err(|error| not_callable(error.to_string()))?;
+        if argument.len() > MAX_FUNCTION_STRING {
+            return Err(not_callable(format!(
+                "the argument is {} bytes, more than the {MAX_FUNCTION_STRING} allowed",
+                argument.len()
+            )));
+        }
+        let phase = Phase::Hook(hook);
+        let saved_stack_pointer = self.machine.register(SP);
+        // Below the stack pointer is free stack; the callee's frame goes below the copy.
+        let argument_address = saved_stack_pointer.wrapping_sub(argument.len() as u64 + 1) & !0xf;
+        let mut copy = Vec::with_capacity(argument.len() + 1);
+        copy.extend_from_slice(argument.as_bytes());
+        copy.push(0);
+        if let Err(fault) = self.machine.memory().write_bytes(argument_address, &copy) {
+            let kind = if self.machine.memory().limit_reached() {
+                ErrorKind::MemoryLimit
+            } else {
+                ErrorKind::StackOverflow
+            };
+            return Err(FunctionCallError::Failed(RequestError {
+                kind,
+                tenant: self.tenant.to_string(),
+                during: phase.name(),
+                detail: format!(
+                    "no room for {name}()'s argument below the stack at {:#x}",
+                    fault.addr
+                ),
+            }));
+        }
+        self.machine.set_register(SP, argument_address);
+        let function = GuestFunction {
+            entry,
+            data: argument_address,
+        };
+        let result = self.call(phase, function, [0, 0], host);
+        let returned = self.machine.register(A0);
+        self.machine.set_register(SP, saved_stack_pointer);
+        result.map_err(|mut error| {
+            error.detail = format!("{name}(): {}", error.detail);
+            FunctionCallError::Failed(error)
+        })?;
+        self.read_result_string(returned).map_err(|detail| {
+            FunctionCallError::Failed(RequestError {
+                kind: ErrorKind::BadArgument,
+                tenant: self.tenant.to_string(),
+                during: phase.name(),
+                detail: format!("{name}() returned {detail}"),
+            })
+        })
+    }
+
+    /// The NUL-terminated string at `address` (NULL: empty), at most
+    /// [`MAX_FUNCTION_STRING`] bytes, read a page at a time so a string that ends just before
+    /// unmapped memory is fine.
+    fn read_result_string(&mut self, address: u64) -> Result<String, String> {
+        if address == 0 {
+            return Ok(String::new());
+        }
+        let mut bytes = Vec::new();
+        let mut cursor = address;
+        loop {
+            let page_left = PAGE_SIZE - cursor % PAGE_SIZE;
+            let room = (MAX_FUNCTION_STRING + 1 - bytes.len()) as u64;
+            let mut chunk = vec![0u8; page_left.min(room) as usize];
+            self.machine
+                .memory()
+                .read_bytes(cursor, &mut chunk)
+                .map_err(|_| format!("a pointer to unmapped memory ({cursor:#x})"))?;
+            if let Some(end) = chunk.iter().position(|&byte| byte == 0) {
+                bytes.extend_from_slice(&chunk[..end]);
+                return Ok(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MAX_FUNCTION_STRING {
+                return Err(format!(
+                    "a string longer than {MAX_FUNCTION_STRING} bytes (no NUL)"
+                ));
+            }
+            cursor = cursor.wrapping_add(chunk.len() as u64);
+        }
     }
 
     /// A response `on_recv` gave with `respond` (a synthetic answer), taken once.

@@ -1,0 +1,431 @@
+//! The defined functions of an executable's symbol table (`.symtab`), by name, so a host can
+//! call a tenant's function by its name.
+//!
+//! The symbol table is optional (a stripped executable has none) and nothing in it is needed
+//! to run the program, so [`function_symbols`] reads it on its own, after [`super::parse`]
+//! accepted the file. Every offset and size comes from the file and is checked; memory use is
+//! bounded by the file's size.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::{read_u16, read_u32, read_u64};
+
+// ELF64 file header fields that locate the section header table.
+const E_SHOFF_OFFSET: usize = 40;
+const E_SHENTSIZE_OFFSET: usize = 58;
+const E_SHNUM_OFFSET: usize = 60;
+
+// ELF64 section header layout.
+const SECTION_HEADER_SIZE: usize = 64;
+const SH_TYPE_OFFSET: usize = 4;
+const SH_OFFSET_OFFSET: usize = 24;
+const SH_SIZE_OFFSET: usize = 32;
+const SH_LINK_OFFSET: usize = 40;
+const SH_ENTSIZE_OFFSET: usize = 56;
+
+// sh_type values.
+const SHT_SYMTAB: u32 = 2;
+const SHT_STRTAB: u32 = 3;
+
+// ELF64 symbol layout.
+const SYMBOL_SIZE: usize = 24;
+const ST_NAME_OFFSET: usize = 0;
+const ST_INFO_OFFSET: usize = 4;
+const ST_SHNDX_OFFSET: usize = 6;
+const ST_VALUE_OFFSET: usize = 8;
+
+// st_info: type in the low nibble, binding in the high one.
+const STT_FUNC: u8 = 2;
+const STB_GLOBAL: u8 = 1;
+const STB_WEAK: u8 = 2;
+const SHN_UNDEF: u16 = 0;
+
+/// A defined function with external linkage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FunctionSymbol<'elf> {
+    pub name: &'elf str,
+    pub address: u64,
+    /// Weak definitions lose to a global one of the same name.
+    pub weak: bool,
+}
+
+/// Why the symbol table could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SymbolTableError {
+    /// `e_shentsize` is not the ELF64 section header size.
+    SectionHeaderEntrySize { found: u16 },
+    /// Section header `index` does not fit in the file.
+    SectionHeaderOutsideFile { index: u16 },
+    /// The symbol table's `sh_entsize` is not the ELF64 symbol size.
+    SymbolEntrySize { found: u64 },
+    /// Section `index`'s bytes are not all in the file.
+    SectionOutsideFile { index: u32 },
+    /// The symbol table's `sh_link` does not name a string table.
+    NoStringTable { link: u32 },
+    /// Symbol `index`'s name does not start inside the string table or has no NUL there.
+    NameOutsideStringTable { index: usize },
+}
+
+impl fmt::Display for SymbolTableError {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SymbolTableError::SectionHeaderEntrySize { found } => write!(
+                out,
+                "section headers are {found} bytes, expected {SECTION_HEADER_SIZE}"
+            ),
+            SymbolTableError::SectionHeaderOutsideFile { index } => {
+                write!(out, "section header {index} lies outside the file")
+            }
+            SymbolTableError::SymbolEntrySize { found } => write!(
+                out,
+                "symbol table entries are {found} bytes, expected {SYMBOL_SIZE}"
+            ),
+            SymbolTableError::SectionOutsideFile { index } => {
+                write!(out, "section {index} lies outside the file")
+            }
+            SymbolTableError::NoStringTable { link } => {
+                write!(
+                    out,
+                    "the symbol table's string table (section {link}) is not one"
+                )
+            }
+            SymbolTableError::NameOutsideStringTable { index } => {
+                write!(out, "the name of symbol {index} is not in the string table")
+            }
+        }
+    }
+}
+
+impl core::error::Error for SymbolTableError {}
+
+/// One section header's fields used here.
+struct Section {
+    section_type: u32,
+    offset: u64,
+    size: u64,
+    link: u32,
+    entry_size: u64,
+}
+
+impl Section {
+    /// The section's bytes, if they all lie in the file.
+    fn bytes<'elf>(&self, file: &'elf [u8], index: u32) -> Result<&'elf [u8], SymbolTableError> {
+        let outside = SymbolTableError::SectionOutsideFile { index };
+        let start = usize::try_from(self.offset).map_err(|_| outside.clone())?;
+        let size = usize::try_from(self.size).map_err(|_| outside.clone())?;
+        let end = start.checked_add(size).ok_or(outside.clone())?;
+        file.get(start..end).ok_or(outside)
+    }
+}
+
+/// Reads section header `index` of the table at `table_offset`.
+fn section(file: &[u8], table_offset: usize, index: u16) -> Result<Section, SymbolTableError> {
+    let outside = SymbolTableError::SectionHeaderOutsideFile { index };
+    let base = usize::from(index)
+        .checked_mul(SECTION_HEADER_SIZE)
+        .and_then(|offset| offset.checked_add(table_offset))
+        .ok_or(outside.clone())?;
+    let header = base
+        .checked_add(SECTION_HEADER_SIZE)
+        .and_then(|end| file.get(base..end))
+        .ok_or(outside.clone())?;
+    // The slice is exactly one header long, so every field read succeeds.
+    let field_u32 = |offset| read_u32(header, offset).ok_or(outside.clone());
+    let field_u64 = |offset| read_u64(header, offset).ok_or(outside.clone());
+    Ok(Section {
+        section_type: field_u32(SH_TYPE_OFFSET)?,
+        offset: field_u64(SH_OFFSET_OFFSET)?,
+        size: field_u64(SH_SIZE_OFFSET)?,
+        link: field_u32(SH_LINK_OFFSET)?,
+        entry_size: field_u64(SH_ENTSIZE_OFFSET)?,
+    })
+}
+
+/// The defined global and weak functions (`STT_FUNC`) of `file`'s symbol table, in table
+/// order; `Ok(None)` when the file has no symbol table (it was stripped). `file` must be an
+/// ELF64 file that [`super::parse`] accepted.
+pub fn function_symbols(file: &[u8]) -> Result<Option<Vec<FunctionSymbol<'_>>>, SymbolTableError> {
+    let (Some(table_offset), Some(entry_size), Some(count)) = (
+        read_u64(file, E_SHOFF_OFFSET),
+        read_u16(file, E_SHENTSIZE_OFFSET),
+        read_u16(file, E_SHNUM_OFFSET),
+    ) else {
+        return Ok(None);
+    };
+    // e_shnum 0 means no sections (or more than 65279, counted elsewhere: no real tenant).
+    if table_offset == 0 || count == 0 {
+        return Ok(None);
+    }
+    if usize::from(entry_size) != SECTION_HEADER_SIZE {
+        return Err(SymbolTableError::SectionHeaderEntrySize { found: entry_size });
+    }
+    let table_offset = usize::try_from(table_offset)
+        .map_err(|_| SymbolTableError::SectionHeaderOutsideFile { index: 0 })?;
+    let mut symbol_table = None;
+    for index in 0..count {
+        let header = section(file, table_offset, index)?;
+        if header.section_type == SHT_SYMTAB {
+            symbol_table = Some((u32::from(index), header));
+            break;
+        }
+    }
+    let Some((symbol_index, symbol_table)) = symbol_table else {
+        return Ok(None);
+    };
+    if symbol_table.entry_size != SYMBOL_SIZE as u64 {
+        return Err(SymbolTableError::SymbolEntrySize {
+            found: symbol_table.entry_size,
+        });
+    }
+    let no_strings = SymbolTableError::NoStringTable {
+        link: symbol_table.link,
+    };
+    let string_index = u16::try_from(symbol_table.link).map_err(|_| no_strings.clone())?;
+    if string_index >= count {
+        return Err(no_strings);
+    }
+    let string_table = section(file, table_offset, string_index)?;
+    if string_table.section_type != SHT_STRTAB {
+        return Err(no_strings);
+    }
+    let strings = string_table.bytes(file, symbol_table.link)?;
+    let symbols = symbol_table.bytes(file, symbol_index)?;
+
+    let mut functions = Vec::new();
+    for (index, symbol) in symbols.chunks_exact(SYMBOL_SIZE).enumerate() {
+        let (Some(name_offset), Some(&info), Some(section_index), Some(address)) = (
+            read_u32(symbol, ST_NAME_OFFSET),
+            symbol.get(ST_INFO_OFFSET),
+            read_u16(symbol, ST_SHNDX_OFFSET),
+            read_u64(symbol, ST_VALUE_OFFSET),
+        ) else {
+            continue;
+        };
+        let binding = info >> 4;
+        let is_function = info & 0xf == STT_FUNC;
+        let is_external = binding == STB_GLOBAL || binding == STB_WEAK;
+        if !is_function || !is_external || section_index == SHN_UNDEF {
+            continue;
+        }
+        let name = usize::try_from(name_offset)
+            .ok()
+            .and_then(|start| strings.get(start..))
+            .and_then(|rest| Some(&rest[..rest.iter().position(|&byte| byte == 0)?]))
+            .ok_or(SymbolTableError::NameOutsideStringTable { index })?;
+        // Names that are not UTF-8 cannot be asked for by a host; they are left out.
+        let Ok(name) = core::str::from_utf8(name) else {
+            continue;
+        };
+        if name.is_empty() {
+            continue;
+        }
+        functions.push(FunctionSymbol {
+            name,
+            address,
+            weak: binding == STB_WEAK,
+        });
+    }
+    Ok(Some(functions))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    /// A file with just enough for `function_symbols`: a file header with e_shoff, e_shentsize
+    /// and e_shnum, then the section headers [null, .symtab, .strtab], then the tables.
+    struct SymbolFile {
+        section_header_size: u16,
+        symbol_size: u64,
+        string_link: u32,
+        strings: Vec<u8>,
+        /// (name offset, st_info, st_shndx, st_value)
+        symbols: Vec<(u32, u8, u16, u64)>,
+    }
+
+    const GLOBAL_FUNCTION: u8 = (STB_GLOBAL << 4) | STT_FUNC;
+    const WEAK_FUNCTION: u8 = (STB_WEAK << 4) | STT_FUNC;
+    const LOCAL_FUNCTION: u8 = STT_FUNC;
+    const GLOBAL_OBJECT: u8 = (STB_GLOBAL << 4) | 1;
+
+    impl SymbolFile {
+        fn valid() -> SymbolFile {
+            SymbolFile {
+                section_header_size: SECTION_HEADER_SIZE as u16,
+                symbol_size: SYMBOL_SIZE as u64,
+                string_link: 2,
+                strings: b"\0greet\0helper\0table\0local\0weakling\0".to_vec(),
+                symbols: vec![
+                    (0, 0, 0, 0),
+                    (1, GLOBAL_FUNCTION, 1, 0x10100),
+                    (7, GLOBAL_FUNCTION, SHN_UNDEF, 0),
+                    (14, GLOBAL_OBJECT, 1, 0x20000),
+                    (20, LOCAL_FUNCTION, 1, 0x10200),
+                    (26, WEAK_FUNCTION, 1, 0x10300),
+                ],
+            }
+        }
+
+        fn bytes(&self) -> Vec<u8> {
+            let headers_at = 64usize;
+            let symbols_at = headers_at + 3 * SECTION_HEADER_SIZE;
+            let symbols_size = self.symbols.len() * SYMBOL_SIZE;
+            let strings_at = symbols_at + symbols_size;
+            let mut file = vec![0u8; strings_at + self.strings.len()];
+            put(
+                &mut file,
+                E_SHOFF_OFFSET,
+                &(headers_at as u64).to_le_bytes(),
+            );
+            put(
+                &mut file,
+                E_SHENTSIZE_OFFSET,
+                &self.section_header_size.to_le_bytes(),
+            );
+            put(&mut file, E_SHNUM_OFFSET, &3u16.to_le_bytes());
+            let mut header =
+                |index: usize, kind: u32, at: usize, size: usize, link: u32, entry: u64| {
+                    let base = headers_at + index * SECTION_HEADER_SIZE;
+                    put(&mut file, base + SH_TYPE_OFFSET, &kind.to_le_bytes());
+                    put(
+                        &mut file,
+                        base + SH_OFFSET_OFFSET,
+                        &(at as u64).to_le_bytes(),
+                    );
+                    put(
+                        &mut file,
+                        base + SH_SIZE_OFFSET,
+                        &(size as u64).to_le_bytes(),
+                    );
+                    put(&mut file, base + SH_LINK_OFFSET, &link.to_le_bytes());
+                    put(&mut file, base + SH_ENTSIZE_OFFSET, &entry.to_le_bytes());
+                };
+            header(
+                1,
+                SHT_SYMTAB,
+                symbols_at,
+                symbols_size,
+                self.string_link,
+                self.symbol_size,
+            );
+            header(2, SHT_STRTAB, strings_at, self.strings.len(), 0, 0);
+            for (index, &(name, info, section, value)) in self.symbols.iter().enumerate() {
+                let base = symbols_at + index * SYMBOL_SIZE;
+                put(&mut file, base + ST_NAME_OFFSET, &name.to_le_bytes());
+                file[base + ST_INFO_OFFSET] = info;
+                put(&mut file, base + ST_SHNDX_OFFSET, &section.to_le_bytes());
+                put(&mut file, base + ST_VALUE_OFFSET, &value.to_le_bytes());
+            }
+            put(&mut file, strings_at, &self.strings);
+            file
+        }
+    }
+
+    fn put(bytes: &mut [u8], offset: usize, value: &[u8]) {
+        bytes[offset..offset + value.len()].copy_from_slice(value);
+    }
+
+    #[test]
+    fn defined_global_and_weak_functions_are_listed() {
+        let file = SymbolFile::valid().bytes();
+        let functions = function_symbols(&file).unwrap().unwrap();
+        assert_eq!(
+            functions,
+            [
+                FunctionSymbol {
+                    name: "greet",
+                    address: 0x10100,
+                    weak: false
+                },
+                FunctionSymbol {
+                    name: "weakling",
+                    address: 0x10300,
+                    weak: true
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_without_section_headers_has_no_symbol_table() {
+        let mut file = SymbolFile::valid().bytes();
+        put(&mut file, E_SHNUM_OFFSET, &0u16.to_le_bytes());
+        assert_eq!(function_symbols(&file), Ok(None));
+        assert_eq!(function_symbols(&file[..10]), Ok(None));
+    }
+
+    #[test]
+    fn malformed_tables_are_errors_never_panics() {
+        let mut wrong_header_size = SymbolFile::valid();
+        wrong_header_size.section_header_size = 40;
+        assert_eq!(
+            function_symbols(&wrong_header_size.bytes()),
+            Err(SymbolTableError::SectionHeaderEntrySize { found: 40 })
+        );
+
+        let mut wrong_symbol_size = SymbolFile::valid();
+        wrong_symbol_size.symbol_size = 16;
+        assert_eq!(
+            function_symbols(&wrong_symbol_size.bytes()),
+            Err(SymbolTableError::SymbolEntrySize { found: 16 })
+        );
+
+        let mut bad_link = SymbolFile::valid();
+        bad_link.string_link = 7;
+        assert_eq!(
+            function_symbols(&bad_link.bytes()),
+            Err(SymbolTableError::NoStringTable { link: 7 })
+        );
+        bad_link.string_link = 1;
+        assert_eq!(
+            function_symbols(&bad_link.bytes()),
+            Err(SymbolTableError::NoStringTable { link: 1 })
+        );
+
+        let mut wild_name = SymbolFile::valid();
+        wild_name.symbols[1].0 = 5000;
+        assert_eq!(
+            function_symbols(&wild_name.bytes()),
+            Err(SymbolTableError::NameOutsideStringTable { index: 1 })
+        );
+
+        // A name running to the end of the string table without its NUL.
+        let mut unterminated = SymbolFile::valid();
+        unterminated.strings.pop();
+        assert_eq!(
+            function_symbols(&unterminated.bytes()),
+            Err(SymbolTableError::NameOutsideStringTable { index: 5 })
+        );
+
+        // Section headers cut off by the file's end, and tables pointing past it.
+        let file = SymbolFile::valid().bytes();
+        assert_eq!(
+            function_symbols(&file[..100]),
+            Err(SymbolTableError::SectionHeaderOutsideFile { index: 0 })
+        );
+        let mut huge_table = file.clone();
+        put(
+            &mut huge_table,
+            64 + SECTION_HEADER_SIZE + SH_SIZE_OFFSET,
+            &u64::MAX.to_le_bytes(),
+        );
+        assert_eq!(
+            function_symbols(&huge_table),
+            Err(SymbolTableError::SectionOutsideFile { index: 1 })
+        );
+        let mut far_offset = file;
+        put(&mut far_offset, E_SHOFF_OFFSET, &u64::MAX.to_le_bytes());
+        assert!(function_symbols(&far_offset).is_err());
+    }
+
+    #[test]
+    fn every_truncation_of_a_valid_file_is_handled() {
+        let file = SymbolFile::valid().bytes();
+        for length in 0..file.len() {
+            // Any answer is fine; the loop proves none of them panics.
+            let _ = function_symbols(&file[..length]);
+        }
+    }
+}
