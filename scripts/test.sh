@@ -51,6 +51,12 @@ cargo build -p rvedge --no-default-features --target wasm32-unknown-unknown
 section "Varnish VMOD (varnishtest, conformance through varnishd, demo check, benchmark)"
 bash scripts/test-vmod.sh
 
+section "proxy-wasm host (example filters) and rvedge serve"
+bash scripts/test-proxy-wasm-host.sh
+
+section "proxy-wasm filter (conformance through the host, Envoy examples, benchmark)"
+bash scripts/test-proxy-wasm-filter.sh
+
 section "browser playground (wasm-pack tests, Playwright, quick benchmark)"
 bash scripts/test-playground.sh
 

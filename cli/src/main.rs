@@ -2,6 +2,7 @@
 
 mod playground;
 mod request;
+mod serve;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ enum Command {
     Request(request::RequestArguments),
     /// Serve the browser playground (built by scripts/build-playground.sh) on 127.0.0.1.
     Playground(playground::PlaygroundArguments),
+    /// Serve HTTP on a local port through the rvedge proxy-wasm filter in the wasmtime host,
+    /// forwarding what the tenants do not answer to an upstream (or a built-in echo origin).
+    Serve(serve::ServeArguments),
 }
 
 #[derive(clap::Args, Debug)]
@@ -180,5 +184,6 @@ fn main() -> ExitCode {
         Command::Run(arguments) => run(arguments),
         Command::Request(arguments) => request::request(arguments),
         Command::Playground(arguments) => playground::playground(arguments),
+        Command::Serve(arguments) => serve::serve(arguments),
     }
 }

@@ -1,0 +1,210 @@
+//! The filter's configuration: the plugin configuration names the tenants (the runtime's tenant
+//! JSON) and carries their programs; programs it does not carry come from the VM
+//! configuration, so several plugins on one VM can share large ELFs.
+//!
+//! ```json
+//! { "tenant_header": ":authority",
+//!   "tenants": { "example.com": { "filename": "hello", "max_instructions": 5000000 } },
+//!   "programs": { "hello": "<base64 of the ELF>" } }
+//! ```
+//! VM configuration: `{ "programs": { "<filename>": "<base64>" } }` (or empty).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use rvedge::runtime::{ClockSource, Tenants};
+
+/// The header that picks the tenant when the configuration names none. Its port is dropped.
+pub const DEFAULT_TENANT_HEADER: &str = ":authority";
+
+/// The plugin configuration as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginConfiguration {
+    #[serde(default)]
+    tenant_header: Option<String>,
+    tenants: serde_json::Value,
+    #[serde(default)]
+    programs: BTreeMap<String, String>,
+    /// Adds `x-rvedge-tenant-nanos` (time spent forking and running tenant code) to every
+    /// response, for benchmarks.
+    #[serde(default)]
+    report_tenant_time: bool,
+}
+
+/// The VM configuration as written: programs shared by every plugin of the VM.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VmConfiguration {
+    #[serde(default)]
+    programs: BTreeMap<String, String>,
+}
+
+/// A configuration the filter refuses, with the sentence it logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigurationError(pub String);
+
+impl fmt::Display for ConfigurationError {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigurationError {}
+
+/// Everything one VM's filter needs: its tenants (templates built once) and how it picks one.
+#[derive(Debug)]
+pub struct FilterConfiguration {
+    /// Lower-case header name, pseudo-headers included (`:authority`).
+    pub tenant_header: String,
+    pub tenants: Tenants,
+    pub report_tenant_time: bool,
+}
+
+impl FilterConfiguration {
+    /// Parses both configurations and loads every tenant (runs each `main()` to
+    /// `wait_for_requests`).
+    pub fn load(
+        plugin_configuration: &[u8],
+        vm_configuration: &[u8],
+        clock: Option<ClockSource>,
+    ) -> Result<FilterConfiguration, ConfigurationError> {
+        let error = |message: String| ConfigurationError(message);
+        let plugin: PluginConfiguration = serde_json::from_slice(plugin_configuration)
+            .map_err(|problem| error(format!("plugin configuration: {problem}")))?;
+        let vm: VmConfiguration = if vm_configuration.iter().all(u8::is_ascii_whitespace) {
+            VmConfiguration::default()
+        } else {
+            serde_json::from_slice(vm_configuration)
+                .map_err(|problem| error(format!("VM configuration: {problem}")))?
+        };
+        let tenant_header = plugin
+            .tenant_header
+            .unwrap_or_else(|| DEFAULT_TENANT_HEADER.into())
+            .to_ascii_lowercase();
+        if tenant_header.is_empty() || tenant_header.trim_start_matches(':').is_empty() {
+            return Err(error(
+                "plugin configuration: tenant_header must name a header".into(),
+            ));
+        }
+        // Plugin programs win over the VM's of the same name: the plugin is the more specific.
+        let mut programs = BTreeMap::new();
+        for (origin, encoded) in [
+            ("VM configuration", vm.programs),
+            ("plugin configuration", plugin.programs),
+        ] {
+            for (filename, base64_text) in encoded {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(base64_text.trim())
+                    .map_err(|problem| {
+                        error(format!(
+                            "{origin}: programs: \"{filename}\" is not valid base64: {problem}"
+                        ))
+                    })?;
+                programs.insert(filename, bytes);
+            }
+        }
+        let tenants_json = plugin.tenants.to_string();
+        let tenants = Tenants::load(&tenants_json, &programs, clock)
+            .map_err(|problem| error(format!("plugin configuration: tenants: {problem}")))?;
+        Ok(FilterConfiguration {
+            tenant_header,
+            tenants,
+            report_tenant_time: plugin.report_tenant_time,
+        })
+    }
+}
+
+/// The tenant name a header value names: a `:authority`/`host` value loses its port
+/// (`example.com:8080` → `example.com`, `[::1]:80` → `[::1]`).
+pub fn tenant_name(header_value: &str) -> &str {
+    let value = header_value.trim();
+    let without_port = match value.rsplit_once(':') {
+        Some((host, port))
+            if !port.is_empty()
+                && port.bytes().all(|byte| byte.is_ascii_digit())
+                && (!host.contains(':') || host.ends_with(']')) =>
+        {
+            host
+        }
+        _ => value,
+    };
+    without_port
+}
+
+impl FilterConfiguration {
+    /// The tenant a request names: exactly as configured, or else in lower case (host names
+    /// are case-insensitive; configurations usually write them in lower case).
+    pub fn tenant_for(
+        &self,
+        header_value: &str,
+    ) -> Option<&std::sync::Arc<rvedge::runtime::Tenant>> {
+        let name = tenant_name(header_value);
+        self.tenants
+            .get(name)
+            .or_else(|| self.tenants.get(&name.to_ascii_lowercase()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_dropped_from_host_names() {
+        assert_eq!(tenant_name("Example.com:8080"), "Example.com");
+        assert_eq!(tenant_name("example.com"), "example.com");
+        assert_eq!(tenant_name("[::1]:80"), "[::1]");
+        assert_eq!(tenant_name("[::1]"), "[::1]");
+        assert_eq!(tenant_name("hello:"), "hello:");
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_a_sentence() {
+        let cases: [(&[u8], &[u8], &str); 6] = [
+            (b"{", b"", "plugin configuration: EOF"),
+            (
+                b"{\"tenants\": {}, \"tenant_heder\": 1}",
+                b"",
+                "unknown field `tenant_heder`",
+            ),
+            (
+                b"{\"tenants\": {\"a\": {\"filename\": \"x\"}}, \"programs\": {\"x\": \"!!\"}}",
+                b"",
+                "programs: \"x\" is not valid base64",
+            ),
+            (
+                b"{\"tenants\": {\"a\": {\"filename\": \"x\"}}}",
+                b"",
+                "no program named \"x\"",
+            ),
+            (
+                b"{\"tenants\": {\"a\": {\"filename\": \"x\"}}, \"programs\": {\"x\": \"AAAA\"}}",
+                b"",
+                "tenant \"a\"",
+            ),
+            (b"{\"tenants\": {}}", b"[1]", "VM configuration: "),
+        ];
+        for (plugin, vm, expected) in cases {
+            let message = FilterConfiguration::load(plugin, vm, None)
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains(expected), "{message}");
+        }
+    }
+
+    #[test]
+    fn an_empty_tenant_list_is_a_valid_configuration() {
+        let configuration = FilterConfiguration::load(
+            b"{\"tenants\": {}, \"tenant_header\": \"X-Tenant\"}",
+            b"",
+            None,
+        )
+        .unwrap();
+        assert_eq!(configuration.tenant_header, "x-tenant");
+        assert_eq!(configuration.tenants.names().count(), 0);
+    }
+}

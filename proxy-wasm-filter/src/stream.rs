@@ -1,0 +1,282 @@
+//! The proxy's HTTP stream as the filter sees it ([`Stream`]: proxy-wasm hostcalls in the
+//! filter), and the runtime's [`Host`] over it, so tenant calls read and change the real
+//! stream's headers.
+
+use std::borrow::Cow;
+
+use rvedge::runtime::abi::HeaderSet;
+use rvedge::runtime::{Host, HostError, HostResult, HttpResponse};
+
+/// The header map of one side of the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Message {
+    Request,
+    Response,
+}
+
+/// How loud a log line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// The proxy's side of one HTTP stream: header maps with Envoy's semantics (lower-case names,
+/// pseudo-headers `:method`, `:path`, `:authority`, `:status` in the same map), the buffered
+/// request body, local replies, the log and the clock. Failures are values, never traps.
+pub trait Stream {
+    /// Every header of `message`, pseudo-headers included, in order.
+    fn headers(&self, message: Message) -> HostResult<Vec<(String, String)>>;
+    /// First value of `name` (lower case).
+    fn header(&self, message: Message, name: &str) -> HostResult<Option<String>>;
+    /// Replaces every `name` header with one `name: value`, or removes them all with `None`.
+    fn set_header(&mut self, message: Message, name: &str, value: Option<&str>) -> HostResult<()>;
+    /// Adds one more `name: value`.
+    fn add_header(&mut self, message: Message, name: &str, value: &str) -> HostResult<()>;
+    /// The request body buffered so far, up to `size` bytes.
+    fn request_body(&self, size: usize) -> Vec<u8>;
+    /// Answers the client with a local reply instead of the upstream's response.
+    fn send_response(&mut self, status: u16, headers: &[(String, String)], body: &[u8]);
+    fn log(&self, level: LogLevel, message: &str);
+    /// Monotonic-enough nanoseconds, for the optional tenant timing.
+    fn now_nanos(&self) -> u64;
+}
+
+/// Where a header set's response lives during a hook.
+#[derive(Debug)]
+pub enum ResponseView<'a> {
+    /// The phase has no response (e.g. `on_recv`).
+    Absent,
+    /// The upstream's response on the stream.
+    Stream,
+    /// A response the filter is building (forged or synthesized) before it sends it.
+    Memory(&'a mut HttpResponse),
+}
+
+/// Log lines a request may write; later ones are dropped so a chatty tenant cannot flood the
+/// proxy's log.
+pub const MAX_LOG_LINES_PER_REQUEST: u32 = 200;
+
+/// The runtime's `Host` during one hook: requests (`req`, `bereq`) are the stream's request
+/// headers, responses (`resp`, `beresp`) are `response`. The runtime checks which sets a hook
+/// may use, so this only maps them.
+pub struct StreamHost<'a> {
+    pub stream: &'a mut dyn Stream,
+    pub response: ResponseView<'a>,
+    pub tenant: &'a str,
+    /// The whole client request body (backend side only; empty elsewhere).
+    pub body: &'a [u8],
+    /// The backend the tenant chose with `backend_set`.
+    pub backend: &'a mut Option<String>,
+    pub log_lines: &'a mut u32,
+}
+
+impl std::fmt::Debug for StreamHost<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        out.debug_struct("StreamHost")
+            .field("tenant", &self.tenant)
+            .field("response", &self.response)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which of the stream's maps (or the in-memory response) a header set is.
+enum Target<'h> {
+    Stream(Message),
+    Memory(&'h mut Vec<(String, String)>),
+}
+
+fn is_pseudo_header(name: &str) -> bool {
+    name.starts_with(':')
+}
+
+impl StreamHost<'_> {
+    fn target(&mut self, set: HeaderSet) -> HostResult<Target<'_>> {
+        match set {
+            HeaderSet::Request | HeaderSet::BackendRequest => Ok(Target::Stream(Message::Request)),
+            HeaderSet::Response | HeaderSet::BackendResponse => match &mut self.response {
+                ResponseView::Absent => Err(HostError::NotAllowed),
+                ResponseView::Stream => Ok(Target::Stream(Message::Response)),
+                ResponseView::Memory(response) => Ok(Target::Memory(&mut response.headers)),
+            },
+        }
+    }
+
+    /// Tenant-visible headers of a stream map: pseudo-headers are URL, method and status,
+    /// which have calls of their own, so header lists leave them out as other hosts do.
+    fn visible_headers(&self, message: Message) -> HostResult<Vec<(String, String)>> {
+        let mut headers = self.stream.headers(message)?;
+        headers.retain(|(name, _)| !is_pseudo_header(name));
+        Ok(headers)
+    }
+
+    fn request_pseudo_header(&mut self, set: HeaderSet, name: &str) -> HostResult<String> {
+        if !matches!(set, HeaderSet::Request | HeaderSet::BackendRequest) {
+            return Err(HostError::NotAllowed);
+        }
+        Ok(self
+            .stream
+            .header(Message::Request, name)?
+            .unwrap_or_default())
+    }
+
+    fn set_request_pseudo_header(
+        &mut self,
+        set: HeaderSet,
+        name: &str,
+        value: &str,
+    ) -> HostResult<()> {
+        if !matches!(set, HeaderSet::Request | HeaderSet::BackendRequest) {
+            return Err(HostError::NotAllowed);
+        }
+        self.stream.set_header(Message::Request, name, Some(value))
+    }
+}
+
+impl Host for StreamHost<'_> {
+    fn header(&mut self, set: HeaderSet, name: &str) -> HostResult<Option<Cow<'_, str>>> {
+        let name = name.to_ascii_lowercase();
+        match self.target(set)? {
+            Target::Stream(message) => Ok(self.stream.header(message, &name)?.map(Cow::Owned)),
+            Target::Memory(headers) => Ok(headers
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(&name))
+                .map(|(_, value)| Cow::Owned(value.clone()))),
+        }
+    }
+
+    fn set_header(&mut self, set: HeaderSet, name: &str, value: &str) -> HostResult<()> {
+        let name = name.to_ascii_lowercase();
+        match self.target(set)? {
+            Target::Stream(message) => self.stream.set_header(message, &name, Some(value)),
+            Target::Memory(headers) => {
+                headers.retain(|(key, _)| !key.eq_ignore_ascii_case(&name));
+                headers.push((name, value.into()));
+                Ok(())
+            }
+        }
+    }
+
+    fn append_header(&mut self, set: HeaderSet, name: &str, value: &str) -> HostResult<()> {
+        let name = name.to_ascii_lowercase();
+        match self.target(set)? {
+            Target::Stream(message) => self.stream.add_header(message, &name, value),
+            Target::Memory(headers) => {
+                headers.push((name, value.into()));
+                Ok(())
+            }
+        }
+    }
+
+    fn unset_header(&mut self, set: HeaderSet, name: &str) -> HostResult<usize> {
+        let name = name.to_ascii_lowercase();
+        match self.target(set)? {
+            Target::Stream(message) => {
+                let present = self
+                    .stream
+                    .headers(message)?
+                    .iter()
+                    .filter(|(key, _)| key.eq_ignore_ascii_case(&name))
+                    .count();
+                if present > 0 {
+                    self.stream.set_header(message, &name, None)?;
+                }
+                Ok(present)
+            }
+            Target::Memory(headers) => {
+                let before = headers.len();
+                headers.retain(|(key, _)| !key.eq_ignore_ascii_case(&name));
+                Ok(before - headers.len())
+            }
+        }
+    }
+
+    fn header_count(&mut self, set: HeaderSet) -> HostResult<usize> {
+        match self.target(set)? {
+            Target::Stream(message) => Ok(self.visible_headers(message)?.len()),
+            Target::Memory(headers) => Ok(headers.len()),
+        }
+    }
+
+    fn header_at(
+        &mut self,
+        set: HeaderSet,
+        index: usize,
+    ) -> HostResult<Option<(Cow<'_, str>, Cow<'_, str>)>> {
+        let entry = match self.target(set)? {
+            Target::Stream(message) => self.visible_headers(message)?.into_iter().nth(index),
+            Target::Memory(headers) => headers.get(index).cloned(),
+        };
+        Ok(entry.map(|(name, value)| (Cow::Owned(name), Cow::Owned(value))))
+    }
+
+    fn url(&mut self, set: HeaderSet) -> HostResult<Cow<'_, str>> {
+        self.request_pseudo_header(set, ":path").map(Cow::Owned)
+    }
+
+    fn set_url(&mut self, set: HeaderSet, url: &str) -> HostResult<()> {
+        self.set_request_pseudo_header(set, ":path", url)
+    }
+
+    fn method(&mut self, set: HeaderSet) -> HostResult<Cow<'_, str>> {
+        self.request_pseudo_header(set, ":method").map(Cow::Owned)
+    }
+
+    fn set_method(&mut self, set: HeaderSet, method: &str) -> HostResult<()> {
+        self.set_request_pseudo_header(set, ":method", method)
+    }
+
+    fn status(&mut self, set: HeaderSet) -> HostResult<u16> {
+        if !matches!(set, HeaderSet::Response | HeaderSet::BackendResponse) {
+            return Err(HostError::NotAllowed);
+        }
+        match &self.response {
+            ResponseView::Absent => Err(HostError::NotAllowed),
+            ResponseView::Memory(response) => Ok(response.status),
+            ResponseView::Stream => self
+                .stream
+                .header(Message::Response, ":status")?
+                .and_then(|status| status.parse().ok())
+                .ok_or(HostError::NotFound),
+        }
+    }
+
+    fn set_status(&mut self, set: HeaderSet, status: u16) -> HostResult<()> {
+        if !matches!(set, HeaderSet::Response | HeaderSet::BackendResponse) {
+            return Err(HostError::NotAllowed);
+        }
+        match &mut self.response {
+            ResponseView::Absent => Err(HostError::NotAllowed),
+            ResponseView::Memory(response) => {
+                response.status = status;
+                Ok(())
+            }
+            ResponseView::Stream => {
+                let status = status.to_string();
+                self.stream
+                    .set_header(Message::Response, ":status", Some(&status))
+            }
+        }
+    }
+
+    fn request_body(&mut self) -> HostResult<Cow<'_, [u8]>> {
+        Ok(Cow::Borrowed(self.body))
+    }
+
+    fn set_backend(&mut self, name: &str) -> HostResult<()> {
+        *self.backend = Some(name.into());
+        Ok(())
+    }
+
+    fn log(&mut self, message: &str) {
+        *self.log_lines += 1;
+        if *self.log_lines <= MAX_LOG_LINES_PER_REQUEST {
+            self.stream.log(
+                LogLevel::Info,
+                &format!("rvedge tenant \"{}\": {message}", self.tenant),
+            );
+        }
+    }
+}

@@ -1,0 +1,876 @@
+//! The `env` functions a proxy-wasm 0.2.1 filter imports, on the state of one VM.
+//!
+//! Properties this host knows (`proxy_get_property`, path segments joined by NUL as the ABI
+//! serializes them): `request.path`, `request.url_path`, `request.query`, `request.host`,
+//! `request.method`, `request.scheme`, `request.protocol`, `request.id` (`x-request-id`),
+//! `request.useragent`, `request.referer`, `response.code` (8-byte little-endian integer, as
+//! Envoy gives integers), `plugin_name`, `plugin_root_id` (also as `root_id`),
+//! `plugin_vm_id`, and whatever the filter set with `proxy_set_property`. Anything else is
+//! NotFound.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use wasmtime::{Caller, Linker, Memory, TypedFunc};
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+use crate::abi::{self, LogLevel, Status};
+use crate::output::CapturedOutput;
+use crate::{LogEntry, Response};
+
+/// Who the plugin is, for the `plugin_*` properties.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PluginIdentity {
+    pub name: String,
+    pub root_id: String,
+    pub vm_id: String,
+}
+
+/// Counts linear memory against the limit; a growth past it fails (`memory.grow` returns -1)
+/// and is remembered, so the trap that usually follows is reported as the memory limit.
+#[derive(Debug)]
+pub(crate) struct MemoryLimiter {
+    pub max_memory_bytes: usize,
+    pub exceeded: bool,
+}
+
+/// Tables only hold function references; this bounds them far above what compilers emit.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory_bytes {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// One HTTP stream (context) of the VM.
+#[derive(Debug, Default)]
+pub(crate) struct StreamState {
+    /// With pseudo-headers first, as Envoy orders them.
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: Vec<u8>,
+    /// Present once the response phase started; `:status` first.
+    pub response_headers: Option<Vec<(String, String)>>,
+    pub response_body: Vec<u8>,
+    /// A `proxy_send_local_response` waiting for the current callback to return.
+    pub local_reply: Option<Response>,
+    /// `proxy_close_stream` was called on the HTTP stream.
+    pub reset: bool,
+    /// What the filter set with `proxy_set_property`, by dotted path.
+    pub properties: HashMap<String, Vec<u8>>,
+}
+
+/// The store data of one VM.
+pub(crate) struct HostState {
+    pub wasi: WasiP1Ctx,
+    pub limiter: MemoryLimiter,
+    pub stdout: CapturedOutput,
+    pub stderr: CapturedOutput,
+    pub vm_configuration: Vec<u8>,
+    pub plugin_configuration: Vec<u8>,
+    pub identity: PluginIdentity,
+    pub logs: Vec<LogEntry>,
+    pub root_context_id: u32,
+    /// The context host calls act on: the stream whose callback runs, or the root context.
+    pub effective_context_id: u32,
+    pub streams: HashMap<u32, StreamState>,
+    pub tick_period_millis: u32,
+    pub root_properties: HashMap<String, Vec<u8>>,
+    pub shared_data: HashMap<String, (Vec<u8>, u32)>,
+    pub metrics: Vec<(String, u64)>,
+    /// Set after instantiation; host calls that return data allocate with it.
+    pub memory: Option<Memory>,
+    pub allocate: Option<TypedFunc<i32, i32>>,
+}
+
+impl HostState {
+    fn stream(&mut self) -> Option<&mut StreamState> {
+        let id = self.effective_context_id;
+        self.streams.get_mut(&id)
+    }
+
+    fn log(&mut self, level: LogLevel, message: String) {
+        self.logs.push(LogEntry { level, message });
+    }
+
+    /// Moves WASI output written so far into the log.
+    pub fn drain_output(&mut self, flush_partial: bool) {
+        for line in self.stdout.take_lines(flush_partial) {
+            self.log(LogLevel::Info, line);
+        }
+        for line in self.stderr.take_lines(flush_partial) {
+            self.log(LogLevel::Error, line);
+        }
+    }
+}
+
+type HostResult = wasmtime::Result<i32>;
+
+fn status(status: Status) -> HostResult {
+    Ok(status as i32)
+}
+
+fn memory(caller: &Caller<'_, HostState>) -> Option<Memory> {
+    caller.data().memory
+}
+
+/// Guest bytes at (pointer, length), or `None` when they are not all inside its memory.
+fn read_guest(caller: &Caller<'_, HostState>, pointer: i32, length: i32) -> Option<Vec<u8>> {
+    let memory = memory(caller)?;
+    let start = pointer as u32 as usize;
+    let end = start.checked_add(length as u32 as usize)?;
+    memory.data(caller).get(start..end).map(<[u8]>::to_vec)
+}
+
+fn write_guest(caller: &mut Caller<'_, HostState>, pointer: i32, bytes: &[u8]) -> bool {
+    let Some(memory) = memory(caller) else {
+        return false;
+    };
+    let start = pointer as u32 as usize;
+    let Some(end) = start.checked_add(bytes.len()) else {
+        return false;
+    };
+    match memory.data_mut(caller).get_mut(start..end) {
+        Some(target) => {
+            target.copy_from_slice(bytes);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Returns `bytes` to the filter the ABI's way: in memory the filter allocates with
+/// `proxy_on_memory_allocate` (it frees it), with its address and size written to the two
+/// return pointers.
+fn return_bytes(
+    caller: &mut Caller<'_, HostState>,
+    bytes: &[u8],
+    return_data: i32,
+    return_size: i32,
+) -> HostResult {
+    let mut address = 0i32;
+    if !bytes.is_empty() {
+        let Some(allocate) = caller.data().allocate.clone() else {
+            return status(Status::InternalFailure);
+        };
+        address = allocate.call(&mut *caller, bytes.len() as i32)?;
+        if address == 0 || !write_guest(caller, address, bytes) {
+            return status(Status::InternalFailure);
+        }
+    }
+    if !write_guest(caller, return_data, &address.to_le_bytes())
+        || !write_guest(caller, return_size, &(bytes.len() as u32).to_le_bytes())
+    {
+        return status(Status::BadArgument);
+    }
+    status(Status::Ok)
+}
+
+fn guest_string(caller: &Caller<'_, HostState>, pointer: i32, length: i32) -> Option<String> {
+    read_guest(caller, pointer, length).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The header map `map_type` of the current stream: BadArgument for an id the ABI does not
+/// define (as the spec says), NotFound for a map that does not exist now (response headers
+/// before the response, maps outside a stream, the HTTP/gRPC call maps this host never has).
+fn header_map(state: &mut HostState, map_type: i32) -> Result<&mut Vec<(String, String)>, Status> {
+    if !(0..=abi::map::LAST).contains(&map_type) {
+        return Err(Status::BadArgument);
+    }
+    let stream = state.stream().ok_or(Status::NotFound)?;
+    match map_type {
+        abi::map::HTTP_REQUEST_HEADERS => Ok(&mut stream.request_headers),
+        abi::map::HTTP_RESPONSE_HEADERS => stream.response_headers.as_mut().ok_or(Status::NotFound),
+        _ => Err(Status::NotFound),
+    }
+}
+
+/// Whether `map_type` names a map this host knows but never fills (trailers).
+fn is_empty_map_type(map_type: i32) -> bool {
+    matches!(
+        map_type,
+        abi::map::HTTP_REQUEST_TRAILERS | abi::map::HTTP_RESPONSE_TRAILERS
+    )
+}
+
+/// The buffer `buffer_type`: BadArgument for an id the ABI does not define, NotFound for one
+/// that does not exist now. The spec restricts each buffer to its callbacks (the VM
+/// configuration to `proxy_on_vm_start`, ...); this host is lenient and keeps them readable.
+fn buffer(state: &mut HostState, buffer_type: i32) -> Result<&mut Vec<u8>, Status> {
+    if !(0..=abi::buffer::LAST).contains(&buffer_type) {
+        return Err(Status::BadArgument);
+    }
+    match buffer_type {
+        abi::buffer::VM_CONFIGURATION => Ok(&mut state.vm_configuration),
+        abi::buffer::PLUGIN_CONFIGURATION => Ok(&mut state.plugin_configuration),
+        abi::buffer::HTTP_REQUEST_BODY => state
+            .stream()
+            .map(|stream| &mut stream.request_body)
+            .ok_or(Status::NotFound),
+        abi::buffer::HTTP_RESPONSE_BODY => state
+            .stream()
+            .map(|stream| &mut stream.response_body)
+            .ok_or(Status::NotFound),
+        _ => Err(Status::NotFound),
+    }
+}
+
+/// A property path as the ABI sends it (segments joined by NUL) in dotted form.
+fn property_name(path: &[u8]) -> String {
+    String::from_utf8_lossy(path).replace('\0', ".")
+}
+
+fn property(state: &mut HostState, name: &str) -> Option<Vec<u8>> {
+    let identity = &state.identity;
+    match name {
+        "plugin_name" => return Some(identity.name.clone().into_bytes()),
+        "plugin_root_id" | "root_id" => return Some(identity.root_id.clone().into_bytes()),
+        "plugin_vm_id" => return Some(identity.vm_id.clone().into_bytes()),
+        _ => {}
+    }
+    if let Some(value) = state.root_properties.get(name) {
+        return Some(value.clone());
+    }
+    let stream = state.stream()?;
+    if let Some(value) = stream.properties.get(name) {
+        return Some(value.clone());
+    }
+    let request_header = |key: &str| {
+        stream
+            .request_headers
+            .iter()
+            .find(|(header, _)| header == key)
+            .map(|(_, value)| value.clone().into_bytes())
+    };
+    let path = request_header(":path").unwrap_or_default();
+    let query_at = path.iter().position(|&byte| byte == b'?');
+    match name {
+        "request.path" => Some(path),
+        "request.url_path" => Some(path[..query_at.unwrap_or(path.len())].to_vec()),
+        "request.query" => Some(query_at.map_or(Vec::new(), |at| path[at + 1..].to_vec())),
+        "request.host" => request_header(":authority"),
+        "request.method" => request_header(":method"),
+        "request.scheme" => request_header(":scheme"),
+        "request.protocol" => Some(b"HTTP/1.1".to_vec()),
+        "request.id" => request_header("x-request-id"),
+        "request.useragent" => request_header("user-agent"),
+        "request.referer" => request_header("referer"),
+        "response.code" => {
+            let headers = stream.response_headers.as_ref()?;
+            let code: i64 = headers
+                .iter()
+                .find(|(header, _)| header == ":status")?
+                .1
+                .parse()
+                .ok()?;
+            Some(code.to_le_bytes().to_vec())
+        }
+        _ => None,
+    }
+}
+
+/// A local reply as Envoy's `sendLocalReply` builds it.
+fn local_reply(status_code: u16, mut headers: Vec<(String, String)>, body: Vec<u8>) -> Response {
+    headers.retain(|(name, _)| !name.starts_with(':') && name != "content-length");
+    if !body.is_empty() && !headers.iter().any(|(name, _)| name == "content-type") {
+        headers.push(("content-type".into(), "text/plain".into()));
+    }
+    headers.push(("content-length".into(), body.len().to_string()));
+    Response {
+        status: status_code,
+        headers,
+        body,
+        local_reply: true,
+    }
+}
+
+/// Registers every `env` function of the ABI this host implements.
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "env",
+        "proxy_log",
+        |mut caller: Caller<'_, HostState>, level: i32, pointer: i32, length: i32| -> HostResult {
+            let Some(level) = LogLevel::from_abi(level) else {
+                return status(Status::BadArgument);
+            };
+            let Some(message) = guest_string(&caller, pointer, length) else {
+                return status(Status::BadArgument);
+            };
+            // WASI output written before this line keeps its place in the log.
+            caller.data_mut().drain_output(false);
+            caller.data_mut().log(level, message);
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_log_level",
+        |mut caller: Caller<'_, HostState>, return_level: i32| -> HostResult {
+            // Every level is captured; the filter's own filtering decides what it sends.
+            if !write_guest(
+                &mut caller,
+                return_level,
+                &(LogLevel::Trace as u32).to_le_bytes(),
+            ) {
+                return status(Status::BadArgument);
+            }
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_current_time_nanoseconds",
+        |mut caller: Caller<'_, HostState>, return_time: i32| -> HostResult {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_nanos() as u64);
+            if !write_guest(&mut caller, return_time, &nanos.to_le_bytes()) {
+                return status(Status::BadArgument);
+            }
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_set_tick_period_milliseconds",
+        |mut caller: Caller<'_, HostState>, period: i32| -> HostResult {
+            caller.data_mut().tick_period_millis = period as u32;
+            status(Status::Ok)
+        },
+    )?;
+    add_buffer_calls(linker)?;
+    add_header_calls(linker)?;
+    add_property_calls(linker)?;
+    add_stream_calls(linker)?;
+    add_shared_data_and_metric_calls(linker)?;
+    Ok(())
+}
+
+fn add_buffer_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "env",
+        "proxy_get_buffer_bytes",
+        |mut caller: Caller<'_, HostState>,
+         buffer_type: i32,
+         start: i32,
+         max_size: i32,
+         return_data: i32,
+         return_size: i32|
+         -> HostResult {
+            let buffer = match buffer(caller.data_mut(), buffer_type) {
+                Ok(buffer) => buffer,
+                Err(error) => return status(error),
+            };
+            let start = start as u32 as usize;
+            if start > buffer.len() {
+                return status(Status::BadArgument);
+            }
+            let end = start
+                .saturating_add(max_size as u32 as usize)
+                .min(buffer.len());
+            let bytes = buffer[start..end].to_vec();
+            return_bytes(&mut caller, &bytes, return_data, return_size)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_buffer_status",
+        |mut caller: Caller<'_, HostState>,
+         buffer_type: i32,
+         return_size: i32,
+         return_ignored: i32|
+         -> HostResult {
+            let size = match buffer(caller.data_mut(), buffer_type) {
+                Ok(buffer) => buffer.len() as u32,
+                Err(error) => return status(error),
+            };
+            if !write_guest(&mut caller, return_size, &size.to_le_bytes())
+                || !write_guest(&mut caller, return_ignored, &0u32.to_le_bytes())
+            {
+                return status(Status::BadArgument);
+            }
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_set_buffer_bytes",
+        |mut caller: Caller<'_, HostState>,
+         buffer_type: i32,
+         start: i32,
+         size: i32,
+         data: i32,
+         data_size: i32|
+         -> HostResult {
+            let Some(bytes) = read_guest(&caller, data, data_size) else {
+                return status(Status::BadArgument);
+            };
+            let buffer = match buffer(caller.data_mut(), buffer_type) {
+                Ok(buffer) => buffer,
+                Err(error) => return status(error),
+            };
+            // The spec: replace `size` bytes from `start` with the data (prepend, inject,
+            // replace, or append when `start` is at or past the end). Envoy implements only
+            // prepend, replace-all and append; this is the general splice.
+            let start = (start as u32 as usize).min(buffer.len());
+            let end = start.saturating_add(size as u32 as usize).min(buffer.len());
+            buffer.splice(start..end, bytes);
+            status(Status::Ok)
+        },
+    )?;
+    Ok(())
+}
+
+fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "env",
+        "proxy_get_header_map_pairs",
+        |mut caller: Caller<'_, HostState>,
+         map_type: i32,
+         return_data: i32,
+         return_size: i32|
+         -> HostResult {
+            let serialized = match header_map(caller.data_mut(), map_type) {
+                Ok(map) => abi::serialize_map(map),
+                Err(Status::NotFound) if is_empty_map_type(map_type) => abi::serialize_map(&[]),
+                Err(error) => return status(error),
+            };
+            return_bytes(&mut caller, &serialized, return_data, return_size)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_header_map_size",
+        |mut caller: Caller<'_, HostState>, map_type: i32, return_size: i32| -> HostResult {
+            let map = match header_map(caller.data_mut(), map_type) {
+                Ok(map) => map,
+                Err(error) => return status(error),
+            };
+            let size = abi::serialize_map(map).len() as u32;
+            if !write_guest(&mut caller, return_size, &size.to_le_bytes()) {
+                return status(Status::BadArgument);
+            }
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_set_header_map_pairs",
+        |mut caller: Caller<'_, HostState>, map_type: i32, data: i32, size: i32| -> HostResult {
+            let Some(bytes) = read_guest(&caller, data, size) else {
+                return status(Status::BadArgument);
+            };
+            let Some(pairs) = abi::deserialize_map(&bytes) else {
+                return status(Status::BadArgument);
+            };
+            let map = match header_map(caller.data_mut(), map_type) {
+                Ok(map) => map,
+                Err(error) => return status(error),
+            };
+            *map = pairs
+                .into_iter()
+                .map(|(name, value)| (name.to_ascii_lowercase(), value))
+                .collect();
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_header_map_value",
+        |mut caller: Caller<'_, HostState>,
+         map_type: i32,
+         key: i32,
+         key_size: i32,
+         return_data: i32,
+         return_size: i32|
+         -> HostResult {
+            let Some(name) = guest_string(&caller, key, key_size) else {
+                return status(Status::BadArgument);
+            };
+            let name = name.to_ascii_lowercase();
+            let map = match header_map(caller.data_mut(), map_type) {
+                Ok(map) => map,
+                Err(error) => return status(error),
+            };
+            let Some(value) = map
+                .iter()
+                .find(|(header, _)| *header == name)
+                .map(|(_, value)| value.clone())
+            else {
+                return status(Status::NotFound);
+            };
+            return_bytes(&mut caller, value.as_bytes(), return_data, return_size)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_replace_header_map_value",
+        |mut caller: Caller<'_, HostState>,
+         map_type: i32,
+         key: i32,
+         key_size: i32,
+         value: i32,
+         value_size: i32|
+         -> HostResult {
+            let (Some(name), Some(value)) = (
+                guest_string(&caller, key, key_size),
+                guest_string(&caller, value, value_size),
+            ) else {
+                return status(Status::BadArgument);
+            };
+            let name = name.to_ascii_lowercase();
+            let map = match header_map(caller.data_mut(), map_type) {
+                Ok(map) => map,
+                Err(error) => return status(error),
+            };
+            // Envoy's setCopy: the first entry keeps its place with the new value, later
+            // entries of that name go; a missing header is added.
+            match map.iter().position(|(header, _)| *header == name) {
+                Some(first) => {
+                    map[first].1 = value;
+                    let mut index = 0;
+                    map.retain(|(header, _)| {
+                        let keep = index <= first || *header != name;
+                        index += 1;
+                        keep
+                    });
+                }
+                None => map.push((name, value)),
+            }
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_add_header_map_value",
+        |mut caller: Caller<'_, HostState>,
+         map_type: i32,
+         key: i32,
+         key_size: i32,
+         value: i32,
+         value_size: i32|
+         -> HostResult {
+            let (Some(name), Some(value)) = (
+                guest_string(&caller, key, key_size),
+                guest_string(&caller, value, value_size),
+            ) else {
+                return status(Status::BadArgument);
+            };
+            let map = match header_map(caller.data_mut(), map_type) {
+                Ok(map) => map,
+                Err(error) => return status(error),
+            };
+            map.push((name.to_ascii_lowercase(), value));
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_remove_header_map_value",
+        |mut caller: Caller<'_, HostState>, map_type: i32, key: i32, key_size: i32| -> HostResult {
+            let Some(name) = guest_string(&caller, key, key_size) else {
+                return status(Status::BadArgument);
+            };
+            let name = name.to_ascii_lowercase();
+            let map = match header_map(caller.data_mut(), map_type) {
+                Ok(map) => map,
+                Err(error) => return status(error),
+            };
+            map.retain(|(header, _)| *header != name);
+            status(Status::Ok)
+        },
+    )?;
+    Ok(())
+}
+
+fn add_property_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "env",
+        "proxy_get_property",
+        |mut caller: Caller<'_, HostState>,
+         path: i32,
+         path_size: i32,
+         return_data: i32,
+         return_size: i32|
+         -> HostResult {
+            let Some(path) = read_guest(&caller, path, path_size) else {
+                return status(Status::BadArgument);
+            };
+            let name = property_name(&path);
+            let Some(value) = property(caller.data_mut(), &name) else {
+                return status(Status::NotFound);
+            };
+            return_bytes(&mut caller, &value, return_data, return_size)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_set_property",
+        |mut caller: Caller<'_, HostState>,
+         path: i32,
+         path_size: i32,
+         value: i32,
+         value_size: i32|
+         -> HostResult {
+            let (Some(path), Some(value)) = (
+                read_guest(&caller, path, path_size),
+                read_guest(&caller, value, value_size),
+            ) else {
+                return status(Status::BadArgument);
+            };
+            let name = property_name(&path);
+            let state = caller.data_mut();
+            match state.stream() {
+                Some(stream) => stream.properties.insert(name, value),
+                None => state.root_properties.insert(name, value),
+            };
+            status(Status::Ok)
+        },
+    )?;
+    Ok(())
+}
+
+fn add_stream_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    // With whole messages delivered at once nothing waits to be resumed: continuing is
+    // accepted and has no further effect (see the crate docs on paused streams).
+    linker.func_wrap(
+        "env",
+        "proxy_continue_stream",
+        |mut caller: Caller<'_, HostState>, stream_type: i32| -> HostResult {
+            if !(0..=abi::stream::LAST).contains(&stream_type) {
+                return status(Status::BadArgument);
+            }
+            if !matches!(
+                stream_type,
+                abi::stream::HTTP_REQUEST | abi::stream::HTTP_RESPONSE
+            ) {
+                // TCP streams: the spec's answer for a stream type a host cannot continue.
+                return status(Status::Unimplemented);
+            }
+            match caller.data_mut().stream() {
+                Some(_) => status(Status::Ok),
+                None => status(Status::NotFound),
+            }
+        },
+    )?;
+    for name in ["proxy_resume_http_request", "proxy_resume_http_response"] {
+        linker.func_wrap(
+            "env",
+            name,
+            |mut caller: Caller<'_, HostState>| -> HostResult {
+                match caller.data_mut().stream() {
+                    Some(_) => status(Status::Ok),
+                    None => status(Status::NotFound),
+                }
+            },
+        )?;
+    }
+    linker.func_wrap(
+        "env",
+        "proxy_close_stream",
+        |mut caller: Caller<'_, HostState>, stream_type: i32| -> HostResult {
+            if !matches!(
+                stream_type,
+                abi::stream::HTTP_REQUEST | abi::stream::HTTP_RESPONSE
+            ) {
+                return status(Status::BadArgument);
+            }
+            match caller.data_mut().stream() {
+                Some(stream) => {
+                    stream.reset = true;
+                    status(Status::Ok)
+                }
+                None => status(Status::NotFound),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_send_local_response",
+        |mut caller: Caller<'_, HostState>,
+         status_code: i32,
+         _details: i32,
+         _details_size: i32,
+         body: i32,
+         body_size: i32,
+         headers: i32,
+         headers_size: i32,
+         _grpc_status: i32|
+         -> HostResult {
+            let (Some(body), Some(headers)) = (
+                read_guest(&caller, body, body_size),
+                read_guest(&caller, headers, headers_size),
+            ) else {
+                return status(Status::BadArgument);
+            };
+            let Some(headers) = abi::deserialize_map(&headers) else {
+                return status(Status::BadArgument);
+            };
+            let Ok(status_code) = u16::try_from(status_code) else {
+                return status(Status::BadArgument);
+            };
+            if !(100..=999).contains(&status_code) {
+                return status(Status::BadArgument);
+            }
+            let headers = headers
+                .into_iter()
+                .map(|(name, value)| (name.to_ascii_lowercase(), value))
+                .collect();
+            let Some(stream) = caller.data_mut().stream() else {
+                return status(Status::NotFound);
+            };
+            stream.local_reply = Some(local_reply(status_code, headers, body));
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_set_effective_context",
+        |mut caller: Caller<'_, HostState>, context_id: i32| -> HostResult {
+            let state = caller.data_mut();
+            let context_id = context_id as u32;
+            if context_id != state.root_context_id && !state.streams.contains_key(&context_id) {
+                return status(Status::BadArgument);
+            }
+            state.effective_context_id = context_id;
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_done",
+        |_caller: Caller<'_, HostState>| -> HostResult { status(Status::Ok) },
+    )?;
+    Ok(())
+}
+
+fn add_shared_data_and_metric_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "env",
+        "proxy_get_shared_data",
+        |mut caller: Caller<'_, HostState>,
+         key: i32,
+         key_size: i32,
+         return_data: i32,
+         return_size: i32,
+         return_cas: i32|
+         -> HostResult {
+            let Some(key) = guest_string(&caller, key, key_size) else {
+                return status(Status::BadArgument);
+            };
+            let Some((value, cas)) = caller.data().shared_data.get(&key).cloned() else {
+                return status(Status::NotFound);
+            };
+            if !write_guest(&mut caller, return_cas, &cas.to_le_bytes()) {
+                return status(Status::BadArgument);
+            }
+            return_bytes(&mut caller, &value, return_data, return_size)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_set_shared_data",
+        |mut caller: Caller<'_, HostState>,
+         key: i32,
+         key_size: i32,
+         value: i32,
+         value_size: i32,
+         cas: i32|
+         -> HostResult {
+            let (Some(key), Some(value)) = (
+                guest_string(&caller, key, key_size),
+                read_guest(&caller, value, value_size),
+            ) else {
+                return status(Status::BadArgument);
+            };
+            let entry = caller.data_mut().shared_data.entry(key).or_default();
+            // The ABI's compare-and-swap: 0 sets unconditionally, otherwise it must match.
+            if cas != 0 && entry.1 != cas as u32 {
+                return status(Status::CasMismatch);
+            }
+            entry.0 = value;
+            entry.1 = entry.1.wrapping_add(1).max(1);
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_define_metric",
+        |mut caller: Caller<'_, HostState>,
+         _metric_type: i32,
+         name: i32,
+         name_size: i32,
+         return_id: i32|
+         -> HostResult {
+            let Some(name) = guest_string(&caller, name, name_size) else {
+                return status(Status::BadArgument);
+            };
+            let metrics = &mut caller.data_mut().metrics;
+            let id = match metrics.iter().position(|(known, _)| *known == name) {
+                Some(index) => index,
+                None => {
+                    metrics.push((name, 0));
+                    metrics.len() - 1
+                }
+            } as u32;
+            if !write_guest(&mut caller, return_id, &id.to_le_bytes()) {
+                return status(Status::BadArgument);
+            }
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_increment_metric",
+        |mut caller: Caller<'_, HostState>, id: i32, offset: i64| -> HostResult {
+            let Some((_, value)) = caller.data_mut().metrics.get_mut(id as u32 as usize) else {
+                return status(Status::NotFound);
+            };
+            *value = value.wrapping_add_signed(offset);
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_record_metric",
+        |mut caller: Caller<'_, HostState>, id: i32, recorded: i64| -> HostResult {
+            let Some((_, value)) = caller.data_mut().metrics.get_mut(id as u32 as usize) else {
+                return status(Status::NotFound);
+            };
+            *value = recorded as u64;
+            status(Status::Ok)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_metric",
+        |mut caller: Caller<'_, HostState>, id: i32, return_value: i32| -> HostResult {
+            let Some((_, value)) = caller.data().metrics.get(id as u32 as usize).cloned() else {
+                return status(Status::NotFound);
+            };
+            if !write_guest(&mut caller, return_value, &value.to_le_bytes()) {
+                return status(Status::BadArgument);
+            }
+            status(Status::Ok)
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The rvedge filter in the wasmtime proxy-wasm host, measured in one run against the native
+//! runtime: per-request cost (headers only, `hello` tenant; filter total and the tenant part),
+//! the .wasm size, module compile and VM start times, and guest MIPS on cpubench in wasm vs
+//! native. Prints figures; asserts only that both sides did the same work.
+//!
+//! `cargo run --release -p rvedge-proxy-wasm-conformance --bin filter-bench [-- --quick]`
+//!
+//! Guest MIPS in wasm: cpubench is not a tenant (its `main()` never waits for requests), so it
+//! runs as a tenant's start-up inside `proxy_on_configure`, which then refuses the tenant
+//! ("main() exited"). Native runs the same `Tenant::load`. The instruction count comes from a
+//! native `Machine` run of the same program and arguments.
+
+#[path = "../../../support/guests.rs"]
+#[allow(dead_code, reason = "the benchmark uses part of the shared support")]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use rvedge::runtime::{exchange, EchoOrigin, HttpRequest, ProgramDirectory, Tenants};
+use rvedge::{Machine, Options, Stop};
+use rvedge_conformance::TENANTS_JSON;
+use rvedge_proxy_wasm_conformance::{filter_wasm, plugin_configuration, EchoUpstream};
+use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostError, HostLimits, Request};
+
+struct Settings {
+    requests: u32,
+    cpubench_scale: f64,
+}
+
+fn settings() -> Settings {
+    let quick = std::env::args().any(|argument| argument == "--quick");
+    if quick {
+        Settings {
+            requests: 2_000,
+            cpubench_scale: 0.005,
+        }
+    } else {
+        Settings {
+            requests: 50_000,
+            cpubench_scale: 0.05,
+        }
+    }
+}
+
+fn monotonic_nanos() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// Median of per-request times over batches of `batch` requests.
+fn median_per_request(requests: u32, batch: u32, mut run: impl FnMut()) -> Duration {
+    let mut batch_means = Vec::new();
+    let mut done = 0;
+    while done < requests {
+        let started = Instant::now();
+        for _ in 0..batch {
+            run();
+        }
+        batch_means.push(started.elapsed() / batch);
+        done += batch;
+    }
+    batch_means.sort();
+    batch_means[batch_means.len() / 2]
+}
+
+fn nanos(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e9
+}
+
+fn request_to(tenant: &str, path: &str) -> Request {
+    Request {
+        method: "GET".into(),
+        path: path.into(),
+        authority: tenant.into(),
+        scheme: "http".into(),
+        headers: vec![("accept".into(), "*/*".into())],
+        body: Vec::new(),
+    }
+}
+
+/// One tenant's per-request figures: the filter in wasmtime vs `exchange` natively.
+fn per_request(
+    module: &FilterModule,
+    tenants: &Tenants,
+    tenant: &str,
+    path: &str,
+    settings: &Settings,
+) {
+    let only_tenant = |timing: bool| {
+        // The table's configuration cut to this tenant and the groups (entries without a
+        // filename), so the VM boots one template.
+        let mut entries: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(TENANTS_JSON).unwrap();
+        entries.retain(|name, entry| name == tenant || entry.get("filename").is_none());
+        let mut configuration: serde_json::Value = serde_json::from_slice(&plugin_configuration(
+            &serde_json::Value::Object(entries).to_string(),
+            support::tenants_dir(),
+        ))
+        .unwrap();
+        configuration["report_tenant_time"] = timing.into();
+        configuration.to_string().into_bytes()
+    };
+    let mut vm = FilterVm::start(module, b"", &only_tenant(false)).unwrap();
+    let mut upstream = EchoUpstream::default();
+    let mut status = 0;
+    let filter_total = median_per_request(settings.requests, 100, || {
+        status = vm
+            .handle(request_to(tenant, path), &mut upstream)
+            .unwrap()
+            .status;
+    });
+    assert_eq!(status, 200, "{tenant} through the filter");
+
+    // The tenant part, timed inside the filter with the host's clock (a separate VM: the
+    // clock reads cost hostcalls of their own).
+    let mut timed_vm = FilterVm::start(module, b"", &only_tenant(true)).unwrap();
+    let mut tenant_nanos: Vec<u64> = (0..settings.requests.min(5_000))
+        .map(|_| {
+            let response = timed_vm
+                .handle(request_to(tenant, path), &mut upstream)
+                .unwrap();
+            response
+                .header(rvedge_filter::TENANT_TIME_HEADER)
+                .and_then(|value| value.parse().ok())
+                .expect("the filter reports tenant time")
+        })
+        .collect();
+    tenant_nanos.sort_unstable();
+    let tenant_part = tenant_nanos[tenant_nanos.len() / 2] as f64;
+
+    let native_tenant = tenants.get(tenant).unwrap();
+    let native_request = HttpRequest {
+        method: "GET".into(),
+        url: path.into(),
+        headers: vec![("accept".into(), "*/*".into())],
+        body: Vec::new(),
+    };
+    let mut native_tenant_nanos = Vec::new();
+    let native_total = median_per_request(settings.requests, 100, || {
+        let outcome = exchange(
+            native_tenant,
+            native_request.clone(),
+            &mut EchoOrigin,
+            monotonic_nanos,
+        );
+        status = outcome.result.map_or(503, |(response, _)| response.status);
+        native_tenant_nanos.push(outcome.stats.fork_nanos + outcome.stats.call_nanos);
+    });
+    assert_eq!(status, 200, "{tenant} natively");
+    native_tenant_nanos.sort_unstable();
+    let native_tenant_part = native_tenant_nanos[native_tenant_nanos.len() / 2] as f64;
+
+    println!(
+        "{tenant:<8} filter total {:>8.0} ns/request (target <= 3000) | native exchange {:>7.0} ns | ratio {:.2}x",
+        nanos(filter_total),
+        nanos(native_total),
+        nanos(filter_total) / nanos(native_total)
+    );
+    println!(
+        "{tenant:<8} tenant part  {:>8.0} ns (fork + hooks, in wasm) | native {:>7.0} ns | ratio {:.2}x | filter + host overhead {:.0} ns",
+        tenant_part,
+        native_tenant_part,
+        tenant_part / native_tenant_part,
+        nanos(filter_total) - tenant_part
+    );
+}
+
+/// cpubench booted as a tenant: wasm (inside proxy_on_configure) and native.
+fn guest_mips(module: &FilterModule, settings: &Settings) {
+    let elf_path = std::env::var_os("GUEST_OUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| support::guests_dir().to_path_buf())
+        .join("bench/cpubench");
+    let elf =
+        std::fs::read(&elf_path).unwrap_or_else(|error| panic!("{}: {error}", elf_path.display()));
+    let scale = settings.cpubench_scale.to_string();
+    let arguments = ["all".to_string(), scale.clone()];
+
+    let options = Options {
+        arguments: ["cpubench".to_string()]
+            .into_iter()
+            .chain(arguments.iter().cloned())
+            .collect(),
+        ..Options::default()
+    };
+    let mut machine =
+        Machine::from_elf(&elf, &options, Box::new(rvedge::Isolated::default())).unwrap();
+    assert_eq!(machine.run(u64::MAX), Stop::Exited(0), "cpubench natively");
+    let instructions = machine.instructions();
+
+    let tenants_json = serde_json::json!({ "cpubench": {
+        "filename": "cpubench", "arguments": arguments,
+        "max_boot_instructions": 1_000_000_000_000u64, "max_memory": "256MB" } })
+    .to_string();
+    let started = Instant::now();
+    let native = Tenants::load(
+        &tenants_json,
+        &ProgramDirectory::new(elf_path.parent().unwrap()),
+        None,
+    );
+    let native_elapsed = started.elapsed();
+    let native_error = native
+        .expect_err("cpubench exits instead of waiting")
+        .to_string();
+    assert!(
+        native_error.contains("exited with status 0"),
+        "{native_error}"
+    );
+
+    let configuration = plugin_configuration(&tenants_json, elf_path.parent().unwrap());
+    let empty = br#"{"tenants": {}}"#;
+    let started = Instant::now();
+    FilterVm::start(module, b"", empty).unwrap();
+    let empty_start = started.elapsed();
+    let started = Instant::now();
+    let refused = FilterVm::start(module, b"", &configuration);
+    let wasm_elapsed = started.elapsed().saturating_sub(empty_start);
+    match refused {
+        Err(HostError::ConfigurationRejected { logs }) => {
+            let text: Vec<String> = logs.iter().map(ToString::to_string).collect();
+            let text = text.join("\n");
+            assert!(text.contains("exited with status 0"), "{text}");
+        }
+        Err(other) => panic!("cpubench in wasm: {other}"),
+        Ok(_) => panic!("cpubench in wasm: the tenant was accepted"),
+    }
+    let mips = |elapsed: Duration| instructions as f64 / elapsed.as_secs_f64() / 1e6;
+    println!(
+        "cpubench all {scale}: {instructions} instructions | wasm {:.0} MIPS ({:.2} s) | native {:.0} MIPS ({:.2} s) | wasm/native {:.2} (target >= 0.6)",
+        mips(wasm_elapsed),
+        wasm_elapsed.as_secs_f64(),
+        mips(native_elapsed),
+        native_elapsed.as_secs_f64(),
+        mips(wasm_elapsed) / mips(native_elapsed)
+    );
+}
+
+fn main() {
+    let settings = settings();
+    let wasm = filter_wasm();
+    println!("rvedge_filter.wasm: {} bytes", wasm.len());
+
+    let limits = HostLimits {
+        fuel_for_start: u64::MAX / 4,
+        ..HostLimits::default()
+    };
+    let started = Instant::now();
+    let module = FilterModule::new(wasm, limits).unwrap();
+    println!(
+        "module compile (wasmtime/Cranelift): {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let hello_only = plugin_configuration(
+        r#"{"hello": {"filename": "hello", "max_instructions": 5000000}}"#,
+        support::tenants_dir(),
+    );
+    let started = Instant::now();
+    let vm = FilterVm::start(&module, b"", &hello_only).unwrap();
+    println!(
+        "VM start: instantiate + on_vm_start + on_configure (hello template boot): {:.2} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    drop(vm);
+
+    let tenants = Tenants::load(
+        TENANTS_JSON,
+        &ProgramDirectory::new(support::tenants_dir()),
+        None,
+    )
+    .unwrap();
+    per_request(&module, &tenants, "hello", "/", &settings);
+    per_request(&module, &tenants, "rewrite", "/old/page", &settings);
+    guest_mips(&module, &settings);
+}

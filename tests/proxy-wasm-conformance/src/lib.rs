@@ -1,0 +1,186 @@
+//! The rvedge filter (`rvedge_filter.wasm`) inside the wasmtime proxy-wasm host: what the
+//! tests and `filter-bench` share. Finds or builds the filter, writes its plugin
+//! configuration from a tenant configuration and the built programs, runs a conformance case
+//! through a VM with an echo upstream, and turns the answer into the table's `Observed`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+
+use rvedge::runtime::exchange::{echo_body, DEFAULT_BACKEND};
+use rvedge::runtime::HttpRequest;
+use rvedge_conformance::{Case, Observed};
+use rvedge_filter::BACKEND_HEADER;
+use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostLimits, Request, Response, Upstream};
+
+/// The artifact the filter crate builds, as Envoy and Istio configurations name it.
+pub const FILTER_ARTIFACT: &str = "rvedge_filter.wasm";
+
+/// The repository root: the nearest directory above this crate that holds `scripts/`.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("scripts/build-tenants.sh").is_file())
+        .expect("crates live inside the repository")
+        .to_path_buf()
+}
+
+/// The filter's bytes: `$RVEDGE_FILTER` if set (scripts/test-proxy-wasm-filter.sh builds
+/// it first), else built once with `cargo build -p rvedge-filter --release --target
+/// wasm32-wasip1`. That build takes the release and wasm32 profile locks, never the debug one
+/// a running `cargo test` holds.
+pub fn filter_wasm() -> &'static [u8] {
+    static WASM: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    let built = WASM.get_or_init(|| {
+        let path = match std::env::var_os("RVEDGE_FILTER") {
+            Some(path) => PathBuf::from(path),
+            None => build_filter()?,
+        };
+        std::fs::read(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))
+    });
+    match built {
+        Ok(bytes) => bytes,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// The filter compiled once per process with the host's default limits (compiling takes
+/// seconds; modules are cheap to clone).
+pub fn filter_module() -> FilterModule {
+    static MODULE: OnceLock<FilterModule> = OnceLock::new();
+    MODULE
+        .get_or_init(|| {
+            FilterModule::new(filter_wasm(), HostLimits::default())
+                .unwrap_or_else(|error| panic!("{error}"))
+        })
+        .clone()
+}
+
+fn build_filter() -> Result<PathBuf, String> {
+    let root = repo_root();
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "rvedge-filter",
+            "--release",
+            "--target",
+            "wasm32-wasip1",
+        ])
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .output()
+        .map_err(|error| format!("cannot run cargo to build the filter: {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "building rvedge_filter.wasm failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(target_dir
+        .join("wasm32-wasip1/release")
+        .join(FILTER_ARTIFACT))
+}
+
+/// A plugin configuration for `tenants_json` (the runtime's tenant configuration) with every
+/// program it names read from `programs_dir` and inlined as base64.
+pub fn plugin_configuration(tenants_json: &str, programs_dir: &Path) -> Vec<u8> {
+    let tenants: serde_json::Value =
+        serde_json::from_str(tenants_json).expect("the tenant configuration is JSON");
+    let specs = rvedge::runtime::parse_tenants(tenants_json)
+        .unwrap_or_else(|error| panic!("tenant configuration: {error}"));
+    let mut programs = BTreeMap::new();
+    for spec in specs {
+        let path = programs_dir.join(&spec.filename);
+        let bytes = std::fs::read(&path)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+        programs.insert(
+            spec.filename,
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+        );
+    }
+    serde_json::json!({ "tenants": tenants, "programs": programs })
+        .to_string()
+        .into_bytes()
+}
+
+/// The conformance table's origin behind the proxy: answers 200 with
+/// `rvedge::runtime::echo_body`, the backend being the tenant's choice as the filter passes
+/// it on (`x-rvedge-backend`, "default" without one).
+#[derive(Debug, Default)]
+pub struct EchoUpstream {
+    /// Requests that reached it.
+    pub requests: u32,
+}
+
+impl Upstream for EchoUpstream {
+    fn send(&mut self, request: &Request) -> Response {
+        self.requests += 1;
+        let backend = request
+            .header(BACKEND_HEADER)
+            .unwrap_or(DEFAULT_BACKEND)
+            .to_string();
+        let http = HttpRequest {
+            method: request.method.clone(),
+            url: request.path.clone(),
+            headers: request.headers.clone(),
+            body: request.body.clone(),
+        };
+        let body = echo_body(&backend, &http);
+        Response {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("content-length".into(), body.len().to_string()),
+            ],
+            body,
+            local_reply: false,
+        }
+    }
+}
+
+/// A case's request as the proxy receives it: the tenant is the `:authority`.
+pub fn case_request(case: &Case) -> Request {
+    Request {
+        method: case.request.method.clone(),
+        path: case.request.url.clone(),
+        authority: case.tenant.clone(),
+        scheme: "http".into(),
+        headers: case
+            .request
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
+            .collect(),
+        body: case.request.body.clone().into_bytes(),
+    }
+}
+
+/// What the client got, in the table's terms; cacheable means `cache-control: max-age=…`.
+pub fn observed(response: &Response) -> Observed {
+    let cached = response
+        .header("cache-control")
+        .is_some_and(|value| value.trim_start().starts_with("max-age="));
+    Observed {
+        status: response.status,
+        headers: response.headers.clone(),
+        body: response.body.clone(),
+        cached: Some(cached),
+    }
+}
+
+/// Runs one case's request through `vm` with an echo upstream.
+pub fn observe_through_filter(vm: &mut FilterVm, case: &Case) -> Observed {
+    let response = vm
+        .handle(case_request(case), &mut EchoUpstream::default())
+        .unwrap_or_else(|error| panic!("case {:?}: the host failed: {error}", case.name));
+    observed(&response)
+}

@@ -1,0 +1,327 @@
+//! What the filter does beyond the shared table, in the wasmtime proxy-wasm host: refusing bad
+//! configurations with a log line, surviving misbehaving tenants without a trap, the backend
+//! side on a real upstream response, request bodies, tenant choice and backend headers.
+
+#[path = "../../support/guests.rs"]
+#[allow(dead_code, reason = "each test binary uses part of the shared support")]
+mod support;
+
+use base64::Engine as _;
+
+use rvedge::runtime::{exchange, HttpRequest, HttpResponse, Origin, ProgramDirectory, Tenants};
+use rvedge_proxy_wasm_conformance::{filter_module, plugin_configuration, EchoUpstream};
+use rvedge_proxy_wasm_host::{
+    FilterModule, FilterVm, HostError, LogEntry, Request, RequestOutcome, Response, Upstream,
+};
+
+fn module() -> FilterModule {
+    filter_module()
+}
+
+fn program(name: &str) -> String {
+    let path = support::tenants_dir().join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A VM with the example tenants `names` (tenant name = program name).
+fn vm_with(names: &[&str]) -> FilterVm {
+    let tenants: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .map(|name| {
+            let limits = serde_json::json!({
+                "filename": name, "max_instructions": 2_000_000, "max_request_memory": "4MB"
+            });
+            (name.to_string(), limits)
+        })
+        .collect();
+    let configuration = plugin_configuration(
+        &serde_json::Value::Object(tenants).to_string(),
+        support::tenants_dir(),
+    );
+    FilterVm::start(&module(), b"", &configuration).unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn get(authority: &str, path: &str) -> Request {
+    Request {
+        method: "GET".into(),
+        path: path.into(),
+        authority: authority.into(),
+        scheme: "http".into(),
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+fn log_text(logs: &[LogEntry]) -> String {
+    logs.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn echo(response: &Response) -> serde_json::Value {
+    echo_json(&response.body)
+}
+
+fn echo_json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or_else(|_| {
+        panic!(
+            "not the echo upstream's JSON: {:?}",
+            String::from_utf8_lossy(body)
+        )
+    })
+}
+
+#[test]
+fn bad_configurations_are_refused_with_a_log_line_naming_the_problem() {
+    let hello = program("hello");
+    let cases: Vec<(String, &str)> = vec![
+        ("{\"tenants\": ".into(), "plugin configuration: EOF while parsing"),
+        (
+            "{\"tenants\": {\"a\": {\"filename\": \"hello\"}}}".into(),
+            "no program named \"hello\"",
+        ),
+        (
+            format!("{{\"tenants\": {{\"a\": {{\"filename\": \"hello\", \"max_memory\": 5}}}}, \"programs\": {{\"hello\": \"{hello}\"}}}}"),
+            "key \"max_memory\": must be a size with a unit",
+        ),
+        (
+            "{\"tenants\": {\"a\": {\"filename\": \"x\"}}, \"programs\": {\"x\": \"f0VMRgAA\"}}".into(),
+            "tenant \"a\"",
+        ),
+        (
+            "{\"tenants\": {}, \"programs\": {\"x\": \"not base64!\"}}".into(),
+            "\"x\" is not valid base64",
+        ),
+    ];
+    for (configuration, expected) in cases {
+        match FilterVm::start(&module(), b"", configuration.as_bytes()) {
+            Err(HostError::ConfigurationRejected { logs }) => {
+                let text = log_text(&logs);
+                assert!(
+                    text.contains("rvedge: configuration refused: ") && text.contains(expected),
+                    "log for {configuration:.80}: {text}"
+                );
+            }
+            other => panic!("{configuration:.80}: expected a refusal, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn misbehaving_tenants_get_a_503_and_the_vm_keeps_serving() {
+    let mut vm = vm_with(&["loop", "memory-bomb", "illegal", "wild-pointer", "hello"]);
+    let failing = [
+        ("loop", "timeout"),
+        ("memory-bomb", "memory_limit"),
+        ("illegal", "illegal_instruction"),
+        ("wild-pointer", "bad_argument"),
+    ];
+    for (tenant, kind) in failing {
+        for _ in 0..2 {
+            let response = vm
+                .handle(get(tenant, "/"), &mut EchoUpstream::default())
+                .unwrap();
+            assert_eq!(response.status, 503, "{tenant}");
+            assert!(response.local_reply, "{tenant}");
+            assert_eq!(response.header("x-rvedge-error"), Some(kind), "{tenant}");
+            assert_eq!(
+                String::from_utf8_lossy(&response.body),
+                format!("tenant error: {kind}\n")
+            );
+            let logs = log_text(&vm.take_logs());
+            assert!(
+                logs.contains(&format!(
+                    "rvedge: request failed: tenant \"{tenant}\": {kind}"
+                )),
+                "{tenant}: {logs}"
+            );
+            let after = vm
+                .handle(get("hello", "/after"), &mut EchoUpstream::default())
+                .unwrap();
+            assert_eq!(after.status, 200, "hello after {tenant}");
+            assert_eq!(
+                after.body, b"{\"message\":\"Hello from RISC-V!\"}",
+                "hello after {tenant}"
+            );
+        }
+    }
+    assert_eq!(
+        vm.restarts(),
+        0,
+        "a tenant failure must not trap the filter"
+    );
+}
+
+/// An origin that answers 404 for `/missing` and echoes everything else.
+struct OriginWithMissing;
+
+impl Origin for OriginWithMissing {
+    fn fetch(&mut self, backend: &str, request: &HttpRequest) -> HttpResponse {
+        if request.url == "/missing" {
+            return HttpResponse {
+                status: 404,
+                headers: vec![("content-type".into(), "text/plain".into())],
+                body: b"no such page\n".to_vec(),
+            };
+        }
+        rvedge::runtime::EchoOrigin.fetch(backend, request)
+    }
+}
+
+impl Upstream for OriginWithMissing {
+    fn send(&mut self, request: &Request) -> Response {
+        let http = HttpRequest {
+            method: request.method.clone(),
+            url: request.path.clone(),
+            headers: request.headers.clone(),
+            body: request.body.clone(),
+        };
+        let backend = request.header("x-rvedge-backend").unwrap_or("default");
+        let answer = self.fetch(backend, &http);
+        Response {
+            status: answer.status,
+            headers: answer.headers,
+            body: answer.body,
+            local_reply: false,
+        }
+    }
+}
+
+#[test]
+fn backend_hooks_run_on_the_upstream_request_and_response_as_in_memory() {
+    let mut vm = vm_with(&["origin"]);
+    let tenants = Tenants::load(
+        "{\"origin\": {\"filename\": \"origin\"}}",
+        &ProgramDirectory::new(support::tenants_dir()),
+        None,
+    )
+    .unwrap();
+    for path in ["/page?x=1", "/missing"] {
+        let mut request = get("origin", path);
+        request.headers.push(("cookie".into(), "session=1".into()));
+        let through_filter = vm.handle(request, &mut OriginWithMissing).unwrap();
+        let in_memory = exchange(
+            tenants.get("origin").unwrap(),
+            HttpRequest {
+                method: "GET".into(),
+                url: path.into(),
+                headers: vec![("cookie".into(), "session=1".into())],
+                body: Vec::new(),
+            },
+            &mut OriginWithMissing,
+            || 0,
+        );
+        let (expected, _) = in_memory.result.unwrap();
+        assert_eq!(through_filter.status, expected.status, "{path}");
+        assert_eq!(through_filter.body, expected.body, "{path}");
+        for name in ["x-origin-checked", "x-origin-missing"] {
+            let wanted = expected
+                .headers
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.as_str());
+            assert_eq!(through_filter.header(name), wanted, "{path}: {name}");
+        }
+        if path != "/missing" {
+            let origin_saw = echo(&through_filter);
+            assert!(
+                origin_saw.pointer("/headers/cookie").is_none(),
+                "{origin_saw}"
+            );
+            assert_eq!(
+                origin_saw.pointer("/headers/x-origin-token"),
+                echo_json(&expected.body).pointer("/headers/x-origin-token")
+            );
+        }
+    }
+    assert_eq!(
+        vm.handle(get("origin", "/missing"), &mut OriginWithMissing)
+            .unwrap()
+            .status,
+        410
+    );
+}
+
+#[test]
+fn request_bodies_reach_forge_callbacks_and_the_upstream() {
+    let mut vm = vm_with(&["json-api", "rewrite"]);
+    let mut post = get("json-api", "/api/items");
+    post.method = "POST".into();
+    post.body = br#"{"name": "gadget"}"#.to_vec();
+    let response = vm.handle(post, &mut EchoUpstream::default()).unwrap();
+    assert_eq!(response.body, br#"{"valid":true,"name":"gadget"}"#);
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+
+    let mut post = get("rewrite", "/old/form");
+    post.method = "POST".into();
+    post.body = b"a=1&b=2".to_vec();
+    let response = vm.handle(post, &mut EchoUpstream::default()).unwrap();
+    let origin_saw = echo(&response);
+    assert_eq!(origin_saw["body"], "a=1&b=2");
+    assert_eq!(origin_saw["url"], "/new/form");
+    assert_eq!(origin_saw["method"], "POST");
+}
+
+#[test]
+fn the_tenant_alone_chooses_the_backend_and_unknown_hosts_pass_through() {
+    let mut vm = vm_with(&["router", "hello"]);
+    let mut request = get("router:8080", "/api/users");
+    request
+        .headers
+        .push(("x-rvedge-backend".into(), "admin".into()));
+    let response = vm.handle(request, &mut EchoUpstream::default()).unwrap();
+    assert_eq!(
+        echo(&response)["backend"],
+        "api",
+        "port dropped, tenant's choice wins"
+    );
+
+    let mut request = get("stranger.example", "/x");
+    request
+        .headers
+        .push(("x-rvedge-backend".into(), "admin".into()));
+    let mut upstream = EchoUpstream::default();
+    match vm.on_request(request).unwrap() {
+        RequestOutcome::Forward { request, .. } => {
+            assert_eq!(request.path, "/x");
+            assert_eq!(request.header("x-rvedge-backend"), None);
+            let response = upstream.send(&request);
+            assert_eq!(echo(&response)["backend"], "default");
+        }
+        RequestOutcome::LocalReply(reply) => panic!("unknown host answered: {reply:?}"),
+    }
+}
+
+#[test]
+fn programs_may_come_from_the_vm_configuration_and_tenants_from_another_header() {
+    let vm_configuration = serde_json::json!({ "programs": { "hello": program("hello") } });
+    let plugin_configuration = serde_json::json!({
+        "tenant_header": "X-Tenant",
+        "tenants": { "site-7": { "filename": "hello" } },
+        "report_tenant_time": true,
+    });
+    let mut vm = FilterVm::start(
+        &module(),
+        vm_configuration.to_string().as_bytes(),
+        plugin_configuration.to_string().as_bytes(),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let mut request = get("anything.example", "/");
+    request.headers.push(("x-tenant".into(), "site-7".into()));
+    let response = vm.handle(request, &mut EchoUpstream::default()).unwrap();
+    assert_eq!(response.body, b"{\"message\":\"Hello from RISC-V!\"}");
+    assert_eq!(response.header("cache-control"), Some("max-age=120"));
+    let nanos: u64 = response
+        .header("x-rvedge-tenant-nanos")
+        .expect("timing asked for")
+        .parse()
+        .unwrap();
+    assert!(nanos > 0);
+    // The authority does not choose the tenant here.
+    let response = vm
+        .handle(get("site-7", "/"), &mut EchoUpstream::default())
+        .unwrap();
+    assert_eq!(echo(&response)["url"], "/");
+}
