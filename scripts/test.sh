@@ -57,6 +57,9 @@ bash scripts/test-proxy-wasm-host.sh
 section "proxy-wasm filter (conformance through the host, Envoy examples, benchmark)"
 bash scripts/test-proxy-wasm-filter.sh
 
+section "Extism plugin (conformance through the extism host, errors, schema, benchmark)"
+bash scripts/test-extism.sh
+
 section "browser playground (wasm-pack tests, Playwright, quick benchmark)"
 bash scripts/test-playground.sh
 
