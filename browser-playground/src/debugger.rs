@@ -156,14 +156,14 @@ impl DebugSession {
                 Some(Err(error)) => Some(ErrorReport::new(error)),
                 _ => None,
             },
-            log: self.host.log_lines().to_vec(),
+            log: self.host.log.clone(),
             request: PageRequest {
-                method: self.host.client_request().method.clone(),
-                url: self.host.client_request().url.clone(),
-                headers: self.host.client_request().headers.clone(),
-                body: String::from_utf8_lossy(&self.host.client_request().body).into_owned(),
+                method: self.host.req.method.clone(),
+                url: self.host.req.url.clone(),
+                headers: self.host.req.headers.clone(),
+                body: String::from_utf8_lossy(&self.host.req.body).into_owned(),
             },
-            changes: request_changes(&self.request_in, self.host.client_request()),
+            changes: request_changes(&self.request_in, &self.host.req),
         }
     }
 }

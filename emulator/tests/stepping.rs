@@ -162,9 +162,9 @@ fn a_hook_stepped_to_its_end_matches_run_hook() {
     assert_eq!(fork_step.instructions(), fork_run.instructions());
     assert!(fork_step.instructions() > 10);
     // The host calls made while stepping changed the request as the run did.
-    assert_eq!(host_step.client_request(), host_run.client_request());
-    assert_eq!(host_step.client_request().url, "/new/page");
-    assert_eq!(host_step.log_lines(), host_run.log_lines());
+    assert_eq!(host_step.req, host_run.req);
+    assert_eq!(host_step.req.url, "/new/page");
+    assert_eq!(host_step.log, host_run.log);
     // Stepping past the end keeps reporting the end without running anything.
     assert_eq!(
         fork_step.step(&mut host_step),

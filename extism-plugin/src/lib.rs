@@ -15,7 +15,6 @@
 
 pub mod messages;
 pub mod policy;
-mod request_host;
 
 pub use policy::Plugin;
 

@@ -15,14 +15,13 @@ use base64::Engine;
 use rvedge::runtime::abi::{Decision, Hook, DEFAULT_TTL_SECONDS};
 use rvedge::runtime::exchange::DEFAULT_BACKEND;
 use rvedge::runtime::{
-    error_response, Fork, HttpRequest, HttpResponse, RequestError, Tenant, Tenants,
+    error_response, Fork, HttpRequest, HttpResponse, MemoryHost, RequestError, Tenant, Tenants,
 };
 
 use crate::messages::{
     error_kind, hex, BackendResponseInput, Configuration, ErrorReport, ForwardRequest, Message,
     Output, RecvInput, ResponseSource,
 };
-use crate::request_host::RequestHost;
 
 /// Requests waiting for their origin response at most; past it the oldest is dropped (its
 /// proxy never called back: an origin failure it did not report, or a client that went away).
@@ -52,7 +51,7 @@ struct Pending {
     tenant: Arc<Tenant>,
     client: Fork,
     backend: Option<Box<Fork>>,
-    host: RequestHost,
+    host: MemoryHost,
     pages: usize,
 }
 
@@ -155,7 +154,7 @@ impl Plugin {
             headers: input.headers,
             body,
         };
-        let mut host = RequestHost::new(request);
+        let mut host = MemoryHost::new(request);
         let mut client = tenant.fork();
         match client_side(&tenant, &mut client, &mut host) {
             Err(error) => respond(&tenant, Err(error), &mut host),
@@ -172,7 +171,7 @@ impl Plugin {
         tenant: Arc<Tenant>,
         mut client: Fork,
         mut backend: Option<Box<Fork>>,
-        mut host: RequestHost,
+        mut host: MemoryHost,
     ) -> Output {
         let pages =
             client.pages_written() + backend.as_mut().map_or(0, |fork| fork.pages_written());
@@ -305,7 +304,7 @@ enum ClientStep {
 fn client_side(
     tenant: &Arc<Tenant>,
     client: &mut Fork,
-    host: &mut RequestHost,
+    host: &mut MemoryHost,
 ) -> Result<ClientStep, RequestError> {
     client.run_hook(Hook::Recv, host)?;
     client.run_hook(Hook::Hash, host)?;
@@ -352,7 +351,7 @@ fn client_side(
 /// there decides a forged response's caching.
 fn backend_response(
     backend: Option<&mut Fork>,
-    host: &mut RequestHost,
+    host: &mut MemoryHost,
     beresp: HttpResponse,
     source: ResponseSource,
     mut cache: CacheDecision,
@@ -377,7 +376,7 @@ fn backend_response(
 /// `on_deliver` in the client fork on the response going to the client.
 fn deliver(
     client: &mut Fork,
-    host: &mut RequestHost,
+    host: &mut MemoryHost,
     response: HttpResponse,
     source: ResponseSource,
     cache: CacheDecision,
@@ -389,7 +388,7 @@ fn deliver(
 
 /// The `respond` output for an outcome: the response, or the 503 every host gives for a
 /// failed request with the error described.
-fn respond(tenant: &Tenant, outcome: Outcome, host: &mut RequestHost) -> Output {
+fn respond(tenant: &Tenant, outcome: Outcome, host: &mut MemoryHost) -> Output {
     let (response, source, cache, error) = match outcome {
         Ok((response, source, cache)) => (response, source, cache, None),
         Err(error) => {

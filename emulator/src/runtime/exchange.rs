@@ -304,15 +304,25 @@ impl Run<'_> {
 /// HTTP messages in memory, as the `Host` the tenant's calls reach. [`exchange`] fills in the
 /// backend request and the responses as the exchange goes on; on its own it is a host for
 /// `on_recv` with the client request.
+///
+/// Its messages are public so hosts that keep a request between calls (the Extism plugin)
+/// can fill them in as their own exchange goes on.
 #[derive(Debug, Default)]
 pub struct MemoryHost {
-    req: HttpRequest,
-    bereq: Option<HttpRequest>,
-    resp: Option<HttpResponse>,
-    beresp: Option<HttpResponse>,
-    backend: Option<String>,
-    hash: Vec<u8>,
-    log: Vec<String>,
+    /// The client request.
+    pub req: HttpRequest,
+    /// The backend request: exists from the backend side on.
+    pub bereq: Option<HttpRequest>,
+    /// The response to the client, for `on_deliver`.
+    pub resp: Option<HttpResponse>,
+    /// The backend response, once one arrived or a forge callback made one.
+    pub beresp: Option<HttpResponse>,
+    /// The backend the tenant chose.
+    pub backend: Option<String>,
+    /// What the tenant added to the cache key.
+    pub hash: Vec<u8>,
+    /// The tenant's log lines (at most `MAX_LOG_LINES`).
+    pub log: Vec<String>,
 }
 
 /// Log lines an exchange keeps; later ones are counted, not stored.
@@ -324,16 +334,6 @@ impl MemoryHost {
             req,
             ..MemoryHost::default()
         }
-    }
-
-    /// The client request as the tenant has left it so far (e.g. in a debugger).
-    pub fn client_request(&self) -> &HttpRequest {
-        &self.req
-    }
-
-    /// The tenant's log lines so far.
-    pub fn log_lines(&self) -> &[String] {
-        &self.log
     }
 
     fn headers(&mut self, set: HeaderSet) -> HostResult<&mut Vec<(String, String)>> {
