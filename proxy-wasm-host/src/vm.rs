@@ -115,16 +115,19 @@ pub struct StreamId {
     context_id: u32,
 }
 
+/// `proxy_on_{request,response}_{headers,body}(context, size, end_of_stream)`.
+type MessageCallback = TypedFunc<(i32, i32, i32), i32>;
+
 /// The filter's exports the host calls; optional ones may be missing.
 struct Callbacks {
     on_context_create: TypedFunc<(i32, i32), ()>,
     on_vm_start: Option<TypedFunc<(i32, i32), i32>>,
     on_configure: Option<TypedFunc<(i32, i32), i32>>,
     on_tick: Option<TypedFunc<i32, ()>>,
-    on_request_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
-    on_request_body: Option<TypedFunc<(i32, i32, i32), i32>>,
-    on_response_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
-    on_response_body: Option<TypedFunc<(i32, i32, i32), i32>>,
+    on_request_headers: Option<MessageCallback>,
+    on_request_body: Option<MessageCallback>,
+    on_response_headers: Option<MessageCallback>,
+    on_response_body: Option<MessageCallback>,
     on_log: Option<TypedFunc<i32, ()>>,
     on_done: Option<TypedFunc<i32, i32>>,
     on_delete: Option<TypedFunc<i32, ()>>,
@@ -443,25 +446,12 @@ impl FilterVm {
             self.call(context_id, |store| {
                 on_context_create.call(store, (id, ROOT_CONTEXT_ID as i32))
             })?;
-            if let Some(function) = on_request_headers {
-                self.call(context_id, |store| {
-                    function.call(store, (id, n_headers as i32, i32::from(!has_body)))
-                })?;
-                if let Some(reply) = self.take_local_reply(context_id) {
-                    return Ok(Some(reply));
-                }
-            }
-            if has_body {
-                if let Some(function) = on_request_body {
-                    self.call(context_id, |store| {
-                        function.call(store, (id, body_size as i32, 1))
-                    })?;
-                    if let Some(reply) = self.take_local_reply(context_id) {
-                        return Ok(Some(reply));
-                    }
-                }
-            }
-            Ok(None)
+            self.deliver_message(
+                context_id,
+                [on_request_headers, on_request_body],
+                n_headers,
+                has_body.then_some(body_size),
+            )
         })();
         match phase {
             Err(failure) => Ok(RequestOutcome::LocalReply(self.fail(Some(stream), failure))),
@@ -558,7 +548,6 @@ impl FilterVm {
     /// request phase), then ends the stream.
     fn response_phase(&mut self, stream: StreamId, response: Response) -> Response {
         let context_id = stream.context_id;
-        let id = context_id as i32;
         let local_reply = response.local_reply;
         let has_body = !response.body.is_empty();
         let body_size = response.body.len();
@@ -571,27 +560,12 @@ impl FilterVm {
         let callbacks = Arc::clone(&running.callbacks);
         let on_response_headers = &callbacks.on_response_headers;
         let on_response_body = &callbacks.on_response_body;
-        let phase = (|| -> Result<Option<Response>, Failure> {
-            if let Some(function) = on_response_headers {
-                self.call(context_id, |store| {
-                    function.call(store, (id, n_headers as i32, i32::from(!has_body)))
-                })?;
-                if let Some(reply) = self.take_local_reply(context_id) {
-                    return Ok(Some(reply));
-                }
-            }
-            if has_body {
-                if let Some(function) = on_response_body {
-                    self.call(context_id, |store| {
-                        function.call(store, (id, body_size as i32, 1))
-                    })?;
-                    if let Some(reply) = self.take_local_reply(context_id) {
-                        return Ok(Some(reply));
-                    }
-                }
-            }
-            Ok(None)
-        })();
+        let phase = self.deliver_message(
+            context_id,
+            [on_response_headers, on_response_body],
+            n_headers,
+            has_body.then_some(body_size),
+        );
         let response = match phase {
             Err(failure) => return self.fail(Some(stream), failure),
             Ok(Some(reply)) => reply,
@@ -650,6 +624,37 @@ impl FilterVm {
                 }
             }
         }
+    }
+
+    /// One direction's message, as Envoy delivers one whose body is all there: the headers
+    /// callback (end of stream when there is no body), then the body callback with the whole
+    /// body; a local reply from either ends the delivery.
+    fn deliver_message(
+        &mut self,
+        context_id: u32,
+        [on_headers, on_body]: [&Option<MessageCallback>; 2],
+        n_headers: usize,
+        body_size: Option<usize>,
+    ) -> Result<Option<Response>, Failure> {
+        let id = context_id as i32;
+        if let Some(function) = on_headers {
+            let end_of_stream = i32::from(body_size.is_none());
+            self.call(context_id, |store| {
+                function.call(store, (id, n_headers as i32, end_of_stream))
+            })?;
+            if let Some(reply) = self.take_local_reply(context_id) {
+                return Ok(Some(reply));
+            }
+        }
+        if let (Some(body_size), Some(function)) = (body_size, on_body) {
+            self.call(context_id, |store| {
+                function.call(store, (id, body_size as i32, 1))
+            })?;
+            if let Some(reply) = self.take_local_reply(context_id) {
+                return Ok(Some(reply));
+            }
+        }
+        Ok(None)
     }
 
     fn take_local_reply(&mut self, context_id: u32) -> Option<Response> {
