@@ -9,6 +9,10 @@
 # Honours CARGO_TARGET_DIR and TENANT_OUT.
 set -euo pipefail
 
+# Under scripts/test.sh, `cargo test --workspace` has already run every test of this package
+# (RVEDGE_WORKSPACE_TESTED=1); testing one package again would rebuild wasmtime and friends
+# with that package's feature subset, minutes on a cold target directory.
+
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rvedge/target}"
@@ -86,7 +90,11 @@ section "clippy for wasm32-unknown-unknown (the Extism exports)"
 cargo clippy -p rvedge-extism --release --target wasm32-unknown-unknown -- -D warnings
 
 section "tests: the plugin in the extism host (conformance, errors, schema)"
-cargo test -p rvedge-extism -p rvedge-extism-host
+if [[ -z "${RVEDGE_WORKSPACE_TESTED:-}" ]]; then
+    cargo test -p rvedge-extism -p rvedge-extism-host
+else
+    echo "(run by cargo test --workspace)"
+fi
 
 section "benchmark: per-call overhead vs the proxy-wasm filter ${bench_mode:-(full)}"
 # The proxy side of the benchmark (JSON handling, the echo origin) optimised like the
@@ -95,6 +103,12 @@ optimised=()
 for package in rvedge rvedge-conformance rvedge-extism rvedge-extism-host; do
     optimised+=(--config "profile.dev.package.$package.opt-level=3")
 done
-cargo run "${optimised[@]}" -p rvedge-extism-host --example plugin_overhead -- ${bench_mode:+"$bench_mode"}
+if [[ -n "${RVEDGE_WORKSPACE_TESTED:-}" && "$bench_mode" == --quick ]]; then
+    # The example as cargo test --workspace built it: the wasm sides are release builds
+    # either way, only the harness around them is unoptimised.
+    "$CARGO_TARGET_DIR/debug/examples/plugin_overhead" --quick
+else
+    cargo run "${optimised[@]}" -p rvedge-extism-host --example plugin_overhead -- ${bench_mode:+"$bench_mode"}
+fi
 
 section "done"

@@ -6,6 +6,10 @@
 # `rvedge serve` with no flags (the example tenants, compiled from source).
 set -euo pipefail
 
+# Under scripts/test.sh, `cargo test --workspace` has already run every test of this package
+# (RVEDGE_WORKSPACE_TESTED=1); testing one package again would rebuild wasmtime and friends
+# with that package's feature subset, minutes on a cold target directory.
+
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
@@ -40,13 +44,22 @@ export RVEDGE_FILTER
 printf 'rvedge_filter.wasm %d bytes\n' "$(stat -c %s "$RVEDGE_FILTER")"
 
 section "proxy-wasm host tests (the SDK-style examples, limits, failures)"
-cargo test -p rvedge-proxy-wasm-host
+if [[ -z "${RVEDGE_WORKSPACE_TESTED:-}" ]]; then
+    cargo test -p rvedge-proxy-wasm-host
+else
+    echo "(run by cargo test --workspace)"
+fi
 
 section "rvedge serve end to end (real filter, upstream on 127.0.0.1)"
-cargo test -p rvedge-cli --test serve
+if [[ -z "${RVEDGE_WORKSPACE_TESTED:-}" ]]; then
+    cargo test -p rvedge-cli --test serve
+else
+    echo "(run by cargo test --workspace)"
+fi
 
 section "rvedge serve with no flags (example tenants, built-in echo origin)"
-cargo build -p rvedge-cli
+# cargo test --workspace has built the debug rvedge (and the examples) already.
+[[ -n "${RVEDGE_WORKSPACE_TESTED:-}" ]] || cargo build -p rvedge-cli
 log="$(mktemp -d)"
 # Without RVEDGE_FILTER: serve must find the filter next to its own target dir.
 env -u RVEDGE_FILTER "$CARGO_TARGET_DIR/debug/rvedge" serve --listen 127.0.0.1:0 \
@@ -86,7 +99,11 @@ rm -rf "$log"
 section "host figures (dev profile: wasmtime's debug assertions on, so upper bounds)"
 TENANT_OUT="${TENANT_OUT:-$(bash scripts/build-tenants.sh | tail -n 1)}"
 export TENANT_OUT
-cargo run -q -p rvedge-proxy-wasm-host --example host_bench -- "$PROXY_WASM_EXAMPLES_DIR"
+if [[ -n "${RVEDGE_WORKSPACE_TESTED:-}" ]]; then
+    "$CARGO_TARGET_DIR/debug/examples/host_bench" "$PROXY_WASM_EXAMPLES_DIR"
+else
+    cargo run -q -p rvedge-proxy-wasm-host --example host_bench -- "$PROXY_WASM_EXAMPLES_DIR"
+fi
 
 echo
 echo "proxy-wasm host: all steps passed in $((SECONDS - start)) s"
