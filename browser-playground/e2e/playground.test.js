@@ -74,8 +74,14 @@ test('an example runs and shows its response, the request diff and the stats', a
 });
 
 test('an uploaded ELF is loaded and runs', async () => {
+  // The page names an uploaded tenant after its file, without an extension.
+  const uploaded = path.basename(required('UPLOAD_ELF')).replace(/\.[^.]*$/, '');
   await page.setInputFiles('#upload', required('UPLOAD_ELF'));
-  await page.waitForFunction(() => / is loaded/.test(document.querySelector('#tenant-status').textContent));
+  // The previous example's status also says "is loaded": wait for the uploaded file's name.
+  await page.waitForFunction(
+    (name) => document.querySelector('#tenant-status').textContent.startsWith(`${name} is loaded`),
+    uploaded,
+  );
   assert.match(await text('#example-description'), /^Uploaded /);
   await page.fill('#url', '/r');
   await page.fill('#headers', '');
