@@ -59,6 +59,9 @@ bash scripts/test-proxy-wasm-host.sh
 section "proxy-wasm filter (conformance through the host, Envoy examples, benchmark)"
 bash scripts/test-proxy-wasm-filter.sh
 
+section "demo: rvedge serve with the example tenants (the README's demo.sh serve, --check)"
+DEMO_PORT=18080 bash scripts/demo-serve.sh --check
+
 section "Extism plugin (conformance through the extism host, errors, schema, benchmark)"
 bash scripts/test-extism.sh
 
