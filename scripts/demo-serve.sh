@@ -9,8 +9,7 @@
 # DEMO_PORT (default 8080) is the listen port.
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 check=0
 case "${1:-}" in
     --check) check=1 ;;
@@ -18,11 +17,6 @@ case "${1:-}" in
     *) echo "usage: $0 [--check]" >&2; exit 2 ;;
 esac
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rvedge/target}"
-if [[ -f "$HOME/.cargo/env" ]] && ! command -v cargo >/dev/null; then
-    # shellcheck disable=SC1091
-    . "$HOME/.cargo/env"
-fi
 port="${DEMO_PORT:-8080}"
 
 echo "demo-serve: building the filter (wasm32-wasip1) and rvedge (release)" >&2

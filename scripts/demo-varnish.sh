@@ -12,8 +12,7 @@
 # DEMO_PORT (default 6081) is the listen port; the demo's origin listens on DEMO_PORT+1.
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 check=0
 bench_seconds=0
 case "${1:-}" in
@@ -23,11 +22,6 @@ case "${1:-}" in
     *) echo "usage: $0 [--check | --bench SECONDS]" >&2; exit 2 ;;
 esac
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rvedge/target}"
-if [[ -f "$HOME/.cargo/env" ]] && ! command -v cargo >/dev/null; then
-    # shellcheck disable=SC1091
-    . "$HOME/.cargo/env"
-fi
 port="${DEMO_PORT:-6081}"
 origin_port=$((port + 1))
 secret="demo-secret"

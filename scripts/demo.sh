@@ -9,13 +9,7 @@
 # and prints the curl lines to try; the Host header picks the tenant.
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo"
-if [[ -f "$HOME/.cargo/env" ]] && ! command -v cargo >/dev/null; then
-    # shellcheck disable=SC1091
-    . "$HOME/.cargo/env"
-fi
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rvedge/target}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 
 say() { printf '\n>>> %s\n' "$*"; }
 

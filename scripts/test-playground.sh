@@ -14,8 +14,7 @@
 # packages if missing. Honours CARGO_TARGET_DIR, TENANT_OUT and GUEST_OUT.
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rvedge/target}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 export PATH="$HOME/.cargo/bin:$PATH"
 bench_scale=0.02
 bench_requests=300

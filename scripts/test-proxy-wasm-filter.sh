@@ -10,17 +10,8 @@ set -euo pipefail
 # (RVEDGE_WORKSPACE_TESTED=1); testing one package again would rebuild wasmtime and friends
 # with that package's feature subset, minutes on a cold target directory.
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rvedge/target}"
-mkdir -p "$CARGO_TARGET_DIR"
-if [[ -f "$HOME/.cargo/env" ]] && ! command -v cargo >/dev/null; then
-    # shellcheck disable=SC1091
-    . "$HOME/.cargo/env"
-fi
-
-section() { printf '\n==== %s ====\n' "$*"; }
 start=$SECONDS
 
 section "tenants and guests (riscv64)"

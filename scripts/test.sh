@@ -5,18 +5,8 @@
 # benchmark.
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 
-# A target dir outside the work tree survives fresh clones, so CI reruns are warm.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rvedge/target}"
-mkdir -p "$CARGO_TARGET_DIR"
-if [[ -f "$HOME/.cargo/env" ]] && ! command -v cargo >/dev/null; then
-    # shellcheck disable=SC1091
-    . "$HOME/.cargo/env"
-fi
-
-section() { printf '\n==== %s ====\n' "$*"; }
 start=$SECONDS
 
 section "bootstrap"
