@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use rvedge::runtime::{
-    error_response, exchange, EchoOrigin, ErrorKind, HttpRequest, RequestError, Source, Tenant,
+    error_response, exchange, CacheDecision, EchoOrigin, ErrorKind, HttpRequest, RequestError,
+    Source, Tenant,
 };
 use serde::{Deserialize, Serialize};
 
@@ -223,13 +224,13 @@ pub fn run(tenant: &Arc<Tenant>, request: &PageRequest, clock: fn() -> u64) -> R
         Ok((response, source)) => {
             let source = match source {
                 Source::Synthesized => SourceReport::Synthesized,
-                Source::Forged {
-                    cached,
-                    ttl_seconds,
-                } => SourceReport::Forged {
-                    cached: *cached,
-                    ttl_seconds: *ttl_seconds,
-                },
+                Source::Forged => {
+                    let cache = outcome.cache.unwrap_or(CacheDecision::UNCACHEABLE);
+                    SourceReport::Forged {
+                        cached: cache.cacheable,
+                        ttl_seconds: cache.ttl_seconds,
+                    }
+                }
                 Source::Backend { name } => SourceReport::Backend { name: name.clone() },
             };
             (response.clone(), source, None)

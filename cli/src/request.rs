@@ -155,14 +155,13 @@ fn send(
     let (response, status) = match &outcome.result {
         Ok((response, source)) => {
             let request = &outcome.request;
-            match source {
-                Source::Synthesized => eprintln!("* {name}: answered from on_recv"),
-                Source::Forged {
-                    cached: true,
-                    ttl_seconds,
-                } => eprintln!("* {name}: forged, cacheable for {ttl_seconds} s"),
-                Source::Forged { cached: false, .. } => eprintln!("* {name}: forged, uncached"),
-                Source::Backend { name: backend } => {
+            match (source, outcome.cache) {
+                (Source::Synthesized, _) => eprintln!("* {name}: answered from on_recv"),
+                (Source::Forged, Some(cache)) if cache.cacheable => {
+                    eprintln!("* {name}: forged, cacheable for {} s", cache.ttl_seconds)
+                }
+                (Source::Forged, _) => eprintln!("* {name}: forged, uncached"),
+                (Source::Backend { name: backend }, _) => {
                     eprintln!(
                         "* {name}: passed to backend \"{backend}\" (the echo origin): {} {}",
                         request.method, request.url
@@ -205,6 +204,10 @@ fn print_response(response: &HttpResponse) {
     );
     for (name, value) in &response.headers {
         let _ = writeln!(out, "{name}: {value}");
+    }
+    // Responses the runtime makes carry no framing; a server would add this one.
+    if response.header("content-length").is_none() {
+        let _ = writeln!(out, "content-length: {}", response.body.len());
     }
     let _ = writeln!(out);
     let _ = out.write_all(&response.body);

@@ -6,7 +6,6 @@
 //! request's callbacks and later its response's callbacks go to the same worker, and no VM is
 //! held while the upstream is awaited, so other requests use it meanwhile.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,14 +14,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rvedge::runtime::exchange::{echo_body, DEFAULT_BACKEND};
-use rvedge::runtime::{parse_tenants, HttpRequest, ProgramDirectory, ProgramSource};
+use rvedge::runtime::{echo_body, HttpRequest, ProgramDirectory, TenantBundle, DEFAULT_BACKEND};
 use rvedge_proxy_wasm_host::{
     FilterModule, FilterVm, HostError, HostLimits, LogEntry, Request, RequestOutcome, Response,
     StreamId,
@@ -181,25 +178,10 @@ pub fn plugin_configuration(
 ) -> Result<Vec<u8>, String> {
     let text = std::fs::read_to_string(config_path)
         .map_err(|error| format!("cannot read {}: {error}", config_path.display()))?;
-    let specs = parse_tenants(&text).map_err(|error| error.to_string())?;
-    let tenants: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|error| format!("{}: {error}", config_path.display()))?;
     let base = config_path.parent().unwrap_or(Path::new("."));
-    let source = ProgramDirectory::new(base);
-    let mut programs = BTreeMap::new();
-    for spec in &specs {
-        if programs.contains_key(&spec.filename) {
-            continue;
-        }
-        let elf = source
-            .read_program(&spec.filename)
-            .map_err(|message| format!("tenant \"{}\": {message}", spec.name))?;
-        programs.insert(
-            spec.filename.clone(),
-            base64::engine::general_purpose::STANDARD.encode(elf),
-        );
-    }
-    let mut configuration = serde_json::json!({ "tenants": tenants, "programs": programs });
+    let bundle = TenantBundle::gather(&text, &ProgramDirectory::new(base))
+        .map_err(|error| error.to_string())?;
+    let mut configuration = bundle.to_json();
     if let Some(header) = tenant_header {
         configuration["tenant_header"] = header.into();
     }

@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use rvedge::runtime::abi::{Call, Hook};
 use rvedge::runtime::{
-    exchange, ConfigError, EchoOrigin, ErrorKind, Exchange, HttpRequest, HttpResponse, Limits,
-    LoadError, ProgramDirectory, RequestError, Source, Tenant, TenantError, Tenants,
+    exchange, CacheDecision, ConfigError, EchoOrigin, ErrorKind, ExchangeOutcome, HttpRequest,
+    HttpResponse, Limits, LoadError, ProgramDirectory, RequestError, Source, Tenant, TenantError,
+    Tenants,
 };
 
 fn load(name: &str, program: &str, limits: Limits) -> Arc<Tenant> {
@@ -43,23 +44,23 @@ fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Htt
     }
 }
 
-fn send(tenant: &Arc<Tenant>, request: HttpRequest) -> Exchange {
+fn send(tenant: &Arc<Tenant>, request: HttpRequest) -> ExchangeOutcome {
     exchange(tenant, request, &mut EchoOrigin, || 0)
 }
 
-fn get(tenant: &Arc<Tenant>, url: &str) -> Exchange {
+fn get(tenant: &Arc<Tenant>, url: &str) -> ExchangeOutcome {
     send(tenant, request("GET", url, &[], ""))
 }
 
 /// The response of a request that must succeed.
-fn response(outcome: &Exchange) -> (&HttpResponse, &Source) {
+fn response(outcome: &ExchangeOutcome) -> (&HttpResponse, &Source) {
     match &outcome.result {
         Ok((response, source)) => (response, source),
         Err(error) => panic!("request failed: {error}"),
     }
 }
 
-fn body(outcome: &Exchange) -> String {
+fn body(outcome: &ExchangeOutcome) -> String {
     String::from_utf8_lossy(&response(outcome).0.body).into_owned()
 }
 
@@ -72,7 +73,7 @@ fn header<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {
 }
 
 /// The error of a request that must fail.
-fn request_error(outcome: &Exchange) -> &RequestError {
+fn request_error(outcome: &ExchangeOutcome) -> &RequestError {
     match &outcome.result {
         Ok((response, _)) => panic!(
             "request succeeded: {} {}",
@@ -439,13 +440,8 @@ fn per_call_rules_on_the_backend_side_with_a_forge_callback() {
     // header_set_beresp=-1: beresp does not exist inside a forge callback; `respond` makes it
     // (docs/abi.md, forge).
     // The callback's cache_set(1, 60) was overridden by on_backend_response's cache_set(0, 0).
-    assert_eq!(
-        source,
-        &Source::Forged {
-            cached: false,
-            ttl_seconds: 0
-        }
-    );
+    assert_eq!(source, &Source::Forged);
+    assert_eq!(outcome.cache, Some(CacheDecision::UNCACHEABLE));
     // on_deliver's status_set(299) replaced the forged 201, which on_backend_response saw.
     assert_eq!(response.status, 299);
     assert_eq!(header(response, "content-type"), Some("text/plain"));

@@ -1,8 +1,6 @@
 //! The JSON the plugin reads and writes; `schema.json` describes the same shapes, and the
 //! Extism host tests validate real inputs and outputs against it.
 
-use std::collections::BTreeMap;
-
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -10,19 +8,8 @@ use serde::{Deserialize, Serialize};
 /// Headers in order, as `[name, value]` pairs: order and repeated names survive.
 pub type Headers = Vec<(String, String)>;
 
-/// Input of `configure` and the content of the Extism config key [`CONFIG_KEY`].
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Configuration {
-    /// A tenant configuration in the runtime's schema (README "Tenants"); each `filename`
-    /// names an entry of `programs`.
-    pub tenants: serde_json::Map<String, serde_json::Value>,
-    /// Tenant programs (static RISC-V ELF executables) by filename, base64-encoded.
-    #[serde(default)]
-    pub programs: BTreeMap<String, String>,
-}
-
-/// The Extism config key holding a [`Configuration`] as JSON text.
+/// The Extism config key holding the configuration (a `rvedge::runtime::TenantBundle`) as JSON
+/// text; `configure` takes the same JSON.
 pub const CONFIG_KEY: &str = "rvedge";
 
 /// Input of `vcl_recv`: the client request and the tenant that handles it.

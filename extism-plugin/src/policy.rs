@@ -1,26 +1,22 @@
 //! The plugin's state and its hooks, independent of Extism so they also run natively.
 //!
-//! A request's exchange follows `rvedge::runtime::exchange` step for step; the one difference
-//! is that the proxy fetches from the origin itself, between `vcl_recv` and
+//! A request is the runtime's [`Exchange`] with its messages in a [`MemoryHost`]; the one
+//! thing the proxy does itself is the origin fetch, between `vcl_recv` and
 //! `vcl_backend_response`. So a request that goes to the origin is kept in the plugin
-//! ([`Pending`]: its client fork, its backend fork and its messages) until the proxy brings
-//! the origin's response back, and `on_backend_response` and `on_deliver` then run in the same
-//! forks as they would in one in-memory exchange.
+//! ([`Pending`]) until the proxy brings the origin's response, and the exchange resumes
+//! where it stopped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-use rvedge::runtime::abi::{Decision, Hook, DEFAULT_TTL_SECONDS};
-use rvedge::runtime::exchange::DEFAULT_BACKEND;
 use rvedge::runtime::{
-    error_response, Fork, HttpRequest, HttpResponse, MemoryHost, RequestError, Tenant, Tenants,
+    error_response, CacheDecision, Exchange, HttpRequest, HttpResponse, MemoryHost, Next,
+    RequestError, Source, Tenant, TenantBundle, Tenants,
 };
 
 use crate::messages::{
-    error_kind, hex, BackendResponseInput, Configuration, ErrorReport, ForwardRequest, Message,
-    Output, RecvInput, ResponseSource,
+    error_kind, hex, BackendResponseInput, ErrorReport, ForwardRequest, Message, Output, RecvInput,
+    ResponseSource,
 };
 
 /// Requests waiting for their origin response at most; past it the oldest is dropped (its
@@ -48,20 +44,9 @@ pub struct Plugin {
 /// A request passed to the origin, waiting for `vcl_backend_response`.
 #[derive(Debug)]
 struct Pending {
-    tenant: Arc<Tenant>,
-    client: Fork,
-    backend: Option<Box<Fork>>,
+    exchange: Exchange,
     host: MemoryHost,
     pages: usize,
-}
-
-/// How one side of the exchange ended: a response for the client, or a tenant failure.
-type Outcome = Result<(HttpResponse, ResponseSource, CacheDecision), RequestError>;
-
-#[derive(Clone, Copy, Debug, Default)]
-struct CacheDecision {
-    cacheable: bool,
-    ttl_seconds: u64,
 }
 
 fn input_error(kind: &str, tenant: Option<&str>, detail: impl Into<String>) -> Output {
@@ -80,7 +65,7 @@ fn report(kind: &str, tenant: Option<&str>, detail: impl Into<String>) -> ErrorR
 }
 
 impl Plugin {
-    /// Loads `json` (a [`Configuration`]) and replaces every tenant. On failure the tenants
+    /// Loads `json` (a [`TenantBundle`]) and replaces every tenant. On failure the tenants
     /// loaded before stay.
     pub fn configure(&mut self, json: &[u8]) -> Output {
         match load_configuration(json) {
@@ -129,7 +114,7 @@ impl Plugin {
         })
     }
 
-    /// `vcl_recv`: the client side up to the origin. A synthetic or forged response is
+    /// `vcl_recv`: the exchange up to the origin. A synthetic or forged response is
     /// delivered at once; a request for the origin is kept and handed back as `continue`.
     pub fn recv(&mut self, json: &[u8]) -> Output {
         let input: RecvInput = match serde_json::from_slice(json) {
@@ -148,33 +133,26 @@ impl Plugin {
             Ok(tenant) => tenant,
             Err(error) => return Output::Error { error },
         };
-        let request = HttpRequest {
+        let mut host = MemoryHost::new(HttpRequest {
             method: input.method,
             url: input.url,
             headers: input.headers,
             body,
-        };
-        let mut host = MemoryHost::new(request);
-        let mut client = tenant.fork();
-        match client_side(&tenant, &mut client, &mut host) {
-            Err(error) => respond(&tenant, Err(error), &mut host),
-            Ok(ClientStep::Respond(response, source, cache)) => {
-                let outcome = deliver(&mut client, &mut host, response, source, cache);
-                respond(&tenant, outcome, &mut host)
-            }
-            Ok(ClientStep::Origin(backend)) => self.keep_pending(tenant, client, backend, host),
+        });
+        let mut exchange = Exchange::new(&tenant);
+        match resume(&mut exchange, &mut host) {
+            Next::Fetch { backend } => self.keep_pending(exchange, host, backend),
+            end => respond(&mut exchange, end, &mut host),
         }
     }
 
     fn keep_pending(
         &mut self,
-        tenant: Arc<Tenant>,
-        mut client: Fork,
-        mut backend: Option<Box<Fork>>,
+        mut exchange: Exchange,
         mut host: MemoryHost,
+        backend: String,
     ) -> Output {
-        let pages =
-            client.pages_written() + backend.as_mut().map_or(0, |fork| fork.pages_written());
+        let pages = exchange.stats().pages_written;
         while self.pending.len() >= MAX_PENDING_REQUESTS
             || (self.pending_pages + pages > MAX_PENDING_PAGES && !self.pending.is_empty())
         {
@@ -186,26 +164,21 @@ impl Plugin {
         let bereq = host.bereq.as_ref().unwrap_or(&host.req);
         let output = Output::Continue {
             request_id,
-            tenant: tenant.name().into(),
-            backend: host
-                .backend
-                .clone()
-                .unwrap_or_else(|| DEFAULT_BACKEND.into()),
+            tenant: exchange.tenant().name().into(),
+            backend,
             request: ForwardRequest {
                 method: bereq.method.clone(),
                 url: bereq.url.clone(),
                 headers: bereq.headers.clone(),
             },
-            hash: hex(&host.hash),
+            hash: hex(exchange.hash_data()),
             // Each call reports the lines logged during it, so a proxy logs each line once.
             logs: std::mem::take(&mut host.log),
         };
         self.pending.insert(
             request_id,
             Pending {
-                tenant,
-                client,
-                backend,
+                exchange,
                 host,
                 pages,
             },
@@ -219,8 +192,8 @@ impl Plugin {
         }
     }
 
-    /// `vcl_backend_response`: the origin's response to a `continue`d request through
-    /// `on_backend_response` and `on_deliver`.
+    /// `vcl_backend_response`: the origin's response to a `continue`d request; the exchange
+    /// resumes with it (`on_backend_response`, `on_deliver`).
     pub fn backend_response(&mut self, json: &[u8]) -> Output {
         let input: BackendResponseInput = match serde_json::from_slice(json) {
             Ok(input) => input,
@@ -241,7 +214,7 @@ impl Plugin {
             )
         };
         let mut pending = match self.pending.remove(&input.request_id) {
-            Some(pending) if pending.tenant.name() == input.tenant => {
+            Some(pending) if pending.exchange.tenant().name() == input.tenant => {
                 self.pending_pages -= pending.pages;
                 pending
             }
@@ -251,23 +224,13 @@ impl Plugin {
             }
             None => return unknown(),
         };
-        let beresp = HttpResponse {
+        pending.host.response = Some(HttpResponse {
             status: input.response.status,
             headers: input.response.headers,
             body,
-        };
-        let host = &mut pending.host;
-        let outcome = backend_response(
-            pending.backend.as_deref_mut(),
-            host,
-            beresp,
-            ResponseSource::Backend,
-            CacheDecision::default(),
-        )
-        .and_then(|(response, source, cache)| {
-            deliver(&mut pending.client, host, response, source, cache)
         });
-        respond(&pending.tenant, outcome, host)
+        let end = resume(&mut pending.exchange, &mut pending.host);
+        respond(&mut pending.exchange, end, &mut pending.host)
     }
 
     /// Requests waiting for `vcl_backend_response`.
@@ -277,141 +240,86 @@ impl Plugin {
 }
 
 fn load_configuration(json: &[u8]) -> Result<Tenants, String> {
-    let configuration: Configuration =
-        serde_json::from_slice(json).map_err(|error| format!("configuration: {error}"))?;
-    let mut programs = BTreeMap::new();
-    for (filename, encoded) in &configuration.programs {
-        let program = BASE64
-            .decode(encoded)
-            .map_err(|error| format!("programs: \"{filename}\": {error}"))?;
-        programs.insert(filename.clone(), program);
-    }
-    let tenants_json = serde_json::Value::Object(configuration.tenants).to_string();
+    let bundle =
+        TenantBundle::from_json(json).map_err(|error| format!("configuration: {error}"))?;
     // No clock: wasm32-unknown-unknown has none, and Extism gives plugins none; tenants see
     // time 0, which also keeps their answers reproducible.
-    Tenants::load(&tenants_json, &programs, None).map_err(|error| error.to_string())
+    bundle.load(None).map_err(|error| error.to_string())
 }
 
-/// Where the client side leads.
-enum ClientStep {
-    /// A response is ready (synthesized in `on_recv`, or forged on the backend side).
-    Respond(HttpResponse, ResponseSource, CacheDecision),
-    /// The request goes to the origin; the backend fork, if the tenant needs one, waits too.
-    Origin(Option<Box<Fork>>),
-}
-
-/// `on_recv`, `on_hash`, then the backend side up to the origin, as `exchange` runs them.
-fn client_side(
-    tenant: &Arc<Tenant>,
-    client: &mut Fork,
-    host: &mut MemoryHost,
-) -> Result<ClientStep, RequestError> {
-    client.run_hook(Hook::Recv, host)?;
-    client.run_hook(Hook::Hash, host)?;
-    if let Some(response) = client.take_response() {
-        return Ok(ClientStep::Respond(
-            HttpResponse::from_tenant(response),
-            ResponseSource::Synthesized,
-            CacheDecision::default(),
-        ));
-    }
-    let forge = client.forge_request();
-    // A plain pass to the origin runs no tenant code on the backend side.
-    let needs_fork = forge.is_some()
-        || tenant.has_hook(Hook::BackendFetch)
-        || tenant.has_hook(Hook::BackendResponse);
-    // Boxed: a fork is a few KiB, and a waiting request keeps it.
-    let mut backend = needs_fork.then(|| Box::new(tenant.fork()));
-    host.bereq = Some(host.req.clone());
-    if let Some(fork) = &mut backend {
-        fork.run_hook(Hook::BackendFetch, host)?;
-    }
-    let (forge, mut fork) = match (forge, backend) {
-        (Some(forge), Some(fork)) => (forge, fork),
-        // No forge: the origin answers; the backend fork waits for its response.
-        (_, backend) => return Ok(ClientStep::Origin(backend)),
-    };
-    let response = fork.run_forge(forge, host)?;
-    let cacheable = forge.decision == Decision::Cached;
-    let cache = CacheDecision {
-        cacheable,
-        ttl_seconds: if cacheable { DEFAULT_TTL_SECONDS } else { 0 },
-    };
-    let (response, source, cache) = backend_response(
-        Some(&mut fork),
-        host,
-        HttpResponse::from_tenant(response),
-        ResponseSource::Forged,
-        cache,
-    )?;
-    Ok(ClientStep::Respond(response, source, cache))
-}
-
-/// `on_backend_response` on the backend response (forged or the origin's); `cache_set`
-/// there decides a forged response's caching.
-fn backend_response(
-    backend: Option<&mut Fork>,
-    host: &mut MemoryHost,
-    beresp: HttpResponse,
-    source: ResponseSource,
-    mut cache: CacheDecision,
-) -> Result<(HttpResponse, ResponseSource, CacheDecision), RequestError> {
-    host.beresp = Some(beresp);
-    if let Some(fork) = backend {
-        fork.run_hook(Hook::BackendResponse, host)?;
-        if let (Some(setting), ResponseSource::Forged) = (fork.cache_setting(), source) {
-            cache = CacheDecision {
-                cacheable: setting.cacheable,
-                ttl_seconds: if setting.cacheable {
-                    setting.ttl_seconds
-                } else {
-                    0
-                },
-            };
+/// Resumes `exchange` to the next thing only the proxy can do: the origin fetch, or the end.
+fn resume(exchange: &mut Exchange, host: &mut MemoryHost) -> Next {
+    loop {
+        match exchange.resume(host) {
+            // The body came with the request, and nothing steps.
+            Next::RequestBody | Next::Paused { .. } => {}
+            next => return next,
         }
     }
-    Ok((host.beresp.take().unwrap_or_default(), source, cache))
 }
 
-/// `on_deliver` in the client fork on the response going to the client.
-fn deliver(
-    client: &mut Fork,
-    host: &mut MemoryHost,
-    response: HttpResponse,
-    source: ResponseSource,
-    cache: CacheDecision,
-) -> Outcome {
-    host.resp = Some(response);
-    client.run_hook(Hook::Deliver, host)?;
-    Ok((host.resp.take().unwrap_or_default(), source, cache))
-}
-
-/// The `respond` output for an outcome: the response, or the 503 every host gives for a
-/// failed request with the error described.
-fn respond(tenant: &Tenant, outcome: Outcome, host: &mut MemoryHost) -> Output {
-    let (response, source, cache, error) = match outcome {
-        Ok((response, source, cache)) => (response, source, cache, None),
-        Err(error) => {
-            let report = ErrorReport {
-                kind: error.kind.name().into(),
-                tenant: Some(error.tenant.clone()),
-                during: Some(error.during.into()),
-                detail: error.detail.clone(),
-            };
-            let response = error_response(&error);
-            let cache = CacheDecision::default();
-            (response, ResponseSource::Error, cache, Some(report))
-        }
+/// The `respond` output at the end of an exchange: the response, or the 503 every host gives
+/// for a failed request with the error described.
+fn respond(exchange: &mut Exchange, end: Next, host: &mut MemoryHost) -> Output {
+    let (response, source, cache, error) = match end {
+        Next::Respond {
+            response,
+            source,
+            cache,
+        } => (response, response_source(&source), cache, None),
+        Next::Deliver { source, cache } => (
+            host.response.take().unwrap_or_default(),
+            response_source(&source),
+            cache.unwrap_or(CacheDecision::UNCACHEABLE),
+            None,
+        ),
+        Next::Failed(error) => failure(error),
+        other => failure(RequestError {
+            kind: rvedge::runtime::ErrorKind::NoResponse,
+            tenant: exchange.tenant().name().into(),
+            during: "the plugin",
+            detail: format!("the exchange stopped at {other:?}"),
+        }),
     };
     Output::Respond {
-        tenant: tenant.name().into(),
+        tenant: exchange.tenant().name().into(),
         response: Message::new(response.status, response.headers, response.body),
         source,
         cacheable: cache.cacheable,
         ttl: cache.ttl_seconds,
-        hash: hex(&host.hash),
+        hash: hex(exchange.hash_data()),
         logs: std::mem::take(&mut host.log),
         error,
+    }
+}
+
+fn failure(
+    error: RequestError,
+) -> (
+    HttpResponse,
+    ResponseSource,
+    CacheDecision,
+    Option<ErrorReport>,
+) {
+    let report = ErrorReport {
+        kind: error.kind.name().into(),
+        tenant: Some(error.tenant.clone()),
+        during: Some(error.during.into()),
+        detail: error.detail.clone(),
+    };
+    (
+        error_response(&error),
+        ResponseSource::Error,
+        CacheDecision::UNCACHEABLE,
+        Some(report),
+    )
+}
+
+fn response_source(source: &Source) -> ResponseSource {
+    match source {
+        Source::Synthesized => ResponseSource::Synthesized,
+        Source::Forged => ResponseSource::Forged,
+        Source::Backend { .. } => ResponseSource::Backend,
     }
 }
 

@@ -7,41 +7,31 @@
 //!   "tenants": { "example.com": { "filename": "hello", "max_instructions": 5000000 } },
 //!   "programs": { "hello": "<base64 of the ELF>" } }
 //! ```
-//! VM configuration: `{ "programs": { "<filename>": "<base64>" } }` (or empty).
+//! Besides `tenant_header` and `report_tenant_time` it is a [`TenantBundle`]. VM
+//! configuration: a bundle of programs only, `{ "programs": { "<filename>": "<base64>" } }`
+//! (or empty).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine as _;
 use serde::Deserialize;
 
-use rvedge::runtime::{ClockSource, Tenants};
+use rvedge::runtime::{ClockSource, TenantBundle, Tenants};
 
 /// The header that picks the tenant when the configuration names none. Its port is dropped.
 pub const DEFAULT_TENANT_HEADER: &str = ":authority";
 
-/// The plugin configuration as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PluginConfiguration {
+/// The plugin configuration's own keys; the rest is a [`TenantBundle`].
+#[derive(Debug, Default, Deserialize)]
+struct FilterKeys {
     #[serde(default)]
     tenant_header: Option<String>,
-    tenants: serde_json::Value,
-    #[serde(default)]
-    programs: BTreeMap<String, String>,
     /// Adds `x-rvedge-tenant-nanos` (time spent forking and running tenant code) to every
     /// response, for benchmarks.
     #[serde(default)]
     report_tenant_time: bool,
 }
 
-/// The VM configuration as written: programs shared by every plugin of the VM.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VmConfiguration {
-    #[serde(default)]
-    programs: BTreeMap<String, String>,
-}
+const FILTER_KEYS: [&str; 2] = ["tenant_header", "report_tenant_time"];
 
 /// A configuration the filter refuses, with the sentence it logs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,15 +63,30 @@ impl FilterConfiguration {
         clock: Option<ClockSource>,
     ) -> Result<FilterConfiguration, ConfigurationError> {
         let error = |message: String| ConfigurationError(message);
-        let plugin: PluginConfiguration = serde_json::from_slice(plugin_configuration)
+        let mut plugin: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(plugin_configuration)
+                .map_err(|problem| error(format!("plugin configuration: {problem}")))?;
+        let own_keys = FILTER_KEYS
+            .iter()
+            .filter_map(|key| Some((key.to_string(), plugin.remove(*key)?)))
+            .collect();
+        let keys: FilterKeys = serde_json::from_value(serde_json::Value::Object(own_keys))
             .map_err(|problem| error(format!("plugin configuration: {problem}")))?;
-        let vm: VmConfiguration = if vm_configuration.iter().all(u8::is_ascii_whitespace) {
-            VmConfiguration::default()
-        } else {
-            serde_json::from_slice(vm_configuration)
-                .map_err(|problem| error(format!("VM configuration: {problem}")))?
-        };
-        let tenant_header = plugin
+        if !plugin.contains_key("tenants") {
+            return Err(error(
+                "plugin configuration: missing field `tenants`".into(),
+            ));
+        }
+        let mut bundle = TenantBundle::from_value(serde_json::Value::Object(plugin))
+            .map_err(|problem| error(format!("plugin configuration: {problem}")))?;
+        if !vm_configuration.iter().all(u8::is_ascii_whitespace) {
+            let shared = TenantBundle::from_json(vm_configuration)
+                .map_err(|problem| error(format!("VM configuration: {problem}")))?;
+            // Plugin programs win over the VM's of the same name: the plugin is the more
+            // specific.
+            bundle.add_missing_programs(shared);
+        }
+        let tenant_header = keys
             .tenant_header
             .unwrap_or_else(|| DEFAULT_TENANT_HEADER.into())
             .to_ascii_lowercase();
@@ -90,30 +95,13 @@ impl FilterConfiguration {
                 "plugin configuration: tenant_header must name a header".into(),
             ));
         }
-        // Plugin programs win over the VM's of the same name: the plugin is the more specific.
-        let mut programs = BTreeMap::new();
-        for (origin, encoded) in [
-            ("VM configuration", vm.programs),
-            ("plugin configuration", plugin.programs),
-        ] {
-            for (filename, base64_text) in encoded {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(base64_text.trim())
-                    .map_err(|problem| {
-                        error(format!(
-                            "{origin}: programs: \"{filename}\" is not valid base64: {problem}"
-                        ))
-                    })?;
-                programs.insert(filename, bytes);
-            }
-        }
-        let tenants_json = plugin.tenants.to_string();
-        let tenants = Tenants::load(&tenants_json, &programs, clock)
+        let tenants = bundle
+            .load(clock)
             .map_err(|problem| error(format!("plugin configuration: tenants: {problem}")))?;
         Ok(FilterConfiguration {
             tenant_header,
             tenants,
-            report_tenant_time: plugin.report_tenant_time,
+            report_tenant_time: keys.report_tenant_time,
         })
     }
 }

@@ -1,25 +1,21 @@
-//! One HTTP stream through a tenant, in the hook order of `rvedge::runtime::exchange`, with
-//! the proxy's stream in place of in-memory messages:
+//! One HTTP stream through a tenant: the runtime's [`Exchange`] driven across the stream's
+//! callbacks. The exchange says what it needs next; this only maps that onto the stream:
 //!
-//! - request headers: client fork runs `on_recv`, `on_hash`. A `respond` there is answered
-//!   locally (after `on_deliver`). Otherwise, when the tenant has a backend side (a forge, or
-//!   `on_backend_fetch`/`on_backend_response`), it runs in a second fork: at once for a request
-//!   without a body, else after the whole body has been buffered (so `body_get` sees it).
-//! - forge: the callback builds the response, `on_backend_response` and `on_deliver` see it,
-//!   and it goes out as a local reply with `cache-control` from the decision.
-//! - no forge: the request goes upstream with the tenant's backend choice in
-//!   [`BACKEND_HEADER`]; at response headers the backend fork runs `on_backend_response` and
-//!   the client fork `on_deliver`, both on the upstream's response.
-//! - a tenant error anywhere: a local 503 (`rvedge::runtime::error_response`) and a log line
-//!   naming the tenant and the cause. The VM keeps serving; nothing traps.
+//! - [`Next::RequestBody`]: pause the request headers and buffer the body;
+//! - [`Next::Fetch`]: let the request go upstream, the tenant's backend in [`BACKEND_HEADER`];
+//!   resume at the response headers;
+//! - [`Next::Respond`]: a local reply with the tenant's response, `cache-control` from its
+//!   cache decision;
+//! - [`Next::Deliver`]: the upstream's response goes on;
+//! - [`Next::Failed`]: a local 503 (`rvedge::runtime::error_response`) and a log line naming
+//!   the tenant and the cause. The VM keeps serving; nothing traps.
 
+use rvedge::runtime::HeaderList as _;
+use rvedge::runtime::{error_response, Exchange, HttpResponse, Next, DEFAULT_BACKEND};
 use std::sync::Arc;
 
-use rvedge::runtime::abi::{Decision, Hook, DEFAULT_TTL_SECONDS};
-use rvedge::runtime::{error_response, ForgeRequest, Fork, HttpResponse, RequestError, Tenant};
-
 use crate::config::{tenant_name, FilterConfiguration};
-use crate::stream::{LogLevel, Message, ResponseView, Stream, StreamHost};
+use crate::stream::{LogLevel, Message, Stream, StreamHost};
 
 /// Request header carrying the backend the tenant chose (`backend_set`); the proxy routes on
 /// it (Envoy: a route `headers` match). Absent when the tenant chose none. A client's own
@@ -41,24 +37,10 @@ pub enum Action {
 /// A request being served by a tenant, kept between the stream's callbacks.
 #[derive(Debug)]
 struct Ongoing {
-    tenant: Arc<Tenant>,
-    client: Fork,
-    backend_fork: Option<Fork>,
-    forge: Option<ForgeRequest>,
-    backend_name: Option<String>,
+    exchange: Exchange,
     body: Vec<u8>,
     log_lines: u32,
     tenant_nanos: u64,
-}
-
-impl Ongoing {
-    /// Whether tenant code runs on the backend side: a forge, or backend hooks. A plain pass
-    /// to the upstream runs none (as in `exchange`).
-    fn has_backend_side(&self) -> bool {
-        self.forge.is_some()
-            || self.tenant.has_hook(Hook::BackendFetch)
-            || self.tenant.has_hook(Hook::BackendResponse)
-    }
 }
 
 #[derive(Debug, Default)]
@@ -66,9 +48,9 @@ enum State {
     /// No tenant for this request, or the exchange is over: the filter stays out of the way.
     #[default]
     Idle,
-    /// The backend side needs the request body; buffering it.
+    /// The exchange asked for the request body; buffering it.
     AwaitingBody(Box<Ongoing>),
-    /// Sent upstream; the response hooks are left.
+    /// Sent upstream; the exchange resumes at the response headers.
     Forwarded(Box<Ongoing>),
 }
 
@@ -105,36 +87,18 @@ impl StreamFilter {
             return Action::Continue;
         };
         let start = self.clock_start(stream);
+        let mut exchange = Exchange::new(tenant);
+        if !end_of_stream {
+            exchange.request_body_follows();
+        }
         let mut ongoing = Box::new(Ongoing {
-            client: tenant.fork(),
-            tenant: Arc::clone(tenant),
-            backend_fork: None,
-            forge: None,
-            backend_name: None,
+            exchange,
             body: Vec::new(),
             log_lines: 0,
             tenant_nanos: 0,
         });
         self.clock_stop(stream, start, &mut ongoing);
-        for hook in [Hook::Recv, Hook::Hash] {
-            if let Err(error) =
-                self.run_client_hook(stream, &mut ongoing, hook, ResponseView::Absent)
-            {
-                return self.fail(stream, &error);
-            }
-        }
-        if let Some(response) = ongoing.client.take_response() {
-            // A synthetic answer from on_recv: never cached, no backend side.
-            let mut response = HttpResponse::from_tenant(response);
-            set_memory_header(&mut response, "cache-control", "no-store");
-            return self.deliver_locally(stream, ongoing, response);
-        }
-        ongoing.forge = ongoing.client.forge_request();
-        if ongoing.has_backend_side() && !end_of_stream {
-            self.state = State::AwaitingBody(ongoing);
-            return Action::Pause;
-        }
-        self.backend_side(stream, ongoing)
+        self.resume(stream, ongoing, false)
     }
 
     pub fn on_request_body(
@@ -154,202 +118,94 @@ impl StreamFilter {
             return Action::Continue;
         };
         ongoing.body = stream.request_body(body_size);
-        self.backend_side(stream, ongoing)
+        self.resume(stream, ongoing, false)
     }
 
     pub fn on_response_headers(&mut self, stream: &mut dyn Stream) -> Action {
-        let State::Forwarded(mut ongoing) = std::mem::take(&mut self.state) else {
+        let State::Forwarded(ongoing) = std::mem::take(&mut self.state) else {
             return Action::Continue;
         };
-        if let Some(mut backend_fork) = ongoing.backend_fork.take() {
-            let result = self.run_backend_hook(
-                stream,
-                &mut ongoing,
-                &mut backend_fork,
-                Hook::BackendResponse,
-                ResponseView::Stream,
-            );
-            if let Err(error) = result {
-                return self.fail(stream, &error);
-            }
-        }
-        if let Err(error) =
-            self.run_client_hook(stream, &mut ongoing, Hook::Deliver, ResponseView::Stream)
-        {
-            return self.fail(stream, &error);
-        }
-        if self.configuration.report_tenant_time {
-            let nanos = ongoing.tenant_nanos.to_string();
-            let _ = stream.set_header(Message::Response, TENANT_TIME_HEADER, Some(&nanos));
-        }
-        Action::Continue
+        self.resume(stream, ongoing, true)
     }
 
-    /// The backend side: `on_backend_fetch`, then the forge callback (answered locally) or the
-    /// upstream (the request continues).
-    fn backend_side(&mut self, stream: &mut dyn Stream, mut ongoing: Box<Ongoing>) -> Action {
-        if !ongoing.has_backend_side() {
-            return self.forward(stream, ongoing);
-        }
-        let start = self.clock_start(stream);
-        let mut backend_fork = ongoing.tenant.fork();
-        self.clock_stop(stream, start, &mut ongoing);
-        if let Err(error) = self.run_backend_hook(
-            stream,
-            &mut ongoing,
-            &mut backend_fork,
-            Hook::BackendFetch,
-            ResponseView::Absent,
-        ) {
-            return self.fail(stream, &error);
-        }
-        let Some(forge) = ongoing.forge else {
-            ongoing.backend_fork = Some(backend_fork);
-            return self.forward(stream, ongoing);
-        };
-        let forged = self.timed(stream, &mut ongoing, |stream, ongoing| {
-            let mut host = StreamHost {
-                stream,
-                response: ResponseView::Absent,
-                tenant: ongoing.tenant.name(),
-                body: &ongoing.body,
-                backend: &mut ongoing.backend_name,
-                log_lines: &mut ongoing.log_lines,
-            };
-            backend_fork.run_forge(forge, &mut host)
-        });
-        let mut response = match forged {
-            Ok(response) => HttpResponse::from_tenant(response),
-            Err(error) => return self.fail(stream, &error),
-        };
-        let backend_response = self.timed(stream, &mut ongoing, |stream, ongoing| {
-            let mut host = StreamHost {
-                stream,
-                response: ResponseView::Memory(&mut response),
-                tenant: ongoing.tenant.name(),
-                body: &ongoing.body,
-                backend: &mut ongoing.backend_name,
-                log_lines: &mut ongoing.log_lines,
-            };
-            backend_fork.run_hook(Hook::BackendResponse, &mut host)
-        });
-        if let Err(error) = backend_response {
-            return self.fail(stream, &error);
-        }
-        let mut cacheable = forge.decision == Decision::Cached;
-        let mut ttl_seconds = DEFAULT_TTL_SECONDS;
-        if let Some(setting) = backend_fork.cache_setting() {
-            cacheable = setting.cacheable;
-            ttl_seconds = setting.ttl_seconds;
-        }
-        let cache_control = if cacheable {
-            format!("max-age={ttl_seconds}")
-        } else {
-            "no-store".into()
-        };
-        set_memory_header(&mut response, "cache-control", &cache_control);
-        drop(backend_fork);
-        self.deliver_locally(stream, ongoing, response)
-    }
-
-    /// Lets the request go upstream, routed by the tenant's backend choice.
-    fn forward(&mut self, stream: &mut dyn Stream, ongoing: Box<Ongoing>) -> Action {
-        if let Some(backend) = &ongoing.backend_name {
-            let _ = stream.set_header(Message::Request, BACKEND_HEADER, Some(backend));
-        }
-        self.state = State::Forwarded(ongoing);
-        Action::Continue
-    }
-
-    /// Runs `on_deliver` on a response the filter built and sends it as a local reply.
-    fn deliver_locally(
+    /// Runs the exchange to what it needs next and does that on the stream.
+    fn resume(
         &mut self,
         stream: &mut dyn Stream,
         mut ongoing: Box<Ongoing>,
-        mut response: HttpResponse,
+        has_response: bool,
     ) -> Action {
-        let delivered = self.run_client_hook(
-            stream,
-            &mut ongoing,
-            Hook::Deliver,
-            ResponseView::Memory(&mut response),
-        );
-        if let Err(error) = delivered {
-            return self.fail(stream, &error);
+        let start = self.clock_start(stream);
+        let next = {
+            let Ongoing {
+                exchange,
+                body,
+                log_lines,
+                ..
+            } = &mut *ongoing;
+            let tenant = Arc::clone(exchange.tenant());
+            let mut host = StreamHost {
+                stream: &mut *stream,
+                has_response,
+                tenant: tenant.name(),
+                body,
+                log_lines,
+            };
+            exchange.resume(&mut host)
+        };
+        self.clock_stop(stream, start, &mut ongoing);
+        match next {
+            Next::RequestBody => {
+                self.state = State::AwaitingBody(ongoing);
+                Action::Pause
+            }
+            Next::Fetch { backend } => {
+                if backend != DEFAULT_BACKEND {
+                    let _ = stream.set_header(Message::Request, BACKEND_HEADER, Some(&backend));
+                }
+                self.state = State::Forwarded(ongoing);
+                Action::Continue
+            }
+            Next::Respond {
+                mut response,
+                cache,
+                ..
+            } => {
+                response
+                    .headers
+                    .set_header("cache-control", &cache.cache_control());
+                self.report_time(&ongoing, |name, value| {
+                    response.headers.set_header(name, value)
+                });
+                stream.send_response(response.status, &response.headers, &response.body);
+                Action::Pause
+            }
+            Next::Deliver { cache, .. } => {
+                if let Some(cache) = cache {
+                    let value = cache.cache_control();
+                    let _ = stream.set_header(Message::Response, "cache-control", Some(&value));
+                }
+                self.report_time(&ongoing, |name, value| {
+                    let _ = stream.set_header(Message::Response, name, Some(value));
+                });
+                Action::Continue
+            }
+            Next::Failed(error) => {
+                stream.log(LogLevel::Warn, &format!("rvedge: request failed: {error}"));
+                let response: HttpResponse = error_response(&error);
+                stream.send_response(response.status, &response.headers, &response.body);
+                Action::Pause
+            }
+            // Never asked for: this exchange does not step.
+            Next::Paused { .. } => self.resume(stream, ongoing, has_response),
         }
+    }
+
+    /// Adds [`TENANT_TIME_HEADER`] through `set_header` when the configuration asks for it.
+    fn report_time(&self, ongoing: &Ongoing, mut set_header: impl FnMut(&str, &str)) {
         if self.configuration.report_tenant_time {
-            set_memory_header(
-                &mut response,
-                TENANT_TIME_HEADER,
-                &ongoing.tenant_nanos.to_string(),
-            );
+            set_header(TENANT_TIME_HEADER, &ongoing.tenant_nanos.to_string());
         }
-        send_local(stream, &response);
-        self.state = State::Idle;
-        Action::Pause
-    }
-
-    /// Answers a failed request: 503 with the error kind, and a log line with the detail.
-    fn fail(&mut self, stream: &mut dyn Stream, error: &RequestError) -> Action {
-        stream.log(LogLevel::Warn, &format!("rvedge: request failed: {error}"));
-        send_local(stream, &error_response(error));
-        self.state = State::Idle;
-        Action::Pause
-    }
-
-    fn run_client_hook(
-        &self,
-        stream: &mut dyn Stream,
-        ongoing: &mut Ongoing,
-        hook: Hook,
-        response: ResponseView<'_>,
-    ) -> Result<bool, RequestError> {
-        let start = self.clock_start(stream);
-        let mut host = StreamHost {
-            stream: &mut *stream,
-            response,
-            tenant: ongoing.tenant.name(),
-            body: &[],
-            backend: &mut ongoing.backend_name,
-            log_lines: &mut ongoing.log_lines,
-        };
-        let result = ongoing.client.run_hook(hook, &mut host);
-        self.clock_stop(stream, start, ongoing);
-        result
-    }
-
-    fn run_backend_hook(
-        &self,
-        stream: &mut dyn Stream,
-        ongoing: &mut Ongoing,
-        backend_fork: &mut Fork,
-        hook: Hook,
-        response: ResponseView<'_>,
-    ) -> Result<bool, RequestError> {
-        let start = self.clock_start(stream);
-        let mut host = StreamHost {
-            stream: &mut *stream,
-            response,
-            tenant: ongoing.tenant.name(),
-            body: &ongoing.body,
-            backend: &mut ongoing.backend_name,
-            log_lines: &mut ongoing.log_lines,
-        };
-        let result = backend_fork.run_hook(hook, &mut host);
-        self.clock_stop(stream, start, ongoing);
-        result
-    }
-
-    fn timed<T>(
-        &self,
-        stream: &mut dyn Stream,
-        ongoing: &mut Ongoing,
-        work: impl FnOnce(&mut dyn Stream, &mut Ongoing) -> T,
-    ) -> T {
-        let start = self.clock_start(stream);
-        let result = work(stream, ongoing);
-        self.clock_stop(stream, start, ongoing);
-        result
     }
 
     fn clock_start(&self, stream: &mut dyn Stream) -> u64 {
@@ -365,23 +221,4 @@ impl StreamFilter {
             ongoing.tenant_nanos += stream.now_nanos().saturating_sub(start);
         }
     }
-}
-
-fn set_memory_header(response: &mut HttpResponse, name: &str, value: &str) {
-    response
-        .headers
-        .retain(|(key, _)| !key.eq_ignore_ascii_case(name));
-    response.headers.push((name.into(), value.into()));
-}
-
-/// Sends `response` as a local reply. The proxy frames the body itself, so a
-/// `content-length` of ours would only risk a duplicate.
-fn send_local(stream: &mut dyn Stream, response: &HttpResponse) {
-    let headers: Vec<(String, String)> = response
-        .headers
-        .iter()
-        .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
-        .cloned()
-        .collect();
-    stream.send_response(response.status, &headers, &response.body);
 }

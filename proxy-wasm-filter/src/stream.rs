@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use rvedge::runtime::abi::HeaderSet;
-use rvedge::runtime::{Host, HostError, HostResult, HttpResponse};
+use rvedge::runtime::{Host, HostError, HostResult};
 
 /// The header map of one side of the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,32 +44,21 @@ pub trait Stream {
     fn now_nanos(&self) -> u64;
 }
 
-/// Where a header set's response lives during a hook.
-#[derive(Debug)]
-pub enum ResponseView<'a> {
-    /// The phase has no response (e.g. `on_recv`).
-    Absent,
-    /// The upstream's response on the stream.
-    Stream,
-    /// A response the filter is building (forged or synthesized) before it sends it.
-    Memory(&'a mut HttpResponse),
-}
-
 /// Log lines a request may write; later ones are dropped so a chatty tenant cannot flood the
 /// proxy's log.
 pub const MAX_LOG_LINES_PER_REQUEST: u32 = 200;
 
-/// The runtime's `Host` during one hook: requests (`req`, `bereq`) are the stream's request
-/// headers, responses (`resp`, `beresp`) are `response`. The runtime checks which sets a hook
-/// may use, so this only maps them.
+/// The runtime's `Host` during one of the stream's callbacks: requests (`req`, `bereq`) are
+/// the stream's request headers, responses (`resp`, `beresp`) the stream's response headers
+/// once the upstream answered. The runtime checks which sets a hook may use and keeps the
+/// responses a tenant makes itself, so this only maps sets to the stream.
 pub struct StreamHost<'a> {
     pub stream: &'a mut dyn Stream,
-    pub response: ResponseView<'a>,
+    /// Whether the upstream's response headers have arrived.
+    pub has_response: bool,
     pub tenant: &'a str,
-    /// The whole client request body (backend side only; empty elsewhere).
+    /// The whole client request body, once buffered (empty before).
     pub body: &'a [u8],
-    /// The backend the tenant chose with `backend_set`.
-    pub backend: &'a mut Option<String>,
     pub log_lines: &'a mut u32,
 }
 
@@ -77,15 +66,9 @@ impl std::fmt::Debug for StreamHost<'_> {
     fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         out.debug_struct("StreamHost")
             .field("tenant", &self.tenant)
-            .field("response", &self.response)
+            .field("has_response", &self.has_response)
             .finish_non_exhaustive()
     }
-}
-
-/// Which of the stream's maps (or the in-memory response) a header set is.
-enum Target<'h> {
-    Stream(Message),
-    Memory(&'h mut Vec<(String, String)>),
 }
 
 fn is_pseudo_header(name: &str) -> bool {
@@ -93,14 +76,14 @@ fn is_pseudo_header(name: &str) -> bool {
 }
 
 impl StreamHost<'_> {
-    fn target(&mut self, set: HeaderSet) -> HostResult<Target<'_>> {
+    /// The stream's message a header set is.
+    fn target(&self, set: HeaderSet) -> HostResult<Message> {
         match set {
-            HeaderSet::Request | HeaderSet::BackendRequest => Ok(Target::Stream(Message::Request)),
-            HeaderSet::Response | HeaderSet::BackendResponse => match &mut self.response {
-                ResponseView::Absent => Err(HostError::NotAllowed),
-                ResponseView::Stream => Ok(Target::Stream(Message::Response)),
-                ResponseView::Memory(response) => Ok(Target::Memory(&mut response.headers)),
-            },
+            HeaderSet::Request | HeaderSet::BackendRequest => Ok(Message::Request),
+            HeaderSet::Response | HeaderSet::BackendResponse if self.has_response => {
+                Ok(Message::Response)
+            }
+            HeaderSet::Response | HeaderSet::BackendResponse => Err(HostError::NotAllowed),
         }
     }
 
@@ -137,67 +120,41 @@ impl StreamHost<'_> {
 
 impl Host for StreamHost<'_> {
     fn header(&mut self, set: HeaderSet, name: &str) -> HostResult<Option<Cow<'_, str>>> {
+        let message = self.target(set)?;
         let name = name.to_ascii_lowercase();
-        match self.target(set)? {
-            Target::Stream(message) => Ok(self.stream.header(message, &name)?.map(Cow::Owned)),
-            Target::Memory(headers) => Ok(headers
-                .iter()
-                .find(|(key, _)| key.eq_ignore_ascii_case(&name))
-                .map(|(_, value)| Cow::Owned(value.clone()))),
-        }
+        Ok(self.stream.header(message, &name)?.map(Cow::Owned))
     }
 
     fn set_header(&mut self, set: HeaderSet, name: &str, value: &str) -> HostResult<()> {
+        let message = self.target(set)?;
         let name = name.to_ascii_lowercase();
-        match self.target(set)? {
-            Target::Stream(message) => self.stream.set_header(message, &name, Some(value)),
-            Target::Memory(headers) => {
-                headers.retain(|(key, _)| !key.eq_ignore_ascii_case(&name));
-                headers.push((name, value.into()));
-                Ok(())
-            }
-        }
+        self.stream.set_header(message, &name, Some(value))
     }
 
     fn append_header(&mut self, set: HeaderSet, name: &str, value: &str) -> HostResult<()> {
+        let message = self.target(set)?;
         let name = name.to_ascii_lowercase();
-        match self.target(set)? {
-            Target::Stream(message) => self.stream.add_header(message, &name, value),
-            Target::Memory(headers) => {
-                headers.push((name, value.into()));
-                Ok(())
-            }
-        }
+        self.stream.add_header(message, &name, value)
     }
 
     fn unset_header(&mut self, set: HeaderSet, name: &str) -> HostResult<usize> {
+        let message = self.target(set)?;
         let name = name.to_ascii_lowercase();
-        match self.target(set)? {
-            Target::Stream(message) => {
-                let present = self
-                    .stream
-                    .headers(message)?
-                    .iter()
-                    .filter(|(key, _)| key.eq_ignore_ascii_case(&name))
-                    .count();
-                if present > 0 {
-                    self.stream.set_header(message, &name, None)?;
-                }
-                Ok(present)
-            }
-            Target::Memory(headers) => {
-                let before = headers.len();
-                headers.retain(|(key, _)| !key.eq_ignore_ascii_case(&name));
-                Ok(before - headers.len())
-            }
+        let present = self
+            .stream
+            .headers(message)?
+            .iter()
+            .filter(|(key, _)| key.eq_ignore_ascii_case(&name))
+            .count();
+        if present > 0 {
+            self.stream.set_header(message, &name, None)?;
         }
+        Ok(present)
     }
 
     fn header_count(&mut self, set: HeaderSet) -> HostResult<usize> {
-        match self.target(set)? {
-            Target::Stream(message) => Ok(self.visible_headers(message)?.len()),
-            Target::Memory(headers) => Ok(headers.len()),
-        }
+        let message = self.target(set)?;
+        Ok(self.visible_headers(message)?.len())
     }
 
     fn header_at(
@@ -205,10 +162,8 @@ impl Host for StreamHost<'_> {
         set: HeaderSet,
         index: usize,
     ) -> HostResult<Option<(Cow<'_, str>, Cow<'_, str>)>> {
-        let entry = match self.target(set)? {
-            Target::Stream(message) => self.visible_headers(message)?.into_iter().nth(index),
-            Target::Memory(headers) => headers.get(index).cloned(),
-        };
+        let message = self.target(set)?;
+        let entry = self.visible_headers(message)?.into_iter().nth(index);
         Ok(entry.map(|(name, value)| (Cow::Owned(name), Cow::Owned(value))))
     }
 
@@ -229,44 +184,30 @@ impl Host for StreamHost<'_> {
     }
 
     fn status(&mut self, set: HeaderSet) -> HostResult<u16> {
-        if !matches!(set, HeaderSet::Response | HeaderSet::BackendResponse) {
+        if self.target(set)? != Message::Response {
             return Err(HostError::NotAllowed);
         }
-        match &self.response {
-            ResponseView::Absent => Err(HostError::NotAllowed),
-            ResponseView::Memory(response) => Ok(response.status),
-            ResponseView::Stream => self
-                .stream
-                .header(Message::Response, ":status")?
-                .and_then(|status| status.parse().ok())
-                .ok_or(HostError::NotFound),
-        }
+        self.stream
+            .header(Message::Response, ":status")?
+            .and_then(|status| status.parse().ok())
+            .ok_or(HostError::NotFound)
     }
 
     fn set_status(&mut self, set: HeaderSet, status: u16) -> HostResult<()> {
-        if !matches!(set, HeaderSet::Response | HeaderSet::BackendResponse) {
+        if self.target(set)? != Message::Response {
             return Err(HostError::NotAllowed);
         }
-        match &mut self.response {
-            ResponseView::Absent => Err(HostError::NotAllowed),
-            ResponseView::Memory(response) => {
-                response.status = status;
-                Ok(())
-            }
-            ResponseView::Stream => {
-                let status = status.to_string();
-                self.stream
-                    .set_header(Message::Response, ":status", Some(&status))
-            }
-        }
+        let status = status.to_string();
+        self.stream
+            .set_header(Message::Response, ":status", Some(&status))
     }
 
     fn request_body(&mut self) -> HostResult<Cow<'_, [u8]>> {
         Ok(Cow::Borrowed(self.body))
     }
 
-    fn set_backend(&mut self, name: &str) -> HostResult<()> {
-        *self.backend = Some(name.into());
+    fn set_backend(&mut self, _name: &str) -> HostResult<()> {
+        // Any name: the proxy routes on it (`BACKEND_HEADER`).
         Ok(())
     }
 

@@ -11,13 +11,15 @@
 
 use std::ffi::{c_int, c_void};
 
-use rvedge::runtime::{error_response, ErrorKind, HttpResponse, RequestError};
+use rvedge::runtime::{
+    error_response, BackendPlan, CacheDecision, ErrorKind, HttpResponse, RequestError,
+};
 
 use crate::ffi;
 use crate::handoff::{Handoff, HANDOFF_HEADER};
 use crate::http::{self, Backend, Message};
-use crate::run::{backend_task, forged_cache_control};
-use crate::state::VclState;
+use crate::run::{backend_task, varnish_host};
+use crate::state::{Side, Task, VclState};
 
 /// `vdi_methods` in a static: varnishd only reads it.
 struct Methods(ffi::vdi_methods);
@@ -128,7 +130,7 @@ unsafe extern "C" fn vm_gethdrs(ctx: *const ffi::vrt_ctx, director: ffi::VCL_BAC
 
 /// What `riscv_vm` answers, and its Cache-Control.
 unsafe fn forged(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> (HttpResponse, String) {
-    let uncached = || "no-store".to_string();
+    let uncached = || CacheDecision::UNCACHEABLE.cache_control();
     // SAFETY: a valid backend ctx (gethdrs).
     let Some(task) = (unsafe { backend_task(ctx, vcl) }) else {
         let message = "riscv_vm: this request carries no tenant decision (use riscv.fork() and \
@@ -140,45 +142,38 @@ unsafe fn forged(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> (HttpResponse, Str
     if let Some(error) = &task.error {
         return (error_response(error), uncached());
     }
-    let (forge, tenant) = match &task.handoff {
-        Some(Handoff::Forge { forge, tenant }) => (*forge, tenant.clone()),
-        Some(Handoff::Error { kind, tenant }) => {
-            return (error_answer(tenant, *kind, "on_recv"), uncached())
-        }
-        _ => {
-            let body = "riscv_vm: the tenant forged no response\n".to_string();
-            return (text_response(503, body), uncached());
-        }
-    };
+    if let Some(Handoff::Error { kind, tenant }) = &task.handoff {
+        return (error_answer(tenant, *kind, "on_recv"), uncached());
+    }
     // SAFETY: a valid backend ctx; the request body is read once per task.
     unsafe {
         if task.body.is_none() {
             task.body = Some(http::read_request_body(ctx));
         }
     }
-    let mut host = http::VarnishHost {
-        ctx,
-        req: None,
-        resp: None,
-        // SAFETY: the backend ctx's bereq is this task's.
-        bereq: unsafe { Message::new((*ctx).http_bereq) },
-        // The callback builds the response; beresp does not exist for it yet.
-        beresp: None,
-        backends: &vcl.backends,
-        backend_target: http::BackendTarget::Bereq,
-        hash: &mut Vec::new(),
-        body: task.body.as_deref(),
-        tenant: &tenant,
+    let Task {
+        tenant, side, body, ..
+    } = &mut *task;
+    let Side::Backend(backend) = side else {
+        let body = "riscv_vm: the tenant forged no response\n".to_string();
+        return (text_response(503, body), uncached());
     };
-    match task.fork.run_forge(forge, &mut host) {
-        Ok(response) => {
-            let cache_control = forged_cache_control(task, forge.decision);
-            let forged = HttpResponse {
-                status: response.status,
-                headers: vec![("Content-Type".into(), response.content_type)],
-                body: response.body,
-            };
-            (forged, cache_control)
+    if !matches!(backend.plan(), BackendPlan::Forge(_)) {
+        let body = "riscv_vm: the tenant forged no response\n".to_string();
+        return (text_response(503, body), uncached());
+    }
+    // SAFETY: a valid backend ctx; its bereq is this task's.
+    let mut host = unsafe { varnish_host(ctx, vcl, tenant.name(), body.as_deref(), true, false) };
+    let forged = backend.run_forge(&mut host).map(|_| ());
+    match forged {
+        Ok(()) => {
+            // From here on the response is Varnish's beresp: on_backend_response sees it there.
+            let response = backend.take_forged_response().unwrap_or_default();
+            let cache_control = backend
+                .cache_decision()
+                .unwrap_or(CacheDecision::UNCACHEABLE)
+                .cache_control();
+            (response, cache_control)
         }
         Err(error) => {
             // SAFETY: a valid ctx.
@@ -315,9 +310,7 @@ unsafe fn answer(ctx: *const ffi::vrt_ctx, response: HttpResponse, cache_control
         };
         beresp.put_response(response.status);
         for (name, value) in &response.headers {
-            if !name.eq_ignore_ascii_case("content-length") {
-                beresp.append(name, value).ok();
-            }
+            beresp.append(name, value).ok();
         }
         beresp
             .append("Content-Length", &response.body.len().to_string())

@@ -7,8 +7,7 @@
 //! before any tenant code or origin sees it. It carries the VCL's secret nonce, so a header a
 //! client sends itself is never believed (`fork()` also removes it from the client request).
 
-use rvedge::runtime::abi::Decision;
-use rvedge::runtime::{ErrorKind, ForgeRequest, GuestFunction};
+use rvedge::runtime::{BackendPlan, ErrorKind};
 
 /// Lower case, as header lookups compare case-insensitively.
 pub const HANDOFF_HEADER: &str = "x-rvedge-handoff";
@@ -16,12 +15,11 @@ pub const HANDOFF_HEADER: &str = "x-rvedge-handoff";
 /// What the backend side must do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Handoff {
-    /// Run the forge callback and answer with its response.
-    Forge { tenant: String, forge: ForgeRequest },
+    /// The backend side of the runtime's plan: a forge callback, or backend hooks around the
+    /// origin.
+    Plan { tenant: String, plan: BackendPlan },
     /// The client side failed: answer the error response.
     Error { tenant: String, kind: ErrorKind },
-    /// The request goes to an origin; run the tenant's backend hooks around it.
-    Origin { tenant: String },
     /// Replace the tenant's program with the request body.
     LiveUpdate { tenant: String },
 }
@@ -29,25 +27,20 @@ pub enum Handoff {
 impl Handoff {
     pub fn tenant(&self) -> &str {
         match self {
-            Handoff::Forge { tenant, .. }
+            Handoff::Plan { tenant, .. }
             | Handoff::Error { tenant, .. }
-            | Handoff::Origin { tenant }
             | Handoff::LiveUpdate { tenant } => tenant,
         }
     }
 
-    /// The header value: `<nonce> <mode> [fields] <tenant>`, the tenant last because it is the
+    /// The header value: `<nonce> <mode> [field] <tenant>`, the tenant last because it is the
     /// only field that may contain spaces.
     pub fn encode(&self, nonce: u64) -> String {
         match self {
-            Handoff::Forge { tenant, forge } => format!(
-                "{nonce:016x} forge {} {:x} {:x} {tenant}",
-                forge.decision.number(),
-                forge.callback.entry,
-                forge.callback.data
-            ),
+            Handoff::Plan { tenant, plan } => {
+                format!("{nonce:016x} plan {} {tenant}", plan.encode())
+            }
             Handoff::Error { tenant, kind } => format!("{nonce:016x} error {kind} {tenant}"),
-            Handoff::Origin { tenant } => format!("{nonce:016x} origin {tenant}"),
             Handoff::LiveUpdate { tenant } => format!("{nonce:016x} update {tenant}"),
         }
     }
@@ -60,16 +53,11 @@ impl Handoff {
         }
         let (mode, rest) = rest.split_once(' ')?;
         match mode {
-            "forge" => {
-                let mut fields = rest.splitn(4, ' ');
-                let decision = Decision::from_number(fields.next()?.parse().ok()?)?;
-                let entry = u64::from_str_radix(fields.next()?, 16).ok()?;
-                let data = u64::from_str_radix(fields.next()?, 16).ok()?;
-                let tenant = fields.next()?.to_string();
-                let callback = GuestFunction { entry, data };
-                Some(Handoff::Forge {
-                    tenant,
-                    forge: ForgeRequest { decision, callback },
+            "plan" => {
+                let (plan, tenant) = rest.split_once(' ')?;
+                Some(Handoff::Plan {
+                    tenant: tenant.into(),
+                    plan: BackendPlan::decode(plan)?,
                 })
             }
             "error" => {
@@ -79,9 +67,6 @@ impl Handoff {
                     kind: ErrorKind::from_name(kind)?,
                 })
             }
-            "origin" => Some(Handoff::Origin {
-                tenant: rest.into(),
-            }),
             "update" => Some(Handoff::LiveUpdate {
                 tenant: rest.into(),
             }),

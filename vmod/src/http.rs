@@ -226,7 +226,6 @@ pub struct VarnishHost<'a> {
     /// Backends the tenant may choose, by VCL name (registered in vcl_init).
     pub backends: &'a BTreeMap<String, Backend>,
     pub backend_target: BackendTarget,
-    pub hash: &'a mut Vec<u8>,
     pub body: Option<&'a [u8]>,
     pub tenant: &'a str,
 }
@@ -362,11 +361,6 @@ impl Host for VarnishHost<'_> {
                 BackendTarget::Bereq => ffi::VRT_l_bereq_backend(self.ctx, backend.0),
             }
         }
-        Ok(())
-    }
-
-    fn add_hash(&mut self, data: &[u8]) -> HostResult<()> {
-        self.hash.extend_from_slice(data);
         Ok(())
     }
 

@@ -42,7 +42,7 @@ use varnish::vcl::vpriv::VPriv;
 
 use crate::handoff::{Handoff, HANDOFF_HEADER};
 use crate::http::{Backend, Message};
-use crate::state::{Side, Task, VclState};
+use crate::state::{Task, VclState};
 
 /// PRIV_VCL: the VCL's state, boxed so the directors can keep its address.
 type VclPriv = VPriv<Box<VclState>>;
@@ -166,7 +166,7 @@ pub fn fork(ctx: &mut Ctx, vcl: &mut VclPriv, tenant: &str) -> Result<ffi::VCL_B
         );
         return Ok(0);
     };
-    let task = Task::new(state, slot.current(), Side::Client);
+    let task = Task::client(state, slot.current());
     // SAFETY: a valid client ctx, and no task reference is alive here.
     unsafe { state::install_task(ctx.raw, task)? };
     Ok(1)
@@ -222,8 +222,12 @@ pub fn result_value(ctx: &mut Ctx, index: i64) -> i64 {
     match index {
         0 => i64::from(task.status),
         1 => task.forge_decision,
-        2 => i64::try_from(task.fork.instructions()).unwrap_or(i64::MAX),
-        3 => i64::try_from(task.fork.pages_written()).unwrap_or(i64::MAX),
+        2 => task.fork().map_or(0, |fork| {
+            i64::try_from(fork.instructions()).unwrap_or(i64::MAX)
+        }),
+        3 => task.fork().map_or(0, |fork| {
+            i64::try_from(fork.pages_written()).unwrap_or(i64::MAX)
+        }),
         _ => -1,
     }
 }

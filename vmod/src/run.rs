@@ -1,10 +1,12 @@
-//! `riscv.run()`: the tenant hook of the current VCL subroutine, in the order of
-//! `rvedge::runtime::exchange` (client fork: on_recv, on_hash, then the synthetic answer or the
-//! backend side, then on_deliver; backend fork: on_backend_fetch, the forge callback or the
-//! origin, on_backend_response).
+//! `riscv.run()`: the tenant hook of the current VCL subroutine. Varnish's own state machine
+//! orders the subroutines; each runs its hook in the runtime's half of the exchange the task
+//! holds (`rvedge::runtime::ClientSide` on the client side, `BackendSide` on the backend
+//! side), and the client side hands the runtime's `BackendPlan` to the backend side.
 
-use rvedge::runtime::abi::{Decision, Hook, DEFAULT_TTL_SECONDS};
-use rvedge::runtime::{error_response, FunctionCallError, RequestError, Tenant};
+use rvedge::runtime::abi::{Decision, Hook};
+use rvedge::runtime::{
+    error_response, BackendPlan, ClientDecision, FunctionCallError, HttpResponse, RequestError,
+};
 
 use crate::ffi;
 use crate::handoff::{Handoff, HANDOFF_HEADER};
@@ -93,7 +95,25 @@ pub unsafe fn call(
             http::log(vsl, ffi::VSL_tag_e_SLT_Error, &message);
             return Ok(None);
         }
-        let (mut host, fork) = host(ctx, task, hook == Hook::BackendResponse);
+        let vcl = &*task.vcl;
+        let Task {
+            tenant, side, body, ..
+        } = &mut *task;
+        let mut host = varnish_host(
+            ctx,
+            vcl,
+            tenant.name(),
+            body.as_deref(),
+            matches!(side, Side::Backend(_)),
+            hook == Hook::BackendResponse,
+        );
+        let fork = match side {
+            Side::Client(client) => client.fork(),
+            Side::Backend(backend) => match backend.fork() {
+                Some(fork) => fork,
+                None => return Ok(None),
+            },
+        };
         match fork.call_function(function, argument, hook, &mut host) {
             Ok(result) => Ok(Some(result)),
             Err(error @ FunctionCallError::NotCallable { .. }) => {
@@ -124,7 +144,7 @@ pub unsafe fn call(
 /// The client task's state, if `fork()` selected a tenant.
 unsafe fn client<'a>(ctx: *const ffi::vrt_ctx) -> Option<&'a mut Task> {
     // SAFETY: the caller's ctx is valid.
-    unsafe { state::task(ctx) }.filter(|task| task.side == Side::Client)
+    unsafe { state::task(ctx) }.filter(|task| task.is_client())
 }
 
 /// The backend task's state: made from the client's hand-off the first time it is needed.
@@ -155,10 +175,15 @@ pub unsafe fn backend_task<'a>(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> Opti
             return None;
         }
         let slot = vcl.tenants.get(handoff.tenant())?;
-        let mut task = Task::new(vcl, slot.current(), Side::Backend);
-        task.forge_decision = match &handoff {
-            Handoff::Forge { forge, .. } => forge.decision.number() as i64,
-            _ => -1,
+        let plan = match &handoff {
+            Handoff::Plan { plan, .. } => *plan,
+            // A failed client side: no tenant code runs here, the VMOD's backend answers.
+            _ => BackendPlan::Origin { hooks: false },
+        };
+        let mut task = Task::backend(vcl, slot.current(), plan);
+        task.forge_decision = match plan {
+            BackendPlan::Forge(forge) => forge.decision.number() as i64,
+            BackendPlan::Origin { .. } => -1,
         };
         task.handoff = Some(handoff);
         match state::install_task(ctx, task) {
@@ -172,19 +197,21 @@ pub unsafe fn backend_task<'a>(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> Opti
 }
 
 /// A host for `ctx`'s messages. `beresp` is left out where the ABI says it does not exist yet.
-unsafe fn host<'a>(
+///
+/// # Safety
+/// `ctx` is the valid context of the current VCL subroutine (or backend method).
+pub unsafe fn varnish_host<'a>(
     ctx: *const ffi::vrt_ctx,
-    task: &'a mut Task,
+    vcl: &'a VclState,
+    tenant: &'a str,
+    body: Option<&'a [u8]>,
+    backend_side: bool,
     with_beresp: bool,
-) -> (VarnishHost<'a>, &'a mut rvedge::runtime::Fork) {
-    let vcl: &'a VclState = {
-        let pointer = task.vcl;
-        // SAFETY: a task never outlives its VCL (see `Task::vcl`).
-        unsafe { &*pointer }
-    };
-    let backend_target = match task.side {
-        Side::Client => BackendTarget::Hint,
-        Side::Backend => BackendTarget::Bereq,
+) -> VarnishHost<'a> {
+    let backend_target = if backend_side {
+        BackendTarget::Bereq
+    } else {
+        BackendTarget::Hint
     };
     // SAFETY: the ctx's messages are valid for the subroutine (null where they do not exist).
     let (req, resp, bereq, beresp) = unsafe {
@@ -195,7 +222,7 @@ unsafe fn host<'a>(
             Message::new((*ctx).http_beresp).filter(|_| with_beresp),
         )
     };
-    let host = VarnishHost {
+    VarnishHost {
         ctx,
         req,
         resp,
@@ -203,11 +230,41 @@ unsafe fn host<'a>(
         beresp,
         backends: &vcl.backends,
         backend_target,
-        hash: &mut task.hash,
-        body: task.body.as_deref(),
-        tenant: task.tenant.name(),
+        body,
+        tenant,
+    }
+}
+
+/// Runs `hook` in the task's half of the exchange, with `ctx`'s messages as the host.
+///
+/// # Safety
+/// `ctx` is the valid context of the subroutine `hook` belongs to, of `task`'s task.
+unsafe fn run_hook(
+    ctx: *const ffi::vrt_ctx,
+    task: &mut Task,
+    hook: Hook,
+) -> Result<bool, RequestError> {
+    // SAFETY: a task never outlives its VCL (see `Task::vcl`).
+    let vcl = unsafe { &*task.vcl };
+    let Task {
+        tenant, side, body, ..
+    } = task;
+    let backend_side = matches!(side, Side::Backend(_));
+    // SAFETY: the caller's ctx is valid for this subroutine.
+    let mut host = unsafe {
+        varnish_host(
+            ctx,
+            vcl,
+            tenant.name(),
+            body.as_deref(),
+            backend_side,
+            hook == Hook::BackendResponse,
+        )
     };
-    (host, &mut task.fork)
+    match side {
+        Side::Client(client) => client.run_hook(hook, &mut host),
+        Side::Backend(backend) => backend.run_hook(hook, &mut host),
+    }
 }
 
 /// Logs a tenant failure (tenant and cause, for varnishlog) and remembers it.
@@ -242,9 +299,7 @@ unsafe fn hand_off_to_vm(ctx: *const ffi::vrt_ctx, task: &Task, handoff: &Handof
 unsafe fn recv(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
     // SAFETY: a valid ctx in vcl_recv.
     unsafe {
-        let (mut host, fork) = host(ctx, task, false);
-        let result = fork.run_hook(Hook::Recv, &mut host);
-        let ran = match result {
+        let ran = match run_hook(ctx, task, Hook::Recv) {
             Ok(ran) => ran,
             Err(error) => {
                 let handoff = Handoff::Error {
@@ -256,28 +311,33 @@ unsafe fn recv(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
                 return -1;
             }
         };
+        let Side::Client(client) = &mut task.side else {
+            return i64::from(ran);
+        };
         let tenant = task.tenant.name().to_string();
-        if let Some(response) = task.fork.take_response() {
-            task.want = Want::Synth;
-            task.status = response.status;
-            task.synth = Some(response);
-        } else if let Some(forge) = task.fork.forge_request() {
-            let cached = forge.decision == Decision::Cached;
-            task.want = if cached { Want::Hash } else { Want::Pass };
-            task.forge_decision = i64::from(cached);
-            hand_off_to_vm(ctx, task, &Handoff::Forge { tenant, forge });
-        } else if has_backend_hooks(&task.tenant) {
-            let handoff = Handoff::Origin { tenant }.encode(task.vcl().nonce);
-            if let Some(req) = Message::new((*ctx).http_req) {
-                req.set(HANDOFF_HEADER, &handoff).ok();
+        match client.decision() {
+            ClientDecision::Respond(response) => {
+                task.want = Want::Synth;
+                task.status = response.status;
+                task.synth = Some(response);
             }
+            ClientDecision::Backend(plan @ BackendPlan::Forge(forge)) => {
+                let cached = forge.decision == Decision::Cached;
+                task.want = if cached { Want::Hash } else { Want::Pass };
+                task.forge_decision = i64::from(cached);
+                hand_off_to_vm(ctx, task, &Handoff::Plan { tenant, plan });
+            }
+            ClientDecision::Backend(plan @ BackendPlan::Origin { hooks: true }) => {
+                let handoff = Handoff::Plan { tenant, plan }.encode(task.vcl().nonce);
+                if let Some(req) = Message::new((*ctx).http_req) {
+                    req.set(HANDOFF_HEADER, &handoff).ok();
+                }
+            }
+            // A plain pass to the origin: no tenant code on the backend side.
+            ClientDecision::Backend(BackendPlan::Origin { hooks: false }) => {}
         }
         i64::from(ran)
     }
-}
-
-fn has_backend_hooks(tenant: &Tenant) -> bool {
-    tenant.has_hook(Hook::BackendFetch) || tenant.has_hook(Hook::BackendResponse)
 }
 
 unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
@@ -286,9 +346,7 @@ unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
     }
     // SAFETY: a valid ctx in vcl_hash.
     unsafe {
-        let (mut host, fork) = host(ctx, task, false);
-        let result = fork.run_hook(Hook::Hash, &mut host);
-        match result {
+        match run_hook(ctx, task, Hook::Hash) {
             Ok(ran) => {
                 if let Err(message) = apply_hash(ctx, task) {
                     http::log((*ctx).vsl, ffi::VSL_tag_e_SLT_Error, &message);
@@ -302,8 +360,7 @@ unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
                 };
                 fail(ctx, task, error);
                 // A failed request must not be answered from the cache: its own hash misses.
-                task.hash = b"rvedge failed request".to_vec();
-                apply_hash(ctx, task).ok();
+                hash_data(ctx, b"rvedge failed request").ok();
                 hand_off_to_vm(ctx, task, &handoff);
                 -1
             }
@@ -316,10 +373,23 @@ unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
 /// # Safety
 /// `ctx` is a valid context in vcl_hash.
 pub unsafe fn apply_hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> Result<bool, String> {
-    if task.hash.is_empty() {
+    let Side::Client(client) = &mut task.side else {
+        return Ok(false);
+    };
+    let data = client.take_hash_data();
+    if data.is_empty() {
         return Ok(false);
     }
-    let data = std::mem::take(&mut task.hash);
+    // SAFETY: the caller's ctx is in vcl_hash.
+    unsafe { hash_data(ctx, &data)? };
+    Ok(true)
+}
+
+/// Adds `data` to the request's cache key.
+///
+/// # Safety
+/// `ctx` is a valid context in vcl_hash.
+unsafe fn hash_data(ctx: *const ffi::vrt_ctx, data: &[u8]) -> Result<(), String> {
     // VRT_hashdata takes C strings; data with NUL bytes is given in hex.
     let text = if data.contains(&0) {
         data.iter()
@@ -327,7 +397,7 @@ pub unsafe fn apply_hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> Result<bo
             .collect::<String>()
             .into_bytes()
     } else {
-        data
+        data.to_vec()
     };
     // SAFETY: a valid ctx; the copy lives in the task's workspace for the call.
     unsafe {
@@ -340,7 +410,7 @@ pub unsafe fn apply_hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> Result<bo
         };
         ffi::VRT_hashdata(ctx, &strands);
     }
-    Ok(true)
+    Ok(())
 }
 
 unsafe fn deliver(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
@@ -349,8 +419,7 @@ unsafe fn deliver(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
     }
     // SAFETY: a valid ctx in vcl_deliver.
     unsafe {
-        let (mut host, fork) = host(ctx, task, false);
-        match fork.run_hook(Hook::Deliver, &mut host) {
+        match run_hook(ctx, task, Hook::Deliver) {
             Ok(ran) => i64::from(ran),
             Err(error) => {
                 fail(ctx, task, error);
@@ -367,14 +436,17 @@ unsafe fn deliver(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
 /// The error response every host gives, written to `message` and the synthetic body.
 unsafe fn write_error(ctx: *const ffi::vrt_ctx, message: Message, error: &RequestError) {
     let response = error_response(error);
-    message.set_status(response.status);
-    for (name, value) in &response.headers {
-        if !name.eq_ignore_ascii_case("content-length") {
-            message.set(name, value).ok();
-        }
-    }
+    write_head(message, &response);
     // SAFETY: a valid ctx in vcl_synth or vcl_backend_error, where the body is synthetic.
     unsafe { write_synthetic_body(ctx, &response.body) };
+}
+
+/// A response's status and headers, written to `message` (Varnish frames the body itself).
+fn write_head(message: Message, response: &HttpResponse) {
+    message.set_status(response.status);
+    for (name, value) in &response.headers {
+        message.set(name, value).ok();
+    }
 }
 
 unsafe fn write_synthetic_body(ctx: *const ffi::vrt_ctx, body: &[u8]) {
@@ -400,10 +472,8 @@ unsafe fn synth(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
         let Some(response) = task.synth.take() else {
             return 0;
         };
-        resp.set_status(response.status);
-        resp.set("Content-Type", &response.content_type).ok();
-        let (mut host, fork) = host(ctx, task, false);
-        match fork.run_hook(Hook::Deliver, &mut host) {
+        write_head(resp, &response);
+        match run_hook(ctx, task, Hook::Deliver) {
             Ok(_) => {
                 write_synthetic_body(ctx, &response.body);
                 1
@@ -431,8 +501,7 @@ unsafe fn backend_fetch(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
     // SAFETY: a valid ctx in vcl_backend_fetch: bereq exists, bereq.backend may be set.
     unsafe {
         ensure_body(ctx, task);
-        let (mut host, fork) = host(ctx, task, false);
-        match fork.run_hook(Hook::BackendFetch, &mut host) {
+        match run_hook(ctx, task, Hook::BackendFetch) {
             Ok(ran) => i64::from(ran),
             Err(error) => {
                 fail(ctx, task, error);
@@ -451,11 +520,9 @@ unsafe fn backend_response(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
     // SAFETY: a valid ctx in vcl_backend_response: bereq and beresp exist.
     unsafe {
         ensure_body(ctx, task);
-        let (mut host, fork) = host(ctx, task, true);
-        let result = fork.run_hook(Hook::BackendResponse, &mut host);
-        match result {
+        match run_hook(ctx, task, Hook::BackendResponse) {
             Ok(ran) => {
-                apply_cache_setting(ctx, task);
+                apply_cache_decision(ctx, task);
                 i64::from(ran)
             }
             Err(error) => {
@@ -469,11 +536,13 @@ unsafe fn backend_response(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
     }
 }
 
-/// `cache_set` from on_backend_response, for a forged response: TTL or uncacheable, and the
-/// Cache-Control header that says so.
-unsafe fn apply_cache_setting(ctx: *const ffi::vrt_ctx, task: &mut Task) {
-    let (Some(setting), Some(Handoff::Forge { .. })) = (task.fork.cache_setting(), &task.handoff)
-    else {
+/// The tenant's cache decision for the backend response (a forged one's, or `cache_set` on
+/// an origin's): TTL or uncacheable, and the Cache-Control header that says so.
+unsafe fn apply_cache_decision(ctx: *const ffi::vrt_ctx, task: &mut Task) {
+    let Side::Backend(backend) = &task.side else {
+        return;
+    };
+    let Some(decision) = backend.cache_decision() else {
         return;
     };
     // SAFETY: a valid ctx in vcl_backend_response.
@@ -481,13 +550,10 @@ unsafe fn apply_cache_setting(ctx: *const ffi::vrt_ctx, task: &mut Task) {
         let Some(beresp) = Message::new((*ctx).http_beresp) else {
             return;
         };
-        if setting.cacheable {
-            beresp
-                .set("Cache-Control", &format!("max-age={}", setting.ttl_seconds))
-                .ok();
-            ffi::VRT_l_beresp_ttl(ctx, setting.ttl_seconds as f64);
+        beresp.set("Cache-Control", &decision.cache_control()).ok();
+        if decision.cacheable {
+            ffi::VRT_l_beresp_ttl(ctx, decision.ttl_seconds as f64);
         } else {
-            beresp.set("Cache-Control", "no-store").ok();
             ffi::VRT_l_beresp_uncacheable(ctx, 1);
         }
     }
@@ -503,18 +569,5 @@ unsafe fn backend_error(ctx: *const ffi::vrt_ctx, task: &mut Task) {
             write_error(ctx, beresp, &error);
             ffi::VRT_l_beresp_uncacheable(ctx, 1);
         }
-    }
-}
-
-/// Cache-Control of a forged response: what the tenant decided, with its TTL.
-pub fn forged_cache_control(task: &Task, decision: Decision) -> String {
-    let (cacheable, ttl) = match task.fork.cache_setting() {
-        Some(setting) => (setting.cacheable, setting.ttl_seconds),
-        None => (decision == Decision::Cached, DEFAULT_TTL_SECONDS),
-    };
-    if cacheable {
-        format!("max-age={ttl}")
-    } else {
-        "no-store".into()
     }
 }

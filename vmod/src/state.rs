@@ -8,7 +8,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use rvedge::runtime::{Fork, RequestError, Response, Tenant, Tenants};
+use rvedge::runtime::{
+    BackendPlan, BackendSide, ClientSide, Fork, HttpResponse, RequestError, Tenant, Tenants,
+};
 
 use crate::ffi;
 use crate::handoff::Handoff;
@@ -76,11 +78,11 @@ impl VclState {
     }
 }
 
-/// Which side of Varnish a task is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which side of a request a task is: the runtime's half of the exchange it runs.
+#[derive(Debug)]
 pub enum Side {
-    Client,
-    Backend,
+    Client(ClientSide),
+    Backend(BackendSide),
 }
 
 /// What the tenant decided in `on_recv`, as a VCL return action.
@@ -109,17 +111,14 @@ pub struct Task {
     pub vcl: *const VclState,
     pub tenant: Arc<Tenant>,
     pub side: Side,
-    pub fork: Fork,
     pub want: Want,
     pub status: u16,
     /// The answer `respond` gave in `on_recv`.
-    pub synth: Option<Response>,
+    pub synth: Option<HttpResponse>,
     /// Why the tenant failed this task, if it did.
     pub error: Option<RequestError>,
     /// Backend side: what the client side handed over.
     pub handoff: Option<Handoff>,
-    /// Data from `hash_add` not yet given to Varnish.
-    pub hash: Vec<u8>,
     /// Backend side: the client request's body, read once.
     pub body: Option<Vec<u8>>,
     /// -1 none, 0 uncached, 1 cached.
@@ -127,21 +126,42 @@ pub struct Task {
 }
 
 impl Task {
-    pub fn new(vcl: &VclState, tenant: Arc<Tenant>, side: Side) -> Task {
-        let fork = tenant.fork();
+    /// A request's client side: forks the tenant.
+    pub fn client(vcl: &VclState, tenant: Arc<Tenant>) -> Task {
+        let side = Side::Client(ClientSide::new(&tenant));
+        Task::new(vcl, tenant, side)
+    }
+
+    /// A request's backend side for `plan` (forks the tenant if its code runs there).
+    pub fn backend(vcl: &VclState, tenant: Arc<Tenant>, plan: BackendPlan) -> Task {
+        let side = Side::Backend(BackendSide::new(&tenant, plan));
+        Task::new(vcl, tenant, side)
+    }
+
+    fn new(vcl: &VclState, tenant: Arc<Tenant>, side: Side) -> Task {
         Task {
             vcl,
             tenant,
             side,
-            fork,
             want: Want::Nothing,
             status: 0,
             synth: None,
             error: None,
             handoff: None,
-            hash: Vec::new(),
             body: None,
             forge_decision: -1,
+        }
+    }
+
+    pub fn is_client(&self) -> bool {
+        matches!(self.side, Side::Client(_))
+    }
+
+    /// The task's fork, if tenant code runs on its side.
+    pub fn fork(&mut self) -> Option<&mut Fork> {
+        match &mut self.side {
+            Side::Client(client) => Some(client.fork()),
+            Side::Backend(backend) => backend.fork(),
         }
     }
 

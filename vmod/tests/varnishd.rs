@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rvedge::runtime::exchange::echo_body;
+use rvedge::runtime::echo_body;
 use rvedge::runtime::HttpRequest;
 use rvedge_conformance::{cases, Observed, TENANTS_JSON};
 

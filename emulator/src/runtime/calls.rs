@@ -108,7 +108,16 @@ pub struct CallState {
     pub saved_state: Option<Vec<u8>>,
     /// Bytes `state_restore` gives in `on_resume_update`.
     pub restore_state: Option<Vec<u8>>,
+    /// The backend `backend_set` chose (the host accepted it).
+    pub backend: Option<String>,
+    /// What `hash_add` added to the cache key and the host has not taken yet.
+    pub hash: Vec<u8>,
+    /// Bytes `hash_add` added in all, taken or not: the per-request cap counts these.
+    pub hash_added: usize,
 }
+
+/// Most bytes `hash_add` may add to one request's cache key; more is `-E2BIG`.
+pub const MAX_HASH_BYTES: usize = 64 << 10;
 
 /// Why a call ends the guest's run instead of returning to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -290,7 +299,10 @@ pub fn dispatch(
             if name.is_empty() || !is_valid_header_value(&name) {
                 return Ok(-errno::EINVAL);
             }
-            host.set_backend(&name).map(|()| 0)
+            host.set_backend(&name).map(|()| {
+                state.backend = Some(name);
+                0
+            })
         }
         Call::CacheSet => {
             if !matches!(phase, Phase::Forge | Phase::Hook(Hook::BackendResponse)) {
@@ -307,7 +319,12 @@ pub fn dispatch(
                 return Ok(-errno::EPERM);
             }
             let data = or_errno!(guest.bytes(args[0], args[1])?);
-            host.add_hash(&data).map(|()| 0)
+            if state.hash_added + data.len() > MAX_HASH_BYTES {
+                return Ok(-errno::E2BIG);
+            }
+            state.hash_added += data.len();
+            state.hash.extend_from_slice(&data);
+            Ok(0)
         }
         Call::Log => {
             let message = or_errno!(guest.bytes(args[0], args[1])?);

@@ -1,126 +1,37 @@
-//! One HTTP exchange through a tenant, with HTTP messages kept in memory: the in-memory host
-//! used by tests, the conformance table and the CLI, and the reference for the order in which
-//! every host runs hooks.
+//! One HTTP exchange through a tenant, as one value the host drives. [`Exchange::resume`] runs
+//! the tenant up to the next thing only the host can do and says what that is ([`Next`]); the
+//! host does it with its own messages and resumes. The order of hooks lives here and nowhere
+//! else:
 //!
-//! Client side (one fork): `on_recv`, `on_hash`, then either the synthetic response `on_recv`
-//! gave, or the backend side (a second fork): `on_backend_fetch`, the forge callback or the
-//! origin, `on_backend_response`. Then `on_deliver` back in the client fork.
+//! - client fork: `on_recv`, `on_hash`; then either the response `on_recv` made (`respond`),
+//!   or the backend side;
+//! - backend fork, made only when tenant code runs there: `on_backend_fetch`, then the forge
+//!   callback or the origin, then `on_backend_response`;
+//! - client fork: `on_deliver`.
+//!
+//! Hosts that run the two sides in different tasks (Varnish) drive the halves, [`ClientSide`]
+//! and [`BackendSide`], joined by the client side's decision: a [`BackendPlan`], which
+//! serializes to a short string.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::abi::{Decision, HeaderSet, Hook, DEFAULT_TTL_SECONDS};
-use super::calls::Response;
-use super::host::{Host, HostError, HostResult};
-use super::tenant::{Fork, RequestError, Tenant};
-
-/// An HTTP request: method, URL (path and query), headers in order, body.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HttpRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-/// An HTTP response.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-/// Headers as a list, looked up case-insensitively.
-pub trait HeaderList {
-    fn header_value(&self, name: &str) -> Option<&str>;
-}
-
-impl HeaderList for Vec<(String, String)> {
-    fn header_value(&self, name: &str) -> Option<&str> {
-        self.iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
-
-impl HttpResponse {
-    /// The HTTP form of a response a tenant built with `respond`.
-    pub fn from_tenant(response: Response) -> HttpResponse {
-        HttpResponse {
-            status: response.status,
-            headers: vec![
-                ("content-type".into(), response.content_type),
-                ("content-length".into(), response.body.len().to_string()),
-            ],
-            body: response.body,
-        }
-    }
-}
-
-/// The backends behind the proxy: answers a request sent to the backend called `backend`.
-pub trait Origin {
-    fn fetch(&mut self, backend: &str, request: &HttpRequest) -> HttpResponse;
-}
+use super::calls::{ForgeRequest, GuestFunction, Phase};
+use super::host::{Host, HostResult};
+use super::http::{HeaderList, HttpResponse};
+use super::tenant::{ErrorKind, Fork, RequestError, StepOutcome, Tenant};
 
 /// The backend name used when the tenant chooses none.
 pub const DEFAULT_BACKEND: &str = "default";
 
-/// The conformance table's origin, which every host can run: it answers 200 with a JSON
-/// description of what reached it (`backend`, `method`, `url`, `headers` with lower-case
-/// names, `body`), so expectations can check what the tenant changed.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EchoOrigin;
-
-impl Origin for EchoOrigin {
-    fn fetch(&mut self, backend: &str, request: &HttpRequest) -> HttpResponse {
-        let body = echo_body(backend, request);
-        HttpResponse {
-            status: 200,
-            headers: vec![
-                ("content-type".into(), "application/json".into()),
-                ("content-length".into(), body.len().to_string()),
-            ],
-            body,
-        }
-    }
-}
-
-/// The JSON the echo origin answers with.
-pub fn echo_body(backend: &str, request: &HttpRequest) -> Vec<u8> {
-    let mut headers = serde_json::Map::new();
-    for (name, value) in &request.headers {
-        headers
-            .entry(name.to_ascii_lowercase())
-            .or_insert_with(|| value.clone().into());
-    }
-    serde_json::json!({
-        "backend": backend,
-        "method": request.method,
-        "url": request.url,
-        "headers": headers,
-        "body": String::from_utf8_lossy(&request.body),
-    })
-    .to_string()
-    .into_bytes()
-}
-
-/// Header naming the error kind on a host's answer to a failed request.
-pub const ERROR_HEADER: &str = "x-rvedge-error";
-
-/// What every host answers when a tenant fails a request: 503, the error kind in
-/// [`ERROR_HEADER`], a short body. The details go to the host's log, not to the client.
-pub fn error_response(error: &RequestError) -> HttpResponse {
-    let body = format!("tenant error: {}\n", error.kind).into_bytes();
-    HttpResponse {
-        status: 503,
-        headers: vec![
-            ("content-type".into(), "text/plain".into()),
-            ("content-length".into(), body.len().to_string()),
-            (ERROR_HEADER.into(), error.kind.name().into()),
-        ],
-        body,
-    }
+/// Which of a request's two forks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// `on_recv`, `on_hash`, `on_deliver`.
+    Client,
+    /// `on_backend_fetch`, forge callbacks, `on_backend_response`.
+    Backend,
 }
 
 /// Where the response came from.
@@ -128,271 +39,695 @@ pub fn error_response(error: &RequestError) -> HttpResponse {
 pub enum Source {
     /// `respond` in `on_recv`: no backend, never cached.
     Synthesized,
-    /// A forge callback; cacheable for `ttl_seconds` when `cached`.
-    Forged { cached: bool, ttl_seconds: u64 },
+    /// A forge callback.
+    Forged,
     /// The origin's backend of this name.
     Backend { name: String },
 }
 
-/// Counters of one exchange, for `--stats` and benchmarks.
+/// Whether and how long a cache may keep a response, as the tenant decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheDecision {
+    pub cacheable: bool,
+    /// 0 when not cacheable.
+    pub ttl_seconds: u64,
+}
+
+impl CacheDecision {
+    pub const UNCACHEABLE: CacheDecision = CacheDecision {
+        cacheable: false,
+        ttl_seconds: 0,
+    };
+
+    fn new(cacheable: bool, ttl_seconds: u64) -> CacheDecision {
+        if cacheable {
+            CacheDecision {
+                cacheable,
+                ttl_seconds,
+            }
+        } else {
+            CacheDecision::UNCACHEABLE
+        }
+    }
+
+    /// The `Cache-Control` value that says so to caches behind the host.
+    pub fn cache_control(&self) -> String {
+        if self.cacheable {
+            format!("max-age={}", self.ttl_seconds)
+        } else {
+            "no-store".into()
+        }
+    }
+}
+
+/// What the client side decided, once `on_recv` (and `on_hash`) ran.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientDecision {
+    /// `on_recv` answered with `respond`: deliver this response; never cached.
+    Respond(HttpResponse),
+    /// The backend side runs, with this plan.
+    Backend(BackendPlan),
+}
+
+/// What the backend side does: everything it needs besides the tenant, so a host can hand it
+/// to another task ([`BackendPlan::encode`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendPlan {
+    /// The tenant's forge callback answers.
+    Forge(ForgeRequest),
+    /// The origin answers; the tenant's backend hooks run around it when `hooks`.
+    Origin { hooks: bool },
+}
+
+impl BackendPlan {
+    /// Whether tenant code runs on the backend side, i.e. it needs a fork. A plain pass to the
+    /// origin runs none.
+    pub fn runs_tenant_code(&self) -> bool {
+        !matches!(self, BackendPlan::Origin { hooks: false })
+    }
+
+    /// The plan as one word (no spaces, so a host can put it beside other fields):
+    /// `forge:<decision>:<entry>:<data>` (hex addresses), `origin` or `origin+hooks`.
+    pub fn encode(&self) -> String {
+        match self {
+            BackendPlan::Forge(forge) => format!(
+                "forge:{}:{:x}:{:x}",
+                forge.decision.number(),
+                forge.callback.entry,
+                forge.callback.data
+            ),
+            BackendPlan::Origin { hooks: false } => "origin".into(),
+            BackendPlan::Origin { hooks: true } => "origin+hooks".into(),
+        }
+    }
+
+    /// The plan [`BackendPlan::encode`] wrote, if `text` is one.
+    pub fn decode(text: &str) -> Option<BackendPlan> {
+        let mut fields = text.split(':');
+        let plan = match fields.next()? {
+            "forge" => {
+                let decision = Decision::from_number(fields.next()?.parse().ok()?)?;
+                let entry = u64::from_str_radix(fields.next()?, 16).ok()?;
+                let data = u64::from_str_radix(fields.next()?, 16).ok()?;
+                let callback = GuestFunction { entry, data };
+                BackendPlan::Forge(ForgeRequest { decision, callback })
+            }
+            "origin" => BackendPlan::Origin { hooks: false },
+            "origin+hooks" => BackendPlan::Origin { hooks: true },
+            _ => return None,
+        };
+        fields.next().is_none().then_some(plan)
+    }
+}
+
+/// The client side of a request: its fork, for `on_recv`, `on_hash` and `on_deliver`.
+#[derive(Debug)]
+pub struct ClientSide {
+    tenant: Arc<Tenant>,
+    fork: Fork,
+}
+
+impl ClientSide {
+    pub fn new(tenant: &Arc<Tenant>) -> ClientSide {
+        ClientSide {
+            tenant: Arc::clone(tenant),
+            fork: tenant.fork(),
+        }
+    }
+
+    pub fn tenant(&self) -> &Arc<Tenant> {
+        &self.tenant
+    }
+
+    /// The fork, for calls by name and statistics.
+    pub fn fork(&mut self) -> &mut Fork {
+        &mut self.fork
+    }
+
+    /// Runs a client-side hook if the tenant registered it; returns whether it did.
+    pub fn run_hook(&mut self, hook: Hook, host: &mut dyn Host) -> Result<bool, RequestError> {
+        self.fork.run_hook(hook, host)
+    }
+
+    /// What `on_recv` decided (`on_hash` cannot change it). Takes its synthetic response, so
+    /// ask once.
+    pub fn decision(&mut self) -> ClientDecision {
+        if let Some(response) = self.fork.take_response() {
+            return ClientDecision::Respond(HttpResponse::from_tenant(response));
+        }
+        ClientDecision::Backend(match self.fork.forge_request() {
+            Some(forge) => BackendPlan::Forge(forge),
+            // Backend hooks must be registered in main(), so the template's are the ones.
+            None => BackendPlan::Origin {
+                hooks: self.tenant.has_hook(Hook::BackendFetch)
+                    || self.tenant.has_hook(Hook::BackendResponse),
+            },
+        })
+    }
+
+    /// What `hash_add` added to the cache key.
+    pub fn hash_data(&self) -> &[u8] {
+        self.fork.hash_data()
+    }
+
+    /// The cache key data not taken yet, for hosts that hand it over as it comes (Varnish).
+    pub fn take_hash_data(&mut self) -> Vec<u8> {
+        self.fork.take_hash_data()
+    }
+}
+
+/// The backend side of a request: a fork when tenant code runs there, and the response a
+/// forge callback built.
+#[derive(Debug)]
+pub struct BackendSide {
+    tenant: Arc<Tenant>,
+    plan: BackendPlan,
+    fork: Option<Fork>,
+    forged: Option<HttpResponse>,
+}
+
+impl BackendSide {
+    pub fn new(tenant: &Arc<Tenant>, plan: BackendPlan) -> BackendSide {
+        BackendSide {
+            tenant: Arc::clone(tenant),
+            plan,
+            fork: plan.runs_tenant_code().then(|| tenant.fork()),
+            forged: None,
+        }
+    }
+
+    pub fn plan(&self) -> BackendPlan {
+        self.plan
+    }
+
+    /// The fork, if tenant code runs on this side.
+    pub fn fork(&mut self) -> Option<&mut Fork> {
+        self.fork.as_mut()
+    }
+
+    /// Runs a backend-side hook if there is a fork and the tenant registered the hook.
+    /// `on_backend_response` of a forged response sees it as `beresp` (the host's `beresp` is
+    /// not asked).
+    pub fn run_hook(&mut self, hook: Hook, host: &mut dyn Host) -> Result<bool, RequestError> {
+        let Some(fork) = &mut self.fork else {
+            return Ok(false);
+        };
+        fork.run_hook(
+            hook,
+            &mut HookHost {
+                host,
+                built: self.forged.as_mut(),
+            },
+        )
+    }
+
+    /// Runs the forge callback of a [`BackendPlan::Forge`]; its response becomes this side's
+    /// backend response (and, after `on_backend_response`, the client's).
+    pub fn run_forge(&mut self, host: &mut dyn Host) -> Result<&mut HttpResponse, RequestError> {
+        let (BackendPlan::Forge(forge), Some(fork)) = (self.plan, &mut self.fork) else {
+            return Err(RequestError {
+                kind: ErrorKind::NoResponse,
+                tenant: self.tenant.name().into(),
+                during: Phase::Forge.name(),
+                detail: "the client side made no forge request".into(),
+            });
+        };
+        let response = fork.run_forge(forge, host)?;
+        Ok(self.forged.insert(HttpResponse::from_tenant(response)))
+    }
+
+    /// The response the forge callback built, as the backend hooks left it.
+    pub fn take_forged_response(&mut self) -> Option<HttpResponse> {
+        self.forged.take()
+    }
+
+    /// The backend the tenant chose on this side, if it did.
+    pub fn backend_choice(&self) -> Option<&str> {
+        self.fork.as_ref()?.backend_choice()
+    }
+
+    /// How caches may keep the backend response: a forged response as the forge decision
+    /// said unless `cache_set` changed it; an origin response only if `cache_set` was called
+    /// (else the host's own rules apply).
+    pub fn cache_decision(&self) -> Option<CacheDecision> {
+        let setting = self.fork.as_ref().and_then(Fork::cache_setting);
+        match (setting, self.plan) {
+            (Some(setting), _) => Some(CacheDecision::new(setting.cacheable, setting.ttl_seconds)),
+            (None, BackendPlan::Forge(forge)) => Some(CacheDecision::new(
+                forge.decision == Decision::Cached,
+                DEFAULT_TTL_SECONDS,
+            )),
+            (None, BackendPlan::Origin { .. }) => None,
+        }
+    }
+}
+
+/// What the host must do before it calls [`Exchange::resume`] again.
+#[derive(Debug)]
+pub enum Next {
+    /// Tenant code that may read the request body runs next: buffer the whole body, so that
+    /// [`Host::request_body`] returns it, then resume. Only asked when the exchange was told the
+    /// body follows ([`Exchange::request_body_follows`]).
+    RequestBody,
+    /// Send the backend request (the host's `bereq`, made at [`Host::begin_backend_request`]
+    /// and changed by the tenant) to `backend`; resume once the host's `beresp` holds the
+    /// origin's response headers.
+    Fetch { backend: String },
+    /// Answer the client with `response`, made by the tenant (on_recv's `respond` or a forge
+    /// callback), its hooks already run on it. The exchange is over.
+    Respond {
+        response: HttpResponse,
+        source: Source,
+        cache: CacheDecision,
+    },
+    /// Deliver the origin's response as the host holds it, the tenant's hooks already run on
+    /// it; `cache` is the tenant's `cache_set`, if it called it. The exchange is over.
+    Deliver {
+        source: Source,
+        cache: Option<CacheDecision>,
+    },
+    /// The tenant failed the request: answer `error_response(&error)` and log `error`. The
+    /// exchange is over.
+    Failed(RequestError),
+    /// Stepping only ([`Exchange::set_stepping`]): a hook or callback is entered in the fork
+    /// of `side` and has not run; [`Exchange::step`] runs it an instruction at a time, and
+    /// `resume` runs the rest of it and goes on.
+    Paused { side: Side, phase: Phase },
+}
+
+/// Counters of one exchange, for statistics and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExchangeStats {
     pub instructions: u64,
     pub pages_written: usize,
     pub forks: u32,
-    /// Time spent making forks and running tenant code, by the caller's clock.
+    /// Time making forks and running tenant code, by the clock given to
+    /// [`Exchange::with_clock`] (0 without one).
     pub fork_nanos: u64,
     pub call_nanos: u64,
 }
 
-/// The outcome of one exchange.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Recv,
+    Hash,
+    Decide,
+    BackendStart(BackendPlan),
+    BackendFetch,
+    Forge(ForgeRequest),
+    Fetch,
+    AwaitingOrigin,
+    BackendResponse,
+    Deliver,
+    Done,
+}
+
+/// A tenant call the exchange makes.
+#[derive(Clone, Copy, Debug)]
+enum TenantCall {
+    Hook(Hook),
+    Forge(ForgeRequest),
+}
+
+/// One request's exchange with a tenant, between the host's steps: both forks, the responses
+/// the tenant made, and where the exchange stands.
+#[derive(Debug)]
 pub struct Exchange {
-    pub result: Result<(HttpResponse, Source), RequestError>,
-    /// The request as the tenant left it (what went to the backend).
-    pub request: HttpRequest,
+    client: ClientSide,
+    backend: Option<BackendSide>,
+    stage: Stage,
+    /// The response `on_recv` made with `respond`.
+    synthesized: Option<HttpResponse>,
+    /// The backend the request goes to, once asked for.
+    backend_name: Option<String>,
+    body_follows: bool,
+    stepping: bool,
+    /// The side whose call is entered and waiting for `step`s or `resume`.
+    paused: Option<Side>,
+    /// How a paused call ended when `step` ran it to its end.
+    stepped: Option<Result<(), RequestError>>,
+    clock: Option<fn() -> u64>,
+    fork_nanos: u64,
+    call_nanos: u64,
+}
+
+impl Exchange {
+    /// A new request to `tenant`: forks its client side. The host's messages hold the client
+    /// request; call [`Exchange::resume`].
+    pub fn new(tenant: &Arc<Tenant>) -> Exchange {
+        Exchange::with_clock(tenant, None)
+    }
+
+    /// [`Exchange::new`], timing forks and tenant code with `clock` (monotonic nanoseconds)
+    /// for [`Exchange::stats`].
+    pub fn with_clock(tenant: &Arc<Tenant>, clock: Option<fn() -> u64>) -> Exchange {
+        let start = clock.map_or(0, |clock| clock());
+        let client = ClientSide::new(tenant);
+        Exchange {
+            client,
+            backend: None,
+            stage: Stage::Recv,
+            synthesized: None,
+            backend_name: None,
+            body_follows: false,
+            stepping: false,
+            paused: None,
+            stepped: None,
+            clock,
+            fork_nanos: clock.map_or(0, |clock| clock() - start),
+            call_nanos: 0,
+        }
+    }
+
+    /// The request body has not arrived yet (a streaming proxy): the exchange asks for it
+    /// ([`Next::RequestBody`]) before tenant code that may read it runs.
+    pub fn request_body_follows(&mut self) {
+        self.body_follows = true;
+    }
+
+    /// With stepping on, every hook and callback first stops entered ([`Next::Paused`]).
+    pub fn set_stepping(&mut self, stepping: bool) {
+        self.stepping = stepping;
+    }
+
+    pub fn tenant(&self) -> &Arc<Tenant> {
+        self.client.tenant()
+    }
+
     /// What `hash_add` added to the cache key.
-    pub hash: Vec<u8>,
-    /// The tenant's log lines.
-    pub log: Vec<String>,
-    pub stats: ExchangeStats,
-}
-
-/// Runs `request` through `tenant` in memory, with `origin` behind it. `clock` (monotonic
-/// nanoseconds) only feeds the statistics.
-pub fn exchange(
-    tenant: &Arc<Tenant>,
-    request: HttpRequest,
-    origin: &mut dyn Origin,
-    clock: fn() -> u64,
-) -> Exchange {
-    let mut run = Run {
-        tenant,
-        host: MemoryHost::new(request),
-        stats: ExchangeStats::default(),
-        clock,
-    };
-    let result = run.client_side(origin);
-    Exchange {
-        result,
-        request: run.host.bereq.take().unwrap_or(run.host.req),
-        hash: run.host.hash,
-        log: run.host.log,
-        stats: run.stats,
-    }
-}
-
-struct Run<'a> {
-    tenant: &'a Arc<Tenant>,
-    host: MemoryHost,
-    stats: ExchangeStats,
-    clock: fn() -> u64,
-}
-
-impl Run<'_> {
-    fn fork(&mut self) -> Fork {
-        let start = (self.clock)();
-        let fork = self.tenant.fork();
-        self.stats.fork_nanos += (self.clock)() - start;
-        self.stats.forks += 1;
-        fork
+    pub fn hash_data(&self) -> &[u8] {
+        self.client.hash_data()
     }
 
-    fn timed<T>(&mut self, work: impl FnOnce(&mut MemoryHost) -> T) -> T {
-        let start = (self.clock)();
-        let result = work(&mut self.host);
-        self.stats.call_nanos += (self.clock)() - start;
-        result
+    /// The fork of the paused call, for a debugger's view of pc, registers and memory.
+    pub fn paused_fork(&self) -> Option<&Fork> {
+        match self.paused? {
+            Side::Client => Some(&self.client.fork),
+            Side::Backend => self.backend.as_ref()?.fork.as_ref(),
+        }
     }
 
-    fn count(&mut self, fork: &mut Fork) {
-        self.stats.instructions += fork.instructions();
-        self.stats.pages_written += fork.pages_written();
+    /// Runs the tenant up to the next thing the host must do. `host` holds the host's
+    /// messages as they are now: the client request at first, the origin's response after
+    /// [`Next::Fetch`].
+    pub fn resume(&mut self, host: &mut dyn Host) -> Next {
+        match self.advance(host) {
+            Ok(next) => next,
+            Err(error) => {
+                self.stage = Stage::Done;
+                Next::Failed(error)
+            }
+        }
     }
 
-    fn client_side(
-        &mut self,
-        origin: &mut dyn Origin,
-    ) -> Result<(HttpResponse, Source), RequestError> {
-        let mut client = self.fork();
-        let result = self.client_hooks(&mut client, origin);
-        self.count(&mut client);
-        result
+    /// Runs one instruction of the paused call (see [`Next::Paused`]).
+    pub fn step(&mut self, host: &mut dyn Host) -> StepOutcome {
+        if self.stepped.is_some() {
+            return StepOutcome::Finished(Ok(()));
+        }
+        let Some(side) = self.paused else {
+            return StepOutcome::Finished(Ok(()));
+        };
+        let Some((fork, built)) = self.fork_and_response(side) else {
+            return StepOutcome::Finished(Ok(()));
+        };
+        let outcome = fork.step(&mut HookHost { host, built });
+        if let StepOutcome::Finished(result) = &outcome {
+            self.stepped = Some(result.clone());
+        }
+        outcome
     }
 
-    fn client_hooks(
-        &mut self,
-        client: &mut Fork,
-        origin: &mut dyn Origin,
-    ) -> Result<(HttpResponse, Source), RequestError> {
-        self.timed(|host| client.run_hook(Hook::Recv, host))?;
-        self.timed(|host| client.run_hook(Hook::Hash, host))?;
-        let (response, source) = match client.take_response() {
-            Some(response) => (HttpResponse::from_tenant(response), Source::Synthesized),
-            None => {
-                let forge = client.forge_request();
-                // A plain pass to the origin runs no tenant code on the backend side.
-                let needs_fork = forge.is_some()
-                    || self.tenant.has_hook(Hook::BackendFetch)
-                    || self.tenant.has_hook(Hook::BackendResponse);
-                let mut backend = needs_fork.then(|| self.fork());
-                let result = self.backend_side(backend.as_mut(), forge, origin);
-                if let Some(backend) = &mut backend {
-                    self.count(backend);
+    /// Counters so far, over both forks.
+    pub fn stats(&mut self) -> ExchangeStats {
+        let mut stats = ExchangeStats {
+            fork_nanos: self.fork_nanos,
+            call_nanos: self.call_nanos,
+            ..ExchangeStats::default()
+        };
+        let backend_fork = self.backend.as_mut().and_then(|side| side.fork.as_mut());
+        for fork in std::iter::once(&mut self.client.fork).chain(backend_fork) {
+            stats.forks += 1;
+            stats.instructions += fork.instructions();
+            stats.pages_written += fork.pages_written();
+        }
+        stats
+    }
+
+    fn advance(&mut self, host: &mut dyn Host) -> Result<Next, RequestError> {
+        loop {
+            match self.stage {
+                Stage::Recv | Stage::Hash => {
+                    let hook = if self.stage == Stage::Recv {
+                        Hook::Recv
+                    } else {
+                        Hook::Hash
+                    };
+                    if let Some(paused) = self.call(Side::Client, TenantCall::Hook(hook), host)? {
+                        return Ok(paused);
+                    }
+                    self.stage = if hook == Hook::Recv {
+                        Stage::Hash
+                    } else {
+                        Stage::Decide
+                    };
                 }
-                result?
+                Stage::Decide => {
+                    self.stage = match self.client.decision() {
+                        ClientDecision::Respond(response) => {
+                            self.synthesized = Some(response);
+                            Stage::Deliver
+                        }
+                        ClientDecision::Backend(plan) => Stage::BackendStart(plan),
+                    };
+                }
+                Stage::BackendStart(plan) => {
+                    if plan.runs_tenant_code() && self.body_follows {
+                        self.body_follows = false;
+                        return Ok(Next::RequestBody);
+                    }
+                    host.begin_backend_request();
+                    let start = self.now();
+                    self.backend = Some(BackendSide::new(self.client.tenant(), plan));
+                    self.fork_nanos += self.now() - start;
+                    self.stage = Stage::BackendFetch;
+                }
+                Stage::BackendFetch => {
+                    let call = TenantCall::Hook(Hook::BackendFetch);
+                    if let Some(paused) = self.call(Side::Backend, call, host)? {
+                        return Ok(paused);
+                    }
+                    self.stage = match self.backend_plan() {
+                        Some(BackendPlan::Forge(forge)) => Stage::Forge(forge),
+                        _ => Stage::Fetch,
+                    };
+                }
+                Stage::Forge(forge) => {
+                    if let Some(paused) =
+                        self.call(Side::Backend, TenantCall::Forge(forge), host)?
+                    {
+                        return Ok(paused);
+                    }
+                    if let Some(side) = &mut self.backend {
+                        if let Some(fork) = &mut side.fork {
+                            let response = fork.take_forged_response()?;
+                            side.forged = Some(HttpResponse::from_tenant(response));
+                        }
+                    }
+                    self.stage = Stage::BackendResponse;
+                }
+                Stage::Fetch => {
+                    let name = self
+                        .backend
+                        .as_ref()
+                        .and_then(BackendSide::backend_choice)
+                        .or(self.client.fork.backend_choice())
+                        .unwrap_or(DEFAULT_BACKEND)
+                        .to_string();
+                    self.backend_name = Some(name.clone());
+                    self.stage = Stage::AwaitingOrigin;
+                    return Ok(Next::Fetch { backend: name });
+                }
+                Stage::AwaitingOrigin => self.stage = Stage::BackendResponse,
+                Stage::BackendResponse => {
+                    let call = TenantCall::Hook(Hook::BackendResponse);
+                    if let Some(paused) = self.call(Side::Backend, call, host)? {
+                        return Ok(paused);
+                    }
+                    self.stage = Stage::Deliver;
+                }
+                Stage::Deliver => {
+                    let call = TenantCall::Hook(Hook::Deliver);
+                    if let Some(paused) = self.call(Side::Client, call, host)? {
+                        return Ok(paused);
+                    }
+                    self.stage = Stage::Done;
+                    return Ok(self.answer());
+                }
+                Stage::Done => {
+                    return Err(RequestError {
+                        kind: ErrorKind::NoResponse,
+                        tenant: self.tenant().name().into(),
+                        during: "the host",
+                        detail: "resume was called after the exchange ended".into(),
+                    })
+                }
             }
-        };
-        self.host.resp = Some(response);
-        self.timed(|host| client.run_hook(Hook::Deliver, host))?;
-        let response = self.host.resp.take().unwrap_or_default();
-        Ok((response, source))
+        }
     }
 
-    fn backend_side(
+    fn backend_plan(&self) -> Option<BackendPlan> {
+        self.backend.as_ref().map(BackendSide::plan)
+    }
+
+    /// The exchange's end once `on_deliver` ran.
+    fn answer(&mut self) -> Next {
+        if let Some(response) = self.synthesized.take() {
+            return Next::Respond {
+                response,
+                source: Source::Synthesized,
+                cache: CacheDecision::UNCACHEABLE,
+            };
+        }
+        let cache = self.backend.as_ref().and_then(BackendSide::cache_decision);
+        if let Some(response) = self.backend.as_mut().and_then(|side| side.forged.take()) {
+            return Next::Respond {
+                response,
+                source: Source::Forged,
+                cache: cache.unwrap_or(CacheDecision::UNCACHEABLE),
+            };
+        }
+        Next::Deliver {
+            source: Source::Backend {
+                name: self.backend_name.clone().unwrap_or_default(),
+            },
+            cache,
+        }
+    }
+
+    /// The fork of `side` and the response the tenant made, if any: hooks see it as `resp`
+    /// and `beresp` instead of the host's.
+    fn fork_and_response(&mut self, side: Side) -> Option<(&mut Fork, Option<&mut HttpResponse>)> {
+        let Exchange {
+            client,
+            backend,
+            synthesized,
+            ..
+        } = self;
+        let (backend_fork, forged) = match backend {
+            Some(BackendSide { fork, forged, .. }) => (fork.as_mut(), forged.as_mut()),
+            None => (None, None),
+        };
+        let built = synthesized.as_mut().or(forged);
+        let fork = match side {
+            Side::Client => Some(&mut client.fork),
+            Side::Backend => backend_fork,
+        }?;
+        Some((fork, built))
+    }
+
+    /// Runs `call` in the fork of `side`; nothing if that side has no fork or the tenant did
+    /// not register the hook. When stepping, only enters it the first time and returns
+    /// [`Next::Paused`]; the next `resume` runs the rest (or takes the end `step` reached).
+    fn call(
         &mut self,
-        mut backend: Option<&mut Fork>,
-        forge: Option<super::calls::ForgeRequest>,
-        origin: &mut dyn Origin,
-    ) -> Result<(HttpResponse, Source), RequestError> {
-        self.host.bereq = Some(self.host.req.clone());
-        if let Some(fork) = backend.as_deref_mut() {
-            self.timed(|host| fork.run_hook(Hook::BackendFetch, host))?;
+        side: Side,
+        call: TenantCall,
+        host: &mut dyn Host,
+    ) -> Result<Option<Next>, RequestError> {
+        if let Some(result) = self.stepped.take() {
+            self.paused = None;
+            return result.map(|()| None);
         }
-        let (beresp, mut source) = match (forge, backend.as_deref_mut()) {
-            (Some(forge), Some(fork)) => {
-                let response = self.timed(|host| fork.run_forge(forge, host))?;
-                let cached = forge.decision == Decision::Cached;
-                let source = Source::Forged {
-                    cached,
-                    ttl_seconds: if cached { DEFAULT_TTL_SECONDS } else { 0 },
-                };
-                (HttpResponse::from_tenant(response), source)
-            }
-            // No forge (a forge always has a backend fork): the origin answers.
-            _ => {
-                let name = self.host.backend.as_deref().unwrap_or(DEFAULT_BACKEND);
-                let bereq = self.host.bereq.as_ref().expect("set above");
-                let response = origin.fetch(name, bereq);
-                let source = Source::Backend { name: name.into() };
-                (response, source)
-            }
+        let stepping = self.stepping;
+        let was_paused = self.paused.take().is_some();
+        let start = self.now();
+        let Some((fork, built)) = self.fork_and_response(side) else {
+            return Ok(None);
         };
-        self.host.beresp = Some(beresp);
-        if let Some(fork) = backend {
-            self.timed(|host| fork.run_hook(Hook::BackendResponse, host))?;
-            if let (
-                Some(setting),
-                Source::Forged {
-                    cached,
-                    ttl_seconds,
-                },
-            ) = (fork.cache_setting(), &mut source)
-            {
-                *cached = setting.cacheable;
-                *ttl_seconds = if setting.cacheable {
-                    setting.ttl_seconds
-                } else {
-                    0
-                };
+        if !was_paused {
+            match call {
+                TenantCall::Hook(hook) => {
+                    if !fork.enter_hook(hook) {
+                        return Ok(None);
+                    }
+                }
+                TenantCall::Forge(forge) => fork.enter_forge(forge),
+            }
+            if stepping {
+                let phase = fork.entered().unwrap_or(Phase::Forge);
+                self.paused = Some(side);
+                return Ok(Some(Next::Paused { side, phase }));
             }
         }
-        Ok((self.host.beresp.take().unwrap_or_default(), source))
+        let result = fork.finish(&mut HookHost { host, built });
+        self.call_nanos += self.now() - start;
+        result.map(|()| None)
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.map_or(0, |clock| clock())
     }
 }
 
-/// HTTP messages in memory, as the `Host` the tenant's calls reach. [`exchange`] fills in the
-/// backend request and the responses as the exchange goes on; on its own it is a host for
-/// `on_recv` with the client request.
-///
-/// Its messages are public so hosts that keep a request between calls (the Extism plugin)
-/// can fill them in as their own exchange goes on.
-#[derive(Debug, Default)]
-pub struct MemoryHost {
-    /// The client request.
-    pub req: HttpRequest,
-    /// The backend request: exists from the backend side on.
-    pub bereq: Option<HttpRequest>,
-    /// The response to the client, for `on_deliver`.
-    pub resp: Option<HttpResponse>,
-    /// The backend response, once one arrived or a forge callback made one.
-    pub beresp: Option<HttpResponse>,
-    /// The backend the tenant chose.
-    pub backend: Option<String>,
-    /// What the tenant added to the cache key.
-    pub hash: Vec<u8>,
-    /// The tenant's log lines (at most `MAX_LOG_LINES`).
-    pub log: Vec<String>,
+/// The host as one hook of an exchange sees it: `resp` and `beresp` are the response the tenant
+/// made when there is one (it exists only in the runtime until the host gets it), everything
+/// else is the host's.
+struct HookHost<'a> {
+    host: &'a mut dyn Host,
+    built: Option<&'a mut HttpResponse>,
 }
 
-/// Log lines an exchange keeps; later ones are counted, not stored.
-const MAX_LOG_LINES: usize = 1000;
+fn is_response(set: HeaderSet) -> bool {
+    matches!(set, HeaderSet::Response | HeaderSet::BackendResponse)
+}
 
-impl MemoryHost {
-    pub fn new(req: HttpRequest) -> MemoryHost {
-        MemoryHost {
-            req,
-            ..MemoryHost::default()
-        }
-    }
-
-    fn headers(&mut self, set: HeaderSet) -> HostResult<&mut Vec<(String, String)>> {
-        match set {
-            HeaderSet::Request => Some(&mut self.req.headers),
-            HeaderSet::BackendRequest => self.bereq.as_mut().map(|request| &mut request.headers),
-            HeaderSet::Response => self.resp.as_mut().map(|response| &mut response.headers),
-            HeaderSet::BackendResponse => {
-                self.beresp.as_mut().map(|response| &mut response.headers)
-            }
-        }
-        .ok_or(HostError::NotAllowed)
-    }
-
-    fn request(&mut self, set: HeaderSet) -> HostResult<&mut HttpRequest> {
-        match set {
-            HeaderSet::Request => Ok(&mut self.req),
-            HeaderSet::BackendRequest => self.bereq.as_mut().ok_or(HostError::NotAllowed),
-            _ => Err(HostError::NotAllowed),
-        }
-    }
-
-    fn response(&mut self, set: HeaderSet) -> HostResult<&mut HttpResponse> {
-        match set {
-            HeaderSet::Response => self.resp.as_mut(),
-            HeaderSet::BackendResponse => self.beresp.as_mut(),
-            _ => None,
-        }
-        .ok_or(HostError::NotAllowed)
+impl HookHost<'_> {
+    fn built(&mut self, set: HeaderSet) -> Option<&mut HttpResponse> {
+        self.built.as_deref_mut().filter(|_| is_response(set))
     }
 }
 
-impl Host for MemoryHost {
+impl Host for HookHost<'_> {
     fn header(&mut self, set: HeaderSet, name: &str) -> HostResult<Option<Cow<'_, str>>> {
-        let headers = self.headers(set)?;
-        Ok(headers.header_value(name).map(Cow::Borrowed))
+        if let (true, Some(response)) = (is_response(set), self.built.as_deref()) {
+            return Ok(response.headers.header_value(name).map(Cow::Borrowed));
+        }
+        self.host.header(set, name)
     }
 
     fn set_header(&mut self, set: HeaderSet, name: &str, value: &str) -> HostResult<()> {
-        let headers = self.headers(set)?;
-        headers.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
-        headers.push((name.into(), value.into()));
-        Ok(())
+        match self.built(set) {
+            Some(response) => {
+                response.headers.set_header(name, value);
+                Ok(())
+            }
+            None => self.host.set_header(set, name, value),
+        }
     }
 
     fn append_header(&mut self, set: HeaderSet, name: &str, value: &str) -> HostResult<()> {
-        self.headers(set)?.push((name.into(), value.into()));
-        Ok(())
+        match self.built(set) {
+            Some(response) => {
+                response.headers.push((name.into(), value.into()));
+                Ok(())
+            }
+            None => self.host.append_header(set, name, value),
+        }
     }
 
     fn unset_header(&mut self, set: HeaderSet, name: &str) -> HostResult<usize> {
-        let headers = self.headers(set)?;
-        let before = headers.len();
-        headers.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
-        Ok(before - headers.len())
+        match self.built(set) {
+            Some(response) => Ok(response.headers.unset_header(name)),
+            None => self.host.unset_header(set, name),
+        }
     }
 
     fn header_count(&mut self, set: HeaderSet) -> HostResult<usize> {
-        Ok(self.headers(set)?.len())
+        match self.built(set) {
+            Some(response) => Ok(response.headers.len()),
+            None => self.host.header_count(set),
+        }
     }
 
     fn header_at(
@@ -400,56 +735,96 @@ impl Host for MemoryHost {
         set: HeaderSet,
         index: usize,
     ) -> HostResult<Option<(Cow<'_, str>, Cow<'_, str>)>> {
-        let headers = self.headers(set)?;
-        Ok(headers
-            .get(index)
-            .map(|(name, value)| (Cow::Borrowed(name.as_str()), Cow::Borrowed(value.as_str()))))
+        if let (true, Some(response)) = (is_response(set), self.built.as_deref()) {
+            return Ok(response.headers.header_at(index));
+        }
+        self.host.header_at(set, index)
     }
 
     fn url(&mut self, set: HeaderSet) -> HostResult<Cow<'_, str>> {
-        Ok(Cow::Borrowed(self.request(set)?.url.as_str()))
+        self.host.url(set)
     }
 
     fn set_url(&mut self, set: HeaderSet, url: &str) -> HostResult<()> {
-        self.request(set)?.url = url.into();
-        Ok(())
+        self.host.set_url(set, url)
     }
 
     fn method(&mut self, set: HeaderSet) -> HostResult<Cow<'_, str>> {
-        Ok(Cow::Borrowed(self.request(set)?.method.as_str()))
+        self.host.method(set)
     }
 
     fn set_method(&mut self, set: HeaderSet, method: &str) -> HostResult<()> {
-        self.request(set)?.method = method.into();
-        Ok(())
+        self.host.set_method(set, method)
     }
 
     fn status(&mut self, set: HeaderSet) -> HostResult<u16> {
-        Ok(self.response(set)?.status)
+        match self.built(set) {
+            Some(response) => Ok(response.status),
+            None => self.host.status(set),
+        }
     }
 
     fn set_status(&mut self, set: HeaderSet, status: u16) -> HostResult<()> {
-        self.response(set)?.status = status;
-        Ok(())
+        match self.built(set) {
+            Some(response) => {
+                response.status = status;
+                Ok(())
+            }
+            None => self.host.set_status(set, status),
+        }
     }
 
     fn request_body(&mut self) -> HostResult<Cow<'_, [u8]>> {
-        Ok(Cow::Borrowed(&self.req.body))
+        self.host.request_body()
     }
 
     fn set_backend(&mut self, name: &str) -> HostResult<()> {
-        self.backend = Some(name.into());
-        Ok(())
+        self.host.set_backend(name)
     }
 
-    fn add_hash(&mut self, data: &[u8]) -> HostResult<()> {
-        self.hash.extend_from_slice(data);
-        Ok(())
+    fn begin_backend_request(&mut self) {
+        self.host.begin_backend_request();
     }
 
     fn log(&mut self, message: &str) {
-        if self.log.len() < MAX_LOG_LINES {
-            self.log.push(message.into());
+        self.host.log(message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_read_back_as_written_and_nothing_else_reads_as_a_plan() {
+        let forge = ForgeRequest {
+            decision: Decision::Cached,
+            callback: GuestFunction {
+                entry: 0x10_2a4e,
+                data: u64::MAX,
+            },
+        };
+        for plan in [
+            BackendPlan::Forge(forge),
+            BackendPlan::Origin { hooks: false },
+            BackendPlan::Origin { hooks: true },
+        ] {
+            let text = plan.encode();
+            assert!(!text.contains(' '), "{text}");
+            assert_eq!(BackendPlan::decode(&text), Some(plan));
+        }
+        for text in [
+            "",
+            "forge",
+            "forge:2:10:0",
+            "forge:1:10",
+            "forge:1:10:0:1",
+            "forge:1:zz:0",
+            "origin:",
+            "origin+hooks ",
+            "Origin",
+        ] {
+            assert_eq!(BackendPlan::decode(text), None, "{text:?}");
         }
     }
 }

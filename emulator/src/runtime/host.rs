@@ -88,14 +88,17 @@ pub trait Host {
         Err(HostError::NotAllowed)
     }
 
-    /// Sends the request to the host's backend called `name`.
+    /// Sends the request to the host's backend called `name`: `NotFound` if the host has no
+    /// such backend for this tenant.
     fn set_backend(&mut self, _name: &str) -> HostResult<()> {
         Err(HostError::NotAllowed)
     }
-    /// Adds bytes to the cache key.
-    fn add_hash(&mut self, _data: &[u8]) -> HostResult<()> {
-        Ok(())
-    }
+
+    /// The backend side starts: the backend request (`bereq`) is the client request as the
+    /// client side left it. Hosts whose proxy makes the backend request itself (Varnish) need
+    /// nothing here; an in-memory host copies, a proxy-wasm stream keeps what later hooks may
+    /// read of the client request.
+    fn begin_backend_request(&mut self) {}
     /// A line for the host's log, from `log` or the tenant's stdout/stderr.
     fn log(&mut self, message: &str);
 }

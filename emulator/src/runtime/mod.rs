@@ -3,10 +3,12 @@
 //! A tenant configuration ([`config`]) names programs and limits; [`Tenants::load`] boots each
 //! program into a [`Tenant`] (its template); each request runs in a [`Fork`] of it, whose
 //! tenant calls ([`abi`], `docs/abi.md`) reach the host through the [`Host`] trait.
-//! [`exchange`] runs one whole HTTP exchange with the messages in memory: the in-memory host of
-//! tests, the conformance table and the CLI.
+//! An [`Exchange`] is one request's way through a tenant's hooks, driven by a host step by step;
+//! [`exchange`] drives one to its end with the messages in memory (tests, the conformance
+//! table, the CLI).
 
 pub mod abi;
+mod bundle;
 mod calls;
 #[cfg(feature = "compile")]
 pub mod compile;
@@ -14,6 +16,8 @@ pub mod config;
 pub mod exchange;
 pub mod helpers;
 pub mod host;
+pub mod http;
+pub mod memory;
 mod tenant;
 
 use std::collections::BTreeMap;
@@ -21,13 +25,16 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use bundle::TenantBundle;
 pub use calls::{CacheSetting, ForgeRequest, GuestFunction, Hooks, Phase, Response};
 pub use config::{parse_tenants, ConfigError, Limits, TenantSpec};
 pub use exchange::{
-    error_response, exchange, EchoOrigin, Exchange, HttpRequest, HttpResponse, MemoryHost, Origin,
-    Source, ERROR_HEADER,
+    BackendPlan, BackendSide, CacheDecision, ClientDecision, ClientSide, Exchange, ExchangeStats,
+    Next, Side, Source, DEFAULT_BACKEND,
 };
 pub use host::{Host, HostError, HostResult};
+pub use http::{error_response, HeaderList, HttpRequest, HttpResponse, ERROR_HEADER};
+pub use memory::{echo_body, exchange, EchoOrigin, ExchangeOutcome, MemoryHost, Origin};
 pub use tenant::{
     ClockSource, ErrorKind, Fork, FunctionCallError, RequestError, StepOutcome, Tenant,
     TenantError, MAX_FUNCTION_STRING,

@@ -312,7 +312,7 @@ impl Tenant {
             },
             budget_left: self.limits.max_instructions,
             instructions: 0,
-            stepping: None,
+            entered: None,
         }
     }
 }
@@ -328,8 +328,9 @@ pub struct Fork {
     state: CallState,
     budget_left: u64,
     instructions: u64,
-    /// The phase of a hook entered with [`Fork::enter_hook`] and not finished yet.
-    stepping: Option<Phase>,
+    /// The phase of a call entered ([`Fork::enter_hook`], [`Fork::enter_forge`]) and not
+    /// finished yet.
+    entered: Option<Phase>,
 }
 
 /// Where a hook run one instruction at a time ([`Fork::step`]) stands.
@@ -344,11 +345,10 @@ pub enum StepOutcome {
 impl Fork {
     /// Runs `hook` if the tenant registered it; returns whether it did.
     pub fn run_hook(&mut self, hook: Hook, host: &mut dyn Host) -> Result<bool, RequestError> {
-        let Some(function) = self.state.hooks.get(hook) else {
+        if !self.enter_hook(hook) {
             return Ok(false);
-        };
-        let [first, second] = hook.arguments();
-        self.call(Phase::Hook(hook), function, [first, second], host)?;
+        }
+        self.finish(host)?;
         Ok(true)
     }
 
@@ -364,11 +364,23 @@ impl Fork {
         forge: ForgeRequest,
         host: &mut dyn Host,
     ) -> Result<Response, RequestError> {
+        self.enter_forge(forge);
+        self.finish(host)?;
+        self.take_forged_response()
+    }
+
+    /// Enters a forge callback without running it (see [`Fork::enter_hook`]); its response
+    /// is [`Fork::take_forged_response`] once it finished.
+    pub fn enter_forge(&mut self, forge: ForgeRequest) {
         self.state.response = None;
         let sets = [HeaderSet::BackendRequest, HeaderSet::BackendResponse].map(HeaderSet::number);
-        self.call(Phase::Forge, forge.callback, sets, host)?;
+        self.enter(Phase::Forge, forge.callback, sets);
+    }
+
+    /// The response a finished forge callback built.
+    pub fn take_forged_response(&mut self) -> Result<Response, RequestError> {
         self.state.response.take().ok_or_else(|| RequestError {
-            kind: super::tenant::ErrorKind::NoResponse,
+            kind: ErrorKind::NoResponse,
             tenant: self.tenant.to_string(),
             during: Phase::Forge.name(),
             detail: "the callback returned without calling respond".into(),
@@ -432,7 +444,8 @@ impl Fork {
             entry,
             data: argument_address,
         };
-        let result = self.call(phase, function, [0, 0], host);
+        self.enter(phase, function, [0, 0]);
+        let result = self.finish(host);
         let returned = self.machine.register(A0);
         self.machine.set_register(SP, saved_stack_pointer);
         result.map_err(|mut error| {
@@ -490,6 +503,22 @@ impl Fork {
         self.state.cache
     }
 
+    /// The backend `backend_set` chose in this fork, if any.
+    pub fn backend_choice(&self) -> Option<&str> {
+        self.state.backend.as_deref()
+    }
+
+    /// What `hash_add` added to the cache key in this fork.
+    pub fn hash_data(&self) -> &[u8] {
+        &self.state.hash
+    }
+
+    /// [`Fork::hash_data`], taken out; later `hash_add`s start a new list, and the per-request
+    /// cap still counts what was taken.
+    pub fn take_hash_data(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.state.hash)
+    }
+
     /// Instructions this fork has executed.
     pub fn instructions(&self) -> u64 {
         self.instructions
@@ -506,22 +535,50 @@ impl Fork {
     }
 
     /// Enters `hook` without running it, for a debugger that then runs it with
-    /// [`Fork::step`]; false if the tenant did not register it.
+    /// [`Fork::step`] (or to its end with [`Fork::finish`]); false if the tenant did not
+    /// register it.
     pub fn enter_hook(&mut self, hook: Hook) -> bool {
         let Some(function) = self.state.hooks.get(hook) else {
             return false;
         };
-        let [first, second] = hook.arguments();
-        self.machine
-            .enter_function(function.entry, &[function.data, first, second]);
-        self.stepping = Some(Phase::Hook(hook));
+        self.enter(Phase::Hook(hook), function, hook.arguments());
         true
     }
 
-    /// Runs one instruction of the hook entered with [`Fork::enter_hook`], serving a tenant
-    /// call it makes through `host`, under the same budget and rules as [`Fork::run_hook`].
+    fn enter(&mut self, phase: Phase, function: GuestFunction, [first, second]: [u64; 2]) {
+        self.machine
+            .enter_function(function.entry, &[function.data, first, second]);
+        self.entered = Some(phase);
+    }
+
+    /// What runs now: the phase entered and not finished, if any.
+    pub fn entered(&self) -> Option<Phase> {
+        self.entered
+    }
+
+    /// Runs the call entered with [`Fork::enter_hook`] or [`Fork::enter_forge`] to its end,
+    /// serving its tenant calls through `host`, under the fork's budget.
+    pub fn finish(&mut self, host: &mut dyn Host) -> Result<(), RequestError> {
+        let Some(phase) = self.entered.take() else {
+            return Ok(());
+        };
+        let start = self.machine.instructions();
+        let (stop, ended) = run_tenant_code(
+            &mut self.machine,
+            &mut self.state,
+            phase,
+            self.budget_left,
+            host,
+        );
+        self.charge(start);
+        self.outcome(phase, stop, ended)
+    }
+
+    /// Runs one instruction of the call entered with [`Fork::enter_hook`] or
+    /// [`Fork::enter_forge`], serving a tenant call it makes through `host`, under the same
+    /// budget and rules as [`Fork::finish`].
     pub fn step(&mut self, host: &mut dyn Host) -> StepOutcome {
-        let Some(phase) = self.stepping else {
+        let Some(phase) = self.entered else {
             return StepOutcome::Finished(Ok(()));
         };
         let start = self.machine.instructions();
@@ -551,7 +608,7 @@ impl Fork {
         match stop {
             None => StepOutcome::Running,
             Some(stop) => {
-                self.stepping = None;
+                self.entered = None;
                 StepOutcome::Finished(self.outcome(phase, stop, ended))
             }
         }
@@ -562,27 +619,6 @@ impl Fork {
         let used = self.machine.instructions() - start;
         self.instructions += used;
         self.budget_left = self.budget_left.saturating_sub(used);
-    }
-
-    fn call(
-        &mut self,
-        phase: Phase,
-        function: GuestFunction,
-        [first, second]: [u64; 2],
-        host: &mut dyn Host,
-    ) -> Result<(), RequestError> {
-        let start = self.machine.instructions();
-        self.machine
-            .enter_function(function.entry, &[function.data, first, second]);
-        let (stop, ended) = run_tenant_code(
-            &mut self.machine,
-            &mut self.state,
-            phase,
-            self.budget_left,
-            host,
-        );
-        self.charge(start);
-        self.outcome(phase, stop, ended)
     }
 
     /// What the end of a call means for the request: Ok when the function returned, else the

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use rvedge::runtime::{
-    error_response, exchange, EchoOrigin, HttpRequest, Source, Tenants, ERROR_HEADER,
+    error_response, exchange, EchoOrigin, HttpRequest, ProgramDirectory, TenantBundle, Tenants,
+    ERROR_HEADER,
 };
 
 /// The tenant configuration of the table.
@@ -196,6 +197,13 @@ fn subset_problems(expected: &Value, found: &Value, path: &str, problems: &mut V
     }
 }
 
+/// The table's tenants with their programs read from `programs_dir` (the built example
+/// tenants), for hosts configured by a bundle.
+pub fn table_bundle(programs_dir: &std::path::Path) -> TenantBundle {
+    TenantBundle::gather(TENANTS_JSON, &ProgramDirectory::new(programs_dir))
+        .unwrap_or_else(|error| panic!("the table's tenants: {error}"))
+}
+
 /// The table's cases, in order.
 pub fn cases() -> Vec<Case> {
     serde_json::from_str(CASES_JSON).unwrap_or_else(|error| panic!("cases.json: {error}"))
@@ -209,11 +217,11 @@ pub fn observe_in_memory(tenants: &Tenants, case: &Case) -> Observed {
         .unwrap_or_else(|| panic!("case {:?}: no tenant {:?}", case.name, case.tenant));
     let outcome = exchange(tenant, case.request.to_http(), &mut EchoOrigin, || 0);
     match outcome.result {
-        Ok((response, source)) => Observed {
+        Ok((response, _)) => Observed {
             status: response.status,
             headers: response.headers,
             body: response.body,
-            cached: Some(matches!(source, Source::Forged { cached: true, .. })),
+            cached: Some(outcome.cache.is_some_and(|cache| cache.cacheable)),
         },
         Err(error) => {
             let response = error_response(&error);

@@ -43,7 +43,8 @@ fn the_cpp_seed_builds_with_the_documented_command_and_answers() {
     let (response, source) = outcome.result.unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(response.body, br#"{"message":"Hello from RISC-V!"}"#);
-    assert!(matches!(source, Source::Forged { cached: true, .. }));
+    assert_eq!(source, Source::Forged);
+    assert!(outcome.cache.is_some_and(|cache| cache.cacheable));
     // on_recv's header reached the backend request the forge callback saw.
     let hello = outcome
         .request

@@ -6,19 +6,14 @@
 #[allow(dead_code, reason = "this crate uses part of the shared support")]
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
 use extism::{Manifest, Plugin, Wasm};
 use rvedge::runtime::{EchoOrigin, HttpRequest, Origin};
-use rvedge_conformance::{Case, Observed, TENANTS_JSON};
-use rvedge_extism::messages::{
-    BackendResponseInput, Configuration, Message, Output, RecvInput, CONFIG_KEY,
-};
+use rvedge_conformance::{Case, Observed};
+use rvedge_extism::messages::{BackendResponseInput, Message, Output, RecvInput, CONFIG_KEY};
 
 pub use support::{repo_root, tenants_dir};
 
@@ -84,22 +79,12 @@ pub fn build_wasm(package: &str, target: &str, file_name: &str) -> Result<PathBu
     Ok(wasm)
 }
 
-/// The conformance table's tenants as the plugin's configuration: the table's tenant JSON and
-/// each program it names, base64, from the built tenants directory.
+/// The conformance table's tenants as the plugin's configuration, the programs from the built
+/// tenants directory.
 pub fn conformance_configuration() -> String {
-    let tenants: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(TENANTS_JSON).expect("the table's tenants.json is a JSON object");
-    let mut programs = BTreeMap::new();
-    for entry in tenants.values() {
-        let Some(filename) = entry.get("filename").and_then(|name| name.as_str()) else {
-            continue;
-        };
-        let path = tenants_dir().join(filename);
-        let elf = std::fs::read(&path)
-            .unwrap_or_else(|error| panic!("cannot read tenant {}: {error}", path.display()));
-        programs.insert(filename.to_owned(), BASE64.encode(elf));
-    }
-    serde_json::to_string(&Configuration { tenants, programs }).expect("serializable")
+    rvedge_conformance::table_bundle(tenants_dir())
+        .to_json()
+        .to_string()
 }
 
 /// A fresh plugin instance; with `configuration`, it is set as the Extism config key `rvedge`.

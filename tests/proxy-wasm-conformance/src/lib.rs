@@ -3,15 +3,11 @@
 //! configuration from a tenant configuration and the built programs, runs a conformance case
 //! through a VM with an echo upstream, and turns the answer into the table's `Observed`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use base64::Engine as _;
-
-use rvedge::runtime::exchange::{echo_body, DEFAULT_BACKEND};
-use rvedge::runtime::HttpRequest;
+use rvedge::runtime::{echo_body, HttpRequest, ProgramDirectory, TenantBundle, DEFAULT_BACKEND};
 use rvedge_conformance::{Case, Observed};
 use rvedge_filter::BACKEND_HEADER;
 use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostLimits, Request, Response, Upstream};
@@ -93,21 +89,9 @@ fn build_filter() -> Result<PathBuf, String> {
 /// A plugin configuration for `tenants_json` (the runtime's tenant configuration) with every
 /// program it names read from `programs_dir` and inlined as base64.
 pub fn plugin_configuration(tenants_json: &str, programs_dir: &Path) -> Vec<u8> {
-    let tenants: serde_json::Value =
-        serde_json::from_str(tenants_json).expect("the tenant configuration is JSON");
-    let specs = rvedge::runtime::parse_tenants(tenants_json)
-        .unwrap_or_else(|error| panic!("tenant configuration: {error}"));
-    let mut programs = BTreeMap::new();
-    for spec in specs {
-        let path = programs_dir.join(&spec.filename);
-        let bytes = std::fs::read(&path)
-            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
-        programs.insert(
-            spec.filename,
-            base64::engine::general_purpose::STANDARD.encode(bytes),
-        );
-    }
-    serde_json::json!({ "tenants": tenants, "programs": programs })
+    TenantBundle::gather(tenants_json, &ProgramDirectory::new(programs_dir))
+        .unwrap_or_else(|error| panic!("tenant configuration: {error}"))
+        .to_json()
         .to_string()
         .into_bytes()
 }

@@ -1,0 +1,94 @@
+//! HTTP messages as the runtime keeps them in memory, and the answer every host gives for a
+//! failed request.
+
+use std::borrow::Cow;
+
+use super::calls::Response;
+use super::tenant::RequestError;
+
+/// An HTTP request: method, URL (path and query), headers in order, body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// An HTTP response. Responses the runtime makes carry no framing headers
+/// (`content-length`, `transfer-encoding`): framing is the host's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The HTTP form of a response a tenant built with `respond`.
+    pub fn from_tenant(response: Response) -> HttpResponse {
+        HttpResponse {
+            status: response.status,
+            headers: vec![("content-type".into(), response.content_type)],
+            body: response.body,
+        }
+    }
+
+    /// First value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.header_value(name)
+    }
+}
+
+/// Header lists in memory, with the `Host` semantics of each operation; names compare
+/// case-insensitively.
+pub trait HeaderList {
+    fn header_value(&self, name: &str) -> Option<&str>;
+    /// Replaces every `name` header with one `name: value`.
+    fn set_header(&mut self, name: &str, value: &str);
+    /// Removes every `name` header; returns how many.
+    fn unset_header(&mut self, name: &str) -> usize;
+    /// The `index`th header, borrowed.
+    fn header_at(&self, index: usize) -> Option<(Cow<'_, str>, Cow<'_, str>)>;
+}
+
+impl HeaderList for Vec<(String, String)> {
+    fn header_value(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    fn set_header(&mut self, name: &str, value: &str) {
+        self.unset_header(name);
+        self.push((name.into(), value.into()));
+    }
+
+    fn unset_header(&mut self, name: &str) -> usize {
+        let before = self.len();
+        self.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
+        before - self.len()
+    }
+
+    fn header_at(&self, index: usize) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
+        self.get(index)
+            .map(|(name, value)| (Cow::Borrowed(name.as_str()), Cow::Borrowed(value.as_str())))
+    }
+}
+
+/// Header naming the error kind on a host's answer to a failed request.
+pub const ERROR_HEADER: &str = "x-rvedge-error";
+
+/// What every host answers when a tenant fails a request: 503, the error kind in
+/// [`ERROR_HEADER`], a short body. The details go to the host's log, not to the client.
+pub fn error_response(error: &RequestError) -> HttpResponse {
+    let body = format!("tenant error: {}\n", error.kind).into_bytes();
+    HttpResponse {
+        status: 503,
+        headers: vec![
+            ("content-type".into(), "text/plain".into()),
+            (ERROR_HEADER.into(), error.kind.name().into()),
+        ],
+        body,
+    }
+}
