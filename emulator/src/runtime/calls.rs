@@ -2,10 +2,14 @@
 //! `docs/abi.md`, and dispatch to the `Host` or the runtime's own state.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::abi::{errno, Call, Decision, HeaderSet, Hook};
 use super::helpers::{self, QueryError};
-use super::host::{is_valid_header_name, is_valid_header_value, Host, HostError};
+use super::host::{
+    is_tenant_writable_header, is_valid_header_name, is_valid_header_value, Host, HostError,
+};
+use super::usage::{Meter, RequestUsage, CALL_COST, HASH_COST_PER_KIB, PARSE_COST_PER_KIB};
 use crate::mem::Perms;
 use crate::Machine;
 
@@ -110,14 +114,13 @@ pub struct CallState {
     pub restore_state: Option<Vec<u8>>,
     /// The backend `backend_set` chose (the host accepted it).
     pub backend: Option<String>,
+    /// The backends `backend_set` may choose (the tenant's `backends`); `None`: any.
+    pub allowed_backends: Option<Arc<[String]>>,
     /// What `hash_add` added to the cache key and the host has not taken yet.
     pub hash: Vec<u8>,
-    /// Bytes `hash_add` added in all, taken or not: the per-request cap counts these.
-    pub hash_added: usize,
+    /// What the fork took from its host so far, against the per-request caps.
+    pub usage: RequestUsage,
 }
-
-/// Most bytes `hash_add` may add to one request's cache key; more is `-E2BIG`.
-pub const MAX_HASH_BYTES: usize = 64 << 10;
 
 /// Why a call ends the guest's run instead of returning to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,6 +131,8 @@ pub enum CallEnd {
     BadArgument(String),
     /// Writing the result needed memory past the request's limit.
     MemoryLimit(String),
+    /// The call's price did not fit in what is left of the budget.
+    BudgetExhausted,
 }
 
 /// The value of a `Result<T, i64>`, or return the errno to the guest.
@@ -140,19 +145,42 @@ macro_rules! or_errno {
     };
 }
 
-/// Runs tenant call `number` and returns its `a0`, or why the run must end.
+/// Runs tenant call `number`, charging its price to what is left of the budget
+/// (`budget_left`), and returns its `a0` or why the run must end, with the instructions it
+/// charged.
 pub fn dispatch(
     machine: &mut Machine,
     number: u64,
     phase: Phase,
     state: &mut CallState,
     host: &mut dyn Host,
+    budget_left: u64,
+) -> (Result<i64, CallEnd>, u64) {
+    let mut meter = Meter::new(budget_left, &state.usage);
+    let result = meter
+        .charge(CALL_COST)
+        .and_then(|()| run_call(machine, number, phase, state, host, &mut meter));
+    state.usage.host_bytes = meter.host_bytes();
+    (result, meter.charged())
+}
+
+fn run_call(
+    machine: &mut Machine,
+    number: u64,
+    phase: Phase,
+    state: &mut CallState,
+    host: &mut dyn Host,
+    meter: &mut Meter,
 ) -> Result<i64, CallEnd> {
     let Some(call) = Call::from_number(number) else {
         return Ok(-errno::ENOSYS);
     };
     let args: [u64; 6] = core::array::from_fn(|index| machine.register(A0 + index));
-    let mut guest = Guest { machine, call };
+    let mut guest = Guest {
+        machine,
+        call,
+        meter,
+    };
     let result = match call {
         Call::WaitForRequests => {
             if phase != Phase::Boot {
@@ -174,15 +202,18 @@ pub fn dispatch(
             Ok(0)
         }
         Call::HeaderGet => {
-            let (set, name) = or_errno!(guest.header_set_and_name(phase, args)?);
+            let (set, name) = or_errno!(guest.header_set_and_name(phase, args, Access::Read)?);
             match host.header(set, &name) {
-                Ok(Some(value)) => Ok(guest.output(args[3], args[4], value.as_bytes())?),
+                Ok(Some(value)) => guest.output(args[3], args[4], value.as_bytes())?,
                 Ok(None) => Err(HostError::NotFound),
                 Err(error) => Err(error),
             }
         }
         Call::HeaderSet | Call::HeaderAppend => {
-            let (set, name) = or_errno!(guest.header_set_and_name(phase, args)?);
+            let (set, name) = or_errno!(guest.header_set_and_name(phase, args, Access::Write)?);
+            or_errno!(state
+                .usage
+                .admit_header(name.len().saturating_add(args[4] as usize), true));
             let value = or_errno!(guest.text(args[3], args[4])?);
             if !is_valid_header_value(&value) {
                 return Ok(-errno::EINVAL);
@@ -194,7 +225,7 @@ pub fn dispatch(
             }
         }
         Call::HeaderUnset => {
-            let (set, name) = or_errno!(guest.header_set_and_name(phase, args)?);
+            let (set, name) = or_errno!(guest.header_set_and_name(phase, args, Access::Write)?);
             host.unset_header(set, &name).map(|removed| removed as i64)
         }
         Call::HeaderCount => {
@@ -206,7 +237,7 @@ pub fn dispatch(
             match host.header_at(set, args[1] as usize) {
                 Ok(Some((name, value))) => {
                     let line = format!("{name}: {value}");
-                    Ok(guest.output(args[2], args[3], line.as_bytes())?)
+                    guest.output(args[2], args[3], line.as_bytes())?
                 }
                 Ok(None) => Err(HostError::NotFound),
                 Err(error) => Err(error),
@@ -220,12 +251,13 @@ pub fn dispatch(
                 host.method(set)
             };
             match value {
-                Ok(value) => Ok(guest.output(args[1], args[2], value.as_bytes())?),
+                Ok(value) => guest.output(args[1], args[2], value.as_bytes())?,
                 Err(error) => Err(error),
             }
         }
         Call::UrlSet | Call::MethodSet => {
             let set = or_errno!(header_set(phase, args[0]));
+            or_errno!(state.usage.admit_header(args[2] as usize, false));
             let value = or_errno!(guest.text(args[1], args[2])?);
             let valid = if call == Call::UrlSet {
                 value.starts_with('/') && !value.bytes().any(|byte| byte <= b' ' || byte == 0x7f)
@@ -247,7 +279,7 @@ pub fn dispatch(
         }
         Call::StatusSet => {
             let set = or_errno!(header_set(phase, args[0]));
-            let Some(status) = valid_status(args[1]) else {
+            let Some(status) = final_status(args[1]) else {
                 return Ok(-errno::EINVAL);
             };
             host.set_status(set, status).map(|()| 0)
@@ -257,7 +289,7 @@ pub fn dispatch(
                 return Ok(-errno::EPERM);
             }
             match host.request_body() {
-                Ok(body) => Ok(guest.output(args[0], args[1], &body)?),
+                Ok(body) => guest.output(args[0], args[1], &body)?,
                 Err(error) => Err(error),
             }
         }
@@ -276,7 +308,7 @@ pub fn dispatch(
             if !matches!(phase, Phase::Forge | Phase::Hook(Hook::Recv)) {
                 return Ok(-errno::EPERM);
             }
-            let Some(status) = valid_status(args[0]) else {
+            let Some(status) = final_status(args[0]) else {
                 return Ok(-errno::EINVAL);
             };
             let content_type = or_errno!(guest.text(args[1], args[2])?);
@@ -299,6 +331,11 @@ pub fn dispatch(
             if name.is_empty() || !is_valid_header_value(&name) {
                 return Ok(-errno::EINVAL);
             }
+            if let Some(allowed) = &state.allowed_backends {
+                if !allowed.contains(&name) {
+                    return Ok(-errno::EPERM);
+                }
+            }
             host.set_backend(&name).map(|()| {
                 state.backend = Some(name);
                 0
@@ -318,21 +355,22 @@ pub fn dispatch(
             if !matches!(phase, Phase::Hook(Hook::Recv | Hook::Hash)) {
                 return Ok(-errno::EPERM);
             }
+            or_errno!(state.usage.admit_hash(args[1] as usize));
             let data = or_errno!(guest.bytes(args[0], args[1])?);
-            if state.hash_added + data.len() > MAX_HASH_BYTES {
-                return Ok(-errno::E2BIG);
-            }
-            state.hash_added += data.len();
             state.hash.extend_from_slice(&data);
             Ok(0)
         }
         Call::Log => {
+            if !state.usage.admit_log_line(args[1] as usize) {
+                return Ok(-errno::E2BIG);
+            }
             let message = or_errno!(guest.bytes(args[0], args[1])?);
             host.log(String::from_utf8_lossy(&message).trim_end());
             Ok(0)
         }
         Call::JsonValidate | Call::XmlValidate => {
             let document = or_errno!(guest.bytes(args[0], args[1])?);
+            guest.meter.charge_work(args[1], PARSE_COST_PER_KIB)?;
             let verdict = if call == Call::JsonValidate {
                 helpers::json_validate(&document)
             } else {
@@ -340,33 +378,38 @@ pub fn dispatch(
             };
             match verdict {
                 Ok(()) => Ok(0),
-                Err(message) => Ok(guest.output(args[2], args[3], message.as_bytes())?),
+                Err(message) => guest.output(args[2], args[3], message.as_bytes())?,
             }
         }
         Call::JsonQuery | Call::XmlQuery => {
             let document = or_errno!(guest.bytes(args[0], args[1])?);
             let path = or_errno!(guest.text(args[2], args[3])?);
+            guest.meter.charge_work(args[1], PARSE_COST_PER_KIB)?;
             let found = if call == Call::JsonQuery {
                 helpers::json_query(&document, &path)
             } else {
                 helpers::xml_query(&document, &path)
             };
             match found {
-                Ok(value) => Ok(guest.output(args[4], args[5], value.as_bytes())?),
+                Ok(value) => guest.output(args[4], args[5], value.as_bytes())?,
                 Err(QueryError::NotFound) => Err(HostError::NotFound),
                 Err(QueryError::Invalid) => Err(HostError::Invalid),
+                Err(QueryError::TooBig) => Err(HostError::TooBig),
             }
         }
         Call::Sha256 => {
             let data = or_errno!(guest.bytes(args[0], args[1])?);
+            guest.meter.charge_work(args[1], HASH_COST_PER_KIB)?;
             let digest = helpers::sha256(&data);
-            Ok(guest.output(args[2], 32, &digest)?)
+            guest.output(args[2], 32, &digest)?
         }
         Call::HmacSha256 => {
             let key = or_errno!(guest.bytes(args[0], args[1])?);
             let message = or_errno!(guest.bytes(args[2], args[3])?);
+            let hashed = args[1].saturating_add(args[3]);
+            guest.meter.charge_work(hashed, HASH_COST_PER_KIB)?;
             let digest = helpers::hmac_sha256(&key, &message);
-            Ok(guest.output(args[4], 32, &digest)?)
+            guest.output(args[4], 32, &digest)?
         }
         Call::StateSave => {
             if phase != Phase::Hook(Hook::LiveUpdate) {
@@ -381,7 +424,7 @@ pub fn dispatch(
                 return Ok(-errno::EPERM);
             }
             let saved = state.restore_state.as_deref().unwrap_or_default();
-            Ok(guest.output(args[0], args[1], saved)?)
+            guest.output(args[0], args[1], saved)?
         }
     };
     Ok(result.unwrap_or_else(|error| -error.errno()))
@@ -395,14 +438,24 @@ fn header_set(phase: Phase, number: u64) -> Result<HeaderSet, i64> {
     Ok(set)
 }
 
-fn valid_status(value: u64) -> Option<u16> {
-    (100..=999).contains(&value).then_some(value as u16)
+/// A status a response may end with: 1xx are interim and 600 up are not HTTP.
+fn final_status(value: u64) -> Option<u16> {
+    (200..=599).contains(&value).then_some(value as u16)
 }
 
-/// Guest memory as one call sees it: every range is checked before it is touched.
+/// Whether a call reads or changes a header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// Guest memory as one call sees it: every range is checked before it is touched, and every
+/// byte copied is paid for before it is.
 struct Guest<'a> {
     machine: &'a mut Machine,
     call: Call,
+    meter: &'a mut Meter,
 }
 
 impl Guest<'_> {
@@ -427,6 +480,9 @@ impl Guest<'_> {
         if len > MAX_INPUT_BYTES {
             return Ok(Err(-errno::E2BIG));
         }
+        if let Err(code) = self.meter.charge_copy(len)? {
+            return Ok(Err(code));
+        }
         let mut buffer = vec![0; len as usize];
         self.machine
             .read_memory(addr, &mut buffer)
@@ -442,8 +498,18 @@ impl Guest<'_> {
             .and_then(|bytes| String::from_utf8(bytes.into_owned()).map_err(|_| -errno::EINVAL)))
     }
 
-    /// Writes as much of `value` as fits `capacity` at `addr`; returns the full length.
-    fn output(&mut self, addr: u64, capacity: u64, value: &[u8]) -> Result<i64, CallEnd> {
+    /// Writes as much of `value` as fits `capacity` at `addr`; returns the full length. The
+    /// whole value is paid for (the host made all of it), before anything is written;
+    /// `Ok(Err(TooBig))` past the request's host bytes.
+    fn output(
+        &mut self,
+        addr: u64,
+        capacity: u64,
+        value: &[u8],
+    ) -> Result<Result<i64, HostError>, CallEnd> {
+        if self.meter.charge_copy(value.len() as u64)?.is_err() {
+            return Ok(Err(HostError::TooBig));
+        }
         let n_bytes = capacity.min(value.len() as u64);
         if n_bytes > 0 {
             let end = addr
@@ -467,7 +533,7 @@ impl Guest<'_> {
                 )));
             }
         }
-        Ok(value.len() as i64)
+        Ok(Ok(value.len() as i64))
     }
 
     /// A hook or callback: its entry must be program code.
@@ -478,17 +544,23 @@ impl Guest<'_> {
         Ok(GuestFunction { entry, data })
     }
 
-    /// The header set in `args[0]` and the header name in `args[1..3]`, or the errno to return.
+    /// The header set in `args[0]` and the header name in `args[1..3]`, or the errno to return:
+    /// for a write, `-EPERM` for a name tenants may not change (even one that is not a token,
+    /// like `:authority`).
     fn header_set_and_name(
         &mut self,
         phase: Phase,
         args: [u64; 6],
+        access: Access,
     ) -> Result<Result<(HeaderSet, String), i64>, CallEnd> {
         let set = match header_set(phase, args[0]) {
             Ok(set) => set,
             Err(code) => return Ok(Err(code)),
         };
         Ok(match self.text(args[1], args[2])? {
+            Ok(name) if access == Access::Write && !is_tenant_writable_header(&name) => {
+                Err(-errno::EPERM)
+            }
             Ok(name) if is_valid_header_name(&name) => Ok((set, name)),
             Ok(_) => Err(-errno::EINVAL),
             Err(code) => Err(code),

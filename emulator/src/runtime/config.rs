@@ -6,7 +6,7 @@
 //!   "example.com": { "filename": "hello", "group": "edge", "arguments": ["--fast"] } }
 //! ```
 //! An entry with `filename` is a tenant; one without is a group of defaults that tenants name
-//! with `group`. Sizes need an explicit unit.
+//! with `group`. Sizes and durations need an explicit unit.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,7 +30,42 @@ pub struct Limits {
     pub stack_size: u64,
     /// `argv[1..]`; `argv[0]` is the tenant's name.
     pub arguments: Vec<String>,
+    /// Longest time a cache may keep a response the tenant marks cacheable (`max_ttl`);
+    /// longer TTLs are cut to it.
+    pub max_ttl_seconds: u64,
+    /// The backends `backend_set` may choose (`backends`); `None`: any the host has.
+    pub backends: Option<Vec<String>>,
+    /// Where the tenant's random bytes come from (`random`: `"os"` or `"fixed"`).
+    pub random: RandomSource,
 }
+
+/// Where a tenant's random bytes (`getrandom`, and `AT_RANDOM` when its template starts) come
+/// from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RandomSource {
+    /// The operating system's CSPRNG, asked afresh by every fork: what production hosts use,
+    /// and the default where the target has one.
+    Os,
+    /// The same pseudo-random sequence in every fork and every load, so runs repeat (tests,
+    /// and targets without an OS source: wasm32-unknown-unknown).
+    Fixed,
+}
+
+impl RandomSource {
+    /// Whether this build can read the operating system's randomness: every target but
+    /// wasm32-unknown-unknown, which has no source to import.
+    pub const OS_AVAILABLE: bool = cfg!(not(all(target_arch = "wasm32", target_os = "unknown")));
+
+    /// `Os` where the target has it, else `Fixed`.
+    pub const DEFAULT: RandomSource = if RandomSource::OS_AVAILABLE {
+        RandomSource::Os
+    } else {
+        RandomSource::Fixed
+    };
+}
+
+/// TTL cap when the configuration gives none: one day.
+pub const DEFAULT_MAX_TTL_SECONDS: u64 = 24 * 3600;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -41,6 +76,9 @@ impl Default for Limits {
             max_request_memory: 16 << 20,
             stack_size: 1 << 20,
             arguments: Vec::new(),
+            max_ttl_seconds: DEFAULT_MAX_TTL_SECONDS,
+            backends: None,
+            random: RandomSource::DEFAULT,
         }
     }
 }
@@ -83,6 +121,9 @@ const LIMIT_KEYS: &[&str] = &[
     "max_request_memory",
     "stack_size",
     "arguments",
+    "max_ttl",
+    "backends",
+    "random",
 ];
 
 /// Parses a tenant configuration document into tenants, with group defaults applied.
@@ -172,6 +213,9 @@ fn apply_limits(
             "max_request_memory" => limits.max_request_memory = size(value).map_err(error)?,
             "stack_size" => limits.stack_size = size(value).map_err(error)?,
             "arguments" => limits.arguments = strings(value).map_err(error)?,
+            "max_ttl" => limits.max_ttl_seconds = duration_seconds(value).map_err(error)?,
+            "backends" => limits.backends = Some(strings(value).map_err(error)?),
+            "random" => limits.random = random_source(value).map_err(error)?,
             other if other_keys.contains(&other) => {}
             other => {
                 let mut known: Vec<&str> = LIMIT_KEYS.to_vec();
@@ -216,6 +260,42 @@ fn size(value: &Value) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// A duration with a unit: `"30s"`, `"10m"`, `"12h"`, `"1d"`.
+fn duration_seconds(value: &Value) -> Result<u64, String> {
+    let Value::String(text) = value else {
+        return Err(format!(
+            "must be a duration with a unit, like \"1h\", not {value}"
+        ));
+    };
+    let trimmed = text.trim();
+    let digits_end = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits_end);
+    let unit_seconds = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 24 * 3600,
+        "" => return Err(format!("\"{text}\" needs a unit: s, m, h or d")),
+        _ => return Err(format!("\"{text}\": the unit must be s, m, h or d")),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(unit_seconds))
+        .ok_or_else(|| format!("\"{text}\" is not a duration"))
+}
+
+fn random_source(value: &Value) -> Result<RandomSource, String> {
+    match value.as_str() {
+        Some("os") if RandomSource::OS_AVAILABLE => Ok(RandomSource::Os),
+        Some("os") => Err("this host has no operating-system randomness".into()),
+        Some("fixed") => Ok(RandomSource::Fixed),
+        _ => Err(format!("must be \"os\" or \"fixed\", not {value}")),
+    }
+}
+
 fn strings(value: &Value) -> Result<Vec<String>, String> {
     let items = value.as_array().ok_or("must be an array of strings")?;
     items
@@ -252,6 +332,50 @@ mod tests {
         assert_eq!(one.limits.max_memory, 16 << 20);
         assert_eq!(one.limits.arguments, ["a"]);
         assert_eq!(tenants[1].limits, Limits::default());
+    }
+
+    #[test]
+    fn ttl_cap_backends_and_randomness_are_tenant_settings() {
+        let tenants = parse_tenants(
+            r#"{ "edge": { "max_ttl": "2h", "backends": ["api"], "random": "fixed" },
+                 "t": { "filename": "x", "group": "edge" },
+                 "u": { "filename": "x", "group": "edge", "max_ttl": "30s", "backends": [] } }"#,
+        )
+        .unwrap();
+        let (t, u) = (&tenants[0].limits, &tenants[1].limits);
+        assert_eq!(t.max_ttl_seconds, 7200);
+        assert_eq!(t.backends.as_deref(), Some(&["api".to_string()][..]));
+        assert_eq!(t.random, RandomSource::Fixed);
+        assert_eq!(
+            (u.max_ttl_seconds, u.backends.as_deref()),
+            (30, Some(&[][..]))
+        );
+        assert_eq!(Limits::default().max_ttl_seconds, 86_400);
+        for (json, expected) in [
+            (
+                r#"{"t": {"filename": "x", "max_ttl": 60}}"#,
+                "must be a duration",
+            ),
+            (
+                r#"{"t": {"filename": "x", "max_ttl": "60"}}"#,
+                "needs a unit",
+            ),
+            (
+                r#"{"t": {"filename": "x", "max_ttl": "1y"}}"#,
+                "the unit must be",
+            ),
+            (
+                r#"{"t": {"filename": "x", "backends": "api"}}"#,
+                "array of strings",
+            ),
+            (
+                r#"{"t": {"filename": "x", "random": "dice"}}"#,
+                "\"os\" or \"fixed\"",
+            ),
+        ] {
+            let message = error_of(json);
+            assert!(message.contains(expected), "{json}: {message}");
+        }
     }
 
     #[test]

@@ -59,11 +59,12 @@ impl CacheDecision {
         ttl_seconds: 0,
     };
 
-    fn new(cacheable: bool, ttl_seconds: u64) -> CacheDecision {
+    /// The tenant's decision, its TTL cut to the tenant's `max_ttl`.
+    fn new(cacheable: bool, ttl_seconds: u64, max_ttl_seconds: u64) -> CacheDecision {
         if cacheable {
             CacheDecision {
                 cacheable,
-                ttl_seconds,
+                ttl_seconds: ttl_seconds.min(max_ttl_seconds),
             }
         } else {
             CacheDecision::UNCACHEABLE
@@ -271,11 +272,17 @@ impl BackendSide {
     /// (else the host's own rules apply).
     pub fn cache_decision(&self) -> Option<CacheDecision> {
         let setting = self.fork.as_ref().and_then(Fork::cache_setting);
+        let max_ttl = self.tenant.limits().max_ttl_seconds;
         match (setting, self.plan) {
-            (Some(setting), _) => Some(CacheDecision::new(setting.cacheable, setting.ttl_seconds)),
+            (Some(setting), _) => Some(CacheDecision::new(
+                setting.cacheable,
+                setting.ttl_seconds,
+                max_ttl,
+            )),
             (None, BackendPlan::Forge(forge)) => Some(CacheDecision::new(
                 forge.decision == Decision::Cached,
                 DEFAULT_TTL_SECONDS,
+                max_ttl,
             )),
             (None, BackendPlan::Origin { .. }) => None,
         }

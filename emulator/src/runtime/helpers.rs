@@ -1,9 +1,16 @@
 //! Host-side JSON, XML and crypto work for tenants, so they need not pay for parsing and
-//! hashing in emulated code. Pure functions over bytes; the ABI glue is in `fork.rs`.
+//! hashing in emulated code. Pure functions over bytes, linear in their input; the ABI glue (and
+//! what a call costs) is in `calls.rs`.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
 
 use hmac::{Hmac, Mac};
 use quick_xml::events::Event;
 use quick_xml::Reader;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 /// Why a query found nothing usable.
@@ -13,7 +20,19 @@ pub enum QueryError {
     NotFound,
     /// The document or the path is malformed.
     Invalid,
+    /// The value found is larger than a query returns ([`MAX_JSON_VALUE_BYTES`]).
+    TooBig,
 }
+
+/// Largest JSON value (as text in the document) `json_query` returns; only that value is ever
+/// built in memory, the rest of the document is checked and skipped.
+pub const MAX_JSON_VALUE_BYTES: usize = 1 << 20;
+
+/// Deepest nesting of XML elements validate and query accept.
+pub const MAX_XML_DEPTH: usize = 256;
+
+/// Most attributes one XML element may have.
+pub const MAX_XML_ATTRIBUTES: usize = 256;
 
 /// `Ok` if `document` is one JSON value, else a message with line and column.
 pub fn json_validate(document: &[u8]) -> Result<(), String> {
@@ -22,28 +41,129 @@ pub fn json_validate(document: &[u8]) -> Result<(), String> {
         .map_err(|error| error.to_string())
 }
 
-/// The value at RFC 6901 `pointer`: strings unquoted, anything else as compact JSON.
+/// The value at RFC 6901 `pointer`: strings unquoted, anything else as compact JSON. The
+/// document is read once, without building it: only the value found is.
 pub fn json_query(document: &[u8], pointer: &str) -> Result<String, QueryError> {
     if !(pointer.is_empty() || pointer.starts_with('/')) {
         return Err(QueryError::Invalid);
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(document).map_err(|_| QueryError::Invalid)?;
-    match value.pointer(pointer) {
-        None => Err(QueryError::NotFound),
-        Some(serde_json::Value::String(text)) => Ok(text.clone()),
-        Some(other) => Ok(other.to_string()),
+    let tokens: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|token| token.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let mut deserializer = serde_json::Deserializer::from_slice(document);
+    let found = PointerSeed { tokens: &tokens }
+        .deserialize(&mut deserializer)
+        .and_then(|found| deserializer.end().map(|()| found))
+        .map_err(|_| QueryError::Invalid)?;
+    let raw = found.ok_or(QueryError::NotFound)?;
+    if raw.get().len() > MAX_JSON_VALUE_BYTES {
+        return Err(QueryError::TooBig);
+    }
+    match serde_json::from_str(raw.get()).map_err(|_| QueryError::Invalid)? {
+        serde_json::Value::String(text) => Ok(text),
+        other => Ok(other.to_string()),
+    }
+}
+
+/// Finds the value at `tokens` below the value being read, skipping everything else. Where an
+/// object has a key twice the last one counts, as in a parsed `serde_json::Value`.
+struct PointerSeed<'p> {
+    tokens: &'p [String],
+}
+
+impl<'de> DeserializeSeed<'de> for PointerSeed<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        if self.tokens.is_empty() {
+            return <&RawValue>::deserialize(deserializer).map(Some);
+        }
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PointerSeed<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        out.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (wanted, rest) = (&self.tokens[0], &self.tokens[1..]);
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == *wanted {
+                found = map.next_value_seed(PointerSeed { tokens: rest })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let token = &self.tokens[0];
+        // RFC 6901 indices: digits, no leading zero.
+        let wanted = if token.starts_with('+') || (token.starts_with('0') && token.len() > 1) {
+            None
+        } else {
+            token.parse::<usize>().ok()
+        };
+        let mut found = None;
+        let mut index = 0;
+        loop {
+            if Some(index) == wanted {
+                match seq.next_element_seed(PointerSeed {
+                    tokens: &self.tokens[1..],
+                })? {
+                    Some(value) => found = value,
+                    None => break,
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+            index += 1;
+        }
+        Ok(found)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
     }
 }
 
 /// `Ok` if `document` is well-formed XML with one root element, else a message with line and
 /// column.
 pub fn xml_validate(document: &[u8]) -> Result<(), String> {
-    walk_xml(document, &mut |_, _| {}).map(|_| ())
+    walk_xml(document, &mut |_| {})
 }
 
-/// The text of the first element at `path` (`/root/child`), or the value of an attribute
-/// (`/root/child/@name`).
+/// The text of the first element at `path` (`/root/child`) that has text, or the value of an
+/// attribute of the first element there that has it (`/root/child/@name`); an element with no
+/// text has the empty text.
 pub fn xml_query(document: &[u8], path: &str) -> Result<String, QueryError> {
     let steps: Vec<&str> = path
         .strip_prefix('/')
@@ -57,64 +177,89 @@ pub fn xml_query(document: &[u8], path: &str) -> Result<String, QueryError> {
     if elements.is_empty() || elements.iter().any(|step| step.is_empty()) {
         return Err(QueryError::Invalid);
     }
+    // The open elements, and how many of them (from the root) are the path's first steps: the
+    // stack is at the path when both are its length. Kept as counts, so each event is O(1).
+    let mut depth = 0;
+    let mut matched = 0;
+    let mut element_seen = false;
     let mut found: Option<String> = None;
-    walk_xml(document, &mut |stack, node| {
-        if found.is_some() || stack.len() != elements.len() || stack != elements {
-            return;
-        }
-        match (node, attribute) {
-            (XmlNode::Element(attributes), Some(wanted)) => {
+    walk_xml(document, &mut |event| match event {
+        XmlEvent::Open { name, attributes } => {
+            depth += 1;
+            if matched + 1 == depth && elements.get(matched) == Some(&name) {
+                matched += 1;
+            }
+            if matched != elements.len() || depth != matched {
+                return;
+            }
+            element_seen = true;
+            if let (Some(wanted), None) = (attribute, &found) {
                 found = attributes
                     .iter()
-                    .find(|(name, _)| name == wanted)
-                    .map(|(_, value)| value.clone());
+                    .find(|(key, _)| *key == wanted)
+                    .map(|(_, value)| value.to_string());
             }
-            (XmlNode::Text(text), None) => found = Some(text.to_string()),
-            (XmlNode::Element(_), None) => {}
-            (XmlNode::Text(_), Some(_)) => {}
+        }
+        XmlEvent::Close => {
+            if matched == depth {
+                matched -= 1;
+            }
+            depth -= 1;
+        }
+        XmlEvent::Text(text) => {
+            if attribute.is_none()
+                && found.is_none()
+                && matched == elements.len()
+                && depth == matched
+            {
+                found = Some(text.to_string());
+            }
         }
     })
     .map_err(|_| QueryError::Invalid)?;
-    // An element with no text at all still exists: its text is empty.
     match found {
         Some(value) => Ok(value),
-        None if attribute.is_none() && xml_has_element(document, elements) => Ok(String::new()),
+        None if attribute.is_none() && element_seen => Ok(String::new()),
         None => Err(QueryError::NotFound),
     }
 }
 
-fn xml_has_element(document: &[u8], elements: &[&str]) -> bool {
-    let mut seen = false;
-    let _ = walk_xml(document, &mut |stack, node| {
-        seen |= matches!(node, XmlNode::Element(_)) && stack == elements;
-    });
-    seen
-}
-
-enum XmlNode<'a> {
-    /// An element opened, with its attributes; the stack ends with its name.
-    Element(&'a [(String, String)]),
-    /// Text directly inside the element at the top of the stack.
+/// What [`walk_xml`] shows, in document order.
+enum XmlEvent<'a> {
+    /// An element opened, with its attributes (names and unescaped values).
+    Open {
+        name: &'a str,
+        attributes: &'a [(&'a str, Cow<'a, str>)],
+    },
+    /// The innermost open element closed.
+    Close,
+    /// Text directly inside the innermost open element, whole up to the next tag.
     Text(&'a str),
 }
 
-/// Reads the whole document, checking well-formedness, and shows each element and text to
-/// `visit` with the path of element names leading to it.
-fn walk_xml(document: &[u8], visit: &mut dyn FnMut(&[&str], XmlNode<'_>)) -> Result<(), String> {
+/// Reads the whole document once, checking well-formedness (with at most [`MAX_XML_DEPTH`]
+/// levels and [`MAX_XML_ATTRIBUTES`] attributes per element), and shows it to `visit`. Work is
+/// linear in the document's size.
+fn walk_xml(document: &[u8], visit: &mut dyn FnMut(XmlEvent<'_>)) -> Result<(), String> {
     let text = core::str::from_utf8(document).map_err(|error| {
         let (line, column) = line_and_column(document, error.valid_up_to());
         format!("invalid UTF-8 at line {line} column {column}")
     })?;
     let mut reader = Reader::from_str(text);
-    let mut names: Vec<String> = Vec::new();
+    // The open elements' names, for the message about those left open.
+    let mut open: Vec<String> = Vec::new();
     // Text arrives in pieces (entity references are events of their own); it is shown to
     // `visit` whole, when the next tag starts.
     let mut pending_text = String::new();
     let mut roots = 0;
-    let fail = |reader: &Reader<&[u8]>, message: String| {
-        let (line, column) = line_and_column(document, reader.error_position() as usize);
+    // quick-xml's errors have their own position; the walk's are where the reader stands.
+    let fail_at = |position: u64, message: String| {
+        let (line, column) = line_and_column(document, position as usize);
         format!("{message} at line {line} column {column}")
     };
+    let fail = |reader: &Reader<&[u8]>, message: String| fail_at(reader.error_position(), message);
+    let refuse =
+        |reader: &Reader<&[u8]>, message: String| fail_at(reader.buffer_position(), message);
     loop {
         let event = reader
             .read_event()
@@ -125,44 +270,65 @@ fn walk_xml(document: &[u8], visit: &mut dyn FnMut(&[&str], XmlNode<'_>)) -> Res
         ) && !pending_text.is_empty()
         {
             let text = core::mem::take(&mut pending_text);
-            if names.is_empty() {
+            if open.is_empty() {
                 if !text.trim().is_empty() {
-                    return Err(fail(&reader, "text outside the root element".into()));
+                    return Err(refuse(&reader, "text outside the root element".into()));
                 }
             } else {
-                let stack: Vec<&str> = names.iter().map(String::as_str).collect();
-                visit(&stack, XmlNode::Text(&text));
+                visit(XmlEvent::Text(&text));
             }
         }
         match event {
             Event::Start(ref element) | Event::Empty(ref element) => {
-                if names.is_empty() {
+                if open.is_empty() {
                     roots += 1;
                     if roots > 1 {
-                        return Err(fail(&reader, "more than one root element".into()));
+                        return Err(refuse(&reader, "more than one root element".into()));
                     }
                 }
-                let name = String::from_utf8_lossy(element.name().as_ref()).into_owned();
+                if open.len() == MAX_XML_DEPTH {
+                    return Err(refuse(
+                        &reader,
+                        format!("elements nested deeper than {MAX_XML_DEPTH} levels"),
+                    ));
+                }
+                let name = core::str::from_utf8(element.name().into_inner())
+                    .map_err(|error| fail(&reader, error.to_string()))?;
+                // quick-xml's own duplicate check compares each attribute with every earlier
+                // one; a set is linear.
+                let mut attribute_names = HashSet::new();
                 let mut attributes = Vec::new();
-                for attribute in element.attributes() {
+                for attribute in element.attributes().with_checks(false) {
                     let attribute = attribute.map_err(|error| fail(&reader, error.to_string()))?;
+                    if attributes.len() == MAX_XML_ATTRIBUTES {
+                        return Err(refuse(
+                            &reader,
+                            format!("more than {MAX_XML_ATTRIBUTES} attributes on <{name}>"),
+                        ));
+                    }
+                    let key = core::str::from_utf8(attribute.key.into_inner())
+                        .map_err(|error| fail(&reader, error.to_string()))?;
+                    if !attribute_names.insert(key) {
+                        return Err(refuse(&reader, format!("duplicate attribute {key}")));
+                    }
                     let value = attribute
                         .unescape_value()
                         .map_err(|error| fail(&reader, error.to_string()))?;
-                    attributes.push((
-                        String::from_utf8_lossy(attribute.key.as_ref()).into_owned(),
-                        value.into_owned(),
-                    ));
+                    attributes.push((key, value));
                 }
-                names.push(name);
-                let stack: Vec<&str> = names.iter().map(String::as_str).collect();
-                visit(&stack, XmlNode::Element(&attributes));
+                visit(XmlEvent::Open {
+                    name,
+                    attributes: &attributes,
+                });
                 if matches!(event, Event::Empty(_)) {
-                    names.pop();
+                    visit(XmlEvent::Close);
+                } else {
+                    open.push(name.to_string());
                 }
             }
             Event::End(_) => {
-                names.pop();
+                visit(XmlEvent::Close);
+                open.pop();
             }
             Event::Text(ref content) => {
                 let content = content
@@ -197,14 +363,14 @@ fn walk_xml(document: &[u8], visit: &mut dyn FnMut(&[&str], XmlNode<'_>)) -> Res
             _ => {}
         }
     }
-    if !names.is_empty() {
-        return Err(fail(
+    if !open.is_empty() {
+        return Err(refuse(
             &reader,
-            format!("element <{}> is not closed", names.join("><")),
+            format!("element <{}> is not closed", open.join("><")),
         ));
     }
     if roots == 0 {
-        return Err(fail(&reader, "no root element".into()));
+        return Err(refuse(&reader, "no root element".into()));
     }
     Ok(())
 }

@@ -115,3 +115,26 @@ pub fn is_valid_header_name(name: &str) -> bool {
 pub fn is_valid_header_value(value: &str) -> bool {
     !value.bytes().any(|byte| matches!(byte, b'\r' | b'\n' | 0))
 }
+
+/// Whether a tenant may set, append or remove header `name` (any case). The proxy owns the
+/// rest: the request's authority (`Host`, pseudo-headers such as `:authority` and `:path`),
+/// message framing and hop-by-hop headers, and the headers by which proxies and rvedge
+/// itself route and mark requests (`x-rvedge-*`, `x-envoy-*`).
+pub fn is_tenant_writable_header(name: &str) -> bool {
+    const RESERVED: &[&str] = &[
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+    ];
+    const RESERVED_PREFIXES: &[&str] = &[":", "proxy-", "x-rvedge-", "x-envoy-"];
+    let lower = name.to_ascii_lowercase();
+    !(RESERVED.contains(&lower.as_str())
+        || RESERVED_PREFIXES
+            .iter()
+            .any(|prefix| lower.starts_with(prefix)))
+}

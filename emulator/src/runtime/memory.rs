@@ -10,6 +10,7 @@ use super::exchange::{CacheDecision, Exchange, ExchangeStats, Next, Source};
 use super::host::{Host, HostError, HostResult};
 use super::http::{HeaderList, HttpRequest, HttpResponse};
 use super::tenant::{RequestError, Tenant};
+use super::usage::MAX_LOG_LINES;
 
 /// The backends behind the proxy: answers a request sent to the backend called `backend`.
 pub trait Origin {
@@ -124,12 +125,10 @@ pub struct MemoryHost {
     pub bereq: Option<HttpRequest>,
     /// The origin's response, once it arrived.
     pub response: Option<HttpResponse>,
-    /// The tenant's log lines (at most `MAX_LOG_LINES`).
+    /// The tenant's log lines: the runtime caps them per fork (`MAX_LOG_LINES`), and this
+    /// host keeps at most that many per exchange.
     pub log: Vec<String>,
 }
-
-/// Log lines an exchange keeps; later ones are dropped.
-const MAX_LOG_LINES: usize = 1000;
 
 impl MemoryHost {
     pub fn new(req: HttpRequest) -> MemoryHost {

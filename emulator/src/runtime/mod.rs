@@ -19,6 +19,7 @@ pub mod host;
 pub mod http;
 pub mod memory;
 mod tenant;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 
 pub use bundle::TenantBundle;
 pub use calls::{CacheSetting, ForgeRequest, GuestFunction, Hooks, Phase, Response};
-pub use config::{parse_tenants, ConfigError, Limits, TenantSpec};
+pub use config::{parse_tenants, ConfigError, Limits, RandomSource, TenantSpec};
 pub use exchange::{
     BackendPlan, BackendSide, CacheDecision, ClientDecision, ClientSide, Exchange, ExchangeStats,
     Next, Side, Source, DEFAULT_BACKEND,
@@ -39,6 +40,7 @@ pub use tenant::{
     ClockSource, ErrorKind, Fork, FunctionCallError, RequestError, StepOutcome, Tenant,
     TenantError, MAX_FUNCTION_STRING,
 };
+pub use usage::{MAX_HASH_BYTES, MAX_LOG_BYTES, MAX_LOG_LINES};
 
 /// Where tenant programs come from, by the `filename` of their configuration.
 pub trait ProgramSource {

@@ -11,8 +11,9 @@ use super::abi::HeaderSet;
 use super::abi::Hook;
 use super::calls::{dispatch, CallEnd, CallState, ForgeRequest, GuestFunction, Phase, Response};
 use super::calls::{CacheSetting, Hooks};
-use super::config::Limits;
+use super::config::{Limits, RandomSource};
 use super::host::Host;
+use super::usage::MAX_LOG_BYTES;
 use crate::mem::PAGE_SIZE;
 use crate::{Clock, Environment, Isolated, Machine, Options, SetupError, Snapshot, Stop, TrapKind};
 
@@ -26,6 +27,8 @@ pub struct Tenant {
     /// Shared with every fork (for its error messages) without a copy per request.
     name: Arc<str>,
     limits: Limits,
+    /// `limits.backends`, shared with every fork without a copy per request.
+    allowed_backends: Option<Arc<[String]>>,
     clock: Option<ClockSource>,
     template: Snapshot,
     hooks: Hooks,
@@ -220,20 +223,26 @@ impl Tenant {
             arguments,
             environment: Vec::new(),
         };
-        let mut machine = Machine::from_elf(program, &options, TenantEnvironment::boxed(clock))
-            .map_err(|error| TenantError::Setup {
+        // The environment of main() fills AT_RANDOM: from the OS, it is fresh for every load.
+        let environment = TenantEnvironment::boxed(clock, limits.random);
+        let mut machine = Machine::from_elf(program, &options, environment).map_err(|error| {
+            TenantError::Setup {
                 tenant: name.into(),
                 error,
-            })?;
+            }
+        })?;
         let mut state = CallState::default();
         let mut log = NoHost::default();
         let budget = limits.max_boot_instructions;
-        let (stop, ended) =
-            run_tenant_code(&mut machine, &mut state, Phase::Boot, budget, &mut log);
-        match (stop, ended) {
+        let run = run_tenant_code(&mut machine, &mut state, Phase::Boot, budget, &mut log);
+        match (run.stop, run.ended) {
             (_, Some(CallEnd::Waiting)) => {}
             (_, Some(CallEnd::BadArgument(detail) | CallEnd::MemoryLimit(detail))) => {
                 return Err(boot_error(format!("main() made a bad call ({detail})")));
+            }
+            // A budget that ran out in a call ends the run as BudgetExhausted, never here.
+            (_, Some(CallEnd::BudgetExhausted)) => {
+                return Err(boot_error("main() ran out of budget in a call".into()));
             }
             (Stop::Exited(status), None) => {
                 return Err(boot_error(format!("main() exited with status {status}")));
@@ -249,7 +258,8 @@ impl Tenant {
             let phase = Phase::Hook(Hook::ResumeUpdate);
             machine.enter_function(resume.entry, &[resume.data, saved.len() as u64, 0]);
             state.restore_state = Some(saved);
-            match run_tenant_code(&mut machine, &mut state, phase, budget, &mut log) {
+            let run = run_tenant_code(&mut machine, &mut state, phase, budget, &mut log);
+            match (run.stop, run.ended) {
                 (Stop::Returned(_), None) => {}
                 (stop, ended) => {
                     return Err(boot_error(format!(
@@ -261,6 +271,7 @@ impl Tenant {
         }
         Ok(Arc::new(Tenant {
             name: name.into(),
+            allowed_backends: limits.backends.as_deref().map(Arc::from),
             limits,
             clock,
             template: machine.snapshot(),
@@ -297,8 +308,8 @@ impl Tenant {
     }
 
     fn fork_unshared(&self) -> Fork {
-        let mut machine =
-            Machine::from_snapshot(&self.template, TenantEnvironment::boxed(self.clock));
+        let environment = TenantEnvironment::boxed(self.clock, self.limits.random);
+        let mut machine = Machine::from_snapshot(&self.template, environment);
         let max_pages = self.limits.max_request_memory.div_ceil(PAGE_SIZE);
         machine
             .memory()
@@ -308,6 +319,7 @@ impl Tenant {
             machine,
             state: CallState {
                 hooks: self.hooks,
+                allowed_backends: self.allowed_backends.clone(),
                 ..CallState::default()
             },
             budget_left: self.limits.max_instructions,
@@ -519,7 +531,8 @@ impl Fork {
         core::mem::take(&mut self.state.hash)
     }
 
-    /// Instructions this fork has executed.
+    /// Instructions this fork has executed, with the price of its tenant calls (docs/abi.md,
+    /// "What calls cost"): what counts against `max_instructions`.
     pub fn instructions(&self) -> u64 {
         self.instructions
     }
@@ -562,16 +575,15 @@ impl Fork {
         let Some(phase) = self.entered.take() else {
             return Ok(());
         };
-        let start = self.machine.instructions();
-        let (stop, ended) = run_tenant_code(
+        let run = run_tenant_code(
             &mut self.machine,
             &mut self.state,
             phase,
             self.budget_left,
             host,
         );
-        self.charge(start);
-        self.outcome(phase, stop, ended)
+        self.charge(run.used);
+        self.outcome(phase, run.stop, run.ended)
     }
 
     /// Runs one instruction of the call entered with [`Fork::enter_hook`] or
@@ -588,13 +600,26 @@ impl Fork {
             self.machine.step()
         };
         let mut ended = None;
+        let mut charged = 0;
         let stop = match stop {
             Some(Stop::HostCall(number)) => {
-                match dispatch(&mut self.machine, number, phase, &mut self.state, host) {
-                    Ok(result) => {
-                        self.machine.set_register(A0, result as u64);
+                let executed = self.machine.instructions() - start;
+                let left = self.budget_left.saturating_sub(executed);
+                let (result, call_charged) = dispatch(
+                    &mut self.machine,
+                    number,
+                    phase,
+                    &mut self.state,
+                    host,
+                    left,
+                );
+                charged = call_charged;
+                match result {
+                    Ok(value) => {
+                        self.machine.set_register(A0, value as u64);
                         None
                     }
+                    Err(CallEnd::BudgetExhausted) => Some(Stop::BudgetExhausted),
                     Err(end) => {
                         ended = Some(end);
                         Some(Stop::HostCall(number))
@@ -603,8 +628,8 @@ impl Fork {
             }
             other => other,
         };
-        drain_output(&mut self.machine, host);
-        self.charge(start);
+        drain_output(&mut self.machine, &mut self.state, host);
+        self.charge(self.machine.instructions() - start + charged);
         match stop {
             None => StepOutcome::Running,
             Some(stop) => {
@@ -614,9 +639,8 @@ impl Fork {
         }
     }
 
-    /// Counts what ran since the machine's count was `start` against the budget.
-    fn charge(&mut self, start: u64) {
-        let used = self.machine.instructions() - start;
+    /// Counts `used` instructions (executed or charged by calls) against the budget.
+    fn charge(&mut self, used: u64) {
         self.instructions += used;
         self.budget_left = self.budget_left.saturating_sub(used);
     }
@@ -642,8 +666,9 @@ impl Fork {
             Some(CallEnd::MemoryLimit(detail)) => {
                 return Err(error(ErrorKind::MemoryLimit, detail))
             }
-            // wait_for_requests outside main() returns -EPERM, so it cannot end a request.
-            Some(CallEnd::Waiting) | None => {}
+            // wait_for_requests outside main() returns -EPERM, so it cannot end a request, and
+            // a call's price that does not fit ends the run as BudgetExhausted.
+            Some(CallEnd::Waiting | CallEnd::BudgetExhausted) | None => {}
         }
         let (kind, detail) = match stop {
             Stop::Returned(_) => return Ok(()),
@@ -682,71 +707,112 @@ impl Fork {
     }
 }
 
-/// Runs `machine` from where it stands, dispatching tenant calls, until it stops or a call
-/// ends the run; then moves its output into the host's log.
+/// How a run of tenant code ended.
+struct Run {
+    stop: Stop,
+    /// The call that ended the run, and why.
+    ended: Option<CallEnd>,
+    /// Instructions executed, and charged by tenant calls: what the run cost the budget.
+    used: u64,
+}
+
+/// Runs `machine` from where it stands, dispatching tenant calls and charging their price,
+/// until it stops, a call ends the run, or `budget` is used up; then moves its output into
+/// the host's log.
 fn run_tenant_code(
     machine: &mut Machine,
     state: &mut CallState,
     phase: Phase,
     budget: u64,
     host: &mut dyn Host,
-) -> (Stop, Option<CallEnd>) {
-    let mut ended = None;
-    let stop = machine.run_with_host_calls(budget, &mut |machine, number| match dispatch(
-        machine, number, phase, state, host,
-    ) {
-        Ok(result) => {
-            machine.set_register(A0, result as u64);
-            None
+) -> Run {
+    let start = machine.instructions();
+    let mut charged = 0;
+    let left = |machine: &Machine, charged: u64| {
+        budget.saturating_sub(machine.instructions() - start + charged)
+    };
+    let (stop, ended) = loop {
+        match machine.run(left(machine, charged)) {
+            Stop::HostCall(number) => {
+                let budget_left = left(machine, charged);
+                let (result, call_charged) =
+                    dispatch(machine, number, phase, state, host, budget_left);
+                charged += call_charged;
+                match result {
+                    Ok(value) => machine.set_register(A0, value as u64),
+                    Err(CallEnd::BudgetExhausted) => break (Stop::BudgetExhausted, None),
+                    Err(end) => break (Stop::HostCall(number), Some(end)),
+                }
+            }
+            stop => break (stop, None),
         }
-        Err(end) => {
-            ended = Some(end);
-            Some(Stop::HostCall(number))
-        }
-    });
-    drain_output(machine, host);
-    (stop, ended)
+    };
+    drain_output(machine, state, host);
+    Run {
+        stop,
+        ended,
+        used: machine.instructions() - start + charged,
+    }
 }
 
-/// Moves what the guest wrote to stdout/stderr into the host's log, a line at a time.
-fn drain_output(machine: &mut Machine, host: &mut dyn Host) {
+/// Moves what the guest wrote to stdout/stderr into the host's log, a line at a time, within
+/// the request's log caps; the first time output is dropped the log says so.
+fn drain_output(machine: &mut Machine, state: &mut CallState, host: &mut dyn Host) {
     let environment: &mut dyn core::any::Any = machine.environment();
     let Some(environment) = environment.downcast_mut::<TenantEnvironment>() else {
         return;
     };
-    if environment.output.is_empty() {
+    if core::mem::take(&mut environment.os_random_failed) {
+        host.log("rvedge: the operating system gave no random bytes; this fork got fixed ones");
+    }
+    if environment.output.is_empty() && !environment.output_dropped {
         return;
     }
+    let mut cut = core::mem::take(&mut environment.output_dropped);
     let output = core::mem::take(&mut environment.output);
     for line in String::from_utf8_lossy(&output).lines() {
-        host.log(line);
+        if state.usage.admit_log_line(line.len()) {
+            host.log(line);
+        } else {
+            cut = true;
+        }
+    }
+    if cut && !state.usage.log_cut {
+        state.usage.log_cut = true;
+        host.log("rvedge: output cut at this request's log limit");
     }
 }
 
 /// A tenant's outside world: output is kept for the host's log, the clock is the host's (or
-/// stands still), randomness is a fixed sequence per fork so runs repeat.
+/// stands still), randomness is the OS's or a fixed sequence per fork (`random`).
 struct TenantEnvironment {
     output: Vec<u8>,
+    /// Output did not fit [`MAX_LOG_BYTES`] and was dropped.
+    output_dropped: bool,
     clock: Option<ClockSource>,
-    random: Isolated,
+    random: RandomSource,
+    /// The fixed sequence, and the fallback should the OS fail.
+    fixed_random: Isolated,
+    os_random_failed: bool,
 }
 
-/// Output a request may log; more is dropped so a chatty tenant cannot fill host memory.
-const MAX_OUTPUT_BYTES: usize = 64 << 10;
-
 impl TenantEnvironment {
-    fn boxed(clock: Option<ClockSource>) -> Box<dyn Environment> {
+    fn boxed(clock: Option<ClockSource>, random: RandomSource) -> Box<dyn Environment> {
         Box::new(TenantEnvironment {
             output: Vec::new(),
+            output_dropped: false,
             clock,
-            random: Isolated::default(),
+            random,
+            fixed_random: Isolated::default(),
+            os_random_failed: false,
         })
     }
 }
 
 impl Environment for TenantEnvironment {
     fn write_output(&mut self, _fd: u32, bytes: &[u8]) -> bool {
-        let room = MAX_OUTPUT_BYTES.saturating_sub(self.output.len());
+        let room = MAX_LOG_BYTES.saturating_sub(self.output.len());
+        self.output_dropped |= bytes.len() > room;
         self.output
             .extend_from_slice(&bytes[..bytes.len().min(room)]);
         true
@@ -757,7 +823,23 @@ impl Environment for TenantEnvironment {
     }
 
     fn random_bytes(&mut self, buffer: &mut [u8]) {
-        self.random.random_bytes(buffer);
+        if self.random == RandomSource::Os && os_random(buffer) {
+            return;
+        }
+        self.os_random_failed |= self.random == RandomSource::Os;
+        self.fixed_random.random_bytes(buffer);
+    }
+}
+
+/// Fills `buffer` from the operating system's CSPRNG (WASI `random_get` on wasm32-wasip1);
+/// false if it failed or the target has none.
+fn os_random(buffer: &mut [u8]) -> bool {
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    return getrandom::fill(buffer).is_ok();
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    {
+        let _ = buffer;
+        false
     }
 }
 

@@ -1,0 +1,350 @@
+/* An adversarial tenant, for emulator/tests/isolation.rs, the Extism host's tests and
+ * rvedge-bench: each URL attacks one per-request host resource and answers with what the
+ * host returned, so a test can check the attack was refused (or ran out of budget).
+ *
+ * "/spin/<n>"                  spins n iterations, answers "spun" (an ordinary tenant).
+ * "/loop/<call>/<bytes>/<times>"
+ *                              makes tenant call <call> on <bytes> bytes <times> times (0:
+ *                              until stopped): sha256, hmac, log, hash_add, header_set,
+ *                              header_append, url_set, json_validate, json_query,
+ *                              xml_validate, xml_query, respond, header_get, url_get; body_get
+ *                              runs in a forge callback (the backend side).
+ *                              Answers "calls=<n> ok=<n> e2big=<n> last=<result>".
+ * "/stdout/<bytes>/<times>"    prints <times> lines of <bytes> bytes, answers "printed=<n>".
+ * "/forbidden"                 tries to set, append and unset headers a tenant may not
+ *                              touch in req, then (forge callback) in bereq: the body; and
+ *                              in resp (on_deliver): header x-resp-report.
+ * "/status/<n>"                respond(n); if refused answers 200 with the result, and
+ *                              on_deliver tries status_set(resp, n): header x-status-set.
+ * "/ttl/<seconds>"             forges a cached response with cache_set(1, seconds).
+ * "/backend/<name>"            backend_set(name); if refused answers with the result, else
+ *                              the request goes to that backend.
+ * "/random"                    answers 16 bytes of getrandom and the 16 AT_RANDOM bytes, hex.
+ * "/xml/deep/<depth>"          xml_validate of <a> nested <depth> deep.
+ * "/xml/attrs/<n>"             xml_validate of one element with n attributes.
+ * "/json/<items>"              json_query of "/small" and "/big" in
+ *                              {"big":[0,0,...<items>],"small":1}. */
+#include <rvedge.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/random.h>
+
+#define S(text) text, (sizeof text - 1)
+
+static char report[2048];
+static int report_len;
+static uint64_t status_to_set;
+static int probe_resp;
+
+__attribute__((format(printf, 1, 2))) static void note(const char *format, ...) {
+    va_list list;
+    va_start(list, format);
+    int n = vsnprintf(report + report_len, sizeof report - (size_t)report_len, format, list);
+    va_end(list);
+    if (n > 0 && report_len + n < (int)sizeof report) {
+        report_len += n;
+    }
+}
+
+static void answer(void) {
+    rvedge_respond(200, S("text/plain"), report, (size_t)report_len);
+}
+
+/* The path segment after `count` slashes, as a number. */
+static unsigned long segment_number(const char *url, int count) {
+    const char *cursor = url;
+    for (int i = 0; i < count && cursor; i++) {
+        cursor = strchr(cursor + 1, '/');
+    }
+    return cursor ? strtoul(cursor + 1, NULL, 10) : 0;
+}
+
+static int starts_with(const char *text, const char *prefix) {
+    return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+static void spin(unsigned long n) {
+    volatile unsigned long counter = 0;
+    for (unsigned long i = 0; i < n; i++) {
+        counter++;
+    }
+}
+
+/* A document of `bytes` bytes the call accepts: JSON or XML for the parsers, text else. */
+static char *document_for(const char *call, size_t bytes) {
+    char *buffer = malloc(bytes + 1);
+    if (buffer == NULL) {
+        return NULL;
+    }
+    memset(buffer, 'a', bytes);
+    buffer[bytes] = 0;
+    if (starts_with(call, "json") && bytes >= 2) {
+        /* ["aaaa...aaa"] padded: a valid JSON array of one string. */
+        memset(buffer, ' ', bytes);
+        buffer[0] = '[';
+        buffer[bytes - 1] = ']';
+    } else if (starts_with(call, "xml") && bytes >= 7) {
+        memset(buffer, ' ', bytes);
+        memcpy(buffer, "<a>", 3);
+        memcpy(buffer + bytes - 4, "</a>", 4);
+    }
+    return buffer;
+}
+
+static int64_t call_once(const char *call, const char *data, size_t bytes, uint64_t req) {
+    static uint8_t digest[RVEDGE_DIGEST_LEN];
+    static char out[256];
+    if (strcmp(call, "sha256") == 0) {
+        return rvedge_sha256(data, bytes, digest);
+    } else if (strcmp(call, "hmac") == 0) {
+        return rvedge_hmac_sha256(data, bytes, data, bytes, digest);
+    } else if (strcmp(call, "log") == 0) {
+        return rvedge_log(data, bytes);
+    } else if (strcmp(call, "hash_add") == 0) {
+        return rvedge_hash_add(data, bytes);
+    } else if (strcmp(call, "header_set") == 0) {
+        return rvedge_header_set(req, S("x-flood"), data, bytes);
+    } else if (strcmp(call, "header_append") == 0) {
+        return rvedge_header_append(req, S("x-flood"), data, bytes);
+    } else if (strcmp(call, "url_set") == 0) {
+        char *url = (char *)data;
+        url[0] = '/';
+        return rvedge_url_set(req, url, bytes);
+    } else if (strcmp(call, "json_validate") == 0) {
+        return rvedge_json_validate(data, bytes, out, sizeof out);
+    } else if (strcmp(call, "json_query") == 0) {
+        return rvedge_json_query(data, bytes, S("/0"), out, sizeof out);
+    } else if (strcmp(call, "xml_validate") == 0) {
+        return rvedge_xml_validate(data, bytes, out, sizeof out);
+    } else if (strcmp(call, "xml_query") == 0) {
+        return rvedge_xml_query(data, bytes, S("/a"), out, sizeof out);
+    } else if (strcmp(call, "respond") == 0) {
+        return rvedge_respond(200, S("text/plain"), data, bytes);
+    } else if (strcmp(call, "header_get") == 0) {
+        return rvedge_header_get(req, S("x-big"), (char *)data, bytes);
+    } else if (strcmp(call, "url_get") == 0) {
+        return rvedge_url_get(req, (char *)data, bytes);
+    } else if (strcmp(call, "body_get") == 0) {
+        return rvedge_body_get((char *)data, bytes);
+    }
+    return -RVEDGE_ENOSYS;
+}
+
+/* "/loop/<call>/<bytes>/<times>" in this fork, on header set `req`. */
+static void loop_call(const char *url, uint64_t req) {
+    char call[32] = {0};
+    const char *name = url + strlen("/loop/");
+    size_t name_len = strcspn(name, "/");
+    memcpy(call, name, name_len < sizeof call - 1 ? name_len : sizeof call - 1);
+    size_t bytes = segment_number(url, 2);
+    unsigned long times = segment_number(url, 3);
+    char *data = document_for(call, bytes);
+    if (data == NULL) {
+        note("malloc failed");
+        answer();
+        return;
+    }
+    unsigned long calls = 0, ok = 0, e2big = 0;
+    int64_t last = 0;
+    while (times == 0 || calls < times) {
+        last = call_once(call, data, bytes, req);
+        calls++;
+        ok += last >= 0;
+        e2big += last == -RVEDGE_E2BIG;
+    }
+    free(data);
+    note("calls=%lu ok=%lu e2big=%lu last=%lld", calls, ok, e2big, (long long)last);
+    answer();
+}
+
+static const char *const forbidden[] = {
+    "Host", ":authority", "content-length", "Transfer-Encoding", "connection",
+    "keep-alive", "upgrade", "te", "trailer", "proxy-authorization", "proxy-connection",
+    "x-rvedge-backend", "X-Envoy-Original-Path",
+};
+
+static void probe_forbidden(const char *set_name, uint64_t set) {
+    for (size_t i = 0; i < sizeof forbidden / sizeof forbidden[0]; i++) {
+        const char *name = forbidden[i];
+        note("%s:%s=%lld/%lld/%lld ", set_name, name,
+             (long long)rvedge_header_set_str(set, name, "evil"),
+             (long long)rvedge_header_append_str(set, name, "evil"),
+             (long long)rvedge_header_unset_str(set, name));
+    }
+    note("%s:x-allowed=%lld", set_name, (long long)rvedge_header_set_str(set, "x-allowed", "1"));
+}
+
+static void forge_callback(uint64_t data, uint64_t bereq, uint64_t beresp) {
+    (void)beresp;
+    report_len = 0;
+    char url[128];
+    rvedge_url_get_str(bereq, url, sizeof url);
+    if (starts_with(url, "/loop/")) {
+        loop_call(url, bereq);
+    } else if (strcmp(url, "/forbidden") == 0) {
+        char recv_report[1024];
+        int64_t n = rvedge_header_get_str(bereq, "x-recv-report", recv_report, sizeof recv_report);
+        note("%s ", n > 0 ? recv_report : "?");
+        probe_forbidden("bereq", bereq);
+        answer();
+    } else if (starts_with(url, "/ttl/")) {
+        note("cache_set=%lld", (long long)rvedge_cache_set(1, data));
+        answer();
+    }
+}
+
+static void respond_random(void) {
+    uint8_t random[16];
+    long got = getrandom(random, sizeof random, 0);
+    const uint8_t *at_random = (const uint8_t *)getauxval(AT_RANDOM);
+    note("getrandom=%ld:", got);
+    for (size_t i = 0; i < sizeof random; i++) {
+        note("%02x", random[i]);
+    }
+    note(" at_random=");
+    for (size_t i = 0; at_random && i < 16; i++) {
+        note("%02x", at_random[i]);
+    }
+    answer();
+}
+
+static void validate_xml(char *document, size_t length) {
+    char message[128] = {0};
+    int64_t result = rvedge_xml_validate(document, length, message, sizeof message - 1);
+    note("result=%lld message=%s", (long long)result, result > 0 ? message : "");
+    answer();
+}
+
+static void xml_deep(unsigned long depth) {
+    char *document = malloc(depth * 7 + 1);
+    if (document == NULL) {
+        note("malloc failed");
+        answer();
+        return;
+    }
+    for (unsigned long i = 0; i < depth; i++) {
+        memcpy(document + i * 3, "<a>", 3);
+        memcpy(document + depth * 3 + i * 4, "</a>", 4);
+    }
+    validate_xml(document, depth * 7);
+}
+
+static void xml_attributes(unsigned long count) {
+    /* <a a0="" a1="" ...> with names in base 36 up to 6 characters. */
+    char *document = malloc(count * 12 + 16);
+    if (document == NULL) {
+        note("malloc failed");
+        answer();
+        return;
+    }
+    size_t length = 0;
+    document[length++] = '<';
+    document[length++] = 'a';
+    for (unsigned long i = 0; i < count; i++) {
+        length += (size_t)sprintf(document + length, " a%lx=\"\"", i);
+    }
+    memcpy(document + length, "/>", 2);
+    validate_xml(document, length + 2);
+}
+
+static void json_big(unsigned long items) {
+    size_t length = 0;
+    char *document = malloc(items * 2 + 32);
+    if (document == NULL) {
+        note("malloc failed");
+        answer();
+        return;
+    }
+    length += (size_t)sprintf(document, "{\"big\":[");
+    for (unsigned long i = 0; i < items; i++) {
+        document[length++] = '0';
+        document[length++] = ',';
+    }
+    length -= items ? 1 : 0;
+    length += (size_t)sprintf(document + length, "],\"small\":1}");
+    char out[64];
+    note("small=%lld big=%lld",
+         (long long)rvedge_json_query(document, length, S("/small"), out, sizeof out),
+         (long long)rvedge_json_query(document, length, S("/big"), out, sizeof out));
+    answer();
+}
+
+static void on_deliver(uint64_t data, uint64_t req, uint64_t resp) {
+    (void)data;
+    (void)req;
+    if (probe_resp) {
+        report_len = 0;
+        probe_forbidden("resp", resp);
+        rvedge_header_set(resp, S("x-resp-report"), report, (size_t)report_len);
+    }
+    if (status_to_set) {
+        char value[32];
+        snprintf(value, sizeof value, "%lld", (long long)rvedge_status_set(resp, status_to_set));
+        rvedge_header_set_str(resp, "x-status-set", value);
+    }
+}
+
+static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+    (void)data;
+    (void)resp;
+    char url[128];
+    rvedge_url_get_str(req, url, sizeof url);
+    if (starts_with(url, "/spin/")) {
+        spin(segment_number(url, 1));
+        note("spun");
+        answer();
+    } else if (starts_with(url, "/loop/body_get/")) {
+        rvedge_forge(RVEDGE_UNCACHED, forge_callback, 0);
+    } else if (starts_with(url, "/loop/")) {
+        loop_call(url, req);
+    } else if (starts_with(url, "/stdout/")) {
+        unsigned long bytes = segment_number(url, 1), times = segment_number(url, 2);
+        char *line = document_for("text", bytes);
+        unsigned long printed = 0;
+        for (; line && printed < times; printed++) {
+            printf("%s\n", line);
+        }
+        fflush(stdout);
+        note("printed=%lu", printed);
+        answer();
+    } else if (strcmp(url, "/forbidden") == 0) {
+        probe_forbidden("req", req);
+        probe_resp = 1;
+        rvedge_header_set(req, S("x-recv-report"), report, (size_t)report_len);
+        rvedge_forge(RVEDGE_UNCACHED, forge_callback, 0);
+    } else if (starts_with(url, "/status/")) {
+        unsigned long status = segment_number(url, 1);
+        int64_t result = rvedge_respond(status, S("text/plain"), S("status"));
+        if (result != 0) {
+            note("respond=%lld", (long long)result);
+            answer();
+        }
+        status_to_set = status;
+    } else if (starts_with(url, "/ttl/")) {
+        rvedge_forge(RVEDGE_CACHED, forge_callback, segment_number(url, 1));
+    } else if (starts_with(url, "/backend/")) {
+        const char *name = url + strlen("/backend/");
+        int64_t result = rvedge_backend_set(name, strlen(name));
+        if (result != 0) {
+            note("backend_set=%lld", (long long)result);
+            answer();
+        }
+    } else if (strcmp(url, "/random") == 0) {
+        respond_random();
+    } else if (starts_with(url, "/xml/deep/")) {
+        xml_deep(segment_number(url, 2));
+    } else if (starts_with(url, "/xml/attrs/")) {
+        xml_attributes(segment_number(url, 2));
+    } else if (starts_with(url, "/json/")) {
+        json_big(segment_number(url, 1));
+    }
+}
+
+int main(void) {
+    rvedge_set_hook(RVEDGE_HOOK_ON_DELIVER, on_deliver, 0);
+    rvedge_wait_for_requests(on_recv, 0);
+}
