@@ -13,10 +13,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rvedge::runtime::abi::Hook;
 use rvedge::runtime::usage::CALL_COST;
 use rvedge::runtime::{
     exchange, parse_tenants, CacheDecision, EchoOrigin, ErrorKind, ExchangeOutcome, HttpRequest,
-    Limits, RandomSource, Source, Tenant, MAX_LOG_BYTES, MAX_LOG_LINES,
+    Limits, MemoryHost, RandomSource, Source, StepOutcome, Tenant, MAX_LOG_BYTES, MAX_LOG_LINES,
 };
 
 fn attack_tenant(limits: Limits) -> Arc<Tenant> {
@@ -136,6 +137,37 @@ fn every_tenant_call_has_a_fixed_price() {
     let per_call = (instructions(2000) - instructions(1000)) / 1000;
     println!("an empty sha256 call and its loop: {per_call} instructions");
     assert!(per_call >= CALL_COST, "{per_call} instructions per call");
+}
+
+/// Stepping a hook an instruction at a time (debuggers) charges calls as running it does: the
+/// same request counts the same instructions either way.
+#[test]
+fn stepping_charges_tenant_calls_as_running_does() {
+    let tenant = attack_tenant(Limits::default());
+    let url = format!("/loop/sha256/{}/3", 64 << 10);
+    assert_eq!(field(&body(&get(&tenant, &url)), "ok"), 3);
+    let mut host = MemoryHost::new(HttpRequest {
+        method: "GET".into(),
+        url,
+        ..HttpRequest::default()
+    });
+    let mut fork = tenant.fork();
+    assert!(fork.enter_hook(Hook::Recv));
+    let outcome = loop {
+        if let StepOutcome::Finished(outcome) = fork.step(&mut host) {
+            break outcome;
+        }
+    };
+    assert_eq!(outcome, Ok(()));
+    let mut recv_only = tenant.fork();
+    let mut host = MemoryHost::new(host.req.clone());
+    assert_eq!(recv_only.run_hook(Hook::Recv, &mut host), Ok(true));
+    assert_eq!(fork.instructions(), recv_only.instructions());
+    assert!(
+        fork.instructions() > 3 * 64 * 1024,
+        "{} instructions for hashing 192 KiB",
+        fork.instructions()
+    );
 }
 
 // ---- Every per-request host resource has a cap --------------------------------------------

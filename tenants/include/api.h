@@ -233,7 +233,7 @@ public:
         return static_cast<int>(detail::check("status_get", rvedge_status_get(id_)));
     }
 
-    // status must be 100..=999.
+    // status must be a final status, 200..=599.
     void set_status(int status) const {
         detail::check("status_set", rvedge_status_set(id_, static_cast<uint64_t>(status)));
     }

@@ -192,7 +192,10 @@ static inline int64_t rvedge_header_get(uint64_t set, const char *name, size_t n
                            RVEDGE_PTR(out), out_cap);
 }
 
-/* Replaces every header of that name. */
+/* Replaces every header of that name. Headers the proxy owns (Host, pseudo-
+ * headers, framing and hop-by-hop headers, x-rvedge-*, x-envoy-*) give
+ * -RVEDGE_EPERM here, in header_append and in header_unset; past the
+ * request's caps on headers added, -RVEDGE_E2BIG (docs/abi.md). */
 static inline int64_t rvedge_header_set(uint64_t set, const char *name, size_t name_len,
                                         const char *value, size_t value_len) {
     return rvedge_syscall5(RVEDGE_CALL_HEADER_SET, set, RVEDGE_PTR(name), name_len,
@@ -241,7 +244,7 @@ static inline int64_t rvedge_status_get(uint64_t set) {
     return rvedge_syscall1(RVEDGE_CALL_STATUS_GET, set);
 }
 
-/* status must be 100..=999. */
+/* status must be a final status, 200..=599. */
 static inline int64_t rvedge_status_set(uint64_t set, uint64_t status) {
     return rvedge_syscall2(RVEDGE_CALL_STATUS_SET, set, status);
 }

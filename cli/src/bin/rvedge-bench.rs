@@ -1,8 +1,10 @@
 //! `rvedge-bench`: guest MIPS of the rvedge interpreter against qemu-riscv64's JIT on the same
 //! CPU-bound guest (tests/guests/bench/cpubench.c), measured in one run, and the cost of making
 //! a machine from a snapshot and calling a guest function in it, and the per-request path of
-//! a tenant. Prints figures; it asserts nothing about speed, only that both emulators produce
-//! the same checksums and that requests succeed.
+//! a tenant, and what tenant calls cost: an attack tenant looping on one expensive host call
+//! against an ordinary one spinning, both under the same instruction budget. Prints figures;
+//! it asserts nothing about speed, only that both emulators produce the same checksums, that
+//! requests succeed and that attacks end as timeouts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use rvedge::runtime::abi::Hook;
-use rvedge::runtime::{exchange, EchoOrigin, Fork, HttpRequest, Limits, MemoryHost, Tenant};
+use rvedge::runtime::{
+    exchange, EchoOrigin, ErrorKind, Fork, HttpRequest, Limits, MemoryHost, RandomSource, Tenant,
+};
 use rvedge::{CapturedOutput, Isolated, Machine, Options, Stop};
 
 #[derive(Parser, Debug)]
@@ -171,6 +175,88 @@ fn measure_fork_and_call(rounds: usize) {
     );
 }
 
+/// Wall time of one request to `tenant` that must end as a timeout: the median of a few.
+fn time_to_timeout(tenant: &std::sync::Arc<Tenant>, request: &HttpRequest) -> (Duration, u64) {
+    let mut durations = Vec::new();
+    let mut instructions = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let outcome = exchange(tenant, request.clone(), &mut EchoOrigin, || 0);
+        durations.push(started.elapsed());
+        let kind = outcome.result.as_ref().err().map(|error| error.kind);
+        assert_eq!(
+            kind,
+            Some(ErrorKind::Timeout),
+            "{} ends as a timeout",
+            request.url
+        );
+        instructions = outcome.stats.instructions;
+    }
+    (median(durations), instructions)
+}
+
+/// Host work is charged (docs/abi.md, "What calls cost"): a tenant looping on an expensive
+/// tenant call runs out of its budget in about the time an ordinary tenant with the same budget
+/// does. tests/guests/tenant/attack.c spins (`/spin/<n>`) or loops on one call (`/loop/...`);
+/// the ratio is attack time over spin time.
+fn measure_host_call_attacks(budget: u64) {
+    let path = guests_dir().join("tenant/attack");
+    let elf = std::fs::read(&path).unwrap_or_else(|error| {
+        panic!(
+            "cannot read {} ({error}); build it with scripts/build-guests.sh",
+            path.display()
+        )
+    });
+    let limits = Limits {
+        max_instructions: budget,
+        random: RandomSource::Fixed,
+        ..Limits::default()
+    };
+    let tenant = Tenant::load("attack", &elf, limits, None).expect("the attack tenant loads");
+    let request = |url: String| HttpRequest {
+        method: "POST".into(),
+        url,
+        headers: vec![("x-big".into(), "h".repeat(1 << 20))],
+        body: vec![b'b'; 1 << 20],
+    };
+    let (ordinary, _) = time_to_timeout(&tenant, &request(format!("/spin/{budget}")));
+    println!(
+        "host calls: an ordinary tenant spins through {budget} instructions in {:.1} ms",
+        ordinary.as_secs_f64() * 1e3
+    );
+    println!(
+        "{:<14} {:>9} {:>10} {:>16} {:>12}",
+        "call", "bytes", "ms", "instructions", "vs ordinary"
+    );
+    let mut worst: f64 = 0.0;
+    for (call, bytes) in [
+        ("sha256", 0),
+        ("sha256", 64),
+        ("sha256", 1 << 20),
+        ("hmac", 1 << 20),
+        ("json_validate", 1 << 20),
+        ("json_query", 1 << 20),
+        ("xml_validate", 1 << 20),
+        ("xml_query", 1 << 20),
+        ("respond", 1 << 20),
+        ("header_get", 1 << 20),
+        ("body_get", 1 << 20),
+        ("log", 64),
+        ("header_append", 16),
+        ("hash_add", 64),
+    ] {
+        let url = format!("/loop/{call}/{bytes}/0");
+        let (elapsed, instructions) = time_to_timeout(&tenant, &request(url));
+        let ratio = elapsed.as_secs_f64() / ordinary.as_secs_f64();
+        worst = worst.max(ratio);
+        println!(
+            "{call:<14} {bytes:>9} {:>10.1} {instructions:>16} {ratio:>12.2}",
+            elapsed.as_secs_f64() * 1e3
+        );
+    }
+    println!("host calls: the most expensive attack takes {worst:.2}x the ordinary tenant's time");
+}
+
 struct Measurement {
     instructions: u64,
     elapsed: Duration,
@@ -260,4 +346,9 @@ fn main() {
     let rounds = if arguments.quick { 1_000 } else { 20_000 };
     measure_fork_and_call(rounds);
     measure_tenant_requests(rounds);
+    measure_host_call_attacks(if arguments.quick {
+        10_000_000
+    } else {
+        100_000_000
+    });
 }

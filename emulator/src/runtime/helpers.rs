@@ -466,6 +466,106 @@ mod tests {
         assert_eq!(xml_query(b"<a>", "/a"), Err(QueryError::Invalid));
     }
 
+    /// Documents of up to 16 MiB (the largest a tenant can pass) built to be slow: a million
+    /// levels of nesting, 100 000 attributes on one element, a million elements. Refused at the
+    /// caps, or read once; the times are printed, not asserted.
+    #[test]
+    fn hostile_xml_is_refused_at_the_caps_and_large_xml_is_read_once() {
+        let levels = 1 << 20;
+        let deep = format!("{}{}", "<a>".repeat(levels), "</a>".repeat(levels));
+        let mut attributes = String::from("<a");
+        for index in 0..100_000 {
+            attributes.push_str(&format!(" n{index}=\"v\""));
+        }
+        attributes.push_str("/>");
+        let mut wide = String::from("<r>");
+        while wide.len() < (16 << 20) - 64 {
+            wide.push_str("<e k=\"1\">text &amp; more</e>");
+        }
+        wide.push_str("<last k=\"end\">found</last></r>");
+        let timed = |what: &str, document: &str, check: &dyn Fn(&str)| {
+            let started = std::time::Instant::now();
+            check(document);
+            println!(
+                "{what}: {} bytes in {:?}",
+                document.len(),
+                started.elapsed()
+            );
+        };
+        timed("deep", &deep, &|document| {
+            let error = xml_validate(document.as_bytes()).unwrap_err();
+            assert!(error.contains("nested deeper than 256"), "{error}");
+            assert_eq!(
+                xml_query(document.as_bytes(), "/a/a"),
+                Err(QueryError::Invalid)
+            );
+        });
+        timed("attributes", &attributes, &|document| {
+            let error = xml_validate(document.as_bytes()).unwrap_err();
+            assert!(error.contains("more than 256 attributes on <a>"), "{error}");
+        });
+        timed("wide", &wide, &|document| {
+            assert_eq!(xml_validate(document.as_bytes()), Ok(()));
+            assert_eq!(xml_query(document.as_bytes(), "/r/last").unwrap(), "found");
+            assert_eq!(xml_query(document.as_bytes(), "/r/last/@k").unwrap(), "end");
+            assert_eq!(
+                xml_query(document.as_bytes(), "/r/e").unwrap(),
+                "text & more"
+            );
+        });
+        // Within the caps, all is well.
+        let nested = format!("{}{}", "<a>".repeat(256), "</a>".repeat(256));
+        assert_eq!(xml_validate(nested.as_bytes()), Ok(()));
+        let error = xml_validate(b"<a b='1' c='2' b='3'/>").unwrap_err();
+        assert!(error.contains("duplicate attribute b"), "{error}");
+    }
+
+    #[test]
+    fn json_query_returns_values_up_to_the_cap_from_any_document() {
+        let items = vec!["0"; 3 << 20].join(",");
+        let document = format!(r#"{{"big": [{items}], "small": {{"x": [1, "two"]}}}}"#);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            json_query(document.as_bytes(), "/big"),
+            Err(QueryError::TooBig)
+        );
+        assert_eq!(
+            json_query(document.as_bytes(), "/small/x/1").unwrap(),
+            "two"
+        );
+        assert_eq!(
+            json_query(document.as_bytes(), "/big/3000000").unwrap(),
+            "0"
+        );
+        println!(
+            "{} bytes queried 3 times in {:?}",
+            document.len(),
+            started.elapsed()
+        );
+        // A repeated key: the last one counts, as in a parsed document.
+        assert_eq!(
+            json_query(br#"{"a": 1, "a": {"b": 2}}"#, "/a/b").unwrap(),
+            "2"
+        );
+        assert_eq!(
+            json_query(br#"{"a": {"b": 2}, "a": 1}"#, "/a/b"),
+            Err(QueryError::NotFound)
+        );
+        // RFC 6901 escapes and indices.
+        let document = br#"{"a/b": {"m~n": [10, 20]}}"#;
+        assert_eq!(json_query(document, "/a~1b/m~0n/1").unwrap(), "20");
+        assert_eq!(
+            json_query(document, "/a~1b/m~0n/01"),
+            Err(QueryError::NotFound)
+        );
+        assert_eq!(
+            json_query(document, "/a~1b/m~0n/2"),
+            Err(QueryError::NotFound)
+        );
+        assert_eq!(json_query(b"[1] x", ""), Err(QueryError::Invalid));
+        assert_eq!(json_query(b"1.50", "").unwrap(), "1.5");
+    }
+
     #[test]
     fn digests_match_published_vectors() {
         // FIPS 180-2 "abc" and RFC 4231 test case 2.

@@ -74,7 +74,9 @@ static void spin(unsigned long n) {
     }
 }
 
-/* A document of `bytes` bytes the call accepts: JSON or XML for the parsers, text else. */
+/* A document of `bytes` bytes the call accepts, dense with tokens so parsing is as slow per
+ * byte as it gets: [0,0,...,0] for JSON, <a><b/><b/>...</a> for XML (padded with spaces),
+ * text else. */
 static char *document_for(const char *call, size_t bytes) {
     char *buffer = malloc(bytes + 1);
     if (buffer == NULL) {
@@ -83,13 +85,21 @@ static char *document_for(const char *call, size_t bytes) {
     memset(buffer, 'a', bytes);
     buffer[bytes] = 0;
     if (starts_with(call, "json") && bytes >= 2) {
-        /* ["aaaa...aaa"] padded: a valid JSON array of one string. */
-        memset(buffer, ' ', bytes);
         buffer[0] = '[';
+        size_t end = 1;
+        for (; end + 2 < bytes; end += 2) {
+            memcpy(buffer + end, "0,", 2);
+        }
+        buffer[end++] = '0';
+        memset(buffer + end, ' ', bytes - end);
         buffer[bytes - 1] = ']';
     } else if (starts_with(call, "xml") && bytes >= 7) {
-        memset(buffer, ' ', bytes);
         memcpy(buffer, "<a>", 3);
+        size_t end = 3;
+        for (; end + 4 + 4 <= bytes; end += 4) {
+            memcpy(buffer + end, "<b/>", 4);
+        }
+        memset(buffer + end, ' ', bytes - end);
         memcpy(buffer + bytes - 4, "</a>", 4);
     }
     return buffer;

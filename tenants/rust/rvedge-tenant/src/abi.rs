@@ -31,7 +31,7 @@ pub const METHOD_GET: u64 = 510;
 pub const METHOD_SET: u64 = 511;
 /// (set) → status code.
 pub const STATUS_GET: u64 = 512;
-/// (set, status); status must be 100..=999.
+/// (set, status); status must be a final status, 200..=599.
 pub const STATUS_SET: u64 = 513;
 /// (out, out_cap) → length of the client request's body.
 pub const BODY_GET: u64 = 514;

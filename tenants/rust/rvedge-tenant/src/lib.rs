@@ -178,7 +178,7 @@ pub enum CachingDecision {
 /// A response made by a [`forge`] callback; the SDK passes it to [`respond`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackendResponse {
-    /// HTTP status code, 100..=999.
+    /// HTTP status code, a final one: 200..=599.
     pub status: u16,
     /// The `Content-Type` header value.
     pub content_type: &'static str,
@@ -410,7 +410,7 @@ pub fn forge(decision: CachingDecision, callback: fn(u32, u32) -> BackendRespons
 ///
 /// # Panics
 ///
-/// In any other hook, or if `status` is not in 100..=999.
+/// In any other hook, or if `status` is not in 200..=599.
 #[track_caller]
 pub fn respond(status: u16, content_type: &str, body: impl AsRef<[u8]>) {
     let body = body.as_ref();
@@ -660,7 +660,7 @@ pub fn status_get(set: HeaderSet) -> Result<u16, Error> {
     u16::try_from(check(result)?).map_err(|_| Error::Invalid)
 }
 
-/// Replaces the status code of `set` (a response set); it must be in 100..=999.
+/// Replaces the status code of `set` (a response set); it must be in 200..=599.
 pub fn status_set(set: HeaderSet, status: u16) -> Result<(), Error> {
     // SAFETY: no memory is passed.
     let result = unsafe { abi::ecall(abi::STATUS_SET, [set.id(), u64::from(status), 0, 0, 0, 0]) };
