@@ -27,6 +27,11 @@ pub struct RecvInput {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_base64: Option<String>,
+    /// At least 32 bytes, base64, that the proxy drew from its CSPRNG for this request: the
+    /// tenant's `getrandom` bytes come from them. Without it tenants get the fixed sequence
+    /// (Extism gives plugins no randomness of their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<String>,
 }
 
 fn get() -> String {

@@ -15,18 +15,26 @@ use rvedge::runtime::{
 };
 
 use crate::messages::{
-    error_kind, hex, BackendResponseInput, ErrorReport, ForwardRequest, Message, Output, RecvInput,
-    ResponseSource,
+    decode_body, error_kind, hex, BackendResponseInput, ErrorReport, ForwardRequest, Message,
+    Output, RecvInput, ResponseSource,
 };
 
 /// Requests waiting for their origin response at most; past it the oldest is dropped (its
 /// proxy never called back: an origin failure it did not report, or a client that went away).
 pub const MAX_PENDING_REQUESTS: usize = 1024;
 
-/// Pages the forks of waiting requests may own together (256 MiB): each may own up to its
-/// tenant's `max_request_memory`, and a wasm32 plugin has 4 GiB in all, so the count alone
-/// does not bound memory. Past it the oldest requests are dropped too.
-pub const MAX_PENDING_PAGES: usize = (256 << 20) / rvedge::mem::PAGE_SIZE as usize;
+/// Memory the waiting requests may hold together (256 MiB): the pages their forks own (each
+/// up to its tenant's `max_request_memory`) and the messages kept for them (the client
+/// request with its body, and the backend request). A wasm32 plugin has 4 GiB in all, so the
+/// count alone does not bound memory. Past it the oldest requests are dropped too.
+pub const MAX_PENDING_BYTES: usize = 256 << 20;
+
+/// Largest input of `vcl_recv` and `vcl_backend_response` (JSON text, bodies included): a
+/// larger one is `bad_input`, before it is parsed.
+pub const MAX_INPUT_BYTES: usize = 32 << 20;
+
+/// Bytes of `random` a `vcl_recv` input must give at least, when it gives any.
+pub const MIN_RANDOM_BYTES: usize = 32;
 
 /// Everything the plugin keeps between calls.
 #[derive(Debug, Default)]
@@ -36,8 +44,8 @@ pub struct Plugin {
     /// parsing the configuration again.
     config_error: Option<String>,
     pending: BTreeMap<u64, Pending>,
-    /// Pages the waiting requests' forks own, together.
-    pending_pages: usize,
+    /// Bytes the waiting requests hold, together.
+    pending_bytes: usize,
     next_request_id: u64,
 }
 
@@ -46,7 +54,8 @@ pub struct Plugin {
 struct Pending {
     exchange: Exchange,
     host: MemoryHost,
-    pages: usize,
+    /// Memory it holds: pages its forks own and its messages.
+    bytes: usize,
 }
 
 fn input_error(kind: &str, tenant: Option<&str>, detail: impl Into<String>) -> Output {
@@ -117,6 +126,9 @@ impl Plugin {
     /// `vcl_recv`: the exchange up to the origin. A synthetic or forged response is
     /// delivered at once; a request for the origin is kept and handed back as `continue`.
     pub fn recv(&mut self, json: &[u8]) -> Output {
+        if let Some(error) = too_big(json) {
+            return error;
+        }
         let input: RecvInput = match serde_json::from_slice(json) {
             Ok(input) => input,
             Err(error) => return input_error(error_kind::BAD_INPUT, None, error.to_string()),
@@ -129,6 +141,10 @@ impl Plugin {
                     return input_error(error_kind::BAD_INPUT, Some(&input.tenant), detail)
                 }
             };
+        let random_seed = match random_seed(input.random.as_deref()) {
+            Ok(seed) => seed,
+            Err(detail) => return input_error(error_kind::BAD_INPUT, Some(&input.tenant), detail),
+        };
         let tenant = match self.tenant(&input.tenant) {
             Ok(tenant) => tenant,
             Err(error) => return Output::Error { error },
@@ -140,6 +156,9 @@ impl Plugin {
             body,
         });
         let mut exchange = Exchange::new(&tenant);
+        if let Some(seed) = random_seed {
+            exchange.seed_random(seed);
+        }
         match resume(&mut exchange, &mut host) {
             Next::Fetch { backend } => self.keep_pending(exchange, host, backend),
             end => respond(&mut exchange, end, &mut host),
@@ -152,13 +171,15 @@ impl Plugin {
         mut host: MemoryHost,
         backend: String,
     ) -> Output {
-        let pages = exchange.stats().pages_written;
+        let bytes = exchange.stats().pages_written * rvedge::mem::PAGE_SIZE as usize
+            + message_bytes(&host.req)
+            + host.bereq.as_ref().map_or(0, message_bytes);
         while self.pending.len() >= MAX_PENDING_REQUESTS
-            || (self.pending_pages + pages > MAX_PENDING_PAGES && !self.pending.is_empty())
+            || (self.pending_bytes + bytes > MAX_PENDING_BYTES && !self.pending.is_empty())
         {
             self.forget_oldest();
         }
-        self.pending_pages += pages;
+        self.pending_bytes += bytes;
         self.next_request_id += 1;
         let request_id = self.next_request_id;
         let bereq = host.bereq.as_ref().unwrap_or(&host.req);
@@ -180,7 +201,7 @@ impl Plugin {
             Pending {
                 exchange,
                 host,
-                pages,
+                bytes,
             },
         );
         output
@@ -188,13 +209,16 @@ impl Plugin {
 
     fn forget_oldest(&mut self) {
         if let Some((_, oldest)) = self.pending.pop_first() {
-            self.pending_pages -= oldest.pages;
+            self.pending_bytes -= oldest.bytes;
         }
     }
 
     /// `vcl_backend_response`: the origin's response to a `continue`d request; the exchange
     /// resumes with it (`on_backend_response`, `on_deliver`).
     pub fn backend_response(&mut self, json: &[u8]) -> Output {
+        if let Some(error) = too_big(json) {
+            return error;
+        }
         let input: BackendResponseInput = match serde_json::from_slice(json) {
             Ok(input) => input,
             Err(error) => return input_error(error_kind::BAD_INPUT, None, error.to_string()),
@@ -215,7 +239,7 @@ impl Plugin {
         };
         let mut pending = match self.pending.remove(&input.request_id) {
             Some(pending) if pending.exchange.tenant().name() == input.tenant => {
-                self.pending_pages -= pending.pages;
+                self.pending_bytes -= pending.bytes;
                 pending
             }
             Some(other_tenants) => {
@@ -237,6 +261,47 @@ impl Plugin {
     pub fn pending_requests(&self) -> usize {
         self.pending.len()
     }
+}
+
+/// `bad_input` for an input past [`MAX_INPUT_BYTES`].
+fn too_big(json: &[u8]) -> Option<Output> {
+    (json.len() > MAX_INPUT_BYTES).then(|| {
+        input_error(
+            error_kind::BAD_INPUT,
+            None,
+            format!(
+                "the input is {} bytes, more than the {MAX_INPUT_BYTES} a call takes",
+                json.len()
+            ),
+        )
+    })
+}
+
+/// The seed for a request's randomness from the input's `random` (base64 bytes the proxy
+/// drew from its CSPRNG): their SHA-256. None without `random`.
+fn random_seed(random: Option<&str>) -> Result<Option<[u8; 32]>, String> {
+    let Some(encoded) = random else {
+        return Ok(None);
+    };
+    let bytes =
+        decode_body(None, Some(encoded)).map_err(|error| error.replace("body_base64", "random"))?;
+    if bytes.len() < MIN_RANDOM_BYTES {
+        return Err(format!(
+            "random: {} bytes, fewer than the {MIN_RANDOM_BYTES} needed",
+            bytes.len()
+        ));
+    }
+    Ok(Some(rvedge::runtime::helpers::sha256(&bytes)))
+}
+
+/// Memory a kept request's message holds.
+fn message_bytes(request: &HttpRequest) -> usize {
+    let headers: usize = request
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len())
+        .sum();
+    request.method.len() + request.url.len() + headers + request.body.len()
 }
 
 fn load_configuration(json: &[u8]) -> Result<Tenants, String> {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use super::abi::{Decision, HeaderSet, Hook, DEFAULT_TTL_SECONDS};
 use super::calls::{ForgeRequest, GuestFunction, Phase};
+use super::helpers::sha256;
 use super::host::{Host, HostResult};
 use super::http::{HeaderList, HttpResponse};
 use super::tenant::{ErrorKind, Fork, RequestError, StepOutcome, Tenant};
@@ -376,6 +377,8 @@ pub struct Exchange {
     clock: Option<fn() -> u64>,
     fork_nanos: u64,
     call_nanos: u64,
+    /// The host's seed for the backend fork's randomness ([`Exchange::seed_random`]).
+    backend_random_seed: Option<[u8; 32]>,
 }
 
 impl Exchange {
@@ -403,7 +406,17 @@ impl Exchange {
             clock,
             fork_nanos: clock.map_or(0, |clock| clock() - start),
             call_nanos: 0,
+            backend_random_seed: None,
         }
+    }
+
+    /// Seeds the random bytes of this exchange's forks from `seed`, 32 bytes the host drew
+    /// from its own CSPRNG (see [`Fork::seed_random`]): the client fork at once, the backend
+    /// fork when it is made, each with a stream of its own.
+    pub fn seed_random(&mut self, seed: [u8; 32]) {
+        let side_seed = |side: &[u8]| sha256(&[&seed[..], side].concat());
+        self.client.fork.seed_random(side_seed(b"client"));
+        self.backend_random_seed = Some(side_seed(b"backend"));
     }
 
     /// The request body has not arrived yet (a streaming proxy): the exchange asks for it
@@ -515,7 +528,12 @@ impl Exchange {
                     }
                     host.begin_backend_request();
                     let start = self.now();
-                    self.backend = Some(BackendSide::new(self.client.tenant(), plan));
+                    let mut backend = BackendSide::new(self.client.tenant(), plan);
+                    if let (Some(seed), Some(fork)) = (self.backend_random_seed, &mut backend.fork)
+                    {
+                        fork.seed_random(seed);
+                    }
+                    self.backend = Some(backend);
                     self.fork_nanos += self.now() - start;
                     self.stage = Stage::BackendFetch;
                 }

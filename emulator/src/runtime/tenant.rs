@@ -12,6 +12,7 @@ use super::abi::Hook;
 use super::calls::{dispatch, CallEnd, CallState, ForgeRequest, GuestFunction, Phase, Response};
 use super::calls::{CacheSetting, Hooks};
 use super::config::{Limits, RandomSource};
+use super::helpers::sha256;
 use super::host::Host;
 use super::usage::MAX_LOG_BYTES;
 use crate::mem::PAGE_SIZE;
@@ -542,6 +543,18 @@ impl Fork {
         self.machine.memory().peak_owned_pages()
     }
 
+    /// Gives this fork's random bytes (`getrandom`) from a stream derived from `seed` instead
+    /// of its tenant's `random` source, for the rest of the fork: for hosts whose build has
+    /// no OS source but which can draw 32 bytes per request from their own (the Extism
+    /// plugin, through its input). The stream is SHA-256 of the seed and a counter, so it is
+    /// as unpredictable as the seed.
+    pub fn seed_random(&mut self, seed: [u8; 32]) {
+        let environment: &mut dyn core::any::Any = self.machine.environment();
+        if let Some(environment) = environment.downcast_mut::<TenantEnvironment>() {
+            environment.seeded_random = Some(SeededRandom::new(seed));
+        }
+    }
+
     /// The fork's machine, for debuggers: pc, registers, the program's code.
     pub fn machine(&self) -> &Machine {
         &self.machine
@@ -791,9 +804,46 @@ struct TenantEnvironment {
     output_dropped: bool,
     clock: Option<ClockSource>,
     random: RandomSource,
+    /// A seed the host gave this fork ([`Fork::seed_random`]); it wins over `random`.
+    seeded_random: Option<SeededRandom>,
     /// The fixed sequence, and the fallback should the OS fail.
     fixed_random: Isolated,
     os_random_failed: bool,
+}
+
+/// Random bytes from a 32-byte seed: SHA-256(seed ‖ counter) for counter 0, 1, 2…
+struct SeededRandom {
+    seed: [u8; 32],
+    counter: u64,
+    block: [u8; 32],
+    /// Bytes of `block` given out.
+    used: usize,
+}
+
+impl SeededRandom {
+    fn new(seed: [u8; 32]) -> SeededRandom {
+        SeededRandom {
+            seed,
+            counter: 0,
+            block: [0; 32],
+            used: 32,
+        }
+    }
+
+    fn fill(&mut self, buffer: &mut [u8]) {
+        for byte in buffer {
+            if self.used == self.block.len() {
+                let mut input = [0u8; 40];
+                input[..32].copy_from_slice(&self.seed);
+                input[32..].copy_from_slice(&self.counter.to_le_bytes());
+                self.block = sha256(&input);
+                self.counter += 1;
+                self.used = 0;
+            }
+            *byte = self.block[self.used];
+            self.used += 1;
+        }
+    }
 }
 
 impl TenantEnvironment {
@@ -803,6 +853,7 @@ impl TenantEnvironment {
             output_dropped: false,
             clock,
             random,
+            seeded_random: None,
             fixed_random: Isolated::default(),
             os_random_failed: false,
         })
@@ -823,6 +874,10 @@ impl Environment for TenantEnvironment {
     }
 
     fn random_bytes(&mut self, buffer: &mut [u8]) {
+        if let Some(seeded) = &mut self.seeded_random {
+            seeded.fill(buffer);
+            return;
+        }
         if self.random == RandomSource::Os && os_random(buffer) {
             return;
         }

@@ -142,6 +142,7 @@ pub fn recv_input(case: &Case) -> RecvInput {
         headers: case.request.headers.clone(),
         body: Some(case.request.body.clone()),
         body_base64: None,
+        random: None,
     }
 }
 
