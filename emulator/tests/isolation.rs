@@ -19,10 +19,18 @@ use rvedge::runtime::{
     exchange, parse_tenants, CacheDecision, EchoOrigin, ErrorKind, ExchangeOutcome, HttpRequest,
     Limits, MemoryHost, RandomSource, Source, StepOutcome, Tenant, MAX_LOG_BYTES, MAX_LOG_LINES,
 };
+use support::report_field;
 
 fn attack_tenant(limits: Limits) -> Arc<Tenant> {
     Tenant::load("attack", &support::guest("tenant/attack"), limits, None)
         .unwrap_or_else(|error| panic!("attack loads: {error}"))
+}
+
+/// The attack tenant with room for attacks that must hit a cap before the budget.
+fn roomy_attack_tenant() -> Arc<Tenant> {
+    attack_tenant(limits_with(|limits| {
+        limits.max_instructions = 1_000_000_000
+    }))
 }
 
 fn limits_with(change: impl FnOnce(&mut Limits)) -> Limits {
@@ -58,15 +66,6 @@ fn header<'a>(outcome: &'a ExchangeOutcome, name: &str) -> Option<&'a str> {
         panic!("request failed: {:?}", outcome.result);
     };
     response.header(name)
-}
-
-/// The `key=value` fields of an attack report.
-fn field(report: &str, key: &str) -> u64 {
-    report
-        .split(' ')
-        .find_map(|pair| pair.strip_prefix(&format!("{key}=")))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no {key} in {report:?}"))
 }
 
 // ---- Host work is charged ---------------------------------------------------------------
@@ -131,7 +130,7 @@ fn every_tenant_call_has_a_fixed_price() {
     let tenant = attack_tenant(Limits::default());
     let instructions = |calls: u64| {
         let outcome = get(&tenant, &format!("/loop/sha256/0/{calls}"));
-        assert_eq!(field(&body(&outcome), "ok"), calls);
+        assert_eq!(report_field(&body(&outcome), "ok"), calls);
         outcome.stats.instructions
     };
     let per_call = (instructions(2000) - instructions(1000)) / 1000;
@@ -145,7 +144,7 @@ fn every_tenant_call_has_a_fixed_price() {
 fn stepping_charges_tenant_calls_as_running_does() {
     let tenant = attack_tenant(Limits::default());
     let url = format!("/loop/sha256/{}/3", 64 << 10);
-    assert_eq!(field(&body(&get(&tenant, &url)), "ok"), 3);
+    assert_eq!(report_field(&body(&get(&tenant, &url)), "ok"), 3);
     let mut host = MemoryHost::new(HttpRequest {
         method: "GET".into(),
         url,
@@ -174,24 +173,29 @@ fn stepping_charges_tenant_calls_as_running_does() {
 
 #[test]
 fn log_lines_and_bytes_are_capped_per_request() {
-    let tenant = attack_tenant(limits_with(|limits| {
-        limits.max_instructions = 1_000_000_000
-    }));
+    let tenant = roomy_attack_tenant();
     // Many short lines: the line cap.
     let outcome = get(&tenant, "/loop/log/10/100000");
     let report = body(&outcome);
-    assert_eq!(field(&report, "ok") as usize, MAX_LOG_LINES, "{report}");
-    assert_eq!(field(&report, "e2big") as usize, 100_000 - MAX_LOG_LINES);
+    assert_eq!(
+        report_field(&report, "ok") as usize,
+        MAX_LOG_LINES,
+        "{report}"
+    );
+    assert_eq!(
+        report_field(&report, "e2big") as usize,
+        100_000 - MAX_LOG_LINES
+    );
     assert!(outcome.log.len() <= MAX_LOG_LINES, "{}", outcome.log.len());
     // Long lines: the byte cap.
     let outcome = get(&tenant, "/loop/log/65536/100");
     let report = body(&outcome);
-    assert!(field(&report, "e2big") > 0, "{report}");
+    assert!(report_field(&report, "e2big") > 0, "{report}");
     let logged: usize = outcome.log.iter().map(String::len).sum();
     assert!(logged <= MAX_LOG_BYTES, "{logged} bytes logged");
     // stdout counts in the same caps, and says it was cut.
     let outcome = get(&tenant, "/stdout/100/100000");
-    assert_eq!(field(&body(&outcome), "printed"), 100_000);
+    assert_eq!(report_field(&body(&outcome), "printed"), 100_000);
     assert!(
         outcome.log.len() <= MAX_LOG_LINES + 1,
         "{}",
@@ -208,13 +212,11 @@ fn log_lines_and_bytes_are_capped_per_request() {
 
 #[test]
 fn headers_added_are_capped_per_request() {
-    let tenant = attack_tenant(limits_with(|limits| {
-        limits.max_instructions = 1_000_000_000
-    }));
+    let tenant = roomy_attack_tenant();
     // Many small headers.
     let outcome = get(&tenant, "/loop/header_append/16/100000");
     let report = body(&outcome);
-    assert!(field(&report, "e2big") > 90_000, "{report}");
+    assert!(report_field(&report, "e2big") > 90_000, "{report}");
     assert!(
         outcome.request.headers.len() < 1000,
         "{} headers",
@@ -224,18 +226,19 @@ fn headers_added_are_capped_per_request() {
     for call in ["header_set", "url_set"] {
         let outcome = get(&tenant, &format!("/loop/{call}/{MIB}/100"));
         let report = body(&outcome);
-        assert_eq!(field(&report, "e2big"), 100, "{call}: {report}");
+        assert_eq!(report_field(&report, "e2big"), 100, "{call}: {report}");
     }
     // hash_add keeps its 64 KiB.
     let report = body(&get(&tenant, "/loop/hash_add/1024/100"));
-    assert_eq!((field(&report, "ok"), field(&report, "e2big")), (64, 36));
+    assert_eq!(
+        (report_field(&report, "ok"), report_field(&report, "e2big")),
+        (64, 36)
+    );
 }
 
 #[test]
 fn json_query_does_not_build_a_huge_value() {
-    let tenant = attack_tenant(limits_with(|limits| {
-        limits.max_instructions = 1_000_000_000
-    }));
+    let tenant = roomy_attack_tenant();
     // {"big": [2M zeros], "small": 1}: about 4 MiB of JSON.
     let report = body(&get(&tenant, "/json/2000000"));
     assert_eq!(report, "small=1 big=-7");
@@ -247,9 +250,7 @@ fn json_query_does_not_build_a_huge_value() {
 
 #[test]
 fn hostile_xml_is_refused_quickly() {
-    let tenant = attack_tenant(limits_with(|limits| {
-        limits.max_instructions = 1_000_000_000
-    }));
+    let tenant = roomy_attack_tenant();
     for (url, expected) in [
         ("/xml/deep/20000", "deeper than"),
         ("/xml/attrs/100000", "more than"),
@@ -257,7 +258,7 @@ fn hostile_xml_is_refused_quickly() {
         let started = Instant::now();
         let report = body(&get(&tenant, url));
         println!("{url}: {report} in {:?}", started.elapsed());
-        assert!(field(&report, "result") > 0, "{url}: {report}");
+        assert!(report_field(&report, "result") > 0, "{url}: {report}");
         assert!(report.contains(expected), "{url}: {report}");
     }
     let report = body(&get(&tenant, "/xml/deep/100"));

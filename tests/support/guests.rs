@@ -41,6 +41,16 @@ pub fn guest(name: &str) -> Vec<u8> {
         .unwrap_or_else(|error| panic!("cannot read guest {}: {error}", path.display()))
 }
 
+/// Field `key` of a tenant's `key=value key=value ...` report (tests/guests/tenant/attack.c),
+/// as a number.
+pub fn report_field(report: &str, key: &str) -> u64 {
+    report
+        .split(' ')
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {report:?}"))
+}
+
 /// Fails with a message saying how to install them if any of `tools` is not on PATH.
 pub fn require_tools(tools: &[&str]) -> Result<(), String> {
     let on_path = |tool: &&str| {

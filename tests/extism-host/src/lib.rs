@@ -133,6 +133,16 @@ pub fn call(
         .unwrap_or_else(|error| panic!("{export} returned an unknown output ({error}): {text}"))
 }
 
+/// A `vcl_recv` input: GET `url` for `tenant`, nothing else.
+pub fn get(tenant: &str, url: &str) -> RecvInput {
+    RecvInput {
+        tenant: tenant.into(),
+        method: "GET".into(),
+        url: url.into(),
+        ..RecvInput::default()
+    }
+}
+
 /// The `vcl_recv` input for a conformance case.
 pub fn recv_input(case: &Case) -> RecvInput {
     RecvInput {

@@ -14,7 +14,8 @@ use extism::Plugin;
 use rvedge::runtime::TenantBundle;
 use rvedge_extism::messages::{Message, Output, RecvInput, ResponseSource};
 use rvedge_extism::policy::MAX_INPUT_BYTES;
-use rvedge_extism_host::{call, call_raw, new_plugin};
+use rvedge_extism_host::{call, call_raw, get, new_plugin};
+use support::report_field;
 
 /// A plugin with the attack tenant twice: `attack` with the defaults, `narrow` with two
 /// allowed backends and a one-hour TTL cap.
@@ -28,15 +29,6 @@ fn attack_plugin() -> Plugin {
         programs: BTreeMap::from([("attack".to_string(), support::guest("tenant/attack"))]),
     };
     new_plugin(Some(&bundle.to_json().to_string()))
-}
-
-fn get(tenant: &str, url: &str) -> RecvInput {
-    RecvInput {
-        tenant: tenant.into(),
-        method: "GET".into(),
-        url: url.into(),
-        ..RecvInput::default()
-    }
 }
 
 fn recv(plugin: &mut Plugin, input: &RecvInput) -> Output {
@@ -63,14 +55,6 @@ fn body(output: Output) -> String {
     response.body.unwrap_or_default()
 }
 
-fn field(report: &str, key: &str) -> u64 {
-    report
-        .split(' ')
-        .find_map(|pair| pair.strip_prefix(&format!("{key}=")))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no {key} in {report:?}"))
-}
-
 #[test]
 fn a_loop_of_hashing_ends_as_a_timeout() {
     let mut plugin = attack_plugin();
@@ -93,7 +77,7 @@ fn logs_and_headers_are_capped_per_request() {
     let (response, _, _, logs) = responded(recv(&mut plugin, &get("attack", "/loop/log/10/5000")));
     let report = response.body.unwrap_or_default();
     assert_eq!(
-        (field(&report, "ok"), field(&report, "e2big")),
+        (report_field(&report, "ok"), report_field(&report, "e2big")),
         (1000, 4000)
     );
     assert_eq!(logs.len(), 1000);
@@ -101,7 +85,7 @@ fn logs_and_headers_are_capped_per_request() {
         &mut plugin,
         &get("attack", "/loop/header_append/16/1000"),
     ));
-    assert_eq!(field(&report, "ok"), 128, "{report}");
+    assert_eq!(report_field(&report, "ok"), 128, "{report}");
 }
 
 #[test]

@@ -6,7 +6,8 @@ use rvedge_conformance::cases;
 use rvedge_extism::messages::{Output, RecvInput, ResponseSource};
 use rvedge_extism::policy::MAX_PENDING_REQUESTS;
 use rvedge_extism_host::{
-    call, call_raw, conformance_configuration, new_plugin, observe, recv_input, repo_root, Call,
+    call, call_raw, conformance_configuration, get, new_plugin, observe, recv_input, repo_root,
+    Call,
 };
 
 /// Runs the whole table through `plugin`, with each case's repeats; returns the failures.
@@ -21,15 +22,6 @@ fn run_table(plugin: &mut Plugin, calls: &mut Vec<Call>) -> Vec<String> {
         }
     }
     failures
-}
-
-fn get(tenant: &str, url: &str) -> RecvInput {
-    RecvInput {
-        tenant: tenant.into(),
-        method: "GET".into(),
-        url: url.into(),
-        ..RecvInput::default()
-    }
 }
 
 /// A request to the seed tenant must still give its forged response.
@@ -344,10 +336,11 @@ fn real_inputs_and_outputs_follow_the_json_schema() {
         &serde_json::json!({"request_id": 999999, "tenant": "rewrite", "response": {"status": 200}}),
         &mut calls,
     );
-    // Binary bodies travel as base64 both ways.
+    // Binary bodies travel as base64 both ways; randomness from the proxy is base64 too.
     let binary = RecvInput {
         body: None,
         body_base64: Some("AP8=".into()),
+        random: Some("q9Zl0c5bW8m1F0gYy5JxH0t4nqv2y8mH3kYp3bq1ZCA=".into()),
         ..get("json-api", "/")
     };
     observe(&mut plugin, &binary, &mut calls);

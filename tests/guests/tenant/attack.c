@@ -54,6 +54,16 @@ static void answer(void) {
     rvedge_respond(200, S("text/plain"), report, (size_t)report_len);
 }
 
+/* malloc, or NULL after answering that it failed. */
+static char *allocate_or_answer(size_t bytes) {
+    char *memory = malloc(bytes);
+    if (memory == NULL) {
+        note("malloc failed");
+        answer();
+    }
+    return memory;
+}
+
 /* The path segment after `count` slashes, as a number. */
 static unsigned long segment_number(const char *url, int count) {
     const char *cursor = url;
@@ -76,9 +86,9 @@ static void spin(unsigned long n) {
 
 /* A document of `bytes` bytes the call accepts, dense with tokens so parsing is as slow per
  * byte as it gets: [0,0,...,0] for JSON, <a><b/><b/>...</a> for XML (padded with spaces),
- * text else. */
+ * text else. NULL after answering if there is no memory for it. */
 static char *document_for(const char *call, size_t bytes) {
-    char *buffer = malloc(bytes + 1);
+    char *buffer = allocate_or_answer(bytes + 1);
     if (buffer == NULL) {
         return NULL;
     }
@@ -154,8 +164,6 @@ static void loop_call(const char *url, uint64_t req) {
     unsigned long times = segment_number(url, 3);
     char *data = document_for(call, bytes);
     if (data == NULL) {
-        note("malloc failed");
-        answer();
         return;
     }
     unsigned long calls = 0, ok = 0, e2big = 0;
@@ -230,10 +238,8 @@ static void validate_xml(char *document, size_t length) {
 }
 
 static void xml_deep(unsigned long depth) {
-    char *document = malloc(depth * 7 + 1);
+    char *document = allocate_or_answer(depth * 7 + 1);
     if (document == NULL) {
-        note("malloc failed");
-        answer();
         return;
     }
     for (unsigned long i = 0; i < depth; i++) {
@@ -244,11 +250,9 @@ static void xml_deep(unsigned long depth) {
 }
 
 static void xml_attributes(unsigned long count) {
-    /* <a a0="" a1="" ...> with names in base 36 up to 6 characters. */
-    char *document = malloc(count * 12 + 16);
+    /* <a a0="" a1="" ...>, the names in hex. */
+    char *document = allocate_or_answer(count * 12 + 16);
     if (document == NULL) {
-        note("malloc failed");
-        answer();
         return;
     }
     size_t length = 0;
@@ -263,10 +267,8 @@ static void xml_attributes(unsigned long count) {
 
 static void json_big(unsigned long items) {
     size_t length = 0;
-    char *document = malloc(items * 2 + 32);
+    char *document = allocate_or_answer(items * 2 + 32);
     if (document == NULL) {
-        note("malloc failed");
-        answer();
         return;
     }
     length += (size_t)sprintf(document, "{\"big\":[");
@@ -314,8 +316,11 @@ static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
     } else if (starts_with(url, "/stdout/")) {
         unsigned long bytes = segment_number(url, 1), times = segment_number(url, 2);
         char *line = document_for("text", bytes);
+        if (line == NULL) {
+            return;
+        }
         unsigned long printed = 0;
-        for (; line && printed < times; printed++) {
+        for (; printed < times; printed++) {
             printf("%s\n", line);
         }
         fflush(stdout);
