@@ -16,8 +16,9 @@ use std::time::Instant;
 use rvedge::runtime::abi::Hook;
 use rvedge::runtime::usage::CALL_COST;
 use rvedge::runtime::{
-    exchange, parse_tenants, CacheDecision, EchoOrigin, ErrorKind, ExchangeOutcome, HttpRequest,
-    Limits, MemoryHost, RandomSource, Source, StepOutcome, Tenant, MAX_LOG_BYTES, MAX_LOG_LINES,
+    exchange, parse_tenants, CacheDecision, EchoOrigin, ErrorKind, Exchange, ExchangeOutcome,
+    HttpRequest, Limits, MemoryHost, Next, RandomSource, Source, StepOutcome, Tenant,
+    MAX_LOG_BYTES, MAX_LOG_LINES,
 };
 use support::report_field;
 
@@ -228,6 +229,11 @@ fn headers_added_are_capped_per_request() {
         let report = body(&outcome);
         assert_eq!(report_field(&report, "e2big"), 100, "{call}: {report}");
     }
+    // A content type or a backend name is one value, held to the same.
+    assert_eq!(
+        body(&get(&tenant, "/long-names")),
+        "backend_set=-7 respond=-7"
+    );
     // hash_add keeps its 64 KiB.
     let report = body(&get(&tenant, "/loop/hash_add/1024/100"));
     assert_eq!(
@@ -379,4 +385,33 @@ fn forks_get_fresh_randomness_from_the_os() {
     assert_eq!(one, random_fields(&get(&fixed, "/random")));
     let refixed = attack_tenant(os(RandomSource::Fixed));
     assert_eq!(one, random_fields(&get(&refixed, "/random")));
+}
+
+/// Hosts without an OS source (Extism) seed each exchange from their own CSPRNG.
+#[test]
+fn a_host_seed_gives_an_exchange_its_own_random_bytes() {
+    let tenant = attack_tenant(limits_with(|limits| limits.random = RandomSource::Fixed));
+    let getrandom_with = |seed: Option<[u8; 32]>| {
+        let mut host = MemoryHost::new(HttpRequest {
+            method: "GET".into(),
+            url: "/random".into(),
+            ..HttpRequest::default()
+        });
+        let mut exchange = Exchange::new(&tenant);
+        if let Some(seed) = seed {
+            exchange.seed_random(seed);
+        }
+        match exchange.resume(&mut host) {
+            Next::Respond { response, .. } => {
+                let report = String::from_utf8_lossy(&response.body).into_owned();
+                report.split(' ').next().unwrap().to_string()
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    let fixed = getrandom_with(None);
+    let one = getrandom_with(Some([1; 32]));
+    assert_ne!(one, fixed);
+    assert_ne!(one, getrandom_with(Some([2; 32])));
+    assert_eq!(one, getrandom_with(Some([1; 32])));
 }

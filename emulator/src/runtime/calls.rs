@@ -9,7 +9,10 @@ use super::helpers::{self, QueryError};
 use super::host::{
     is_tenant_writable_header, is_valid_header_name, is_valid_header_value, Host, HostError,
 };
-use super::usage::{Meter, RequestUsage, CALL_COST, HASH_COST_PER_KIB, PARSE_COST_PER_KIB};
+use super::usage::{
+    Meter, RequestUsage, CALL_COST, HASH_COST_PER_KIB, MAX_BACKEND_NAME_BYTES,
+    MAX_HEADER_BYTES_ADDED, PARSE_COST_PER_KIB,
+};
 use crate::mem::Perms;
 use crate::Machine;
 
@@ -211,13 +214,11 @@ fn run_call(
         }
         Call::HeaderSet | Call::HeaderAppend => {
             let (set, name) = or_errno!(guest.header_set_and_name(phase, args, Access::Write)?);
-            or_errno!(state
-                .usage
-                .admit_header(name.len().saturating_add(args[4] as usize), true));
             let value = or_errno!(guest.text(args[3], args[4])?);
             if !is_valid_header_value(&value) {
                 return Ok(-errno::EINVAL);
             }
+            or_errno!(state.usage.admit_header(name.len() + value.len(), true));
             if call == Call::HeaderSet {
                 host.set_header(set, &name, &value).map(|()| 0)
             } else {
@@ -257,7 +258,6 @@ fn run_call(
         }
         Call::UrlSet | Call::MethodSet => {
             let set = or_errno!(header_set(phase, args[0]));
-            or_errno!(state.usage.admit_header(args[2] as usize, false));
             let value = or_errno!(guest.text(args[1], args[2])?);
             let valid = if call == Call::UrlSet {
                 value.starts_with('/') && !value.bytes().any(|byte| byte <= b' ' || byte == 0x7f)
@@ -267,6 +267,7 @@ fn run_call(
             if !valid {
                 return Ok(-errno::EINVAL);
             }
+            or_errno!(state.usage.admit_header(value.len(), false));
             if call == Call::UrlSet {
                 host.set_url(set, &value).map(|()| 0)
             } else {
@@ -315,6 +316,9 @@ fn run_call(
             if !is_valid_header_value(&content_type) {
                 return Ok(-errno::EINVAL);
             }
+            if content_type.len() > MAX_HEADER_BYTES_ADDED {
+                return Ok(-errno::E2BIG);
+            }
             let body = or_errno!(guest.bytes(args[3], args[4])?).into_owned();
             state.response = Some(Response {
                 status,
@@ -330,6 +334,9 @@ fn run_call(
             let name = or_errno!(guest.text(args[0], args[1])?);
             if name.is_empty() || !is_valid_header_value(&name) {
                 return Ok(-errno::EINVAL);
+            }
+            if name.len() > MAX_BACKEND_NAME_BYTES {
+                return Ok(-errno::E2BIG);
             }
             if let Some(allowed) = &state.allowed_backends {
                 if !allowed.contains(&name) {

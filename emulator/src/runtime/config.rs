@@ -43,8 +43,8 @@ pub struct Limits {
 /// from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RandomSource {
-    /// The operating system's CSPRNG, asked afresh by every fork: what production hosts use,
-    /// and the default where the target has one.
+    /// The operating system's CSPRNG: every fork takes a seed from it at its first random
+    /// byte. What production hosts use, and the default where the target has one.
     Os,
     /// The same pseudo-random sequence in every fork and every load, so runs repeat (tests,
     /// and targets without an OS source: wasm32-unknown-unknown).

@@ -99,7 +99,8 @@ pub trait Host {
     /// nothing here; an in-memory host copies, a proxy-wasm stream keeps what later hooks may
     /// read of the client request.
     fn begin_backend_request(&mut self) {}
-    /// A line for the host's log, from `log` or the tenant's stdout/stderr.
+    /// A line for the host's log, from `log` or the tenant's stdout/stderr; the runtime passes
+    /// at most [`MAX_LOG_LINES`](super::usage::MAX_LOG_LINES) lines per fork.
     fn log(&mut self, message: &str);
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A tenant configuration ([`config`]) names programs and limits; [`Tenants::load`] boots each
 //! program into a [`Tenant`] (its template); each request runs in a [`Fork`] of it, whose
-//! tenant calls ([`abi`], `docs/abi.md`) reach the host through the [`Host`] trait.
+//! tenant calls ([`abi`], `docs/abi.md`) reach the host through the [`Host`] trait, each paid
+//! for in instructions and held to the per-request caps of [`usage`].
 //! An [`Exchange`] is one request's way through a tenant's hooks, driven by a host step by step;
 //! [`exchange`] drives one to its end with the messages in memory (tests, the conformance
 //! table, the CLI).

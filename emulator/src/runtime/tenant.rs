@@ -804,7 +804,8 @@ struct TenantEnvironment {
     output_dropped: bool,
     clock: Option<ClockSource>,
     random: RandomSource,
-    /// A seed the host gave this fork ([`Fork::seed_random`]); it wins over `random`.
+    /// The stream random bytes come from: seeded by the host ([`Fork::seed_random`], which
+    /// wins over `random`) or, for `RandomSource::Os`, from the OS at the first use.
     seeded_random: Option<SeededRandom>,
     /// The fixed sequence, and the fallback should the OS fail.
     fixed_random: Isolated,
@@ -831,6 +832,7 @@ impl SeededRandom {
     }
 
     fn fill(&mut self, buffer: &mut [u8]) {
+        // Byte by byte: getrandom hands the environment 256 bytes at a time.
         for byte in buffer {
             if self.used == self.block.len() {
                 let mut input = [0u8; 40];
@@ -874,15 +876,21 @@ impl Environment for TenantEnvironment {
     }
 
     fn random_bytes(&mut self, buffer: &mut [u8]) {
-        if let Some(seeded) = &mut self.seeded_random {
-            seeded.fill(buffer);
-            return;
+        // The OS is asked once per fork, for a seed, when the fork first wants random bytes:
+        // forks that want none pay nothing, and a guest asking for megabytes costs hashing,
+        // not a system call per chunk.
+        if self.seeded_random.is_none() && self.random == RandomSource::Os {
+            let mut seed = [0; 32];
+            if os_random(&mut seed) {
+                self.seeded_random = Some(SeededRandom::new(seed));
+            } else {
+                self.os_random_failed = true;
+            }
         }
-        if self.random == RandomSource::Os && os_random(buffer) {
-            return;
+        match &mut self.seeded_random {
+            Some(seeded) => seeded.fill(buffer),
+            None => self.fixed_random.random_bytes(buffer),
         }
-        self.os_random_failed |= self.random == RandomSource::Os;
-        self.fixed_random.random_bytes(buffer);
     }
 }
 

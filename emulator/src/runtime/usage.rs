@@ -41,6 +41,9 @@ pub const MAX_HEADERS_ADDED: usize = 128;
 /// past it `-E2BIG`.
 pub const MAX_HEADER_BYTES_ADDED: usize = 64 << 10;
 
+/// Longest backend name `backend_set` takes (hosts put it in a header or look it up).
+pub const MAX_BACKEND_NAME_BYTES: usize = 256;
+
 /// Most bytes `hash_add` may add to one request's cache key; more is `-E2BIG`.
 pub const MAX_HASH_BYTES: usize = 64 << 10;
 
@@ -69,7 +72,8 @@ impl RequestUsage {
         true
     }
 
-    /// Counts a header (or URL, or method) of `bytes` set or appended; `-E2BIG` past the caps.
+    /// Counts a valid header (or URL, or method) of `bytes` about to be set or appended;
+    /// `-E2BIG` past the caps.
     /// `counts_as_header` is false for URLs and methods, which replace rather than add.
     pub fn admit_header(&mut self, bytes: usize, counts_as_header: bool) -> Result<(), i64> {
         let headers = self.headers_added + usize::from(counts_as_header);

@@ -19,6 +19,8 @@
  * "/ttl/<seconds>"             forges a cached response with cache_set(1, seconds).
  * "/backend/<name>"            backend_set(name); if refused answers with the result, else
  *                              the request goes to that backend.
+ * "/long-names"                backend_set of a 300-byte name and respond with a 65 KiB
+ *                              content type: answers their results.
  * "/random"                    answers 16 bytes of getrandom and the 16 AT_RANDOM bytes, hex.
  * "/xml/deep/<depth>"          xml_validate of <a> nested <depth> deep.
  * "/xml/attrs/<n>"             xml_validate of one element with n attributes.
@@ -348,6 +350,14 @@ static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
             note("backend_set=%lld", (long long)result);
             answer();
         }
+    } else if (strcmp(url, "/long-names") == 0) {
+        char *name = document_for("text", 65 << 10);
+        if (name == NULL) {
+            return;
+        }
+        note("backend_set=%lld", (long long)rvedge_backend_set(name, 300));
+        note(" respond=%lld", (long long)rvedge_respond(200, name, 65 << 10, S("")));
+        answer();
     } else if (strcmp(url, "/random") == 0) {
         respond_random();
     } else if (starts_with(url, "/xml/deep/")) {
