@@ -172,6 +172,17 @@ fn stepping_charges_tenant_calls_as_running_does() {
 
 // ---- Every per-request host resource has a cap --------------------------------------------
 
+/// With a budget too large to stop it, a request still copies at most 256 MiB in and out of
+/// the guest: past that, calls that copy give -E2BIG.
+#[test]
+fn bytes_copied_are_capped_per_request() {
+    let tenant = roomy_attack_tenant();
+    let report = body(&get(&tenant, &format!("/loop/sha256/{MIB}/300")));
+    let ok = report_field(&report, "ok");
+    assert!((250..=256).contains(&ok), "{report}");
+    assert_eq!(report_field(&report, "e2big"), 300 - ok, "{report}");
+}
+
 #[test]
 fn log_lines_and_bytes_are_capped_per_request() {
     let tenant = roomy_attack_tenant();
