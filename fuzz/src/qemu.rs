@@ -1,0 +1,398 @@
+//! "Same as qemu": short straight-line programs run in rvedge and in qemu-riscv64 (an RV64GC
+//! CPU, in one long-lived process running `fuzz/qemu/harness.c`) from the same registers, and
+//! must stop at the same instruction for the same reason with the same registers.
+//!
+//! Programs hold only instructions whose effect is registers and `fcsr`: integer and
+//! floating-point arithmetic, conversions, moves, `fence`, the floating-point CSRs, and
+//! encodings that are illegal in RV64GC. Memory accesses, jumps and system calls are left
+//! out, so a program cannot touch the harness it runs in.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Mutex;
+
+use rvedge::decode::{decode_bytes, Xlen};
+use rvedge::{Isolated, Machine, Stop, TrapKind};
+
+use crate::{program_with_code, small_options, CODE_ADDRESS};
+
+/// RV64GC as rvedge implements it: qemu 7.2's `rv64` also has the bit-manipulation
+/// extensions, which we turn off.
+const QEMU_CPU: &str = "rv64,zba=false,zbb=false,zbc=false,zbs=false,v=false,h=false";
+
+/// Most instructions in a program's body.
+const MAX_BODY_INSTRUCTIONS: usize = 32;
+
+/// Register values the inputs choose from (then mixed with the input's bytes), so programs
+/// meet the edge cases of integer and floating-point arithmetic.
+const INTEGER_VALUES: [u64; 16] = [
+    0,
+    1,
+    u64::MAX,
+    i64::MIN as u64,
+    i64::MAX as u64,
+    0x8000_0000,
+    0x7fff_ffff,
+    0xffff_ffff,
+    0xffff_ffff_8000_0000,
+    0x1_0000_0000,
+    2,
+    31,
+    32,
+    63,
+    64,
+    0x5555_5555_5555_5555,
+];
+
+const FLOAT_VALUES: [u64; 24] = [
+    0,                     // +0.0
+    0x8000_0000_0000_0000, // -0.0
+    0x3ff0_0000_0000_0000, // 1.0
+    0xbff0_0000_0000_0000, // -1.0
+    0x7ff0_0000_0000_0000, // +inf
+    0xfff0_0000_0000_0000, // -inf
+    0x7ff8_0000_0000_0000, // canonical NaN
+    0x7ff4_0000_0000_0000, // signaling NaN
+    0x0000_0000_0000_0001, // smallest subnormal
+    0x7fef_ffff_ffff_ffff, // largest finite
+    0x43e0_0000_0000_0000, // 2^63
+    0x43f0_0000_0000_0000, // 2^64
+    0x3fe0_0000_0000_0000, // 0.5
+    0x4004_0000_0000_0000, // 2.5
+    0xc1e0_0000_0000_0000, // -2^31
+    0x41e0_0000_0000_0000, // 2^31
+    0xffff_ffff_0000_0000, // boxed +0.0f
+    0xffff_ffff_8000_0000, // boxed -0.0f
+    0xffff_ffff_3f80_0000, // boxed 1.0f
+    0xffff_ffff_7f80_0000, // boxed +inf f
+    0xffff_ffff_7fc0_0000, // boxed canonical NaN f
+    0xffff_ffff_7fa0_0000, // boxed signaling NaN f
+    0xffff_ffff_0000_0001, // boxed subnormal f
+    0x0000_0000_3f80_0000, // 1.0f, not boxed (reads as NaN)
+];
+
+/// One program: the registers it starts with and its code (prologue, body, epilogue).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StraightLineProgram {
+    /// x1..x31.
+    pub registers: [u64; 31],
+    pub float_registers: [u64; 32],
+    pub code: Vec<u8>,
+}
+
+/// Reads fuzz input front to back; missing bytes read as 0.
+fn take<const N: usize>(data: &mut &[u8]) -> [u8; N] {
+    let mut bytes = [0; N];
+    let n = N.min(data.len());
+    bytes[..n].copy_from_slice(&data[..n]);
+    *data = &data[n..];
+    bytes
+}
+
+/// A value from `pool` chosen by `choice`'s low bits, its high bits flipping some low bits, so
+/// values near the edge cases come up too.
+fn pooled(pool: &[u64], choice: u8) -> u64 {
+    let value = pool[usize::from(choice) % pool.len()];
+    match choice >> 6 {
+        0 | 1 => value,
+        2 => value ^ 1,
+        _ => value.wrapping_add(u64::from(choice & 0x3f) << 20),
+    }
+}
+
+/// Whether a 32-bit instruction only changes registers in RV64GC, or is illegal there (and
+/// no extension qemu has on could make it touch memory or jump).
+fn keeps_to_registers(word: u32) -> bool {
+    const LOAD: u32 = 0x03;
+    const LOAD_FP: u32 = 0x07;
+    const MISC_MEM: u32 = 0x0f;
+    const STORE: u32 = 0x23;
+    const STORE_FP: u32 = 0x27;
+    const AMO: u32 = 0x2f;
+    const BRANCH: u32 = 0x63;
+    const JALR: u32 = 0x67;
+    const JAL: u32 = 0x6f;
+    const SYSTEM: u32 = 0x73;
+    let funct3 = (word >> 12) & 7;
+    match word & 0x7f {
+        LOAD | LOAD_FP | STORE | STORE_FP | AMO | BRANCH | JALR | JAL => false,
+        // fence and fence.i; the rest of the space holds cache-block operations.
+        MISC_MEM => funct3 <= 1,
+        // CSR instructions on fflags, frm and fcsr only: counters differ between machines.
+        SYSTEM => funct3 != 0 && funct3 != 4 && (1..=3).contains(&(word >> 20)),
+        _ => true,
+    }
+}
+
+/// Whether a compressed instruction only changes registers (or is illegal).
+fn compressed_keeps_to_registers(halfword: u16) -> bool {
+    let funct3 = halfword >> 13;
+    match halfword & 3 {
+        // c.addi4spn (and the all-zero illegal instruction); the rest are loads and stores.
+        0 => funct3 == 0,
+        // c.addi .. c.and; 101..111 are c.j, c.beqz, c.bnez.
+        1 => funct3 <= 4,
+        // c.slli, and c.mv / c.add (rs2 != 0); rs2 == 0 is c.jr, c.jalr, c.ebreak.
+        _ => funct3 == 0 || (funct3 == 4 && (halfword >> 2) & 0x1f != 0),
+    }
+}
+
+const EBREAK: u32 = 0x0010_0073;
+/// `csrrwi zero, frm, imm` and `csrrwi zero, fflags, imm` without the immediate.
+const WRITE_FRM: u32 = 0x0020_5073;
+const WRITE_FFLAGS: u32 = 0x0010_5073;
+/// `csrrs t6, fcsr, zero`: the epilogue makes `fcsr` visible in x31.
+const READ_FCSR_INTO_T6: u32 = 0x0030_2ff3;
+
+impl StraightLineProgram {
+    pub fn from_bytes(mut data: &[u8]) -> StraightLineProgram {
+        let integer_choices: [u8; 31] = take(&mut data);
+        let float_choices: [u8; 32] = take(&mut data);
+        let [fcsr] = take(&mut data);
+        let registers = integer_choices.map(|choice| pooled(&INTEGER_VALUES, choice));
+        let float_registers = float_choices.map(|choice| pooled(&FLOAT_VALUES, choice));
+        let mut code = Vec::new();
+        let immediate = |value: u8| u32::from(value & 0x1f) << 15;
+        code.extend_from_slice(&(WRITE_FRM | immediate(fcsr & 7)).to_le_bytes());
+        code.extend_from_slice(&(WRITE_FFLAGS | immediate(fcsr >> 3)).to_le_bytes());
+        let mut body_instructions = 0;
+        while body_instructions < MAX_BODY_INSTRUCTIONS && data.len() >= 2 {
+            let halfword = u16::from_le_bytes([data[0], data[1]]);
+            if halfword & 3 != 3 {
+                if compressed_keeps_to_registers(halfword) {
+                    code.extend_from_slice(&data[..2]);
+                    body_instructions += 1;
+                }
+                data = &data[2..];
+                continue;
+            }
+            let word: [u8; 4] = take(&mut data);
+            if keeps_to_registers(u32::from_le_bytes(word)) {
+                code.extend_from_slice(&word);
+                body_instructions += 1;
+            }
+        }
+        code.extend_from_slice(&READ_FCSR_INTO_T6.to_le_bytes());
+        code.extend_from_slice(&EBREAK.to_le_bytes());
+        StraightLineProgram {
+            registers,
+            float_registers,
+            code,
+        }
+    }
+
+    /// The address of the final `ebreak`.
+    fn end(&self) -> u64 {
+        CODE_ADDRESS + self.code.len() as u64 - 4
+    }
+
+    /// The program's instructions, one per line, for failure messages.
+    pub fn listing(&self) -> String {
+        let mut listing = String::new();
+        let mut offset = 0;
+        while offset < self.code.len() {
+            let (insn, size) = decode_bytes(&self.code[offset..], Xlen::Rv64);
+            let pc = CODE_ADDRESS + offset as u64;
+            let bits = &self.code[offset..offset + usize::from(size)];
+            let hex: String = bits
+                .iter()
+                .rev()
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
+            listing += &format!("  {pc:#x}: {hex:>8}  {}\n", insn.disassemble(pc));
+            offset += usize::from(size);
+        }
+        listing
+    }
+}
+
+/// How a program stopped and the registers it left, in rvedge or in qemu.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// "end" (the final ebreak), "breakpoint", "illegal instruction", or anything else that
+    /// happened.
+    pub stop: String,
+    pub pc: u64,
+    pub registers: [u64; 31],
+    pub float_registers: [u64; 32],
+}
+
+/// Runs `program` in rvedge.
+pub fn run_in_rvedge(program: &StraightLineProgram) -> Outcome {
+    let elf = program_with_code(&program.code);
+    let mut machine = Machine::from_elf(&elf, &small_options(), Box::new(Isolated::default()))
+        .expect("a straight-line program loads");
+    for (index, &value) in program.registers.iter().enumerate() {
+        machine.set_register(index + 1, value);
+    }
+    for (index, &bits) in program.float_registers.iter().enumerate() {
+        machine.set_float_register(index, bits);
+    }
+    let stop = machine.run(1000);
+    let (stop, pc) = match stop {
+        Stop::Trap(trap) => {
+            let name = match trap.kind {
+                TrapKind::Breakpoint if trap.pc == program.end() => "end".into(),
+                TrapKind::Breakpoint => "breakpoint".into(),
+                TrapKind::IllegalInstruction { .. } => "illegal instruction".into(),
+                other => format!("{other:?}"),
+            };
+            (name, trap.pc)
+        }
+        other => (format!("{other:?}"), machine.pc()),
+    };
+    Outcome {
+        stop,
+        pc,
+        registers: core::array::from_fn(|index| machine.register(index + 1)),
+        float_registers: core::array::from_fn(|index| machine.float_register(index)),
+    }
+}
+
+/// The qemu-riscv64 process running the harness.
+struct Harness {
+    child: Child,
+    input: ChildStdin,
+    output: ChildStdout,
+}
+
+const SIGILL: u32 = 4;
+const SIGTRAP: u32 = 5;
+
+/// Runs `program` in qemu-riscv64 (starting the harness the first time).
+pub fn run_in_qemu(program: &StraightLineProgram) -> Outcome {
+    static HARNESS: Mutex<Option<Harness>> = Mutex::new(None);
+    let mut harness = HARNESS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let harness = harness.get_or_insert_with(start_harness);
+    let mut request = Vec::with_capacity(4 + 63 * 8 + program.code.len());
+    request.extend_from_slice(&(program.code.len() as u32).to_le_bytes());
+    for value in program.registers.iter().chain(&program.float_registers) {
+        request.extend_from_slice(&value.to_le_bytes());
+    }
+    request.extend_from_slice(&program.code);
+    let mut answer = [0u8; 4 + 8 + 63 * 8 + 8];
+    let exchanged = harness
+        .input
+        .write_all(&request)
+        .and_then(|()| harness.input.flush())
+        .and_then(|()| harness.output.read_exact(&mut answer));
+    if let Err(error) = exchanged {
+        let status = harness.child.try_wait();
+        panic!("the qemu harness died ({error}; exit status {status:?})");
+    }
+    let signal = u32::from_le_bytes(answer[..4].try_into().expect("4 bytes"));
+    let word = |index: usize| {
+        let start = 4 + 8 * index;
+        u64::from_le_bytes(answer[start..start + 8].try_into().expect("8 bytes"))
+    };
+    let pc = word(0);
+    let stop = match signal {
+        SIGTRAP if pc == program.end() => "end".into(),
+        SIGTRAP => "breakpoint".into(),
+        SIGILL => "illegal instruction".into(),
+        other => format!("signal {other}"),
+    };
+    Outcome {
+        stop,
+        pc,
+        registers: core::array::from_fn(|index| word(1 + index)),
+        float_registers: core::array::from_fn(|index| word(32 + index)),
+    }
+}
+
+fn start_harness() -> Harness {
+    let binary = build_harness();
+    let mut child = Command::new("qemu-riscv64")
+        .args(["-cpu", QEMU_CPU])
+        .arg(&binary)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!("cannot start qemu-riscv64 (scripts/bootstrap.sh installs it): {error}")
+        });
+    Harness {
+        input: child.stdin.take().expect("piped"),
+        output: child.stdout.take().expect("piped"),
+        child,
+    }
+}
+
+/// Compiles the harness if it is missing or older than its source, and returns its path.
+fn build_harness() -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("qemu/harness.c");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let binary = target.join("qemu-harness");
+    let modified = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .ok()
+    };
+    if modified(&binary).is_some() && modified(&binary) >= modified(&source) {
+        return binary;
+    }
+    std::fs::create_dir_all(&target).expect("the target directory can be created");
+    // Linked high, so the programs' code address is free; -mno-relax because the signal
+    // handler runs with the program's gp.
+    let status = Command::new("riscv64-linux-gnu-gcc")
+        .args([
+            "-static",
+            "-O2",
+            "-mno-relax",
+            "-Wl,-Ttext-segment=0x40000000",
+            "-o",
+        ])
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .unwrap_or_else(|error| {
+            panic!("cannot run riscv64-linux-gnu-gcc (scripts/bootstrap.sh installs it): {error}")
+        });
+    assert!(status.success(), "the qemu harness does not compile");
+    binary
+}
+
+/// Oracle: rvedge runs a straight-line program as qemu-riscv64 does.
+pub fn check_same_as_qemu(data: &[u8]) {
+    let program = StraightLineProgram::from_bytes(data);
+    let ours = run_in_rvedge(&program);
+    let theirs = run_in_qemu(&program);
+    if ours == theirs {
+        return;
+    }
+    let mut report = format!(
+        "rvedge and qemu differ on\n{}rvedge: {} at {:#x}; qemu: {} at {:#x}\n",
+        program.listing(),
+        ours.stop,
+        ours.pc,
+        theirs.stop,
+        theirs.pc
+    );
+    for index in 0..31 {
+        if ours.registers[index] != theirs.registers[index] {
+            report += &format!(
+                "  x{}: started {:#x}, rvedge {:#x}, qemu {:#x}\n",
+                index + 1,
+                program.registers[index],
+                ours.registers[index],
+                theirs.registers[index]
+            );
+        }
+    }
+    for index in 0..32 {
+        if ours.float_registers[index] != theirs.float_registers[index] {
+            report += &format!(
+                "  f{index}: started {:#x}, rvedge {:#x}, qemu {:#x}\n",
+                program.float_registers[index],
+                ours.float_registers[index],
+                theirs.float_registers[index]
+            );
+        }
+    }
+    panic!("{report}");
+}
