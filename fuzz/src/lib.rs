@@ -62,6 +62,47 @@ pub fn program_with_code(code: &[u8]) -> Vec<u8> {
     elf
 }
 
+/// Reads a fuzz input front to back; bytes past its end read as 0, so every input means
+/// something.
+pub struct InputReader<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> InputReader<'a> {
+    pub fn new(data: &'a [u8]) -> InputReader<'a> {
+        InputReader { data }
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn byte(&mut self) -> u8 {
+        let [byte] = self.array();
+        byte
+    }
+
+    pub fn array<const N: usize>(&mut self) -> [u8; N] {
+        let mut bytes = [0; N];
+        let n_bytes = N.min(self.data.len());
+        bytes[..n_bytes].copy_from_slice(&self.data[..n_bytes]);
+        self.data = &self.data[n_bytes..];
+        bytes
+    }
+
+    /// A length byte (in units of `max / 256`), then that many bytes (fewer at the end of the
+    /// input).
+    pub fn bytes(&mut self, max: usize) -> Vec<u8> {
+        let unit = max.div_ceil(256);
+        let length = (usize::from(self.byte()) * unit)
+            .min(max)
+            .min(self.data.len());
+        let (taken, rest) = self.data.split_at(length);
+        self.data = rest;
+        taken.to_vec()
+    }
+}
+
 /// Small limits, so a fuzz input cannot make one run expensive.
 pub fn small_options() -> Options {
     Options {

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use rvedge::decode::{decode_bytes, Xlen};
 use rvedge::{Isolated, Machine, Stop, TrapKind};
 
-use crate::{program_with_code, small_options, CODE_ADDRESS};
+use crate::{program_with_code, small_options, InputReader, CODE_ADDRESS};
 
 /// RV64GC as rvedge implements it: qemu 7.2's `rv64` also has the bit-manipulation
 /// extensions, which we turn off.
@@ -81,15 +81,6 @@ pub struct StraightLineProgram {
     pub code: Vec<u8>,
 }
 
-/// Reads fuzz input front to back; missing bytes read as 0.
-fn take<const N: usize>(data: &mut &[u8]) -> [u8; N] {
-    let mut bytes = [0; N];
-    let n = N.min(data.len());
-    bytes[..n].copy_from_slice(&data[..n]);
-    *data = &data[n..];
-    bytes
-}
-
 /// A value from `pool` chosen by `choice`'s low bits, its high bits flipping some low bits, so
 /// values near the edge cases come up too.
 fn pooled(pool: &[u64], choice: u8) -> u64 {
@@ -146,10 +137,11 @@ const WRITE_FFLAGS: u32 = 0x0010_5073;
 const READ_FCSR_INTO_T6: u32 = 0x0030_2ff3;
 
 impl StraightLineProgram {
-    pub fn from_bytes(mut data: &[u8]) -> StraightLineProgram {
-        let integer_choices: [u8; 31] = take(&mut data);
-        let float_choices: [u8; 32] = take(&mut data);
-        let [fcsr] = take(&mut data);
+    pub fn from_bytes(data: &[u8]) -> StraightLineProgram {
+        let mut reader = InputReader::new(data);
+        let integer_choices: [u8; 31] = reader.array();
+        let float_choices: [u8; 32] = reader.array();
+        let fcsr = reader.byte();
         let registers = integer_choices.map(|choice| pooled(&INTEGER_VALUES, choice));
         let float_registers = float_choices.map(|choice| pooled(&FLOAT_VALUES, choice));
         let mut code = Vec::new();
@@ -157,17 +149,17 @@ impl StraightLineProgram {
         code.extend_from_slice(&(WRITE_FRM | immediate(fcsr & 7)).to_le_bytes());
         code.extend_from_slice(&(WRITE_FFLAGS | immediate(fcsr >> 3)).to_le_bytes());
         let mut body_instructions = 0;
-        while body_instructions < MAX_BODY_INSTRUCTIONS && data.len() >= 2 {
-            let halfword = u16::from_le_bytes([data[0], data[1]]);
-            if halfword & 3 != 3 {
-                if compressed_keeps_to_registers(halfword) {
-                    code.extend_from_slice(&data[..2]);
+        while body_instructions < MAX_BODY_INSTRUCTIONS && reader.remaining() >= 2 {
+            let low: [u8; 2] = reader.array();
+            if u16::from_le_bytes(low) & 3 != 3 {
+                if compressed_keeps_to_registers(u16::from_le_bytes(low)) {
+                    code.extend_from_slice(&low);
                     body_instructions += 1;
                 }
-                data = &data[2..];
                 continue;
             }
-            let word: [u8; 4] = take(&mut data);
+            let high: [u8; 2] = reader.array();
+            let word = [low[0], low[1], high[0], high[1]];
             if keeps_to_registers(u32::from_le_bytes(word)) {
                 code.extend_from_slice(&word);
                 body_instructions += 1;

@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use crate::InputReader;
 use rvedge::runtime::{
     ErrorKind, Exchange, HttpRequest, HttpResponse, Limits, MemoryHost, Next, Source, StepOutcome,
     Tenant,
@@ -77,36 +78,9 @@ pub struct TenantCallsInput {
     steps: Option<usize>,
 }
 
-/// Reads fuzz input front to back; missing bytes read as 0.
-struct Reader<'a> {
-    data: &'a [u8],
-}
-
-impl Reader<'_> {
-    fn byte(&mut self) -> u8 {
-        let Some((&first, rest)) = self.data.split_first() else {
-            return 0;
-        };
-        self.data = rest;
-        first
-    }
-
-    /// A length byte (in units of `max / 256`), then that many bytes, fewer at the end of the
-    /// input.
-    fn bytes(&mut self, max: usize) -> Vec<u8> {
-        let unit = max.div_ceil(256);
-        let length = (usize::from(self.byte()) * unit)
-            .min(max)
-            .min(self.data.len());
-        let (taken, rest) = self.data.split_at(length);
-        self.data = rest;
-        taken.to_vec()
-    }
-}
-
 impl TenantCallsInput {
     pub fn from_bytes(data: &[u8]) -> TenantCallsInput {
-        let mut reader = Reader { data };
+        let mut reader = InputReader::new(data);
         let flags = reader.byte();
         let steps = reader.byte();
         let method = ["GET", "POST", "HEAD", "PUT", "PURGE"][usize::from(flags >> 4) % 5];
