@@ -4,12 +4,13 @@
  *
  * Request on stdin: u32 code length, 31 u64 (x1..x31), 32 u64 (f0..f31), the code.
  * Answer on stdout: u32 signal (SIGTRAP for the final ebreak, SIGILL, ...), u64 pc,
- * 31 u64 (x1..x31), 32 u64 (f0..f31), u64 fcsr; all little-endian.
+ * 31 u64 (x1..x31), 32 u64 (f0..f31), u64 fcsr, the data page; all little-endian.
  *
- * The code runs at CODE_ADDRESS with every register as given: the harness stops itself with
- * an ebreak, and its signal handler swaps the harness's registers for the program's; the
- * signal that ends the program (its last ebreak, or a fault) swaps them back and the harness
- * goes on after its ebreak. The handler runs with the program's gp and tp, so this file is
+ * The code runs at CODE_ADDRESS with every register as given, and a page of data at
+ * DATA_ADDRESS filled with data_byte(offset) (fuzz/src/qemu.rs fills rvedge's the same way):
+ * the harness stops itself with an ebreak, and its signal handler swaps the harness's
+ * registers for the program's; the signal that ends the program (its last ebreak, or a fault)
+ * swaps them back and the harness goes on after its ebreak. The handler runs with the program's gp and tp, so this file is
  * built with -mno-relax (no gp-relative data) and the handler uses no thread-local state. */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -21,6 +22,12 @@
 
 #define CODE_ADDRESS 0x10000ul
 #define CODE_BYTES 0x1000ul
+#define DATA_ADDRESS 0x20000ul
+#define DATA_BYTES 0x1000ul
+
+static unsigned char data_byte(unsigned long offset) {
+    return (unsigned char)(offset * 0x9d + 0x17);
+}
 
 struct request {
     uint32_t code_length;
@@ -34,6 +41,7 @@ struct answer {
     uint64_t x[31];
     uint64_t f[32];
     uint64_t fcsr;
+    unsigned char data[DATA_BYTES];
 } __attribute__((packed));
 
 static struct request request;
@@ -101,9 +109,14 @@ static int write_all(const void *buffer, size_t length) {
 }
 
 int main(void) {
-    static char signal_stack[64 << 10];
-    stack_t stack = {.ss_sp = signal_stack, .ss_size = sizeof signal_stack};
-    if (sigaltstack(&stack, NULL) != 0) {
+    /* A mapping of its own with a spare page on top: qemu-riscv64 7.2 was seen writing just
+     * above the top of the alternate stack while returning from a handler, which with a static
+     * array clobbered the answer that the linker put next to it. */
+    size_t stack_bytes = 64 << 10;
+    char *signal_stack = mmap(NULL, stack_bytes + 4096, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    stack_t stack = {.ss_sp = signal_stack, .ss_size = stack_bytes};
+    if (signal_stack == MAP_FAILED || sigaltstack(&stack, NULL) != 0) {
         return 2;
     }
     struct sigaction action;
@@ -122,6 +135,11 @@ int main(void) {
     if (code != (unsigned char *)CODE_ADDRESS) {
         return 4;
     }
+    unsigned char *data = mmap((void *)DATA_ADDRESS, DATA_BYTES, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (data != (unsigned char *)DATA_ADDRESS) {
+        return 8;
+    }
     while (read_all(&request, sizeof request)) {
         if (request.code_length > CODE_BYTES) {
             return 5;
@@ -130,9 +148,18 @@ int main(void) {
         if (!read_all(code, request.code_length)) {
             return 6;
         }
+        for (unsigned long offset = 0; offset < DATA_BYTES; offset++) {
+            data[offset] = data_byte(offset);
+        }
         __asm__ volatile("fence.i" ::: "memory");
+        /* Every program starts without a reservation, as on a fresh rvedge machine: any sc
+         * drops the one an earlier program's lr left (Linux drops it on every trap return;
+         * qemu-user does not). */
+        static uint32_t reservation_dropper;
+        __asm__ volatile("sc.w zero, zero, (%0)" ::"r"(&reservation_dropper) : "memory");
         /* A 4-byte ebreak, whatever the compiler would pick. */
         __asm__ volatile(".4byte 0x00100073" ::: "memory");
+        memcpy(answer.data, data, DATA_BYTES);
         if (!write_all(&answer, sizeof answer)) {
             return 7;
         }

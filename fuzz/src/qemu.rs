@@ -2,10 +2,13 @@
 //! CPU, in one long-lived process running `fuzz/qemu/harness.c`) from the same registers, and
 //! must stop at the same instruction for the same reason with the same registers.
 //!
-//! Programs hold only instructions whose effect is registers and `fcsr`: integer and
-//! floating-point arithmetic, conversions, moves, `fence`, the floating-point CSRs, and
-//! encodings that are illegal in RV64GC. Memory accesses, jumps and system calls are left
-//! out, so a program cannot touch the harness it runs in.
+//! Programs hold no jumps, branches or system calls: integer and floating-point arithmetic,
+//! conversions, moves, `fence`, the floating-point CSRs, loads, stores and atomics, and
+//! encodings that are illegal in RV64GC. Every memory access is based on x30, which points
+//! into the middle of a data page and which no instruction may change (the generator rewrites
+//! the base register of accesses and destinations x30), so a program can reach nothing but
+//! its page (and the unmapped page after it) and cannot touch the harness it runs in.
+//! Compressed loads and stores, whose base registers cannot be x30, are left out.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -15,7 +18,7 @@ use std::sync::Mutex;
 use rvedge::decode::{decode_bytes, Xlen};
 use rvedge::{Isolated, Machine, Stop, TrapKind};
 
-use crate::{program_with_code, small_options, InputReader, CODE_ADDRESS};
+use crate::{program_with_code, small_options, InputReader, CODE_ADDRESS, DATA_ADDRESS};
 
 /// RV64GC as rvedge implements it: qemu 7.2's `rv64` also has the bit-manipulation
 /// extensions, which we turn off.
@@ -23,6 +26,19 @@ const QEMU_CPU: &str = "rv64,zba=false,zbb=false,zbc=false,zbs=false,v=false,h=f
 
 /// Most instructions in a program's body.
 const MAX_BODY_INSTRUCTIONS: usize = 32;
+
+/// The data page's size, and the register every memory access is based on: it points at the
+/// middle of the page, so 12-bit offsets reach all of it (and just past its end).
+const DATA_BYTES: usize = 0x1000;
+const BASE_REGISTER: u32 = 30;
+const BASE_ADDRESS: u64 = DATA_ADDRESS + 0x800;
+/// What a destination x30 becomes.
+const SPARE_REGISTER: u32 = 29;
+
+/// The data page's first contents, byte by byte: `data_byte` of `qemu/harness.c`.
+fn data_byte(offset: usize) -> u8 {
+    (offset as u8).wrapping_mul(0x9d).wrapping_add(0x17)
+}
 
 /// Register values the inputs choose from (then mixed with the input's bytes), so programs
 /// meet the edge cases of integer and floating-point arithmetic.
@@ -92,41 +108,71 @@ fn pooled(pool: &[u64], choice: u8) -> u64 {
     }
 }
 
-/// Whether a 32-bit instruction only changes registers in RV64GC, or is illegal there (and
-/// no extension qemu has on could make it touch memory or jump).
-fn keeps_to_registers(word: u32) -> bool {
-    const LOAD: u32 = 0x03;
-    const LOAD_FP: u32 = 0x07;
-    const MISC_MEM: u32 = 0x0f;
-    const STORE: u32 = 0x23;
-    const STORE_FP: u32 = 0x27;
-    const AMO: u32 = 0x2f;
-    const BRANCH: u32 = 0x63;
-    const JALR: u32 = 0x67;
-    const JAL: u32 = 0x6f;
-    const SYSTEM: u32 = 0x73;
+const LOAD: u32 = 0x03;
+const LOAD_FP: u32 = 0x07;
+const MISC_MEM: u32 = 0x0f;
+const STORE: u32 = 0x23;
+const STORE_FP: u32 = 0x27;
+const AMO: u32 = 0x2f;
+const BRANCH: u32 = 0x63;
+const JALR: u32 = 0x67;
+const JAL: u32 = 0x6f;
+const SYSTEM: u32 = 0x73;
+
+/// A 32-bit instruction confined to registers and the data page: memory accesses based on
+/// x30, destination x30 moved to x29. None for jumps, branches, system calls, CSRs other than
+/// the floating-point ones (counters differ between machines), cache-block operations and
+/// vector loads and stores.
+fn confined(word: u32) -> Option<u32> {
     let funct3 = (word >> 12) & 7;
-    match word & 0x7f {
-        LOAD | LOAD_FP | STORE | STORE_FP | AMO | BRANCH | JALR | JAL => false,
+    let opcode = word & 0x7f;
+    let allowed = match opcode {
+        BRANCH | JALR | JAL => false,
+        // Scalar widths only: qemu 7.2 runs the whole-register vector loads and stores
+        // (vl1r.v, vs1r.v) even with V turned off.
+        LOAD_FP | STORE_FP => (1..=4).contains(&funct3),
         // fence and fence.i; the rest of the space holds cache-block operations.
         MISC_MEM => funct3 <= 1,
-        // CSR instructions on fflags, frm and fcsr only: counters differ between machines.
         SYSTEM => funct3 != 0 && funct3 != 4 && (1..=3).contains(&(word >> 20)),
         _ => true,
+    };
+    if !allowed {
+        return None;
     }
+    let mut word = word;
+    if matches!(opcode, LOAD | LOAD_FP | STORE | STORE_FP | AMO) {
+        word = (word & !(0x1f << 15)) | BASE_REGISTER << 15;
+    }
+    // Stores keep an immediate where other instructions have rd.
+    if !matches!(opcode, STORE | STORE_FP) && (word >> 7) & 0x1f == BASE_REGISTER {
+        word = (word & !(0x1f << 7)) | SPARE_REGISTER << 7;
+    }
+    Some(word)
 }
 
-/// Whether a compressed instruction only changes registers (or is illegal).
-fn compressed_keeps_to_registers(halfword: u16) -> bool {
+/// A compressed instruction confined to registers (destination x30 moved to x29), or None
+/// for loads, stores, jumps and branches.
+fn compressed_confined(halfword: u16) -> Option<u16> {
     let funct3 = halfword >> 13;
-    match halfword & 3 {
-        // c.addi4spn (and the all-zero illegal instruction); the rest are loads and stores.
-        0 => funct3 == 0,
-        // c.addi .. c.and; 101..111 are c.j, c.beqz, c.bnez.
-        1 => funct3 <= 4,
-        // c.slli, and c.mv / c.add (rs2 != 0); rs2 == 0 is c.jr, c.jalr, c.ebreak.
-        _ => funct3 == 0 || (funct3 == 4 && (halfword >> 2) & 0x1f != 0),
+    let full_register_destination = match halfword & 3 {
+        // c.addi4spn (and the all-zero illegal instruction) has a 3-bit rd; the rest of
+        // quadrant 0 are loads and stores.
+        0 if funct3 == 0 => false,
+        0 => return None,
+        // c.addi, c.addiw, c.li, c.lui; c.srli .. c.and have 3-bit registers; 101..111 are
+        // c.j, c.beqz, c.bnez.
+        1 if funct3 <= 3 => true,
+        1 if funct3 == 4 => false,
+        1 => return None,
+        // c.slli, and c.mv / c.add (rs2 != 0); rs2 == 0 is c.jr, c.jalr, c.ebreak; the rest
+        // are stack loads and stores.
+        _ if funct3 == 0 || (funct3 == 4 && (halfword >> 2) & 0x1f != 0) => true,
+        _ => return None,
+    };
+    if full_register_destination && u32::from((halfword >> 7) & 0x1f) == BASE_REGISTER {
+        return Some((halfword & !(0x1f << 7)) | (SPARE_REGISTER as u16) << 7);
     }
+    Some(halfword)
 }
 
 const EBREAK: u32 = 0x0010_0073;
@@ -142,7 +188,8 @@ impl StraightLineProgram {
         let integer_choices: [u8; 31] = reader.array();
         let float_choices: [u8; 32] = reader.array();
         let fcsr = reader.byte();
-        let registers = integer_choices.map(|choice| pooled(&INTEGER_VALUES, choice));
+        let mut registers = integer_choices.map(|choice| pooled(&INTEGER_VALUES, choice));
+        registers[BASE_REGISTER as usize - 1] = BASE_ADDRESS;
         let float_registers = float_choices.map(|choice| pooled(&FLOAT_VALUES, choice));
         let mut code = Vec::new();
         let immediate = |value: u8| u32::from(value & 0x1f) << 15;
@@ -150,18 +197,16 @@ impl StraightLineProgram {
         code.extend_from_slice(&(WRITE_FFLAGS | immediate(fcsr >> 3)).to_le_bytes());
         let mut body_instructions = 0;
         while body_instructions < MAX_BODY_INSTRUCTIONS && reader.remaining() >= 2 {
-            let low: [u8; 2] = reader.array();
-            if u16::from_le_bytes(low) & 3 != 3 {
-                if compressed_keeps_to_registers(u16::from_le_bytes(low)) {
-                    code.extend_from_slice(&low);
-                    body_instructions += 1;
-                }
-                continue;
-            }
-            let high: [u8; 2] = reader.array();
-            let word = [low[0], low[1], high[0], high[1]];
-            if keeps_to_registers(u32::from_le_bytes(word)) {
-                code.extend_from_slice(&word);
+            let low = u16::from_le_bytes(reader.array());
+            let confined_bytes = if low & 3 != 3 {
+                compressed_confined(low).map(|halfword| halfword.to_le_bytes().to_vec())
+            } else {
+                let high = u16::from_le_bytes(reader.array());
+                confined(u32::from(high) << 16 | u32::from(low))
+                    .map(|word| word.to_le_bytes().to_vec())
+            };
+            if let Some(bytes) = confined_bytes {
+                code.extend_from_slice(&bytes);
                 body_instructions += 1;
             }
         }
@@ -199,15 +244,16 @@ impl StraightLineProgram {
     }
 }
 
-/// How a program stopped and the registers it left, in rvedge or in qemu.
+/// How a program stopped and the registers and data it left, in rvedge or in qemu.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
-    /// "end" (the final ebreak), "breakpoint", "illegal instruction", or anything else that
-    /// happened.
+    /// "end" (the final ebreak), "breakpoint", "illegal instruction", "memory fault",
+    /// "misaligned atomic", or anything else that happened.
     pub stop: String,
     pub pc: u64,
     pub registers: [u64; 31],
     pub float_registers: [u64; 32],
+    pub data: Vec<u8>,
 }
 
 /// Runs `program` in rvedge.
@@ -221,6 +267,10 @@ pub fn run_in_rvedge(program: &StraightLineProgram) -> Outcome {
     for (index, &bits) in program.float_registers.iter().enumerate() {
         machine.set_float_register(index, bits);
     }
+    let data: Vec<u8> = (0..DATA_BYTES).map(data_byte).collect();
+    machine
+        .write_memory(DATA_ADDRESS, &data)
+        .expect("the data page is writable");
     let stop = machine.run(1000);
     let (stop, pc) = match stop {
         Stop::Trap(trap) => {
@@ -228,17 +278,24 @@ pub fn run_in_rvedge(program: &StraightLineProgram) -> Outcome {
                 TrapKind::Breakpoint if trap.pc == program.end() => "end".into(),
                 TrapKind::Breakpoint => "breakpoint".into(),
                 TrapKind::IllegalInstruction { .. } => "illegal instruction".into(),
+                TrapKind::Load { .. } | TrapKind::Store { .. } => "memory fault".into(),
+                TrapKind::MisalignedAtomic { .. } => "misaligned atomic".into(),
                 other => format!("{other:?}"),
             };
             (name, trap.pc)
         }
         other => (format!("{other:?}"), machine.pc()),
     };
+    let mut data = vec![0; DATA_BYTES];
+    machine
+        .read_memory(DATA_ADDRESS, &mut data)
+        .expect("the data page is readable");
     Outcome {
         stop,
         pc,
         registers: core::array::from_fn(|index| machine.register(index + 1)),
         float_registers: core::array::from_fn(|index| machine.float_register(index)),
+        data,
     }
 }
 
@@ -251,6 +308,8 @@ struct Harness {
 
 const SIGILL: u32 = 4;
 const SIGTRAP: u32 = 5;
+const SIGBUS: u32 = 7;
+const SIGSEGV: u32 = 11;
 
 /// Runs `program` in qemu-riscv64 (starting the harness the first time).
 pub fn run_in_qemu(program: &StraightLineProgram) -> Outcome {
@@ -265,7 +324,7 @@ pub fn run_in_qemu(program: &StraightLineProgram) -> Outcome {
         request.extend_from_slice(&value.to_le_bytes());
     }
     request.extend_from_slice(&program.code);
-    let mut answer = [0u8; 4 + 8 + 63 * 8 + 8];
+    let mut answer = [0u8; 4 + 8 + 63 * 8 + 8 + DATA_BYTES];
     let exchanged = harness
         .input
         .write_all(&request)
@@ -285,6 +344,8 @@ pub fn run_in_qemu(program: &StraightLineProgram) -> Outcome {
         SIGTRAP if pc == program.end() => "end".into(),
         SIGTRAP => "breakpoint".into(),
         SIGILL => "illegal instruction".into(),
+        SIGSEGV => "memory fault".into(),
+        SIGBUS => "misaligned atomic".into(),
         other => format!("signal {other}"),
     };
     Outcome {
@@ -292,6 +353,7 @@ pub fn run_in_qemu(program: &StraightLineProgram) -> Outcome {
         pc,
         registers: core::array::from_fn(|index| word(1 + index)),
         float_registers: core::array::from_fn(|index| word(32 + index)),
+        data: answer[answer.len() - DATA_BYTES..].to_vec(),
     }
 }
 
@@ -385,6 +447,15 @@ pub fn check_same_as_qemu(data: &[u8]) {
                 theirs.float_registers[index]
             );
         }
+    }
+    if let Some(offset) = (0..DATA_BYTES).find(|&offset| ours.data[offset] != theirs.data[offset]) {
+        let end = (offset + 16).min(DATA_BYTES);
+        report += &format!(
+            "  data at {:#x}: rvedge {:02x?}, qemu {:02x?}\n",
+            DATA_ADDRESS + offset as u64,
+            &ours.data[offset..end],
+            &theirs.data[offset..end]
+        );
     }
     panic!("{report}");
 }
