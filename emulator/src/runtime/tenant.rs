@@ -603,7 +603,7 @@ impl Fork {
             }
             other => other,
         };
-        drain_output(&mut self.machine, host);
+        drain_output(&mut self.machine, host, stop.is_some());
         self.charge(start);
         match stop {
             None => StepOutcome::Running,
@@ -683,7 +683,8 @@ impl Fork {
 }
 
 /// Runs `machine` from where it stands, dispatching tenant calls, until it stops or a call
-/// ends the run; then moves its output into the host's log.
+/// ends the run; its output goes into the host's log as it comes, in order with the lines
+/// the calls log.
 fn run_tenant_code(
     machine: &mut Machine,
     state: &mut CallState,
@@ -692,32 +693,44 @@ fn run_tenant_code(
     host: &mut dyn Host,
 ) -> (Stop, Option<CallEnd>) {
     let mut ended = None;
-    let stop = machine.run_with_host_calls(budget, &mut |machine, number| match dispatch(
-        machine, number, phase, state, host,
-    ) {
-        Ok(result) => {
-            machine.set_register(A0, result as u64);
-            None
-        }
-        Err(end) => {
-            ended = Some(end);
-            Some(Stop::HostCall(number))
+    let stop = machine.run_with_host_calls(budget, &mut |machine, number| {
+        drain_output(machine, host, false);
+        match dispatch(machine, number, phase, state, host) {
+            Ok(result) => {
+                machine.set_register(A0, result as u64);
+                None
+            }
+            Err(end) => {
+                ended = Some(end);
+                Some(Stop::HostCall(number))
+            }
         }
     });
-    drain_output(machine, host);
+    drain_output(machine, host, true);
     (stop, ended)
 }
 
-/// Moves what the guest wrote to stdout/stderr into the host's log, a line at a time.
-fn drain_output(machine: &mut Machine, host: &mut dyn Host) {
+/// Moves what the guest wrote to stdout/stderr into the host's log, a line at a time: its
+/// complete lines, or at the end of a call (`all`) everything. Draining complete lines before
+/// every tenant call keeps them in order with what the calls log, and a call stepped an
+/// instruction at a time logs exactly what it logs when it runs in one go.
+fn drain_output(machine: &mut Machine, host: &mut dyn Host, all: bool) {
     let environment: &mut dyn core::any::Any = machine.environment();
     let Some(environment) = environment.downcast_mut::<TenantEnvironment>() else {
         return;
     };
-    if environment.output.is_empty() {
+    let end = if all {
+        environment.output.len()
+    } else {
+        match environment.output.iter().rposition(|&byte| byte == b'\n') {
+            Some(line_break) => line_break + 1,
+            None => return,
+        }
+    };
+    if end == 0 {
         return;
     }
-    let output = core::mem::take(&mut environment.output);
+    let output: Vec<u8> = environment.output.drain(..end).collect();
     for line in String::from_utf8_lossy(&output).lines() {
         host.log(line);
     }
@@ -726,18 +739,23 @@ fn drain_output(machine: &mut Machine, host: &mut dyn Host) {
 /// A tenant's outside world: output is kept for the host's log, the clock is the host's (or
 /// stands still), randomness is a fixed sequence per fork so runs repeat.
 struct TenantEnvironment {
+    /// Output not in the host's log yet.
     output: Vec<u8>,
+    /// Output taken in all, logged or not: the cap counts these.
+    output_bytes: usize,
     clock: Option<ClockSource>,
     random: Isolated,
 }
 
-/// Output a request may log; more is dropped so a chatty tenant cannot fill host memory.
+/// Output a machine (a request's fork) may log; more is dropped so a chatty tenant cannot fill
+/// host memory.
 const MAX_OUTPUT_BYTES: usize = 64 << 10;
 
 impl TenantEnvironment {
     fn boxed(clock: Option<ClockSource>) -> Box<dyn Environment> {
         Box::new(TenantEnvironment {
             output: Vec::new(),
+            output_bytes: 0,
             clock,
             random: Isolated::default(),
         })
@@ -746,9 +764,10 @@ impl TenantEnvironment {
 
 impl Environment for TenantEnvironment {
     fn write_output(&mut self, _fd: u32, bytes: &[u8]) -> bool {
-        let room = MAX_OUTPUT_BYTES.saturating_sub(self.output.len());
-        self.output
-            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        let room = MAX_OUTPUT_BYTES.saturating_sub(self.output_bytes);
+        let taken = &bytes[..bytes.len().min(room)];
+        self.output.extend_from_slice(taken);
+        self.output_bytes += taken.len();
         true
     }
 
