@@ -40,6 +40,9 @@ cargo build -p rvedge --target wasm32-wasip1
 # The core without std, as embedders that have none build it.
 cargo build -p rvedge --no-default-features --target wasm32-unknown-unknown
 
+section "fuzzing: every fuzz target for a few seconds (scripts/fuzz.sh)"
+bash scripts/fuzz.sh 8
+
 section "Varnish VMOD (varnishtest, conformance through varnishd, demo check, benchmark)"
 bash scripts/test-vmod.sh
 

@@ -1,6 +1,9 @@
 //! Generators and oracles shared by the fuzz targets; the targets themselves stay thin.
 
-use rvedge::{Isolated, Machine, Options};
+pub mod qemu;
+pub mod tenant_calls;
+
+use rvedge::{Isolated, Machine, Options, Stop};
 
 /// Where `program_with_code` puts the code, and the writable page after it.
 pub const CODE_ADDRESS: u64 = 0x10000;
@@ -59,6 +62,47 @@ pub fn program_with_code(code: &[u8]) -> Vec<u8> {
     elf
 }
 
+/// Reads a fuzz input front to back; bytes past its end read as 0, so every input means
+/// something.
+pub struct InputReader<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> InputReader<'a> {
+    pub fn new(data: &'a [u8]) -> InputReader<'a> {
+        InputReader { data }
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn byte(&mut self) -> u8 {
+        let [byte] = self.array();
+        byte
+    }
+
+    pub fn array<const N: usize>(&mut self) -> [u8; N] {
+        let mut bytes = [0; N];
+        let n_bytes = N.min(self.data.len());
+        bytes[..n_bytes].copy_from_slice(&self.data[..n_bytes]);
+        self.data = &self.data[n_bytes..];
+        bytes
+    }
+
+    /// A length byte (in units of `max / 256`), then that many bytes (fewer at the end of the
+    /// input).
+    pub fn bytes(&mut self, max: usize) -> Vec<u8> {
+        let unit = max.div_ceil(256);
+        let length = (usize::from(self.byte()) * unit)
+            .min(max)
+            .min(self.data.len());
+        let (taken, rest) = self.data.split_at(length);
+        self.data = rest;
+        taken.to_vec()
+    }
+}
+
 /// Small limits, so a fuzz input cannot make one run expensive.
 pub fn small_options() -> Options {
     Options {
@@ -68,29 +112,201 @@ pub fn small_options() -> Options {
     }
 }
 
+/// A fresh machine for `elf`, if it loads.
+fn fresh_machine(elf: &[u8]) -> Option<Machine> {
+    Machine::from_elf(elf, &small_options(), Box::new(Isolated::default())).ok()
+}
+
+/// A copy of `machine`'s environment, for its forks, so `getrandom` goes on from the same
+/// point in all of them (the fuzz machines all use [`Isolated`]).
+fn environment_of(machine: &mut Machine) -> Isolated {
+    let environment: &mut dyn core::any::Any = machine.environment();
+    environment
+        .downcast_mut::<Isolated>()
+        .expect("fuzz machines run in Isolated")
+        .clone()
+}
+
+/// What can be seen of a machine after a run: how it stopped, its registers, and memory that
+/// its registers, its stack and its data page point at. Two machines that ran the same way
+/// compare equal.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MachineState {
+    pub stop: Stop,
+    pub instructions: u64,
+    pub pc: u64,
+    pub registers: [u64; 32],
+    pub float_registers: [u64; 32],
+    /// (address, bytes there or None where not readable): 64 bytes at each register's value,
+    /// the data page, and the 256 bytes around the stack pointer.
+    pub memory: Vec<(u64, Option<Vec<u8>>)>,
+}
+
+/// Asserts that two machines ended in the same state, naming what differs.
+#[track_caller]
+pub fn assert_same_state(left: &MachineState, right: &MachineState, context: &str) {
+    if left == right {
+        return;
+    }
+    let mut differences = Vec::new();
+    let mut differ = |what: String, left: String, right: String| {
+        if left != right {
+            differences.push(format!("{what}: {left} vs {right}"));
+        }
+    };
+    differ(
+        "stop".into(),
+        format!("{:?}", left.stop),
+        format!("{:?}", right.stop),
+    );
+    differ(
+        "instructions".into(),
+        left.instructions.to_string(),
+        right.instructions.to_string(),
+    );
+    differ(
+        "pc".into(),
+        format!("{:#x}", left.pc),
+        format!("{:#x}", right.pc),
+    );
+    for index in 0..32 {
+        let hex = |value: u64| format!("{value:#x}");
+        differ(
+            format!("x{index}"),
+            hex(left.registers[index]),
+            hex(right.registers[index]),
+        );
+        differ(
+            format!("f{index}"),
+            hex(left.float_registers[index]),
+            hex(right.float_registers[index]),
+        );
+    }
+    for ((address, left_bytes), (_, right_bytes)) in left.memory.iter().zip(&right.memory) {
+        match (left_bytes, right_bytes) {
+            (Some(left_bytes), Some(right_bytes)) => {
+                let first = left_bytes.iter().zip(right_bytes).position(|(a, b)| a != b);
+                if let Some(offset) = first {
+                    let end = (offset + 16).min(left_bytes.len());
+                    differ(
+                        format!("memory at {:#x}", *address + offset as u64),
+                        format!("{:02x?}", &left_bytes[offset..end]),
+                        format!("{:02x?}", &right_bytes[offset..end]),
+                    );
+                }
+            }
+            _ => differ(
+                format!("memory at {address:#x} readable"),
+                left_bytes.is_some().to_string(),
+                right_bytes.is_some().to_string(),
+            ),
+        }
+    }
+    panic!(
+        "{context}: the machines differ\n  {}",
+        differences.join("\n  ")
+    );
+}
+
+impl MachineState {
+    pub fn capture(machine: &mut Machine, stop: Stop) -> MachineState {
+        let registers: [u64; 32] = core::array::from_fn(|index| machine.register(index));
+        let float_registers = core::array::from_fn(|index| machine.float_register(index));
+        let mut windows: Vec<(u64, usize)> = registers.iter().map(|&addr| (addr, 64)).collect();
+        windows.push((DATA_ADDRESS, 0x1000));
+        windows.push((registers[2].wrapping_sub(128), 256));
+        let memory = windows
+            .into_iter()
+            .map(|(addr, length)| {
+                let mut bytes = vec![0; length];
+                (
+                    addr,
+                    machine.read_memory(addr, &mut bytes).ok().map(|()| bytes),
+                )
+            })
+            .collect();
+        MachineState {
+            stop,
+            instructions: machine.instructions(),
+            pc: machine.pc(),
+            registers,
+            float_registers,
+            memory,
+        }
+    }
+}
+
 /// Oracle: a machine made from a snapshot of a fresh machine behaves exactly like the fresh
-/// machine: same stop, same instruction count, same registers.
+/// machine: same stop, same instruction count, same registers and memory.
 pub fn check_fork_behaves_as_fresh(elf: &[u8], budget: u64) {
-    let Ok(mut fresh) = Machine::from_elf(elf, &small_options(), Box::new(Isolated::default()))
-    else {
+    let Some(mut fresh) = fresh_machine(elf) else {
         return;
     };
     let snapshot = fresh.snapshot();
-    let mut fork = Machine::from_snapshot(&snapshot, Box::new(Isolated::default()));
+    let mut fork = Machine::from_snapshot(&snapshot, Box::new(environment_of(&mut fresh)));
     let fresh_stop = fresh.run(budget);
     let fork_stop = fork.run(budget);
-    assert_eq!(fresh_stop, fork_stop);
-    assert_eq!(fresh.instructions(), fork.instructions());
     assert!(
         fresh.instructions() <= budget,
         "the budget is never overshot"
     );
-    for register in 0..32 {
-        assert_eq!(
-            fresh.register(register),
-            fork.register(register),
-            "x{register}"
-        );
+    assert_same_state(
+        &MachineState::capture(&mut fresh, fresh_stop),
+        &MachineState::capture(&mut fork, fork_stop),
+        "a fresh machine and a fork of its snapshot",
+    );
+}
+
+/// The midway split point and the code of a [`check_fork_midway`] input.
+pub fn midway_input(data: &[u8]) -> (u64, &[u8]) {
+    match data {
+        [low, high, code @ ..] => (u64::from(u16::from_le_bytes([*low, *high])), code),
+        _ => (0, &[]),
     }
-    assert_eq!(fresh.pc(), fork.pc());
+}
+
+/// Oracle: a machine snapshotted in the middle of a run (after `split` instructions, or at a
+/// host call) goes on exactly like a fork made from that snapshot, and like a second fork
+/// made after both ran, so neither the original nor a fork wrote into the snapshot's pages.
+pub fn check_fork_midway(elf: &[u8], split: u64, budget: u64) {
+    let Some(mut original) = fresh_machine(elf) else {
+        return;
+    };
+    let first_stop = original.run(split.min(budget));
+    if !matches!(first_stop, Stop::BudgetExhausted | Stop::HostCall(_)) {
+        return;
+    }
+    let rest = budget - original.instructions().min(budget);
+    let snapshot = original.snapshot();
+    let environment = environment_of(&mut original);
+    let mut fork = Machine::from_snapshot(&snapshot, Box::new(environment.clone()));
+    let original_stop = original.run(rest);
+    assert!(
+        original.instructions() <= budget,
+        "the budget is never overshot"
+    );
+    let original_state = MachineState::capture(&mut original, original_stop);
+    let fork_stop = fork.run(rest);
+    assert_same_state(
+        &original_state,
+        &MachineState::capture(&mut fork, fork_stop),
+        &format!(
+            "the original and a fork made {}",
+            snapshot_point(split, first_stop)
+        ),
+    );
+    let mut later_fork = Machine::from_snapshot(&snapshot, Box::new(environment));
+    let later_stop = later_fork.run(rest);
+    assert_same_state(
+        &original_state,
+        &MachineState::capture(&mut later_fork, later_stop),
+        "the original and a fork made after the original and another fork ran",
+    );
+}
+
+fn snapshot_point(split: u64, stop: Stop) -> String {
+    match stop {
+        Stop::HostCall(number) => format!("at host call {number} (before instruction {split})"),
+        _ => format!("after {split} instructions"),
+    }
 }

@@ -641,7 +641,7 @@ impl Fork {
             }
             other => other,
         };
-        drain_output(&mut self.machine, &mut self.state, host);
+        drain_output(&mut self.machine, &mut self.state, host, stop.is_some());
         self.charge(self.machine.instructions() - start + charged);
         match stop {
             None => StepOutcome::Running,
@@ -747,6 +747,7 @@ fn run_tenant_code(
     let (stop, ended) = loop {
         match machine.run(left(machine, charged)) {
             Stop::HostCall(number) => {
+                drain_output(machine, state, host, false);
                 let budget_left = left(machine, charged);
                 let (result, call_charged) =
                     dispatch(machine, number, phase, state, host, budget_left);
@@ -760,7 +761,7 @@ fn run_tenant_code(
             stop => break (stop, None),
         }
     };
-    drain_output(machine, state, host);
+    drain_output(machine, state, host, true);
     Run {
         stop,
         ended,
@@ -769,8 +770,11 @@ fn run_tenant_code(
 }
 
 /// Moves what the guest wrote to stdout/stderr into the host's log, a line at a time, within
-/// the request's log caps; the first time output is dropped the log says so.
-fn drain_output(machine: &mut Machine, state: &mut CallState, host: &mut dyn Host) {
+/// the request's log caps (the first time output is dropped the log says so): its complete
+/// lines, or at the end of a run (`all`) everything. Draining complete lines before every
+/// tenant call keeps them in order with what the calls log, and a call stepped an instruction
+/// at a time logs exactly what it logs when it runs in one go.
+fn drain_output(machine: &mut Machine, state: &mut CallState, host: &mut dyn Host, all: bool) {
     let environment: &mut dyn core::any::Any = machine.environment();
     let Some(environment) = environment.downcast_mut::<TenantEnvironment>() else {
         return;
@@ -778,11 +782,19 @@ fn drain_output(machine: &mut Machine, state: &mut CallState, host: &mut dyn Hos
     if core::mem::take(&mut environment.os_random_failed) {
         host.log("rvedge: the operating system gave no random bytes; this fork got fixed ones");
     }
-    if environment.output.is_empty() && !environment.output_dropped {
+    let end = if all {
+        environment.output.len()
+    } else {
+        match environment.output.iter().rposition(|&byte| byte == b'\n') {
+            Some(line_break) => line_break + 1,
+            None => 0,
+        }
+    };
+    let mut cut = all && core::mem::take(&mut environment.output_dropped);
+    if end == 0 && !cut {
         return;
     }
-    let mut cut = core::mem::take(&mut environment.output_dropped);
-    let output = core::mem::take(&mut environment.output);
+    let output: Vec<u8> = environment.output.drain(..end).collect();
     for line in String::from_utf8_lossy(&output).lines() {
         if state.usage.admit_log_line(line.len()) {
             host.log(line);
@@ -799,7 +811,10 @@ fn drain_output(machine: &mut Machine, state: &mut CallState, host: &mut dyn Hos
 /// A tenant's outside world: output is kept for the host's log, the clock is the host's (or
 /// stands still), randomness is the OS's or a fixed sequence per fork (`random`).
 struct TenantEnvironment {
+    /// Output not in the host's log yet.
     output: Vec<u8>,
+    /// Output taken in all, logged or not: the cap counts these.
+    output_bytes: usize,
     /// Output did not fit [`MAX_LOG_BYTES`] and was dropped.
     output_dropped: bool,
     clock: Option<ClockSource>,
@@ -852,6 +867,7 @@ impl TenantEnvironment {
     fn boxed(clock: Option<ClockSource>, random: RandomSource) -> Box<dyn Environment> {
         Box::new(TenantEnvironment {
             output: Vec::new(),
+            output_bytes: 0,
             output_dropped: false,
             clock,
             random,
@@ -864,10 +880,11 @@ impl TenantEnvironment {
 
 impl Environment for TenantEnvironment {
     fn write_output(&mut self, _fd: u32, bytes: &[u8]) -> bool {
-        let room = MAX_LOG_BYTES.saturating_sub(self.output.len());
+        let room = MAX_LOG_BYTES.saturating_sub(self.output_bytes);
         self.output_dropped |= bytes.len() > room;
-        self.output
-            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        let taken = &bytes[..bytes.len().min(room)];
+        self.output.extend_from_slice(taken);
+        self.output_bytes += taken.len();
         true
     }
 
