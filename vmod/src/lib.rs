@@ -35,12 +35,12 @@ mod state;
 
 use std::path::Path;
 
-use rvedge::runtime::{ClockSource, ProgramDirectory, Tenants};
+use rvedge::runtime::{ClockSource, ProgramDirectory, ProgramSource, Tenants};
 use rvedge::Clock;
 use varnish::vcl::ctx::{Ctx, Event, LogTag};
 use varnish::vcl::vpriv::VPriv;
 
-use crate::handoff::{Handoff, HANDOFF_HEADER};
+use crate::handoff::{Handoff, HANDOFF_HEADER, TENANT_HEADER};
 use crate::http::{Backend, Message};
 use crate::state::{Task, VclState};
 
@@ -96,8 +96,34 @@ fn require_init(ctx: &Ctx, function: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Tenant programs as files, which must be built executables: the VMOD compiles nothing.
+struct Executables(ProgramDirectory);
+
+/// Filenames that name source code rather than a program.
+fn is_source(filename: &str) -> bool {
+    let path = Path::new(filename);
+    let extension = path.extension().and_then(|extension| extension.to_str());
+    matches!(extension, Some("c" | "cc" | "cpp" | "cxx" | "rs")) || path.is_dir()
+}
+
+impl ProgramSource for Executables {
+    fn read_program(&self, filename: &str) -> Result<Vec<u8>, String> {
+        let path = self.0.base.join(filename);
+        if is_source(&path.to_string_lossy()) {
+            return Err(format!(
+                "{} is source code, and the VMOD does not compile tenants on the varnishd \
+                 host: build it first (scripts/build-tenants.sh, or riscv64-linux-gnu-g++ \
+                 -static -I tenants/include) and name the executable",
+                path.display()
+            ));
+        }
+        self.0.read_program(filename)
+    }
+}
+
 fn load_into(vcl: &mut VclPriv, json: &str, directory: &Path) -> Result<(), String> {
-    let tenants = Tenants::load(json, &ProgramDirectory::new(directory), Some(HOST_CLOCK))
+    let programs = Executables(ProgramDirectory::new(directory));
+    let tenants = Tenants::load(json, &programs, Some(HOST_CLOCK))
         .map_err(|error| format!("riscv: {error}"))?;
     vcl_state(vcl)?.add_tenants(&tenants);
     Ok(())
@@ -122,9 +148,20 @@ pub fn load_tenants(ctx: &mut Ctx, vcl: &mut VclPriv, path: &str) -> Result<(), 
     load_into(vcl, &json, directory)
 }
 
-pub fn set_update_secret(ctx: &mut Ctx, vcl: &mut VclPriv, secret: &str) -> Result<(), String> {
+pub fn set_update_secret(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    secret: &str,
+    tenant: &str,
+) -> Result<(), String> {
     require_init(ctx, "set_update_secret")?;
-    vcl_state(vcl)?.update_secret = Some(secret.to_string());
+    vcl_state(vcl)?.update_secrets.set(tenant, secret)
+}
+
+pub fn set_max_request_body(ctx: &mut Ctx, vcl: &mut VclPriv, size: i64) -> Result<(), String> {
+    require_init(ctx, "set_max_request_body")?;
+    vcl_state(vcl)?.max_request_body = usize::try_from(size)
+        .map_err(|_| "riscv.set_max_request_body: the size must not be negative".to_string())?;
     Ok(())
 }
 
@@ -155,9 +192,11 @@ pub fn fork(ctx: &mut Ctx, vcl: &mut VclPriv, tenant: &str) -> Result<ffi::VCL_B
     }
     let state = vcl_state(vcl)?;
     // SAFETY: in vcl_recv the ctx's req is the client request of this task.
-    if let Some(req) = unsafe { Message::new(ctx.raw.http_req) } {
-        // Only this VMOD may write the hand-off; a client's own copy is dropped.
+    let req = unsafe { Message::new(ctx.raw.http_req) };
+    if let Some(req) = req {
+        // Only this VMOD may write these; a client's own copies are dropped.
         req.unset(HANDOFF_HEADER).ok();
+        req.unset(TENANT_HEADER).ok();
     }
     let Some(slot) = state.tenants.get(tenant) else {
         ctx.log(
@@ -166,6 +205,10 @@ pub fn fork(ctx: &mut Ctx, vcl: &mut VclPriv, tenant: &str) -> Result<ffi::VCL_B
         );
         return Ok(0);
     };
+    if let Some(req) = req {
+        req.set(TENANT_HEADER, tenant)
+            .map_err(|_| "riscv.fork: out of workspace".to_string())?;
+    }
     let task = Task::client(state, slot.current());
     // SAFETY: a valid client ctx, and no task reference is alive here.
     unsafe { state::install_task(ctx.raw, task)? };
@@ -259,8 +302,22 @@ pub fn live_update(
     ctx: &mut Ctx,
     vcl: &mut VclPriv,
     tenant: &str,
+    max_size: i64,
+) -> Result<ffi::VCL_BACKEND, String> {
+    update_backend(ctx, vcl, tenant, max_size, false)
+}
+
+/// The live-update backend for `tenant`'s program (or its debug program).
+fn update_backend(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    tenant: &str,
+    max_size: i64,
+    debug: bool,
 ) -> Result<ffi::VCL_BACKEND, String> {
     let state = vcl_state(vcl)?;
+    let max_size = usize::try_from(max_size)
+        .map_err(|_| "riscv.live_update: max_size must not be negative".to_string())?;
     if !state.tenants.contains_key(tenant) {
         return Err(format!("riscv.live_update: no tenant named \"{tenant}\""));
     }
@@ -269,6 +326,8 @@ pub fn live_update(
         .ok_or("riscv.live_update() needs a request")?;
     let handoff = Handoff::LiveUpdate {
         tenant: tenant.into(),
+        max_size,
+        debug,
     };
     message
         .set(HANDOFF_HEADER, &handoff.encode(state.nonce))

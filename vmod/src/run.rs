@@ -10,7 +10,7 @@ use rvedge::runtime::{
 
 use crate::ffi;
 use crate::handoff::{Handoff, HANDOFF_HEADER};
-use crate::http::{self, BackendTarget, Message, VarnishHost};
+use crate::http::{self, BackendTarget, Message, RequestBody, VarnishHost};
 use crate::state::{self, Side, Task, VclState, Want};
 
 /// Runs the hook of `ctx`'s subroutine: 1 if one ran, 0 if none applies, -1 if the tenant
@@ -99,14 +99,8 @@ pub unsafe fn call(
         let Task {
             tenant, side, body, ..
         } = &mut *task;
-        let mut host = varnish_host(
-            ctx,
-            vcl,
-            tenant.name(),
-            body.as_deref(),
-            matches!(side, Side::Backend(_)),
-            hook == Hook::BackendResponse,
-        );
+        let body = matches!(side, Side::Backend(_)).then_some(body);
+        let mut host = varnish_host(ctx, vcl, tenant.name(), body, hook == Hook::BackendResponse);
         let fork = match side {
             Side::Client(client) => client.fork(),
             Side::Backend(backend) => match backend.fork() {
@@ -204,10 +198,10 @@ pub unsafe fn varnish_host<'a>(
     ctx: *const ffi::vrt_ctx,
     vcl: &'a VclState,
     tenant: &'a str,
-    body: Option<&'a [u8]>,
-    backend_side: bool,
+    body: Option<&'a mut RequestBody>,
     with_beresp: bool,
 ) -> VarnishHost<'a> {
+    let backend_side = body.is_some();
     let backend_target = if backend_side {
         BackendTarget::Bereq
     } else {
@@ -231,6 +225,7 @@ pub unsafe fn varnish_host<'a>(
         backends: &vcl.backends,
         backend_target,
         body,
+        max_request_body: vcl.max_request_body,
         tenant,
     }
 }
@@ -249,18 +244,10 @@ unsafe fn run_hook(
     let Task {
         tenant, side, body, ..
     } = task;
-    let backend_side = matches!(side, Side::Backend(_));
+    let body = matches!(side, Side::Backend(_)).then_some(body);
     // SAFETY: the caller's ctx is valid for this subroutine.
-    let mut host = unsafe {
-        varnish_host(
-            ctx,
-            vcl,
-            tenant.name(),
-            body.as_deref(),
-            backend_side,
-            hook == Hook::BackendResponse,
-        )
-    };
+    let mut host =
+        unsafe { varnish_host(ctx, vcl, tenant.name(), body, hook == Hook::BackendResponse) };
     match side {
         Side::Client(client) => client.run_hook(hook, &mut host),
         Side::Backend(backend) => backend.run_hook(hook, &mut host),
@@ -341,6 +328,11 @@ unsafe fn recv(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
 }
 
 unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
+    // SAFETY: a valid ctx in vcl_hash.
+    if let Err(message) = unsafe { hash_tenant_identity(ctx, task) } {
+        // SAFETY: as above.
+        http::log(unsafe { (*ctx).vsl }, ffi::VSL_tag_e_SLT_Error, &message);
+    }
     if task.error.is_some() {
         return 0;
     }
@@ -368,11 +360,32 @@ unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
     }
 }
 
+/// Makes the tenant's name part of the request's cache key (once), so that no two tenants
+/// share a cached object whatever they do to the URL and headers.
+///
+/// # Safety
+/// `ctx` is a valid context in vcl_hash.
+pub unsafe fn hash_tenant_identity(
+    ctx: *const ffi::vrt_ctx,
+    task: &mut Task,
+) -> Result<(), String> {
+    if task.hashed {
+        return Ok(());
+    }
+    let identity = format!("rvedge-tenant:{}", task.tenant.name());
+    // SAFETY: the caller's ctx is in vcl_hash.
+    unsafe { hash_data(ctx, identity.as_bytes())? };
+    task.hashed = true;
+    Ok(())
+}
+
 /// Gives the tenant's pending hash data to Varnish; returns whether there was any.
 ///
 /// # Safety
 /// `ctx` is a valid context in vcl_hash.
 pub unsafe fn apply_hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> Result<bool, String> {
+    // SAFETY: the caller's ctx is in vcl_hash.
+    unsafe { hash_tenant_identity(ctx, task)? };
     let Side::Client(client) = &mut task.side else {
         return Ok(false);
     };
@@ -441,6 +454,15 @@ unsafe fn write_error(ctx: *const ffi::vrt_ctx, message: Message, error: &Reques
     unsafe { write_synthetic_body(ctx, &response.body) };
 }
 
+/// The answer to a request whose body is longer than a tenant may read.
+pub fn request_body_too_large(limit: usize) -> HttpResponse {
+    HttpResponse {
+        status: 413,
+        headers: vec![("Content-Type".into(), "text/plain".into())],
+        body: format!("the request body is longer than {limit} bytes\n").into_bytes(),
+    }
+}
+
 /// A response's status and headers, written to `message` (Varnish frames the body itself).
 fn write_head(message: Message, response: &HttpResponse) {
     message.set_status(response.status);
@@ -487,22 +509,20 @@ unsafe fn synth(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
     }
 }
 
-unsafe fn ensure_body(ctx: *const ffi::vrt_ctx, task: &mut Task) {
-    if task.body.is_none() {
-        // SAFETY: a valid backend ctx.
-        task.body = Some(unsafe { http::read_request_body(ctx) });
-    }
-}
-
 unsafe fn backend_fetch(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
     if task.error.is_some() || !task.tenant.has_hook(Hook::BackendFetch) {
         return 0;
     }
     // SAFETY: a valid ctx in vcl_backend_fetch: bereq exists, bereq.backend may be set.
     unsafe {
-        ensure_body(ctx, task);
         match run_hook(ctx, task, Hook::BackendFetch) {
-            Ok(ran) => i64::from(ran),
+            Ok(ran) => {
+                if task.body.is_too_large() {
+                    // This VMOD's backend answers 413.
+                    ffi::VRT_l_bereq_backend(ctx, task.vcl().vm_backend.0);
+                }
+                i64::from(ran)
+            }
             Err(error) => {
                 fail(ctx, task, error);
                 // This VMOD's backend answers the error response.
@@ -519,10 +539,19 @@ unsafe fn backend_response(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
     }
     // SAFETY: a valid ctx in vcl_backend_response: bereq and beresp exist.
     unsafe {
-        ensure_body(ctx, task);
         match run_hook(ctx, task, Hook::BackendResponse) {
+            Ok(ran) if task.body.is_too_large() => {
+                // vcl_backend_error's run() writes the 413.
+                ffi::VRT_synth(ctx, 413, std::ptr::null());
+                ffi::VRT_handling(ctx, ffi::VCL_RET_ERROR);
+                i64::from(ran)
+            }
             Ok(ran) => {
                 apply_cache_decision(ctx, task);
+                // Whatever the hook did to it, the object stays this tenant's.
+                if let Some(beresp) = Message::new((*ctx).http_beresp) {
+                    beresp.vary_on_tenant().ok();
+                }
                 i64::from(ran)
             }
             Err(error) => {
@@ -560,6 +589,18 @@ unsafe fn apply_cache_decision(ctx: *const ffi::vrt_ctx, task: &mut Task) {
 }
 
 unsafe fn backend_error(ctx: *const ffi::vrt_ctx, task: &mut Task) {
+    if task.body.is_too_large() {
+        // SAFETY: a valid ctx in vcl_backend_error.
+        unsafe {
+            if let Some(beresp) = Message::new((*ctx).http_beresp) {
+                let response = request_body_too_large(task.vcl().max_request_body);
+                write_head(beresp, &response);
+                write_synthetic_body(ctx, &response.body);
+                ffi::VRT_l_beresp_uncacheable(ctx, 1);
+            }
+        }
+        return;
+    }
     let Some(error) = task.error.clone() else {
         return;
     };

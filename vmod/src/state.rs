@@ -14,7 +14,7 @@ use rvedge::runtime::{
 
 use crate::ffi;
 use crate::handoff::Handoff;
-use crate::http::Backend;
+use crate::http::{Backend, RequestBody};
 
 /// A tenant whose program can be swapped by a live update while requests run: loading the
 /// current program is one atomic load, no lock.
@@ -34,9 +34,71 @@ impl TenantSlot {
         self.current.load_full()
     }
 
-    pub fn replace(&self, tenant: Arc<Tenant>) {
-        self.current.store(tenant);
+    /// Replaces the program with `program` (see `Tenant::live_update`); on error the old one
+    /// keeps serving.
+    pub fn live_update(&self, program: &[u8]) -> Result<(), String> {
+        let updated = self
+            .current()
+            .live_update(program)
+            .map_err(|error| error.to_string())?;
+        self.current.store(updated);
+        Ok(())
     }
+
+    pub fn install_debug_program(&self, _program: &[u8]) -> Result<(), String> {
+        Err("debug programs are not supported yet".into())
+    }
+}
+
+/// Request bodies a tenant may read when the VCL sets no other limit.
+pub const DEFAULT_MAX_REQUEST_BODY: usize = 4 << 20;
+
+/// The secrets that allow replacing a tenant's program, kept as SHA-256 digests so a
+/// comparison takes the same time whatever the length of a guess.
+#[derive(Debug, Default)]
+pub struct UpdateSecrets {
+    for_vcl: Option<[u8; 32]>,
+    by_tenant: BTreeMap<String, [u8; 32]>,
+}
+
+impl UpdateSecrets {
+    /// Sets the secret of `tenant`, or of every tenant without its own when `tenant` is
+    /// empty. An empty secret is refused: it would match a request without one.
+    pub fn set(&mut self, tenant: &str, secret: &str) -> Result<(), String> {
+        if secret.is_empty() {
+            return Err("riscv.set_update_secret: the secret must not be empty".into());
+        }
+        let digest = digest(secret.as_bytes());
+        if tenant.is_empty() {
+            self.for_vcl = Some(digest);
+        } else {
+            self.by_tenant.insert(tenant.to_string(), digest);
+        }
+        Ok(())
+    }
+
+    /// Whether `given` is the secret that allows updating `tenant`. With no secret configured
+    /// for it, nothing is allowed.
+    pub fn allows(&self, tenant: &str, given: &[u8]) -> bool {
+        let Some(expected) = self.by_tenant.get(tenant).or(self.for_vcl.as_ref()) else {
+            return false;
+        };
+        let given = digest(given);
+        // No early exit: the time taken does not tell how much of a guess was right.
+        given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
+    }
+
+    pub fn is_configured(&self, tenant: &str) -> bool {
+        self.for_vcl.is_some() || self.by_tenant.contains_key(tenant)
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    rvedge::runtime::helpers::sha256(bytes)
 }
 
 /// Everything one loaded VCL shares between its tasks. Built in `vcl_init` (the only time it
@@ -46,7 +108,9 @@ impl TenantSlot {
 pub struct VclState {
     pub tenants: BTreeMap<String, TenantSlot>,
     pub backends: BTreeMap<String, Backend>,
-    pub update_secret: Option<String>,
+    pub update_secrets: UpdateSecrets,
+    /// Most bytes of a client request body a tenant may read; more is answered 413.
+    pub max_request_body: usize,
     /// Proves a hand-off header was written by this VCL (see `handoff.rs`).
     pub nonce: u64,
     pub vm_backend: Backend,
@@ -61,7 +125,8 @@ impl VclState {
         VclState {
             tenants: BTreeMap::new(),
             backends: BTreeMap::new(),
-            update_secret: None,
+            update_secrets: UpdateSecrets::default(),
+            max_request_body: DEFAULT_MAX_REQUEST_BODY,
             nonce: hasher.finish(),
             vm_backend: Backend(std::ptr::null()),
             update_backend: Backend(std::ptr::null()),
@@ -119,10 +184,12 @@ pub struct Task {
     pub error: Option<RequestError>,
     /// Backend side: what the client side handed over.
     pub handoff: Option<Handoff>,
-    /// Backend side: the client request's body, read once.
-    pub body: Option<Vec<u8>>,
+    /// Backend side: the client request's body, read when the tenant asks for it.
+    pub body: RequestBody,
     /// -1 none, 0 uncached, 1 cached.
     pub forge_decision: i64,
+    /// The tenant's name was added to the cache key (client side).
+    pub hashed: bool,
 }
 
 impl Task {
@@ -148,8 +215,9 @@ impl Task {
             synth: None,
             error: None,
             handoff: None,
-            body: None,
+            body: RequestBody::Unread,
             forge_decision: -1,
+            hashed: false,
         }
     }
 
