@@ -1,11 +1,17 @@
 //! Tenant calls (ecall ≥ 500): argument checking against guest memory, the per-hook rules of
-//! `docs/abi.md`, and dispatch to the `Host` or the runtime's own state.
+//! `docs/abi.md`, and dispatch to the `Host` or the runtime's own state. The calls libvmod-riscv's
+//! API needs beyond the core set are in `extended`.
+
+mod extended;
+
+pub use extended::{RegisteredFunctions, TenantDecision};
 
 use std::borrow::Cow;
 
 use super::abi::{errno, Call, Decision, HeaderSet, Hook};
 use super::helpers::{self, QueryError};
 use super::host::{is_valid_header_name, is_valid_header_value, Host, HostError};
+use super::regex::RegexTable;
 use crate::mem::Perms;
 use crate::Machine;
 
@@ -37,20 +43,23 @@ impl Phase {
     fn allows_set(self, set: HeaderSet) -> bool {
         use HeaderSet::*;
         let allowed: &[HeaderSet] = match self {
-            Phase::Hook(Hook::Recv | Hook::Hash) => &[Request],
-            Phase::Hook(Hook::Deliver) => &[Request, Response],
+            Phase::Hook(Hook::Recv | Hook::Hash | Hook::Hit | Hook::Miss) => &[Request],
+            Phase::Hook(Hook::Deliver | Hook::Synth) => &[Request, Response],
             Phase::Hook(Hook::BackendFetch) => &[BackendRequest],
-            Phase::Hook(Hook::BackendResponse) | Phase::Forge => &[BackendRequest, BackendResponse],
+            Phase::Hook(Hook::BackendResponse | Hook::BackendError) | Phase::Forge => {
+                &[BackendRequest, BackendResponse]
+            }
             Phase::Boot | Phase::Hook(Hook::LiveUpdate | Hook::ResumeUpdate) => &[],
         };
         allowed.contains(&set)
     }
 
     fn is_backend_side(self) -> bool {
-        matches!(
-            self,
-            Phase::Forge | Phase::Hook(Hook::BackendFetch | Hook::BackendResponse)
-        )
+        match self {
+            Phase::Forge => true,
+            Phase::Hook(hook) => hook.is_backend_side(),
+            Phase::Boot => false,
+        }
     }
 }
 
@@ -63,7 +72,7 @@ pub struct GuestFunction {
 
 /// The hooks a tenant registered, by hook id.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Hooks([Option<GuestFunction>; 7]);
+pub struct Hooks([Option<GuestFunction>; 11]);
 
 impl Hooks {
     pub fn get(&self, hook: Hook) -> Option<GuestFunction> {
@@ -114,6 +123,14 @@ pub struct CallState {
     pub hash: Vec<u8>,
     /// Bytes `hash_add` added in all, taken or not: the per-request cap counts these.
     pub hash_added: usize,
+    /// What `decision` asked the host to do.
+    pub decision: Option<TenantDecision>,
+    /// Functions `register_function` named, for calls by name.
+    pub functions: RegisteredFunctions,
+    /// Regular expressions (`regex_*`).
+    pub regexes: RegexTable,
+    /// A debug program's machine: `breakpoint` stops for a debugger.
+    pub debug: bool,
 }
 
 /// Most bytes `hash_add` may add to one request's cache key; more is `-E2BIG`.
@@ -128,6 +145,12 @@ pub enum CallEnd {
     BadArgument(String),
     /// Writing the result needed memory past the request's limit.
     MemoryLimit(String),
+    /// `decision` ended the hook; when `paused`, the host may resume it where it stopped.
+    Decided { paused: bool },
+    /// `end_hook` ended the hook or callback as if its function had returned.
+    Returned,
+    /// `breakpoint` in a debug program: the host may attach a debugger, then resume.
+    Breakpoint,
 }
 
 /// The value of a `Result<T, i64>`, or return the errno to the guest.
@@ -153,6 +176,9 @@ pub fn dispatch(
     };
     let args: [u64; 6] = core::array::from_fn(|index| machine.register(A0 + index));
     let mut guest = Guest { machine, call };
+    if let Some(result) = extended::dispatch(&mut guest, call, args, phase, state, host) {
+        return result;
+    }
     let result = match call {
         Call::WaitForRequests => {
             if phase != Phase::Boot {
@@ -273,7 +299,11 @@ pub fn dispatch(
             Ok(0)
         }
         Call::Respond => {
-            if !matches!(phase, Phase::Forge | Phase::Hook(Hook::Recv)) {
+            let answers = matches!(
+                phase,
+                Phase::Forge | Phase::Hook(Hook::Recv | Hook::Synth | Hook::BackendError)
+            );
+            if !answers {
                 return Ok(-errno::EPERM);
             }
             let Some(status) = valid_status(args[0]) else {
@@ -305,7 +335,7 @@ pub fn dispatch(
             })
         }
         Call::CacheSet => {
-            if !matches!(phase, Phase::Forge | Phase::Hook(Hook::BackendResponse)) {
+            if !extended::may_cache(phase) {
                 return Ok(-errno::EPERM);
             }
             state.cache = Some(CacheSetting {
@@ -376,6 +406,17 @@ pub fn dispatch(
             state.saved_state = Some(data.into_owned());
             Ok(0)
         }
+        // Served by `extended::dispatch` above.
+        Call::Decision
+        | Call::EndHook
+        | Call::RegisterFunction
+        | Call::CacheGet
+        | Call::Ban
+        | Call::Breakpoint
+        | Call::RegexCompile
+        | Call::RegexMatch
+        | Call::RegexSubst
+        | Call::RegexFree => Ok(-errno::ENOSYS),
         Call::StateRestore => {
             if phase != Phase::Hook(Hook::ResumeUpdate) {
                 return Ok(-errno::EPERM);

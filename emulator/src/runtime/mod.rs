@@ -18,6 +18,7 @@ pub mod helpers;
 pub mod host;
 pub mod http;
 pub mod memory;
+pub mod regex;
 mod tenant;
 
 use std::collections::BTreeMap;
@@ -26,8 +27,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use bundle::TenantBundle;
-pub use calls::{CacheSetting, ForgeRequest, GuestFunction, Hooks, Phase, Response};
-pub use config::{parse_tenants, ConfigError, Limits, TenantSpec};
+pub use calls::{
+    CacheSetting, ForgeRequest, GuestFunction, Hooks, Phase, RegisteredFunctions, Response,
+    TenantDecision,
+};
+pub use config::{parse_tenants, reconfigure, ConfigError, Limits, TenantSpec};
 pub use exchange::{
     BackendPlan, BackendSide, CacheDecision, ClientDecision, ClientSide, Exchange, ExchangeStats,
     Next, Side, Source, DEFAULT_BACKEND,
@@ -36,8 +40,8 @@ pub use host::{Host, HostError, HostResult};
 pub use http::{error_response, HeaderList, HttpRequest, HttpResponse, ERROR_HEADER};
 pub use memory::{echo_body, exchange, EchoOrigin, ExchangeOutcome, MemoryHost, Origin};
 pub use tenant::{
-    ClockSource, ErrorKind, Fork, FunctionCallError, RequestError, StepOutcome, Tenant,
-    TenantError, MAX_FUNCTION_STRING,
+    ClockSource, ErrorKind, Fork, FunctionCallError, PauseReason, RequestError, StepOutcome,
+    Tenant, TenantError, MAX_FUNCTION_STRING,
 };
 
 /// Where tenant programs come from, by the `filename` of their configuration.
@@ -67,7 +71,10 @@ impl ProgramDirectory {
         ProgramDirectory { base: base.into() }
     }
 
-    fn resolve(&self, filename: &str) -> PathBuf {
+    /// Where `filename` is: relative to `base`, without a `rust:` prefix.
+    pub fn resolve(&self, filename: &str) -> PathBuf {
+        // libvmod-riscv marks Rust crates `rust:/path`; the path is what matters here.
+        let filename = filename.strip_prefix("rust:").unwrap_or(filename);
         let path = Path::new(filename);
         if path.is_absolute() {
             path.to_path_buf()
