@@ -160,14 +160,22 @@ unsafe fn forged(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> (HttpResponse, Str
         return (text_response(503, body), uncached());
     }
     // SAFETY: a valid backend ctx; its bereq is this task's.
-    let mut host = unsafe { varnish_host(ctx, vcl, tenant.name(), Some(&mut *body), false) };
+    // As in libvmod-riscv, headers the callback adds to beresp are kept (`answer` adds its own).
+    let mut host = unsafe { varnish_host(ctx, vcl, tenant.name(), Some(&mut *body), true) };
     let forged = backend.run_forge(&mut host).map(|_| ());
     match forged {
         Ok(()) if body.is_too_large() => (request_body_too_large(vcl.max_request_body), uncached()),
         Ok(()) => {
             // From here on the response is Varnish's beresp: on_backend_response sees it there.
             let mut response = backend.take_forged_response().unwrap_or_default();
+            // The object is this tenant's: others never get it, its bans match it.
+            response
+                .headers
+                .retain(|(name, _)| !name.eq_ignore_ascii_case(TENANT_HEADER));
             response.headers.push(("Vary".into(), TENANT_HEADER.into()));
+            response
+                .headers
+                .push((TENANT_HEADER.into(), tenant.name().into()));
             let cache_control = backend
                 .cache_decision()
                 .unwrap_or(CacheDecision::UNCACHEABLE)

@@ -129,9 +129,16 @@ impl Message {
         self.append(name, value)
     }
 
+    /// Marks a backend response as `tenant`'s: it varies on the tenant header (keeping any other
+    /// `Vary`), and carries the name, which the tenant's bans match.
+    pub fn mark_tenant(&self, tenant: &str) -> HostResult<()> {
+        self.set(TENANT_HEADER, tenant)?;
+        self.vary_on_tenant()
+    }
+
     /// Makes the response vary on the tenant header (see `TENANT_HEADER`), keeping any other
     /// `Vary` it has.
-    pub fn vary_on_tenant(&self) -> HostResult<()> {
+    fn vary_on_tenant(&self) -> HostResult<()> {
         let existing = self
             .header("Vary")
             .map(|value| String::from_utf8_lossy(value).into_owned());
@@ -390,6 +397,31 @@ impl Host for VarnishHost<'_> {
             }
         }
         Ok(())
+    }
+
+    fn ban(&mut self, expression: &str) -> HostResult<()> {
+        // Only objects this tenant made carry its name (see `TENANT_HEADER`), and Varnish's ban
+        // expressions join conditions with `&&` only: nothing the tenant appends can widen it.
+        // VRT_ban_string splits at blanks and keeps quotes as text: the name goes unquoted.
+        if self.tenant.is_empty()
+            || self
+                .tenant
+                .contains(|c: char| c.is_whitespace() || c == '"')
+        {
+            return Err(HostError::Invalid);
+        }
+        let scoped = format!(
+            "obj.http.{TENANT_HEADER} == {} && {expression}",
+            self.tenant
+        );
+        let scoped = std::ffi::CString::new(scoped).map_err(|_| HostError::Invalid)?;
+        // SAFETY: a valid ctx; varnishd copies the expression.
+        let error = unsafe { ffi::VRT_ban_string(self.ctx, scoped.as_ptr()) };
+        if error.is_null() {
+            Ok(())
+        } else {
+            Err(HostError::Invalid)
+        }
     }
 
     fn log(&mut self, message: &str) {

@@ -10,7 +10,7 @@ use rvedge::runtime::{
 };
 
 use crate::ffi;
-use crate::handoff::{Handoff, HANDOFF_HEADER};
+use crate::handoff::{Handoff, HANDOFF_HEADER, TENANT_HEADER};
 use crate::http::{self, BackendTarget, Message, RequestBody, VarnishHost};
 use crate::state::{self, Side, Task, TenantSlot, VclState, Want};
 
@@ -708,6 +708,11 @@ unsafe fn hash_data(ctx: *const ffi::vrt_ctx, data: &[u8]) -> Result<(), String>
 }
 
 unsafe fn deliver(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
+    // The object's mark is for bans, not for clients.
+    // SAFETY: a valid ctx in vcl_deliver: resp exists.
+    if let Some(resp) = unsafe { Message::new((*ctx).http_resp) } {
+        resp.unset(TENANT_HEADER).ok();
+    }
     if task.error.is_some() {
         return 0;
     }
@@ -851,7 +856,7 @@ unsafe fn backend_response(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
                 apply_cache_decision(ctx, task);
                 // Whatever the hook did to it, the object stays this tenant's.
                 if let Some(beresp) = Message::new((*ctx).http_beresp) {
-                    beresp.vary_on_tenant().ok();
+                    beresp.mark_tenant(task.tenant.name()).ok();
                 }
                 i64::from(ran)
             }
