@@ -203,6 +203,20 @@ pub fn set_update_secret(
     vcl_state(vcl)?.update_secrets.set(tenant, secret)
 }
 
+pub fn set_debug_port(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    port: i64,
+    timeout: std::time::Duration,
+) -> Result<(), String> {
+    require_init(ctx, "set_debug_port")?;
+    let state = vcl_state(vcl)?;
+    state.debug_port =
+        u16::try_from(port).map_err(|_| format!("riscv.set_debug_port: {port} is not a port"))?;
+    state.debug_timeout = timeout;
+    Ok(())
+}
+
 pub fn set_max_request_body(ctx: &mut Ctx, vcl: &mut VclPriv, size: i64) -> Result<(), String> {
     require_init(ctx, "set_max_request_body")?;
     vcl_state(vcl)?.max_request_body = usize::try_from(size)

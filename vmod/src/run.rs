@@ -4,9 +4,10 @@
 //! side), and the client side hands the runtime's `BackendPlan` to the backend side.
 
 use rvedge::runtime::abi::{Decision, Hook};
+use rvedge::runtime::gdb::{self, ForkTarget, TcpConnection};
 use rvedge::runtime::{
-    error_response, BackendPlan, ClientDecision, ForgeRequest, FunctionCallError, GuestFunction,
-    HttpResponse, RequestError,
+    error_response, BackendPlan, ClientDecision, ForgeRequest, Fork, FunctionCallError,
+    GuestFunction, HttpResponse, PauseReason, RequestError,
 };
 
 use crate::ffi;
@@ -389,7 +390,8 @@ pub unsafe fn forge_with(
         text => parse_number(text)
             .ok_or_else(|| format!("riscv.vm_backend: the argument \"{text}\" is not a number"))?,
     };
-    let Side::Backend(backend) = &mut task.side else {
+    let Task { tenant, side, .. } = &mut *task;
+    let Side::Backend(backend) = side else {
         return Err("riscv.vm_backend(function) belongs on the backend side".into());
     };
     let decision = match backend.plan() {
@@ -397,11 +399,12 @@ pub unsafe fn forge_with(
         // The VCL chose pass or hash; Varnish keeps what it may.
         BackendPlan::Origin { .. } => Decision::Cached,
     };
-    backend.forge_with(ForgeRequest {
-        decision,
-        callback: GuestFunction { entry: 0, data },
-    });
-    let fork = backend.fork().ok_or("riscv.vm_backend: no fork")?;
+    // A side that runs no tenant code yet has no fork: look the function up in a fresh one.
+    let mut fresh = None;
+    let fork = match backend.fork() {
+        Some(fork) => fork,
+        None => fresh.insert(tenant.fork()),
+    };
     let entry = match parse_number(function) {
         Some(entry) => entry,
         None => fork
@@ -411,7 +414,7 @@ pub unsafe fn forge_with(
     if !fork.machine().program().is_executable(entry) {
         return Err(format!(
             "riscv.vm_backend: {function} is not a function of tenant \"{}\"",
-            task.tenant.name()
+            tenant.name()
         ));
     }
     backend.forge_with(ForgeRequest {
@@ -497,8 +500,72 @@ unsafe fn run_hook(
         Side::Client(client) => client.run_hook_with_argument(hook, argument, &mut host),
         Side::Backend(backend) => backend.run_hook_with_argument(hook, argument, &mut host),
     };
+    let fork = match side {
+        Side::Client(client) => Some(client.fork()),
+        Side::Backend(backend) => backend.fork(),
+    };
+    let ran = match (ran, fork) {
+        (Ok(ran), Some(fork)) => {
+            // SAFETY: the caller's ctx is valid.
+            unsafe { debug_breakpoints(ctx, vcl, fork, &mut host) }.map(|()| ran)
+        }
+        (ran, _) => ran,
+    };
     note_decision(task);
     ran
+}
+
+/// A debug program stopped at `breakpoint()`: serves a debugger (GDB remote protocol) on the
+/// VCL's debug port, on 127.0.0.1 only, then runs the hook on; without a debugger in time it
+/// just runs on. Only this request waits: other requests run on other threads meanwhile.
+///
+/// # Safety
+/// `ctx` is a valid context of the subroutine the hook ran in.
+unsafe fn debug_breakpoints(
+    ctx: *const ffi::vrt_ctx,
+    vcl: &VclState,
+    fork: &mut Fork,
+    host: &mut VarnishHost<'_>,
+) -> Result<(), RequestError> {
+    // SAFETY: the caller's ctx is valid.
+    let vsl = unsafe { (*ctx).vsl };
+    while fork.paused() == Some(PauseReason::Breakpoint) {
+        let port = vcl.debug_port;
+        let message = format!(
+            "riscv: breakpoint at {:#x}: waiting {} s for a debugger on 127.0.0.1:{port}",
+            fork.machine().pc(),
+            vcl.debug_timeout.as_secs()
+        );
+        http::log(vsl, ffi::VSL_tag_e_SLT_Debug, &message);
+        let mut connection = match TcpConnection::accept(port, Some(vcl.debug_timeout)) {
+            Ok(connection) => connection,
+            Err(error) => {
+                let message = format!("riscv: no debugger on port {port} ({error}): running on");
+                http::log(vsl, ffi::VSL_tag_e_SLT_Debug, &message);
+                fork.resume(host)?;
+                continue;
+            }
+        };
+        fork.enter_paused();
+        let mut target = ForkTarget {
+            fork: &mut *fork,
+            host: &mut *host,
+            finished: None,
+        };
+        let end = gdb::serve(&mut connection, &mut target);
+        let finished = target.finished.take();
+        http::log(
+            vsl,
+            ffi::VSL_tag_e_SLT_Debug,
+            &format!("riscv: debugger session ended: {end:?}"),
+        );
+        match finished {
+            Some(result) => result?,
+            // Detached (or gone) mid-call: the rest runs without it.
+            None => fork.finish(host)?,
+        }
+    }
+    Ok(())
 }
 
 /// Remembers a `decision` the tenant made, for `want_result()`.

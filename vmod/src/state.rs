@@ -200,6 +200,9 @@ impl Executables {
     }
 }
 
+/// libvmod-riscv's debugger port.
+pub const DEFAULT_DEBUG_PORT: u16 = 2159;
+
 /// Request bodies a tenant may read when the VCL sets no other limit.
 pub const DEFAULT_MAX_REQUEST_BODY: usize = 4 << 20;
 
@@ -264,6 +267,9 @@ pub struct VclState {
     /// A missing program file, or a program that fails to start, fails vcl_init (else the
     /// tenant is left without a program).
     pub strict_loading: bool,
+    /// Where a debug program's `breakpoint()` waits for a debugger, and how long.
+    pub debug_port: u16,
+    pub debug_timeout: std::time::Duration,
     /// Proves a hand-off header was written by this VCL (see `handoff.rs`).
     pub nonce: u64,
     pub vm_backend: Backend,
@@ -281,6 +287,8 @@ impl VclState {
             update_secrets: UpdateSecrets::default(),
             max_request_body: DEFAULT_MAX_REQUEST_BODY,
             strict_loading: false,
+            debug_port: DEFAULT_DEBUG_PORT,
+            debug_timeout: std::time::Duration::from_secs(30),
             nonce: hasher.finish(),
             vm_backend: Backend(std::ptr::null()),
             update_backend: Backend(std::ptr::null()),

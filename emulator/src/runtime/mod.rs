@@ -14,6 +14,7 @@ mod calls;
 pub mod compile;
 pub mod config;
 pub mod exchange;
+pub mod gdb;
 pub mod helpers;
 pub mod host;
 pub mod http;
@@ -38,7 +39,10 @@ pub use exchange::{
 };
 pub use host::{Host, HostError, HostResult};
 pub use http::{error_response, HeaderList, HttpRequest, HttpResponse, ERROR_HEADER};
-pub use memory::{echo_body, exchange, EchoOrigin, ExchangeOutcome, MemoryHost, Origin};
+pub use memory::{
+    echo_body, exchange, exchange_with_debugger, EchoOrigin, ExchangeOutcome, ExchangeTarget,
+    MemoryHost, Origin,
+};
 pub use tenant::{
     ClockSource, ErrorKind, Fork, FunctionCallError, PauseReason, RequestError, StepOutcome,
     Tenant, TenantError, MAX_FUNCTION_STRING,

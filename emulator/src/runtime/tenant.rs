@@ -473,14 +473,7 @@ impl Fork {
             function: name.to_string(),
             reason,
         };
-        let entry = match self.state.functions.get(name) {
-            Some(entry) => entry,
-            None => self
-                .machine
-                .program()
-                .function_address(name)
-                .map_err(|error| not_callable(error.to_string()))?,
-        };
+        let entry = self.function_entry(name).map_err(not_callable)?;
         if argument.len() > MAX_FUNCTION_STRING {
             return Err(not_callable(format!(
                 "the argument is {} bytes, more than the {MAX_FUNCTION_STRING} allowed",
