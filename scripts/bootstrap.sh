@@ -22,6 +22,8 @@ apt_packages=(
     libclang-dev
     python3
     python3-docutils
+    # live debugging tests: GDB for RISC-V against the VMOD's and the CLI's debugger stub
+    gdb-multiarch
     # the playground's browser tests
     chromium
     chromium-driver

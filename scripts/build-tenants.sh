@@ -25,7 +25,7 @@ riscv_build_init build-tenants
 # ignores both of its own.
 c_flags=(-Werror -I "$src/include")
 cpp_flags=("${c_flags[@]}" -Wno-unused-parameter)
-headers=("$src/include"/*.h)
+headers=("$src/include"/*.h "$src/include"/*.hpp)
 
 for file in "$src/examples"/*.c "$src/examples"/*.cpp; do
     [[ -e "$file" ]] || continue

@@ -18,7 +18,7 @@ bench_seconds=1
 
 start=$SECONDS
 
-for tool in varnishd varnishtest wrk curl rst2man; do
+for tool in varnishd varnishtest wrk curl rst2man gdb-multiarch riscv64-linux-gnu-gcc; do
     command -v "$tool" >/dev/null || { echo "test-vmod: $tool missing: run scripts/bootstrap.sh" >&2; exit 1; }
 done
 

@@ -9,6 +9,7 @@ use std::process::Command;
 fn main() {
     varnish::generate_boilerplate().expect("vmod.vcc must turn into the VMOD's boilerplate");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    add_enum_members(&out_dir.join("generated.rs"));
     write_rst(&out_dir);
     let rst = out_dir.join("vmod_riscv.rst");
     let man_rst = out_dir.join("vmod_riscv.man.rst");
@@ -27,6 +28,56 @@ fn main() {
             "cargo:warning=no man page: rst2man is not available ({error}); install python3-docutils"
         ),
     }
+}
+
+/// The varnish crate's generator leaves ENUM arguments' members out of the function table
+/// (`Vmod_vmod_riscv_Func`), whose size varnishd checks against the C prototype: append them
+/// as the prototype declares them (`VCL_ENUM *enum_X;`, after the functions), each pointing at
+/// the enum's name.
+fn add_enum_members(generated: &Path) {
+    let code = std::fs::read_to_string(generated).expect("read generated.rs");
+    let names: Vec<&str> = code
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("VCL_ENUM"))
+        .filter_map(|rest| rest.trim().strip_prefix("*enum_"))
+        .filter_map(|rest| rest.strip_suffix(';'))
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    let table = "pub struct Vmod_vmod_riscv_Func {";
+    let value = "pub static Vmod_vmod_riscv_Func: Vmod_vmod_riscv_Func = Vmod_vmod_riscv_Func {";
+    let mut out = String::new();
+    let mut section = None;
+    for line in code.lines() {
+        if line.starts_with(table) {
+            section = Some(table);
+        } else if line.starts_with(value) {
+            section = Some(value);
+        } else if let (Some(current), true) = (section, line.starts_with('}')) {
+            for name in &names {
+                if current == table {
+                    out.push_str(&format!("\tenum_{name}: &'static VclEnum,\n"));
+                } else {
+                    out.push_str(&format!("\tenum_{name}: &ENUM_{name},\n"));
+                }
+            }
+            section = None;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(
+        "\n/// An ENUM value: a pointer to the name's C string, shared read-only.\n\
+         #[repr(transparent)]\npub struct VclEnum(varnish_sys::VCL_ENUM);\n\
+         unsafe impl Sync for VclEnum {}\n",
+    );
+    for name in &names {
+        out.push_str(&format!(
+            "static ENUM_{name}: VclEnum = VclEnum(c\"{name}\".as_ptr());\n"
+        ));
+    }
+    std::fs::write(generated, out).expect("write generated.rs");
 }
 
 /// Runs vmodtool's documentation writer on vmod.vcc (the crate's script only makes code).

@@ -40,7 +40,7 @@ sub vcl_recv {
         if (riscv.want_result() == "synth") {
             return (synth(riscv.want_status()));
         }
-        if (riscv.want_result() == "hash") {
+        if (riscv.want_result() == "backend" && riscv.result_value(0) == 1) {
             return (hash);
         }
         # Only responses the tenant forged as Cached are cached: what reaches the origin

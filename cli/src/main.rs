@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
+use rvedge::runtime::gdb::{self, SessionEnd, Stepped};
 use rvedge::{Clock, Environment, Isolated, Machine, Options, Stop, TrapKind};
 
 #[derive(Parser, Debug)]
@@ -49,6 +50,11 @@ struct RunArguments {
     /// Print instructions, wall time, MIPS and peak guest memory on stderr.
     #[arg(long)]
     stats: bool,
+    /// Wait for a debugger on 127.0.0.1:PORT before the first instruction (GDB remote
+    /// protocol: `gdb-multiarch -ex 'target remote :PORT' PROGRAM`); once it detaches the
+    /// program runs on.
+    #[arg(long, value_name = "PORT")]
+    gdb: Option<u16>,
     /// The ELF executable.
     program: PathBuf,
     /// Arguments passed to the guest.
@@ -98,6 +104,7 @@ fn killed_by(signal: u8) -> ExitCode {
 
 const SIGILL: u8 = 4;
 const SIGTRAP: u8 = 5;
+const SIGKILL: u8 = 9;
 const SIGBUS: u8 = 7;
 const SIGSEGV: u8 = 11;
 /// The exit status `timeout(1)` uses when it stops a command.
@@ -132,6 +139,12 @@ fn run(arguments: RunArguments) -> ExitCode {
             return ExitCode::from(126);
         }
     };
+
+    if let Some(port) = arguments.gdb {
+        if let Some(exit) = debug(&mut machine, port) {
+            return exit;
+        }
+    }
 
     let started = Instant::now();
     let stop = machine.run(arguments.max_instructions.unwrap_or(u64::MAX));
@@ -176,6 +189,27 @@ fn run(arguments: RunArguments) -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// Serves a debugger on `port` until it detaches (then `None`: the program runs on) or the
+/// program ends under it (its exit).
+fn debug(machine: &mut Machine, port: u16) -> Option<ExitCode> {
+    eprintln!("rvedge: waiting for a debugger on 127.0.0.1:{port} (target remote :{port})");
+    let mut connection = match gdb::TcpConnection::accept(port, None) {
+        Ok(connection) => connection,
+        Err(error) => {
+            eprintln!("rvedge: cannot serve a debugger on 127.0.0.1:{port}: {error}");
+            return Some(ExitCode::FAILURE);
+        }
+    };
+    match gdb::serve(&mut connection, &mut gdb::MachineTarget(machine)) {
+        SessionEnd::TargetEnded(Stepped::Exited(status)) => Some(ExitCode::from(status)),
+        SessionEnd::TargetEnded(Stepped::Killed(signal)) => Some(killed_by(signal)),
+        SessionEnd::Killed => Some(killed_by(SIGKILL)),
+        SessionEnd::TargetEnded(Stepped::Running)
+        | SessionEnd::Detached
+        | SessionEnd::Disconnected => None,
     }
 }
 

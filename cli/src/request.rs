@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use rvedge::runtime::gdb::{self, TcpConnection};
 use rvedge::runtime::{
-    error_response, exchange, EchoOrigin, HttpRequest, HttpResponse, ProgramDirectory, Source,
-    Tenants,
+    error_response, exchange, exchange_with_debugger, EchoOrigin, HttpRequest, HttpResponse,
+    ProgramDirectory, Source, Tenants,
 };
 use rvedge::Clock;
 
@@ -33,6 +34,10 @@ pub struct RequestArguments {
     /// Print instructions, fork and call time and pages written on stderr.
     #[arg(long)]
     stats: bool,
+    /// Wait for a debugger on 127.0.0.1:PORT before the tenant's first hook (GDB remote
+    /// protocol); stepping and continuing go through every hook and callback in order.
+    #[arg(long, value_name = "PORT")]
+    gdb: Option<u16>,
     /// `http://host/path?query` or just `/path?query`.
     url: String,
 }
@@ -148,7 +153,24 @@ fn send(
         );
         return ExitCode::FAILURE;
     };
-    let outcome = exchange(tenant, request, &mut EchoOrigin, monotonic_nanos);
+    let outcome = match arguments.gdb {
+        None => exchange(tenant, request, &mut EchoOrigin, monotonic_nanos),
+        Some(port) => exchange_with_debugger(
+            tenant,
+            request,
+            &mut EchoOrigin,
+            monotonic_nanos,
+            &mut |target| {
+                eprintln!("* waiting for a debugger on 127.0.0.1:{port} (target remote :{port})");
+                match TcpConnection::accept(port, None) {
+                    Ok(mut connection) => {
+                        gdb::serve(&mut connection, target);
+                    }
+                    Err(error) => eprintln!("* cannot serve a debugger on port {port}: {error}"),
+                }
+            },
+        ),
+    };
     for line in &outcome.log {
         eprintln!("* log: {line}");
     }

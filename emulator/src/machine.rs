@@ -369,6 +369,16 @@ impl Machine {
         }
     }
 
+    /// The `fcsr` CSR: rounding mode (bits 5..8) and accrued exception flags (bits 0..5).
+    pub fn float_csr(&self) -> u32 {
+        u32::from(self.cpu.frm) << 5 | u32::from(self.cpu.fflags)
+    }
+
+    pub fn set_float_csr(&mut self, value: u32) {
+        self.cpu.fflags = (value & 0x1f) as u8;
+        self.cpu.frm = ((value >> 5) & 0x7) as u8;
+    }
+
     /// Instructions retired since the machine (or its snapshot's origin) started.
     pub fn instructions(&self) -> u64 {
         self.instret

@@ -256,3 +256,49 @@ fn a_paused_call_is_the_one_the_fork_has_entered() {
     assert_eq!(seen[3], (Side::Backend, Phase::Forge));
     assert_eq!(seen.len(), 6);
 }
+
+#[test]
+fn on_miss_runs_before_the_backend_side_and_on_synth_writes_synthetic_answers() {
+    // libvmod-hooks registers on_miss, on_synth, on_hit, on_backend_error and
+    // on_backend_response (with sys_register_callback).
+    let tenant = load_example("libvmod-hooks");
+    let to_origin = drive(&tenant, post("/cached/a", ""), false, true, |_, _| {});
+    assert_eq!(
+        to_origin.steps,
+        names(&[
+            "Client on_recv",
+            "Client on_miss",
+            "fetch default",
+            "Backend on_backend_response",
+            "deliver"
+        ])
+    );
+    // A paused hook (pause_for) goes on at once in memory: it answers itself.
+    let paused = exchange_response(&tenant, post("/pause", ""));
+    assert_eq!(paused.status, 202);
+    assert_eq!(paused.body, b"resumed after the pause\n");
+    // libvmod-c-api: the decision "synth" with no response of its own; on_synth writes it
+    // (and ends the hook there), with no backend side.
+    let c_api = load_example("libvmod-c-api");
+    let synth = drive(&c_api, post("/synth/other", ""), false, true, |_, _| {});
+    assert_eq!(
+        synth.steps,
+        names(&["Client on_recv", "Client on_synth", "respond"])
+    );
+    let response = synth.response.expect("a synthetic answer");
+    assert_eq!(
+        (response.status, response.body.as_slice()),
+        (500, &b"Not root URL"[..])
+    );
+    let root = exchange_response(&c_api, post("/synth", ""));
+    assert_eq!(
+        (root.status, root.body.as_slice()),
+        (200, &b"Hello World"[..])
+    );
+}
+
+fn exchange_response(tenant: &Arc<Tenant>, request: HttpRequest) -> HttpResponse {
+    let mut origin = EchoOrigin;
+    let outcome = exchange(tenant, request, &mut origin, || 0);
+    outcome.result.expect("the tenant answers").0
+}

@@ -214,7 +214,7 @@ fn tenants_load_reports_what_went_wrong_and_where() {
         "{message}"
     );
 
-    let error = load(r#"{"shop": {"filename": "tenant/rules", "max_memory": 64}}"#).unwrap_err();
+    let error = load(r#"{"shop": {"filename": "tenant/rules", "max_memory": true}}"#).unwrap_err();
     assert!(
         matches!(
             &error,

@@ -53,6 +53,16 @@ extern "C" {
 #define RVEDGE_CALL_HMAC_SHA256 541
 #define RVEDGE_CALL_STATE_SAVE 550
 #define RVEDGE_CALL_STATE_RESTORE 551
+#define RVEDGE_CALL_DECISION 570
+#define RVEDGE_CALL_END_HOOK 571
+#define RVEDGE_CALL_REGISTER_FUNCTION 572
+#define RVEDGE_CALL_CACHE_GET 573
+#define RVEDGE_CALL_BAN 574
+#define RVEDGE_CALL_BREAKPOINT 575
+#define RVEDGE_CALL_REGEX_COMPILE 580
+#define RVEDGE_CALL_REGEX_MATCH 581
+#define RVEDGE_CALL_REGEX_SUBST 582
+#define RVEDGE_CALL_REGEX_FREE 583
 
 /* Header sets (docs/abi.md, "Header sets"). */
 #define RVEDGE_REQ 0
@@ -68,6 +78,10 @@ extern "C" {
 #define RVEDGE_HOOK_ON_BACKEND_RESPONSE 4
 #define RVEDGE_HOOK_ON_LIVE_UPDATE 5
 #define RVEDGE_HOOK_ON_RESUME_UPDATE 6
+#define RVEDGE_HOOK_ON_SYNTH 7
+#define RVEDGE_HOOK_ON_HIT 8
+#define RVEDGE_HOOK_ON_MISS 9
+#define RVEDGE_HOOK_ON_BACKEND_ERROR 10
 
 /* forge decisions. */
 #define RVEDGE_UNCACHED 0
@@ -85,8 +99,13 @@ extern "C" {
 #define RVEDGE_DIGEST_LEN 32
 
 /* A hook: the host calls it with a0 = data (the value given at registration),
- * a1 = arg1, a2 = arg2 (see the hook table: usually two header-set ids). */
+ * a1 = arg1, a2 = arg2 (see the hook table: usually two header-set ids), and
+ * a3 = the argument string of VCL's run(arg) (NUL-terminated; NULL without
+ * one), which hooks that do not need it simply do not declare. */
 typedef void (*rvedge_hook_fn)(uint64_t data, uint64_t arg1, uint64_t arg2);
+
+/* The header-set argument of a hook that has no such set (on_hit, on_miss). */
+#define RVEDGE_NO_HEADER_SET UINT64_MAX
 
 /* ---- Raw ecalls ---------------------------------------------------------
  * The "memory" clobber matters: the host reads and writes guest buffers, so
@@ -163,6 +182,24 @@ static inline int64_t rvedge_syscall6(uint64_t number, uint64_t arg0, uint64_t a
     __asm__ volatile("ecall"
                      : "+r"(a0)
                      : "r"(a7), "r"(a1), "r"(a2), "r"(a3), "r"(a4), "r"(a5)
+                     : "memory");
+    return (int64_t)a0;
+}
+
+static inline int64_t rvedge_syscall7(uint64_t number, uint64_t arg0, uint64_t arg1,
+                                      uint64_t arg2, uint64_t arg3, uint64_t arg4,
+                                      uint64_t arg5, uint64_t arg6) {
+    register uint64_t a7 __asm__("a7") = number;
+    register uint64_t a0 __asm__("a0") = arg0;
+    register uint64_t a1 __asm__("a1") = arg1;
+    register uint64_t a2 __asm__("a2") = arg2;
+    register uint64_t a3 __asm__("a3") = arg3;
+    register uint64_t a4 __asm__("a4") = arg4;
+    register uint64_t a5 __asm__("a5") = arg5;
+    register uint64_t a6 __asm__("a6") = arg6;
+    __asm__ volatile("ecall"
+                     : "+r"(a0)
+                     : "r"(a7), "r"(a1), "r"(a2), "r"(a3), "r"(a4), "r"(a5), "r"(a6)
                      : "memory");
     return (int64_t)a0;
 }
@@ -403,5 +440,68 @@ static inline int64_t rvedge_log_str(const char *message) {
 #ifdef __cplusplus
 }
 #endif
+
+/* ---- Calls for libvmod-riscv's API (570 and up) -------------------------- */
+
+/* In a hook: asks the host's configuration (VCL) to act on `name` ("synth",
+ * "pass", "hash", ...) with `status`, and ends the hook here. With `paused`
+ * the hook stops instead, and the host may resume it later (VCL resume()). */
+static inline int64_t rvedge_decision(const char *name, size_t name_len, uint64_t status,
+                                      int paused) {
+    return rvedge_syscall4(RVEDGE_CALL_DECISION, RVEDGE_PTR(name), name_len, status,
+                           paused != 0);
+}
+
+/* Ends the running hook or callback as if its function returned. */
+static inline void rvedge_end_hook(void) { rvedge_syscall0(RVEDGE_CALL_END_HOOK); }
+
+/* Names a function `const char *fn(const char *argument)` for calls by name
+ * (VCL call()), found before the symbol table. */
+static inline int64_t rvedge_register_function(const char *name, size_t name_len,
+                                               const void *entry) {
+    return rvedge_syscall3(RVEDGE_CALL_REGISTER_FUNCTION, RVEDGE_PTR(name), name_len,
+                           RVEDGE_PTR(entry));
+}
+
+/* What cache_set set for the response being made: what 0 = cacheable (0/1),
+ * 1 = TTL seconds; -ENOENT when it was not called. */
+static inline int64_t rvedge_cache_get(uint64_t what) {
+    return rvedge_syscall1(RVEDGE_CALL_CACHE_GET, what);
+}
+
+/* Invalidates this tenant's cached objects that match a Varnish ban
+ * expression (e.g. "req.url ~ ^/news"); -EPERM where the host has no cache. */
+static inline int64_t rvedge_ban(const char *expression, size_t expression_len) {
+    return rvedge_syscall2(RVEDGE_CALL_BAN, RVEDGE_PTR(expression), expression_len);
+}
+
+/* In a debug program, stops for a debugger; elsewhere does nothing. */
+static inline void rvedge_breakpoint(void) { rvedge_syscall0(RVEDGE_CALL_BREAKPOINT); }
+
+/* Compiles a regular expression (host-side); returns its index. */
+static inline int64_t rvedge_regex_compile(const char *pattern, size_t pattern_len) {
+    return rvedge_syscall2(RVEDGE_CALL_REGEX_COMPILE, RVEDGE_PTR(pattern), pattern_len);
+}
+
+/* 1 if expression `index` matches anywhere in `subject`, else 0. */
+static inline int64_t rvedge_regex_match(uint64_t index, const char *subject,
+                                         size_t subject_len) {
+    return rvedge_syscall3(RVEDGE_CALL_REGEX_MATCH, index, RVEDGE_PTR(subject), subject_len);
+}
+
+/* `text` with the first (every, with `all`) match replaced by `replacement`
+ * (\0 the match, \1..\9 groups) into `out`; returns the full length. */
+static inline int64_t rvedge_regex_subst(uint64_t index, int all, const char *text,
+                                         size_t text_len, const char *replacement,
+                                         size_t replacement_len, char *out, size_t out_cap) {
+    uint64_t flags = all ? (1ull << 63) : 0;
+    return rvedge_syscall7(RVEDGE_CALL_REGEX_SUBST, index | flags, RVEDGE_PTR(text), text_len,
+                           RVEDGE_PTR(replacement), replacement_len, RVEDGE_PTR(out),
+                           out_cap);
+}
+
+static inline int64_t rvedge_regex_free(uint64_t index) {
+    return rvedge_syscall1(RVEDGE_CALL_REGEX_FREE, index);
+}
 
 #endif /* RVEDGE_H */

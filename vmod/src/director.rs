@@ -16,9 +16,9 @@ use rvedge::runtime::{
 };
 
 use crate::ffi;
-use crate::handoff::{Handoff, HANDOFF_HEADER};
+use crate::handoff::{Handoff, HANDOFF_HEADER, TENANT_HEADER};
 use crate::http::{self, Backend, Message};
-use crate::run::{backend_task, varnish_host};
+use crate::run::{backend_task, request_body_too_large, varnish_host};
 use crate::state::{Side, Task, VclState};
 
 /// `vdi_methods` in a static: varnishd only reads it.
@@ -145,11 +145,8 @@ unsafe fn forged(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> (HttpResponse, Str
     if let Some(Handoff::Error { kind, tenant }) = &task.handoff {
         return (error_answer(tenant, *kind, "on_recv"), uncached());
     }
-    // SAFETY: a valid backend ctx; the request body is read once per task.
-    unsafe {
-        if task.body.is_none() {
-            task.body = Some(http::read_request_body(ctx));
-        }
+    if task.body.is_too_large() {
+        return (request_body_too_large(vcl.max_request_body), uncached());
     }
     let Task {
         tenant, side, body, ..
@@ -163,12 +160,22 @@ unsafe fn forged(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> (HttpResponse, Str
         return (text_response(503, body), uncached());
     }
     // SAFETY: a valid backend ctx; its bereq is this task's.
-    let mut host = unsafe { varnish_host(ctx, vcl, tenant.name(), body.as_deref(), true, false) };
+    // As in libvmod-riscv, headers the callback adds to beresp are kept (`answer` adds its own).
+    let mut host = unsafe { varnish_host(ctx, vcl, tenant.name(), Some(&mut *body), true) };
     let forged = backend.run_forge(&mut host).map(|_| ());
     match forged {
+        Ok(()) if body.is_too_large() => (request_body_too_large(vcl.max_request_body), uncached()),
         Ok(()) => {
             // From here on the response is Varnish's beresp: on_backend_response sees it there.
-            let response = backend.take_forged_response().unwrap_or_default();
+            let mut response = backend.take_forged_response().unwrap_or_default();
+            // The object is this tenant's: others never get it, its bans match it.
+            response
+                .headers
+                .retain(|(name, _)| !name.eq_ignore_ascii_case(TENANT_HEADER));
+            response.headers.push(("Vary".into(), TENANT_HEADER.into()));
+            response
+                .headers
+                .push((TENANT_HEADER.into(), tenant.name().into()));
             let cache_control = backend
                 .cache_decision()
                 .unwrap_or(CacheDecision::UNCACHEABLE)
@@ -208,34 +215,59 @@ unsafe fn live_update(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> HttpResponse 
         .map(|value| String::from_utf8_lossy(value).into_owned())
         .and_then(|value| Handoff::decode(&value, vcl.nonce));
     bereq.unset(HANDOFF_HEADER).ok();
-    let Some(Handoff::LiveUpdate { tenant }) = handoff else {
+    let Some(Handoff::LiveUpdate {
+        tenant,
+        max_size,
+        debug,
+    }) = handoff
+    else {
         return text_response(
             503,
             "riscv_live_update: use riscv.live_update(tenant) to choose this backend\n".into(),
         );
     };
-    if let Some(secret) = &vcl.update_secret {
-        let given = bereq.header("X-Live-Update-Secret").unwrap_or_default();
-        if !constant_time_equal(given, secret.as_bytes()) {
-            return text_response(403, format!("live update of \"{tenant}\" refused\n"));
-        }
+    // Fails closed: without a configured secret nobody may replace a program.
+    if !vcl.update_secrets.is_configured(&tenant) {
+        return text_response(
+            403,
+            format!("live update of \"{tenant}\" refused: no update secret is configured\n"),
+        );
+    }
+    let given = bereq.header("X-Live-Update-Secret").unwrap_or_default();
+    if !vcl.update_secrets.allows(&tenant, given) {
+        return text_response(403, format!("live update of \"{tenant}\" refused\n"));
     }
     let Some(slot) = vcl.tenants.get(&tenant) else {
         return text_response(404, format!("no tenant named \"{tenant}\"\n"));
     };
     // SAFETY: a valid backend ctx.
-    let program = unsafe { http::read_request_body(ctx) };
+    let Some(program) = (unsafe { http::read_request_body(ctx, max_size) }) else {
+        return request_body_too_large(max_size);
+    };
     // SAFETY: as above.
     let vsl = unsafe { (*ctx).vsl };
-    match slot.current().live_update(&program) {
-        Ok(updated) => {
-            slot.replace(updated);
+    let result = if debug {
+        slot.install_debug_program(&program)
+    } else {
+        slot.live_update(&program)
+    };
+    let what = if debug {
+        "debug program of"
+    } else {
+        "program of"
+    };
+    match result {
+        Ok(()) => {
             let message = format!(
-                "riscv: tenant \"{tenant}\" updated ({} bytes)",
+                "riscv: {what} tenant \"{tenant}\" updated ({} bytes)",
                 program.len()
             );
             http::log(vsl, ffi::VSL_tag_e_SLT_VCL_Log, &message);
-            text_response(200, format!("tenant \"{tenant}\" updated\n"))
+            if debug {
+                text_response(200, format!("debug program of \"{tenant}\" installed\n"))
+            } else {
+                text_response(200, format!("tenant \"{tenant}\" updated\n"))
+            }
         }
         Err(error) => {
             let message =
@@ -244,16 +276,6 @@ unsafe fn live_update(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> HttpResponse 
             text_response(400, format!("live update failed: {error}\n"))
         }
     }
-}
-
-/// Compares without an early exit, so the time taken does not tell how much of a guess was right.
-fn constant_time_equal(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
-            == 0
 }
 
 /// A response body being handed to Varnish by the fetch processor.

@@ -9,6 +9,8 @@ pub use varnish_sys::*;
 // vcl.h: the subroutine a VCL context is in (`ctx->method`).
 pub const VCL_MET_RECV: c_uint = 1 << 1;
 pub const VCL_MET_HASH: c_uint = 1 << 4;
+pub const VCL_MET_MISS: c_uint = 1 << 6;
+pub const VCL_MET_HIT: c_uint = 1 << 7;
 pub const VCL_MET_DELIVER: c_uint = 1 << 8;
 pub const VCL_MET_SYNTH: c_uint = 1 << 9;
 pub const VCL_MET_BACKEND_FETCH: c_uint = 1 << 10;

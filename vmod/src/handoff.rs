@@ -12,6 +12,11 @@ use rvedge::runtime::{BackendPlan, ErrorKind};
 /// Lower case, as header lookups compare case-insensitively.
 pub const HANDOFF_HEADER: &str = "x-rvedge-handoff";
 
+/// The request header `fork()` sets to the tenant's name. Every response a tenant made or
+/// touched on the backend side varies on it (`Vary`), so a cached object is only ever served to
+/// requests of the tenant that made it, whatever the VCL's vcl_hash does.
+pub const TENANT_HEADER: &str = "x-rvedge-tenant";
+
 /// What the backend side must do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Handoff {
@@ -20,8 +25,13 @@ pub enum Handoff {
     Plan { tenant: String, plan: BackendPlan },
     /// The client side failed: answer the error response.
     Error { tenant: String, kind: ErrorKind },
-    /// Replace the tenant's program with the request body.
-    LiveUpdate { tenant: String },
+    /// Replace the tenant's program (or, with `debug`, its debug program) with the request
+    /// body, of at most `max_size` bytes.
+    LiveUpdate {
+        tenant: String,
+        max_size: usize,
+        debug: bool,
+    },
 }
 
 impl Handoff {
@@ -29,7 +39,7 @@ impl Handoff {
         match self {
             Handoff::Plan { tenant, .. }
             | Handoff::Error { tenant, .. }
-            | Handoff::LiveUpdate { tenant } => tenant,
+            | Handoff::LiveUpdate { tenant, .. } => tenant,
         }
     }
 
@@ -41,7 +51,14 @@ impl Handoff {
                 format!("{nonce:016x} plan {} {tenant}", plan.encode())
             }
             Handoff::Error { tenant, kind } => format!("{nonce:016x} error {kind} {tenant}"),
-            Handoff::LiveUpdate { tenant } => format!("{nonce:016x} update {tenant}"),
+            Handoff::LiveUpdate {
+                tenant,
+                max_size,
+                debug,
+            } => {
+                let mode = if *debug { "debug" } else { "update" };
+                format!("{nonce:016x} {mode} {max_size} {tenant}")
+            }
         }
     }
 
@@ -67,9 +84,14 @@ impl Handoff {
                     kind: ErrorKind::from_name(kind)?,
                 })
             }
-            "update" => Some(Handoff::LiveUpdate {
-                tenant: rest.into(),
-            }),
+            "update" | "debug" => {
+                let (max_size, tenant) = rest.split_once(' ')?;
+                Some(Handoff::LiveUpdate {
+                    tenant: tenant.into(),
+                    max_size: max_size.parse().ok()?,
+                    debug: mode == "debug",
+                })
+            }
             _ => None,
         }
     }

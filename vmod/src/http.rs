@@ -13,7 +13,7 @@ use rvedge::runtime::abi::HeaderSet;
 use rvedge::runtime::{Host, HostError, HostResult};
 
 use crate::ffi;
-use crate::handoff::HANDOFF_HEADER;
+use crate::handoff::{HANDOFF_HEADER, TENANT_HEADER};
 
 /// One `struct http` of the current task: req, resp, bereq or beresp.
 #[derive(Clone, Copy, Debug)]
@@ -129,6 +129,34 @@ impl Message {
         self.append(name, value)
     }
 
+    /// Marks a backend response as `tenant`'s: it varies on the tenant header (keeping any other
+    /// `Vary`), and carries the name, which the tenant's bans match.
+    pub fn mark_tenant(&self, tenant: &str) -> HostResult<()> {
+        self.set(TENANT_HEADER, tenant)?;
+        self.vary_on_tenant()
+    }
+
+    /// Makes the response vary on the tenant header (see `TENANT_HEADER`), keeping any other
+    /// `Vary` it has.
+    fn vary_on_tenant(&self) -> HostResult<()> {
+        let existing = self
+            .header("Vary")
+            .map(|value| String::from_utf8_lossy(value).into_owned());
+        match existing {
+            Some(vary)
+                if vary
+                    .split(',')
+                    .any(|name| name.trim().eq_ignore_ascii_case(TENANT_HEADER)) =>
+            {
+                Ok(())
+            }
+            Some(vary) if !vary.trim().is_empty() => {
+                self.set("Vary", &format!("{vary}, {TENANT_HEADER}"))
+            }
+            _ => self.set("Vary", TENANT_HEADER),
+        }
+    }
+
     fn set_field(&self, index: c_uint, value: &str) -> HostResult<()> {
         let copy = copy_to_workspace(self.raw().ws, value.as_bytes())?;
         // SAFETY: `copy` is NUL-terminated text in the message's workspace, which lives as
@@ -226,7 +254,9 @@ pub struct VarnishHost<'a> {
     /// Backends the tenant may choose, by VCL name (registered in vcl_init).
     pub backends: &'a BTreeMap<String, Backend>,
     pub backend_target: BackendTarget,
-    pub body: Option<&'a [u8]>,
+    /// The client request's body (backend side only), read when the tenant asks for it.
+    pub body: Option<&'a mut RequestBody>,
+    pub max_request_body: usize,
     pub tenant: &'a str,
 }
 
@@ -266,8 +296,9 @@ impl VarnishHost<'_> {
     }
 }
 
+/// Headers only this VMOD writes: the hand-off and the tenant's name.
 fn is_handoff(name: &str) -> bool {
-    name.eq_ignore_ascii_case(HANDOFF_HEADER)
+    name.eq_ignore_ascii_case(HANDOFF_HEADER) || name.eq_ignore_ascii_case(TENANT_HEADER)
 }
 
 impl Host for VarnishHost<'_> {
@@ -348,7 +379,11 @@ impl Host for VarnishHost<'_> {
     }
 
     fn request_body(&mut self) -> HostResult<Cow<'_, [u8]>> {
-        self.body.map(Cow::Borrowed).ok_or(HostError::NotAllowed)
+        let ctx = self.ctx;
+        let limit = self.max_request_body;
+        let body = self.body.as_deref_mut().ok_or(HostError::NotAllowed)?;
+        // SAFETY: a body is only lent to hosts of backend-side subroutines, whose ctx is valid.
+        unsafe { body.get(ctx, limit) }.map(Cow::Borrowed)
     }
 
     fn set_backend(&mut self, name: &str) -> HostResult<()> {
@@ -364,6 +399,31 @@ impl Host for VarnishHost<'_> {
         Ok(())
     }
 
+    fn ban(&mut self, expression: &str) -> HostResult<()> {
+        // Only objects this tenant made carry its name (see `TENANT_HEADER`), and Varnish's ban
+        // expressions join conditions with `&&` only: nothing the tenant appends can widen it.
+        // VRT_ban_string splits at blanks and keeps quotes as text: the name goes unquoted.
+        if self.tenant.is_empty()
+            || self
+                .tenant
+                .contains(|c: char| c.is_whitespace() || c == '"')
+        {
+            return Err(HostError::Invalid);
+        }
+        let scoped = format!(
+            "obj.http.{TENANT_HEADER} == {} && {expression}",
+            self.tenant
+        );
+        let scoped = std::ffi::CString::new(scoped).map_err(|_| HostError::Invalid)?;
+        // SAFETY: a valid ctx; varnishd copies the expression.
+        let error = unsafe { ffi::VRT_ban_string(self.ctx, scoped.as_ptr()) };
+        if error.is_null() {
+            Ok(())
+        } else {
+            Err(HostError::Invalid)
+        }
+    }
+
     fn log(&mut self, message: &str) {
         // SAFETY: a valid ctx; its vsl is the task's log (or null outside a task).
         let vsl = unsafe { (*self.ctx).vsl };
@@ -375,12 +435,55 @@ impl Host for VarnishHost<'_> {
     }
 }
 
-/// Reads the client request's body on the backend side: the body Varnish cached
-/// (`std.cache_req_body`) or the one still waiting on the client connection (pass).
+/// The client request's body on the backend side. It is read only when a tenant asks for it
+/// (`body_get`), and only up to the VCL's limit, so no client can make varnishd buffer more.
+#[derive(Debug, Default)]
+pub enum RequestBody {
+    #[default]
+    Unread,
+    Read(Vec<u8>),
+    /// Longer than the limit: the request is answered 413.
+    TooLarge,
+}
+
+impl RequestBody {
+    /// The body, read now if it was not yet.
+    ///
+    /// # Safety
+    /// `ctx` is a valid backend-side context of the task this body belongs to.
+    pub unsafe fn get(&mut self, ctx: *const ffi::vrt_ctx, limit: usize) -> HostResult<&[u8]> {
+        if matches!(self, RequestBody::Unread) {
+            // SAFETY: the caller's ctx is a valid backend ctx.
+            *self = match unsafe { read_request_body(ctx, limit) } {
+                Some(body) => RequestBody::Read(body),
+                None => RequestBody::TooLarge,
+            };
+        }
+        match self {
+            RequestBody::Read(body) => Ok(body),
+            _ => Err(HostError::TooBig),
+        }
+    }
+
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, RequestBody::TooLarge)
+    }
+}
+
+/// What `read_request_body` collects into: the bytes so far and the most it may hold.
+struct BodyCollector {
+    bytes: Vec<u8>,
+    limit: usize,
+    too_large: bool,
+}
+
+/// Reads the client request's body on the backend side (the body Varnish cached with
+/// `std.cache_req_body`, or the one still waiting on the client connection): `None` once it
+/// is longer than `limit` bytes, which stops the reading there.
 ///
 /// # Safety
 /// `ctx` is a valid backend-side context.
-pub unsafe fn read_request_body(ctx: *const ffi::vrt_ctx) -> Vec<u8> {
+pub unsafe fn read_request_body(ctx: *const ffi::vrt_ctx, limit: usize) -> Option<Vec<u8>> {
     unsafe extern "C" fn collect(
         destination: *mut c_void,
         _flush: c_uint,
@@ -390,26 +493,35 @@ pub unsafe fn read_request_body(ctx: *const ffi::vrt_ctx) -> Vec<u8> {
         let Ok(length) = usize::try_from(length) else {
             return -1;
         };
+        // SAFETY: varnishd passes the BodyCollector we gave as `priv`.
+        let collector = unsafe { &mut *destination.cast::<BodyCollector>() };
+        if length > collector.limit - collector.bytes.len() {
+            collector.too_large = true;
+            // Non-zero ends the iteration: nothing more is read.
+            return -1;
+        }
         if length > 0 {
-            // SAFETY: varnishd passes `length` readable bytes and the Vec we gave as `priv`.
-            unsafe {
-                let destination = &mut *destination.cast::<Vec<u8>>();
-                destination
-                    .extend_from_slice(std::slice::from_raw_parts(bytes.cast::<u8>(), length));
-            }
+            // SAFETY: varnishd passes `length` readable bytes.
+            collector.bytes.extend_from_slice(unsafe {
+                std::slice::from_raw_parts(bytes.cast::<u8>(), length)
+            });
         }
         0
     }
-    let mut body = Vec::new();
+    let mut collector = BodyCollector {
+        bytes: Vec::new(),
+        limit,
+        too_large: false,
+    };
     // SAFETY: the caller gives a valid backend ctx, so `bo` is a valid busyobj; its
     // `bereq_body` or `req` (both may be null) are varnishd's own objects, and `collect`
     // matches objiterate_f.
     unsafe {
         let bo = (*ctx).bo;
         if bo.is_null() {
-            return body;
+            return Some(Vec::new());
         }
-        let destination = (&mut body as *mut Vec<u8>).cast::<c_void>();
+        let destination = (&mut collector as *mut BodyCollector).cast::<c_void>();
         if !(*bo).bereq_body.is_null() {
             ffi::ObjIterate((*bo).wrk, (*bo).bereq_body, destination, Some(collect), 0);
         } else if !(*bo).req.is_null() && (*(*bo).req).req_body_status != ffi::BS_NONE.as_ptr() {
@@ -422,5 +534,5 @@ pub unsafe fn read_request_body(ctx: *const ffi::vrt_ctx) -> Vec<u8> {
             );
         }
     }
-    body
+    (!collector.too_large).then_some(collector.bytes)
 }

@@ -35,14 +35,15 @@ mod state;
 
 use std::path::Path;
 
-use rvedge::runtime::{ClockSource, ProgramDirectory, Tenants};
+use rvedge::runtime::abi::Hook;
+use rvedge::runtime::{parse_tenants, reconfigure, ClockSource, PauseReason};
 use rvedge::Clock;
 use varnish::vcl::ctx::{Ctx, Event, LogTag};
 use varnish::vcl::vpriv::VPriv;
 
-use crate::handoff::{Handoff, HANDOFF_HEADER};
+use crate::handoff::{Handoff, HANDOFF_HEADER, TENANT_HEADER};
 use crate::http::{Backend, Message};
-use crate::state::{Task, VclState};
+use crate::state::{Task, TenantSlot, VclState, Want};
 
 /// PRIV_VCL: the VCL's state, boxed so the directors can keep its address.
 type VclPriv = VPriv<Box<VclState>>;
@@ -61,7 +62,7 @@ fn host_clock(clock: Clock) -> u64 {
     u64::try_from(now.as_nanos()).unwrap_or(u64::MAX)
 }
 
-const HOST_CLOCK: ClockSource = host_clock;
+pub(crate) const HOST_CLOCK: ClockSource = host_clock;
 
 pub fn event(ctx: &mut Ctx, vcl: &mut VclPriv, event: Event) -> Result<(), String> {
     match event {
@@ -96,10 +97,40 @@ fn require_init(ctx: &Ctx, function: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn load_into(vcl: &mut VclPriv, json: &str, directory: &Path) -> Result<(), String> {
-    let tenants = Tenants::load(json, &ProgramDirectory::new(directory), Some(HOST_CLOCK))
-        .map_err(|error| format!("riscv: {error}"))?;
-    vcl_state(vcl)?.add_tenants(&tenants);
+/// Adds and loads the tenants of a configuration document. An entry without `filename` that
+/// names a tenant configured earlier changes that tenant's settings (and loads it again).
+fn load_into(ctx: &mut Ctx, vcl: &mut VclPriv, json: &str, directory: &Path) -> Result<(), String> {
+    let state = vcl_state(vcl)?;
+    let document: serde_json::Value =
+        serde_json::from_str(json).map_err(|error| format!("riscv: {error}"))?;
+    let specs = parse_tenants(json).map_err(|error| format!("riscv: {error}"))?;
+    if let serde_json::Value::Object(entries) = &document {
+        for (name, entry) in entries {
+            let Some(slot) = state.tenants.get_mut(name) else {
+                continue;
+            };
+            if entry.get("filename").is_none() {
+                reconfigure(name, entry, &mut slot.spec.limits)
+                    .map_err(|error| format!("riscv: {error}"))?;
+                if let Some(note) = slot.load(state.strict_loading)? {
+                    ctx.log(LogTag::Error, &note);
+                }
+            }
+        }
+    }
+    for spec in specs {
+        if state.tenants.contains_key(&spec.name) {
+            return Err(format!(
+                "riscv: tenant \"{}\" is configured twice",
+                spec.name
+            ));
+        }
+        let mut slot = TenantSlot::new(spec, directory.to_path_buf());
+        if let Some(note) = slot.load(state.strict_loading)? {
+            ctx.log(LogTag::Error, &note);
+        }
+        state.tenants.insert(slot.spec.name.clone(), slot);
+    }
     Ok(())
 }
 
@@ -111,7 +142,7 @@ pub fn embed_tenants(
 ) -> Result<(), String> {
     require_init(ctx, "embed_tenants")?;
     let directory = if directory.is_empty() { "." } else { directory };
-    load_into(vcl, json, Path::new(directory))
+    load_into(ctx, vcl, json, Path::new(directory))
 }
 
 pub fn load_tenants(ctx: &mut Ctx, vcl: &mut VclPriv, path: &str) -> Result<(), String> {
@@ -119,12 +150,77 @@ pub fn load_tenants(ctx: &mut Ctx, vcl: &mut VclPriv, path: &str) -> Result<(), 
     let json = std::fs::read_to_string(path)
         .map_err(|error| format!("riscv.load_tenants: cannot read {path}: {error}"))?;
     let directory = Path::new(path).parent().unwrap_or(Path::new("."));
-    load_into(vcl, &json, directory)
+    load_into(ctx, vcl, &json, directory)
 }
 
-pub fn set_update_secret(ctx: &mut Ctx, vcl: &mut VclPriv, secret: &str) -> Result<(), String> {
+pub fn add_main_argument(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    tenant: &str,
+    argument: &str,
+) -> Result<(), String> {
+    require_init(ctx, "add_main_argument")?;
+    let state = vcl_state(vcl)?;
+    let strict = state.strict_loading;
+    match state.tenants.get_mut(tenant) {
+        Some(slot) => {
+            // Tenants load when configured; this starts it again with the argument.
+            slot.spec.limits.arguments.push(argument.to_string());
+            if let Some(note) = slot.load(strict)? {
+                ctx.log(LogTag::Error, &note);
+            }
+            Ok(())
+        }
+        None => {
+            // As libvmod-riscv: a log line, not a failure.
+            ctx.log(
+                LogTag::Error,
+                &format!("riscv.add_main_argument: no tenant named \"{tenant}\""),
+            );
+            Ok(())
+        }
+    }
+}
+
+pub fn finalize_tenants(ctx: &mut Ctx, vcl: &mut VclPriv) -> Result<(), String> {
+    require_init(ctx, "finalize_tenants")?;
+    vcl_state(vcl)?.check_tenants_started()
+}
+
+pub fn strict_loading(ctx: &mut Ctx, vcl: &mut VclPriv, strict: bool) -> Result<(), String> {
+    require_init(ctx, "strict_loading")?;
+    vcl_state(vcl)?.strict_loading = strict;
+    Ok(())
+}
+
+pub fn set_update_secret(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    secret: &str,
+    tenant: &str,
+) -> Result<(), String> {
     require_init(ctx, "set_update_secret")?;
-    vcl_state(vcl)?.update_secret = Some(secret.to_string());
+    vcl_state(vcl)?.update_secrets.set(tenant, secret)
+}
+
+pub fn set_debug_port(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    port: i64,
+    timeout: std::time::Duration,
+) -> Result<(), String> {
+    require_init(ctx, "set_debug_port")?;
+    let state = vcl_state(vcl)?;
+    state.debug_port =
+        u16::try_from(port).map_err(|_| format!("riscv.set_debug_port: {port} is not a port"))?;
+    state.debug_timeout = timeout;
+    Ok(())
+}
+
+pub fn set_max_request_body(ctx: &mut Ctx, vcl: &mut VclPriv, size: i64) -> Result<(), String> {
+    require_init(ctx, "set_max_request_body")?;
+    vcl_state(vcl)?.max_request_body = usize::try_from(size)
+        .map_err(|_| "riscv.set_max_request_body: the size must not be negative".to_string())?;
     Ok(())
 }
 
@@ -149,15 +245,37 @@ pub fn add_backend(
     Ok(())
 }
 
-pub fn fork(ctx: &mut Ctx, vcl: &mut VclPriv, tenant: &str) -> Result<ffi::VCL_BOOL, String> {
-    if ctx.raw.method != ffi::VCL_MET_RECV {
-        return Err("riscv.fork() is only allowed in vcl_recv".into());
-    }
+pub fn fork(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    tenant: &str,
+    debug: &str,
+) -> Result<ffi::VCL_BOOL, String> {
     let state = vcl_state(vcl)?;
+    match ctx.raw.method {
+        ffi::VCL_MET_RECV => fork_client(ctx, state, tenant, !debug.is_empty()),
+        // SAFETY: a valid backend ctx of this VCL.
+        ffi::VCL_MET_BACKEND_FETCH => Ok(ffi::VCL_BOOL::from(unsafe {
+            run::fork_backend(ctx.raw, state, tenant)
+        })),
+        _ => Err("riscv.fork() is only allowed in vcl_recv and vcl_backend_fetch".into()),
+    }
+}
+
+/// `fork()` in vcl_recv: the request's client side, running the debug program if asked for
+/// and installed.
+fn fork_client(
+    ctx: &mut Ctx,
+    state: &VclState,
+    tenant: &str,
+    debug: bool,
+) -> Result<ffi::VCL_BOOL, String> {
     // SAFETY: in vcl_recv the ctx's req is the client request of this task.
-    if let Some(req) = unsafe { Message::new(ctx.raw.http_req) } {
-        // Only this VMOD may write the hand-off; a client's own copy is dropped.
+    let req = unsafe { Message::new(ctx.raw.http_req) };
+    if let Some(req) = req {
+        // Only this VMOD may write these; a client's own copies are dropped.
         req.unset(HANDOFF_HEADER).ok();
+        req.unset(TENANT_HEADER).ok();
     }
     let Some(slot) = state.tenants.get(tenant) else {
         ctx.log(
@@ -166,16 +284,65 @@ pub fn fork(ctx: &mut Ctx, vcl: &mut VclPriv, tenant: &str) -> Result<ffi::VCL_B
         );
         return Ok(0);
     };
-    let task = Task::client(state, slot.current());
+    let program = match (debug, slot.debug_program()) {
+        (true, Some(program)) => Some(program),
+        _ => slot.current(),
+    };
+    let Some(program) = program else {
+        let reason = slot
+            .unavailable
+            .clone()
+            .unwrap_or_else(|| format!("riscv: tenant \"{tenant}\" has no program loaded"));
+        ctx.log(LogTag::Error, &reason);
+        return Ok(0);
+    };
+    if let Some(req) = req {
+        req.set(TENANT_HEADER, tenant)
+            .map_err(|_| "riscv.fork: out of workspace".to_string())?;
+    }
+    let mut task = Task::client(state, program);
+    task.debug = debug;
     // SAFETY: a valid client ctx, and no task reference is alive here.
     unsafe { state::install_task(ctx.raw, task)? };
     Ok(1)
 }
 
-pub fn run(ctx: &mut Ctx, vcl: &mut VclPriv) -> Result<i64, String> {
+pub fn run(ctx: &mut Ctx, vcl: &mut VclPriv, argument: &str) -> Result<i64, String> {
     let state = vcl_state(vcl)?;
+    let argument = (!argument.is_empty()).then_some(argument);
     // SAFETY: the generated boilerplate passes a valid ctx for the current subroutine.
-    unsafe { run::run(ctx.raw, state) }
+    unsafe { run::run(ctx.raw, state, argument) }
+}
+
+/// The hook a `vcall()` enum names (libvmod-riscv's names).
+fn hook_named(name: &str) -> Option<Hook> {
+    Some(match name {
+        "ON_REQUEST" => Hook::Recv,
+        "ON_HASH" => Hook::Hash,
+        "ON_SYNTH" => Hook::Synth,
+        "ON_BACKEND_FETCH" => Hook::BackendFetch,
+        "ON_BACKEND_RESPONSE" => Hook::BackendResponse,
+        "ON_BACKEND_ERROR" => Hook::BackendError,
+        "ON_DELIVER" => Hook::Deliver,
+        "ON_HIT" => Hook::Hit,
+        "ON_MISS" => Hook::Miss,
+        "ON_LIVE_UPDATE" => Hook::LiveUpdate,
+        "ON_RESUME_UPDATE" => Hook::ResumeUpdate,
+        _ => return None,
+    })
+}
+
+pub fn vcall(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    hook: std::borrow::Cow<'_, str>,
+    argument: &str,
+) -> Result<i64, String> {
+    let state = vcl_state(vcl)?;
+    let hook = hook_named(&hook).ok_or_else(|| format!("riscv.vcall: unknown hook {hook}"))?;
+    let argument = (!argument.is_empty()).then_some(argument);
+    // SAFETY: the generated boilerplate passes a valid ctx for the current subroutine.
+    unsafe { run::vcall(ctx.raw, state, hook, argument) }
 }
 
 pub fn call(
@@ -207,29 +374,51 @@ pub fn current_name(ctx: &mut Ctx) -> Result<&'static str, String> {
     }))
 }
 
-pub fn want_result(ctx: &mut Ctx) -> &'static str {
-    current_task(ctx).map_or("", |task| task.want.name())
+pub fn want_result(ctx: &mut Ctx) -> String {
+    current_task(ctx).map_or_else(String::new, |task| task.want.name().to_string())
 }
 
 pub fn want_status(ctx: &mut Ctx) -> i64 {
-    current_task(ctx).map_or(0, |task| i64::from(task.status))
+    current_task(ctx).map_or(0, |task| match &task.want {
+        Want::Decision(decision) => i64::from(decision.status),
+        _ => i64::from(task.status),
+    })
 }
 
 pub fn result_value(ctx: &mut Ctx, index: i64) -> i64 {
+    current_task(ctx).map_or(0, |task| task.want.value(task.status, index))
+}
+
+pub fn result_as_string(ctx: &mut Ctx, index: i64) -> Option<String> {
+    let task = current_task(ctx)?;
+    let address = task.want.value(task.status, index) as u64;
+    task.fork()?.read_string(address).ok()
+}
+
+pub fn want_resume(ctx: &mut Ctx) -> ffi::VCL_BOOL {
+    let paused = current_task(ctx)
+        .and_then(|task| task.fork().and_then(|fork| fork.paused()))
+        .is_some_and(|reason| reason == PauseReason::Decision);
+    ffi::VCL_BOOL::from(paused)
+}
+
+pub fn resume(ctx: &mut Ctx) -> i64 {
     let Some(task) = current_task(ctx) else {
         return -1;
     };
-    match index {
-        0 => i64::from(task.status),
-        1 => task.forge_decision,
-        2 => task.fork().map_or(0, |fork| {
-            i64::try_from(fork.instructions()).unwrap_or(i64::MAX)
-        }),
-        3 => task.fork().map_or(0, |fork| {
-            i64::try_from(fork.pages_written()).unwrap_or(i64::MAX)
-        }),
-        _ => -1,
-    }
+    // SAFETY: the generated boilerplate passes a valid ctx for the current subroutine.
+    unsafe { run::resume(ctx.raw, task) }
+}
+
+pub fn usage(ctx: &mut Ctx, what: std::borrow::Cow<'_, str>) -> i64 {
+    let Some(fork) = current_task(ctx).and_then(Task::fork) else {
+        return 0;
+    };
+    let value = match &*what {
+        "INSTRUCTIONS" => fork.instructions(),
+        _ => fork.pages_written() as u64,
+    };
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 pub fn apply_hash(ctx: &mut Ctx) -> Result<ffi::VCL_BOOL, String> {
@@ -251,16 +440,85 @@ pub fn error_kind(ctx: &mut Ctx) -> &'static str {
         .map_or("", |error| error.kind.name())
 }
 
-pub fn vm_backend(_ctx: &mut Ctx, vcl: &mut VclPriv) -> Result<ffi::VCL_BACKEND, String> {
-    Ok(vcl_state(vcl)?.vm_backend.0)
+pub fn vm_backend(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    function: &str,
+    argument: &str,
+) -> Result<ffi::VCL_BACKEND, String> {
+    let state = vcl_state(vcl)?;
+    if function.is_empty() {
+        return Ok(state.vm_backend.0);
+    }
+    // SAFETY: the generated boilerplate passes a valid ctx for the current subroutine.
+    unsafe { run::forge_with(ctx.raw, state, function, argument) }?;
+    Ok(state.vm_backend.0)
+}
+
+pub fn live_update_file(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    tenant: &str,
+    filename: &str,
+    extra_argument: &str,
+) -> Result<ffi::VCL_BOOL, String> {
+    let state = vcl_state(vcl)?;
+    let Some(slot) = state.tenants.get(tenant) else {
+        ctx.log(
+            LogTag::Error,
+            &format!("riscv.live_update_file: no tenant named \"{tenant}\""),
+        );
+        return Ok(0);
+    };
+    match slot.live_update_file(filename, extra_argument) {
+        Ok(()) => {
+            http::log(
+                ctx.raw.vsl,
+                ffi::VSL_tag_e_SLT_VCL_Log,
+                &format!("riscv: tenant \"{tenant}\" updated from {filename}"),
+            );
+            Ok(1)
+        }
+        Err(error) => {
+            let message = format!(
+                "riscv: live update of \"{tenant}\" from {filename} failed, the old program \
+                 keeps serving: {error}"
+            );
+            ctx.log(LogTag::Error, &message);
+            Ok(0)
+        }
+    }
+}
+
+pub fn live_debug(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    tenant: &str,
+    max_size: i64,
+) -> Result<ffi::VCL_BACKEND, String> {
+    update_backend(ctx, vcl, tenant, max_size, true)
 }
 
 pub fn live_update(
     ctx: &mut Ctx,
     vcl: &mut VclPriv,
     tenant: &str,
+    max_size: i64,
+) -> Result<ffi::VCL_BACKEND, String> {
+    update_backend(ctx, vcl, tenant, max_size, false)
+}
+
+/// The live-update backend for `tenant`'s program (or its debug program).
+fn update_backend(
+    ctx: &mut Ctx,
+    vcl: &mut VclPriv,
+    tenant: &str,
+    max_size: i64,
+    debug: bool,
 ) -> Result<ffi::VCL_BACKEND, String> {
     let state = vcl_state(vcl)?;
+    let max_size = usize::try_from(max_size)
+        .map_err(|_| "riscv.live_update: max_size must not be negative".to_string())?;
     if !state.tenants.contains_key(tenant) {
         return Err(format!("riscv.live_update: no tenant named \"{tenant}\""));
     }
@@ -269,6 +527,8 @@ pub fn live_update(
         .ok_or("riscv.live_update() needs a request")?;
     let handoff = Handoff::LiveUpdate {
         tenant: tenant.into(),
+        max_size,
+        debug,
     };
     message
         .set(HANDOFF_HEADER, &handoff.encode(state.nonce))

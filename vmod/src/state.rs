@@ -7,36 +7,251 @@ use std::ffi::c_void;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use std::path::{Path, PathBuf};
+
+use arc_swap::ArcSwapOption;
 use rvedge::runtime::{
-    BackendPlan, BackendSide, ClientSide, Fork, HttpResponse, RequestError, Tenant, Tenants,
+    BackendPlan, BackendSide, ClientSide, Fork, HttpResponse, ProgramDirectory, RequestError,
+    Tenant, TenantDecision, TenantSpec,
 };
 
 use crate::ffi;
 use crate::handoff::Handoff;
-use crate::http::Backend;
+use crate::http::{Backend, RequestBody};
+use crate::HOST_CLOCK;
 
-/// A tenant whose program can be swapped by a live update while requests run: loading the
-/// current program is one atomic load, no lock.
+/// A configured tenant: its configuration, and its program once loaded, which a live update
+/// can swap while requests run (loading the current program is one atomic load, no lock).
 #[derive(Debug)]
 pub struct TenantSlot {
-    current: ArcSwap<Tenant>,
+    pub spec: TenantSpec,
+    /// Where relative filenames are resolved.
+    pub directory: PathBuf,
+    current: ArcSwapOption<Tenant>,
+    /// The program `live_debug()` installed: forks with `debug` run it.
+    debug: ArcSwapOption<Tenant>,
+    /// Why it has no program (a missing file, or a program that failed to start, under
+    /// lenient loading), for fork()'s log line.
+    pub unavailable: Option<String>,
+    /// The program failed to start (finalize_tenants() fails on it).
+    pub boot_failed: bool,
 }
 
 impl TenantSlot {
-    pub fn new(tenant: Arc<Tenant>) -> TenantSlot {
+    pub fn new(spec: TenantSpec, directory: PathBuf) -> TenantSlot {
         TenantSlot {
-            current: ArcSwap::new(tenant),
+            spec,
+            directory,
+            current: ArcSwapOption::empty(),
+            debug: ArcSwapOption::empty(),
+            unavailable: None,
+            boot_failed: false,
         }
     }
 
-    pub fn current(&self) -> Arc<Tenant> {
+    pub fn current(&self) -> Option<Arc<Tenant>> {
         self.current.load_full()
     }
 
-    pub fn replace(&self, tenant: Arc<Tenant>) {
-        self.current.store(tenant);
+    pub fn debug_program(&self) -> Option<Arc<Tenant>> {
+        self.debug.load_full()
     }
+
+    /// Loads (or loads again, with new arguments) the program, in vcl_init. Unless `strict`,
+    /// a missing file or a program that fails to start leaves the tenant without a program
+    /// (fork() says why) and the reason is returned for the log; a program that cannot be used
+    /// (unreadable, source code) is always an error.
+    pub fn load(&mut self, strict: bool) -> Result<Option<String>, String> {
+        self.unavailable = None;
+        self.boot_failed = false;
+        self.current.store(None);
+        let programs = Executables(ProgramDirectory::new(&self.directory));
+        let program = match programs.read(&self.spec.filename) {
+            Ok(program) => program,
+            Err(ProgramError::Missing(message)) if !strict => {
+                let reason = format!(
+                    "riscv: tenant \"{}\" has no program: {message}",
+                    self.spec.name
+                );
+                self.unavailable = Some(reason.clone());
+                return Ok(Some(reason));
+            }
+            Err(ProgramError::Missing(message) | ProgramError::Unusable(message)) => {
+                return Err(format!("riscv: tenant \"{}\": {message}", self.spec.name));
+            }
+        };
+        match Tenant::load(
+            &self.spec.name,
+            &program,
+            self.spec.limits.clone(),
+            Some(HOST_CLOCK),
+        ) {
+            Ok(tenant) => {
+                self.current.store(Some(tenant));
+                Ok(None)
+            }
+            Err(error) if strict => Err(format!("riscv: {error}")),
+            Err(error) => {
+                // add_main_argument() may still fix it; finalize_tenants() reports it.
+                let reason = format!("riscv: {error}");
+                self.unavailable = Some(reason.clone());
+                self.boot_failed = true;
+                Ok(Some(reason))
+            }
+        }
+    }
+
+    /// Replaces the program with `program` (see `Tenant::live_update`: state hand-over); a
+    /// tenant without one gets it. On error the old one keeps serving.
+    pub fn live_update(&self, program: &[u8]) -> Result<(), String> {
+        let updated = match self.current() {
+            Some(tenant) => tenant.live_update(program),
+            None => Tenant::load(
+                &self.spec.name,
+                program,
+                self.spec.limits.clone(),
+                Some(HOST_CLOCK),
+            ),
+        }
+        .map_err(|error| error.to_string())?;
+        self.current.store(Some(updated));
+        Ok(())
+    }
+
+    /// `live_update_file()`: the program of `filename` (relative to the configuration's
+    /// directory), with `extra_argument` after the configured arguments. Unlike a live
+    /// update by request this boots afresh, so the extra argument reaches `main()`.
+    pub fn live_update_file(&self, filename: &str, extra_argument: &str) -> Result<(), String> {
+        let programs = Executables(ProgramDirectory::new(&self.directory));
+        let program = programs
+            .read(filename)
+            .map_err(ProgramError::into_message)?;
+        if extra_argument.is_empty() {
+            return self.live_update(&program);
+        }
+        let mut limits = self.spec.limits.clone();
+        limits.arguments.push(extra_argument.to_string());
+        let tenant = Tenant::load(&self.spec.name, &program, limits, Some(HOST_CLOCK))
+            .map_err(|error| error.to_string())?;
+        self.current.store(Some(tenant));
+        Ok(())
+    }
+
+    /// Installs a debug program (`live_debug()`): forks with `debug` run it.
+    pub fn install_debug_program(&self, program: &[u8]) -> Result<(), String> {
+        let tenant = Tenant::load_debug(
+            &self.spec.name,
+            program,
+            self.spec.limits.clone(),
+            Some(HOST_CLOCK),
+        )
+        .map_err(|error| error.to_string())?;
+        self.debug.store(Some(tenant));
+        Ok(())
+    }
+}
+
+/// Why a program file cannot be used.
+#[derive(Debug)]
+pub enum ProgramError {
+    /// There is no such file (libvmod-riscv lets tenants start without one).
+    Missing(String),
+    /// Anything else: unreadable, or source code.
+    Unusable(String),
+}
+
+impl ProgramError {
+    fn into_message(self) -> String {
+        match self {
+            ProgramError::Missing(message) | ProgramError::Unusable(message) => message,
+        }
+    }
+}
+
+/// Tenant programs as files, which must be built executables: the VMOD compiles nothing, so
+/// no compiler ever runs on tenant code on the varnishd host.
+pub struct Executables(pub ProgramDirectory);
+
+/// Filenames that name source code rather than a program.
+fn is_source(path: &Path) -> bool {
+    let extension = path.extension().and_then(|extension| extension.to_str());
+    matches!(extension, Some("c" | "cc" | "cpp" | "cxx" | "rs")) || path.is_dir()
+}
+
+impl Executables {
+    pub fn read(&self, filename: &str) -> Result<Vec<u8>, ProgramError> {
+        let path = self.0.resolve(filename);
+        if is_source(&path) {
+            return Err(ProgramError::Unusable(format!(
+                "{} is source code, and the VMOD does not compile tenants on the varnishd \
+                 host: build it first (scripts/build-tenants.sh, or riscv64-linux-gnu-g++ \
+                 -static -I tenants/include) and name the executable",
+                path.display()
+            )));
+        }
+        std::fs::read(&path).map_err(|error| {
+            let message = format!("cannot read {}: {error}", path.display());
+            if error.kind() == std::io::ErrorKind::NotFound {
+                ProgramError::Missing(message)
+            } else {
+                ProgramError::Unusable(message)
+            }
+        })
+    }
+}
+
+/// libvmod-riscv's debugger port.
+pub const DEFAULT_DEBUG_PORT: u16 = 2159;
+
+/// Request bodies a tenant may read when the VCL sets no other limit.
+pub const DEFAULT_MAX_REQUEST_BODY: usize = 4 << 20;
+
+/// The secrets that allow replacing a tenant's program, kept as SHA-256 digests so a
+/// comparison takes the same time whatever the length of a guess.
+#[derive(Debug, Default)]
+pub struct UpdateSecrets {
+    for_vcl: Option<[u8; 32]>,
+    by_tenant: BTreeMap<String, [u8; 32]>,
+}
+
+impl UpdateSecrets {
+    /// Sets the secret of `tenant`, or of every tenant without its own when `tenant` is
+    /// empty. An empty secret is refused: it would match a request without one.
+    pub fn set(&mut self, tenant: &str, secret: &str) -> Result<(), String> {
+        if secret.is_empty() {
+            return Err("riscv.set_update_secret: the secret must not be empty".into());
+        }
+        let digest = digest(secret.as_bytes());
+        if tenant.is_empty() {
+            self.for_vcl = Some(digest);
+        } else {
+            self.by_tenant.insert(tenant.to_string(), digest);
+        }
+        Ok(())
+    }
+
+    /// Whether `given` is the secret that allows updating `tenant`. With no secret configured
+    /// for it, nothing is allowed.
+    pub fn allows(&self, tenant: &str, given: &[u8]) -> bool {
+        let Some(expected) = self.by_tenant.get(tenant).or(self.for_vcl.as_ref()) else {
+            return false;
+        };
+        let given = digest(given);
+        // No early exit: the time taken does not tell how much of a guess was right.
+        given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
+    }
+
+    pub fn is_configured(&self, tenant: &str) -> bool {
+        self.for_vcl.is_some() || self.by_tenant.contains_key(tenant)
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    rvedge::runtime::helpers::sha256(bytes)
 }
 
 /// Everything one loaded VCL shares between its tasks. Built in `vcl_init` (the only time it
@@ -46,7 +261,15 @@ impl TenantSlot {
 pub struct VclState {
     pub tenants: BTreeMap<String, TenantSlot>,
     pub backends: BTreeMap<String, Backend>,
-    pub update_secret: Option<String>,
+    pub update_secrets: UpdateSecrets,
+    /// Most bytes of a client request body a tenant may read; more is answered 413.
+    pub max_request_body: usize,
+    /// A missing program file, or a program that fails to start, fails vcl_init (else the
+    /// tenant is left without a program).
+    pub strict_loading: bool,
+    /// Where a debug program's `breakpoint()` waits for a debugger, and how long.
+    pub debug_port: u16,
+    pub debug_timeout: std::time::Duration,
     /// Proves a hand-off header was written by this VCL (see `handoff.rs`).
     pub nonce: u64,
     pub vm_backend: Backend,
@@ -61,19 +284,22 @@ impl VclState {
         VclState {
             tenants: BTreeMap::new(),
             backends: BTreeMap::new(),
-            update_secret: None,
+            update_secrets: UpdateSecrets::default(),
+            max_request_body: DEFAULT_MAX_REQUEST_BODY,
+            strict_loading: false,
+            debug_port: DEFAULT_DEBUG_PORT,
+            debug_timeout: std::time::Duration::from_secs(30),
             nonce: hasher.finish(),
             vm_backend: Backend(std::ptr::null()),
             update_backend: Backend(std::ptr::null()),
         }
     }
 
-    pub fn add_tenants(&mut self, tenants: &Tenants) {
-        for name in tenants.names() {
-            if let Some(tenant) = tenants.get(name) {
-                self.tenants
-                    .insert(name.to_string(), TenantSlot::new(Arc::clone(tenant)));
-            }
+    /// finalize_tenants(): every tenant's program started, or the first reason why not.
+    pub fn check_tenants_started(&self) -> Result<(), String> {
+        match self.tenants.values().find(|slot| slot.boot_failed) {
+            Some(slot) => Err(slot.unavailable.clone().unwrap_or_default()),
+            None => Ok(()),
         }
     }
 }
@@ -85,23 +311,49 @@ pub enum Side {
     Backend(BackendSide),
 }
 
-/// What the tenant decided in `on_recv`, as a VCL return action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What the tenant wants the VCL to do (`want_result()`, `result_value()`), as
+/// libvmod-riscv reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Want {
     Nothing,
+    /// It answered (`respond`), or failed: `synth` with the status.
     Synth,
-    Hash,
-    Pass,
+    /// It forged: `backend`, with (cached, callback entry, callback data).
+    Backend {
+        cached: bool,
+        entry: u64,
+        data: u64,
+    },
+    /// It called `decision`: that name, with its status.
+    Decision(TenantDecision),
 }
 
 impl Want {
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Want::Nothing => "",
             Want::Synth => "synth",
-            Want::Hash => "hash",
-            Want::Pass => "pass",
+            Want::Backend { .. } => "backend",
+            Want::Decision(decision) => &decision.name,
         }
+    }
+
+    /// `result_value(index)`: the numbers that go with the result.
+    pub fn value(&self, status: u16, index: i64) -> i64 {
+        let values: [i64; 3] = match self {
+            Want::Nothing => [0, 0, 0],
+            Want::Synth => [i64::from(status), 0, 0],
+            Want::Backend {
+                cached,
+                entry,
+                data,
+            } => [i64::from(*cached), *entry as i64, *data as i64],
+            Want::Decision(decision) => [i64::from(decision.status), 0, 0],
+        };
+        usize::try_from(index)
+            .ok()
+            .and_then(|index| values.get(index).copied())
+            .unwrap_or(0)
     }
 }
 
@@ -119,10 +371,14 @@ pub struct Task {
     pub error: Option<RequestError>,
     /// Backend side: what the client side handed over.
     pub handoff: Option<Handoff>,
-    /// Backend side: the client request's body, read once.
-    pub body: Option<Vec<u8>>,
-    /// -1 none, 0 uncached, 1 cached.
-    pub forge_decision: i64,
+    /// Backend side: the client request's body, read when the tenant asks for it.
+    pub body: RequestBody,
+    /// The tenant's name was added to the cache key (client side).
+    pub hashed: bool,
+    /// The argument of the `run(arg)` or `vcall(hook, arg)` being served, for the hook.
+    pub argument: Option<String>,
+    /// The fork runs the tenant's debug program (`fork(tenant, debug)`).
+    pub debug: bool,
 }
 
 impl Task {
@@ -148,8 +404,10 @@ impl Task {
             synth: None,
             error: None,
             handoff: None,
-            body: None,
-            forge_decision: -1,
+            body: RequestBody::Unread,
+            hashed: false,
+            argument: None,
+            debug: false,
         }
     }
 

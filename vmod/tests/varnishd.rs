@@ -327,7 +327,7 @@ sub vcl_recv {
         if (riscv.want_result() == "synth") {
             return (synth(riscv.want_status()));
         }
-        if (riscv.want_result() == "hash") {
+        if (riscv.want_result() == "backend" && riscv.result_value(0) == 1) {
             return (hash);
         }
         # Uncached forges, and origin requests: never cached, so cases cannot see each other.

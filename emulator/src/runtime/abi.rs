@@ -82,6 +82,16 @@ numbered_enum! {
         HmacSha256 = 541 => "hmac_sha256",
         StateSave = 550 => "state_save",
         StateRestore = 551 => "state_restore",
+        Decision = 570 => "decision",
+        EndHook = 571 => "end_hook",
+        RegisterFunction = 572 => "register_function",
+        CacheGet = 573 => "cache_get",
+        Ban = 574 => "ban",
+        Breakpoint = 575 => "breakpoint",
+        RegexCompile = 580 => "regex_compile",
+        RegexMatch = 581 => "regex_match",
+        RegexSubst = 582 => "regex_subst",
+        RegexFree = 583 => "regex_free",
     }
 }
 
@@ -105,6 +115,10 @@ numbered_enum! {
         BackendResponse = 4 => "on_backend_response",
         LiveUpdate = 5 => "on_live_update",
         ResumeUpdate = 6 => "on_resume_update",
+        Synth = 7 => "on_synth",
+        Hit = 8 => "on_hit",
+        Miss = 9 => "on_miss",
+        BackendError = 10 => "on_backend_error",
     }
 }
 
@@ -120,8 +134,12 @@ impl Hook {
     /// The two arguments the host passes after `data`.
     pub fn arguments(self) -> [u64; 2] {
         let sets = match self {
-            Hook::Recv | Hook::Hash | Hook::Deliver => [HeaderSet::Request, HeaderSet::Response],
-            Hook::BackendFetch | Hook::BackendResponse => {
+            Hook::Recv | Hook::Hash | Hook::Deliver | Hook::Synth => {
+                [HeaderSet::Request, HeaderSet::Response]
+            }
+            // The cached object's headers are not a header set (yet): on_hit sees req only.
+            Hook::Hit | Hook::Miss => return [HeaderSet::Request.number(), NO_HEADER_SET],
+            Hook::BackendFetch | Hook::BackendResponse | Hook::BackendError => {
                 [HeaderSet::BackendRequest, HeaderSet::BackendResponse]
             }
             Hook::LiveUpdate | Hook::ResumeUpdate => return [0, 0],
@@ -129,6 +147,25 @@ impl Hook {
         sets.map(HeaderSet::number)
     }
 }
+
+impl Hook {
+    /// Whether the hook runs in the backend fork (else in the client's, or outside requests).
+    pub fn is_backend_side(self) -> bool {
+        matches!(
+            self,
+            Hook::BackendFetch | Hook::BackendResponse | Hook::BackendError
+        )
+    }
+}
+
+/// The hook argument of a header set the hook does not have.
+pub const NO_HEADER_SET: u64 = u64::MAX;
+
+/// Longest decision name (`decision`), in bytes.
+pub const MAX_DECISION_NAME: usize = 32;
+
+/// Longest function name `register_function` takes, in bytes.
+pub const MAX_FUNCTION_NAME: usize = 256;
 
 /// TTL of a cached forged response when the tenant sets none.
 pub const DEFAULT_TTL_SECONDS: u64 = 120;

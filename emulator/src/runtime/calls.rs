@@ -1,5 +1,10 @@
 //! Tenant calls (ecall ≥ 500): argument checking against guest memory, the per-hook rules of
-//! `docs/abi.md`, and dispatch to the `Host` or the runtime's own state.
+//! `docs/abi.md`, and dispatch to the `Host` or the runtime's own state. The calls libvmod-riscv's
+//! API needs beyond the core set are in `extended`.
+
+mod extended;
+
+pub use extended::{RegisteredFunctions, TenantDecision};
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -9,6 +14,7 @@ use super::helpers::{self, QueryError};
 use super::host::{
     is_tenant_writable_header, is_valid_header_name, is_valid_header_value, Host, HostError,
 };
+use super::regex::RegexTable;
 use super::usage::{
     Meter, RequestUsage, CALL_COST, HASH_COST_PER_KIB, MAX_BACKEND_NAME_BYTES,
     MAX_HEADER_BYTES_ADDED, PARSE_COST_PER_KIB,
@@ -44,20 +50,23 @@ impl Phase {
     fn allows_set(self, set: HeaderSet) -> bool {
         use HeaderSet::*;
         let allowed: &[HeaderSet] = match self {
-            Phase::Hook(Hook::Recv | Hook::Hash) => &[Request],
-            Phase::Hook(Hook::Deliver) => &[Request, Response],
+            Phase::Hook(Hook::Recv | Hook::Hash | Hook::Hit | Hook::Miss) => &[Request],
+            Phase::Hook(Hook::Deliver | Hook::Synth) => &[Request, Response],
             Phase::Hook(Hook::BackendFetch) => &[BackendRequest],
-            Phase::Hook(Hook::BackendResponse) | Phase::Forge => &[BackendRequest, BackendResponse],
+            Phase::Hook(Hook::BackendResponse | Hook::BackendError) | Phase::Forge => {
+                &[BackendRequest, BackendResponse]
+            }
             Phase::Boot | Phase::Hook(Hook::LiveUpdate | Hook::ResumeUpdate) => &[],
         };
         allowed.contains(&set)
     }
 
     fn is_backend_side(self) -> bool {
-        matches!(
-            self,
-            Phase::Forge | Phase::Hook(Hook::BackendFetch | Hook::BackendResponse)
-        )
+        match self {
+            Phase::Forge => true,
+            Phase::Hook(hook) => hook.is_backend_side(),
+            Phase::Boot => false,
+        }
     }
 }
 
@@ -70,7 +79,7 @@ pub struct GuestFunction {
 
 /// The hooks a tenant registered, by hook id.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Hooks([Option<GuestFunction>; 7]);
+pub struct Hooks([Option<GuestFunction>; 11]);
 
 impl Hooks {
     pub fn get(&self, hook: Hook) -> Option<GuestFunction> {
@@ -123,6 +132,14 @@ pub struct CallState {
     pub hash: Vec<u8>,
     /// What the fork took from its host so far, against the per-request caps.
     pub usage: RequestUsage,
+    /// What `decision` asked the host to do.
+    pub decision: Option<TenantDecision>,
+    /// Functions `register_function` named, for calls by name.
+    pub functions: RegisteredFunctions,
+    /// Regular expressions (`regex_*`).
+    pub regexes: RegexTable,
+    /// A debug program's machine: `breakpoint` stops for a debugger.
+    pub debug: bool,
 }
 
 /// Why a call ends the guest's run instead of returning to it.
@@ -136,6 +153,12 @@ pub enum CallEnd {
     MemoryLimit(String),
     /// The call's price did not fit in what is left of the budget.
     BudgetExhausted,
+    /// `decision` ended the hook; when `paused`, the host may resume it where it stopped.
+    Decided { paused: bool },
+    /// `end_hook` ended the hook or callback as if its function had returned.
+    Returned,
+    /// `breakpoint` in a debug program: the host may attach a debugger, then resume.
+    Breakpoint,
 }
 
 /// The value of a `Result<T, i64>`, or return the errno to the guest.
@@ -184,6 +207,9 @@ fn run_call(
         call,
         meter,
     };
+    if let Some(result) = extended::dispatch(&mut guest, call, args, phase, state, host) {
+        return result;
+    }
     let result = match call {
         Call::WaitForRequests => {
             if phase != Phase::Boot {
@@ -306,7 +332,11 @@ fn run_call(
             Ok(0)
         }
         Call::Respond => {
-            if !matches!(phase, Phase::Forge | Phase::Hook(Hook::Recv)) {
+            let answers = matches!(
+                phase,
+                Phase::Forge | Phase::Hook(Hook::Recv | Hook::Synth | Hook::BackendError)
+            );
+            if !answers {
                 return Ok(-errno::EPERM);
             }
             let Some(status) = final_status(args[0]) else {
@@ -349,7 +379,7 @@ fn run_call(
             })
         }
         Call::CacheSet => {
-            if !matches!(phase, Phase::Forge | Phase::Hook(Hook::BackendResponse)) {
+            if !extended::may_cache(phase) {
                 return Ok(-errno::EPERM);
             }
             state.cache = Some(CacheSetting {
@@ -426,6 +456,17 @@ fn run_call(
             state.saved_state = Some(data.into_owned());
             Ok(0)
         }
+        // Served by `extended::dispatch` above.
+        Call::Decision
+        | Call::EndHook
+        | Call::RegisterFunction
+        | Call::CacheGet
+        | Call::Ban
+        | Call::Breakpoint
+        | Call::RegexCompile
+        | Call::RegexMatch
+        | Call::RegexSubst
+        | Call::RegexFree => Ok(-errno::ENOSYS),
         Call::StateRestore => {
             if phase != Phase::Hook(Hook::ResumeUpdate) {
                 return Ok(-errno::EPERM);

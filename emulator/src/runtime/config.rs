@@ -6,7 +6,10 @@
 //!   "example.com": { "filename": "hello", "group": "edge", "arguments": ["--fast"] } }
 //! ```
 //! An entry with `filename` is a tenant; one without is a group of defaults that tenants name
-//! with `group`. Sizes and durations need an explicit unit.
+//! with `group`. As in libvmod-riscv, a tenant without `group` is in the built-in group `test`
+//! (the defaults, unless the document configures `test`), sizes given as plain integers are
+//! megabytes (`"max_memory": 64` is 64 MiB) and `max_heap` is accepted. Sizes may also have an
+//! explicit unit (`"64MB"`); durations need one (`"30s"`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -118,6 +121,7 @@ const LIMIT_KEYS: &[&str] = &[
     "max_instructions",
     "max_boot_instructions",
     "max_memory",
+    "max_heap",
     "max_request_memory",
     "stack_size",
     "arguments",
@@ -125,6 +129,9 @@ const LIMIT_KEYS: &[&str] = &[
     "backends",
     "random",
 ];
+
+/// The group of tenants that name none (libvmod-riscv's).
+pub const DEFAULT_GROUP: &str = "test";
 
 /// Parses a tenant configuration document into tenants, with group defaults applied.
 pub fn parse_tenants(json: &str) -> Result<Vec<TenantSpec>, ConfigError> {
@@ -141,6 +148,7 @@ pub fn parse_tenants(json: &str) -> Result<Vec<TenantSpec>, ConfigError> {
         });
     };
     let mut groups = BTreeMap::new();
+    groups.insert(DEFAULT_GROUP, Limits::default());
     for (name, entry) in &entries {
         let fields = entry_fields(name, entry)?;
         if !fields.contains_key("filename") {
@@ -165,7 +173,7 @@ pub fn parse_tenants(json: &str) -> Result<Vec<TenantSpec>, ConfigError> {
             _ => return Err(error("filename", "must be a non-empty string".into())),
         };
         let mut limits = match fields.get("group") {
-            None => Limits::default(),
+            None => groups[DEFAULT_GROUP].clone(),
             Some(Value::String(group)) => groups
                 .get(group.as_str())
                 .cloned()
@@ -180,6 +188,12 @@ pub fn parse_tenants(json: &str) -> Result<Vec<TenantSpec>, ConfigError> {
         });
     }
     Ok(tenants)
+}
+
+/// Applies the settings of a document's entry `name` (no `filename`) to a tenant of that name
+/// configured earlier (libvmod-riscv reconfigures a tenant this way).
+pub fn reconfigure(name: &str, entry: &Value, limits: &mut Limits) -> Result<(), ConfigError> {
+    apply_limits(name, entry_fields(name, entry)?, limits, &[])
 }
 
 fn entry_fields<'a>(name: &str, entry: &'a Value) -> Result<&'a Map<String, Value>, ConfigError> {
@@ -210,6 +224,10 @@ fn apply_limits(
                 limits.max_boot_instructions = positive_count(value).map_err(error)?
             }
             "max_memory" => limits.max_memory = size(value).map_err(error)?,
+            // rvedge bounds the heap (brk and mmap) with max_memory: checked, then counted there.
+            "max_heap" => {
+                size(value).map_err(error)?;
+            }
             "max_request_memory" => limits.max_request_memory = size(value).map_err(error)?,
             "stack_size" => limits.stack_size = size(value).map_err(error)?,
             "arguments" => limits.arguments = strings(value).map_err(error)?,
@@ -245,9 +263,21 @@ fn positive_count(value: &Value) -> Result<u64, String> {
 }
 
 fn size(value: &Value) -> Result<u64, String> {
+    if let Value::Number(number) = value {
+        // A plain integer is megabytes, as in libvmod-riscv.
+        return match number
+            .as_u64()
+            .and_then(|megabytes| megabytes.checked_mul(1 << 20))
+        {
+            Some(bytes) if bytes > 0 => Ok(bytes),
+            _ => Err(format!(
+                "must be a positive number of megabytes or a size with a unit, not {value}"
+            )),
+        };
+    }
     let Value::String(text) = value else {
         return Err(format!(
-            "must be a size with a unit, like \"64MB\", not {value}"
+            "must be a size with a unit, like \"64MB\", or megabytes, not {value}"
         ));
     };
     if text.trim().bytes().all(|byte| byte.is_ascii_digit()) {
@@ -379,10 +409,43 @@ mod tests {
     }
 
     #[test]
+    fn libvmod_riscv_configurations_load() {
+        // Its documentation's example: integer sizes in megabytes, max_heap, no group.
+        let tenants = parse_tenants(
+            r#"{ "default": { "max_instructions": 2000000, "max_memory": 64, "max_heap": 4 },
+                 "xpizza.com": { "filename": "/tmp/my_program", "group": "default" },
+                 "plain.com": { "filename": "/tmp/other" } }"#,
+        )
+        .unwrap();
+        assert_eq!(tenants[1].name, "xpizza.com");
+        assert_eq!(tenants[1].limits.max_memory, 64 << 20);
+        assert_eq!(tenants[1].limits.max_instructions, 2_000_000);
+        assert_eq!(tenants[0].limits, Limits::default());
+        // The built-in group `test` is what tenants without a group get, and can be changed.
+        let tenants = parse_tenants(
+            r#"{ "test": { "max_instructions": 77 },
+                 "a": { "filename": "a" }, "b": { "filename": "b", "group": "test" } }"#,
+        )
+        .unwrap();
+        assert!(tenants.iter().all(|t| t.limits.max_instructions == 77));
+        // An entry that names an existing tenant reconfigures it.
+        let mut limits = tenants[0].limits.clone();
+        let entry = serde_json::json!({ "max_memory": 8, "arguments": ["x"] });
+        reconfigure("a", &entry, &mut limits).unwrap();
+        assert_eq!(limits.max_memory, 8 << 20);
+        assert_eq!(limits.arguments, ["x"]);
+        assert_eq!(limits.max_instructions, 77);
+    }
+
+    #[test]
     fn mistakes_name_the_entry_and_key() {
         let cases = [
             (
-                r#"{"t": {"filename": "x", "max_memory": 64}}"#,
+                r#"{"t": {"filename": "x", "max_memory": -64}}"#,
+                "\"t\": key \"max_memory\": must be a positive number of megabytes",
+            ),
+            (
+                r#"{"t": {"filename": "x", "max_memory": true}}"#,
                 "\"t\": key \"max_memory\": must be a size with a unit",
             ),
             (

@@ -3,11 +3,17 @@
 //! host does it with its own messages and resumes. The order of hooks lives here and nowhere
 //! else:
 //!
-//! - client fork: `on_recv`, `on_hash`; then either the response `on_recv` made (`respond`),
-//!   or the backend side;
+//! - client fork: `on_recv`, `on_hash`; then either a synthetic response (`respond`, or the
+//!   decision `synth`) with `on_synth`, or `on_miss` (unless the tenant passes: an uncached
+//!   forge or the decision `pass`) and the backend side;
 //! - backend fork, made only when tenant code runs there: `on_backend_fetch`, then the forge
 //!   callback or the origin, then `on_backend_response`;
 //! - client fork: `on_deliver`.
+//!
+//! A hook paused by `decision` is resumed at once (this exchange has nothing to do between);
+//! hosts with a configuration language (Varnish) let it choose. `on_hit` runs only in hosts
+//! with a cache, on a hit, instead of all of the backend side; `on_backend_error` only where
+//! an origin fetch can fail (Varnish's `vcl_backend_error`).
 //!
 //! Hosts that run the two sides in different tasks (Varnish) drive the halves, [`ClientSide`]
 //! and [`BackendSide`], joined by the client side's decision: a [`BackendPlan`], which
@@ -17,7 +23,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::abi::{Decision, HeaderSet, Hook, DEFAULT_TTL_SECONDS};
-use super::calls::{ForgeRequest, GuestFunction, Phase};
+use super::calls::{ForgeRequest, GuestFunction, Phase, TenantDecision};
 use super::helpers::sha256;
 use super::host::{Host, HostResult};
 use super::http::{HeaderList, HttpResponse};
@@ -171,11 +177,62 @@ impl ClientSide {
         self.fork.run_hook(hook, host)
     }
 
+    /// [`ClientSide::run_hook`] with an argument string for the hook (see
+    /// [`Fork::run_hook_with_argument`]).
+    pub fn run_hook_with_argument(
+        &mut self,
+        hook: Hook,
+        argument: Option<&str>,
+        host: &mut dyn Host,
+    ) -> Result<bool, RequestError> {
+        self.fork.run_hook_with_argument(hook, argument, host)
+    }
+
+    /// What the tenant asked for with `decision`, if it did.
+    pub fn tenant_decision(&self) -> Option<&TenantDecision> {
+        self.fork.decision()
+    }
+
+    /// Whether the tenant passes: the backend response is for this request only, so no cache
+    /// lookup (and no `on_miss`) happens for it.
+    pub fn passes(&self) -> bool {
+        let decided_pass = self
+            .fork
+            .decision()
+            .is_some_and(|decision| decision.name == "pass");
+        let uncached_forge = self
+            .fork
+            .forge_request()
+            .is_some_and(|forge| forge.decision == Decision::Uncached);
+        decided_pass || uncached_forge
+    }
+
+    /// A response `respond` made in a hook other than `on_recv` (`on_synth`), taken once.
+    pub fn take_response(&mut self) -> Option<HttpResponse> {
+        self.fork.take_response().map(HttpResponse::from_tenant)
+    }
+
     /// What `on_recv` decided (`on_hash` cannot change it). Takes its synthetic response, so
     /// ask once.
     pub fn decision(&mut self) -> ClientDecision {
         if let Some(response) = self.fork.take_response() {
             return ClientDecision::Respond(HttpResponse::from_tenant(response));
+        }
+        if let Some(decision) = self
+            .fork
+            .decision()
+            .filter(|decision| decision.name == "synth")
+        {
+            // A synthetic answer with the status only; `on_synth` may write it.
+            return ClientDecision::Respond(HttpResponse {
+                status: if decision.status == 0 {
+                    200
+                } else {
+                    decision.status
+                },
+                headers: Vec::new(),
+                body: Vec::new(),
+            });
         }
         ClientDecision::Backend(match self.fork.forge_request() {
             Some(forge) => BackendPlan::Forge(forge),
@@ -241,6 +298,35 @@ impl BackendSide {
                 built: self.forged.as_mut(),
             },
         )
+    }
+
+    /// [`BackendSide::run_hook`] with an argument string for the hook.
+    pub fn run_hook_with_argument(
+        &mut self,
+        hook: Hook,
+        argument: Option<&str>,
+        host: &mut dyn Host,
+    ) -> Result<bool, RequestError> {
+        let Some(fork) = &mut self.fork else {
+            return Ok(false);
+        };
+        fork.run_hook_with_argument(
+            hook,
+            argument,
+            &mut HookHost {
+                host,
+                built: self.forged.as_mut(),
+            },
+        )
+    }
+
+    /// Makes this side answer with the forge callback `forge` (a host that names the callback
+    /// itself, like VCL's `vm_backend(function, argument)`); forks the tenant if it had no fork.
+    pub fn forge_with(&mut self, forge: ForgeRequest) {
+        self.plan = BackendPlan::Forge(forge);
+        if self.fork.is_none() {
+            self.fork = Some(self.tenant.fork());
+        }
     }
 
     /// Runs the forge callback of a [`BackendPlan::Forge`]; its response becomes this side's
@@ -340,6 +426,8 @@ enum Stage {
     Recv,
     Hash,
     Decide,
+    Synth,
+    Miss(BackendPlan),
     BackendStart(BackendPlan),
     BackendFetch,
     Forge(ForgeRequest),
@@ -447,6 +535,14 @@ impl Exchange {
         }
     }
 
+    /// [`Exchange::paused_fork`], for a debugger that changes registers and memory.
+    pub fn paused_fork_mut(&mut self) -> Option<&mut Fork> {
+        match self.paused? {
+            Side::Client => Some(&mut self.client.fork),
+            Side::Backend => self.backend.as_mut()?.fork.as_mut(),
+        }
+    }
+
     /// Runs the tenant up to the next thing the host must do. `host` holds the host's
     /// messages as they are now: the client request at first, the origin's response after
     /// [`Next::Fetch`].
@@ -516,10 +612,31 @@ impl Exchange {
                     self.stage = match self.client.decision() {
                         ClientDecision::Respond(response) => {
                             self.synthesized = Some(response);
-                            Stage::Deliver
+                            Stage::Synth
                         }
-                        ClientDecision::Backend(plan) => Stage::BackendStart(plan),
+                        ClientDecision::Backend(plan) if self.client.passes() => {
+                            Stage::BackendStart(plan)
+                        }
+                        ClientDecision::Backend(plan) => Stage::Miss(plan),
                     };
+                }
+                Stage::Synth => {
+                    let call = TenantCall::Hook(Hook::Synth);
+                    if let Some(paused) = self.call(Side::Client, call, host)? {
+                        return Ok(paused);
+                    }
+                    // `respond` in on_synth writes the synthetic answer.
+                    if let Some(response) = self.client.take_response() {
+                        self.synthesized = Some(response);
+                    }
+                    self.stage = Stage::Deliver;
+                }
+                Stage::Miss(plan) => {
+                    let call = TenantCall::Hook(Hook::Miss);
+                    if let Some(paused) = self.call(Side::Client, call, host)? {
+                        return Ok(paused);
+                    }
+                    self.stage = Stage::BackendStart(plan);
                 }
                 Stage::BackendStart(plan) => {
                     if plan.runs_tenant_code() && self.body_follows {
@@ -685,7 +802,12 @@ impl Exchange {
                 return Ok(Some(Next::Paused { side, phase }));
             }
         }
-        let result = fork.finish(&mut HookHost { host, built });
+        let mut host = HookHost { host, built };
+        let mut result = fork.finish(&mut host);
+        // Nothing to do between a pause and its resumption here: go on at once.
+        while result.is_ok() && fork.is_paused() {
+            result = fork.resume(&mut host).map(|_| ());
+        }
         self.call_nanos += self.now() - start;
         result.map(|()| None)
     }
@@ -809,6 +931,10 @@ impl Host for HookHost<'_> {
 
     fn begin_backend_request(&mut self) {
         self.host.begin_backend_request();
+    }
+
+    fn ban(&mut self, expression: &str) -> HostResult<()> {
+        self.host.ban(expression)
     }
 
     fn log(&mut self, message: &str) {

@@ -99,6 +99,12 @@ pub trait Host {
     /// nothing here; an in-memory host copies, a proxy-wasm stream keeps what later hooks may
     /// read of the client request.
     fn begin_backend_request(&mut self) {}
+    /// Invalidates cached objects of this tenant that match a Varnish-style ban `expression`
+    /// (`ban`): hosts with a cache keep the tenant to its own objects; hosts without one
+    /// refuse (`NotAllowed`, the default).
+    fn ban(&mut self, _expression: &str) -> HostResult<()> {
+        Err(HostError::NotAllowed)
+    }
     /// A line for the host's log, from `log` or the tenant's stdout/stderr; the runtime passes
     /// at most [`MAX_LOG_LINES`](super::usage::MAX_LOG_LINES) lines per fork.
     fn log(&mut self, message: &str);

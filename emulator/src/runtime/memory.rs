@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use super::abi::HeaderSet;
 use super::exchange::{CacheDecision, Exchange, ExchangeStats, Next, Source};
+use super::gdb::{DebugTarget, Stepped};
 use super::host::{Host, HostError, HostResult};
 use super::http::{HeaderList, HttpRequest, HttpResponse};
-use super::tenant::{RequestError, Tenant};
 use super::usage::MAX_LOG_LINES;
+use super::tenant::{Fork, RequestError, StepOutcome, Tenant};
+use crate::Machine;
 
 /// The backends behind the proxy: answers a request sent to the backend called `backend`.
 pub trait Origin {
@@ -79,11 +81,126 @@ pub fn exchange(
     origin: &mut dyn Origin,
     clock: fn() -> u64,
 ) -> ExchangeOutcome {
+    let host = MemoryHost::new(request);
+    let exchange = Exchange::with_clock(tenant, Some(clock));
+    finish_exchange(exchange, host, origin, None)
+}
+
+/// [`exchange`] with a debugger (`rvedge request --gdb`): `debug` gets the exchange stopped
+/// before the first instruction of its first hook, as a [`DebugTarget`] that steps through
+/// every hook and callback in the exchange's order; once it returns (the debugger detached, or
+/// the exchange ended), the exchange runs on to its end.
+pub fn exchange_with_debugger(
+    tenant: &Arc<Tenant>,
+    request: HttpRequest,
+    origin: &mut dyn Origin,
+    clock: fn() -> u64,
+    debug: &mut dyn FnMut(&mut dyn DebugTarget),
+) -> ExchangeOutcome {
     let mut host = MemoryHost::new(request);
     let mut exchange = Exchange::with_clock(tenant, Some(clock));
+    exchange.set_stepping(true);
+    let mut next = exchange.resume(&mut host);
+    loop {
+        match next {
+            Next::Paused { .. } => break,
+            Next::RequestBody => next = exchange.resume(&mut host),
+            Next::Fetch { .. } => {
+                next = fetch_and_resume(&mut exchange, &mut host, origin, next);
+            }
+            ended => return finish_exchange(exchange, host, origin, Some(ended)),
+        }
+    }
+    let mut target = ExchangeTarget {
+        exchange: &mut exchange,
+        host: &mut host,
+        origin,
+        end: None,
+    };
+    debug(&mut target);
+    let end = target.end.take();
+    exchange.set_stepping(false);
+    finish_exchange(exchange, host, origin, end)
+}
+
+/// Gives `host` the origin's response to the fetch `next` asks for, and resumes.
+fn fetch_and_resume(
+    exchange: &mut Exchange,
+    host: &mut MemoryHost,
+    origin: &mut dyn Origin,
+    next: Next,
+) -> Next {
+    if let Next::Fetch { backend } = next {
+        let bereq = host.bereq.as_ref().unwrap_or(&host.req);
+        host.response = Some(origin.fetch(&backend, bereq));
+    }
+    exchange.resume(host)
+}
+
+/// An exchange being debugged: stepping runs its hooks and callbacks in order, fetching from
+/// the origin in between.
+#[expect(
+    missing_debug_implementations,
+    reason = "holds an origin, which need not be Debug"
+)]
+pub struct ExchangeTarget<'a> {
+    exchange: &'a mut Exchange,
+    host: &'a mut MemoryHost,
+    origin: &'a mut dyn Origin,
+    /// Where the exchange ended, if it did while debugged.
+    end: Option<Next>,
+}
+
+impl DebugTarget for ExchangeTarget<'_> {
+    fn machine(&mut self) -> Option<&mut Machine> {
+        self.exchange.paused_fork_mut().map(Fork::machine_mut)
+    }
+
+    fn step(&mut self) -> Stepped {
+        if self.end.is_some() {
+            return Stepped::Exited(0);
+        }
+        if let StepOutcome::Running = self.exchange.step(self.host) {
+            return Stepped::Running;
+        }
+        // The call ended: on to the next one (entered, not run), or the exchange's end.
+        let mut next = self.exchange.resume(self.host);
+        loop {
+            match next {
+                Next::Paused { .. } => return Stepped::Running,
+                Next::RequestBody => next = self.exchange.resume(self.host),
+                Next::Fetch { .. } => {
+                    next = fetch_and_resume(self.exchange, self.host, self.origin, next);
+                }
+                ended => {
+                    let failed = matches!(ended, Next::Failed(_));
+                    self.end = Some(ended);
+                    return if failed {
+                        Stepped::Killed(6)
+                    } else {
+                        Stepped::Exited(0)
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Drives `exchange` to its end (from `next`, if the host already has it) with the origin
+/// behind it.
+fn finish_exchange(
+    mut exchange: Exchange,
+    mut host: MemoryHost,
+    origin: &mut dyn Origin,
+    mut next: Option<Next>,
+) -> ExchangeOutcome {
     let (result, cache) = loop {
-        match exchange.resume(&mut host) {
-            // The body is in memory already, and nothing is stepped.
+        let step = match next.take() {
+            Some(step) => step,
+            None => exchange.resume(&mut host),
+        };
+        match step {
+            // The body is in memory already; a call left paused by a debugger runs on.
             Next::RequestBody | Next::Paused { .. } => {}
             Next::Fetch { backend } => {
                 let bereq = host.bereq.as_ref().unwrap_or(&host.req);

@@ -15,10 +15,12 @@ mod calls;
 pub mod compile;
 pub mod config;
 pub mod exchange;
+pub mod gdb;
 pub mod helpers;
 pub mod host;
 pub mod http;
 pub mod memory;
+pub mod regex;
 mod tenant;
 pub mod usage;
 
@@ -28,18 +30,24 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use bundle::TenantBundle;
-pub use calls::{CacheSetting, ForgeRequest, GuestFunction, Hooks, Phase, Response};
-pub use config::{parse_tenants, ConfigError, Limits, RandomSource, TenantSpec};
+pub use calls::{
+    CacheSetting, ForgeRequest, GuestFunction, Hooks, Phase, RegisteredFunctions, Response,
+    TenantDecision,
+};
+pub use config::{parse_tenants, reconfigure, ConfigError, Limits, RandomSource, TenantSpec};
 pub use exchange::{
     BackendPlan, BackendSide, CacheDecision, ClientDecision, ClientSide, Exchange, ExchangeStats,
     Next, Side, Source, DEFAULT_BACKEND,
 };
 pub use host::{Host, HostError, HostResult};
 pub use http::{error_response, HeaderList, HttpRequest, HttpResponse, ERROR_HEADER};
-pub use memory::{echo_body, exchange, EchoOrigin, ExchangeOutcome, MemoryHost, Origin};
+pub use memory::{
+    echo_body, exchange, exchange_with_debugger, EchoOrigin, ExchangeOutcome, ExchangeTarget,
+    MemoryHost, Origin,
+};
 pub use tenant::{
-    ClockSource, ErrorKind, Fork, FunctionCallError, RequestError, StepOutcome, Tenant,
-    TenantError, MAX_FUNCTION_STRING,
+    ClockSource, ErrorKind, Fork, FunctionCallError, PauseReason, RequestError, StepOutcome,
+    Tenant, TenantError, MAX_FUNCTION_STRING,
 };
 pub use usage::{MAX_HASH_BYTES, MAX_LOG_BYTES, MAX_LOG_LINES};
 
@@ -70,7 +78,10 @@ impl ProgramDirectory {
         ProgramDirectory { base: base.into() }
     }
 
-    fn resolve(&self, filename: &str) -> PathBuf {
+    /// Where `filename` is: relative to `base`, without a `rust:` prefix.
+    pub fn resolve(&self, filename: &str) -> PathBuf {
+        // libvmod-riscv marks Rust crates `rust:/path`; the path is what matters here.
+        let filename = filename.strip_prefix("rust:").unwrap_or(filename);
         let path = Path::new(filename);
         if path.is_absolute() {
             path.to_path_buf()

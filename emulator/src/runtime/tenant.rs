@@ -10,10 +10,11 @@ use std::sync::Arc;
 use super::abi::HeaderSet;
 use super::abi::Hook;
 use super::calls::{dispatch, CallEnd, CallState, ForgeRequest, GuestFunction, Phase, Response};
-use super::calls::{CacheSetting, Hooks};
+use super::calls::{CacheSetting, Hooks, RegisteredFunctions, TenantDecision};
 use super::config::{Limits, RandomSource};
 use super::helpers::sha256;
 use super::host::Host;
+use super::regex::RegexTable;
 use super::usage::MAX_LOG_BYTES;
 use crate::mem::PAGE_SIZE;
 use crate::{Clock, Environment, Isolated, Machine, Options, SetupError, Snapshot, Stop, TrapKind};
@@ -34,6 +35,17 @@ pub struct Tenant {
     template: Snapshot,
     hooks: Hooks,
     boot_log: Vec<String>,
+    /// What `main()` left for every request besides memory: functions registered by name,
+    /// compiled regular expressions, and whether this is a debug program.
+    extras: TemplateExtras,
+}
+
+/// The part of a template's call state that forks start from (see [`Tenant::fork`]).
+#[derive(Clone, Debug, Default)]
+struct TemplateExtras {
+    functions: RegisteredFunctions,
+    regexes: Arc<Vec<Option<regex::Regex>>>,
+    debug: bool,
 }
 
 /// Why a tenant could not be loaded.
@@ -177,7 +189,24 @@ impl Tenant {
         limits: Limits,
         clock: Option<ClockSource>,
     ) -> Result<Arc<Tenant>, TenantError> {
-        Tenant::boot(name, program, limits, clock, None)
+        Tenant::boot(name, program, limits, clock, None, false)
+    }
+
+    /// [`Tenant::load`] for a debug program: its `main()` sees `RISCV_DEBUG=1` in the
+    /// environment (libvmod-riscv's `is_debug()`), and `breakpoint` in its requests stops for
+    /// a debugger ([`Fork::is_paused`]) instead of doing nothing.
+    pub fn load_debug(
+        name: &str,
+        program: &[u8],
+        limits: Limits,
+        clock: Option<ClockSource>,
+    ) -> Result<Arc<Tenant>, TenantError> {
+        Tenant::boot(name, program, limits, clock, None, true)
+    }
+
+    /// Whether this is a debug program ([`Tenant::load_debug`]).
+    pub fn is_debug(&self) -> bool {
+        self.extras.debug
     }
 
     /// Replaces this tenant's program with `program`: the old program's `on_live_update` may
@@ -202,6 +231,7 @@ impl Tenant {
             self.limits.clone(),
             self.clock,
             Some(saved_state.unwrap_or_default()),
+            self.extras.debug,
         )
     }
 
@@ -211,6 +241,7 @@ impl Tenant {
         limits: Limits,
         clock: Option<ClockSource>,
         restore_state: Option<Vec<u8>>,
+        debug: bool,
     ) -> Result<Arc<Tenant>, TenantError> {
         let boot_error = |reason: String| TenantError::Boot {
             tenant: name.into(),
@@ -222,7 +253,11 @@ impl Tenant {
             max_memory: limits.max_memory,
             stack_size: limits.stack_size,
             arguments,
-            environment: Vec::new(),
+            environment: if debug {
+                vec!["RISCV_DEBUG=1".to_string()]
+            } else {
+                Vec::new()
+            },
         };
         // The environment of main() fills AT_RANDOM: from the OS, it is fresh for every load.
         let environment = TenantEnvironment::boxed(clock, limits.random);
@@ -232,7 +267,10 @@ impl Tenant {
                 error,
             }
         })?;
-        let mut state = CallState::default();
+        let mut state = CallState {
+            debug,
+            ..CallState::default()
+        };
         let mut log = NoHost::default();
         let budget = limits.max_boot_instructions;
         let run = run_tenant_code(&mut machine, &mut state, Phase::Boot, budget, &mut log);
@@ -244,6 +282,10 @@ impl Tenant {
             // A budget that ran out in a call ends the run as BudgetExhausted, never here.
             (_, Some(CallEnd::BudgetExhausted)) => {
                 return Err(boot_error("main() ran out of budget in a call".into()));
+            }
+            // Only hooks may end themselves; main() gets -EPERM for these calls.
+            (stop, Some(CallEnd::Decided { .. } | CallEnd::Returned | CallEnd::Breakpoint)) => {
+                return Err(boot_error(format!("main() stopped: {stop}")));
             }
             (Stop::Exited(status), None) => {
                 return Err(boot_error(format!("main() exited with status {status}")));
@@ -270,6 +312,11 @@ impl Tenant {
                 }
             }
         }
+        let extras = TemplateExtras {
+            functions: state.functions,
+            regexes: state.regexes.into_template(),
+            debug,
+        };
         Ok(Arc::new(Tenant {
             name: name.into(),
             allowed_backends: limits.backends.as_deref().map(Arc::from),
@@ -278,6 +325,7 @@ impl Tenant {
             template: machine.snapshot(),
             hooks: state.hooks,
             boot_log: log.lines,
+            extras,
         }))
     }
 
@@ -321,11 +369,16 @@ impl Tenant {
             state: CallState {
                 hooks: self.hooks,
                 allowed_backends: self.allowed_backends.clone(),
+                functions: self.extras.functions.clone(),
+                regexes: RegexTable::from_template(&self.extras.regexes),
+                debug: self.extras.debug,
                 ..CallState::default()
             },
             budget_left: self.limits.max_instructions,
             instructions: 0,
             entered: None,
+            paused: None,
+            saved_stack_pointer: None,
         }
     }
 }
@@ -344,6 +397,21 @@ pub struct Fork {
     /// The phase of a call entered ([`Fork::enter_hook`], [`Fork::enter_forge`]) and not
     /// finished yet.
     entered: Option<Phase>,
+    /// A call that stopped part-way (`decision` with pause, `breakpoint` in a debug program)
+    /// and may be resumed ([`Fork::resume`]).
+    paused: Option<(Phase, PauseReason)>,
+    /// The stack pointer before a hook's argument string was copied below it; restored when
+    /// the call ends.
+    saved_stack_pointer: Option<u64>,
+}
+
+/// Why a call stopped part-way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseReason {
+    /// `decision` with pause: the host acts on it, then may resume the hook.
+    Decision,
+    /// `breakpoint` in a debug program: a debugger may take over the fork.
+    Breakpoint,
 }
 
 /// Where a hook run one instruction at a time ([`Fork::step`]) stands.
@@ -418,11 +486,7 @@ impl Fork {
             function: name.to_string(),
             reason,
         };
-        let entry = self
-            .machine
-            .program()
-            .function_address(name)
-            .map_err(|error| not_callable(error.to_string()))?;
+        let entry = self.function_entry(name).map_err(not_callable)?;
         if argument.len() > MAX_FUNCTION_STRING {
             return Err(not_callable(format!(
                 "the argument is {} bytes, more than the {MAX_FUNCTION_STRING} allowed",
@@ -431,28 +495,9 @@ impl Fork {
         }
         let phase = Phase::Hook(hook);
         let saved_stack_pointer = self.machine.register(SP);
-        // Below the stack pointer is free stack; the callee's frame goes below the copy.
-        let argument_address = saved_stack_pointer.wrapping_sub(argument.len() as u64 + 1) & !0xf;
-        let mut copy = Vec::with_capacity(argument.len() + 1);
-        copy.extend_from_slice(argument.as_bytes());
-        copy.push(0);
-        if let Err(fault) = self.machine.memory().write_bytes(argument_address, &copy) {
-            let kind = if self.machine.memory().limit_reached() {
-                ErrorKind::MemoryLimit
-            } else {
-                ErrorKind::StackOverflow
-            };
-            return Err(FunctionCallError::Failed(RequestError {
-                kind,
-                tenant: self.tenant.to_string(),
-                during: phase.name(),
-                detail: format!(
-                    "no room for {name}()'s argument below the stack at {:#x}",
-                    fault.addr
-                ),
-            }));
-        }
-        self.machine.set_register(SP, argument_address);
+        let argument_address = self
+            .push_string(argument, phase, name)
+            .map_err(FunctionCallError::Failed)?;
         let function = GuestFunction {
             entry,
             data: argument_address,
@@ -473,6 +518,136 @@ impl Fork {
                 detail: format!("{name}() returned {detail}"),
             })
         })
+    }
+
+    /// Copies `text` NUL-terminated just below the stack and moves the stack pointer below it
+    /// (callers restore it); returns its address.
+    fn push_string(&mut self, text: &str, phase: Phase, what: &str) -> Result<u64, RequestError> {
+        let stack_pointer = self.machine.register(SP);
+        // Below the stack pointer is free stack; the callee's frame goes below the copy.
+        let address = stack_pointer.wrapping_sub(text.len() as u64 + 1) & !0xf;
+        let mut copy = Vec::with_capacity(text.len() + 1);
+        copy.extend_from_slice(text.as_bytes());
+        copy.push(0);
+        if let Err(fault) = self.machine.memory().write_bytes(address, &copy) {
+            let kind = if self.machine.memory().limit_reached() {
+                ErrorKind::MemoryLimit
+            } else {
+                ErrorKind::StackOverflow
+            };
+            return Err(RequestError {
+                kind,
+                tenant: self.tenant.to_string(),
+                during: phase.name(),
+                detail: format!(
+                    "no room for {what}()'s argument below the stack at {:#x}",
+                    fault.addr
+                ),
+            });
+        }
+        self.machine.set_register(SP, address);
+        Ok(address)
+    }
+
+    /// Runs `hook` like [`Fork::run_hook`], with `argument` (VCL's `run(arg)`) copied into
+    /// the fork NUL-terminated and passed as the hook's fourth argument (`a3`; 0 without one).
+    pub fn run_hook_with_argument(
+        &mut self,
+        hook: Hook,
+        argument: Option<&str>,
+        host: &mut dyn Host,
+    ) -> Result<bool, RequestError> {
+        let Some(function) = self.state.hooks.get(hook) else {
+            return Ok(false);
+        };
+        let phase = Phase::Hook(hook);
+        let [first, second] = hook.arguments();
+        let argument_address = match argument {
+            Some(argument) if argument.len() > MAX_FUNCTION_STRING => {
+                return Err(RequestError {
+                    kind: ErrorKind::BadArgument,
+                    tenant: self.tenant.to_string(),
+                    during: phase.name(),
+                    detail: format!(
+                        "the argument is {} bytes, more than the {MAX_FUNCTION_STRING} allowed",
+                        argument.len()
+                    ),
+                })
+            }
+            Some(argument) => {
+                let saved = self.machine.register(SP);
+                let address = self.push_string(argument, phase, hook.name())?;
+                self.saved_stack_pointer = Some(saved);
+                address
+            }
+            None => 0,
+        };
+        self.machine.enter_function(
+            function.entry,
+            &[function.data, first, second, argument_address],
+        );
+        self.entered = Some(phase);
+        self.finish(host)?;
+        Ok(true)
+    }
+
+    /// Whether a call stopped part-way and may be resumed, and why.
+    pub fn paused(&self) -> Option<PauseReason> {
+        self.paused.map(|(_, reason)| reason)
+    }
+
+    /// Whether a call stopped part-way (see [`Fork::paused`]).
+    pub fn is_paused(&self) -> bool {
+        self.paused.is_some()
+    }
+
+    /// Runs a paused call on from where it stopped, to its end (or its next pause); false if
+    /// none was paused.
+    pub fn resume(&mut self, host: &mut dyn Host) -> Result<bool, RequestError> {
+        let Some((phase, _)) = self.paused.take() else {
+            return Ok(false);
+        };
+        self.entered = Some(phase);
+        self.finish(host)?;
+        Ok(true)
+    }
+
+    /// Enters the paused call again without running it, for a debugger that steps it
+    /// ([`Fork::step`]); false if none was paused.
+    pub fn enter_paused(&mut self) -> bool {
+        let Some((phase, _)) = self.paused.take() else {
+            return false;
+        };
+        self.entered = Some(phase);
+        true
+    }
+
+    /// The entry of the tenant's function `name`: one it registered, else its symbol.
+    pub fn function_entry(&self, name: &str) -> Result<u64, String> {
+        match self.state.functions.get(name) {
+            Some(entry) => Ok(entry),
+            None => self
+                .machine
+                .program()
+                .function_address(name)
+                .map_err(|error| error.to_string()),
+        }
+    }
+
+    /// The NUL-terminated string at `address` in the fork's memory (NULL: empty), at most
+    /// [`MAX_FUNCTION_STRING`] bytes (libvmod-riscv's `result_as_string`).
+    pub fn read_string(&mut self, address: u64) -> Result<String, String> {
+        self.read_result_string(address)
+    }
+
+    /// What `decision` asked for in this fork, if anything.
+    pub fn decision(&self) -> Option<&TenantDecision> {
+        self.state.decision.as_ref()
+    }
+
+    /// The fork's machine, for debuggers that change registers and memory.
+    pub fn machine_mut(&mut self) -> &mut Machine {
+        &mut self.machine
     }
 
     /// The NUL-terminated string at `address` (NULL: empty), at most
@@ -572,8 +747,9 @@ impl Fork {
     }
 
     fn enter(&mut self, phase: Phase, function: GuestFunction, [first, second]: [u64; 2]) {
+        // a3 is the argument string of `run_hook_with_argument`: none here.
         self.machine
-            .enter_function(function.entry, &[function.data, first, second]);
+            .enter_function(function.entry, &[function.data, first, second, 0]);
         self.entered = Some(phase);
     }
 
@@ -652,6 +828,13 @@ impl Fork {
         }
     }
 
+    /// Puts the stack pointer back where it was before a hook's argument was copied below it.
+    fn restore_stack_pointer(&mut self) {
+        if let Some(stack_pointer) = self.saved_stack_pointer.take() {
+            self.machine.set_register(SP, stack_pointer);
+        }
+    }
+
     /// Counts `used` instructions (executed or charged by calls) against the budget.
     fn charge(&mut self, used: u64) {
         self.instructions += used;
@@ -666,9 +849,10 @@ impl Fork {
         stop: Stop,
         ended: Option<CallEnd>,
     ) -> Result<(), RequestError> {
+        let tenant = Arc::clone(&self.tenant);
         let error = |kind: ErrorKind, detail: String| RequestError {
             kind,
-            tenant: self.tenant.to_string(),
+            tenant: tenant.to_string(),
             during: phase.name(),
             detail,
         };
@@ -679,9 +863,24 @@ impl Fork {
             Some(CallEnd::MemoryLimit(detail)) => {
                 return Err(error(ErrorKind::MemoryLimit, detail))
             }
+            Some(CallEnd::Decided { paused: false } | CallEnd::Returned) => {
+                self.restore_stack_pointer();
+                return Ok(());
+            }
+            Some(CallEnd::Decided { paused: true }) => {
+                self.paused = Some((phase, PauseReason::Decision));
+                return Ok(());
+            }
+            Some(CallEnd::Breakpoint) => {
+                self.paused = Some((phase, PauseReason::Breakpoint));
+                return Ok(());
+            }
             // wait_for_requests outside main() returns -EPERM, so it cannot end a request, and
             // a call's price that does not fit ends the run as BudgetExhausted.
             Some(CallEnd::Waiting | CallEnd::BudgetExhausted) | None => {}
+        }
+        if matches!(stop, Stop::Returned(_)) {
+            self.restore_stack_pointer();
         }
         let (kind, detail) = match stop {
             Stop::Returned(_) => return Ok(()),

@@ -140,7 +140,7 @@ static void probes(uint64_t req, uint64_t resp) {
     probe("state_save", rvedge_state_save(S("x")));
     probe("state_restore", rvedge_state_restore(out, sizeof out));
     probe("wait_for_requests", rvedge_syscall2(RVEDGE_CALL_WAIT_FOR_REQUESTS, 0, 0));
-    probe("set_hook_bad_id", rvedge_set_hook(7, on_deliver, 0));
+    probe("set_hook_bad_id", rvedge_set_hook(11, on_deliver, 0));
     probe("unknown_call_521", rvedge_syscall0(521));
     probe("unknown_call_9999", rvedge_syscall0(9999));
     /* Headers. */

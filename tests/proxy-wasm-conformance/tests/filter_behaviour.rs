@@ -83,7 +83,7 @@ fn bad_configurations_are_refused_with_a_log_line_naming_the_problem() {
             "no program named \"hello\"",
         ),
         (
-            format!("{{\"tenants\": {{\"a\": {{\"filename\": \"hello\", \"max_memory\": 5}}}}, \"programs\": {{\"hello\": \"{hello}\"}}}}"),
+            format!("{{\"tenants\": {{\"a\": {{\"filename\": \"hello\", \"max_memory\": true}}}}, \"programs\": {{\"hello\": \"{hello}\"}}}}"),
             "key \"max_memory\": must be a size with a unit",
         ),
         (

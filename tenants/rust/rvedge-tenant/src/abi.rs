@@ -63,6 +63,26 @@ pub const HMAC_SHA256: u64 = 541;
 pub const STATE_SAVE: u64 = 550;
 /// (out, out_cap) → saved state length; only in `on_resume_update`.
 pub const STATE_RESTORE: u64 = 551;
+/// (name, name_len, status, paused); ends (or pauses) the hook.
+pub const DECISION: u64 = 570;
+/// (); ends the hook or callback as if it returned.
+pub const END_HOOK: u64 = 571;
+/// (name, name_len, entry) → 0; a function for calls by name.
+pub const REGISTER_FUNCTION: u64 = 572;
+/// (what) → cacheable (what 0) or TTL (what 1); `-ENOENT` if `cache_set` was not called.
+pub const CACHE_GET: u64 = 573;
+/// (expression, expression_len) → 0; bans this tenant's matching cached objects.
+pub const BAN: u64 = 574;
+/// (); stops for a debugger in a debug program, else nothing.
+pub const BREAKPOINT: u64 = 575;
+/// (pattern, pattern_len) → index.
+pub const REGEX_COMPILE: u64 = 580;
+/// (index, subject, subject_len) → 1 match, 0 none.
+pub const REGEX_MATCH: u64 = 581;
+/// (index | all << 63, text, text_len, replacement, replacement_len, out, out_cap in a6).
+pub const REGEX_SUBST: u64 = 582;
+/// (index) → 0.
+pub const REGEX_FREE: u64 = 583;
 
 // Header sets.
 /// The client request.
@@ -89,6 +109,14 @@ pub const HOOK_ON_BACKEND_RESPONSE: u64 = 4;
 pub const HOOK_ON_LIVE_UPDATE: u64 = 5;
 /// New program's template, after a live update; args (state length, 0).
 pub const HOOK_ON_RESUME_UPDATE: u64 = 6;
+/// vcl_synth: write the synthetic response (req, resp).
+pub const HOOK_ON_SYNTH: u64 = 7;
+/// A cache hit (req).
+pub const HOOK_ON_HIT: u64 = 8;
+/// A cache miss, before the backend side (req).
+pub const HOOK_ON_MISS: u64 = 9;
+/// The backend fetch failed (bereq, beresp).
+pub const HOOK_ON_BACKEND_ERROR: u64 = 10;
 
 // Error codes: a call returns `-errno`.
 /// Not allowed in this hook (or the header set does not exist here).
