@@ -33,6 +33,10 @@ pub struct RequestArguments {
     /// Print instructions, fork and call time and pages written on stderr.
     #[arg(long)]
     stats: bool,
+    /// Print the request's guest instructions and pages first written per tenant function
+    /// on stderr (both forks, all hooks and callbacks).
+    #[arg(long)]
+    profile: bool,
     /// `http://host/path?query` or just `/path?query`.
     url: String,
 }
@@ -148,6 +152,8 @@ fn send(
         );
         return ExitCode::FAILURE;
     };
+    let profiled = arguments.profile.then(|| tenant.profiled());
+    let tenant = profiled.as_ref().unwrap_or(tenant);
     let outcome = exchange(tenant, request, &mut EchoOrigin, monotonic_nanos);
     for line in &outcome.log {
         eprintln!("* log: {line}");
@@ -189,6 +195,9 @@ fn send(
             stats.pages_written,
             stats.pages_written * 4
         );
+    }
+    if let Some(report) = profiled.and_then(|tenant| tenant.profile_report()) {
+        crate::profile::print_profile("* ", &report);
     }
     print_response(&response);
     status

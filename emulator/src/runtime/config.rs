@@ -30,6 +30,13 @@ pub struct Limits {
     pub stack_size: u64,
     /// `argv[1..]`; `argv[0]` is the tenant's name.
     pub arguments: Vec<String>,
+    /// Whether glibc's allocator is served by the host's per-fork heap
+    /// (`crate::native::heap`), so requests write few pages; `"host_heap": false` keeps the
+    /// program's own.
+    pub host_heap: bool,
+    /// Whether glibc's memcpy, strlen, ... run as host code (`crate::native`);
+    /// `"host_string_functions": false` runs the program's own.
+    pub host_string_functions: bool,
 }
 
 impl Default for Limits {
@@ -41,6 +48,8 @@ impl Default for Limits {
             max_request_memory: 16 << 20,
             stack_size: 1 << 20,
             arguments: Vec::new(),
+            host_heap: true,
+            host_string_functions: true,
         }
     }
 }
@@ -83,6 +92,8 @@ const LIMIT_KEYS: &[&str] = &[
     "max_request_memory",
     "stack_size",
     "arguments",
+    "host_heap",
+    "host_string_functions",
 ];
 
 /// Parses a tenant configuration document into tenants, with group defaults applied.
@@ -172,6 +183,10 @@ fn apply_limits(
             "max_request_memory" => limits.max_request_memory = size(value).map_err(error)?,
             "stack_size" => limits.stack_size = size(value).map_err(error)?,
             "arguments" => limits.arguments = strings(value).map_err(error)?,
+            "host_heap" => limits.host_heap = boolean(value).map_err(error)?,
+            "host_string_functions" => {
+                limits.host_string_functions = boolean(value).map_err(error)?
+            }
             other if other_keys.contains(&other) => {}
             other => {
                 let mut known: Vec<&str> = LIMIT_KEYS.to_vec();
@@ -216,6 +231,12 @@ fn size(value: &Value) -> Result<u64, String> {
     Ok(bytes)
 }
 
+fn boolean(value: &Value) -> Result<bool, String> {
+    value
+        .as_bool()
+        .ok_or_else(|| format!("must be true or false, not {value}"))
+}
+
 fn strings(value: &Value) -> Result<Vec<String>, String> {
     let items = value.as_array().ok_or("must be an array of strings")?;
     items
@@ -241,17 +262,20 @@ mod tests {
         let tenants = parse_tenants(
             r#"{ "edge": { "max_instructions": 5000, "max_memory": "32MB", "arguments": ["a"] },
                  "one.com": { "filename": "hello", "group": "edge", "max_memory": "16MiB" },
-                 "two.com": { "filename": "/abs/other" } }"#,
+                 "two.com": { "filename": "/abs/other" },
+                 "three.com": { "filename": "x", "host_heap": false } }"#,
         )
         .unwrap();
-        assert_eq!(tenants.len(), 2);
+        assert_eq!(tenants.len(), 3);
         let one = &tenants[0];
         assert_eq!(one.name, "one.com");
         assert_eq!(one.filename, "hello");
         assert_eq!(one.limits.max_instructions, 5000);
         assert_eq!(one.limits.max_memory, 16 << 20);
         assert_eq!(one.limits.arguments, ["a"]);
-        assert_eq!(tenants[1].limits, Limits::default());
+        assert!(one.limits.host_heap);
+        assert_eq!(tenants[2].limits, Limits::default());
+        assert!(!tenants[1].limits.host_heap);
     }
 
     #[test]
@@ -292,6 +316,10 @@ mod tests {
             (
                 r#"{"t": {"filename": "x", "arguments": [1]}}"#,
                 "key \"arguments\": must be an array of strings",
+            ),
+            (
+                r#"{"t": {"filename": "x", "host_heap": "no"}}"#,
+                "key \"host_heap\": must be true or false",
             ),
             (
                 r#"{"t": {"filename": "x", "stack_size": "64MB"}}"#,

@@ -5,7 +5,7 @@
 //! template copy-on-write, with its own registers, a budget and a cap on the memory it writes.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::abi::HeaderSet;
 use super::abi::Hook;
@@ -14,7 +14,11 @@ use super::calls::{CacheSetting, Hooks};
 use super::config::Limits;
 use super::host::Host;
 use crate::mem::PAGE_SIZE;
-use crate::{Clock, Environment, Isolated, Machine, Options, SetupError, Snapshot, Stop, TrapKind};
+use crate::native::HostFunctionOptions;
+use crate::profile::ProfileReport;
+use crate::{
+    Clock, Environment, Isolated, Machine, Options, Program, SetupError, Snapshot, Stop, TrapKind,
+};
 
 /// The host's clock for the tenant's `clock_gettime`; `None` keeps time at 0 (reproducible).
 pub type ClockSource = fn(Clock) -> u64;
@@ -30,6 +34,9 @@ pub struct Tenant {
     template: Snapshot,
     hooks: Hooks,
     boot_log: Vec<String>,
+    /// Where forks add their profiles when they end, for a tenant made with
+    /// [`Tenant::profiled`].
+    profile: Option<Arc<Mutex<ProfileReport>>>,
 }
 
 /// Why a tenant could not be loaded.
@@ -220,7 +227,13 @@ impl Tenant {
             arguments,
             environment: Vec::new(),
         };
-        let mut machine = Machine::from_elf(program, &options, TenantEnvironment::boxed(clock))
+        let host_functions = HostFunctionOptions {
+            heap: limits.host_heap,
+            string_functions: limits.host_string_functions,
+        };
+        let mut machine = Program::from_elf_with(program, host_functions)
+            .map_err(SetupError::from)
+            .and_then(|program| Machine::new(program, &options, TenantEnvironment::boxed(clock)))
             .map_err(|error| TenantError::Setup {
                 tenant: name.into(),
                 error,
@@ -266,7 +279,32 @@ impl Tenant {
             template: machine.snapshot(),
             hooks: state.hooks,
             boot_log: log.lines,
+            profile: None,
         }))
+    }
+
+    /// This tenant (the same template) with forks that count where their instructions and
+    /// written pages go, per function ([`crate::profile`]); [`Tenant::profile_report`] sums
+    /// the forks that ended. Profiled forks run slower: for finding costs, not for serving.
+    pub fn profiled(&self) -> Arc<Tenant> {
+        Arc::new(Tenant {
+            name: Arc::clone(&self.name),
+            limits: self.limits.clone(),
+            clock: self.clock,
+            template: self.template.clone(),
+            hooks: self.hooks,
+            boot_log: self.boot_log.clone(),
+            profile: Some(Arc::default()),
+        })
+    }
+
+    /// What the forks of a [`Tenant::profiled`] tenant counted, summed, once they ended.
+    pub fn profile_report(&self) -> Option<ProfileReport> {
+        let profile = self.profile.as_ref()?.lock();
+        Some(profile.map_or_else(
+            |poisoned| poisoned.into_inner().clone(),
+            |report| report.clone(),
+        ))
     }
 
     pub fn name(&self) -> &str {
@@ -303,6 +341,9 @@ impl Tenant {
         machine
             .memory()
             .set_owned_page_limit(usize::try_from(max_pages).unwrap_or(usize::MAX));
+        if self.profile.is_some() {
+            machine.start_profile();
+        }
         Fork {
             tenant: Arc::clone(&self.name),
             machine,
@@ -313,6 +354,7 @@ impl Tenant {
             budget_left: self.limits.max_instructions,
             instructions: 0,
             entered: None,
+            profile: self.profile.clone(),
         }
     }
 }
@@ -331,6 +373,19 @@ pub struct Fork {
     /// The phase of a call entered ([`Fork::enter_hook`], [`Fork::enter_forge`]) and not
     /// finished yet.
     entered: Option<Phase>,
+    /// The profiled tenant's sum, which this fork's profile joins when it ends.
+    profile: Option<Arc<Mutex<ProfileReport>>>,
+}
+
+impl Drop for Fork {
+    fn drop(&mut self) {
+        let Some(sum) = &self.profile else {
+            return;
+        };
+        if let (Some(report), Ok(mut sum)) = (self.machine.profile_report(), sum.lock()) {
+            sum.merge(&report);
+        }
+    }
 }
 
 /// Where a hook run one instruction at a time ([`Fork::step`]) stands.
