@@ -52,6 +52,8 @@ int main(void) {
     /* calloc clears, even a block that was dirty before. */
     unsigned char *dirty = malloc(200);
     memset(dirty, 0xab, 200);
+    /* Printed, so the compiler cannot drop the block as unused. */
+    printf("dirty block written %d\n", dirty[199] == 0xab);
     free(dirty);
     unsigned char *cleared = calloc(25, 8);
     printf("calloc cleared %d\n", all_zero(cleared, 200));
