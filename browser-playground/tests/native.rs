@@ -117,7 +117,7 @@ fn a_looping_tenant_times_out_with_an_explanation() {
 #[test]
 fn limits_are_checked_by_the_configuration_parser() {
     let elf = std::fs::read(support::tenants_dir().join("hello")).unwrap();
-    let error = load_tenant("hello", &elf, r#"{"max_memory": 64}"#).unwrap_err();
+    let error = load_tenant("hello", &elf, r#"{"max_memory": true}"#).unwrap_err();
     assert!(error.contains("max_memory"), "{error}");
     let error = load_tenant("hello", &elf, r#"{"max_instuctions": 5}"#).unwrap_err();
     assert!(error.contains("max_instuctions"), "{error}");

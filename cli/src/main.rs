@@ -1,6 +1,7 @@
 //! `rvedge`: runs RISC-V guest programs on the rvedge emulator, and requests through tenants.
 
 mod playground;
+mod profile;
 mod request;
 mod serve;
 
@@ -10,8 +11,9 @@ use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
+use rvedge::native::HostFunctionOptions;
 use rvedge::runtime::gdb::{self, SessionEnd, Stepped};
-use rvedge::{Clock, Environment, Isolated, Machine, Options, Stop, TrapKind};
+use rvedge::{Clock, Environment, Isolated, Machine, Options, Program, SetupError, Stop, TrapKind};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -55,6 +57,16 @@ struct RunArguments {
     /// program runs on.
     #[arg(long, value_name = "PORT")]
     gdb: Option<u16>,
+    /// Print guest instructions and pages first written per function on stderr (the
+    /// program's symbol table names them; a stripped program's code is named by address).
+    #[arg(long)]
+    profile: bool,
+    /// Serve glibc's malloc family from the host heap, as tenants do (see README).
+    #[arg(long)]
+    host_heap: bool,
+    /// Run glibc's memcpy, strlen, ... as the guest's own code instead of on the host.
+    #[arg(long)]
+    no_host_string_functions: bool,
     /// The ELF executable.
     program: PathBuf,
     /// Arguments passed to the guest.
@@ -132,7 +144,14 @@ fn run(arguments: RunArguments) -> ExitCode {
         random: Isolated::default(),
         started: Instant::now(),
     };
-    let mut machine = match Machine::from_elf(&elf, &options, Box::new(environment)) {
+    let host_functions = HostFunctionOptions {
+        string_functions: !arguments.no_host_string_functions,
+        heap: arguments.host_heap,
+    };
+    let machine = Program::from_elf_with(&elf, host_functions)
+        .map_err(SetupError::from)
+        .and_then(|program| Machine::new(program, &options, Box::new(environment)));
+    let mut machine = match machine {
         Ok(machine) => machine,
         Err(error) => {
             eprintln!("rvedge: {}: {error}", arguments.program.display());
@@ -145,7 +164,9 @@ fn run(arguments: RunArguments) -> ExitCode {
             return exit;
         }
     }
-
+    if arguments.profile {
+        machine.start_profile();
+    }
     let started = Instant::now();
     let stop = machine.run(arguments.max_instructions.unwrap_or(u64::MAX));
     let elapsed = started.elapsed();
@@ -159,6 +180,9 @@ fn run(arguments: RunArguments) -> ExitCode {
             "rvedge: {instructions} instructions in {:.3} s ({mips:.1} MIPS), peak guest memory {peak_kib} KiB",
             elapsed.as_secs_f64()
         );
+    }
+    if let Some(report) = machine.profile_report() {
+        profile::print_profile("rvedge: ", &report);
     }
 
     match stop {

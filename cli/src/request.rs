@@ -38,6 +38,10 @@ pub struct RequestArguments {
     /// protocol); stepping and continuing go through every hook and callback in order.
     #[arg(long, value_name = "PORT")]
     gdb: Option<u16>,
+    /// Print the request's guest instructions and pages first written per tenant function
+    /// on stderr (both forks, all hooks and callbacks).
+    #[arg(long)]
+    profile: bool,
     /// `http://host/path?query` or just `/path?query`.
     url: String,
 }
@@ -153,6 +157,8 @@ fn send(
         );
         return ExitCode::FAILURE;
     };
+    let profiled = arguments.profile.then(|| tenant.profiled());
+    let tenant = profiled.as_ref().unwrap_or(tenant);
     let outcome = match arguments.gdb {
         None => exchange(tenant, request, &mut EchoOrigin, monotonic_nanos),
         Some(port) => exchange_with_debugger(
@@ -203,14 +209,18 @@ fn send(
     if arguments.stats {
         let stats = outcome.stats;
         eprintln!(
-            "* stats: {} instructions, {} forks in {:.1} µs, tenant code {:.1} µs, {} pages written ({} KiB)",
+            "* stats: {} instructions ({} of them the price of tenant calls), {} forks in {:.1} µs, tenant code {:.1} µs, {} pages written ({} KiB)",
             stats.instructions,
+            stats.charged_by_calls,
             stats.forks,
             stats.fork_nanos as f64 / 1e3,
             stats.call_nanos as f64 / 1e3,
             stats.pages_written,
             stats.pages_written * 4
         );
+    }
+    if let Some(report) = profiled.and_then(|tenant| tenant.profile_report()) {
+        crate::profile::print_profile("* ", &report);
     }
     print_response(&response);
     status

@@ -1,9 +1,10 @@
 //! Differential tests against qemu-riscv64.
 //!
 //! Every guest program from tests/guests/{c,cpp,rust,isa} (built by
-//! scripts/build-guests.sh) runs under `qemu-riscv64` and under `rvedge run`;
-//! stdout, stderr and the exit status must be identical. qemu is the
-//! reference. Guests under bad/ are not compared (they test failure
+//! scripts/build-guests.sh) runs under `qemu-riscv64` and under `rvedge run`,
+//! as it runs by default (glibc's string functions on the host) and with the
+//! host heap tenants use (`--host-heap`); stdout, stderr and the exit status
+//! must be identical. qemu is the reference. Guests under bad/ are not compared (they test failure
 //! handling, where rvedge reports differently by design) and bench/ only in
 //! a small-scale run.
 //!
@@ -49,6 +50,8 @@ differential_tests! {
     c_printf_float: "c/printf_float";
     c_qsort_strtod: "c/qsort_strtod";
     c_exit_status: "c/exit_status";
+    c_string_functions: "c/string_functions";
+    c_allocator: "c/allocator";
     c_args_none: "c/args";
     // Arguments as qemu passes them: empty, spaces, non-ASCII, and ones that
     // look like options (everything after PROGRAM belongs to the guest).
@@ -219,10 +222,43 @@ fn check(case: &str, guest: &str, args: &[&str]) {
     qemu.arg(&program).args(args);
     let expected = run(qemu, "qemu", &workdir, &what);
 
-    let mut rvedge = Command::new(env!("CARGO_BIN_EXE_rvedge"));
-    rvedge.arg("run").arg(&program).args(args);
-    let actual = run(rvedge, "rvedge", &workdir, &what);
+    for configuration in RVEDGE_CONFIGURATIONS {
+        let mut rvedge = Command::new(env!("CARGO_BIN_EXE_rvedge"));
+        rvedge
+            .arg("run")
+            .args(configuration.flags)
+            .arg(&program)
+            .args(args);
+        let actual = run(rvedge, configuration.name, &workdir, &what);
+        compare(guest, args, configuration, &expected, &actual);
+    }
+}
 
+/// One way of running guests under rvedge.
+struct Configuration {
+    name: &'static str,
+    flags: &'static [&'static str],
+}
+
+const RVEDGE_CONFIGURATIONS: &[Configuration] = &[
+    Configuration {
+        name: "rvedge",
+        flags: &[],
+    },
+    Configuration {
+        name: "rvedge-host-heap",
+        flags: &["--host-heap"],
+    },
+];
+
+/// Panics with a readable report if `actual` differs from qemu's `expected`.
+fn compare(
+    guest: &str,
+    args: &[&str],
+    configuration: &Configuration,
+    expected: &Run,
+    actual: &Run,
+) {
     let mut report = String::new();
     compare_stream(&mut report, "stdout", &expected.stdout, &actual.stdout);
     compare_stream(&mut report, "stderr", &expected.stderr, &actual.stderr);
@@ -238,8 +274,9 @@ fn check(case: &str, guest: &str, args: &[&str]) {
     }
     if !report.is_empty() {
         panic!(
-            "guest {guest} with args {args:?} behaves differently under rvedge than under qemu-riscv64:\n\
+            "guest {guest} with args {args:?} behaves differently under rvedge {:?} than under qemu-riscv64:\n\
              {report}full outputs:\n  {}\n  {}\n  {}\n  {}",
+            configuration.flags,
             expected.stdout_file.display(),
             actual.stdout_file.display(),
             expected.stderr_file.display(),

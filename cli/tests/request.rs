@@ -67,7 +67,7 @@ fn a_forged_response_prints_like_curl_with_the_decision_and_stats() {
         stderr.contains("* hello: forged, cacheable for 120 s"),
         "{stderr}"
     );
-    assert!(stderr.contains("instructions, 2 forks"), "{stderr}");
+    assert!(stderr.contains("price of tenant calls), 2 forks"), "{stderr}");
 }
 
 #[test]
@@ -125,7 +125,7 @@ fn unknown_tenants_and_bad_configurations_are_errors_with_status_1() {
     assert!(text(&output.stderr).contains("no tenant \"nobody\""));
 
     let bad = scratch_dir("bad").join("tenants.json");
-    std::fs::write(&bad, r#"{ "t": { "filename": "x", "max_memory": 64 } }"#).unwrap();
+    std::fs::write(&bad, r#"{ "t": { "filename": "x", "max_memory": true } }"#).unwrap();
     let output = request(&bad, &["http://t/"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(

@@ -15,6 +15,8 @@ pub mod elf;
 pub mod interp;
 mod machine;
 pub mod mem;
+pub mod native;
+pub mod profile;
 mod program;
 #[cfg(feature = "std")]
 pub mod runtime;

@@ -8,6 +8,8 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::mem::{Memory, MemoryFault, MemorySnapshot};
+use crate::native::heap::HostHeap;
+use crate::profile::Profile;
 use crate::program::{LoadError, Program};
 use crate::syscall::{self, LinuxState};
 
@@ -212,6 +214,7 @@ pub struct Snapshot {
     memory: MemorySnapshot,
     linux: LinuxState,
     instret: u64,
+    heap: Option<HostHeap>,
 }
 
 impl Snapshot {
@@ -232,6 +235,10 @@ pub struct Machine {
     pub(crate) linux: LinuxState,
     pub(crate) environment: Box<dyn Environment>,
     pub(crate) instret: u64,
+    /// The host heap, when the program's allocator is the host's (`crate::native::heap`).
+    pub(crate) heap: Option<HostHeap>,
+    /// Instructions and pages per block, when profiling (`crate::profile`).
+    pub(crate) profile: Option<Box<Profile>>,
 }
 
 impl fmt::Debug for Machine {
@@ -301,6 +308,8 @@ impl Machine {
             linux: LinuxState::default(),
             environment,
             instret: 0,
+            heap: program.host_functions.heap_errno_offset.map(HostHeap::new),
+            profile: None,
             program,
         };
         syscall::start_process(&mut machine, options)?;
@@ -310,12 +319,16 @@ impl Machine {
     /// Freezes this machine's state. This machine goes on running copy-on-write over the
     /// snapshot, like every machine made from it.
     pub fn snapshot(&mut self) -> Snapshot {
+        if let Some(heap) = &mut self.heap {
+            heap.freeze(&mut self.memory);
+        }
         Snapshot {
             program: Arc::clone(&self.program),
             cpu: self.cpu.clone(),
             memory: self.memory.freeze(),
             linux: self.linux.clone(),
             instret: self.instret,
+            heap: self.heap.clone(),
         }
     }
 
@@ -328,6 +341,8 @@ impl Machine {
             linux: snapshot.linux.clone(),
             environment,
             instret: snapshot.instret,
+            heap: snapshot.heap.clone(),
+            profile: None,
         }
     }
 

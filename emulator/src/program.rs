@@ -11,6 +11,7 @@ use core::fmt;
 use crate::decode::{decode_bytes, Insn, Op, Xlen, NO_TARGET};
 use crate::elf::{self, ElfError, SymbolTableError};
 use crate::mem::Perms;
+use crate::native::{self, HostFunction, HostFunctionOptions, HostFunctions};
 
 /// Highest address (exclusive) an ELF segment may reach. Above it lie the mmap area and the
 /// stack (see `syscall::layout`).
@@ -90,6 +91,12 @@ pub struct Program {
     pub entry_index: Vec<u32>,
     /// The functions a host may call by name (see [`Program::function_address`]).
     pub functions: FunctionTable,
+    /// The libc functions the host runs for this program (their entries in `code` are
+    /// `Op::HostFunction`).
+    pub host_functions: HostFunctions,
+    /// Every function's start and name (local ones too), sorted by address, for naming code
+    /// in profiles; empty for a stripped program.
+    pub function_names: Vec<(u64, Box<str>)>,
 }
 
 /// A program's defined functions by name, read once from its symbol table. A missing or
@@ -134,8 +141,17 @@ impl fmt::Display for FunctionLookupError {
 impl std::error::Error for FunctionLookupError {}
 
 impl Program {
-    /// Parses and decodes a static RISC-V ELF executable.
+    /// Parses and decodes a static RISC-V ELF executable, with the default host functions
+    /// (glibc's string functions; the allocator stays the guest's).
     pub fn from_elf(bytes: &[u8]) -> Result<Arc<Program>, LoadError> {
+        Program::from_elf_with(bytes, HostFunctionOptions::default())
+    }
+
+    /// [`Program::from_elf`] with a choice of host functions.
+    pub fn from_elf_with(
+        bytes: &[u8],
+        host_function_options: HostFunctionOptions,
+    ) -> Result<Arc<Program>, LoadError> {
         let image = elf::parse(bytes, PROGRAM_ADDRESS_LIMIT)?;
         let segments: Vec<LoadSegment> = image
             .segments
@@ -151,7 +167,13 @@ impl Program {
                 },
             })
             .collect();
-        let (code_start, code_bytes, code, entry_index) = decode_code(&segments)?;
+        let (code_start, code_bytes, mut code, entry_index) = decode_code(&segments)?;
+        let host_functions = patch_host_functions(
+            native::find_host_functions(bytes, host_function_options),
+            &mut code,
+            &entry_index,
+            code_start,
+        );
         let block_rest = block_lengths(&code);
         let mut program = Program {
             entry: image.entry,
@@ -165,9 +187,22 @@ impl Program {
             block_rest,
             entry_index,
             functions: FunctionTable::Stripped,
+            host_functions,
+            function_names: Vec::new(),
         };
         program.functions = program.function_table(bytes);
+        program.function_names = function_names(bytes);
         Ok(Arc::new(program))
+    }
+
+    /// The function `pc` lies in: its start and name, by the symbol table (the nearest
+    /// function starting at or below `pc`).
+    pub fn function_at(&self, pc: u64) -> Option<(u64, &str)> {
+        let after = self
+            .function_names
+            .partition_point(|(start, _)| *start <= pc);
+        let (start, name) = self.function_names.get(after.checked_sub(1)?)?;
+        Some((*start, name))
     }
 
     /// Reads the symbol table's functions, keeping those that start at a decoded instruction
@@ -320,6 +355,69 @@ fn decode_code(segments: &[LoadSegment]) -> Result<(u64, Vec<u8>, Vec<Insn>, Vec
         }
     }
     Ok((start, bytes, code, entry_index))
+}
+
+/// Puts an `Op::HostFunction` entry over the first instruction of each host function (the
+/// guest's bytes stay), keeping those whose address starts a decoded instruction; the
+/// allocator only if all its entries do.
+fn patch_host_functions(
+    mut host_functions: HostFunctions,
+    code: &mut [Insn],
+    entry_index: &[u32],
+    code_start: u64,
+) -> HostFunctions {
+    let index_of = |address: u64| -> Option<usize> {
+        if !address.is_multiple_of(2) {
+            return None;
+        }
+        let slot = usize::try_from(address.wrapping_sub(code_start) / 2).ok()?;
+        let index = *entry_index.get(slot).filter(|index| **index != NO_TARGET)? as usize;
+        (code.get(index)?.op != Op::FallThrough).then_some(index)
+    };
+    let allocator_complete = host_functions
+        .entries
+        .iter()
+        .filter(|(_, function)| function.is_allocator())
+        .all(|(address, _)| index_of(*address).is_some());
+    if !allocator_complete {
+        host_functions.heap_errno_offset = None;
+    }
+    let keep_allocator = host_functions.heap_errno_offset.is_some();
+    host_functions.entries.retain(|&(address, function)| {
+        index_of(address).is_some() && (keep_allocator || !function.is_allocator())
+    });
+    let patches: Vec<(usize, HostFunction)> = host_functions
+        .entries
+        .iter()
+        .filter_map(|&(address, function)| Some((index_of(address)?, function)))
+        .collect();
+    for (index, function) in patches {
+        code[index] = Insn {
+            offset: code[index].offset,
+            ..Insn::new(Op::HostFunction, 0, 0, 0, i32::from(function.number()))
+        };
+    }
+    host_functions
+}
+
+/// Every function symbol by address, one name per address: one without a leading underscore
+/// if there is one (`malloc` over `__libc_malloc`), else the shortest.
+fn function_names(bytes: &[u8]) -> Vec<(u64, Box<str>)> {
+    let Ok(Some(symbols)) = elf::all_function_symbols(bytes) else {
+        return Vec::new();
+    };
+    let preference = |name: &str| (name.starts_with('_'), name.len());
+    let mut by_address: BTreeMap<u64, &str> = BTreeMap::new();
+    for symbol in symbols {
+        let best = by_address.entry(symbol.address).or_insert(symbol.name);
+        if preference(symbol.name) < preference(best) {
+            *best = symbol.name;
+        }
+    }
+    by_address
+        .into_iter()
+        .map(|(address, name)| (address, Box::from(name)))
+        .collect()
 }
 
 /// Block lengths for every entry, computed backwards so each successor already knows its own.

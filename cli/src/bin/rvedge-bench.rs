@@ -35,6 +35,10 @@ struct Arguments {
     /// Kernel groups to measure; `--groups ''` measures only the per-request paths.
     #[arg(long, value_delimiter = ',', default_value = "int,mem,fp")]
     groups: Vec<String>,
+    /// Rounds of each per-request measurement (default 20000, 1000 with --quick); more
+    /// gives a profiler (perf) more samples.
+    #[arg(long)]
+    rounds: Option<usize>,
 }
 
 fn target_dir() -> PathBuf {
@@ -53,7 +57,33 @@ fn median(mut durations: Vec<Duration>) -> Duration {
     durations[durations.len() / 2]
 }
 
-fn load_built_tenant(name: &str) -> std::sync::Arc<Tenant> {
+/// The host-side libc levers (emulator/src/native), measured off and on in one run.
+#[derive(Clone, Copy)]
+struct Levers {
+    name: &'static str,
+    host_string_functions: bool,
+    host_heap: bool,
+}
+
+const LEVERS: [Levers; 3] = [
+    Levers {
+        name: "guest libc",
+        host_string_functions: false,
+        host_heap: false,
+    },
+    Levers {
+        name: "+ host string functions",
+        host_string_functions: true,
+        host_heap: false,
+    },
+    Levers {
+        name: "+ host heap (default)",
+        host_string_functions: true,
+        host_heap: true,
+    },
+];
+
+fn load_built_tenant(name: &str, levers: Levers) -> std::sync::Arc<Tenant> {
     let path = target_dir().join("tenants").join(name);
     let elf = std::fs::read(&path).unwrap_or_else(|error| {
         panic!(
@@ -61,12 +91,38 @@ fn load_built_tenant(name: &str) -> std::sync::Arc<Tenant> {
             path.display()
         )
     });
-    Tenant::load(name, &elf, Limits::default(), None).expect("example tenant loads")
+    let limits = Limits {
+        host_string_functions: levers.host_string_functions,
+        host_heap: levers.host_heap,
+        ..Limits::default()
+    };
+    Tenant::load(name, &elf, limits, None).expect("example tenant loads")
 }
 
-/// Median of fork + on_recv + teardown of the built example tenant `name`.
-fn measure_fork_and_recv(name: &str, request: &HttpRequest, rounds: usize) {
-    let tenant = load_built_tenant(name);
+/// One measured per-request path: median time, guest instructions and pages written.
+struct RequestCost {
+    median: Duration,
+    instructions: u64,
+    pages_written: usize,
+}
+
+fn print_cost(what: &str, levers: Levers, cost: &RequestCost, baseline: &RequestCost) {
+    println!(
+        "{what:<34} {:<24} {:>9} {:>6.2}x {:>13} {:>6}",
+        levers.name,
+        cost.median.as_nanos(),
+        baseline.median.as_secs_f64() / cost.median.as_secs_f64(),
+        cost.instructions,
+        cost.pages_written
+    );
+}
+
+/// Median of fork + on_recv + teardown of `tenant`.
+fn measure_fork_and_recv(
+    tenant: &std::sync::Arc<Tenant>,
+    request: &HttpRequest,
+    rounds: usize,
+) -> RequestCost {
     let mut durations = Vec::with_capacity(rounds);
     let mut pages_written = 0;
     let mut instructions = 0;
@@ -79,23 +135,43 @@ fn measure_fork_and_recv(name: &str, request: &HttpRequest, rounds: usize) {
         instructions = fork.instructions();
         drop(fork);
         durations.push(started.elapsed());
-        assert_eq!(ran, Ok(true), "{name}'s on_recv runs");
+        assert_eq!(ran, Ok(true), "{}'s on_recv runs", tenant.name());
     }
-    println!(
-        "{name}: fork + on_recv + teardown: median {} ns over {rounds} rounds ({instructions} instructions, {pages_written} pages written, template of {} pages)",
-        median(durations).as_nanos(),
-        tenant.template_pages()
-    );
-    println!(
-        "{name}: a fork owns {} bytes of machine state + {} KiB of written pages",
-        std::mem::size_of::<Fork>(),
-        pages_written * 4
-    );
+    RequestCost {
+        median: median(durations),
+        instructions,
+        pages_written,
+    }
+}
+
+/// Median of the seed's whole exchange: on_recv, the forge callback in a backend fork, the
+/// JSON body.
+fn measure_exchange(
+    tenant: &std::sync::Arc<Tenant>,
+    request: &HttpRequest,
+    rounds: usize,
+) -> RequestCost {
+    let mut durations = Vec::with_capacity(rounds);
+    let mut stats = None;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let outcome = exchange(tenant, request.clone(), &mut EchoOrigin, || 0);
+        durations.push(started.elapsed());
+        assert!(outcome.result.is_ok(), "{} answers", tenant.name());
+        stats = Some(outcome.stats);
+    }
+    let stats = stats.expect("at least one round");
+    RequestCost {
+        median: median(durations),
+        instructions: stats.instructions,
+        pages_written: stats.pages_written,
+    }
 }
 
 /// The per-request path of the example tenants (built by scripts/build-tenants.sh): fork +
-/// on_recv + teardown of the seed C++ tenant and of a small C one, the seed's whole exchange
-/// with its forge round trip, and exchanges per second on one core.
+/// on_recv + teardown of the seed C++ tenant and of a small C one, and the seed's whole
+/// exchange, each with the host-side libc levers off and on (speed-up against all off), and
+/// exchanges per second on one core.
 fn measure_tenant_requests(rounds: usize) {
     let request = HttpRequest {
         method: "GET".into(),
@@ -103,25 +179,38 @@ fn measure_tenant_requests(rounds: usize) {
         headers: vec![("Host".into(), "hello".into())],
         body: Vec::new(),
     };
-    measure_fork_and_recv("hello", &request, rounds);
-    measure_fork_and_recv("rewrite", &request, rounds);
-    let tenant = load_built_tenant("hello");
-
-    let mut durations = Vec::with_capacity(rounds);
-    let mut stats = None;
-    for _ in 0..rounds {
-        let started = Instant::now();
-        let outcome = exchange(&tenant, request.clone(), &mut EchoOrigin, || 0);
-        durations.push(started.elapsed());
-        assert!(outcome.result.is_ok(), "hello answers");
-        stats = Some(outcome.stats);
-    }
-    let stats = stats.expect("at least one round");
     println!(
-        "hello: whole exchange (on_recv, forge callback in a backend fork, JSON body): median {} ns ({} instructions, {} pages written)",
-        median(durations).as_nanos(),
-        stats.instructions,
-        stats.pages_written
+        "{:<34} {:<24} {:>9} {:>7} {:>13} {:>6}",
+        "per request (median)", "levers", "ns", "speedup", "instructions", "pages"
+    );
+    type Measure = fn(&std::sync::Arc<Tenant>, &HttpRequest, usize) -> RequestCost;
+    let paths: [(&str, &str, Measure); 3] = [
+        (
+            "hello: fork + on_recv + teardown",
+            "hello",
+            measure_fork_and_recv,
+        ),
+        (
+            "rewrite: fork + on_recv + teardown",
+            "rewrite",
+            measure_fork_and_recv,
+        ),
+        ("hello: whole exchange", "hello", measure_exchange),
+    ];
+    for (what, name, measure) in paths {
+        let mut baseline = None;
+        for levers in LEVERS {
+            let tenant = load_built_tenant(name, levers);
+            let cost = measure(&tenant, &request, rounds);
+            print_cost(what, levers, &cost, baseline.as_ref().unwrap_or(&cost));
+            baseline.get_or_insert(cost);
+        }
+    }
+    let tenant = load_built_tenant("hello", LEVERS[LEVERS.len() - 1]);
+    println!(
+        "hello: a fork owns {} bytes of machine state besides the pages it writes; template of {} pages",
+        std::mem::size_of::<Fork>(),
+        tenant.template_pages()
     );
 
     let started = Instant::now();
@@ -343,7 +432,9 @@ fn main() {
         );
     }
     println!("checksums: rvedge output equals qemu-riscv64's for every group measured");
-    let rounds = if arguments.quick { 1_000 } else { 20_000 };
+    let rounds = arguments
+        .rounds
+        .unwrap_or(if arguments.quick { 1_000 } else { 20_000 });
     measure_fork_and_call(rounds);
     measure_tenant_requests(rounds);
     measure_host_call_attacks(if arguments.quick {

@@ -87,6 +87,9 @@ instruction_table! {
     // Not an instruction: ends each run of straight-line code in a program, and continues at
     // its own address (`Insn::offset`), wherever that leads.
     FallThrough = "(fall through)", None;
+    // Not an instruction: put by the loader over the first instruction of a libc function the
+    // host runs itself (`crate::native`); `imm` says which. The guest's bytes are unchanged.
+    HostFunction = "(host function)", None;
     // RV64I
     Lui = "lui", U;
     Auipc = "auipc", U;
@@ -262,6 +265,7 @@ impl Op {
             self,
             Illegal
                 | FallThrough
+                | HostFunction
                 | Jal
                 | Jalr
                 | Beq

@@ -16,7 +16,9 @@ use core::fmt;
 
 mod symbols;
 
-pub use symbols::{function_symbols, FunctionSymbol, SymbolTableError};
+pub use symbols::{
+    all_function_symbols, function_symbols, thread_local_symbols, FunctionSymbol, SymbolTableError,
+};
 
 /// Upper bound on `e_phnum`. Real static executables have fewer than 16.
 pub const MAX_PROGRAM_HEADERS: u16 = 256;

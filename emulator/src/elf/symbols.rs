@@ -37,6 +37,7 @@ const ST_VALUE_OFFSET: usize = 8;
 
 // st_info: type in the low nibble, binding in the high one.
 const STT_FUNC: u8 = 2;
+const STT_TLS: u8 = 6;
 const STB_GLOBAL: u8 = 1;
 const STB_WEAK: u8 = 2;
 const SHN_UNDEF: u16 = 0;
@@ -142,10 +143,44 @@ fn section(file: &[u8], table_offset: usize, index: u16) -> Result<Section, Symb
     })
 }
 
+/// Which symbols [`read_symbols`] keeps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Selection {
+    /// Global and weak functions: what a host may call by name.
+    ExternalFunctions,
+    /// Every function, local ones (C `static`, compiler-made parts) too: names for profiles.
+    AllFunctions,
+    /// Global and weak thread-local variables; their value is the offset in the TLS block.
+    ExternalThreadLocals,
+}
+
 /// The defined global and weak functions (`STT_FUNC`) of `file`'s symbol table, in table
 /// order; `Ok(None)` when the file has no symbol table (it was stripped). `file` must be an
 /// ELF64 file that [`super::parse`] accepted.
 pub fn function_symbols(file: &[u8]) -> Result<Option<Vec<FunctionSymbol<'_>>>, SymbolTableError> {
+    read_symbols(file, Selection::ExternalFunctions)
+}
+
+/// Every defined function of `file`'s symbol table, local ones included (`weak` is false for
+/// them), in table order; as [`function_symbols`] otherwise.
+pub fn all_function_symbols(
+    file: &[u8],
+) -> Result<Option<Vec<FunctionSymbol<'_>>>, SymbolTableError> {
+    read_symbols(file, Selection::AllFunctions)
+}
+
+/// The defined global and weak thread-local variables (`STT_TLS`) of `file`'s symbol table;
+/// `address` is each one's offset in the program's TLS block.
+pub fn thread_local_symbols(
+    file: &[u8],
+) -> Result<Option<Vec<FunctionSymbol<'_>>>, SymbolTableError> {
+    read_symbols(file, Selection::ExternalThreadLocals)
+}
+
+fn read_symbols(
+    file: &[u8],
+    selection: Selection,
+) -> Result<Option<Vec<FunctionSymbol<'_>>>, SymbolTableError> {
     let (Some(table_offset), Some(entry_size), Some(count)) = (
         read_u64(file, E_SHOFF_OFFSET),
         read_u16(file, E_SHENTSIZE_OFFSET),
@@ -203,9 +238,14 @@ pub fn function_symbols(file: &[u8]) -> Result<Option<Vec<FunctionSymbol<'_>>>, 
             continue;
         };
         let binding = info >> 4;
-        let is_function = info & 0xf == STT_FUNC;
+        let symbol_type = info & 0xf;
         let is_external = binding == STB_GLOBAL || binding == STB_WEAK;
-        if !is_function || !is_external || section_index == SHN_UNDEF {
+        let wanted = match selection {
+            Selection::ExternalFunctions => symbol_type == STT_FUNC && is_external,
+            Selection::AllFunctions => symbol_type == STT_FUNC,
+            Selection::ExternalThreadLocals => symbol_type == STT_TLS && is_external,
+        };
+        if !wanted || section_index == SHN_UNDEF {
             continue;
         }
         let name = usize::try_from(name_offset)
@@ -345,6 +385,32 @@ mod tests {
                     weak: true
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn local_functions_and_thread_locals_are_listed_on_request() {
+        let mut file = SymbolFile::valid();
+        file.symbols
+            .push((14, (STB_GLOBAL << 4) | STT_TLS, 1, 0x30));
+        let file = file.bytes();
+        fn names<'a>(symbols: Vec<FunctionSymbol<'a>>) -> Vec<(&'a str, u64)> {
+            symbols
+                .iter()
+                .map(|symbol| (symbol.name, symbol.address))
+                .collect()
+        }
+        assert_eq!(
+            names(all_function_symbols(&file).unwrap().unwrap()),
+            [
+                ("greet", 0x10100),
+                ("local", 0x10200),
+                ("weakling", 0x10300)
+            ]
+        );
+        assert_eq!(
+            names(thread_local_symbols(&file).unwrap().unwrap()),
+            [("table", 0x30)]
         );
     }
 

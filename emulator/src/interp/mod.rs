@@ -11,6 +11,7 @@ use alloc::sync::Arc;
 use crate::decode::{decode_bytes, Insn, Op, Xlen, NO_TARGET};
 use crate::machine::{Cpu, Machine, Stop, Trap, TrapKind, CALL_RETURN_ADDRESS, FIRST_HOST_CALL};
 use crate::mem::{Access, Memory, MemoryFault};
+use crate::native::HostOutcome;
 use float::RoundingMode;
 
 const CSR_FFLAGS: u32 = 0x001;
@@ -20,6 +21,7 @@ const CSR_CYCLE: u32 = 0xc00;
 const CSR_TIME: u32 = 0xc01;
 const CSR_INSTRET: u32 = 0xc02;
 
+const RA: usize = 1;
 const A0: usize = 10;
 const A7: usize = 17;
 
@@ -37,6 +39,15 @@ enum Exit {
 impl Machine {
     /// Runs at most `budget` instructions (checked per basic block, so it never overshoots).
     pub fn run(&mut self, budget: u64) -> Stop {
+        // Profiling is a separate instance of the loop, so an unprofiled run pays nothing.
+        if self.profile.is_some() {
+            self.run_blocks::<true>(budget)
+        } else {
+            self.run_blocks::<false>(budget)
+        }
+    }
+
+    fn run_blocks<const PROFILE: bool>(&mut self, budget: u64) -> Stop {
         let program = Arc::clone(&self.program);
         let code: &[Insn] = &program.code;
         let block_rest: &[u16] = &program.block_rest;
@@ -79,6 +90,9 @@ impl Machine {
                     return Stop::BudgetExhausted;
                 }
                 instret += block;
+                if PROFILE {
+                    crate::profile::enter_block(self, index, block);
+                }
                 match run_block(
                     &mut self.cpu,
                     &mut self.memory,
@@ -94,7 +108,7 @@ impl Machine {
                     }
                     Event::Other(event) => {
                         self.instret = instret;
-                        match self.handle_rare(event) {
+                        match self.handle_rare(event, limit) {
                             Exit::Jump(target) => pc = target,
                             Exit::Stop(stop) => return stop,
                         }
@@ -108,7 +122,9 @@ impl Machine {
 
     /// Runs exactly one instruction, for debuggers: `None` when it ran and the machine can go
     /// on (pc is the next instruction's), else why the machine stopped, as [`Machine::run`]
-    /// reports it. It costs a decode per instruction and leaves `run`'s loop untouched.
+    /// reports it. At the entry of a host-run libc function (`crate::native`) the step is the
+    /// whole call, as in `run`. It costs a decode per instruction and leaves `run`'s loop
+    /// untouched.
     pub fn step(&mut self) -> Option<Stop> {
         let pc = self.cpu.pc;
         if pc == CALL_RETURN_ADDRESS {
@@ -120,7 +136,16 @@ impl Machine {
                 kind: TrapKind::InstructionFetch,
             }));
         }
-        match self.run_one_undecoded(pc) {
+        // Host functions run on the host here too, as in `run` (one step runs the whole
+        // call): the guest's own allocator must never run on the host heap's blocks.
+        let exit = match crate::native::host_function_at(&self.program, pc) {
+            Some(function) => {
+                self.instret += 1;
+                self.host_function(pc, function, u64::MAX)
+            }
+            None => self.run_one_undecoded(pc),
+        };
+        match exit {
             Exit::Jump(target) => {
                 self.cpu.pc = target;
                 None
@@ -155,12 +180,14 @@ impl Machine {
         ) {
             Event::Next(index) => Exit::Jump(program.code_start + u64::from(code[index].offset)),
             Event::Jump(target) => Exit::Jump(target),
-            Event::Other(event) => self.handle_rare(event),
+            // Undecoded code is never a host function's entry.
+            Event::Other(event) => self.handle_rare(event, u64::MAX),
         }
     }
 
+    /// Handles a rare block end; `limit` is the instruction count the run may reach.
     #[cold]
-    fn handle_rare(&mut self, event: Rare) -> Exit {
+    fn handle_rare(&mut self, event: Rare, limit: u64) -> Exit {
         match event {
             Rare::Trap(pc, kind, unexecuted) => self.trap(pc, kind, unexecuted),
             Rare::MemoryFault(fault, pc, unexecuted) => {
@@ -176,6 +203,26 @@ impl Machine {
                 self.ecall(pc)
             }
             Rare::Csr(pc) => self.csr_instruction(pc),
+            Rare::HostFunction(pc, function) => self.host_function(pc, function, limit),
+        }
+    }
+
+    /// A libc function the host runs (`crate::native`) over guest memory. Its entry was
+    /// charged as one instruction; the host charges the rest by bytes. Where the guest's own
+    /// code would fault, the guest's code runs instead, from its first instruction, so faults
+    /// are the guest's own.
+    fn host_function(&mut self, pc: u64, function: u8, limit: u64) -> Exit {
+        match crate::native::call(self, function, pc, limit) {
+            HostOutcome::Returned => Exit::Jump(self.cpu.x[RA] & !1),
+            HostOutcome::RunGuestCode => {
+                self.instret -= 1;
+                self.run_one_undecoded(pc)
+            }
+            HostOutcome::Stop(stop) => {
+                self.instret -= 1;
+                self.cpu.pc = pc;
+                Exit::Stop(stop)
+            }
         }
     }
 }
@@ -195,6 +242,8 @@ enum Rare {
     Illegal(u64, u16),
     Ecall(u64),
     Csr(u64),
+    /// The entry of a host-run libc function: pc and `HostFunction` number.
+    HostFunction(u64, u8),
 }
 
 /// Executes from entry `index` to the end of its basic block.
@@ -732,6 +781,7 @@ fn run_block(
                 return Event::Other(Rare::Csr(pc!()));
             }
             Op::Illegal => return Event::Other(Rare::Illegal(pc!(), unexecuted!())),
+            Op::HostFunction => return Event::Other(Rare::HostFunction(pc!(), insn.imm as u8)),
             Op::FallThrough => return Event::Jump(pc!()),
         }
         index += 1;

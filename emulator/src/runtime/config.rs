@@ -40,6 +40,13 @@ pub struct Limits {
     pub backends: Option<Vec<String>>,
     /// Where the tenant's random bytes come from (`random`: `"os"` or `"fixed"`).
     pub random: RandomSource,
+    /// Whether glibc's allocator is served by the host's per-fork heap
+    /// (`crate::native::heap`), so requests write few pages; `"host_heap": false` keeps the
+    /// program's own.
+    pub host_heap: bool,
+    /// Whether glibc's memcpy, strlen, ... run as host code (`crate::native`);
+    /// `"host_string_functions": false` runs the program's own.
+    pub host_string_functions: bool,
 }
 
 /// Where a tenant's random bytes (`getrandom`, and `AT_RANDOM` when its template starts) come
@@ -82,6 +89,8 @@ impl Default for Limits {
             max_ttl_seconds: DEFAULT_MAX_TTL_SECONDS,
             backends: None,
             random: RandomSource::DEFAULT,
+            host_heap: true,
+            host_string_functions: true,
         }
     }
 }
@@ -128,6 +137,8 @@ const LIMIT_KEYS: &[&str] = &[
     "max_ttl",
     "backends",
     "random",
+    "host_heap",
+    "host_string_functions",
 ];
 
 /// The group of tenants that name none (libvmod-riscv's).
@@ -234,6 +245,10 @@ fn apply_limits(
             "max_ttl" => limits.max_ttl_seconds = duration_seconds(value).map_err(error)?,
             "backends" => limits.backends = Some(strings(value).map_err(error)?),
             "random" => limits.random = random_source(value).map_err(error)?,
+            "host_heap" => limits.host_heap = boolean(value).map_err(error)?,
+            "host_string_functions" => {
+                limits.host_string_functions = boolean(value).map_err(error)?
+            }
             other if other_keys.contains(&other) => {}
             other => {
                 let mut known: Vec<&str> = LIMIT_KEYS.to_vec();
@@ -326,6 +341,12 @@ fn random_source(value: &Value) -> Result<RandomSource, String> {
     }
 }
 
+fn boolean(value: &Value) -> Result<bool, String> {
+    value
+        .as_bool()
+        .ok_or_else(|| format!("must be true or false, not {value}"))
+}
+
 fn strings(value: &Value) -> Result<Vec<String>, String> {
     let items = value.as_array().ok_or("must be an array of strings")?;
     items
@@ -351,17 +372,20 @@ mod tests {
         let tenants = parse_tenants(
             r#"{ "edge": { "max_instructions": 5000, "max_memory": "32MB", "arguments": ["a"] },
                  "one.com": { "filename": "hello", "group": "edge", "max_memory": "16MiB" },
-                 "two.com": { "filename": "/abs/other" } }"#,
+                 "two.com": { "filename": "/abs/other" },
+                 "three.com": { "filename": "x", "host_heap": false } }"#,
         )
         .unwrap();
-        assert_eq!(tenants.len(), 2);
+        assert_eq!(tenants.len(), 3);
         let one = &tenants[0];
         assert_eq!(one.name, "one.com");
         assert_eq!(one.filename, "hello");
         assert_eq!(one.limits.max_instructions, 5000);
         assert_eq!(one.limits.max_memory, 16 << 20);
         assert_eq!(one.limits.arguments, ["a"]);
-        assert_eq!(tenants[1].limits, Limits::default());
+        assert!(one.limits.host_heap);
+        assert_eq!(tenants[2].limits, Limits::default());
+        assert!(!tenants[1].limits.host_heap);
     }
 
     #[test]
@@ -479,6 +503,10 @@ mod tests {
             (
                 r#"{"t": {"filename": "x", "arguments": [1]}}"#,
                 "key \"arguments\": must be an array of strings",
+            ),
+            (
+                r#"{"t": {"filename": "x", "host_heap": "no"}}"#,
+                "key \"host_heap\": must be true or false",
             ),
             (
                 r#"{"t": {"filename": "x", "stack_size": "64MB"}}"#,

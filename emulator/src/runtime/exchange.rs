@@ -412,7 +412,10 @@ pub enum Next {
 /// Counters of one exchange, for statistics and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExchangeStats {
+    /// What the forks used of their budgets: instructions executed and charged by tenant calls.
     pub instructions: u64,
+    /// The part of `instructions` that is the price of tenant calls.
+    pub charged_by_calls: u64,
     pub pages_written: usize,
     pub forks: u32,
     /// Time making forks and running tenant code, by the clock given to
@@ -585,6 +588,7 @@ impl Exchange {
         for fork in std::iter::once(&mut self.client.fork).chain(backend_fork) {
             stats.forks += 1;
             stats.instructions += fork.instructions();
+            stats.charged_by_calls += fork.charged_by_calls();
             stats.pages_written += fork.pages_written();
         }
         stats

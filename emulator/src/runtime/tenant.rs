@@ -5,7 +5,7 @@
 //! template copy-on-write, with its own registers, a budget and a cap on the memory it writes.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::abi::HeaderSet;
 use super::abi::Hook;
@@ -17,7 +17,11 @@ use super::host::Host;
 use super::regex::RegexTable;
 use super::usage::MAX_LOG_BYTES;
 use crate::mem::PAGE_SIZE;
-use crate::{Clock, Environment, Isolated, Machine, Options, SetupError, Snapshot, Stop, TrapKind};
+use crate::native::HostFunctionOptions;
+use crate::profile::ProfileReport;
+use crate::{
+    Clock, Environment, Isolated, Machine, Options, Program, SetupError, Snapshot, Stop, TrapKind,
+};
 
 /// The host's clock for the tenant's `clock_gettime`; `None` keeps time at 0 (reproducible).
 pub type ClockSource = fn(Clock) -> u64;
@@ -38,6 +42,9 @@ pub struct Tenant {
     /// What `main()` left for every request besides memory: functions registered by name,
     /// compiled regular expressions, and whether this is a debug program.
     extras: TemplateExtras,
+    /// Where forks add their profiles when they end, for a tenant made with
+    /// [`Tenant::profiled`].
+    profile: Option<Arc<Mutex<ProfileReport>>>,
 }
 
 /// The part of a template's call state that forks start from (see [`Tenant::fork`]).
@@ -259,14 +266,19 @@ impl Tenant {
                 Vec::new()
             },
         };
+        let host_functions = HostFunctionOptions {
+            heap: limits.host_heap,
+            string_functions: limits.host_string_functions,
+        };
         // The environment of main() fills AT_RANDOM: from the OS, it is fresh for every load.
         let environment = TenantEnvironment::boxed(clock, limits.random);
-        let mut machine = Machine::from_elf(program, &options, environment).map_err(|error| {
-            TenantError::Setup {
+        let mut machine = Program::from_elf_with(program, host_functions)
+            .map_err(SetupError::from)
+            .and_then(|program| Machine::new(program, &options, environment))
+            .map_err(|error| TenantError::Setup {
                 tenant: name.into(),
                 error,
-            }
-        })?;
+            })?;
         let mut state = CallState {
             debug,
             ..CallState::default()
@@ -326,7 +338,34 @@ impl Tenant {
             hooks: state.hooks,
             boot_log: log.lines,
             extras,
+            profile: None,
         }))
+    }
+
+    /// This tenant (the same template) with forks that count where their instructions and
+    /// written pages go, per function ([`crate::profile`]); [`Tenant::profile_report`] sums
+    /// the forks that ended. Profiled forks run slower: for finding costs, not for serving.
+    pub fn profiled(&self) -> Arc<Tenant> {
+        Arc::new(Tenant {
+            name: Arc::clone(&self.name),
+            limits: self.limits.clone(),
+            clock: self.clock,
+            template: self.template.clone(),
+            hooks: self.hooks,
+            boot_log: self.boot_log.clone(),
+            allowed_backends: self.allowed_backends.clone(),
+            extras: self.extras.clone(),
+            profile: Some(Arc::default()),
+        })
+    }
+
+    /// What the forks of a [`Tenant::profiled`] tenant counted, summed, once they ended.
+    pub fn profile_report(&self) -> Option<ProfileReport> {
+        let profile = self.profile.as_ref()?.lock();
+        Some(profile.map_or_else(
+            |poisoned| poisoned.into_inner().clone(),
+            |report| report.clone(),
+        ))
     }
 
     pub fn name(&self) -> &str {
@@ -363,6 +402,9 @@ impl Tenant {
         machine
             .memory()
             .set_owned_page_limit(usize::try_from(max_pages).unwrap_or(usize::MAX));
+        if self.profile.is_some() {
+            machine.start_profile();
+        }
         Fork {
             tenant: Arc::clone(&self.name),
             machine,
@@ -376,9 +418,11 @@ impl Tenant {
             },
             budget_left: self.limits.max_instructions,
             instructions: 0,
+            charged_by_calls: 0,
             entered: None,
             paused: None,
             saved_stack_pointer: None,
+            profile: self.profile.clone(),
         }
     }
 }
@@ -394,6 +438,7 @@ pub struct Fork {
     state: CallState,
     budget_left: u64,
     instructions: u64,
+    charged_by_calls: u64,
     /// The phase of a call entered ([`Fork::enter_hook`], [`Fork::enter_forge`]) and not
     /// finished yet.
     entered: Option<Phase>,
@@ -403,6 +448,19 @@ pub struct Fork {
     /// The stack pointer before a hook's argument string was copied below it; restored when
     /// the call ends.
     saved_stack_pointer: Option<u64>,
+    /// The profiled tenant's sum, which this fork's profile joins when it ends.
+    profile: Option<Arc<Mutex<ProfileReport>>>,
+}
+
+impl Drop for Fork {
+    fn drop(&mut self) {
+        let Some(sum) = &self.profile else {
+            return;
+        };
+        if let (Some(report), Ok(mut sum)) = (self.machine.profile_report(), sum.lock()) {
+            sum.merge(&report);
+        }
+    }
 }
 
 /// Why a call stopped part-way.
@@ -713,6 +771,11 @@ impl Fork {
         self.instructions
     }
 
+    /// The part of [`Fork::instructions`] that is the price of tenant calls, not executed.
+    pub fn charged_by_calls(&self) -> u64 {
+        self.charged_by_calls
+    }
+
     /// Pages this fork copied or created (what it costs beyond the shared template).
     pub fn pages_written(&mut self) -> usize {
         self.machine.memory().peak_owned_pages()
@@ -771,7 +834,7 @@ impl Fork {
             self.budget_left,
             host,
         );
-        self.charge(run.used);
+        self.charge(run.executed, run.charged);
         self.outcome(phase, run.stop, run.ended)
     }
 
@@ -818,7 +881,7 @@ impl Fork {
             other => other,
         };
         drain_output(&mut self.machine, &mut self.state, host, stop.is_some());
-        self.charge(self.machine.instructions() - start + charged);
+        self.charge(self.machine.instructions() - start, charged);
         match stop {
             None => StepOutcome::Running,
             Some(stop) => {
@@ -835,9 +898,11 @@ impl Fork {
         }
     }
 
-    /// Counts `used` instructions (executed or charged by calls) against the budget.
-    fn charge(&mut self, used: u64) {
+    /// Counts instructions `executed` and `charged` by tenant calls against the budget.
+    fn charge(&mut self, executed: u64, charged: u64) {
+        let used = executed + charged;
         self.instructions += used;
+        self.charged_by_calls += charged;
         self.budget_left = self.budget_left.saturating_sub(used);
     }
 
@@ -924,8 +989,10 @@ struct Run {
     stop: Stop,
     /// The call that ended the run, and why.
     ended: Option<CallEnd>,
-    /// Instructions executed, and charged by tenant calls: what the run cost the budget.
-    used: u64,
+    /// Instructions executed.
+    executed: u64,
+    /// Instructions the price of its tenant calls came to.
+    charged: u64,
 }
 
 /// Runs `machine` from where it stands, dispatching tenant calls and charging their price,
@@ -964,7 +1031,8 @@ fn run_tenant_code(
     Run {
         stop,
         ended,
-        used: machine.instructions() - start + charged,
+        executed: machine.instructions() - start,
+        charged,
     }
 }
 

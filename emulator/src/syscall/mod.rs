@@ -2,7 +2,7 @@
 //! glibc, libstdc++ and Rust std programs make. The guest sees no host files, clock or
 //! randomness except through the machine's [`Environment`](crate::Environment).
 
-mod numbers;
+pub(crate) mod numbers;
 mod startup;
 
 use alloc::vec::Vec;

@@ -265,7 +265,7 @@ fn configuration_errors_are_reported_and_the_plugin_stays_usable() {
         serde_json::json!({"tenants": {"t": {"filename": "missing"}}, "programs": {}}),
         serde_json::json!({"tenants": {"t": {"filename": "p"}}, "programs": {"p": "!!"}}),
         serde_json::json!({"tenants": {"t": {"filename": "p"}}, "programs": {"p": "AAAA"}}),
-        serde_json::json!({"tenants": {"t": {"filename": "p", "max_memory": 5}}}),
+        serde_json::json!({"tenants": {"t": {"filename": "p", "max_memory": true}}}),
         serde_json::json!({"tenant": {}}),
     ] {
         let output = call(&mut plugin, "configure", &bad, &mut calls);
