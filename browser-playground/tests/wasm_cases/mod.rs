@@ -78,17 +78,25 @@ fn every_conformance_case_passes_inside_wasm() {
 
 #[wasm_bindgen_test]
 fn the_debugger_steps_a_tenant_inside_wasm() {
-    let tenants = tenants();
-    let tenant = tenants.get("rewrite").expect("configured tenant");
+    use rvedge_playground::debugger::{Command, CommandKind, DebugSession};
+    let (name, elf) = bundled::TENANTS
+        .iter()
+        .find(|(name, _)| *name == "rewrite")
+        .expect("rewrite was compiled in");
+    let tenant = rvedge_playground::load_tenant(name, elf, "{}").unwrap();
+    let info = std::rc::Rc::new(rvedge_playground::dwarf::DebugInfo::new(elf).unwrap());
     let request = PageRequest {
         url: "/old/x".into(),
         ..PageRequest::default()
     };
-    let mut session = rvedge_playground::debugger::DebugSession::start(tenant, &request).unwrap();
+    let mut session = DebugSession::start(&tenant, info, &request);
     let first_pc = session.pc();
-    session.step();
+    session.run(&Command::default());
     assert_ne!(session.pc(), first_pc);
-    session.run_to(&[], 1_000_000);
+    session.run(&Command {
+        kind: CommandKind::Continue,
+        ..Command::default()
+    });
     let state = session.state();
     assert!(state.finished && state.error.is_none(), "{state:?}");
     assert_eq!(state.request.url, "/new/x");

@@ -427,6 +427,14 @@ impl Exchange {
         }
     }
 
+    /// [`Exchange::paused_fork`], for reading its memory.
+    pub fn paused_fork_mut(&mut self) -> Option<&mut Fork> {
+        match self.paused? {
+            Side::Client => Some(&mut self.client.fork),
+            Side::Backend => self.backend.as_mut()?.fork.as_mut(),
+        }
+    }
+
     /// Runs the tenant up to the next thing the host must do. `host` holds the host's
     /// messages as they are now: the client request at first, the origin's response after
     /// [`Next::Fetch`].
