@@ -43,6 +43,15 @@ pub struct PlaygroundArguments {
     /// Builds that may run at once; more are answered 503.
     #[arg(long, default_value_t = 2)]
     max_builds: usize,
+    /// Instead of serving: build every `<name>.c`, `.cpp` and `.rs` (a Rust tenant's
+    /// `src/main.rs`) in this directory as the build endpoint does (with debug information),
+    /// write each program as `<name>` into --output, and exit (scripts/build-playground.sh
+    /// prepares the examples so).
+    #[arg(long, requires = "output")]
+    compile_sources: Option<PathBuf>,
+    /// Where --compile-sources writes the programs.
+    #[arg(long)]
+    output: Option<PathBuf>,
 }
 
 /// What every connection's thread shares.
@@ -63,6 +72,13 @@ const MAX_HEADERS: usize = 100;
 const MAX_COMPILER_OUTPUT: usize = 64 * 1024;
 
 pub fn playground(arguments: PlaygroundArguments) -> ExitCode {
+    if let (Some(sources), Some(output)) = (&arguments.compile_sources, &arguments.output) {
+        let options = BuildOptions {
+            debug: true,
+            time_limit: Duration::from_secs_f64(arguments.build_seconds.max(0.1)),
+        };
+        return compile_sources(sources, output, &options);
+    }
     let dir = arguments.dir.unwrap_or_else(default_dir);
     if !dir.join("index.html").is_file() {
         eprintln!(
@@ -119,6 +135,46 @@ pub fn playground(arguments: PlaygroundArguments) -> ExitCode {
         });
     }
     ExitCode::SUCCESS
+}
+
+/// `--compile-sources`: every source in `sources` built into `output`; fails if any fails.
+fn compile_sources(sources: &Path, output: &Path, options: &BuildOptions) -> ExitCode {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(sources) {
+        Ok(listing) => listing.filter_map(Result::ok).map(|entry| entry.path()).collect(),
+        Err(error) => {
+            eprintln!("rvedge playground: {}: {error}", sources.display());
+            return ExitCode::from(2);
+        }
+    };
+    files.sort();
+    let mut failed = false;
+    for file in files {
+        let language = match file.extension().and_then(|extension| extension.to_str()) {
+            Some("c") => Language::C,
+            Some("cpp") => Language::Cpp,
+            Some("rs") => Language::Rust,
+            _ => continue,
+        };
+        let Some(name) = file.file_stem().and_then(|stem| stem.to_str()) else {
+            continue;
+        };
+        let built = std::fs::read(&file)
+            .map_err(|error| BuildError::Failed(error.to_string()))
+            .and_then(|source| compile_source(language, &source, options))
+            .and_then(|elf| {
+                std::fs::copy(&elf, output.join(name))
+                    .map_err(|error| BuildError::Failed(error.to_string()))
+            });
+        if let Err(error) = built {
+            eprintln!("rvedge playground: {}: {error}", file.display());
+            failed = true;
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn default_dir() -> PathBuf {
