@@ -22,9 +22,12 @@ apt_packages=(
     libclang-dev
     python3
     python3-docutils
-    # the playground's browser tests
+    # the playground's browser tests; node and npm (nodejs) bundle its editor and drive
+    # Playwright; pgrep (procps) checks that stopped builds leave no compiler behind
     chromium
     chromium-driver
+    nodejs
+    procps
 )
 
 missing=()

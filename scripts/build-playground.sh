@@ -13,7 +13,16 @@
 # CodeMirror 6) is bundled with esbuild from npm packages pinned by its
 # package-lock.json. Prints the output directory on its last line; serve it
 # with `rvedge playground --dir <it>`.
+#
+#   bash scripts/build-playground.sh --serve [rvedge playground options]
+# builds, then serves it on http://127.0.0.1:8090/ (the IDE in one command).
 set -euo pipefail
+
+serve=0
+if [[ "${1:-}" == "--serve" ]]; then
+    serve=1
+    shift
+fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$repo/target}"
@@ -107,4 +116,7 @@ if (!index.length) { console.error('build-playground: no example tenants'); proc
 fs.writeFileSync(path.join(outDir, 'index.json'), JSON.stringify(index, null, 1));
 console.error(`build-playground: bundled ${index.length} example tenants`);
 NODE
+if ((serve)); then
+    exec "$rvedge_bin" playground --dir "$out" "$@"
+fi
 echo "$out"

@@ -20,26 +20,28 @@ const languages = { c: cpp, cpp, rust };
 const toggleBreakpoint = StateEffect.define();
 const clearBreakpoints = StateEffect.define();
 
-class BreakpointMarker extends GutterMarker {
-  toDOM() {
-    const dot = document.createElement('span');
-    dot.className = 'cm-breakpoint-dot';
-    dot.textContent = '●';
-    return dot;
+// A gutter mark: one character with a class.
+class TextMarker extends GutterMarker {
+  constructor(className, text, hidden = false) {
+    super();
+    Object.assign(this, { className, text, hidden });
   }
-}
-const breakpointMarker = new BreakpointMarker();
 
-// Keeps the gutter as wide as a dot.
-class SpacerMarker extends GutterMarker {
+  eq(other) {
+    return other.className === this.className && other.hidden === this.hidden;
+  }
+
   toDOM() {
-    const space = document.createElement('span');
-    space.className = 'cm-breakpoint-spacer';
-    space.textContent = '●';
-    space.style.visibility = 'hidden';
-    return space;
+    const mark = document.createElement('span');
+    mark.className = this.className;
+    mark.textContent = this.text;
+    if (this.hidden) mark.style.visibility = 'hidden';
+    return mark;
   }
 }
+const breakpointMarker = new TextMarker('cm-breakpoint-dot', '●');
+// Keeps the gutter as wide as a dot.
+const spacerMarker = new TextMarker('cm-breakpoint-spacer', '●', true);
 
 const breakpointField = StateField.define({
   create: () => RangeSet.empty,
@@ -61,15 +63,7 @@ const breakpointField = StateField.define({
 
 // The line the debugger stopped at: a highlighted line and an arrow in the gutter.
 const setCurrentLine = StateEffect.define();
-class CurrentMarker extends GutterMarker {
-  toDOM() {
-    const arrow = document.createElement('span');
-    arrow.className = 'cm-current-arrow';
-    arrow.textContent = '▶';
-    return arrow;
-  }
-}
-const currentMarker = new CurrentMarker();
+const currentMarker = new TextMarker('cm-current-arrow', '▶');
 const currentLineDecoration = Decoration.line({ class: 'cm-debug-current' });
 
 const currentLineField = StateField.define({
@@ -91,7 +85,7 @@ const debugGutter = gutter({
     if (current === null) return breakpoints;
     return RangeSet.of([...rangesOf(breakpoints), currentMarker.range(current)], true);
   },
-  initialSpacer: () => new SpacerMarker(),
+  initialSpacer: () => spacerMarker,
 });
 
 function rangesOf(set) {

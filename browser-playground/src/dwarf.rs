@@ -1052,13 +1052,6 @@ impl VariableReader<'_, '_> {
     /// std::string (libstdc++) and Rust's `&str` as text.
     fn render_string(&mut self, offset: UnitOffset, found: &Found, at: u64) -> Option<String> {
         let entry = self.entry(offset)?;
-        // `this` of a lambda (`__closure`) and other compiler-made names say nothing.
-        if self
-            .attr_following_origin(&entry, gimli::DW_AT_artificial)
-            .is_some()
-        {
-            return None;
-        }
         let name = self.name_of(&entry)?;
         let members = self.members(offset);
         let field = |wanted: &str| {

@@ -16,7 +16,7 @@
 //! that this server never grants.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -68,6 +68,8 @@ struct Server {
 /// Longest request line or header line read, and most header lines.
 const MAX_HEAD_LINE: u64 = 8 * 1024;
 const MAX_HEADERS: usize = 100;
+/// Most of a refused request body read (and dropped) before the connection closes.
+const MAX_DRAINED_BYTES: u64 = 4 * 1024 * 1024;
 /// Diagnostics text sent back at most (a template error can print megabytes).
 const MAX_COMPILER_OUTPUT: usize = 64 * 1024;
 
@@ -140,7 +142,10 @@ pub fn playground(arguments: PlaygroundArguments) -> ExitCode {
 /// `--compile-sources`: every source in `sources` built into `output`; fails if any fails.
 fn compile_sources(sources: &Path, output: &Path, options: &BuildOptions) -> ExitCode {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(sources) {
-        Ok(listing) => listing.filter_map(Result::ok).map(|entry| entry.path()).collect(),
+        Ok(listing) => listing
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .collect(),
         Err(error) => {
             eprintln!("rvedge playground: {}: {error}", sources.display());
             return ExitCode::from(2);
@@ -351,6 +356,11 @@ impl Server {
             let (reply, keep_alive) = self.handle(&head, &mut reader);
             respond(&mut writer, &reply, head_only, keep_alive)?;
             if !keep_alive {
+                // Closing with a refused body unread would reset the connection before the
+                // client read the answer: say we are done, then read a bounded rest.
+                writer.shutdown(Shutdown::Write)?;
+                writer.set_read_timeout(Some(Duration::from_secs(2)))?;
+                let _ = std::io::copy(&mut reader.take(MAX_DRAINED_BYTES), &mut std::io::sink());
                 return Ok(());
             }
         }
