@@ -211,6 +211,21 @@ test('the share link reproduces the run in a fresh page', async () => {
   assert.deepEqual(freshProblems, []);
 });
 
+test('the profile counts the run\'s instructions by function', async () => {
+  await pick('router');
+  await runAndWait();
+  const ran = Number((await text('#stats')).match(/^([\d,]+) instructions/)[1].replace(/,/g, ''));
+  await page.click('#profile-run');
+  await page.waitForSelector('#profile-panel:not([hidden])', { timeout: 60_000 });
+  const summary = await text('#profile-summary');
+  assert.match(summary, /instructions by function · response 200/);
+  assert.equal(Number(summary.match(/^([\d,]+) instructions/)[1].replace(/,/g, '')), ran);
+  const rows = await page.locator('#profile tr').allInnerTexts();
+  assert.ok(rows.length >= 5, rows.join('\n'));
+  assert.ok(rows.some((line) => /on_recv/.test(line)), rows.join('\n'));
+  await shot('07-profile');
+});
+
 test('an uploaded ELF is loaded and runs', async () => {
   // The page names an uploaded tenant after its file, without an extension.
   const uploaded = path.basename(required('UPLOAD_ELF')).replace(/\.[^.]*$/, '');

@@ -165,6 +165,28 @@ pub struct DebugState {
     pub origin_response: Option<EndView>,
 }
 
+/// Instructions one function executed in a profiled exchange.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FunctionProfile {
+    pub function: String,
+    pub instructions: u64,
+}
+
+/// Where an exchange spent its instructions, by function (the symbol that covers each
+/// instruction executed), most first.
+#[derive(Clone, Debug, Serialize)]
+pub struct Profile {
+    pub functions: Vec<FunctionProfile>,
+    /// Instructions executed, as the forks count them (each in the function it belongs to).
+    pub instructions: u64,
+    /// Whether the exchange ended within the step limit (else the counts are of its start).
+    pub complete: bool,
+    pub status: Option<u16>,
+}
+
+/// Functions a profile lists; the rest are summed as one line.
+const PROFILE_FUNCTIONS: usize = 25;
+
 /// A call the debugger saw being made: where it returns to and the stack pointer at the call.
 #[derive(Clone, Copy, Debug)]
 struct ShadowFrame {
@@ -188,6 +210,8 @@ pub struct DebugSession {
     end: Option<Result<HttpResponse, RequestError>>,
     stop: StopReason,
     steps_last_command: u64,
+    /// What the fork counted for the last step (a hook's return counts its trap too).
+    last_step_instructions: u64,
 }
 
 /// What one instruction step led to.
@@ -240,6 +264,7 @@ impl DebugSession {
             end: None,
             stop: StopReason::Started,
             steps_last_command: 0,
+            last_step_instructions: 0,
         };
         session.resume();
         session
@@ -315,6 +340,7 @@ impl DebugSession {
             .exchange
             .paused_fork()
             .map_or(before, Fork::instructions);
+        self.last_step_instructions = after - before;
         if let Some(run) = self.hooks.last_mut() {
             run.instructions += after - before;
         }
@@ -426,6 +452,63 @@ impl DebugSession {
                 }
             }
         };
+    }
+
+    /// Runs the rest of the exchange an instruction at a time (at most `max_steps`), counting
+    /// each instruction for the function at its address: a profile that needs nothing from the
+    /// interpreter but single steps.
+    pub fn profile(&mut self, max_steps: u64) -> Profile {
+        let mut counts: std::collections::HashMap<Option<u64>, u64> = Default::default();
+        let mut instructions = 0;
+        let mut steps = 0;
+        while self.end.is_none() && steps < max_steps {
+            steps += 1;
+            let function = self
+                .exchange
+                .paused_fork()
+                .and_then(|_| self.info.function_start(self.pc()));
+            self.last_step_instructions = 0;
+            self.step_instruction();
+            *counts.entry(function).or_default() += self.last_step_instructions;
+            instructions += self.last_step_instructions;
+        }
+        counts.retain(|_, count| *count > 0);
+        let mut functions: Vec<FunctionProfile> = counts
+            .into_iter()
+            .map(|(start, instructions)| FunctionProfile {
+                function: start
+                    .and_then(|start| self.info.symbol_starting_at(start))
+                    .map_or_else(|| "(no symbol)".to_string(), str::to_string),
+                instructions,
+            })
+            .collect();
+        functions.sort_by(|a, b| {
+            b.instructions
+                .cmp(&a.instructions)
+                .then(a.function.cmp(&b.function))
+        });
+        if functions.len() > PROFILE_FUNCTIONS {
+            let rest: u64 = functions[PROFILE_FUNCTIONS..]
+                .iter()
+                .map(|entry| entry.instructions)
+                .sum();
+            let others = functions.len() - PROFILE_FUNCTIONS;
+            functions.truncate(PROFILE_FUNCTIONS);
+            functions.push(FunctionProfile {
+                function: format!("({others} other functions)"),
+                instructions: rest,
+            });
+        }
+        Profile {
+            functions,
+            instructions,
+            complete: self.end.is_some(),
+            status: match &self.end {
+                Some(Ok(response)) => Some(response.status),
+                Some(Err(_)) => Some(503),
+                None => None,
+            },
+        }
     }
 
     pub fn state(&mut self) -> DebugState {

@@ -289,6 +289,12 @@ impl DebugInfo {
         inside.then(|| (symbol.name.as_str(), pc - symbol.address))
     }
 
+    /// The start address of the function whose symbol covers `pc`.
+    pub fn function_start(&self, pc: u64) -> Option<u64> {
+        let (_, offset) = self.symbol_at(pc)?;
+        Some(pc - offset)
+    }
+
     /// The name of the function that starts at `address`, if one does.
     pub fn symbol_starting_at(&self, address: u64) -> Option<&str> {
         let index = self

@@ -137,6 +137,14 @@ impl PlaygroundTenant {
         Ok(to_json(&report))
     }
 
+    /// Runs the request's exchange an instruction at a time and returns the instructions per
+    /// function as JSON (see [`debugger::Profile`]).
+    pub fn profile(&self, request_json: &str, max_steps: f64) -> Result<String, JsError> {
+        let request = PageRequest::from_json(request_json).map_err(|error| JsError::new(&error))?;
+        let mut session = DebugSession::start(&self.tenant, Rc::clone(&self.info), &request);
+        Ok(to_json(&session.profile(max_steps as u64)))
+    }
+
     /// Starts debugging the request's exchange, stopped before the first hook.
     pub fn debug(&self, request_json: &str) -> Result<PlaygroundDebugger, JsError> {
         let request = PageRequest::from_json(request_json).map_err(|error| JsError::new(&error))?;

@@ -109,3 +109,90 @@ fn a_line_breakpoint_in_the_forge_callback_stops_there_and_a_step_shows_a_local(
     session.run(&run);
     assert!(session.state().finished);
 }
+
+const RUST_SEED: &str = r#"use rvedge_tenant::*;
+
+fn on_client_request(_a: u32, _b: u32) {
+    let url = get_url();
+    add_req_header("X-Hello", &url);
+    forge(CachingDecision::Uncached, |_a: u32, _b: u32| {
+        let status = 200;
+        BackendResponse { status, content_type: "text/plain",
+                          body: "<p>hello from Rust 2</p>".to_string() }
+    });
+}
+pub fn main() { wait_for_requests(on_client_request); }
+"#;
+
+#[test]
+fn a_rust_tenant_stops_at_a_source_line_with_its_locals_then_in_its_forge_closure() {
+    let mut session = session(Language::Rust, RUST_SEED);
+    let line = RUST_SEED
+        .lines()
+        .position(|text| text.contains("add_req_header"))
+        .unwrap() as u32
+        + 1;
+    session.run(&Command {
+        kind: CommandKind::Continue,
+        lines: vec![LineBreakpoint {
+            file: "src/main.rs".into(),
+            line,
+        }],
+        ..Command::default()
+    });
+    let state = session.state();
+    assert_eq!(state.hook, Some("on_recv"), "{state:#?}");
+    assert_eq!(state.source.as_ref().map(|source| source.line), Some(line));
+    assert!(
+        state.frames[0].function.contains("on_client_request"),
+        "{:#?}",
+        state.frames
+    );
+    let url = state.locals.iter().find(|variable| variable.name == "url");
+    assert!(
+        url.is_some_and(|variable| variable.type_name.contains("String")),
+        "{:#?}",
+        state.locals
+    );
+    session.run(&command(CommandKind::NextHook));
+    assert_eq!(session.state().hook, Some("forge callback"));
+    session.run(&command(CommandKind::Continue));
+    let end = session.state().end.expect("the end");
+    assert_eq!(end.body, "<p>hello from Rust 2</p>");
+}
+
+#[test]
+fn a_profile_counts_every_instruction_of_the_exchange_once_by_function() {
+    let source = SEED.replace(
+        "static void on_recv",
+        "__attribute__((noinline)) static int spin(int n) { int t = 0; for (int i = 0; i < n; i++) t += i * i; return t; }\nstatic void on_recv",
+    )
+    .replace(
+        "req.append(",
+        "if (spin(5000) == 1) return;\n    req.append(",
+    );
+    let mut profiled = session(Language::Cpp, &source);
+    let profile = profiled.profile(u64::MAX);
+    assert!(profile.complete);
+    assert_eq!(profile.status, Some(200));
+    let total: u64 = profile
+        .functions
+        .iter()
+        .map(|entry| entry.instructions)
+        .sum();
+    assert_eq!(total, profile.instructions);
+    // The same exchange, run without stepping, executes as many instructions.
+    let mut run = session(Language::Cpp, &source);
+    run.run(&command(CommandKind::Continue));
+    assert_eq!(run.state().instructions, profile.instructions);
+    let spin = profile
+        .functions
+        .iter()
+        .find(|entry| entry.function.contains("spin"))
+        .unwrap_or_else(|| panic!("{:#?}", profile.functions));
+    assert!(spin.instructions >= 5000 * 4, "{spin:?}");
+    assert_eq!(
+        profile.functions[0], *spin,
+        "the loop is the hottest function"
+    );
+}

@@ -362,6 +362,34 @@ async function runRequest() {
   }
 }
 
+/** Most instructions a profile steps through (stepping is slower than running). */
+const PROFILE_MAX_STEPS = 50_000_000;
+
+async function profileRequest() {
+  let request;
+  try { request = requestFromForm(); } catch (error) { showError('Bad request', error.message); return; }
+  if (!(await prepare())) return;
+  try {
+    renderProfile(await call('profile', { request, maxSteps: PROFILE_MAX_STEPS }));
+  } catch (error) {
+    showError('The profile did not run', error.message);
+  }
+}
+
+function renderProfile(profile) {
+  $('profile-panel').hidden = false;
+  const ended = profile.complete ? `response ${profile.status}` : `stopped after ${PROFILE_MAX_STEPS.toLocaleString('en')} steps`;
+  $('profile-summary').textContent = `${profile.instructions.toLocaleString('en')} instructions by function · ${ended} · ${profile.millis.toFixed(0)} ms stepped`;
+  const table = $('profile');
+  table.replaceChildren();
+  for (const entry of profile.functions) {
+    const share = profile.instructions ? (100 * entry.instructions) / profile.instructions : 0;
+    const tr = row(table, [entry.function, entry.instructions.toLocaleString('en'), `${share.toFixed(1)}%`]);
+    tr.title = entry.function;
+    tr.style.setProperty('--share', `${share}%`);
+  }
+}
+
 async function timeRequest() {
   try {
     if (!(await prepare())) return;
@@ -622,6 +650,7 @@ async function main() {
   $('run').onclick = runRequest;
   $('time').onclick = timeRequest;
   $('share').onclick = shareLink;
+  $('profile-run').onclick = profileRequest;
   $('load').onclick = async () => { if (current.elf) await loadTenant(); };
   $('example').onchange = (event) => event.target.value && pickExample(event.target.value);
   $('upload').onchange = (event) => event.target.files[0] && uploadElf(event.target.files[0]);

@@ -35,6 +35,12 @@ const handlers = {
     const millis = performance.now() - started;
     return { count, millis, microsPerRequest: (millis * 1000) / count };
   },
+  profile({ request, maxSteps }) {
+    const started = performance.now();
+    const profile = JSON.parse(requireTenant().profile(JSON.stringify(request), maxSteps));
+    profile.millis = performance.now() - started;
+    return profile;
+  },
   debugStart({ request }) {
     if (debuggerSession) debuggerSession.free();
     debuggerSession = requireTenant().debug(JSON.stringify(request));
