@@ -2,8 +2,11 @@
 //! `$OUT_DIR/bundled_tenants.rs`, a table of their bytes (`include_bytes!`) that only the wasm
 //! tests include: a wasm test has no filesystem, so the ELFs must be compiled into it. The
 //! directory is `$TENANT_OUT`, else `$CARGO_TARGET_DIR/tenants`, else `<repo>/target/tenants`,
-//! as build-tenants.sh chooses it. A missing directory gives an empty table, which the tests
-//! report with what to run; the library itself never embeds a tenant.
+//! as build-tenants.sh chooses it. A second table, `IDE_TENANTS`, holds the examples as the
+//! IDE builds them (with debug information) and their sources, from `$IDE_TENANT_OUT`
+//! (scripts/build-playground.sh's `tenants/`, with the sources in `src/`), for the DWARF tests.
+//! A missing directory gives an empty table, which the tests report with what to run; the
+//! library itself never embeds a tenant.
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +39,7 @@ fn is_elf(path: &Path) -> bool {
 
 fn main() {
     println!("cargo:rerun-if-env-changed=TENANT_OUT");
+    println!("cargo:rerun-if-env-changed=IDE_TENANT_OUT");
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
     println!("cargo:rerun-if-changed=build.rs");
     let dir = tenant_dir();
@@ -65,6 +69,52 @@ fn main() {
         ));
     }
     table.push_str("];\n");
+    table.push_str(&ide_table());
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));
     std::fs::write(out.join("bundled_tenants.rs"), table).expect("OUT_DIR is writable");
+}
+
+/// `IDE_TENANTS`: (name, ELF, source, file name the source is built as) of every source in
+/// `$IDE_TENANT_OUT/src` with a program beside it.
+fn ide_table() -> String {
+    let mut table = String::from(
+        "/// The examples as the IDE builds them: (name, ELF, source, source file name).\n\
+         pub const IDE_TENANTS: &[(&str, &[u8], &str, &str)] = &[\n",
+    );
+    let Some(dir) = std::env::var_os("IDE_TENANT_OUT").map(PathBuf::from) else {
+        return table + "];\n";
+    };
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(dir.join("src"))
+        .map(|listing| {
+            listing
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    sources.sort();
+    for source in sources {
+        let file = match source.extension().and_then(|extension| extension.to_str()) {
+            Some("c") => "tenant.c",
+            Some("cpp") => "tenant.cpp",
+            Some("rs") => "src/main.rs",
+            _ => continue,
+        };
+        let Some(name) = source.file_stem().and_then(|stem| stem.to_str()) else {
+            continue;
+        };
+        let elf = dir.join(name);
+        if !is_elf(&elf) {
+            continue;
+        }
+        println!("cargo:rerun-if-changed={}", elf.display());
+        println!("cargo:rerun-if-changed={}", source.display());
+        table.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?}), include_str!({:?}), {file:?}),\n",
+            elf.display().to_string(),
+            source.display().to_string()
+        ));
+    }
+    table + "];\n"
 }

@@ -24,9 +24,12 @@ apt_packages=(
     python3-docutils
     # live debugging tests: GDB for RISC-V against the VMOD's and the CLI's debugger stub
     gdb-multiarch
-    # the playground's browser tests
+    # the playground's browser tests; node and npm (nodejs) bundle its editor and drive
+    # Playwright; pgrep (procps) checks that stopped builds leave no compiler behind
     chromium
     chromium-driver
+    nodejs
+    procps
 )
 
 missing=()

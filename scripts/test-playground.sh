@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # The browser playground's tests beyond `cargo test --workspace`:
 #   1. the bindings inside wasm: `wasm-pack test --node` and `--headless --chrome`
-#      (Debian's chromium + chromedriver), which run the shared conformance table
-#      and the debugger with the example tenants compiled in;
-#   2. the playground built (scripts/build-playground.sh) and served by
+#      (Debian's chromium + chromedriver), which run the shared conformance table,
+#      the debugger, and the DWARF line mapping with the example tenants compiled
+#      in (as build-tenants.sh and as the IDE builds them, with debug information);
+#   2. `rvedge playground`'s build endpoint and file server as a process
+#      (cli/tests/playground.rs: size and time limits, bounded builds, no file
+#      outside its directory) and the source-level debugger natively
+#      (browser-playground/tests/source_debugging.rs);
+#   3. the playground built (scripts/build-playground.sh) and served by
 #      `rvedge playground`, driven end to end by Playwright (playwright-core with
-#      /usr/bin/chromium); screenshots go to $PLAYGROUND_ARTIFACTS (default
+#      /usr/bin/chromium): edit, build and run, diagnostics, source breakpoints,
+#      share links, every hook; screenshots go to $PLAYGROUND_ARTIFACTS (default
 #      $CARGO_TARGET_DIR/playground-artifacts);
-#   3. the benchmark: guest MIPS of cpubench in headless Chromium vs native, and
+#   4. the benchmark: guest MIPS of cpubench in headless Chromium vs native, and
 #      time per request in the page. A quick one by default; `--bench` for the
 #      full one (scale 0.3).
 # Installs wasm-pack, wasm-bindgen-cli (the Cargo.lock version) and the e2e npm
@@ -33,8 +39,10 @@ guests="$(bash "$repo/scripts/build-guests.sh" | tail -n 1)"
 # build.rs compiles the tenants into the wasm tests from here.
 export TENANT_OUT="$tenants"
 
-section "build the playground (wasm-pack, static app, bundled tenants)"
+section "build the playground (wasm-pack, editor bundle, examples built as the IDE does)"
 site="$(bash "$repo/scripts/build-playground.sh" | tail -n 1)"
+# build.rs compiles the IDE builds of the examples and their sources into the DWARF tests.
+export IDE_TENANT_OUT="$site/tenants"
 
 section "wasm-pack test --node"
 wasm-pack test --node "$repo/browser-playground"
@@ -45,6 +53,10 @@ wasm-pack test --headless --chrome "$repo/browser-playground"
 section "rvedge (release) for serving and the native figures"
 cargo build --release --quiet -p rvedge-cli
 rvedge_bin="$CARGO_TARGET_DIR/release/rvedge"
+
+section "the build endpoint as a process, and the source-level debugger natively"
+cargo test --release --quiet -p rvedge-cli --test playground
+cargo test --release --quiet -p rvedge-playground --test source_debugging
 
 section "npm packages of the e2e tests (playwright-core)"
 e2e="$repo/browser-playground/e2e"

@@ -3,13 +3,16 @@
 //!
 //! Everything here is a thin layer over `rvedge::runtime`: tenants load through the same
 //! configuration parser as every host, Run is the runtime's `exchange` with the echo origin,
-//! and the debugger steps a real fork of the tenant. Values cross to JavaScript as JSON text.
+//! and the debugger drives the runtime's resumable `Exchange` through every hook, at source
+//! level when the program has DWARF (`dwarf`). Values cross to JavaScript as JSON text.
 
 mod clock;
 pub mod debugger;
+pub mod dwarf;
 pub mod report;
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use rvedge::runtime::{Tenant, Tenants};
@@ -18,7 +21,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
-use debugger::{parse_address, DebugSession};
+use debugger::{Command, DebugSession};
+use dwarf::DebugInfo;
 use report::PageRequest;
 
 /// The name under which a playground tenant's program is handed to the configuration loader.
@@ -53,11 +57,13 @@ pub fn load_tenant(name: &str, elf: &[u8], limits_json: &str) -> Result<Arc<Tena
         .ok_or_else(|| format!("tenant \"{name}\" was not loaded"))
 }
 
-/// A loaded tenant: its template, ready for requests.
+/// A loaded tenant: its template, ready for requests, and what its program says about its
+/// source.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct PlaygroundTenant {
     tenant: Arc<Tenant>,
+    info: Rc<DebugInfo>,
 }
 
 #[wasm_bindgen]
@@ -66,7 +72,37 @@ impl PlaygroundTenant {
     #[wasm_bindgen(constructor)]
     pub fn new(name: &str, elf: &[u8], limits_json: &str) -> Result<PlaygroundTenant, JsError> {
         let tenant = load_tenant(name, elf, limits_json).map_err(|error| JsError::new(&error))?;
-        Ok(PlaygroundTenant { tenant })
+        // The loader accepted the ELF, so reading its sections cannot fail for a valid one;
+        // a program the reader cannot follow is debugged without source.
+        let info = DebugInfo::new(elf).unwrap_or_else(|_| DebugInfo::empty());
+        Ok(PlaygroundTenant {
+            tenant,
+            info: Rc::new(info),
+        })
+    }
+
+    /// What the program's debug information covers, as JSON: `{"has_lines", "files"}`.
+    #[wasm_bindgen(js_name = sourceInfo)]
+    pub fn source_info(&self) -> String {
+        serde_json::json!({
+            "has_lines": self.info.has_lines(),
+            "files": self.info.files(),
+        })
+        .to_string()
+    }
+
+    /// Where a breakpoint on `line` of `file` goes, as JSON `{"line", "addresses"}` (the first
+    /// line at or after it with code), or `null`.
+    #[wasm_bindgen(js_name = breakpointLine)]
+    pub fn breakpoint_line(&self, file: &str, line: u32) -> String {
+        match self.info.breakpoint_addresses(file, line) {
+            Some((line, addresses)) => serde_json::json!({
+                "line": line,
+                "addresses": addresses.iter().map(|address| format!("{address:#x}")).collect::<Vec<_>>(),
+            })
+            .to_string(),
+            None => "null".into(),
+        }
     }
 
     pub fn name(&self) -> String {
@@ -101,16 +137,23 @@ impl PlaygroundTenant {
         Ok(to_json(&report))
     }
 
-    /// Starts debugging the request's `on_recv`, stopped at its first instruction.
+    /// Runs the request's exchange an instruction at a time and returns the instructions per
+    /// function as JSON (see [`debugger::Profile`]).
+    pub fn profile(&self, request_json: &str, max_steps: f64) -> Result<String, JsError> {
+        let request = PageRequest::from_json(request_json).map_err(|error| JsError::new(&error))?;
+        let mut session = DebugSession::start(&self.tenant, Rc::clone(&self.info), &request);
+        Ok(to_json(&session.profile(max_steps as u64)))
+    }
+
+    /// Starts debugging the request's exchange, stopped before the first hook.
     pub fn debug(&self, request_json: &str) -> Result<PlaygroundDebugger, JsError> {
         let request = PageRequest::from_json(request_json).map_err(|error| JsError::new(&error))?;
-        let session =
-            DebugSession::start(&self.tenant, &request).map_err(|error| JsError::new(&error))?;
+        let session = DebugSession::start(&self.tenant, Rc::clone(&self.info), &request);
         Ok(PlaygroundDebugger { session })
     }
 }
 
-/// A debugging session of one request's `on_recv`. Every method returns the state as JSON.
+/// A debugging session of one request's exchange. Every method returns the state as JSON.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct PlaygroundDebugger {
@@ -119,28 +162,16 @@ pub struct PlaygroundDebugger {
 
 #[wasm_bindgen]
 impl PlaygroundDebugger {
-    pub fn state(&self) -> String {
+    pub fn state(&mut self) -> String {
         to_json(&self.session.state())
     }
 
-    /// Runs one instruction.
-    pub fn step(&mut self) -> String {
-        self.session.step();
-        self.state()
-    }
-
-    /// Runs to one of `breakpoints_json` (a JSON array of hex addresses), the hook's end, or
-    /// `max_steps` instructions.
-    #[wasm_bindgen(js_name = runTo)]
-    pub fn run_to(&mut self, breakpoints_json: &str, max_steps: f64) -> Result<String, JsError> {
-        let texts: Vec<String> = serde_json::from_str(breakpoints_json)
-            .map_err(|error| JsError::new(&format!("breakpoints: {error}")))?;
-        let breakpoints = texts
-            .iter()
-            .map(|text| parse_address(text))
-            .collect::<Result<Vec<u64>, String>>()
-            .map_err(|error| JsError::new(&error))?;
-        self.session.run_to(&breakpoints, max_steps as u64);
+    /// Runs `command_json` (`{"kind": "instruction" | "into" | "over" | "out" | "continue" |
+    /// "next_hook", "lines": [{"file", "line"}], "addresses": ["0x…"], "stop_at_hooks"}`).
+    pub fn command(&mut self, command_json: &str) -> Result<String, JsError> {
+        let command: Command = serde_json::from_str(command_json)
+            .map_err(|error| JsError::new(&format!("debugger command: {error}")))?;
+        self.session.run(&command);
         Ok(self.state())
     }
 }

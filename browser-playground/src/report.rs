@@ -41,7 +41,7 @@ impl PageRequest {
         }
     }
 
-    fn from_http(request: &HttpRequest) -> PageRequest {
+    pub fn from_http(request: &HttpRequest) -> PageRequest {
         PageRequest {
             method: request.method.clone(),
             url: request.url.clone(),

@@ -11,7 +11,8 @@
 )]
 mod support;
 
-use rvedge_playground::debugger::{parse_address, DebugSession};
+use rvedge_playground::debugger::{parse_address, Command, CommandKind, DebugSession, StopReason};
+use rvedge_playground::dwarf::DebugInfo;
 use rvedge_playground::report::{run, PageRequest, SourceReport};
 use rvedge_playground::{load_tenant, run_program_native};
 
@@ -22,6 +23,20 @@ fn example(name: &str, limits: &str) -> std::sync::Arc<rvedge::runtime::Tenant> 
 
 fn request(json: &str) -> PageRequest {
     PageRequest::from_json(json).unwrap()
+}
+
+fn debug(name: &str, limits: &str, request_json: &str) -> DebugSession {
+    let elf = std::fs::read(support::tenants_dir().join(name)).unwrap();
+    let tenant = load_tenant(name, &elf, limits).unwrap_or_else(|error| panic!("{error}"));
+    let info = std::rc::Rc::new(DebugInfo::new(&elf).unwrap());
+    DebugSession::start(&tenant, info, &request(request_json))
+}
+
+fn command(kind: CommandKind) -> Command {
+    Command {
+        kind,
+        ..Command::default()
+    }
 }
 
 #[test]
@@ -127,10 +142,10 @@ fn limits_are_checked_by_the_configuration_parser() {
 
 #[test]
 fn the_debugger_steps_on_recv_with_real_host_calls_and_stops_at_a_breakpoint() {
-    let tenant = example("rewrite", "{}");
-    let mut session = DebugSession::start(&tenant, &request(r#"{"url": "/old/x"}"#)).unwrap();
+    let mut session = debug("rewrite", "{}", r#"{"url": "/old/x"}"#);
     let state = session.state();
-    assert_eq!(state.hook, "on_recv");
+    assert_eq!(state.hook, Some("on_recv"));
+    assert_eq!(state.side, Some("client"));
     assert_eq!(state.instructions, 0);
     let current: Vec<_> = state
         .disassembly
@@ -139,9 +154,19 @@ fn the_debugger_steps_on_recv_with_real_host_calls_and_stops_at_a_breakpoint() {
         .collect();
     assert_eq!(current.len(), 1, "{:?}", state.disassembly);
     assert_eq!(current[0].pc, state.pc);
+    // The symbol table names the hook's function even without debug information.
+    assert!(
+        state
+            .symbol
+            .as_deref()
+            .is_some_and(|symbol| symbol.starts_with("on_recv+")),
+        "{:?}",
+        state.symbol
+    );
+    assert_eq!(current[0].label.as_deref(), Some("on_recv"));
     let entry = parse_address(&state.pc).unwrap();
 
-    session.step();
+    session.run(&command(CommandKind::Instruction));
     let after = session.state();
     assert_eq!(after.instructions, 1);
     assert_ne!(after.pc, state.pc);
@@ -153,30 +178,38 @@ fn the_debugger_steps_on_recv_with_real_host_calls_and_stops_at_a_breakpoint() {
         .map(|line| parse_address(&line.pc).unwrap())
         .find(|&pc| pc > entry + 8)
         .expect("code after the entry");
-    session.run_to(&[target], 1_000);
+    session.run(&Command {
+        kind: CommandKind::Continue,
+        addresses: vec![format!("{target:#x}")],
+        ..Command::default()
+    });
     let stopped = session.state();
-    if !stopped.finished {
-        assert!(stopped.at_breakpoint);
-        assert_eq!(parse_address(&stopped.pc).unwrap(), target);
-    }
+    assert_eq!(stopped.stop, StopReason::Breakpoint);
+    assert_eq!(parse_address(&stopped.pc).unwrap(), target);
 
-    session.run_to(&[], 1_000_000);
+    session.run(&command(CommandKind::Continue));
     let done = session.state();
     assert!(done.finished && done.error.is_none(), "{done:?}");
-    assert_eq!(done.pc, "returned");
+    assert_eq!(done.pc, "ended");
     assert_eq!(done.request.url, "/new/x");
-    assert_eq!(done.registers[2].name, "sp");
+    assert_eq!(done.end.expect("a response").status, 200);
+    let hooks: Vec<_> = done
+        .hooks
+        .iter()
+        .map(|run| (run.hook, run.status))
+        .collect();
+    assert_eq!(hooks, [("on_recv", "returned"), ("on_deliver", "returned")]);
 }
 
 #[test]
 fn the_debugger_reports_a_timeout_as_run_does() {
-    let tenant = example("loop", r#"{"max_instructions": 2000}"#);
-    let mut session = DebugSession::start(&tenant, &request(r#"{"url": "/"}"#)).unwrap();
-    session.run_to(&[], 10_000);
+    let mut session = debug("loop", r#"{"max_instructions": 2000}"#, r#"{"url": "/"}"#);
+    session.run(&command(CommandKind::Continue));
     let state = session.state();
     assert!(state.finished);
     assert_eq!(state.error.expect("timeout").kind, "timeout");
     assert_eq!(state.instructions, 2000);
+    assert_eq!(state.end.expect("the 503").status, 503);
 }
 
 #[test]

@@ -16,6 +16,7 @@ const handlers = {
       name: tenant.name(),
       bootLog: JSON.parse(tenant.bootLog()),
       limits: JSON.parse(tenant.limits()),
+      sourceInfo: JSON.parse(tenant.sourceInfo()),
       loadMillis: performance.now() - started,
     };
   },
@@ -34,16 +35,19 @@ const handlers = {
     const millis = performance.now() - started;
     return { count, millis, microsPerRequest: (millis * 1000) / count };
   },
+  profile({ request, maxSteps }) {
+    const started = performance.now();
+    const profile = JSON.parse(requireTenant().profile(JSON.stringify(request), maxSteps));
+    profile.millis = performance.now() - started;
+    return profile;
+  },
   debugStart({ request }) {
     if (debuggerSession) debuggerSession.free();
     debuggerSession = requireTenant().debug(JSON.stringify(request));
     return JSON.parse(debuggerSession.state());
   },
-  debugStep() {
-    return JSON.parse(requireDebugger().step());
-  },
-  debugContinue({ breakpoints, maxSteps }) {
-    return JSON.parse(requireDebugger().runTo(JSON.stringify(breakpoints), maxSteps));
+  debugCommand({ command }) {
+    return JSON.parse(requireDebugger().command(JSON.stringify(command)));
   },
   bench({ elf, args, maxInstructions }) {
     const started = performance.now();
@@ -59,7 +63,7 @@ function requireTenant() {
 }
 
 function requireDebugger() {
-  if (!debuggerSession) throw new Error('No debugging session: press "Debug on_recv" first.');
+  if (!debuggerSession) throw new Error('No debugging session: press "Debug" first.');
   return debuggerSession;
 }
 

@@ -1,6 +1,7 @@
 //! The checks both wasm runs make: every conformance case through the runtime's in-memory
-//! reference and through the playground's own Run path, and the debugger, with the example
-//! tenants compiled in by build.rs (a wasm test has no filesystem).
+//! reference and through the playground's own Run path, the debugger, and the DWARF line
+//! mapping of the examples as the IDE builds them, with the example tenants compiled in by
+//! build.rs (a wasm test has no filesystem).
 
 use std::collections::BTreeMap;
 
@@ -78,18 +79,98 @@ fn every_conformance_case_passes_inside_wasm() {
 
 #[wasm_bindgen_test]
 fn the_debugger_steps_a_tenant_inside_wasm() {
-    let tenants = tenants();
-    let tenant = tenants.get("rewrite").expect("configured tenant");
+    use rvedge_playground::debugger::{Command, CommandKind, DebugSession};
+    let (name, elf) = bundled::TENANTS
+        .iter()
+        .find(|(name, _)| *name == "rewrite")
+        .expect("rewrite was compiled in");
+    let tenant = rvedge_playground::load_tenant(name, elf, "{}").unwrap();
+    let info = std::rc::Rc::new(rvedge_playground::dwarf::DebugInfo::new(elf).unwrap());
     let request = PageRequest {
         url: "/old/x".into(),
         ..PageRequest::default()
     };
-    let mut session = rvedge_playground::debugger::DebugSession::start(tenant, &request).unwrap();
+    let mut session = DebugSession::start(&tenant, info, &request);
     let first_pc = session.pc();
-    session.step();
+    session.run(&Command::default());
     assert_ne!(session.pc(), first_pc);
-    session.run_to(&[], 1_000_000);
+    session.run(&Command {
+        kind: CommandKind::Continue,
+        ..Command::default()
+    });
     let state = session.state();
     assert!(state.finished && state.error.is_none(), "{state:?}");
     assert_eq!(state.request.url, "/new/x");
+}
+
+/// The IDE builds of the examples, or a failure that says what to run.
+fn ide_tenants() -> &'static [(&'static str, &'static [u8], &'static str, &'static str)] {
+    assert!(
+        bundled::IDE_TENANTS.len() >= 10,
+        "only {} IDE-built examples were compiled in: set IDE_TENANT_OUT to the tenants/ of \
+         scripts/build-playground.sh's output (scripts/test-playground.sh does)",
+        bundled::IDE_TENANTS.len()
+    );
+    bundled::IDE_TENANTS
+}
+
+#[wasm_bindgen_test]
+fn every_source_line_with_code_maps_to_addresses_and_back_inside_wasm() {
+    use rvedge_playground::dwarf::DebugInfo;
+    for (name, elf, source, file) in ide_tenants() {
+        let info = DebugInfo::new(elf).unwrap_or_else(|error| panic!("{name}: {error}"));
+        assert!(info.has_lines(), "{name}: no line information");
+        let mut mapped = 0;
+        for line in 1..=source.lines().count() as u32 {
+            let Some((actual, addresses)) = info.breakpoint_addresses(file, line) else {
+                continue;
+            };
+            assert!(actual >= line, "{name}:{line} moved back to {actual}");
+            assert!(!addresses.is_empty(), "{name}:{line}");
+            if actual != line {
+                continue;
+            }
+            mapped += 1;
+            for address in addresses {
+                let found = info.line_at(address).expect("a line at a line's address");
+                assert!(found.file.ends_with(file), "{name}: {found:?}");
+                assert_eq!(found.line, line, "{name} at {address:#x}");
+            }
+        }
+        assert!(mapped >= 3, "{name}: only {mapped} lines have code");
+    }
+}
+
+#[wasm_bindgen_test]
+fn lines_of_the_examples_belong_to_the_functions_that_hold_them_inside_wasm() {
+    use rvedge_playground::dwarf::DebugInfo;
+    let cases = [
+        ("hello", "json[\"message\"] = ", "operator()"),
+        ("hello", "req.append(", "on_recv"),
+        ("rewrite", "memcpy(url, new_prefix", "on_recv"),
+        ("rewrite", "\"X-Served-By\"", "on_deliver"),
+        ("hello-rust", "add_req_header(", "on_client_request"),
+    ];
+    let tenants = ide_tenants();
+    for (example, fragment, function) in cases {
+        let (_, elf, source, file) = tenants
+            .iter()
+            .find(|(name, ..)| *name == example)
+            .unwrap_or_else(|| panic!("{example} was built for the IDE"));
+        let line = source
+            .lines()
+            .position(|text| text.contains(fragment))
+            .unwrap_or_else(|| panic!("{fragment} in {example}")) as u32
+            + 1;
+        let info = DebugInfo::new(elf).unwrap();
+        let (actual, addresses) = info
+            .breakpoint_addresses(file, line)
+            .unwrap_or_else(|| panic!("{example}:{line} has no code"));
+        assert_eq!(actual, line, "{example}: {fragment}");
+        let frames = info.frames_at(addresses[0]);
+        assert!(
+            frames.iter().any(|frame| frame.function.contains(function)),
+            "{example}:{line} is in {frames:?}, not {function}"
+        );
+    }
 }

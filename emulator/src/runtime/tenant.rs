@@ -798,6 +798,12 @@ impl Fork {
         &self.machine
     }
 
+    /// Copies the fork's memory at `address` into `buffer`, for debuggers (variables); false if
+    /// any of it is not mapped.
+    pub fn read_memory(&mut self, address: u64, buffer: &mut [u8]) -> bool {
+        self.machine.read_memory(address, buffer).is_ok()
+    }
+
     /// Enters `hook` without running it, for a debugger that then runs it with
     /// [`Fork::step`] (or to its end with [`Fork::finish`]); false if the tenant did not
     /// register it.
