@@ -4,7 +4,10 @@
 //! - request headers: client fork runs `on_recv`, `on_hash`. A `respond` there is answered
 //!   locally (after `on_deliver`). Otherwise, when the tenant has a backend side (a forge, or
 //!   `on_backend_fetch`/`on_backend_response`), it runs in a second fork: at once for a request
-//!   without a body, else after the whole body has been buffered (so `body_get` sees it).
+//!   without a body, else after the whole body has been buffered (so `body_get` sees it). A
+//!   proxy that cannot hold the request headers while the body comes (Envoy without
+//!   `allow_on_headers_stop_iteration`) gets them at once: a forge still waits for the body
+//!   (its answer is local), other backend sides run on the headers alone (`body_get` fails).
 //! - forge: the callback builds the response, `on_backend_response` and `on_deliver` see it,
 //!   and it goes out as a local reply with `cache-control` from the decision.
 //! - no forge: the request goes upstream with the tenant's backend choice in
@@ -46,7 +49,9 @@ struct Ongoing {
     backend_fork: Option<Fork>,
     forge: Option<ForgeRequest>,
     backend_name: Option<String>,
-    body: Vec<u8>,
+    /// The whole request body, once the filter has it; `None` while it is to come, or when
+    /// the backend side runs without it.
+    body: Option<Vec<u8>>,
     log_lines: u32,
     tenant_nanos: u64,
 }
@@ -111,7 +116,7 @@ impl StreamFilter {
             backend_fork: None,
             forge: None,
             backend_name: None,
-            body: Vec::new(),
+            body: None,
             log_lines: 0,
             tenant_nanos: 0,
         });
@@ -131,9 +136,34 @@ impl StreamFilter {
         }
         ongoing.forge = ongoing.client.forge_request();
         if ongoing.has_backend_side() && !end_of_stream {
+            return self.await_body(stream, ongoing);
+        }
+        ongoing.body = Some(Vec::new());
+        self.backend_side(stream, ongoing)
+    }
+
+    /// Whether a later callback of this stream will run tenant hooks, so what they read of
+    /// the request must outlive the proxy's request headers.
+    pub fn has_later_hooks(&self) -> bool {
+        matches!(self.state, State::AwaitingBody(_) | State::Forwarded(_))
+    }
+
+    /// The backend side reads the body, so it waits for it. Holding the request headers
+    /// meanwhile needs a proxy that still delivers the body after a pause in the headers
+    /// callback (`allow_on_headers_stop_iteration`); any other proxy sends the headers on
+    /// when this callback returns. Then a forge still waits (its answer is a local reply, and
+    /// the proxy abandons the upstream request for it), and any other backend side runs now,
+    /// on the headers, without the body.
+    fn await_body(&mut self, stream: &mut dyn Stream, ongoing: Box<Ongoing>) -> Action {
+        if self.configuration.allow_on_headers_stop_iteration {
             self.state = State::AwaitingBody(ongoing);
             return Action::Pause;
         }
+        if ongoing.forge.is_some() {
+            self.state = State::AwaitingBody(ongoing);
+            return Action::Continue;
+        }
+        // `ongoing.body` stays `None`: `body_get` fails rather than show an empty body.
         self.backend_side(stream, ongoing)
     }
 
@@ -153,7 +183,7 @@ impl StreamFilter {
         let State::AwaitingBody(mut ongoing) = std::mem::take(&mut self.state) else {
             return Action::Continue;
         };
-        ongoing.body = stream.request_body(body_size);
+        ongoing.body = Some(stream.request_body(body_size));
         self.backend_side(stream, ongoing)
     }
 
@@ -212,7 +242,7 @@ impl StreamFilter {
                 stream,
                 response: ResponseView::Absent,
                 tenant: ongoing.tenant.name(),
-                body: &ongoing.body,
+                body: ongoing.body.as_deref(),
                 backend: &mut ongoing.backend_name,
                 log_lines: &mut ongoing.log_lines,
             };
@@ -227,7 +257,7 @@ impl StreamFilter {
                 stream,
                 response: ResponseView::Memory(&mut response),
                 tenant: ongoing.tenant.name(),
-                body: &ongoing.body,
+                body: ongoing.body.as_deref(),
                 backend: &mut ongoing.backend_name,
                 log_lines: &mut ongoing.log_lines,
             };
@@ -309,7 +339,7 @@ impl StreamFilter {
             stream: &mut *stream,
             response,
             tenant: ongoing.tenant.name(),
-            body: &[],
+            body: None,
             backend: &mut ongoing.backend_name,
             log_lines: &mut ongoing.log_lines,
         };
@@ -331,7 +361,7 @@ impl StreamFilter {
             stream: &mut *stream,
             response,
             tenant: ongoing.tenant.name(),
-            body: &ongoing.body,
+            body: ongoing.body.as_deref(),
             backend: &mut ongoing.backend_name,
             log_lines: &mut ongoing.log_lines,
         };

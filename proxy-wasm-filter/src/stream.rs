@@ -66,8 +66,9 @@ pub struct StreamHost<'a> {
     pub stream: &'a mut dyn Stream,
     pub response: ResponseView<'a>,
     pub tenant: &'a str,
-    /// The whole client request body (backend side only; empty elsewhere).
-    pub body: &'a [u8],
+    /// The whole client request body (backend side only), or `None` where the filter does not
+    /// have it: client hooks, and a backend side that had to run before the body arrived.
+    pub body: Option<&'a [u8]>,
     /// The backend the tenant chose with `backend_set`.
     pub backend: &'a mut Option<String>,
     pub log_lines: &'a mut u32,
@@ -262,7 +263,7 @@ impl Host for StreamHost<'_> {
     }
 
     fn request_body(&mut self) -> HostResult<Cow<'_, [u8]>> {
-        Ok(Cow::Borrowed(self.body))
+        self.body.map(Cow::Borrowed).ok_or(HostError::NotAllowed)
     }
 
     fn set_backend(&mut self, name: &str) -> HostResult<()> {
