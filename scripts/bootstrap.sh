@@ -22,6 +22,8 @@ apt_packages=(
     libclang-dev
     python3
     python3-docutils
+    # the proxy-wasm filter's Envoy, installed from PyPI into a venv by test-proxy-wasm-filter.sh
+    python3-venv
     # the playground's browser tests
     chromium
     chromium-driver

@@ -148,7 +148,7 @@ impl Envoy {
             .arg("--config-path")
             .arg(&bootstrap_path)
             .args(["--concurrency", "1", "--disable-hot-restart"])
-            .args(["--log-level", "info", "--component-log-level", "wasm:debug"])
+            .args(["--log-level", "info"])
             .arg("--admin-address-path")
             .arg(&admin_path)
             .stdin(Stdio::null())
@@ -234,8 +234,15 @@ impl Envoy {
 
     /// Sends `request` to the edge listener.
     pub fn send(&self, request: &Request) -> Result<Response, String> {
-        send(self.port, request, REQUEST_TIMEOUT)
-            .map_err(|error| format!("{} {}: {error}", request.method, request.path))
+        send(self.port, request, REQUEST_TIMEOUT).map_err(|error| {
+            let what = match error.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                    format!("no whole answer within {REQUEST_TIMEOUT:?}: the request hangs")
+                }
+                _ => error.to_string(),
+            };
+            format!("{} {}: {what}", request.method, request.path)
+        })
     }
 }
 
@@ -420,6 +427,9 @@ impl Drop for EchoOrigins {
 }
 
 fn serve_echo(stream: TcpStream, backend: &str, requests: &AtomicU64) {
+    // One write per response and no Nagle delay: a head and a body written apart would wait
+    // for the peer's delayed ACK (40 ms) and swamp any benchmark.
+    stream.set_nodelay(true).ok();
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -429,7 +439,7 @@ fn serve_echo(stream: TcpStream, backend: &str, requests: &AtomicU64) {
     while let Some((request, keep_alive)) = read_request(&mut reader) {
         requests.fetch_add(1, Ordering::Relaxed);
         let body = echo_body(backend, &request);
-        let head = format!(
+        let mut response = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}\r\n",
             body.len(),
             if keep_alive {
@@ -437,11 +447,10 @@ fn serve_echo(stream: TcpStream, backend: &str, requests: &AtomicU64) {
             } else {
                 "connection: close\r\n"
             }
-        );
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&body).is_err() {
-            return;
-        }
-        if !keep_alive {
+        )
+        .into_bytes();
+        response.extend_from_slice(&body);
+        if writer.write_all(&response).is_err() || !keep_alive {
             break;
         }
     }
@@ -522,8 +531,10 @@ pub fn send(port: u16, request: &Request, timeout: Duration) -> std::io::Result<
         "content-length: {}\r\nconnection: close\r\n\r\n",
         request.body.len()
     ));
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(&request.body)?;
+    stream.set_nodelay(true)?;
+    let mut message = head.into_bytes();
+    message.extend_from_slice(&request.body);
+    stream.write_all(&message)?;
     let deadline = Instant::now() + timeout;
     let mut raw = Vec::new();
     let mut chunk = [0u8; 16 << 10];

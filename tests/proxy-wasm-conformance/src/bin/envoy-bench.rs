@@ -4,7 +4,10 @@
 //! request at a time: the time per request is the latency), rounds alternating between the
 //! two Envoys; printed as the difference and the ratio of the medians. The plain Envoy
 //! answers `hello` itself too (a direct response with the same body), and sends `rewrite`
-//! to the same echo origin, so both sides do the same HTTP work.
+//! to the same echo origin, so both sides do the same HTTP work. A third Envoy, whose filter
+//! reports the time spent forking and running tenant code (`report_tenant_time`, by Envoy's
+//! clock), splits the difference into the tenant part and the rest (filter glue, hostcalls,
+//! V8).
 //!
 //! Needs Envoy (scripts/test-proxy-wasm-filter.sh installs it) and wrk (scripts/bootstrap.sh).
 //!
@@ -77,14 +80,17 @@ fn main() {
     let settings = settings();
     let origins = EchoOrigins::start(&["default"]);
     let names: Vec<&str> = TENANTS.iter().map(|(name, _)| *name).collect();
-    let configuration = table_plugin_configuration(&names, support::tenants_dir());
-    let plugin = plugin_config(
-        "rvedge",
-        filter_path(),
-        &String::from_utf8(configuration).expect("the configuration is JSON text"),
-    );
-    let filtered = Envoy::start(&bootstrap(&origins, vec![wasm_filter(plugin)], Vec::new()))
-        .unwrap_or_else(|error| panic!("{error}"));
+    let filter_envoy = |report_tenant_time: bool| {
+        let mut configuration: serde_json::Value =
+            serde_json::from_slice(&table_plugin_configuration(&names, support::tenants_dir()))
+                .expect("the configuration is JSON");
+        configuration["report_tenant_time"] = report_tenant_time.into();
+        let plugin = plugin_config("rvedge", filter_path(), &configuration.to_string());
+        Envoy::start(&bootstrap(&origins, vec![wasm_filter(plugin)], Vec::new()))
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    let filtered = filter_envoy(false);
+    let timed = filter_envoy(true);
 
     // The plain Envoy's own answer for hello: what the tenant forges.
     let probe = |envoy: &Envoy, host: &str, path: &str| {
@@ -137,13 +143,25 @@ fn main() {
         }
         let filtered_us = median(&mut with_filter);
         let plain_us = median(&mut without);
+        let mut tenant_us: Vec<f64> = (0..settings.rounds * 50)
+            .map(|_| {
+                let response = probe(&timed, tenant, path);
+                let nanos: f64 = response
+                    .header(rvedge_filter::TENANT_TIME_HEADER)
+                    .and_then(|value| value.parse().ok())
+                    .expect("the filter reports tenant time");
+                nanos / 1e3
+            })
+            .collect();
+        let tenant_part = median(&mut tenant_us);
         println!(
-            "{tenant:<8} through the filter {filtered_us:>7.1} µs/request | plain Envoy {plain_us:>7.1} µs | difference {:+.1} µs | ratio {:.2}x",
+            "{tenant:<8} through the filter {filtered_us:>7.1} µs/request | plain Envoy {plain_us:>7.1} µs | difference {:+.1} µs | ratio {:.2}x | tenant code (fork + hooks, in V8) {tenant_part:.1} µs",
             filtered_us - plain_us,
             filtered_us / plain_us
         );
     }
-    let failures = filtered.vm_failures();
+    let mut failures = filtered.vm_failures();
+    failures.extend(timed.vm_failures());
     assert!(
         failures.is_empty(),
         "the VM failed:\n{}",
