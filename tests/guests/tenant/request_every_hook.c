@@ -40,34 +40,33 @@ static int seen(uint64_t set, int with_body, char *out, size_t out_cap) {
     return n > 0 && (size_t)n < out_cap ? n : 0;
 }
 
+/* Writes what `from` shows of the request into header `name` of `to`. */
+static void report(uint64_t from, int with_body, uint64_t to, const char *name, size_t name_len) {
+    char line[512];
+    int n = seen(from, with_body, line, sizeof line);
+    rvedge_header_set(to, name, name_len, line, (size_t)n);
+}
+
 static void on_hash(uint64_t data, uint64_t req, uint64_t resp) {
     (void)data;
     (void)resp;
-    char line[512];
-    int n = seen(req, 0, line, sizeof line);
-    rvedge_header_set(req, S("x-seen-hash"), line, (size_t)n);
+    report(req, 0, req, S("x-seen-hash"));
 }
 
 static void on_backend_fetch(uint64_t data, uint64_t bereq, uint64_t beresp) {
     (void)data;
     (void)beresp;
-    char line[512];
-    int n = seen(bereq, 1, line, sizeof line);
-    rvedge_header_set(bereq, S("x-seen-fetch"), line, (size_t)n);
+    report(bereq, 1, bereq, S("x-seen-fetch"));
 }
 
 static void on_backend_response(uint64_t data, uint64_t bereq, uint64_t beresp) {
     (void)data;
-    char line[512];
-    int n = seen(bereq, 1, line, sizeof line);
-    rvedge_header_set(beresp, S("x-seen-backend-response"), line, (size_t)n);
+    report(bereq, 1, beresp, S("x-seen-backend-response"));
 }
 
 static void on_deliver(uint64_t data, uint64_t req, uint64_t resp) {
     (void)data;
-    char line[512];
-    int n = seen(req, 0, line, sizeof line);
-    rvedge_header_set(resp, S("x-seen-deliver"), line, (size_t)n);
+    report(req, 0, resp, S("x-seen-deliver"));
 }
 
 static void forged(uint64_t data, uint64_t bereq, uint64_t beresp) {
@@ -81,9 +80,7 @@ static void forged(uint64_t data, uint64_t bereq, uint64_t beresp) {
 static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
     (void)data;
     (void)resp;
-    char line[512];
-    int n = seen(req, 0, line, sizeof line);
-    rvedge_header_set(req, S("x-seen-recv"), line, (size_t)n);
+    report(req, 0, req, S("x-seen-recv"));
     char url[64];
     int64_t url_len = rvedge_url_get(req, url, sizeof url);
     if (url_len == 6 && memcmp(url, "/forge", 6) == 0) {
