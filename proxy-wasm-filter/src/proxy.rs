@@ -8,6 +8,8 @@
 //! ABI itself ([`abi`]): every status comes back as a value, and what tenants read of the
 //! request after the proxy sent it on comes from [`RequestCapture`].
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -23,6 +25,22 @@ proxy_wasm::main! {{
     proxy_wasm::set_log_level(types::LogLevel::Info);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FilterRoot::default()) });
 }}
+
+/// How long a stream paused for its body may wait for the first body callback. With
+/// `allow_on_headers_stop_iteration` Envoy calls it as soon as body bytes arrive; a stream
+/// still waiting this long means the proxy holds the body back (its own
+/// `allow_on_headers_stop_iteration` is off), and would otherwise hang for minutes.
+const BODY_WAIT_LIMIT_NANOS: u64 = 5_000_000_000;
+
+/// How often the root context looks for such streams.
+const BODY_WATCH_PERIOD_MILLIS: u32 = 1000;
+
+thread_local! {
+    /// Streams paused in the request headers callback for their body (context id → when, by
+    /// the proxy's clock), until the body callback comes. One VM runs on one thread, so
+    /// this is the VM's.
+    static AWAITING_BODY: RefCell<BTreeMap<u32, u64>> = const { RefCell::new(BTreeMap::new()) };
+}
 
 /// One plugin's root: the VM configuration (from `on_vm_start`) and the loaded tenants.
 #[derive(Default)]
@@ -55,6 +73,14 @@ impl RootContext for FilterRoot {
                         configuration.tenant_header
                     ),
                 );
+                if configuration.allow_on_headers_stop_iteration
+                    && abi::set_tick_period(BODY_WATCH_PERIOD_MILLIS).is_err()
+                {
+                    abi::log(
+                        LogLevel::Warn,
+                        "rvedge: no tick: a proxy that holds request bodies back cannot be noticed",
+                    );
+                }
                 self.configuration = Some(Arc::new(configuration));
                 true
             }
@@ -68,9 +94,14 @@ impl RootContext for FilterRoot {
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+    fn on_tick(&mut self) {
+        answer_streams_whose_body_never_came();
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         // The SDK panics on None, so a VM without a configuration gets pass-through streams.
         Some(Box::new(FilterStream {
+            context_id,
             filter: self.configuration.clone().map(StreamFilter::new),
             request: RequestCapture::default(),
         }))
@@ -81,12 +112,51 @@ impl RootContext for FilterRoot {
     }
 }
 
+/// Answers (500) every stream paused for a body that did not come within
+/// [`BODY_WAIT_LIMIT_NANOS`]: the filter was told the proxy holds request headers for it, and
+/// the proxy does not.
+fn answer_streams_whose_body_never_came() {
+    let Ok(now) = abi::now_nanos() else {
+        return;
+    };
+    let overdue: Vec<u32> = AWAITING_BODY.with_borrow_mut(|awaiting| {
+        let overdue: Vec<u32> = awaiting
+            .iter()
+            .filter(|(_, since)| now.saturating_sub(**since) >= BODY_WAIT_LIMIT_NANOS)
+            .map(|(context_id, _)| *context_id)
+            .collect();
+        for context_id in &overdue {
+            awaiting.remove(context_id);
+        }
+        overdue
+    });
+    for context_id in overdue {
+        abi::log(
+            LogLevel::Error,
+            "rvedge: the proxy did not deliver a request body the filter paused for: the \
+             configuration sets allow_on_headers_stop_iteration, so Envoy's Wasm PluginConfig \
+             needs allow_on_headers_stop_iteration: true as well",
+        );
+        if abi::set_effective_context(context_id).is_ok() {
+            let body = b"rvedge: the proxy held the request body back\n";
+            let headers = [("content-type".to_string(), "text/plain".to_string())];
+            let _ = abi::send_local_response(500, &headers, body);
+        }
+    }
+}
+
 struct FilterStream {
+    context_id: u32,
     filter: Option<StreamFilter>,
     request: RequestCapture,
 }
 
-impl Context for FilterStream {}
+impl Context for FilterStream {
+    fn on_done(&mut self) -> bool {
+        AWAITING_BODY.with_borrow_mut(|awaiting| awaiting.remove(&self.context_id));
+        true
+    }
+}
 
 impl FilterStream {
     /// After a request callback: when the proxy sends the request on and hooks still come,
@@ -118,6 +188,11 @@ impl HttpContext for FilterStream {
             request: &mut self.request,
         };
         let action = filter.on_request_headers(&mut stream, end_of_stream);
+        if action == Action::Pause && filter.has_later_hooks() {
+            // Paused for the body: watched until the body callback comes.
+            let since = abi::now_nanos().unwrap_or(0);
+            AWAITING_BODY.with_borrow_mut(|awaiting| awaiting.insert(self.context_id, since));
+        }
         self.request_callback_done(action)
     }
 
@@ -125,6 +200,7 @@ impl HttpContext for FilterStream {
         let Some(filter) = &mut self.filter else {
             return types::Action::Continue;
         };
+        AWAITING_BODY.with_borrow_mut(|awaiting| awaiting.remove(&self.context_id));
         let mut stream = HostcallStream {
             request: &mut self.request,
         };
@@ -274,6 +350,8 @@ mod abi {
     extern "C" {
         fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
         fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
+        fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+        fn proxy_set_effective_context(context_id: u32) -> u32;
         fn proxy_get_buffer_bytes(
             buffer_type: u32,
             start: usize,
@@ -376,6 +454,17 @@ mod abi {
         // SAFETY: the out-parameter lives for the call.
         status(unsafe { proxy_get_current_time_nanoseconds(&mut nanos) })?;
         Ok(nanos)
+    }
+
+    pub fn set_tick_period(millis: u32) -> HostResult<()> {
+        // SAFETY: plain values, no memory is shared.
+        status(unsafe { proxy_set_tick_period_milliseconds(millis) })
+    }
+
+    /// Makes later hostcalls of this callback act on stream `context_id`.
+    pub fn set_effective_context(context_id: u32) -> HostResult<()> {
+        // SAFETY: plain values, no memory is shared.
+        status(unsafe { proxy_set_effective_context(context_id) })
     }
 
     /// Up to `max_size` bytes of buffer `buffer_type` from its start.

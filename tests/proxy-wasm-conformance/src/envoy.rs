@@ -219,14 +219,21 @@ impl Envoy {
         std::fs::read_to_string(self.dir.path().join("envoy.log")).unwrap_or_default()
     }
 
-    /// Lines of the log that say a Wasm VM failed: a trap or panic in a callback (Envoy logs
-    /// them at error or critical level in its `wasm` component).
+    /// Lines of the log that say a Wasm VM failed: a trap in a callback (V8's "Uncaught"
+    /// error), a Rust panic (the SDK logs it before the trap), a VM that could not start.
+    /// The filter's own warnings and errors about requests are not VM failures.
     pub fn vm_failures(&self) -> Vec<String> {
+        const MARKERS: &[&str] = &[
+            "failed: Uncaught",
+            "panicked at",
+            "Wasm VM failed",
+            "Unable to create Wasm",
+            "Failed to load Wasm",
+        ];
         self.log()
             .lines()
             .filter(|line| {
-                line.contains("][wasm]")
-                    && (line.contains("[error]") || line.contains("[critical]"))
+                line.contains("][wasm]") && MARKERS.iter().any(|marker| line.contains(marker))
             })
             .map(str::to_string)
             .collect()

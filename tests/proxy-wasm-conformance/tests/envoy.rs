@@ -29,7 +29,8 @@ use rvedge_proxy_wasm_conformance::envoy::{
     bootstrap, cluster, plugin_config, wasm_filter, EchoOrigins, Envoy, BACKENDS,
 };
 use rvedge_proxy_wasm_conformance::{
-    case_request, filter_path, observed, plugin_configuration, repo_root, FILTER_ARTIFACT,
+    case_request, filter_path, observed, plugin_configuration, repo_root,
+    table_plugin_configuration, FILTER_ARTIFACT,
 };
 use rvedge_proxy_wasm_host::{Request, Response};
 
@@ -263,6 +264,41 @@ fn the_vm_survives_a_tenant_reading_the_request_in_every_hook_configured_as_envo
 #[test]
 fn the_vm_survives_a_tenant_reading_the_request_in_every_hook_configured_as_the_istio_plugin() {
     every_hook_reads_the_request(Shipped::Istio);
+}
+
+/// The filter told it may hold request headers, in an Envoy that does not allow it (the
+/// settings of envoy.yaml, less Envoy's own field): Envoy never delivers the body, and the
+/// filter answers such a stream itself after a few seconds instead of leaving it to hang.
+#[test]
+fn a_proxy_that_holds_the_body_back_gets_a_clear_answer_not_a_hang() {
+    let origins = EchoOrigins::start(BACKENDS);
+    let configuration = table_plugin_configuration(&["json-api"], support::tenants_dir());
+    let mut plugin = with_tenants_of(Shipped::EnvoyYaml, &configuration);
+    plugin
+        .as_object_mut()
+        .expect("a PluginConfig")
+        .remove("allow_on_headers_stop_iteration");
+    let envoy = start_envoy(&origins, plugin);
+    let started = Instant::now();
+    let response = rvedge_proxy_wasm_conformance::envoy::send(
+        envoy.port,
+        &request("POST", "json-api", "/api/items", r#"{"name": "held"}"#),
+        Duration::from_secs(30),
+    )
+    .unwrap_or_else(|error| panic!("no answer: {error}"));
+    println!("answered after {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(response.status, 500);
+    assert_eq!(
+        String::from_utf8_lossy(&response.body),
+        "rvedge: the proxy held the request body back\n"
+    );
+    wait_for_log(&envoy, "needs allow_on_headers_stop_iteration: true");
+    // Requests without a body do not wait, and the VM is fine.
+    let get = envoy
+        .send(&request("GET", "json-api", "/api/items", ""))
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(echoed(&get)["url"], "/api/items");
+    assert_no_vm_failure(&envoy);
 }
 
 fn example(name: &str) -> Value {
