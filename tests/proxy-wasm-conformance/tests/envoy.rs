@@ -103,10 +103,6 @@ fn request(method: &str, authority: &str, path: &str, body: &str) -> Request {
     }
 }
 
-fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
-    response.header(name)
-}
-
 /// What reached the echo origin, from its JSON answer.
 fn echoed(response: &Response) -> Value {
     serde_json::from_slice(&response.body).unwrap_or_else(|_| {
@@ -232,11 +228,11 @@ fn every_hook_reads_the_request(shipped: Shipped) {
             assert_eq!(echo["headers"]["x-seen-fetch"], backend_view.as_str());
             assert_eq!(echo["body"], body);
             assert_eq!(
-                header(&response, "x-seen-backend-response"),
+                response.header("x-seen-backend-response"),
                 Some(backend_view.as_str())
             );
             assert_eq!(
-                header(&response, "x-seen-deliver"),
+                response.header("x-seen-deliver"),
                 Some(client_view.as_str())
             );
 
@@ -248,7 +244,7 @@ fn every_hook_reads_the_request(shipped: Shipped) {
             assert_eq!(response.status, 200);
             assert_eq!(String::from_utf8_lossy(&response.body), forged);
             assert_eq!(
-                header(&response, "x-seen-deliver"),
+                response.header("x-seen-deliver"),
                 Some(format!("{marker} {method} /forge").as_str())
             );
         }
@@ -408,7 +404,7 @@ fn check_example(envoy: &Envoy, origins: &EchoOrigins, label: &str) {
         "{label}"
     );
     assert_eq!(
-        header(&hello, "cache-control"),
+        hello.header("cache-control"),
         Some("max-age=120"),
         "{label}"
     );
@@ -490,7 +486,7 @@ fn a_vm_that_traps_is_reloaded_under_the_examples_failure_policy() {
     };
     let first = served("/a");
     assert_eq!(first.status, 200);
-    assert_eq!(header(&first, "x-vm-requests"), Some("1"));
+    assert_eq!(first.header("x-vm-requests"), Some("1"));
     assert_eq!(served("/trap").status, 503);
     assert!(!envoy.vm_failures().is_empty(), "the trap is logged");
     // Requests during the reload backoff are failed closed; then a new VM serves.
@@ -508,8 +504,8 @@ fn a_vm_that_traps_is_reloaded_under_the_examples_failure_policy() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(header(&reloaded, "x-vm-requests"), Some("1"), "a fresh VM");
-    assert_eq!(header(&served("/again"), "x-vm-requests"), Some("2"));
+    assert_eq!(reloaded.header("x-vm-requests"), Some("1"), "a fresh VM");
+    assert_eq!(served("/again").header("x-vm-requests"), Some("2"));
 }
 
 /// Waits (a little: Envoy logs a stream after its response) for `text` in Envoy's log.
@@ -545,28 +541,28 @@ fn envoy_request_header_rules_are_the_ones_the_wasmtime_host_follows() {
         // in proxy_on_log reads work again, writes do not.
         let response = late("/late", "body");
         assert_eq!(
-            header(&response, "x-request-headers-in-request-body"),
+            response.header("x-request-headers-in-request-body"),
             Some("read=2 write=2")
         );
         assert_eq!(
-            header(&response, "x-request-headers-in-response-headers"),
+            response.header("x-request-headers-in-response-headers"),
             Some("read=2 write=2")
         );
         wait_for_log(&envoy, "request headers in log: read=0 write=2");
         let response = late("/late-paused", "");
         assert_eq!(
-            header(&response, "x-request-headers-in-response-headers"),
+            response.header("x-request-headers-in-response-headers"),
             Some("read=2 write=2")
         );
         if hold {
             // Paused for the body: the map stays, in the body callback and after.
             let response = late("/late-paused", "body");
             assert_eq!(
-                header(&response, "x-request-headers-in-request-body"),
+                response.header("x-request-headers-in-request-body"),
                 Some("read=0 write=0")
             );
             assert_eq!(
-                header(&response, "x-request-headers-in-response-headers"),
+                response.header("x-request-headers-in-response-headers"),
                 Some("read=0 write=0")
             );
             assert_eq!(echoed(&response)["headers"]["x-probe-late"], "probed");
