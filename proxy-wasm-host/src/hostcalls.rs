@@ -66,11 +66,12 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 pub(crate) struct StreamState {
     /// With pseudo-headers first, as Envoy orders them.
     pub request_headers: Vec<(String, String)>,
-    /// Whether the filter may still use `request_headers` (Envoy's rules, see [`RequestHeaders`]).
-    pub request_headers_access: RequestHeaders,
+    /// Whether the filter may still use `request_headers` (Envoy's rules, see [`HeaderAccess`]).
+    pub request_headers_access: HeaderAccess,
     pub request_body: Vec<u8>,
     /// Present once the response phase started; `:status` first.
     pub response_headers: Option<Vec<(String, String)>>,
+    pub response_headers_access: HeaderAccess,
     pub response_body: Vec<u8>,
     /// A `proxy_send_local_response` waiting for the current callback to return.
     pub local_reply: Option<Response>,
@@ -80,21 +81,30 @@ pub(crate) struct StreamState {
     pub properties: HashMap<String, Vec<u8>>,
 }
 
-/// What the filter may do with a stream's request headers, as Envoy 1.40 decides it (observed
-/// with host-probe's `/late` and `/late-paused` in Envoy, see tests/proxy-wasm-conformance's
-/// `tests/envoy.rs`).
+/// What the filter may do with a stream's request or response headers, as Envoy 1.40 decides
+/// it (observed with host-probe's `/late` and `/late-paused` in Envoy, see
+/// tests/proxy-wasm-conformance's `tests/envoy.rs`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum RequestHeaders {
-    /// Read and write: during the request headers callback, and for the rest of the stream
+pub(crate) enum HeaderAccess {
+    /// Read and write: during the message's headers callback, and for the rest of the stream
     /// when that callback paused (Envoy keeps the map of a filter that stopped iteration).
     #[default]
     Held,
-    /// The request headers callback continued, so the headers went on: every read and write
-    /// is BadArgument, in the body and response callbacks alike.
+    /// The headers callback continued, so the headers went on: every read and write is
+    /// BadArgument, in the later callbacks of the stream.
     Released,
-    /// `proxy_on_log` after `Released`: Envoy shows the request as it logs it; reads work,
+    /// `proxy_on_log` after `Released`: Envoy shows the message as it logs it; reads work,
     /// writes are BadArgument.
     Logged,
+}
+
+impl HeaderAccess {
+    fn allows(self, access: Access) -> bool {
+        matches!(
+            (self, access),
+            (HeaderAccess::Held, _) | (HeaderAccess::Logged, Access::Read)
+        )
+    }
 }
 
 /// Whether a host call reads or changes a header map.
@@ -227,15 +237,15 @@ fn header_map(
     }
     let stream = state.stream().ok_or(Status::NotFound)?;
     match map_type {
-        abi::map::HTTP_REQUEST_HEADERS => match (stream.request_headers_access, access) {
-            (RequestHeaders::Held, _) | (RequestHeaders::Logged, Access::Read) => {
-                Ok(&mut stream.request_headers)
-            }
-            (RequestHeaders::Released, _) | (RequestHeaders::Logged, Access::Write) => {
-                Err(Status::BadArgument)
-            }
-        },
-        abi::map::HTTP_RESPONSE_HEADERS => stream.response_headers.as_mut().ok_or(Status::NotFound),
+        abi::map::HTTP_REQUEST_HEADERS if stream.request_headers_access.allows(access) => {
+            Ok(&mut stream.request_headers)
+        }
+        abi::map::HTTP_RESPONSE_HEADERS if stream.response_headers_access.allows(access) => {
+            stream.response_headers.as_mut().ok_or(Status::NotFound)
+        }
+        abi::map::HTTP_REQUEST_HEADERS | abi::map::HTTP_RESPONSE_HEADERS => {
+            Err(Status::BadArgument)
+        }
         _ => Err(Status::NotFound),
     }
 }

@@ -26,6 +26,8 @@
 //!     request header map is BadArgument (status 2), in the body callbacks and the response
 //!     callbacks alike; in `proxy_on_log` reads work again (Envoy's access-log view) and
 //!     writes stay BadArgument. A filter that needs the request later keeps its own copy.
+//!     The response headers go the same way once the response headers callback continued
+//!     (BadArgument in the response body callbacks, readable in `proxy_on_log`).
 //!   - Pause (StopIteration) with a body to come: only with
 //!     [`FilterVm::allow_on_headers_stop_iteration`] (Envoy's PluginConfig field, default
 //!     false) does the body come to the body callback; the headers then stay readable and

@@ -8,9 +8,7 @@ use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, Trap, TypedFu
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::abi::LogLevel;
-use crate::hostcalls::{
-    self, HostState, MemoryLimiter, PluginIdentity, RequestHeaders, StreamState,
-};
+use crate::hostcalls::{self, HeaderAccess, HostState, MemoryLimiter, PluginIdentity, StreamState};
 use crate::output::CapturedOutput;
 use crate::{HostError, HostLimits, LogEntry, Request, RequestOutcome, Response, Upstream};
 
@@ -656,9 +654,9 @@ impl FilterVm {
 
     /// One direction's message, as Envoy delivers one whose body is all there: the headers
     /// callback (end of stream when there is no body), then the body callback with the whole
-    /// body; a local reply from either ends the delivery. For the request, Envoy's rules on
-    /// what the headers callback returned: Continue releases the request headers; a pause
-    /// with a body to come stalls the stream unless `allow_on_headers_stop_iteration`.
+    /// body; a local reply from either ends the delivery. Envoy's rules on what the headers
+    /// callback returned: Continue releases the message's headers; a pause in the request
+    /// headers with a body to come stalls the stream unless `allow_on_headers_stop_iteration`.
     fn deliver_message(
         &mut self,
         context_id: u32,
@@ -676,12 +674,13 @@ impl FilterVm {
             if let Some(reply) = self.take_local_reply(context_id) {
                 return Ok(Some(reply));
             }
-            if direction == Direction::Request {
-                if action == ACTION_CONTINUE {
-                    self.set_request_headers_access(context_id, RequestHeaders::Released);
-                } else if body_size.is_some() && !self.allow_on_headers_stop_iteration {
-                    return Ok(Some(self.stalled(context_id)));
-                }
+            if action == ACTION_CONTINUE {
+                self.set_header_access(context_id, direction, HeaderAccess::Released);
+            } else if direction == Direction::Request
+                && body_size.is_some()
+                && !self.allow_on_headers_stop_iteration
+            {
+                return Ok(Some(self.stalled(context_id)));
             }
         }
         if let (Some(body_size), Some(function)) = (body_size, on_body) {
@@ -695,27 +694,34 @@ impl FilterVm {
         Ok(None)
     }
 
-    fn set_request_headers_access(&mut self, context_id: u32, access: RequestHeaders) {
-        if let Some(running) = self.running.as_mut() {
-            if let Some(stream) = running.store.data_mut().streams.get_mut(&context_id) {
-                stream.request_headers_access = access;
+    /// Sets what the filter may do with `direction`'s headers of stream `context_id`.
+    fn set_header_access(&mut self, context_id: u32, direction: Direction, access: HeaderAccess) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        if let Some(stream) = running.store.data_mut().streams.get_mut(&context_id) {
+            match direction {
+                Direction::Request => stream.request_headers_access = access,
+                Direction::Response => stream.response_headers_access = access,
             }
         }
     }
 
-    /// Before `proxy_on_log`: released request headers become readable again (Envoy's
-    /// access-log view of the request).
+    /// Before `proxy_on_log`: released headers become readable again (Envoy's access-log
+    /// view of the exchange).
     fn log_phase(&mut self, context_id: u32) {
-        let released = self.running.as_ref().is_some_and(|running| {
-            running
-                .store
-                .data()
-                .streams
-                .get(&context_id)
-                .is_some_and(|stream| stream.request_headers_access == RequestHeaders::Released)
-        });
-        if released {
-            self.set_request_headers_access(context_id, RequestHeaders::Logged);
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        if let Some(stream) = running.store.data_mut().streams.get_mut(&context_id) {
+            for access in [
+                &mut stream.request_headers_access,
+                &mut stream.response_headers_access,
+            ] {
+                if *access == HeaderAccess::Released {
+                    *access = HeaderAccess::Logged;
+                }
+            }
         }
     }
 

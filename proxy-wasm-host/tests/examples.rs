@@ -406,7 +406,7 @@ fn a_pause_for_the_body_stalls_without_allow_on_headers_stop_iteration() {
 }
 
 #[test]
-fn request_headers_follow_envoy_once_the_headers_callback_returned() {
+fn headers_follow_envoy_once_their_headers_callback_returned() {
     let mut upstream = RecordingUpstream::answering("ok");
     for allow in [false, true] {
         let mut vm = start_probe();
@@ -422,11 +422,16 @@ fn request_headers_follow_envoy_once_the_headers_callback_returned() {
             Some("read=2 write=2")
         );
         let logs = messages(&vm.take_logs());
-        assert!(
-            logs.iter()
-                .any(|line| line.ends_with("request headers in log: read=0 write=2")),
-            "{logs:#?}"
-        );
+        for line in [
+            "request headers in log: read=0 write=2",
+            "response headers in response-body: read=2 write=2",
+            "response headers in log: read=0 write=2",
+        ] {
+            assert!(
+                logs.iter().any(|logged| logged.ends_with(line)),
+                "{line}: {logs:#?}"
+            );
+        }
         let response = vm.handle(get("/late-paused"), &mut upstream).unwrap();
         assert_eq!(
             response.header("x-request-headers-in-response-headers"),

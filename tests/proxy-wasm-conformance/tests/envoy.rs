@@ -549,6 +549,9 @@ fn envoy_request_header_rules_are_the_ones_the_wasmtime_host_follows() {
             Some("read=2 write=2")
         );
         wait_for_log(&envoy, "request headers in log: read=0 write=2");
+        // The response headers likewise, after the response headers callback.
+        wait_for_log(&envoy, "response headers in response-body: read=2 write=2");
+        wait_for_log(&envoy, "response headers in log: read=0 write=2");
         let response = late("/late-paused", "");
         assert_eq!(
             response.header("x-request-headers-in-response-headers"),

@@ -12,7 +12,9 @@
 //! 0 Ok, 2 BadArgument). `/late` continues in the request headers callback; `/late-paused`
 //! pauses there until the body is in (the body callback then sees live headers only when the
 //! host delivers a body after a pause: Envoy's `allow_on_headers_stop_iteration`). For both,
-//! `proxy_on_log` logs `request headers in log: read=N write=N` at warn level.
+//! `proxy_on_log` logs `request headers in log: read=N write=N` (and the same for the
+//! response headers), the response body callback `response headers in response-body: read=N
+//! write=N`, at warn level.
 
 use std::cell::Cell;
 
@@ -77,10 +79,16 @@ mod raw {
     }
 
     pub const REQUEST_HEADERS: u32 = 0;
+    pub const RESPONSE_HEADERS: u32 = 2;
 
-    /// The status of reading `:path`, then of writing header `name`, in map `map_type`.
+    /// The status of reading a pseudo-header (`:path`, `:status`), then of writing header
+    /// `name`, in map `map_type`.
     pub fn read_and_write(map_type: u32, name: &str) -> (u32, u32) {
-        let read_name = ":path";
+        let read_name = if map_type == RESPONSE_HEADERS {
+            ":status"
+        } else {
+            ":path"
+        };
         let mut data: *mut u8 = std::ptr::null_mut();
         let mut size: usize = 0;
         // SAFETY: the host writes a pointer and a length to the two out-parameters, which live
@@ -212,6 +220,14 @@ impl HttpContext for Probe {
         Action::Continue
     }
 
+    fn on_http_response_body(&mut self, _body_size: usize, _end_of_stream: bool) -> Action {
+        if self.late_probe {
+            let (read, write) = raw::read_and_write(raw::RESPONSE_HEADERS, "x-probe-late");
+            warn!("response headers in response-body: read={read} write={write}");
+        }
+        Action::Continue
+    }
+
     fn on_log(&mut self) {
         self.log_late_access();
     }
@@ -223,6 +239,8 @@ impl Probe {
         if self.late_probe {
             let (read, write) = raw::read_and_write(raw::REQUEST_HEADERS, "x-probe-late");
             warn!("request headers in log: read={read} write={write}");
+            let (read, write) = raw::read_and_write(raw::RESPONSE_HEADERS, "x-probe-late");
+            warn!("response headers in log: read={read} write={write}");
         }
     }
 
