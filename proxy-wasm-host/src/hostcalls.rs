@@ -66,9 +66,12 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 pub(crate) struct StreamState {
     /// With pseudo-headers first, as Envoy orders them.
     pub request_headers: Vec<(String, String)>,
+    /// Whether the filter may still use `request_headers` (Envoy's rules, see [`HeaderAccess`]).
+    pub request_headers_access: HeaderAccess,
     pub request_body: Vec<u8>,
     /// Present once the response phase started; `:status` first.
     pub response_headers: Option<Vec<(String, String)>>,
+    pub response_headers_access: HeaderAccess,
     pub response_body: Vec<u8>,
     /// A `proxy_send_local_response` waiting for the current callback to return.
     pub local_reply: Option<Response>,
@@ -76,6 +79,39 @@ pub(crate) struct StreamState {
     pub reset: bool,
     /// What the filter set with `proxy_set_property`, by dotted path.
     pub properties: HashMap<String, Vec<u8>>,
+}
+
+/// What the filter may do with a stream's request or response headers, as Envoy 1.40 decides
+/// it (observed with host-probe's `/late` and `/late-paused` in Envoy, see
+/// tests/proxy-wasm-conformance's `tests/envoy.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum HeaderAccess {
+    /// Read and write: during the message's headers callback, and for the rest of the stream
+    /// when that callback paused (Envoy keeps the map of a filter that stopped iteration).
+    #[default]
+    Held,
+    /// The headers callback continued, so the headers went on: every read and write is
+    /// BadArgument, in the later callbacks of the stream.
+    Released,
+    /// `proxy_on_log` after `Released`: Envoy shows the message as it logs it; reads work,
+    /// writes are BadArgument.
+    Logged,
+}
+
+impl HeaderAccess {
+    fn allows(self, access: Access) -> bool {
+        matches!(
+            (self, access),
+            (HeaderAccess::Held, _) | (HeaderAccess::Logged, Access::Read)
+        )
+    }
+}
+
+/// Whether a host call reads or changes a header map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
 }
 
 /// The store data of one VM.
@@ -191,14 +227,25 @@ fn guest_string(caller: &Caller<'_, HostState>, pointer: i32, length: i32) -> Op
 /// The header map `map_type` of the current stream: BadArgument for an id the ABI does not
 /// define (as the spec says), NotFound for a map that does not exist now (response headers
 /// before the response, maps outside a stream, the HTTP/gRPC call maps this host never has).
-fn header_map(state: &mut HostState, map_type: i32) -> Result<&mut Vec<(String, String)>, Status> {
+fn header_map(
+    state: &mut HostState,
+    map_type: i32,
+    access: Access,
+) -> Result<&mut Vec<(String, String)>, Status> {
     if !(0..=abi::map::LAST).contains(&map_type) {
         return Err(Status::BadArgument);
     }
     let stream = state.stream().ok_or(Status::NotFound)?;
     match map_type {
-        abi::map::HTTP_REQUEST_HEADERS => Ok(&mut stream.request_headers),
-        abi::map::HTTP_RESPONSE_HEADERS => stream.response_headers.as_mut().ok_or(Status::NotFound),
+        abi::map::HTTP_REQUEST_HEADERS if stream.request_headers_access.allows(access) => {
+            Ok(&mut stream.request_headers)
+        }
+        abi::map::HTTP_RESPONSE_HEADERS if stream.response_headers_access.allows(access) => {
+            stream.response_headers.as_mut().ok_or(Status::NotFound)
+        }
+        abi::map::HTTP_REQUEST_HEADERS | abi::map::HTTP_RESPONSE_HEADERS => {
+            Err(Status::BadArgument)
+        }
         _ => Err(Status::NotFound),
     }
 }
@@ -288,7 +335,11 @@ fn property(state: &mut HostState, name: &str) -> Option<Vec<u8>> {
 }
 
 /// A local reply as Envoy's `sendLocalReply` builds it.
-fn local_reply(status_code: u16, mut headers: Vec<(String, String)>, body: Vec<u8>) -> Response {
+pub(crate) fn local_reply(
+    status_code: u16,
+    mut headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> Response {
     headers.retain(|(name, _)| !name.starts_with(':') && name != "content-length");
     if !body.is_empty() && !headers.iter().any(|(name, _)| name == "content-type") {
         headers.push(("content-type".into(), "text/plain".into()));
@@ -448,7 +499,7 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
          return_data: i32,
          return_size: i32|
          -> HostResult {
-            let serialized = match header_map(caller.data_mut(), map_type) {
+            let serialized = match header_map(caller.data_mut(), map_type, Access::Read) {
                 Ok(map) => abi::serialize_map(map),
                 Err(Status::NotFound) if is_empty_map_type(map_type) => abi::serialize_map(&[]),
                 Err(error) => return status(error),
@@ -460,7 +511,7 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_header_map_size",
         |mut caller: Caller<'_, HostState>, map_type: i32, return_size: i32| -> HostResult {
-            let map = match header_map(caller.data_mut(), map_type) {
+            let map = match header_map(caller.data_mut(), map_type, Access::Read) {
                 Ok(map) => map,
                 Err(error) => return status(error),
             };
@@ -481,7 +532,7 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let Some(pairs) = abi::deserialize_map(&bytes) else {
                 return status(Status::BadArgument);
             };
-            let map = match header_map(caller.data_mut(), map_type) {
+            let map = match header_map(caller.data_mut(), map_type, Access::Write) {
                 Ok(map) => map,
                 Err(error) => return status(error),
             };
@@ -506,7 +557,7 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 return status(Status::BadArgument);
             };
             let name = name.to_ascii_lowercase();
-            let map = match header_map(caller.data_mut(), map_type) {
+            let map = match header_map(caller.data_mut(), map_type, Access::Read) {
                 Ok(map) => map,
                 Err(error) => return status(error),
             };
@@ -537,7 +588,7 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 return status(Status::BadArgument);
             };
             let name = name.to_ascii_lowercase();
-            let map = match header_map(caller.data_mut(), map_type) {
+            let map = match header_map(caller.data_mut(), map_type, Access::Write) {
                 Ok(map) => map,
                 Err(error) => return status(error),
             };
@@ -574,7 +625,7 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             ) else {
                 return status(Status::BadArgument);
             };
-            let map = match header_map(caller.data_mut(), map_type) {
+            let map = match header_map(caller.data_mut(), map_type, Access::Write) {
                 Ok(map) => map,
                 Err(error) => return status(error),
             };
@@ -590,7 +641,7 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 return status(Status::BadArgument);
             };
             let name = name.to_ascii_lowercase();
-            let map = match header_map(caller.data_mut(), map_type) {
+            let map = match header_map(caller.data_mut(), map_type, Access::Write) {
                 Ok(map) => map,
                 Err(error) => return status(error),
             };

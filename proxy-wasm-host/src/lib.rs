@@ -16,9 +16,29 @@
 //!   header maps do. `proxy_get_header_map_value` returns the first value of a repeated header
 //!   (Envoy's behaviour too).
 //! - Bodies arrive whole: the headers callback gets `end_of_stream = false` when a body
-//!   follows, then one body callback with `end_of_stream = true`, even when the headers
-//!   callback paused (Envoy buffers and delivers the body after a StopIteration as well).
-//!   Trailers are never sent.
+//!   follows, then one body callback with `end_of_stream = true`. (Envoy calls the body
+//!   callback once per chunk it reads, often with a last empty one carrying the end of
+//!   stream; a filter must not count on either.) Trailers are never sent.
+//! - What the request headers callback returns decides the rest, as in Envoy 1.40 (each rule
+//!   observed in Envoy with host-probe's `/late` and `/late-paused`, tests/proxy-wasm-conformance
+//!   `tests/envoy.rs`):
+//!   - Continue: the request headers are gone for the filter. Every read and write of the
+//!     request header map is BadArgument (status 2), in the body callbacks and the response
+//!     callbacks alike; in `proxy_on_log` reads work again (Envoy's access-log view) and
+//!     writes stay BadArgument. A filter that needs the request later keeps its own copy.
+//!     The response headers go the same way once the response headers callback continued
+//!     (BadArgument in the response body callbacks, readable in `proxy_on_log`).
+//!   - Pause (StopIteration) with a body to come: only with
+//!     [`FilterVm::allow_on_headers_stop_iteration`] (Envoy's PluginConfig field, default
+//!     false) does the body come to the body callback; the headers then stay readable and
+//!     writable for the rest of the stream. Without it Envoy turns the pause into
+//!     StopAllIterationAndWatermark, never calls the body callback and the request hangs until
+//!     Envoy's stream idle timeout; this host answers such a stream at once with a local 500
+//!     and a critical log line ("stream N stalled").
+//! - Failure policy: Envoy's default (`FAIL_CLOSED`) answers 503 for every request of a failed
+//!   VM for the life of the worker; `failure_policy: FAIL_RELOAD` (what examples/envoy sets)
+//!   answers 503 during a backoff (1 s by default) and then starts a fresh VM. This host
+//!   always restarts a failed VM before the next request (see Failure below).
 //! - `proxy_send_local_response` is deferred until the current callback returns (as Envoy
 //!   does). A local reply from a request callback ends the request phase; the response
 //!   callbacks then run on the local reply, as Envoy runs encoder filters on local replies.
@@ -26,15 +46,17 @@
 //!   run again on it (Envoy would re-enter the filter; the spec discourages relying on it).
 //!   Local replies get `content-length`, and `content-type: text/plain` when they have a body
 //!   and the filter gave no content type (Envoy's `sendLocalReply` does the same).
-//! - A stream still paused when its callbacks are done, with nothing pending that could resume
-//!   it (this host has no `proxy_http_call`/gRPC), is continued rather than left to time out.
+//! - Any other pause still in force when a message's callbacks are done (the body callback
+//!   pausing at the end of the stream, a pause without a body), with nothing pending that
+//!   could resume it (this host has no `proxy_http_call`/gRPC), is continued rather than left
+//!   to time out. Envoy would hang there too.
 //! - `proxy_close_stream` on an HTTP stream (a reset in Envoy) is answered with a local 503.
 //! - A stream ends as the spec orders it: `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`.
 //!   A false from `proxy_on_done` (wait for `proxy_done`) does not defer the end, since
 //!   nothing could complete later.
-//! - The spec restricts buffers and header maps to certain callbacks (the VM configuration to
-//!   `proxy_on_vm_start`, request headers to the request headers callback and `proxy_on_log`,
-//!   ...). This host is lenient: what exists can be read and written until the stream ends
+//! - Besides the request header rules above, the spec restricts buffers and header maps to
+//!   certain callbacks (the VM configuration to `proxy_on_vm_start`, ...). This host is
+//!   lenient there: other maps and buffers can be read and written until the stream ends
 //!   (writes after a phase was forwarded have no effect on what was sent). Unknown map,
 //!   buffer and stream ids are BadArgument as the spec says; known ones that do not exist
 //!   yet are NotFound; TCP stream ids are Unimplemented for `proxy_continue_stream`.

@@ -8,7 +8,7 @@ use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, Trap, TypedFu
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::abi::LogLevel;
-use crate::hostcalls::{self, HostState, MemoryLimiter, PluginIdentity, StreamState};
+use crate::hostcalls::{self, HeaderAccess, HostState, MemoryLimiter, PluginIdentity, StreamState};
 use crate::output::CapturedOutput;
 use crate::{HostError, HostLimits, LogEntry, Request, RequestOutcome, Response, Upstream};
 
@@ -140,6 +140,13 @@ struct Running {
     callbacks: Arc<Callbacks>,
 }
 
+/// Which message of a stream a callback is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    Request,
+    Response,
+}
+
 /// Why a callback did not return normally.
 struct Failure(String);
 
@@ -159,7 +166,13 @@ pub struct FilterVm {
     /// Log lines of VMs already dropped, and the host's own lines about them.
     logs: Vec<LogEntry>,
     restarts: u64,
+    /// Envoy's PluginConfig `allow_on_headers_stop_iteration` (see
+    /// [`FilterVm::allow_on_headers_stop_iteration`]).
+    allow_on_headers_stop_iteration: bool,
 }
+
+/// The proxy-wasm action Continue, as callbacks return it.
+const ACTION_CONTINUE: i32 = 0;
 
 impl std::fmt::Debug for FilterVm {
     fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -206,9 +219,19 @@ impl FilterVm {
             next_context_id: ROOT_CONTEXT_ID + 1,
             logs: Vec::new(),
             restarts: 0,
+            allow_on_headers_stop_iteration: false,
         };
         vm.boot()?;
         Ok(vm)
+    }
+
+    /// Envoy's (≥ 1.35) Wasm PluginConfig field of this name, false by default as in Envoy:
+    /// whether a pause in the request headers callback still lets the body callbacks come.
+    /// Without it Envoy turns that pause into StopAllIterationAndWatermark and the stream
+    /// hangs; this host answers such a stream with a local 500 and a critical log line
+    /// instead of waiting.
+    pub fn allow_on_headers_stop_iteration(&mut self, allow: bool) {
+        self.allow_on_headers_stop_iteration = allow;
     }
 
     fn boot(&mut self) -> Result<(), HostError> {
@@ -451,6 +474,7 @@ impl FilterVm {
                 [on_request_headers, on_request_body],
                 n_headers,
                 has_body.then_some(body_size),
+                Direction::Request,
             )
         })();
         match phase {
@@ -565,6 +589,7 @@ impl FilterVm {
             [on_response_headers, on_response_body],
             n_headers,
             has_body.then_some(body_size),
+            Direction::Response,
         );
         let response = match phase {
             Err(failure) => return self.fail(Some(stream), failure),
@@ -607,6 +632,7 @@ impl FilterVm {
                 self.call(context_id, |store| function.call(store, id).map(drop))?;
             }
             if let Some(function) = on_log {
+                self.log_phase(context_id);
                 self.call(context_id, |store| function.call(store, id))?;
             }
             if let Some(function) = on_delete {
@@ -628,22 +654,33 @@ impl FilterVm {
 
     /// One direction's message, as Envoy delivers one whose body is all there: the headers
     /// callback (end of stream when there is no body), then the body callback with the whole
-    /// body; a local reply from either ends the delivery.
+    /// body; a local reply from either ends the delivery. Envoy's rules on what the headers
+    /// callback returned: Continue releases the message's headers; a pause in the request
+    /// headers with a body to come stalls the stream unless `allow_on_headers_stop_iteration`.
     fn deliver_message(
         &mut self,
         context_id: u32,
         [on_headers, on_body]: [&Option<MessageCallback>; 2],
         n_headers: usize,
         body_size: Option<usize>,
+        direction: Direction,
     ) -> Result<Option<Response>, Failure> {
         let id = context_id as i32;
         if let Some(function) = on_headers {
             let end_of_stream = i32::from(body_size.is_none());
-            self.call(context_id, |store| {
+            let action = self.call(context_id, |store| {
                 function.call(store, (id, n_headers as i32, end_of_stream))
             })?;
             if let Some(reply) = self.take_local_reply(context_id) {
                 return Ok(Some(reply));
+            }
+            if action == ACTION_CONTINUE {
+                self.set_header_access(context_id, direction, HeaderAccess::Released);
+            } else if direction == Direction::Request
+                && body_size.is_some()
+                && !self.allow_on_headers_stop_iteration
+            {
+                return Ok(Some(self.stalled(context_id)));
             }
         }
         if let (Some(body_size), Some(function)) = (body_size, on_body) {
@@ -655,6 +692,57 @@ impl FilterVm {
             }
         }
         Ok(None)
+    }
+
+    /// Sets what the filter may do with `direction`'s headers of stream `context_id`.
+    fn set_header_access(&mut self, context_id: u32, direction: Direction, access: HeaderAccess) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        if let Some(stream) = running.store.data_mut().streams.get_mut(&context_id) {
+            match direction {
+                Direction::Request => stream.request_headers_access = access,
+                Direction::Response => stream.response_headers_access = access,
+            }
+        }
+    }
+
+    /// Before `proxy_on_log`: released headers become readable again (Envoy's access-log
+    /// view of the exchange).
+    fn log_phase(&mut self, context_id: u32) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        if let Some(stream) = running.store.data_mut().streams.get_mut(&context_id) {
+            for access in [
+                &mut stream.request_headers_access,
+                &mut stream.response_headers_access,
+            ] {
+                if *access == HeaderAccess::Released {
+                    *access = HeaderAccess::Logged;
+                }
+            }
+        }
+    }
+
+    /// A request whose headers callback paused with a body to come, in a VM without
+    /// `allow_on_headers_stop_iteration`: Envoy would wait for ever (its stream idle timeout,
+    /// minutes); this host says so and answers 500 at once.
+    fn stalled(&mut self, context_id: u32) -> Response {
+        self.host_log(
+            LogLevel::Critical,
+            format!(
+                "proxy-wasm: stream {context_id} stalled: the filter paused in the request \
+                 headers callback with a body to come; Envoy (without \
+                 allow_on_headers_stop_iteration) stops all iteration there and never \
+                 delivers the body"
+            ),
+        );
+        hostcalls::local_reply(
+            500,
+            Vec::new(),
+            b"the stream stalled: the filter waits for a body the proxy holds back\n".to_vec(),
+        )
     }
 
     fn take_local_reply(&mut self, context_id: u32) -> Option<Response> {

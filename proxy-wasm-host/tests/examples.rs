@@ -361,18 +361,107 @@ fn properties_are_readable_and_writable() {
     );
 }
 
-#[test]
-fn a_request_body_is_delivered_after_the_headers_paused() {
-    let mut vm = start_probe();
-    let mut upstream = RecordingUpstream::answering("ok");
-    let mut request = get("/upload");
+fn post(path: &str, body: &str) -> Request {
+    let mut request = get(path);
     request.method = "POST".into();
-    request.body = b"the request body".to_vec();
-    let response = vm.handle(request, &mut upstream).unwrap();
+    request.body = body.as_bytes().to_vec();
+    request
+}
+
+#[test]
+fn a_request_body_is_delivered_after_the_headers_paused_with_allow_on_headers_stop_iteration() {
+    let mut vm = start_probe();
+    vm.allow_on_headers_stop_iteration(true);
+    let mut upstream = RecordingUpstream::answering("ok");
+    let response = vm
+        .handle(post("/upload", "the request body"), &mut upstream)
+        .unwrap();
     assert_eq!(response.status, 200);
     let forwarded = &upstream.received[0];
     assert_eq!(forwarded.header("x-request-body"), Some("the request body"));
     assert_eq!(forwarded.body, b"the request body");
+}
+
+#[test]
+fn a_pause_for_the_body_stalls_without_allow_on_headers_stop_iteration() {
+    // Envoy's default: the body callback never comes and the stream hangs.
+    let mut vm = start_probe();
+    let mut upstream = RecordingUpstream::answering("never");
+    let response = vm
+        .handle(post("/upload", "the request body"), &mut upstream)
+        .unwrap();
+    assert_eq!(response.status, 500);
+    assert!(response.local_reply);
+    assert!(upstream.received.is_empty());
+    let logs = messages(&vm.take_logs());
+    assert!(
+        logs.iter().any(
+            |line| line.contains("stalled") && line.contains("allow_on_headers_stop_iteration")
+        ),
+        "{logs:#?}"
+    );
+    // Without a body there is nothing to wait for; the VM serves on.
+    assert_eq!(vm.handle(get("/"), &mut upstream).unwrap().status, 200);
+    assert_eq!(vm.restarts(), 0);
+}
+
+#[test]
+fn headers_follow_envoy_once_their_headers_callback_returned() {
+    let mut upstream = RecordingUpstream::answering("ok");
+    for allow in [false, true] {
+        let mut vm = start_probe();
+        vm.allow_on_headers_stop_iteration(allow);
+        // Continued: BadArgument (2) for reads and writes from then on; readable in on_log.
+        let response = vm.handle(post("/late", "body"), &mut upstream).unwrap();
+        assert_eq!(
+            response.header("x-request-headers-in-request-body"),
+            Some("read=2 write=2")
+        );
+        assert_eq!(
+            response.header("x-request-headers-in-response-headers"),
+            Some("read=2 write=2")
+        );
+        let logs = messages(&vm.take_logs());
+        for line in [
+            "request headers in log: read=0 write=2",
+            "response headers in response-body: read=2 write=2",
+            "response headers in log: read=0 write=2",
+        ] {
+            assert!(
+                logs.iter().any(|logged| logged.ends_with(line)),
+                "{line}: {logs:#?}"
+            );
+        }
+        let response = vm.handle(get("/late-paused"), &mut upstream).unwrap();
+        assert_eq!(
+            response.header("x-request-headers-in-response-headers"),
+            Some("read=2 write=2")
+        );
+    }
+    // Paused for the body: the headers stay the filter's to the end of the stream.
+    let mut vm = start_probe();
+    vm.allow_on_headers_stop_iteration(true);
+    let response = vm
+        .handle(post("/late-paused", "body"), &mut upstream)
+        .unwrap();
+    assert_eq!(
+        response.header("x-request-headers-in-request-body"),
+        Some("read=0 write=0")
+    );
+    assert_eq!(
+        response.header("x-request-headers-in-response-headers"),
+        Some("read=0 write=0")
+    );
+    assert_eq!(
+        upstream.received.last().unwrap().header("x-probe-late"),
+        Some("probed")
+    );
+    let logs = messages(&vm.take_logs());
+    assert!(
+        logs.iter()
+            .any(|line| line.ends_with("request headers in log: read=0 write=0")),
+        "{logs:#?}"
+    );
 }
 
 #[test]

@@ -722,6 +722,16 @@ impl Exchange {
         }
     }
 
+    /// While the exchange waits for the request body ([`Next::RequestBody`]), the plan of the
+    /// backend side that will read it: a host that cannot hold the request meanwhile may
+    /// choose by it.
+    pub fn plan_awaiting_body(&self) -> Option<BackendPlan> {
+        match self.stage {
+            Stage::BackendStart(plan) => Some(plan),
+            _ => None,
+        }
+    }
+
     fn backend_plan(&self) -> Option<BackendPlan> {
         self.backend.as_ref().map(BackendSide::plan)
     }

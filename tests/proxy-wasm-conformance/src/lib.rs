@@ -1,7 +1,10 @@
-//! The rvedge filter (`rvedge_filter.wasm`) inside the wasmtime proxy-wasm host: what the
-//! tests and `filter-bench` share. Finds or builds the filter, writes its plugin
-//! configuration from a tenant configuration and the built programs, runs a conformance case
-//! through a VM with an echo upstream, and turns the answer into the table's `Observed`.
+//! The rvedge filter (`rvedge_filter.wasm`) inside the wasmtime proxy-wasm host and inside a
+//! real Envoy ([`envoy`]): what the tests, `filter-bench` and `envoy-bench` share. Finds or
+//! builds the filter, writes its plugin configuration from a tenant configuration and the
+//! built programs, runs a conformance case through a VM with an echo upstream, and turns the
+//! answer into the table's `Observed`.
+
+pub mod envoy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,14 +34,24 @@ pub fn repo_root() -> PathBuf {
 pub fn filter_wasm() -> &'static [u8] {
     static WASM: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
     let built = WASM.get_or_init(|| {
-        let path = match std::env::var_os("RVEDGE_FILTER") {
-            Some(path) => PathBuf::from(path),
-            None => build_filter()?,
-        };
-        std::fs::read(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))
+        let path = filter_path();
+        std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
     });
     match built {
         Ok(bytes) => bytes,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// Where the filter is: `$RVEDGE_FILTER`, or built once as [`filter_wasm`] says.
+pub fn filter_path() -> &'static Path {
+    static PATH: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let found = PATH.get_or_init(|| match std::env::var_os("RVEDGE_FILTER") {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => build_filter(),
+    });
+    match found {
+        Ok(path) => path,
         Err(message) => panic!("{message}"),
     }
 }
@@ -94,6 +107,19 @@ pub fn plugin_configuration(tenants_json: &str, programs_dir: &Path) -> Vec<u8> 
         .to_json()
         .to_string()
         .into_bytes()
+}
+
+/// [`plugin_configuration`] of the conformance table's tenants cut to `tenants` (and the
+/// groups: entries without a filename), so a VM boots only their templates.
+pub fn table_plugin_configuration(tenants: &[&str], programs_dir: &Path) -> Vec<u8> {
+    let mut entries: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(rvedge_conformance::TENANTS_JSON).expect("tenants.json is JSON");
+    entries
+        .retain(|name, entry| tenants.contains(&name.as_str()) || entry.get("filename").is_none());
+    plugin_configuration(
+        &serde_json::Value::Object(entries).to_string(),
+        programs_dir,
+    )
 }
 
 /// The conformance table's origin behind the proxy: answers 200 with

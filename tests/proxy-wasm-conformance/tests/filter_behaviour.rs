@@ -264,6 +264,35 @@ fn request_bodies_reach_forge_callbacks_and_the_upstream() {
     assert_eq!(origin_saw["method"], "POST");
 }
 
+/// The filter's `allow_on_headers_stop_iteration` without the proxy's: the filter pauses the
+/// request headers for the body, which Envoy then never delivers. The host says so at once
+/// (Envoy would hang), which is why the two settings go together.
+#[test]
+fn holding_request_headers_needs_the_proxy_to_allow_it() {
+    let mut configuration: serde_json::Value = serde_json::from_slice(&plugin_configuration(
+        r#"{"json-api": {"filename": "json-api", "max_instructions": 2000000}}"#,
+        support::tenants_dir(),
+    ))
+    .unwrap();
+    configuration["allow_on_headers_stop_iteration"] = true.into();
+    let mut vm = FilterVm::start(&module(), b"", configuration.to_string().as_bytes()).unwrap();
+    let mut post = get("json-api", "/api/items");
+    post.method = "POST".into();
+    post.body = br#"{"name": "gadget"}"#.to_vec();
+    let stalled = vm
+        .handle(post.clone(), &mut EchoUpstream::default())
+        .unwrap();
+    assert_eq!(stalled.status, 500);
+    let logs: Vec<String> = vm.take_logs().iter().map(ToString::to_string).collect();
+    assert!(
+        logs.iter().any(|line| line.contains("stalled")),
+        "{logs:#?}"
+    );
+    vm.allow_on_headers_stop_iteration(true);
+    let response = vm.handle(post, &mut EchoUpstream::default()).unwrap();
+    assert_eq!(response.body, br#"{"valid":true,"name":"gadget"}"#);
+}
+
 #[test]
 fn the_tenant_alone_chooses_the_backend_and_unknown_hosts_pass_through() {
     let mut vm = vm_with(&["router", "hello"]);

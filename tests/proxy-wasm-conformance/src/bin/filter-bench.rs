@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use rvedge::runtime::{exchange, EchoOrigin, HttpRequest, ProgramDirectory, Tenants};
 use rvedge::{Machine, Options, Stop};
 use rvedge_conformance::TENANTS_JSON;
-use rvedge_proxy_wasm_conformance::{filter_wasm, plugin_configuration, EchoUpstream};
+use rvedge_proxy_wasm_conformance::{
+    filter_wasm, plugin_configuration, table_plugin_configuration, EchoUpstream,
+};
 use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostError, HostLimits, Request};
 
 struct Settings {
@@ -87,15 +89,9 @@ fn per_request(
     settings: &Settings,
 ) {
     let only_tenant = |timing: bool| {
-        // The table's configuration cut to this tenant and the groups (entries without a
-        // filename), so the VM boots one template.
-        let mut entries: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(TENANTS_JSON).unwrap();
-        entries.retain(|name, entry| name == tenant || entry.get("filename").is_none());
-        let mut configuration: serde_json::Value = serde_json::from_slice(&plugin_configuration(
-            &serde_json::Value::Object(entries).to_string(),
-            support::tenants_dir(),
-        ))
+        let mut configuration: serde_json::Value = serde_json::from_slice(
+            &table_plugin_configuration(&[tenant], support::tenants_dir()),
+        )
         .unwrap();
         configuration["report_tenant_time"] = timing.into();
         configuration.to_string().into_bytes()

@@ -1,0 +1,170 @@
+//! What the rvedge filter costs in a real Envoy: per-request time of the `hello` tenant
+//! (forged at the edge) and the `rewrite` tenant (changed, then passed to the origin) through
+//! Envoy with the filter, against the same Envoy without it. `wrk -c1` (one connection, one
+//! request at a time: the time per request is the latency), rounds alternating between the
+//! two Envoys; printed as the difference and the ratio of the medians. The plain Envoy
+//! answers `hello` itself too (a direct response with the same body), and sends `rewrite`
+//! to the same echo origin, so both sides do the same HTTP work. A third Envoy, whose filter
+//! reports the time spent forking and running tenant code (`report_tenant_time`, by Envoy's
+//! clock), splits the difference into the tenant part and the rest (filter glue, hostcalls,
+//! V8).
+//!
+//! Needs Envoy (scripts/test-proxy-wasm-filter.sh installs it) and wrk (scripts/bootstrap.sh).
+//!
+//! `cargo run --release -p rvedge-proxy-wasm-conformance --bin envoy-bench [-- --quick]`
+
+#[path = "../../../support/guests.rs"]
+#[allow(dead_code, reason = "the benchmark uses part of the shared support")]
+mod support;
+
+use std::process::Command;
+
+use serde_json::json;
+
+use rvedge_proxy_wasm_conformance::envoy::{
+    bootstrap, plugin_config, wasm_filter, EchoOrigins, Envoy,
+};
+use rvedge_proxy_wasm_conformance::{filter_path, table_plugin_configuration};
+use rvedge_proxy_wasm_host::Request;
+
+/// The two tenants measured: name and path.
+const TENANTS: &[(&str, &str)] = &[("hello", "/index.html"), ("rewrite", "/old/page?q=1")];
+
+struct Settings {
+    rounds: usize,
+    seconds_per_round: u32,
+}
+
+fn settings() -> Settings {
+    if std::env::args().any(|argument| argument == "--quick") {
+        Settings {
+            rounds: 3,
+            seconds_per_round: 1,
+        }
+    } else {
+        Settings {
+            rounds: 10,
+            seconds_per_round: 3,
+        }
+    }
+}
+
+/// Requests per second of one wrk run (one thread, one connection).
+fn wrk(port: u16, host: &str, path: &str, seconds: u32) -> f64 {
+    let output = Command::new("wrk")
+        .args(["-t1", "-c1", &format!("-d{seconds}s")])
+        .args(["-H", &format!("Host: {host}")])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("cannot run wrk (scripts/bootstrap.sh installs it): {error}")
+        });
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && !text.contains("Non-2xx"),
+        "wrk failed or saw errors:\n{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text.lines()
+        .find_map(|line| line.strip_prefix("Requests/sec:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk's output:\n{text}"))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let settings = settings();
+    let origins = EchoOrigins::start(&["default"]);
+    let names: Vec<&str> = TENANTS.iter().map(|(name, _)| *name).collect();
+    let filter_envoy = |report_tenant_time: bool| {
+        let mut configuration: serde_json::Value =
+            serde_json::from_slice(&table_plugin_configuration(&names, support::tenants_dir()))
+                .expect("the configuration is JSON");
+        configuration["report_tenant_time"] = report_tenant_time.into();
+        let plugin = plugin_config("rvedge", filter_path(), &configuration.to_string());
+        Envoy::start(&bootstrap(&origins, vec![wasm_filter(plugin)], Vec::new()))
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    let filtered = filter_envoy(false);
+    let timed = filter_envoy(true);
+
+    // The plain Envoy's own answer for hello: what the tenant forges.
+    let probe = |envoy: &Envoy, host: &str, path: &str| {
+        envoy
+            .send(&Request {
+                method: "GET".into(),
+                path: path.into(),
+                authority: host.into(),
+                ..Request::default()
+            })
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    let forged = probe(&filtered, "hello", TENANTS[0].1);
+    assert_eq!(forged.status, 200);
+    let direct_hello = json!({
+        "match": { "prefix": "/", "headers": [
+            { "name": ":authority", "string_match": { "exact": "hello" } }
+        ] },
+        "direct_response": {
+            "status": 200,
+            "body": { "inline_string": String::from_utf8_lossy(&forged.body) }
+        },
+        "response_headers_to_add": [
+            { "header": { "key": "content-type", "value": "application/json" } }
+        ]
+    });
+    let plain = Envoy::start(&bootstrap(&origins, Vec::new(), vec![direct_hello]))
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(probe(&plain, "hello", TENANTS[0].1).body, forged.body);
+
+    println!(
+        "Envoy {} (--concurrency 1), wrk -c1, {} alternating rounds of {} s per side",
+        rvedge_proxy_wasm_conformance::envoy::ENVOY_VERSION,
+        settings.rounds,
+        settings.seconds_per_round
+    );
+    for (tenant, path) in TENANTS {
+        let mut with_filter = Vec::new();
+        let mut without = Vec::new();
+        for round in 0..settings.rounds {
+            // Alternate which side goes first, so drift over time hits both alike.
+            let mut sides = [(&filtered, &mut with_filter), (&plain, &mut without)];
+            if round % 2 == 1 {
+                sides.reverse();
+            }
+            for (envoy, times) in sides {
+                let per_second = wrk(envoy.port, tenant, path, settings.seconds_per_round);
+                times.push(1e6 / per_second);
+            }
+        }
+        let filtered_us = median(&mut with_filter);
+        let plain_us = median(&mut without);
+        let mut tenant_us: Vec<f64> = (0..settings.rounds * 50)
+            .map(|_| {
+                let response = probe(&timed, tenant, path);
+                let nanos: f64 = response
+                    .header(rvedge_filter::TENANT_TIME_HEADER)
+                    .and_then(|value| value.parse().ok())
+                    .expect("the filter reports tenant time");
+                nanos / 1e3
+            })
+            .collect();
+        let tenant_part = median(&mut tenant_us);
+        println!(
+            "{tenant:<8} through the filter {filtered_us:>7.1} µs/request | plain Envoy {plain_us:>7.1} µs | difference {:+.1} µs | ratio {:.2}x | tenant code (fork + hooks, in V8) {tenant_part:.1} µs",
+            filtered_us - plain_us,
+            filtered_us / plain_us
+        );
+    }
+    let mut failures = filtered.vm_failures();
+    failures.extend(timed.vm_failures());
+    assert!(
+        failures.is_empty(),
+        "the VM failed:\n{}",
+        failures.join("\n")
+    );
+}
