@@ -162,7 +162,7 @@ fn a_program_larger_than_the_memory_limit_does_not_start() {
 #[test]
 fn random_code_never_crashes_the_host() {
     let original = support::guest("c/hello");
-    let image = rvedge::elf::parse(&original, rvedge::PROGRAM_ADDRESS_LIMIT).unwrap();
+    let image = rvedge::elf::parse(&original, rvedge::program_address_limit).unwrap();
     let text = image
         .segments
         .iter()
@@ -232,7 +232,7 @@ fn system_calls_with_wild_arguments_fail_cleanly() {
     for round in 0..4000u64 {
         let mut machine =
             Machine::new(program.clone(), &options, Box::new(Isolated::default())).unwrap();
-        let sp = machine.register(2);
+        let sp = machine.register(rvedge::registers::SP);
         for register in 10..=15 {
             let value = match next() % 4 {
                 0 => 0,

@@ -145,7 +145,7 @@ fn measure_fork_and_call(rounds: usize) {
     let mut function = 0;
     let stop = template.run_with_host_calls(10_000_000, &mut |machine, number| {
         if number == 500 {
-            function = machine.register(10);
+            function = machine.register(rvedge::registers::A0);
             return None;
         }
         Some(Stop::HostCall(number))
