@@ -82,6 +82,16 @@ fn stores_to_read_only_segments_fault() {
 }
 
 #[test]
+fn the_text_cannot_be_made_writable_or_unmapped_up_to_its_last_page() {
+    let (stop, stdout, _) = run("bad/unprotect_text_end", &Options::default());
+    assert_eq!(stop, Stop::Exited(0), "{stdout}");
+    assert!(
+        stdout.contains("mprotect(last text page, rwx): -1"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn illegal_instruction_reports_its_bits_and_pc() {
     let (stop, stdout, machine) = run("bad/illegal_instruction", &Options::default());
     let Stop::Trap(trap) = stop else {

@@ -15,6 +15,8 @@
 
 #define RVEDGE_SYS_WRITE 64
 #define RVEDGE_SYS_EXIT_GROUP 94
+#define RVEDGE_SYS_KILL 129
+#define RVEDGE_SYS_GETPID 172
 #define RVEDGE_SYS_BRK 214
 
 static long rvedge_linux_call(long number, long arg0, long arg1, long arg2) {
@@ -105,6 +107,15 @@ void _exit(int status) {
     rvedge_flush(stdout);
     rvedge_flush(stderr);
     for (;;) rvedge_linux_call(RVEDGE_SYS_EXIT_GROUP, status, 0, 0);
+}
+
+/* abort() raises SIGABRT at itself: under rvedge the run ends with that signal. */
+pid_t getpid(void) {
+    return (pid_t)rvedge_linux_call(RVEDGE_SYS_GETPID, 0, 0, 0);
+}
+
+int kill(pid_t pid, int signal) {
+    return (int)rvedge_linux_call(RVEDGE_SYS_KILL, pid, signal, 0);
 }
 
 /* malloc's heap: the program break, which the loader puts after the last
