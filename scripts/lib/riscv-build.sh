@@ -24,7 +24,7 @@ riscv_freestanding_runtime() {
 # Selects how riscv_build_start compiles from now on:
 #   linux              riscv64 Linux, glibc, static, plain RV64GC
 #   linux-zb           the same with -march=rv64gc_zba_zbb_zbs
-#   rv32               freestanding RV32GC + Zba/Zbb/Zbc (Zbs in assembly), ilp32d, picolibc
+#   rv32               freestanding RV32GC + Zba/Zbb/Zbc, ilp32d, picolibc
 #   rv64-freestanding  freestanding RV64GC + Zba/Zbb/Zbc/Zbs, lp64d, picolibc
 # Picolibc programs are compiled with the Zb* -march, then linked with plain
 # -march=rv{32,64}imafdc, because GCC 12 picks its multilib (picolibc's and
@@ -48,11 +48,10 @@ riscv_flavour() { # riscv_flavour FLAVOUR
         local picolibc=(--specs=picolibc.specs -DPICOLIBC_DOUBLE_PRINTF_SCANF)
         local march="rv${bits}gc_zba_zbb_zbc_zbs"
         # Debian's GCC 12.2 stops with an internal compiler error ("unrecognizable insn")
-        # on any constant 2048 in RV32 code with Zbs, so RV32 C is compiled without it;
-        # the assembler still takes Zbs instructions written by hand.
-        [[ "$bits" == 32 ]] && march="rv32gc_zba_zbb_zbc -Wa,-march=rv32gc_zba_zbb_zbc_zbs"
-        # shellcheck disable=SC2206 # march is one flag, or two for RV32
-        rb_cflags=(-O2 -Wall -Wextra -march=$march "-mabi=$abi" "${picolibc[@]}")
+        # on any constant 2048 in RV32 code with Zbs, so RV32 C is compiled without it
+        # (hand-written Zbs instructions say `.option arch, +zbs`).
+        [[ "$bits" == 32 ]] && march="rv32gc_zba_zbb_zbc"
+        rb_cflags=(-O2 -Wall -Wextra "-march=$march" "-mabi=$abi" "${picolibc[@]}")
         # picolibc.ld with room for real programs: code from 0x10000, data from 32 MiB.
         rb_link_flags=("-march=rv${bits}imafdc" "-mabi=$abi" "${picolibc[@]}" -nostartfiles
             -Wl,--defsym=__flash=0x10000,--defsym=__flash_size=0x1000000

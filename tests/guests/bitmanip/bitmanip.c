@@ -8,6 +8,10 @@
 
 typedef unsigned long reg;
 
+/* Each instruction may be a Zbs one, which the RV32 build's -march leaves out (GCC 12
+ * cannot compile C for RV32 with Zbs), so every asm turns it on for itself. */
+#define ZB(insn) ".option push\n.option arch, +zbs\n" insn "\n.option pop"
+
 static const reg vals[] = {
     0, 1, (reg)-1, 2, (reg)0x8000000000000000ull, (reg)0x7fffffffffffffffull,
     (reg)0xffffffff80000000ull, 0x80000000ul, 0x7fffffff, 0xfffffffful,
@@ -22,14 +26,14 @@ static const reg amounts[] = {0, 1, 7, 31, 32, 33, 63, 64, 65, (reg)-1};
 #define RR(name, insn)                                                            \
     static reg op_##name(reg a, reg b) {                                          \
         reg r;                                                                    \
-        __asm__ volatile(insn " %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));          \
+        __asm__ volatile(ZB(insn " %0, %1, %2") : "=r"(r) : "r"(a), "r"(b));      \
         return r;                                                                 \
     }
 #define R1(name, insn)                                                            \
     static reg op_##name(reg a, reg b) {                                          \
         reg r;                                                                    \
         (void)b;                                                                  \
-        __asm__ volatile(insn " %0, %1" : "=r"(r) : "r"(a));                      \
+        __asm__ volatile(ZB(insn " %0, %1") : "=r"(r) : "r"(a));                  \
         return r;                                                                 \
     }
 
@@ -85,7 +89,7 @@ static const struct op ops[] = {
         printf("%-9s imm=%-3s:", #name, #imm);                                         \
         for (unsigned i = 0; i < NV; i++) {                                            \
             reg r;                                                                     \
-            __asm__ volatile(#name " %0, %1, " #imm : "=r"(r) : "r"(vals[i]));        \
+            __asm__ volatile(ZB(#name " %0, %1, " #imm) : "=r"(r) : "r"(vals[i]));    \
             printf(" %016llx", (unsigned long long)r);                                \
         }                                                                              \
         printf("\n");                                                                  \
