@@ -224,7 +224,7 @@ const FLAVOURS: [(&str, &str); 4] = [
         "rv64gc+zba,zbb,zbc,zbs (picolibc)",
         "rv64-freestanding/bench/cpubench",
     ),
-    ("rv32gc+zba,zbb,zbc,zbs (picolibc)", "rv32/bench/cpubench"),
+    ("rv32gc+zba,zbb,zbc (picolibc)", "rv32/bench/cpubench"),
 ];
 
 /// Each build of cpubench on rvedge, group by group in turn so that load on the machine
