@@ -41,7 +41,7 @@ cargo build -p rvedge --target wasm32-wasip1
 cargo build -p rvedge --no-default-features --target wasm32-unknown-unknown
 # A 32-bit host must not wrap 64-bit guest offsets: that test inside wasm, under Node's WASI.
 CARGO_TARGET_WASM32_WASIP1_RUNNER="node $repo/scripts/lib/wasi-run.mjs" \
-    cargo test -p rvedge --target wasm32-wasip1 --test far_jumps
+    cargo test -p rvedge --target wasm32-wasip1 --test addresses
 
 section "Varnish VMOD (varnishtest, conformance through varnishd, demo check, benchmark)"
 bash scripts/test-vmod.sh

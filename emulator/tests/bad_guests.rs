@@ -139,10 +139,21 @@ fn a_memory_bomb_stops_at_the_memory_limit() {
 #[test]
 fn malformed_programs_are_load_errors() {
     let hello = support::guest("c/hello");
+    let hello32 = support::guest("rv32/c/hello");
+    let mut bad_class = hello32.clone();
+    bad_class[4] = 3;
+    let mut wrapping = hello32.clone();
+    // The second program header (the text's PT_LOAD) gets a p_memsz (ELF32: header at
+    // 52 + 32, field at + 20) that runs past the 32-bit address space.
+    wrapping[104..108].copy_from_slice(&u32::MAX.to_le_bytes());
     for (bytes, expected) in [
         (Vec::new(), "not an ELF file"),
         (b"#!/bin/sh\necho hi\n".to_vec(), "not an ELF file"),
         (hello[..100].to_vec(), "outside the file"),
+        (hello32[..40].to_vec(), "shorter than its ELF header"),
+        (hello32[..100].to_vec(), "outside the file"),
+        (bad_class, "ELF class is invalid (3)"),
+        (wrapping, "wraps around the address space"),
     ] {
         let error = Machine::from_elf(&bytes, &Options::default(), Box::new(Isolated::default()))
             .expect_err("malformed program must not load");
@@ -171,7 +182,13 @@ fn a_program_larger_than_the_memory_limit_does_not_start() {
 /// random arguments, illegal instructions), the machine stops with a `Stop` value.
 #[test]
 fn random_code_never_crashes_the_host() {
-    let original = support::guest("c/hello");
+    for guest in ["c/hello", "rv32/c/hello"] {
+        random_code_in(guest);
+    }
+}
+
+fn random_code_in(guest: &str) {
+    let original = support::guest(guest);
     let image = rvedge::elf::parse(&original, rvedge::program_address_limit).unwrap();
     let text = image
         .segments
@@ -220,7 +237,13 @@ fn random_code_never_crashes_the_host() {
 /// cleanly, and the machine stays usable.
 #[test]
 fn system_calls_with_wild_arguments_fail_cleanly() {
-    let program = rvedge::Program::from_elf(&support::guest("c/hello")).unwrap();
+    for guest in ["c/hello", "rv32/c/hello"] {
+        wild_system_calls_in(guest);
+    }
+}
+
+fn wild_system_calls_in(guest: &str) {
+    let program = rvedge::Program::from_elf(&support::guest(guest)).unwrap();
     let ecall_pc = program
         .code
         .iter()
@@ -252,17 +275,21 @@ fn system_calls_with_wild_arguments_fail_cleanly() {
             };
             machine.set_register(register, value);
         }
-        machine.set_register(17, round % 300);
+        // The numbers in use end at 435 (RV32's *_time64 calls are 403 and up).
+        machine.set_register(17, round % 450);
         machine.set_pc(ecall_pc);
         match machine.run(1) {
             // The ecall returned to the guest, which the budget then stopped.
             Stop::BudgetExhausted => returned += 1,
             Stop::Exited(_) | Stop::Trap(_) => {}
-            other => panic!("system call {} stopped with {other:?}", round % 300),
+            other => panic!(
+                "{guest}: system call {} stopped with {other:?}",
+                round % 450
+            ),
         }
     }
     assert!(
         returned > 3000,
-        "{returned} of 4000 calls returned to the guest"
+        "{guest}: {returned} of 4000 calls returned to the guest"
     );
 }
