@@ -8,6 +8,7 @@
 )]
 mod support;
 
+use rvedge::registers::{A0, A5, A7};
 use rvedge::{CapturedOutput, Isolated, Machine, Options, SetupError, Stop, Trap, TrapKind};
 
 const BUDGET: u64 = 50_000_000;
@@ -266,7 +267,7 @@ fn wild_system_calls_in(guest: &str) {
         let mut machine =
             Machine::new(program.clone(), &options, Box::new(Isolated::default())).unwrap();
         let sp = machine.register(rvedge::registers::SP);
-        for register in 10..=15 {
+        for register in A0..=A5 {
             let value = match next() % 4 {
                 0 => 0,
                 1 => sp.wrapping_sub(next() % 4096),
@@ -276,7 +277,7 @@ fn wild_system_calls_in(guest: &str) {
             machine.set_register(register, value);
         }
         // The numbers in use end at 435 (RV32's *_time64 calls are 403 and up).
-        machine.set_register(17, round % 450);
+        machine.set_register(A7, round % 450);
         machine.set_pc(ecall_pc);
         match machine.run(1) {
             // The ecall returned to the guest, which the budget then stopped.
