@@ -909,7 +909,7 @@ impl Machine {
     fn ecall(&mut self, pc: u64) -> Exit {
         let (_, size) = self.decode_at(pc);
         let next_pc = pc.wrapping_add(u64::from(size));
-        let number = self.cpu.x[A7];
+        let number = self.program.xlen.unsigned(self.cpu.x[A7]);
         if number >= FIRST_HOST_CALL {
             self.cpu.pc = next_pc;
             return Exit::Stop(Stop::HostCall(number));
