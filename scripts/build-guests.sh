@@ -6,9 +6,9 @@
 # compiled against the C SDK (tenants/include). The same sources are also
 # built in other flavours (scripts/lib/riscv-build.sh), each under its own
 # prefix: zb/ (riscv64 Linux with -march=rv64gc_zba_zbb_zbs: c, cpp, bench),
-# rv32/ and rv64-freestanding/ (picolibc with Zba/Zbb/Zbc/Zbs: c, the isa
-# tests written for both widths, bitmanip, bench, and the tenants that probe
-# the runtime's calls: tenant/call_fuzz and tenant/rules). Incremental: a binary
+# rv32/ and rv64-freestanding/ (picolibc with Zba/Zbb/Zbc/Zbs: c, isa,
+# bitmanip, bench, and the tenants that probe the runtime's calls:
+# tenant/call_fuzz and tenant/rules). Incremental: a binary
 # newer than its source (and than this script, scripts/lib/riscv-build.sh,
 # the freestanding runtime and, for tenant/, the SDK headers) is kept. Prints
 # the output directory on the last line.
@@ -53,11 +53,9 @@ for dir in c cpp isa bad bench embed tenant; do
 done
 riscv_flavour linux-zb
 build_sources zb/ "$src"/c/*.c "$src"/cpp/*.cpp "$src"/bench/*.c
-# The isa tests that are written for both widths (float.c is RV64-only).
-portable_isa=("$src"/isa/{int,atomic,compressed,csr,mid_instruction}.c)
 for flavour in rv32 rv64-freestanding; do
     riscv_flavour "$flavour"
-    build_sources "$flavour/" "$src"/c/*.c "${portable_isa[@]}" "$src"/bitmanip/*.c "$src"/bench/*.c \
+    build_sources "$flavour/" "$src"/c/*.c "$src"/isa/*.c "$src"/bitmanip/*.c "$src"/bench/*.c \
         "$src"/tenant/{call_fuzz,rules}.c
 done
 if ! riscv_build_wait; then

@@ -92,6 +92,7 @@ differential_tests! {
     rv32_isa_atomic: "rv32/isa/atomic";
     rv32_isa_compressed: "rv32/isa/compressed";
     rv32_isa_csr: "rv32/isa/csr";
+    rv32_isa_float: "rv32/isa/float";
     rv32_isa_mid_instruction: "rv32/isa/mid_instruction";
     rv32_bitmanip: "rv32/bitmanip/bitmanip";
     rv32_bench_cpubench_small: "rv32/bench/cpubench", ["all", "0.01"];
@@ -106,6 +107,7 @@ differential_tests! {
     rv64_freestanding_isa_atomic: "rv64-freestanding/isa/atomic";
     rv64_freestanding_isa_compressed: "rv64-freestanding/isa/compressed";
     rv64_freestanding_isa_csr: "rv64-freestanding/isa/csr";
+    rv64_freestanding_isa_float: "rv64-freestanding/isa/float";
     rv64_freestanding_isa_mid_instruction: "rv64-freestanding/isa/mid_instruction";
     rv64_freestanding_bitmanip: "rv64-freestanding/bitmanip/bitmanip";
     rv64_freestanding_bench_cpubench_small: "rv64-freestanding/bench/cpubench", ["all", "0.01"];
@@ -164,12 +166,12 @@ fn every_guest_has_a_case() {
     let mut missing = Vec::new();
     let mut guests = Vec::new();
     // Each flavour prefix (scripts/build-guests.sh) with the source directories it builds
-    // whole; of isa/, the picolibc flavours build the tests written for both widths.
+    // whole.
     let flavours: [(&str, &[&str]); 4] = [
         ("", &["c", "cpp", "isa"]),
         ("zb/", &["c", "cpp"]),
-        ("rv32/", &["c", "bitmanip"]),
-        ("rv64-freestanding/", &["c", "bitmanip"]),
+        ("rv32/", &["c", "isa", "bitmanip"]),
+        ("rv64-freestanding/", &["c", "isa", "bitmanip"]),
     ];
     for (prefix, dirs) in flavours {
         for dir in dirs {
