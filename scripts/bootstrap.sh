@@ -11,6 +11,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 apt_packages=(
     gcc-riscv64-linux-gnu
     g++-riscv64-linux-gnu
+    # freestanding RV32 and RV64 guests and tenants (picolibc)
+    gcc-riscv64-unknown-elf
+    picolibc-riscv64-unknown-elf
     qemu-user
     nlohmann-json3-dev
     hyperfine

@@ -3,10 +3,15 @@
 # $GUEST_OUT (default ${CARGO_TARGET_DIR:-<repo>/target}/guests), mirroring the
 # source tree: c/hello.c -> $GUEST_OUT/c/hello, rust/src/bin/x.rs ->
 # $GUEST_OUT/rust/x. tenant/ holds tenant programs for the runtime's tests,
-# compiled against the C SDK (tenants/include). Incremental: a binary newer
-# than its source (and than this script, scripts/lib/riscv-build.sh and, for
-# tenant/, the SDK headers) is kept. Prints the output directory on the last
-# line.
+# compiled against the C SDK (tenants/include). The same sources are also
+# built in other flavours (scripts/lib/riscv-build.sh), each under its own
+# prefix: zb/ (riscv64 Linux with -march=rv64gc_zba_zbb_zbs: c, cpp, bench),
+# rv32/ and rv64-freestanding/ (picolibc with Zba/Zbb/Zbc/Zbs: c, isa,
+# bitmanip, bench, and the tenants that probe the runtime's calls:
+# tenant/call_fuzz and tenant/rules). Incremental: a binary
+# newer than its source (and than this script, scripts/lib/riscv-build.sh,
+# the freestanding runtime and, for tenant/, the SDK headers) is kept. Prints
+# the output directory on the last line.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,24 +26,37 @@ lib="$repo/scripts/lib/riscv-build.sh"
 
 riscv_build_init build-guests
 
-for dir in c cpp isa bad bench embed tenant; do
-    [[ -d "$src/$dir" ]] || continue
-    mkdir -p "$out/$dir"
-    flags=()
-    deps=("$self" "$lib")
-    if [[ "$dir" == tenant ]]; then
-        flags=(-I "$repo/tenants/include")
-        deps+=("$repo/tenants/include"/*.h)
-    fi
-    for file in "$src/$dir"/*.c "$src/$dir"/*.cpp; do
+# build_sources PREFIX FILE...: each C/C++ source to $out/PREFIX<dir>/<name>.
+build_sources() {
+    local prefix="$1" file
+    shift
+    for file in "$@"; do
         [[ -e "$file" ]] || continue
+        local dir name lang=c flags=() deps=("$self" "$lib" "$(riscv_freestanding_runtime)")
+        dir="$(basename "$(dirname "$file")")"
         name="$(basename "$file")"
-        lang=c
         [[ "$name" == *.cpp ]] && lang=cpp
-        dst="$out/$dir/${name%.*}"
+        if [[ "$dir" == tenant ]]; then
+            flags=(-I "$repo/tenants/include")
+            deps+=("$repo/tenants/include"/*.h)
+        fi
+        mkdir -p "$out/$prefix$dir"
+        local dst="$out/$prefix$dir/${name%.*}"
         riscv_build_stale "$dst" "$file" "${deps[@]}" || continue
         riscv_build_start "$lang" "$file" "$dst" "${flags[@]}"
     done
+}
+
+riscv_flavour linux
+for dir in c cpp isa bad bench embed tenant; do
+    build_sources "" "$src/$dir"/*.c "$src/$dir"/*.cpp
+done
+riscv_flavour linux-zb
+build_sources zb/ "$src"/c/*.c "$src"/cpp/*.cpp "$src"/bench/*.c
+for flavour in rv32 rv64-freestanding; do
+    riscv_flavour "$flavour"
+    build_sources "$flavour/" "$src"/c/*.c "$src"/isa/*.c "$src"/bitmanip/*.c "$src"/bench/*.c \
+        "$src"/tenant/{call_fuzz,rules}.c
 done
 if ! riscv_build_wait; then
     echo "build-guests: some guests failed to compile (see above)" >&2

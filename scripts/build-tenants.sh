@@ -2,7 +2,10 @@
 # Builds the example tenants under tenants/examples/ for riscv64 Linux into
 # $TENANT_OUT (default ${CARGO_TARGET_DIR:-<repo>/target}/tenants), flat and
 # named by example: hello.cpp -> $TENANT_OUT/hello, the Rust package
-# json-api/ -> $TENANT_OUT/json-api. Incremental: a C/C++ binary newer than
+# json-api/ -> $TENANT_OUT/json-api. The C examples are also built as
+# freestanding picolibc programs: RV32 (rv32gc + Zba/Zbb/Zbc/Zbs, ilp32d) into
+# $TENANT_OUT/rv32/<name> and RV64 (rv64gc + the same) into
+# $TENANT_OUT/rv64-freestanding/<name>. Incremental: a C/C++ binary newer than
 # its source, the SDK headers and the build scripts is kept; cargo is
 # incremental itself. Prints the output directory on the last line.
 set -euo pipefail
@@ -25,7 +28,7 @@ riscv_build_init build-tenants
 # ignores both of its own.
 c_flags=(-Werror -I "$src/include")
 cpp_flags=("${c_flags[@]}" -Wno-unused-parameter)
-headers=("$src/include"/*.h "$src/include"/*.hpp)
+headers=("$src/include"/*.h "$src/include"/*.hpp "$(riscv_freestanding_runtime)")
 
 for file in "$src/examples"/*.c "$src/examples"/*.cpp; do
     [[ -e "$file" ]] || continue
@@ -38,6 +41,20 @@ for file in "$src/examples"/*.c "$src/examples"/*.cpp; do
         riscv_build_start c "$file" "$dst" "${c_flags[@]}"
     fi
 done
+# leak.c checks Linux mmap and brk hygiene: it has no freestanding build.
+linux_only=(leak)
+for flavour in rv32 rv64-freestanding; do
+    riscv_flavour "$flavour"
+    mkdir -p "$out/$flavour"
+    for file in "$src/examples"/*.c; do
+        [[ -e "$file" ]] || continue
+        name="$(basename "$file" .c)"
+        [[ " ${linux_only[*]} " == *" $name "* ]] && continue
+        riscv_build_stale "$out/$flavour/$name" "$file" "${headers[@]}" "$self" "$lib" || continue
+        riscv_build_start c "$file" "$out/$flavour/$name" "${c_flags[@]}"
+    done
+done
+riscv_flavour linux
 if ! riscv_build_wait; then
     echo "build-tenants: some tenants failed to compile (see above)" >&2
     exit 1

@@ -43,6 +43,10 @@ fn free_port() -> u16 {
 
 /// Starts `rvedge arguments...` and waits until it says it waits for a debugger; returns it
 /// and the rest of its stderr.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is returned to be waited on; a failed read panics the test"
+)]
 fn start_waiting(arguments: &[&str]) -> (Child, BufReader<ChildStderr>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rvedge"))
         .args(arguments)
@@ -55,7 +59,10 @@ fn start_waiting(arguments: &[&str]) -> (Child, BufReader<ChildStderr>) {
     loop {
         line.clear();
         let read = stderr.read_line(&mut line).expect("rvedge's stderr");
-        assert!(read > 0, "rvedge ended before waiting for a debugger");
+        if read == 0 {
+            let status = child.wait().expect("rvedge ended");
+            panic!("rvedge ended ({status}) before waiting for a debugger");
+        }
         if line.contains("waiting for a debugger") {
             return (child, stderr);
         }

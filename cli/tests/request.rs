@@ -67,7 +67,10 @@ fn a_forged_response_prints_like_curl_with_the_decision_and_stats() {
         stderr.contains("* hello: forged, cacheable for 120 s"),
         "{stderr}"
     );
-    assert!(stderr.contains("price of tenant calls), 2 forks"), "{stderr}");
+    assert!(
+        stderr.contains("price of tenant calls), 2 forks"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! rvedge: a RISC-V RV64GC user-mode emulator built to run untrusted per-request programs.
+//! rvedge: a RISC-V RV32GC/RV64GC (with Zba, Zbb, Zbc, Zbs, Zicond) user-mode emulator built
+//! to run untrusted per-request programs.
 //!
 //! A [`Program`] is a static ELF executable decoded once and shared; a [`Machine`] runs it
 //! with its own registers and memory, stops with a [`Stop`] value saying why, and can be frozen
@@ -7,6 +8,9 @@
 //! The crate is `no_std` + `alloc` at its core and does no I/O: output, time and randomness
 //! reach the guest only through an [`Environment`] the embedder provides.
 #![cfg_attr(not(feature = "std"), no_std)]
+// Guest values are 64-bit and hosts may be 32-bit (wasm32): every narrowing is checked or
+// states why it cannot lose bits.
+#![warn(clippy::cast_possible_truncation)]
 
 extern crate alloc;
 
@@ -18,10 +22,16 @@ pub mod mem;
 pub mod native;
 pub mod profile;
 mod program;
+pub mod registers;
 #[cfg(feature = "std")]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "not yet checked in runtime/helpers.rs and runtime/tenant.rs (issue 13)"
+)]
 pub mod runtime;
 pub mod size;
 pub mod syscall;
+mod xlen;
 
 #[cfg(feature = "std")]
 pub use machine::CapturedOutput;
@@ -30,5 +40,7 @@ pub use machine::{
     CALL_RETURN_ADDRESS, FIRST_HOST_CALL,
 };
 pub use program::{
-    FunctionLookupError, FunctionTable, LoadError, Program, MAX_CODE_BYTES, PROGRAM_ADDRESS_LIMIT,
+    program_address_limit, FunctionLookupError, FunctionTable, LoadError, Program, MAX_CODE_BYTES,
+    MAX_CODE_SPAN, PROGRAM_ADDRESS_LIMIT,
 };
+pub use xlen::Xlen;

@@ -11,10 +11,13 @@ use crate::mem::{Memory, MemoryFault, MemorySnapshot};
 use crate::native::heap::HostHeap;
 use crate::profile::Profile;
 use crate::program::{LoadError, Program};
+use crate::registers::{A0, RA, SP};
 use crate::syscall::{self, LinuxState};
+use crate::xlen::Xlen;
 
 /// Where a `vmcall`'s function returns to. Nothing is ever mapped there, so reaching it can
-/// only mean the called function returned.
+/// only mean the called function returned. It is also the sign extension of 0xffff_f000, so
+/// an RV32 function returns there too.
 pub const CALL_RETURN_ADDRESS: u64 = 0xffff_ffff_ffff_f000;
 
 /// First ecall number handed to the embedder; lower numbers are Linux system calls.
@@ -91,7 +94,7 @@ impl Environment for Isolated {
             self.random_state ^= self.random_state << 13;
             self.random_state ^= self.random_state >> 7;
             self.random_state ^= self.random_state << 17;
-            *byte = self.random_state as u8;
+            *byte = self.random_state.to_le_bytes()[0];
         }
     }
 }
@@ -121,7 +124,8 @@ pub struct Trap {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrapKind {
-    /// Not an RV64GC instruction (or a reserved rounding mode, or an unknown CSR).
+    /// Not an instruction of the program's ISA (RV32GC or RV64GC with Zba, Zbb, Zbc, Zbs and
+    /// Zicond), or a reserved rounding mode, or an unknown CSR.
     IllegalInstruction { bits: u32 },
     /// Jump to memory that is not executable program code.
     InstructionFetch,
@@ -354,11 +358,18 @@ impl Machine {
         self.cpu.pc
     }
 
+    /// RV32 or RV64, from the program.
+    pub fn xlen(&self) -> Xlen {
+        self.program.xlen
+    }
+
     pub fn set_pc(&mut self, pc: u64) {
         self.cpu.pc = pc;
     }
 
-    /// Integer register `index` (0..32); out-of-range indices read as 0.
+    /// Integer register `index` (0..32, see [`crate::registers`]); out-of-range indices read
+    /// as 0. On RV32 it reads as the sign extension of its 32-bit value, so `as i64` is the
+    /// signed value on both widths and `as u32` the unsigned one there.
     pub fn register(&self, index: usize) -> u64 {
         if index == 0 || index >= 32 {
             return 0;
@@ -366,11 +377,21 @@ impl Machine {
         self.cpu.x[index]
     }
 
-    /// Sets integer register `index`; writes to x0 or out of range are ignored.
+    /// Sets integer register `index`; writes to x0 or out of range are ignored. On RV32 only
+    /// the low 32 bits count (the register holds their sign extension).
     pub fn set_register(&mut self, index: usize, value: u64) {
         if index != 0 && index < 32 {
-            self.cpu.x[index] = value;
+            self.cpu.x[index] = self.program.xlen.register(value);
         }
+    }
+
+    /// Argument `index` of a system call or host call (register `a0 + index`, `index` < 8) as
+    /// the unsigned XLEN-bit value the guest passed: pointers, lengths and `unsigned long`s
+    /// read the same on both widths.
+    pub fn argument(&self, index: usize) -> u64 {
+        self.program
+            .xlen
+            .unsigned(self.register(A0.saturating_add(index).min(32)))
     }
 
     /// Raw bits of floating-point register `index` (0..32).
@@ -406,9 +427,9 @@ impl Machine {
     /// Whether `addr` is in the gap kept free below the main stack, where a stack overflow
     /// faults.
     pub fn is_below_stack(&self, addr: u64) -> bool {
-        use crate::syscall::layout::{STACK_GUARD, STACK_TOP};
-        let stack_bottom = STACK_TOP - self.linux.stack_size;
-        (stack_bottom - STACK_GUARD..stack_bottom).contains(&addr)
+        let layout = crate::syscall::layout::of(self.program.xlen);
+        let stack_bottom = layout.stack_top - self.linux.stack_size;
+        (stack_bottom - layout.stack_guard..stack_bottom).contains(&addr)
     }
 
     pub fn environment(&mut self) -> &mut dyn Environment {
@@ -436,12 +457,9 @@ impl Machine {
     /// `run` then executes it and stops with [`Stop::Returned`] when it returns. The call runs
     /// on the current stack, below the current stack pointer.
     pub fn enter_function(&mut self, function: u64, arguments: &[u64]) {
-        const A0: usize = 10;
         for (index, value) in arguments.iter().take(8).enumerate() {
-            self.cpu.x[A0 + index] = *value;
+            self.set_register(A0 + index, *value);
         }
-        const RA: usize = 1;
-        const SP: usize = 2;
         self.cpu.x[RA] = CALL_RETURN_ADDRESS;
         self.cpu.x[SP] &= !0xf;
         self.cpu.pc = function;

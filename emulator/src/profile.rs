@@ -119,7 +119,11 @@ impl Machine {
             let insn = program.code[index];
             let pc = program.code_start + u64::from(insn.offset);
             let host_function = (insn.op == Op::HostFunction)
-                .then(|| HostFunction::from_number(insn.imm as u8))
+                .then(|| {
+                    u8::try_from(insn.imm)
+                        .ok()
+                        .and_then(HostFunction::from_number)
+                })
                 .flatten();
             let key = match (host_function, program.function_at(pc)) {
                 (Some(function), _) => (pc, String::from(function.name()), true),

@@ -8,19 +8,31 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::decode::{decode_bytes, Insn, Op, Xlen, NO_TARGET};
+use crate::decode::{decode_bytes, Insn, Op, NO_TARGET};
 use crate::elf::{self, ElfError, SymbolTableError};
 use crate::mem::Perms;
 use crate::native::{self, HostFunction, HostFunctionOptions, HostFunctions};
+use crate::syscall::layout;
+use crate::xlen::Xlen;
 
-/// Highest address (exclusive) an ELF segment may reach. Above it lie the mmap area and the
-/// stack (see `syscall::layout`).
-pub const PROGRAM_ADDRESS_LIMIT: u64 = 1 << 37;
+/// Highest address (exclusive) a segment of an RV64 program may reach. Above it lie the mmap
+/// area and the stack (see `syscall::layout`).
+pub const PROGRAM_ADDRESS_LIMIT: u64 = layout::RV64.program_limit;
+
+/// Highest address (exclusive) a segment of a program of width `xlen` may reach.
+pub fn program_address_limit(xlen: Xlen) -> u64 {
+    layout::of(xlen).program_limit
+}
 
 /// Most machine code (file bytes of executable segments) a program may have. Decoded code is
 /// about 8 times larger, so this bounds what a hostile program makes the loader allocate;
 /// real programs have a few MiB at most.
 pub const MAX_CODE_BYTES: u64 = 16 << 20;
+
+/// Most address space the executable segments may span, first byte to last decoded one: the
+/// loader keeps a copy of that span and an index of its halfwords, so far-apart segments
+/// must not make it allocate more than the code itself would.
+pub const MAX_CODE_SPAN: u64 = 2 * MAX_CODE_BYTES;
 
 /// Why a program could not be loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +44,10 @@ pub enum LoadError {
     CodeTooLarge {
         bytes: u64,
     },
+    /// The executable segments lie more than [`MAX_CODE_SPAN`] bytes apart.
+    CodeTooSpread {
+        span: u64,
+    },
 }
 
 impl fmt::Display for LoadError {
@@ -42,6 +58,10 @@ impl fmt::Display for LoadError {
             LoadError::CodeTooLarge { bytes } => write!(
                 out,
                 "invalid program: executable segments hold {bytes} bytes of code, more than the {MAX_CODE_BYTES} supported"
+            ),
+            LoadError::CodeTooSpread { span } => write!(
+                out,
+                "invalid program: executable segments span {span} bytes, more than the {MAX_CODE_SPAN} supported"
             ),
         }
     }
@@ -68,6 +88,8 @@ pub struct LoadSegment {
 /// An immutable, shareable program.
 #[derive(Debug)]
 pub struct Program {
+    /// RV32 or RV64, from the ELF class; the code was decoded for it.
+    pub xlen: Xlen,
     pub entry: u64,
     pub segments: Vec<LoadSegment>,
     pub program_headers_vaddr: u64,
@@ -152,7 +174,7 @@ impl Program {
         bytes: &[u8],
         host_function_options: HostFunctionOptions,
     ) -> Result<Arc<Program>, LoadError> {
-        let image = elf::parse(bytes, PROGRAM_ADDRESS_LIMIT)?;
+        let image = elf::parse(bytes, program_address_limit)?;
         let segments: Vec<LoadSegment> = image
             .segments
             .iter()
@@ -167,15 +189,20 @@ impl Program {
                 },
             })
             .collect();
-        let (code_start, code_bytes, mut code, entry_index) = decode_code(&segments)?;
-        let host_functions = patch_host_functions(
-            native::find_host_functions(bytes, host_function_options),
-            &mut code,
-            &entry_index,
-            code_start,
-        );
+        let (code_start, code_bytes, mut code, entry_index) = decode_code(&segments, image.xlen)?;
+        // The host functions stand in for glibc's RV64 code, with 64-bit pointers.
+        let host_functions = match image.xlen {
+            Xlen::Rv64 => patch_host_functions(
+                native::find_host_functions(bytes, host_function_options),
+                &mut code,
+                &entry_index,
+                code_start,
+            ),
+            Xlen::Rv32 => HostFunctions::default(),
+        };
         let block_rest = block_lengths(&code);
         let mut program = Program {
+            xlen: image.xlen,
             entry: image.entry,
             segments,
             program_headers_vaddr: image.program_headers_vaddr,
@@ -251,9 +278,10 @@ impl Program {
         if pc & 1 != 0 {
             return None;
         }
-        let slot = (pc.wrapping_sub(self.code_start) >> 1) as usize;
+        // Checked: on a 32-bit host an offset beyond usize must not wrap onto real code.
+        let slot = usize::try_from(pc.wrapping_sub(self.code_start) >> 1).ok()?;
         match self.entry_index.get(slot) {
-            Some(&index) if index != NO_TARGET => Some(index as usize),
+            Some(&index) if index != NO_TARGET => usize::try_from(index).ok(),
             _ => None,
         }
     }
@@ -276,7 +304,13 @@ impl Program {
             segment.perms.execute && segment.vaddr <= pc && pc < segment.vaddr + segment.mem_size
         })?;
         let offset = usize::try_from(pc - segment.vaddr).ok()?;
-        let byte = |index: usize| segment.data.get(offset + index).copied().unwrap_or(0);
+        let byte = |index: usize| {
+            offset
+                .checked_add(index)
+                .and_then(|at| segment.data.get(at))
+                .copied()
+                .unwrap_or(0)
+        };
         let low = u16::from_le_bytes([byte(0), byte(1)]);
         if low & 0b11 != 0b11 {
             return Some(u32::from(low));
@@ -292,7 +326,10 @@ impl Program {
     clippy::type_complexity,
     reason = "the four parts of decoded code, used once"
 )]
-fn decode_code(segments: &[LoadSegment]) -> Result<(u64, Vec<u8>, Vec<Insn>, Vec<u32>), LoadError> {
+fn decode_code(
+    segments: &[LoadSegment],
+    xlen: Xlen,
+) -> Result<(u64, Vec<u8>, Vec<Insn>, Vec<u32>), LoadError> {
     let executable = || segments.iter().filter(|segment| segment.perms.execute);
     let start = executable()
         .map(|segment| segment.vaddr)
@@ -315,28 +352,33 @@ fn decode_code(segments: &[LoadSegment]) -> Result<(u64, Vec<u8>, Vec<Insn>, Vec
             bytes: machine_code_size,
         });
     }
-    let mut bytes = vec![0u8; bytes_end as usize];
+    // Bounded by MAX_CODE_SPAN, so offsets below fit in u32 and usize on every host.
+    if bytes_end > MAX_CODE_SPAN {
+        return Err(LoadError::CodeTooSpread { span: bytes_end });
+    }
+    let span = to_usize(bytes_end);
+    let mut bytes = vec![0u8; span];
     for segment in executable() {
-        let offset = (segment.vaddr - start) as usize;
+        let offset = to_usize(segment.vaddr - start);
         bytes[offset..offset + segment.data.len()].copy_from_slice(&segment.data);
     }
 
     let mut code: Vec<Insn> = Vec::new();
-    let mut entry_index = vec![NO_TARGET; bytes_end.div_ceil(2) as usize];
+    let mut entry_index = vec![NO_TARGET; span.div_ceil(2)];
     for segment in executable() {
         // Instructions are 2-byte aligned; an odd segment start has none at its first byte.
-        let mut offset = (segment.vaddr - start).next_multiple_of(2) as usize;
-        let file_end = (segment.vaddr - start) as usize + segment.data.len();
-        let segment_end = decode_end(segment) as usize;
+        let mut offset = to_usize((segment.vaddr - start).next_multiple_of(2));
+        let file_end = to_usize(segment.vaddr - start) + segment.data.len();
+        let segment_end = to_usize(decode_end(segment));
         while offset < file_end {
-            let (mut insn, size) = decode_bytes(&bytes[offset..segment_end], Xlen::Rv64);
-            insn.offset = offset as u32;
-            entry_index[offset / 2] = code.len() as u32;
+            let (mut insn, size) = decode_bytes(&bytes[offset..segment_end], xlen);
+            insn.offset = to_u32(offset);
+            entry_index[offset / 2] = to_u32(code.len());
             code.push(insn);
             offset += usize::from(size);
         }
         code.push(Insn {
-            offset: offset as u32,
+            offset: to_u32(offset),
             ..Insn::new(Op::FallThrough, 0, 0, 0, 0)
         });
     }
@@ -346,12 +388,12 @@ fn decode_code(segments: &[LoadSegment]) -> Result<(u64, Vec<u8>, Vec<Insn>, Vec
             Op::Jal | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu
         ) {
             let target = i64::from(insn.offset) + i64::from(insn.imm);
-            if target >= 0 && target % 2 == 0 {
-                insn.target = entry_index
-                    .get((target / 2) as usize)
-                    .copied()
-                    .unwrap_or(NO_TARGET);
-            }
+            insn.target = usize::try_from(target)
+                .ok()
+                .filter(|target| target % 2 == 0)
+                .and_then(|target| entry_index.get(target / 2))
+                .copied()
+                .unwrap_or(NO_TARGET);
         }
     }
     Ok((start, bytes, code, entry_index))
@@ -420,6 +462,21 @@ fn function_names(bytes: &[u8]) -> Vec<(u64, Box<str>)> {
         .collect()
 }
 
+/// An offset or count within the decoded code, which [`MAX_CODE_SPAN`] keeps far below
+/// `u32::MAX` (and so below `usize::MAX` on every host).
+fn to_usize(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
+/// See [`to_usize`].
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "offsets and entry counts are below MAX_CODE_SPAN, far below u32::MAX"
+)]
+fn to_u32(value: usize) -> u32 {
+    value as u32
+}
+
 /// Block lengths for every entry, computed backwards so each successor already knows its own.
 fn block_lengths(code: &[Insn]) -> Vec<u16> {
     let mut block_rest = vec![0u16; code.len()];
@@ -453,7 +510,8 @@ mod tests {
     fn straight_line_code_is_consecutive_and_branches_resolve_to_entries() {
         // addi a0,a0,1 ; c.addi a0,1 ; beq zero,zero,-6 (back to the first instruction)
         let data = vec![0x13, 0x05, 0x15, 0x00, 0x05, 0x05, 0xe3, 0x0d, 0x00, 0xfe];
-        let (start, _, code, entry_index) = decode_code(&[code_segment(10, data)]).unwrap();
+        let (start, _, code, entry_index) =
+            decode_code(&[code_segment(10, data)], Xlen::Rv64).unwrap();
         assert_eq!(start, 0x10000);
         let ops: Vec<Op> = code.iter().map(|insn| insn.op).collect();
         assert_eq!(ops, [Op::Addi, Op::Addi, Op::Beq, Op::FallThrough]);
@@ -469,7 +527,8 @@ mod tests {
     #[test]
     fn a_huge_zero_filled_code_segment_costs_nothing_to_load() {
         let data = vec![0x13, 0, 0, 0];
-        let (_, bytes, code, entry_index) = decode_code(&[code_segment(1 << 30, data)]).unwrap();
+        let (_, bytes, code, entry_index) =
+            decode_code(&[code_segment(1 << 30, data)], Xlen::Rv64).unwrap();
         assert_eq!(
             code.len(),
             2,
@@ -479,9 +538,25 @@ mod tests {
     }
 
     #[test]
+    fn executable_segments_far_apart_are_refused() {
+        let near = code_segment(4, vec![0x13, 0, 0, 0]);
+        let far = LoadSegment {
+            vaddr: 0x10000 + (1 << 36),
+            ..code_segment(4, vec![0x13, 0, 0, 0])
+        };
+        let result = decode_code(&[near, far], Xlen::Rv64);
+        assert_eq!(
+            result.err(),
+            Some(LoadError::CodeTooSpread {
+                span: (1 << 36) + 4
+            })
+        );
+    }
+
+    #[test]
     fn too_much_machine_code_is_refused() {
         let size = MAX_CODE_BYTES + 2;
-        let result = decode_code(&[code_segment(size, vec![0; size as usize])]);
+        let result = decode_code(&[code_segment(size, vec![0; to_usize(size)])], Xlen::Rv64);
         assert_eq!(result.err(), Some(LoadError::CodeTooLarge { bytes: size }));
     }
 }

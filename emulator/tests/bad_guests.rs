@@ -8,6 +8,7 @@
 )]
 mod support;
 
+use rvedge::registers::{A0, A5, A7};
 use rvedge::{CapturedOutput, Isolated, Machine, Options, SetupError, Stop, Trap, TrapKind};
 
 const BUDGET: u64 = 50_000_000;
@@ -82,6 +83,16 @@ fn stores_to_read_only_segments_fault() {
 }
 
 #[test]
+fn the_text_cannot_be_made_writable_or_unmapped_up_to_its_last_page() {
+    let (stop, stdout, _) = run("bad/unprotect_text_end", &Options::default());
+    assert_eq!(stop, Stop::Exited(0), "{stdout}");
+    assert!(
+        stdout.contains("mprotect(last text page, rwx): -1"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn illegal_instruction_reports_its_bits_and_pc() {
     let (stop, stdout, machine) = run("bad/illegal_instruction", &Options::default());
     let Stop::Trap(trap) = stop else {
@@ -129,10 +140,21 @@ fn a_memory_bomb_stops_at_the_memory_limit() {
 #[test]
 fn malformed_programs_are_load_errors() {
     let hello = support::guest("c/hello");
+    let hello32 = support::guest("rv32/c/hello");
+    let mut bad_class = hello32.clone();
+    bad_class[4] = 3;
+    let mut wrapping = hello32.clone();
+    // The second program header (the text's PT_LOAD) gets a p_memsz (ELF32: header at
+    // 52 + 32, field at + 20) that runs past the 32-bit address space.
+    wrapping[104..108].copy_from_slice(&u32::MAX.to_le_bytes());
     for (bytes, expected) in [
         (Vec::new(), "not an ELF file"),
         (b"#!/bin/sh\necho hi\n".to_vec(), "not an ELF file"),
         (hello[..100].to_vec(), "outside the file"),
+        (hello32[..40].to_vec(), "shorter than its ELF header"),
+        (hello32[..100].to_vec(), "outside the file"),
+        (bad_class, "ELF class is invalid (3)"),
+        (wrapping, "wraps around the address space"),
     ] {
         let error = Machine::from_elf(&bytes, &Options::default(), Box::new(Isolated::default()))
             .expect_err("malformed program must not load");
@@ -161,8 +183,14 @@ fn a_program_larger_than_the_memory_limit_does_not_start() {
 /// random arguments, illegal instructions), the machine stops with a `Stop` value.
 #[test]
 fn random_code_never_crashes_the_host() {
-    let original = support::guest("c/hello");
-    let image = rvedge::elf::parse(&original, rvedge::PROGRAM_ADDRESS_LIMIT).unwrap();
+    for guest in ["c/hello", "rv32/c/hello"] {
+        random_code_in(guest);
+    }
+}
+
+fn random_code_in(guest: &str) {
+    let original = support::guest(guest);
+    let image = rvedge::elf::parse(&original, rvedge::program_address_limit).unwrap();
     let text = image
         .segments
         .iter()
@@ -210,7 +238,13 @@ fn random_code_never_crashes_the_host() {
 /// cleanly, and the machine stays usable.
 #[test]
 fn system_calls_with_wild_arguments_fail_cleanly() {
-    let program = rvedge::Program::from_elf(&support::guest("c/hello")).unwrap();
+    for guest in ["c/hello", "rv32/c/hello"] {
+        wild_system_calls_in(guest);
+    }
+}
+
+fn wild_system_calls_in(guest: &str) {
+    let program = rvedge::Program::from_elf(&support::guest(guest)).unwrap();
     let ecall_pc = program
         .code
         .iter()
@@ -232,8 +266,8 @@ fn system_calls_with_wild_arguments_fail_cleanly() {
     for round in 0..4000u64 {
         let mut machine =
             Machine::new(program.clone(), &options, Box::new(Isolated::default())).unwrap();
-        let sp = machine.register(2);
-        for register in 10..=15 {
+        let sp = machine.register(rvedge::registers::SP);
+        for register in A0..=A5 {
             let value = match next() % 4 {
                 0 => 0,
                 1 => sp.wrapping_sub(next() % 4096),
@@ -242,17 +276,21 @@ fn system_calls_with_wild_arguments_fail_cleanly() {
             };
             machine.set_register(register, value);
         }
-        machine.set_register(17, round % 300);
+        // The numbers in use end at 435 (RV32's *_time64 calls are 403 and up).
+        machine.set_register(A7, round % 450);
         machine.set_pc(ecall_pc);
         match machine.run(1) {
             // The ecall returned to the guest, which the budget then stopped.
             Stop::BudgetExhausted => returned += 1,
             Stop::Exited(_) | Stop::Trap(_) => {}
-            other => panic!("system call {} stopped with {other:?}", round % 300),
+            other => panic!(
+                "{guest}: system call {} stopped with {other:?}",
+                round % 450
+            ),
         }
     }
     assert!(
         returned > 3000,
-        "{returned} of 4000 calls returned to the guest"
+        "{guest}: {returned} of 4000 calls returned to the guest"
     );
 }

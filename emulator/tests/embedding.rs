@@ -8,9 +8,9 @@
 )]
 mod support;
 
+use rvedge::registers::A0;
 use rvedge::{CapturedOutput, Isolated, Machine, Options, Stop, TrapKind};
 
-const A0: usize = 10;
 const BUDGET: u64 = 10_000_000;
 
 fn no_host_calls(_: &mut Machine, number: u64) -> Option<Stop> {
@@ -108,7 +108,7 @@ fn registers_and_memory_are_readable_and_writable() {
     let (mut machine, function) = template(&CapturedOutput::default());
     machine.set_register(0, 99);
     assert_eq!(machine.register(0), 0, "x0 stays zero");
-    let sp = machine.register(2);
+    let sp = machine.register(rvedge::registers::SP);
     machine.write_memory(sp - 64, b"rvedge").unwrap();
     let mut back = [0u8; 6];
     machine.read_memory(sp - 64, &mut back).unwrap();

@@ -13,13 +13,12 @@ mod support;
 use std::process::Command;
 use std::sync::Arc;
 
+use rvedge::registers::SP;
 use rvedge::runtime::abi::Hook;
 use rvedge::runtime::{
     ErrorKind, FunctionCallError, HttpRequest, Limits, MemoryHost, Tenant, MAX_FUNCTION_STRING,
 };
 use rvedge::{FunctionLookupError, FunctionTable, Program};
-
-const SP: usize = 2;
 
 fn origin_program() -> Vec<u8> {
     let path = support::tenants_dir().join("origin");

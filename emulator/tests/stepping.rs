@@ -89,7 +89,11 @@ fn a_step_runs_one_instruction_and_moves_pc_past_it() {
     assert_eq!(machine.step(), None);
     assert_eq!(machine.instructions(), 1);
     assert_eq!(machine.pc(), entry.wrapping_add(insn.imm as i64 as u64));
-    assert_eq!(machine.register(1), entry + 4, "ra links past the jal");
+    assert_eq!(
+        machine.register(rvedge::registers::RA),
+        entry + 4,
+        "ra links past the jal"
+    );
     // Then straight-line code: each step moves pc by the instruction's length.
     for _ in 0..3 {
         let pc = machine.pc();

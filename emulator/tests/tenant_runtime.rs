@@ -20,6 +20,9 @@ use rvedge::runtime::{
     Tenants,
 };
 
+/// The builds of the probing tenants: riscv64 Linux, and RV32 (picolibc) under `rv32/`.
+const WIDTHS: [&str; 2] = ["", "rv32/"];
+
 fn load(name: &str, program: &str, limits: Limits) -> Arc<Tenant> {
     Tenant::load(name, &support::guest(program), limits, None)
         .unwrap_or_else(|error| panic!("{program} loads: {error}"))
@@ -253,60 +256,66 @@ fn tenants_load_reports_what_went_wrong_and_where() {
 /// the calls write only into one static buffer, so even memory_limit would be a bug.
 #[test]
 fn random_calls_with_bad_arguments_never_break_the_host() {
-    const REQUESTS: u64 = 3000;
-    let tenant = load("fuzz", "tenant/call_fuzz", Limits::default());
-    let mut answered = 0;
-    let mut by_kind: BTreeMap<&str, u32> = BTreeMap::new();
-    // The first seed of each outcome ("answered" or an error kind), to replay at the end.
-    let mut first_seeds: BTreeMap<&str, (u64, String)> = BTreeMap::new();
-    for seed in 0..REQUESTS {
-        let url = format!("/{seed}");
-        let outcome = catch_unwind(AssertUnwindSafe(|| get(&tenant, &url)))
-            .unwrap_or_else(|_| panic!("seed {seed}: the host panicked"));
-        let class = match &outcome.result {
-            Ok(_) => "answered",
-            Err(error) => error.kind.name(),
-        };
-        first_seeds
-            .entry(class)
-            .or_insert_with(|| (seed, format!("{:?}", outcome.result)));
-        match &outcome.result {
-            Ok((response, source)) => {
-                let text = String::from_utf8_lossy(&response.body);
-                assert_eq!(response.status, 200, "seed {seed}: {text}");
-                assert_eq!(source, &Source::Synthesized, "seed {seed}");
-                assert!(text.ends_with("unexpected=0"), "seed {seed}: {text}");
-                answered += 1;
-            }
-            Err(error) => {
-                assert_eq!(error.tenant, "fuzz");
-                match error.kind {
-                    ErrorKind::BadArgument => {
-                        assert_eq!(error.during, "on_recv", "seed {seed}: {error}");
-                        assert!(
-                            error.detail.ends_with("is outside guest memory")
-                                && Call::ALL
-                                    .iter()
-                                    .any(|call| error.detail.starts_with(&format!("{call}: "))),
-                            "seed {seed}: {error}"
-                        );
-                    }
-                    _ => panic!("seed {seed}: unexpected error {error}"),
+    for width in WIDTHS {
+        const REQUESTS: u64 = 3000;
+        let tenant = load(
+            "fuzz",
+            &format!("{width}tenant/call_fuzz"),
+            Limits::default(),
+        );
+        let mut answered = 0;
+        let mut by_kind: BTreeMap<&str, u32> = BTreeMap::new();
+        // The first seed of each outcome ("answered" or an error kind), to replay at the end.
+        let mut first_seeds: BTreeMap<&str, (u64, String)> = BTreeMap::new();
+        for seed in 0..REQUESTS {
+            let url = format!("/{seed}");
+            let outcome = catch_unwind(AssertUnwindSafe(|| get(&tenant, &url)))
+                .unwrap_or_else(|_| panic!("seed {seed}: the host panicked"));
+            let class = match &outcome.result {
+                Ok(_) => "answered",
+                Err(error) => error.kind.name(),
+            };
+            first_seeds
+                .entry(class)
+                .or_insert_with(|| (seed, format!("{:?}", outcome.result)));
+            match &outcome.result {
+                Ok((response, source)) => {
+                    let text = String::from_utf8_lossy(&response.body);
+                    assert_eq!(response.status, 200, "seed {seed}: {text}");
+                    assert_eq!(source, &Source::Synthesized, "seed {seed}");
+                    assert!(text.ends_with("unexpected=0"), "seed {seed}: {text}");
+                    answered += 1;
                 }
-                *by_kind.entry(error.kind.name()).or_default() += 1;
+                Err(error) => {
+                    assert_eq!(error.tenant, "fuzz");
+                    match error.kind {
+                        ErrorKind::BadArgument => {
+                            assert_eq!(error.during, "on_recv", "seed {seed}: {error}");
+                            assert!(
+                                error.detail.ends_with("is outside guest memory")
+                                    && Call::ALL
+                                        .iter()
+                                        .any(|call| error.detail.starts_with(&format!("{call}: "))),
+                                "seed {seed}: {error}"
+                            );
+                        }
+                        _ => panic!("seed {seed}: unexpected error {error}"),
+                    }
+                    *by_kind.entry(error.kind.name()).or_default() += 1;
+                }
             }
         }
-    }
-    let bad_arguments = by_kind.get("bad_argument").copied().unwrap_or(0);
-    assert!(
-        answered > 0 && bad_arguments > 0,
-        "{answered} answered, errors {by_kind:?}: the fuzz must exercise both"
-    );
-    // The template is untouched: the same request gives the same outcome again, so a request
-    // that answered still does.
-    for (class, (seed, result)) in first_seeds {
-        let again = format!("{:?}", get(&tenant, &format!("/{seed}")).result);
-        assert_eq!(again, result, "seed {seed} ({class}) repeated");
+        let bad_arguments = by_kind.get("bad_argument").copied().unwrap_or(0);
+        assert!(
+            answered > 0 && bad_arguments > 0,
+            "{answered} answered, errors {by_kind:?}: the fuzz must exercise both"
+        );
+        // The template is untouched: the same request gives the same outcome again, so a request
+        // that answered still does.
+        for (class, (seed, result)) in first_seeds {
+            let again = format!("{:?}", get(&tenant, &format!("/{seed}")).result);
+            assert_eq!(again, result, "seed {seed} ({class}) repeated");
+        }
     }
 }
 
@@ -316,99 +325,101 @@ fn random_calls_with_bad_arguments_never_break_the_host() {
 /// (headers). Expected values: -1 EPERM, -2 ENOENT, -7 E2BIG, -22 EINVAL, -38 ENOSYS.
 #[test]
 fn per_call_rules_on_the_client_side() {
-    let tenant = load("rules", "tenant/rules", Limits::default());
-    let outcome = send(
-        &tenant,
-        request("GET", "/probes", &[("X-Probe", "hello-world")], ""),
-    );
-    let (response, source) = response(&outcome);
-    assert_eq!(source, &Source::Synthesized);
-    let expected = [
-        // Hooks and header sets: forge is allowed in on_recv (and ignored after respond).
-        "forge_in_recv=0",
-        "forge_bad_decision=-22",
-        "header_set_resp=-1",
-        "header_get_bereq=-1",
-        "header_count_beresp=-1",
-        "header_count_set_4=-22",
-        "status_get_resp=-1",
-        "body_get=-1",
-        "cache_set=-1",
-        "state_save=-1",
-        "state_restore=-1",
-        "wait_for_requests=-1",
-        "set_hook_bad_id=-22",
-        "unknown_call_521=-38",
-        "unknown_call_9999=-38",
-        // Headers: case-insensitive names, the full length when the output is cut.
-        "header_get_truncated=11[hello]",
-        "header_get_absent=-2",
-        "bad_header_name=-22",
-        "empty_header_name=-22",
-        "header_value_with_newline=-22",
-        "header_value_not_utf8=-22",
-        "header_append=0",
-        "header_append=0",
-        "header_unset=2",
-        "header_unset_again=0",
-        "header_count=1",
-        "header_at_0=20[X-Probe: hello]",
-        "header_at_end=-2",
-        // URL and method.
-        "url_without_slash=-22",
-        "url_with_space=-22",
-        "url_set=0",
-        "url_get=11",
-        "method_bad=-22",
-        "method_set=0",
-        "method_get=5[PU]",
-        "status_set_req=-1",
-        // Other calls.
-        "backend_set_empty=-22",
-        "backend_set=0",
-        "hash_add=0",
-        "log=0",
-        "json_validate_ok=0",
-        "json_validate_bad=1",
-        "json_query=3[two]",
-        "json_query_absent=-2",
-        "json_query_bad_doc=-22",
-        "json_query_bad_pointer=-22",
-        "xml_query=1[9]",
-        "xml_query_absent=-2",
-        "xml_validate_bad=1",
-        "sha256=32[ba78]",
-        "hmac_sha256=32",
-        "hash_add_too_big=-7",
-        "respond_status_99=-22",
-        "respond_status_1000=-22",
-        "respond_bad_content_type=-22",
-    ]
-    .join(" ");
-    assert_eq!(String::from_utf8_lossy(&response.body), expected);
-    assert_eq!(response.status, 299, "on_deliver's status_set");
-    assert_eq!(
-        header(response, "x-hash-probes"),
-        Some("hash_add=0 respond=-1 header_get_resp=-1 forge=-1")
-    );
-    assert_eq!(
-        header(response, "x-deliver-probes"),
-        Some(
-            "status=200 respond=-1 forge=-1 hash_add=-1 body_get=-1 status_set_99=-22 \
-             status_set_299=0 bereq=-1"
-        )
-    );
-    assert_eq!(header(response, "x-delivered"), Some("1"));
-    assert_eq!(outcome.hash, b"key-hashed");
-    assert_eq!(outcome.log, ["a log line"]);
-    // What on_recv changed in the request; no backend request was made.
-    assert_eq!(outcome.request.url, "/probes?x=1");
-    assert_eq!(outcome.request.method, "PURGE");
-    assert_eq!(
-        outcome.request.headers,
-        [("X-Probe".to_string(), "hello-world".to_string())]
-    );
-    assert_eq!(outcome.stats.forks, 1);
+    for width in WIDTHS {
+        let tenant = load("rules", &format!("{width}tenant/rules"), Limits::default());
+        let outcome = send(
+            &tenant,
+            request("GET", "/probes", &[("X-Probe", "hello-world")], ""),
+        );
+        let (response, source) = response(&outcome);
+        assert_eq!(source, &Source::Synthesized);
+        let expected = [
+            // Hooks and header sets: forge is allowed in on_recv (and ignored after respond).
+            "forge_in_recv=0",
+            "forge_bad_decision=-22",
+            "header_set_resp=-1",
+            "header_get_bereq=-1",
+            "header_count_beresp=-1",
+            "header_count_set_4=-22",
+            "status_get_resp=-1",
+            "body_get=-1",
+            "cache_set=-1",
+            "state_save=-1",
+            "state_restore=-1",
+            "wait_for_requests=-1",
+            "set_hook_bad_id=-22",
+            "unknown_call_521=-38",
+            "unknown_call_9999=-38",
+            // Headers: case-insensitive names, the full length when the output is cut.
+            "header_get_truncated=11[hello]",
+            "header_get_absent=-2",
+            "bad_header_name=-22",
+            "empty_header_name=-22",
+            "header_value_with_newline=-22",
+            "header_value_not_utf8=-22",
+            "header_append=0",
+            "header_append=0",
+            "header_unset=2",
+            "header_unset_again=0",
+            "header_count=1",
+            "header_at_0=20[X-Probe: hello]",
+            "header_at_end=-2",
+            // URL and method.
+            "url_without_slash=-22",
+            "url_with_space=-22",
+            "url_set=0",
+            "url_get=11",
+            "method_bad=-22",
+            "method_set=0",
+            "method_get=5[PU]",
+            "status_set_req=-1",
+            // Other calls.
+            "backend_set_empty=-22",
+            "backend_set=0",
+            "hash_add=0",
+            "log=0",
+            "json_validate_ok=0",
+            "json_validate_bad=1",
+            "json_query=3[two]",
+            "json_query_absent=-2",
+            "json_query_bad_doc=-22",
+            "json_query_bad_pointer=-22",
+            "xml_query=1[9]",
+            "xml_query_absent=-2",
+            "xml_validate_bad=1",
+            "sha256=32[ba78]",
+            "hmac_sha256=32",
+            "hash_add_too_big=-7",
+            "respond_status_99=-22",
+            "respond_status_1000=-22",
+            "respond_bad_content_type=-22",
+        ]
+        .join(" ");
+        assert_eq!(String::from_utf8_lossy(&response.body), expected);
+        assert_eq!(response.status, 299, "on_deliver's status_set");
+        assert_eq!(
+            header(response, "x-hash-probes"),
+            Some("hash_add=0 respond=-1 header_get_resp=-1 forge=-1")
+        );
+        assert_eq!(
+            header(response, "x-deliver-probes"),
+            Some(
+                "status=200 respond=-1 forge=-1 hash_add=-1 body_get=-1 status_set_99=-22 \
+                 status_set_299=0 bereq=-1"
+            )
+        );
+        assert_eq!(header(response, "x-delivered"), Some("1"));
+        assert_eq!(outcome.hash, b"key-hashed");
+        assert_eq!(outcome.log, ["a log line"]);
+        // What on_recv changed in the request; no backend request was made.
+        assert_eq!(outcome.request.url, "/probes?x=1");
+        assert_eq!(outcome.request.method, "PURGE");
+        assert_eq!(
+            outcome.request.headers,
+            [("X-Probe".to_string(), "hello-world".to_string())]
+        );
+        assert_eq!(outcome.stats.forks, 1);
+    }
 }
 
 /// A hook removed during a request is gone for the rest of that request only.
@@ -426,73 +437,77 @@ fn a_hook_removed_during_a_request_is_back_for_the_next() {
 /// its `data` from the client fork; on_backend_fetch and on_backend_response run around it.
 #[test]
 fn per_call_rules_on_the_backend_side_with_a_forge_callback() {
-    let tenant = load("rules", "tenant/rules", Limits::default());
-    let outcome = send(
-        &tenant,
-        request("POST", "/forge", &[("X-Probe", "p1")], "the body"),
-    );
-    let (response, source) = response(&outcome);
-    assert_eq!(
-        String::from_utf8_lossy(&response.body),
-        "data=42 body=the body x-probe=p1 url=/forge body_get_cap0=8 header_get_req=-1 \
-         header_set_beresp=-1 forge=-1 backend_set=-1 hash_add=-1 cache_set=0"
-    );
-    // header_set_beresp=-1: beresp does not exist inside a forge callback; `respond` makes it
-    // (docs/abi.md, forge).
-    // The callback's cache_set(1, 60) was overridden by on_backend_response's cache_set(0, 0).
-    assert_eq!(source, &Source::Forged);
-    assert_eq!(outcome.cache, Some(CacheDecision::UNCACHEABLE));
-    // on_deliver's status_set(299) replaced the forged 201, which on_backend_response saw.
-    assert_eq!(response.status, 299);
-    assert_eq!(header(response, "content-type"), Some("text/plain"));
-    assert_eq!(
-        header(response, "x-beresp-probes"),
-        Some("status=201 respond=-1 backend_set=-1 cache_set=0")
-    );
-    assert_eq!(header(response, "x-delivered"), Some("1"));
-    assert_eq!(
-        header(response, "x-deliver-probes"),
-        Some(
-            "status=201 respond=-1 forge=-1 hash_add=-1 body_get=-1 status_set_99=-22 \
-             status_set_299=0 bereq=-1"
-        )
-    );
-    let fetched = outcome
-        .request
-        .headers
-        .iter()
-        .find(|(name, _)| name == "x-fetched")
-        .map(|(_, value)| value.as_str());
-    assert_eq!(fetched, Some("body=the body beresp=-1 backend_set=0"));
-    assert_eq!(outcome.stats.forks, 2);
+    for width in WIDTHS {
+        let tenant = load("rules", &format!("{width}tenant/rules"), Limits::default());
+        let outcome = send(
+            &tenant,
+            request("POST", "/forge", &[("X-Probe", "p1")], "the body"),
+        );
+        let (response, source) = response(&outcome);
+        assert_eq!(
+            String::from_utf8_lossy(&response.body),
+            "data=42 body=the body x-probe=p1 url=/forge body_get_cap0=8 header_get_req=-1 \
+             header_set_beresp=-1 forge=-1 backend_set=-1 hash_add=-1 cache_set=0"
+        );
+        // header_set_beresp=-1: beresp does not exist inside a forge callback; `respond` makes it
+        // (docs/abi.md, forge).
+        // The callback's cache_set(1, 60) was overridden by on_backend_response's cache_set(0, 0).
+        assert_eq!(source, &Source::Forged);
+        assert_eq!(outcome.cache, Some(CacheDecision::UNCACHEABLE));
+        // on_deliver's status_set(299) replaced the forged 201, which on_backend_response saw.
+        assert_eq!(response.status, 299);
+        assert_eq!(header(response, "content-type"), Some("text/plain"));
+        assert_eq!(
+            header(response, "x-beresp-probes"),
+            Some("status=201 respond=-1 backend_set=-1 cache_set=0")
+        );
+        assert_eq!(header(response, "x-delivered"), Some("1"));
+        assert_eq!(
+            header(response, "x-deliver-probes"),
+            Some(
+                "status=201 respond=-1 forge=-1 hash_add=-1 body_get=-1 status_set_99=-22 \
+                 status_set_299=0 bereq=-1"
+            )
+        );
+        let fetched = outcome
+            .request
+            .headers
+            .iter()
+            .find(|(name, _)| name == "x-fetched")
+            .map(|(_, value)| value.as_str());
+        assert_eq!(fetched, Some("body=the body beresp=-1 backend_set=0"));
+        assert_eq!(outcome.stats.forks, 2);
+    }
 }
 
 #[test]
 fn per_call_rules_on_the_backend_side_with_the_origin() {
-    let tenant = load("rules", "tenant/rules", Limits::default());
-    let outcome = send(&tenant, request("GET", "/origin", &[("X-Probe", "p2")], ""));
-    let (response, source) = response(&outcome);
-    // on_backend_fetch chose the backend and tagged the backend request.
-    assert_eq!(
-        source,
-        &Source::Backend {
-            name: "second".into()
-        }
-    );
-    let echoed: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
-    assert_eq!(echoed["backend"], "second");
-    assert_eq!(echoed["url"], "/origin");
-    assert_eq!(echoed["headers"]["x-probe"], "p2");
-    assert_eq!(
-        echoed["headers"]["x-fetched"],
-        "body= beresp=-1 backend_set=0"
-    );
-    assert_eq!(
-        header(response, "x-beresp-probes"),
-        Some("status=200 respond=-1 backend_set=-1 cache_set=0")
-    );
-    assert_eq!(header(response, "x-delivered"), Some("1"));
-    assert_eq!(response.status, 299);
+    for width in WIDTHS {
+        let tenant = load("rules", &format!("{width}tenant/rules"), Limits::default());
+        let outcome = send(&tenant, request("GET", "/origin", &[("X-Probe", "p2")], ""));
+        let (response, source) = response(&outcome);
+        // on_backend_fetch chose the backend and tagged the backend request.
+        assert_eq!(
+            source,
+            &Source::Backend {
+                name: "second".into()
+            }
+        );
+        let echoed: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(echoed["backend"], "second");
+        assert_eq!(echoed["url"], "/origin");
+        assert_eq!(echoed["headers"]["x-probe"], "p2");
+        assert_eq!(
+            echoed["headers"]["x-fetched"],
+            "body= beresp=-1 backend_set=0"
+        );
+        assert_eq!(
+            header(response, "x-beresp-probes"),
+            Some("status=200 respond=-1 backend_set=-1 cache_set=0")
+        );
+        assert_eq!(header(response, "x-delivered"), Some("1"));
+        assert_eq!(response.status, 299);
+    }
 }
 
 // ---- Live update ----------------------------------------------------------------------------

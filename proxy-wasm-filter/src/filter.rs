@@ -15,9 +15,7 @@
 //!   the tenant and the cause. The VM keeps serving; nothing traps.
 
 use rvedge::runtime::HeaderList as _;
-use rvedge::runtime::{
-    error_response, BackendPlan, Exchange, HttpResponse, Next, DEFAULT_BACKEND,
-};
+use rvedge::runtime::{error_response, BackendPlan, Exchange, HttpResponse, Next, DEFAULT_BACKEND};
 use std::sync::Arc;
 
 use crate::config::{tenant_name, FilterConfiguration};

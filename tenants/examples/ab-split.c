@@ -80,7 +80,7 @@ static const char *group_of(uint64_t req) {
     return group;
 }
 
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)resp;
     const char *group = group_of(req);
@@ -90,13 +90,13 @@ static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
     rvedge_backend_set_str(backend);
 }
 
-static void on_hash(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_hash(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)resp;
     rvedge_hash_add_str(group_of(req));
 }
 
-static void on_deliver(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_deliver(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     rvedge_header_set_str(resp, "X-AB-Group", group_of(req));
 }

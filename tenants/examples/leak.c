@@ -55,7 +55,7 @@ __attribute__((noinline)) static void stack_scribble(void) {
     __asm__ volatile("" : : "r"(area) : "memory"); /* the array counts as used */
 }
 
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)req;
     (void)resp;

@@ -2,7 +2,7 @@
  * instruction budget (error kind `timeout`). */
 #include <rvedge.h>
 
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)req;
     (void)resp;

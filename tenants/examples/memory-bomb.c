@@ -1,24 +1,30 @@
-/* Adversarial: on_recv allocates and fills 1 MiB after 1 MiB and never frees,
- * so the host must stop it at its memory limit (error kind `memory_limit`). */
+/* Adversarial: on_recv takes 1 MiB after 1 MiB from the program break, writes
+ * to every page of each and never gives any back, so the host must stop it at
+ * its memory limit (error kind `memory_limit`) long before its instruction
+ * budget. (sbrk rather than malloc: picolibc's malloc clears what it hands
+ * out, byte by byte, which would run out of instructions first.) */
 #include <rvedge.h>
 
+#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
+#include <unistd.h>
 
 #define CHUNK (1u << 20)
+#define PAGE 4096u
 
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)req;
     (void)resp;
     for (;;) {
-        char *chunk = malloc(CHUNK);
-        if (chunk == NULL) {
-            abort(); /* allocation failed at the limit: die */
+        char *chunk = sbrk(CHUNK);
+        if (chunk == (char *)-1) {
+            abort(); /* the break cannot grow any further: die */
         }
-        memset(chunk, 0x5a, CHUNK);
-        /* The chunk "escapes", so the compiler cannot drop the malloc and
-         * memset as dead stores. */
+        for (uint32_t offset = 0; offset < CHUNK; offset += PAGE) {
+            chunk[offset] = 0x5a;
+        }
+        /* The chunk "escapes", so the compiler cannot drop the stores as dead. */
         __asm__ volatile("" : : "r"(chunk) : "memory");
     }
 }

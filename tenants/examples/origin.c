@@ -12,7 +12,7 @@
 /* The token of a URL: hex of the first TOKEN_BYTES of its SHA-256. */
 #define TOKEN_BYTES 8
 
-static void on_backend_fetch(uint64_t data, uint64_t bereq, uint64_t beresp) {
+static void on_backend_fetch(rvedge_word data, rvedge_word bereq, rvedge_word beresp) {
     (void)data;
     (void)beresp;
     char url[2048];
@@ -34,7 +34,7 @@ static void on_backend_fetch(uint64_t data, uint64_t bereq, uint64_t beresp) {
     rvedge_header_unset_str(bereq, "Cookie");
 }
 
-static void on_backend_response(uint64_t data, uint64_t bereq, uint64_t beresp) {
+static void on_backend_response(rvedge_word data, rvedge_word bereq, rvedge_word beresp) {
     (void)data;
     rvedge_header_set_str(beresp, "X-Origin-Checked", "1");
     if (rvedge_status_get(beresp) != 404) {
@@ -49,7 +49,7 @@ static void on_backend_response(uint64_t data, uint64_t bereq, uint64_t beresp) 
 }
 
 /* Requests go on to the origin as they are; the work is on the backend side. */
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)req;
     (void)resp;

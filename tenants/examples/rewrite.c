@@ -11,13 +11,13 @@ static const char old_prefix[] = "/old/";
 static const char new_prefix[] = "/new/";
 #define PREFIX_LEN (sizeof old_prefix - 1)
 
-static void on_deliver(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_deliver(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)req;
     rvedge_header_set_str(resp, "X-Served-By", "rvedge");
 }
 
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)resp;
     char small[1024];

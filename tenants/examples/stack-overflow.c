@@ -17,7 +17,7 @@ __attribute__((noinline)) static uint64_t recurse(uint64_t depth) {
     return recurse(depth + 1) + frame[0];
 }
 
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)req;
     (void)resp;

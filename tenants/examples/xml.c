@@ -118,7 +118,7 @@ static void respond(uint64_t status, const char *content_type, const buffer *bod
     rvedge_respond(status, content_type, strlen(content_type), body->bytes, body->len);
 }
 
-static void convert(uint64_t data, uint64_t bereq, uint64_t beresp) {
+static void convert(rvedge_word data, rvedge_word bereq, rvedge_word beresp) {
     (void)data;
     (void)bereq;
     (void)beresp;
@@ -141,7 +141,7 @@ static void convert(uint64_t data, uint64_t bereq, uint64_t beresp) {
     respond(200, "application/json", &json);
 }
 
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)resp;
     char method[16];

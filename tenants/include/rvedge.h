@@ -98,11 +98,20 @@ extern "C" {
 /* Length of the SHA-256 and HMAC-SHA256 outputs. */
 #define RVEDGE_DIGEST_LEN 32
 
+/* One register: 64 bits on RV64, 32 on RV32. Every argument and result of a
+ * call travels in one (docs/abi.md, "Argument widths"): on RV32 pointers,
+ * lengths and all other values are 32-bit, and results are sign-extended from
+ * 32 bits, so the int64_t results below mean the same on both widths. */
+typedef uintptr_t rvedge_word;
+typedef intptr_t rvedge_signed_word;
+
 /* A hook: the host calls it with a0 = data (the value given at registration),
  * a1 = arg1, a2 = arg2 (see the hook table: usually two header-set ids), and
  * a3 = the argument string of VCL's run(arg) (NUL-terminated; NULL without
- * one), which hooks that do not need it simply do not declare. */
-typedef void (*rvedge_hook_fn)(uint64_t data, uint64_t arg1, uint64_t arg2);
+ * one), which hooks that do not need it simply do not declare. Its parameters
+ * are registers, so write them as rvedge_word (uint64_t is the same type on
+ * RV64 only). */
+typedef void (*rvedge_hook_fn)(rvedge_word data, rvedge_word arg1, rvedge_word arg2);
 
 /* The header-set argument of a hook that has no such set (on_hit, on_miss). */
 #define RVEDGE_NO_HEADER_SET UINT64_MAX
@@ -111,101 +120,101 @@ typedef void (*rvedge_hook_fn)(uint64_t data, uint64_t arg1, uint64_t arg2);
  * The "memory" clobber matters: the host reads and writes guest buffers, so
  * the compiler must not keep their contents in registers across the call. */
 
-static inline int64_t rvedge_syscall0(uint64_t number) {
-    register uint64_t a7 __asm__("a7") = number;
-    register int64_t a0 __asm__("a0");
+static inline int64_t rvedge_syscall0(rvedge_word number) {
+    register rvedge_word a7 __asm__("a7") = number;
+    register rvedge_signed_word a0 __asm__("a0");
     __asm__ volatile("ecall" : "=r"(a0) : "r"(a7) : "memory");
     return a0;
 }
 
-static inline int64_t rvedge_syscall1(uint64_t number, uint64_t arg0) {
-    register uint64_t a7 __asm__("a7") = number;
-    register uint64_t a0 __asm__("a0") = arg0;
+static inline int64_t rvedge_syscall1(rvedge_word number, rvedge_word arg0) {
+    register rvedge_word a7 __asm__("a7") = number;
+    register rvedge_word a0 __asm__("a0") = arg0;
     __asm__ volatile("ecall" : "+r"(a0) : "r"(a7) : "memory");
-    return (int64_t)a0;
+    return (int64_t)(rvedge_signed_word)a0;
 }
 
-static inline int64_t rvedge_syscall2(uint64_t number, uint64_t arg0, uint64_t arg1) {
-    register uint64_t a7 __asm__("a7") = number;
-    register uint64_t a0 __asm__("a0") = arg0;
-    register uint64_t a1 __asm__("a1") = arg1;
+static inline int64_t rvedge_syscall2(rvedge_word number, rvedge_word arg0, rvedge_word arg1) {
+    register rvedge_word a7 __asm__("a7") = number;
+    register rvedge_word a0 __asm__("a0") = arg0;
+    register rvedge_word a1 __asm__("a1") = arg1;
     __asm__ volatile("ecall" : "+r"(a0) : "r"(a7), "r"(a1) : "memory");
-    return (int64_t)a0;
+    return (int64_t)(rvedge_signed_word)a0;
 }
 
-static inline int64_t rvedge_syscall3(uint64_t number, uint64_t arg0, uint64_t arg1,
-                                      uint64_t arg2) {
-    register uint64_t a7 __asm__("a7") = number;
-    register uint64_t a0 __asm__("a0") = arg0;
-    register uint64_t a1 __asm__("a1") = arg1;
-    register uint64_t a2 __asm__("a2") = arg2;
+static inline int64_t rvedge_syscall3(rvedge_word number, rvedge_word arg0, rvedge_word arg1,
+                                      rvedge_word arg2) {
+    register rvedge_word a7 __asm__("a7") = number;
+    register rvedge_word a0 __asm__("a0") = arg0;
+    register rvedge_word a1 __asm__("a1") = arg1;
+    register rvedge_word a2 __asm__("a2") = arg2;
     __asm__ volatile("ecall" : "+r"(a0) : "r"(a7), "r"(a1), "r"(a2) : "memory");
-    return (int64_t)a0;
+    return (int64_t)(rvedge_signed_word)a0;
 }
 
-static inline int64_t rvedge_syscall4(uint64_t number, uint64_t arg0, uint64_t arg1,
-                                      uint64_t arg2, uint64_t arg3) {
-    register uint64_t a7 __asm__("a7") = number;
-    register uint64_t a0 __asm__("a0") = arg0;
-    register uint64_t a1 __asm__("a1") = arg1;
-    register uint64_t a2 __asm__("a2") = arg2;
-    register uint64_t a3 __asm__("a3") = arg3;
+static inline int64_t rvedge_syscall4(rvedge_word number, rvedge_word arg0, rvedge_word arg1,
+                                      rvedge_word arg2, rvedge_word arg3) {
+    register rvedge_word a7 __asm__("a7") = number;
+    register rvedge_word a0 __asm__("a0") = arg0;
+    register rvedge_word a1 __asm__("a1") = arg1;
+    register rvedge_word a2 __asm__("a2") = arg2;
+    register rvedge_word a3 __asm__("a3") = arg3;
     __asm__ volatile("ecall" : "+r"(a0) : "r"(a7), "r"(a1), "r"(a2), "r"(a3) : "memory");
-    return (int64_t)a0;
+    return (int64_t)(rvedge_signed_word)a0;
 }
 
-static inline int64_t rvedge_syscall5(uint64_t number, uint64_t arg0, uint64_t arg1,
-                                      uint64_t arg2, uint64_t arg3, uint64_t arg4) {
-    register uint64_t a7 __asm__("a7") = number;
-    register uint64_t a0 __asm__("a0") = arg0;
-    register uint64_t a1 __asm__("a1") = arg1;
-    register uint64_t a2 __asm__("a2") = arg2;
-    register uint64_t a3 __asm__("a3") = arg3;
-    register uint64_t a4 __asm__("a4") = arg4;
+static inline int64_t rvedge_syscall5(rvedge_word number, rvedge_word arg0, rvedge_word arg1,
+                                      rvedge_word arg2, rvedge_word arg3, rvedge_word arg4) {
+    register rvedge_word a7 __asm__("a7") = number;
+    register rvedge_word a0 __asm__("a0") = arg0;
+    register rvedge_word a1 __asm__("a1") = arg1;
+    register rvedge_word a2 __asm__("a2") = arg2;
+    register rvedge_word a3 __asm__("a3") = arg3;
+    register rvedge_word a4 __asm__("a4") = arg4;
     __asm__ volatile("ecall"
                      : "+r"(a0)
                      : "r"(a7), "r"(a1), "r"(a2), "r"(a3), "r"(a4)
                      : "memory");
-    return (int64_t)a0;
+    return (int64_t)(rvedge_signed_word)a0;
 }
 
-static inline int64_t rvedge_syscall6(uint64_t number, uint64_t arg0, uint64_t arg1,
-                                      uint64_t arg2, uint64_t arg3, uint64_t arg4,
-                                      uint64_t arg5) {
-    register uint64_t a7 __asm__("a7") = number;
-    register uint64_t a0 __asm__("a0") = arg0;
-    register uint64_t a1 __asm__("a1") = arg1;
-    register uint64_t a2 __asm__("a2") = arg2;
-    register uint64_t a3 __asm__("a3") = arg3;
-    register uint64_t a4 __asm__("a4") = arg4;
-    register uint64_t a5 __asm__("a5") = arg5;
+static inline int64_t rvedge_syscall6(rvedge_word number, rvedge_word arg0, rvedge_word arg1,
+                                      rvedge_word arg2, rvedge_word arg3, rvedge_word arg4,
+                                      rvedge_word arg5) {
+    register rvedge_word a7 __asm__("a7") = number;
+    register rvedge_word a0 __asm__("a0") = arg0;
+    register rvedge_word a1 __asm__("a1") = arg1;
+    register rvedge_word a2 __asm__("a2") = arg2;
+    register rvedge_word a3 __asm__("a3") = arg3;
+    register rvedge_word a4 __asm__("a4") = arg4;
+    register rvedge_word a5 __asm__("a5") = arg5;
     __asm__ volatile("ecall"
                      : "+r"(a0)
                      : "r"(a7), "r"(a1), "r"(a2), "r"(a3), "r"(a4), "r"(a5)
                      : "memory");
-    return (int64_t)a0;
+    return (int64_t)(rvedge_signed_word)a0;
 }
 
-static inline int64_t rvedge_syscall7(uint64_t number, uint64_t arg0, uint64_t arg1,
-                                      uint64_t arg2, uint64_t arg3, uint64_t arg4,
-                                      uint64_t arg5, uint64_t arg6) {
-    register uint64_t a7 __asm__("a7") = number;
-    register uint64_t a0 __asm__("a0") = arg0;
-    register uint64_t a1 __asm__("a1") = arg1;
-    register uint64_t a2 __asm__("a2") = arg2;
-    register uint64_t a3 __asm__("a3") = arg3;
-    register uint64_t a4 __asm__("a4") = arg4;
-    register uint64_t a5 __asm__("a5") = arg5;
-    register uint64_t a6 __asm__("a6") = arg6;
+static inline int64_t rvedge_syscall7(rvedge_word number, rvedge_word arg0, rvedge_word arg1,
+                                      rvedge_word arg2, rvedge_word arg3, rvedge_word arg4,
+                                      rvedge_word arg5, rvedge_word arg6) {
+    register rvedge_word a7 __asm__("a7") = number;
+    register rvedge_word a0 __asm__("a0") = arg0;
+    register rvedge_word a1 __asm__("a1") = arg1;
+    register rvedge_word a2 __asm__("a2") = arg2;
+    register rvedge_word a3 __asm__("a3") = arg3;
+    register rvedge_word a4 __asm__("a4") = arg4;
+    register rvedge_word a5 __asm__("a5") = arg5;
+    register rvedge_word a6 __asm__("a6") = arg6;
     __asm__ volatile("ecall"
                      : "+r"(a0)
                      : "r"(a7), "r"(a1), "r"(a2), "r"(a3), "r"(a4), "r"(a5), "r"(a6)
                      : "memory");
-    return (int64_t)a0;
+    return (int64_t)(rvedge_signed_word)a0;
 }
 
-/* Pointers travel as plain 64-bit numbers. */
-#define RVEDGE_PTR(p) ((uint64_t)(uintptr_t)(p))
+/* Pointers travel as plain numbers, a register wide. */
+#define RVEDGE_PTR(p) ((rvedge_word)(uintptr_t)(p))
 
 /* ---- One function per call ---------------------------------------------- */
 
@@ -494,7 +503,8 @@ static inline int64_t rvedge_regex_match(uint64_t index, const char *subject,
 static inline int64_t rvedge_regex_subst(uint64_t index, int all, const char *text,
                                          size_t text_len, const char *replacement,
                                          size_t replacement_len, char *out, size_t out_cap) {
-    uint64_t flags = all ? (1ull << 63) : 0;
+    /* Bit 31, so the flag fits an RV32 register; indices stay far below it. */
+    uint64_t flags = all ? (1ull << 31) : 0;
     return rvedge_syscall7(RVEDGE_CALL_REGEX_SUBST, index | flags, RVEDGE_PTR(text), text_len,
                            RVEDGE_PTR(replacement), replacement_len, RVEDGE_PTR(out),
                            out_cap);

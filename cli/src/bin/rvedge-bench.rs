@@ -1,10 +1,12 @@
 //! `rvedge-bench`: guest MIPS of the rvedge interpreter against qemu-riscv64's JIT on the same
-//! CPU-bound guest (tests/guests/bench/cpubench.c), measured in one run, and the cost of making
-//! a machine from a snapshot and calling a guest function in it, and the per-request path of
-//! a tenant, and what tenant calls cost: an attack tenant looping on one expensive host call
-//! against an ordinary one spinning, both under the same instruction budget. Prints figures;
-//! it asserts nothing about speed, only that both emulators produce the same checksums, that
-//! requests succeed and that attacks end as timeouts.
+//! CPU-bound guest (tests/guests/bench/cpubench.c), measured in one run; the same guest built
+//! for the other flavours (RV64 with Zb*, RV32 with Zb*: instruction counts and MIPS against
+//! rv64gc); and the cost of making a machine from a snapshot and calling a guest function in
+//! it, and the per-request path of a tenant, and what tenant calls cost: an attack tenant
+//! looping on one expensive host call against an ordinary one spinning, both under the same
+//! instruction budget. Prints figures; it asserts nothing about speed, only that both
+//! emulators produce the same checksums, that requests succeed and that attacks end as
+//! timeouts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,6 +41,9 @@ struct Arguments {
     /// gives a profiler (perf) more samples.
     #[arg(long)]
     rounds: Option<usize>,
+    /// Skip the other builds of cpubench (Zb*, RV32).
+    #[arg(long)]
+    no_flavours: bool,
 }
 
 fn target_dir() -> PathBuf {
@@ -238,7 +243,7 @@ fn measure_fork_and_call(rounds: usize) {
     let mut function = 0;
     let stop = template.run_with_host_calls(10_000_000, &mut |machine, number| {
         if number == 500 {
-            function = machine.register(10);
+            function = machine.register(rvedge::registers::A0);
             return None;
         }
         Some(Stop::HostCall(number))
@@ -387,6 +392,60 @@ fn mips(instructions: u64, elapsed: Duration) -> f64 {
     instructions as f64 / elapsed.as_secs_f64() / 1e6
 }
 
+/// The builds of cpubench by scripts/build-guests.sh, the reference first.
+const FLAVOURS: [(&str, &str); 4] = [
+    ("rv64gc (glibc)", "bench/cpubench"),
+    ("rv64gc_zba_zbb_zbs (glibc)", "zb/bench/cpubench"),
+    (
+        "rv64gc+zba,zbb,zbc,zbs (picolibc)",
+        "rv64-freestanding/bench/cpubench",
+    ),
+    ("rv32gc+zba,zbb,zbc (picolibc)", "rv32/bench/cpubench"),
+];
+
+/// Each build of cpubench on rvedge, group by group in turn so that load on the machine
+/// falls on all of them alike: guest instructions (fewer is what Zb* is for) and MIPS, each
+/// against rv64gc's in the same run.
+fn measure_flavours(groups: &[String], scale: f64) {
+    let programs: Vec<(&str, Vec<u8>)> = FLAVOURS
+        .iter()
+        .filter_map(|(name, path)| {
+            let path = guests_dir().join(path);
+            match std::fs::read(&path) {
+                Ok(elf) => Some((*name, elf)),
+                Err(error) => {
+                    println!(
+                        "{name}: not measured, cannot read {} ({error})",
+                        path.display()
+                    );
+                    None
+                }
+            }
+        })
+        .collect();
+    println!();
+    println!(
+        "{:<36} {:<6} {:>14} {:>10} {:>10} {:>10}",
+        "cpubench build", "group", "instructions", "vs rv64gc", "MIPS", "vs rv64gc"
+    );
+    for group in groups.iter().filter(|group| !group.is_empty()) {
+        let guest_arguments = vec!["cpubench".to_string(), group.clone(), scale.to_string()];
+        let mut reference: Option<(u64, f64)> = None;
+        for (name, elf) in &programs {
+            let run = run_rvedge(elf, &guest_arguments);
+            let our_mips = mips(run.instructions, run.elapsed);
+            let (base_instructions, base_mips) =
+                *reference.get_or_insert((run.instructions, our_mips));
+            println!(
+                "{name:<36} {group:<6} {:>14} {:>10.3} {our_mips:>10.1} {:>10.2}",
+                run.instructions,
+                run.instructions as f64 / base_instructions as f64,
+                our_mips / base_mips
+            );
+        }
+    }
+}
+
 fn main() {
     let arguments = Arguments::parse();
     let guest = arguments
@@ -432,6 +491,9 @@ fn main() {
         );
     }
     println!("checksums: rvedge output equals qemu-riscv64's for every group measured");
+    if !arguments.no_flavours && arguments.guest.is_none() {
+        measure_flavours(&arguments.groups, scale);
+    }
     let rounds = arguments
         .rounds
         .unwrap_or(if arguments.quick { 1_000 } else { 20_000 });

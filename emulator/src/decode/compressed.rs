@@ -8,13 +8,7 @@
 //! Reserved encodings yield `None`, and the caller raises an illegal-instruction
 //! exception.
 
-/// Base integer register width, which selects between the RV32C-only and the
-/// RV64C-only encodings that share opcode slots.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Xlen {
-    Rv32,
-    Rv64,
-}
+use crate::xlen::Xlen;
 
 // Quadrants: bits 1:0 of a compressed halfword. 0b11 marks a 32-bit instruction.
 const QUADRANT_MASK: u16 = 0b11;

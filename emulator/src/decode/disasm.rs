@@ -4,13 +4,7 @@
 use core::fmt;
 
 use super::{Format, Insn, Op, DISCARD_REGISTER};
-
-/// ABI names of the integer registers x0..x31.
-pub const INT_REGISTER_NAMES: [&str; 32] = [
-    "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0", "a1", "a2", "a3", "a4",
-    "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4",
-    "t5", "t6",
-];
+use crate::registers::INT_REGISTER_NAMES;
 
 const FP_REGISTER_NAMES: [&str; 32] = [
     "ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7", "fs0", "fs1", "fa0", "fa1", "fa2",
@@ -58,6 +52,7 @@ impl fmt::Display for Disassembly {
             Format::None => write!(out, "{name}"),
             Format::R => write!(out, "{name} {}, {}, {}", x(i.rd), x(i.rs1), x(i.rs2)),
             Format::I => write!(out, "{name} {}, {}, {}", x(i.rd), x(i.rs1), i.imm),
+            Format::Unary => write!(out, "{name} {}, {}", x(i.rd), x(i.rs1)),
             Format::Load => write!(out, "{name} {}, {}({})", x(i.rd), i.imm, x(i.rs1)),
             Format::Store => write!(out, "{name} {}, {}({})", x(i.rs2), i.imm, x(i.rs1)),
             Format::Branch => write!(out, "{name} {}, {}, {target:#x}", x(i.rs1), x(i.rs2)),
@@ -92,10 +87,14 @@ impl fmt::Display for Disassembly {
 
 #[cfg(test)]
 mod tests {
-    use crate::decode::decode;
+    use crate::decode::{decode, Xlen};
 
     fn text(word: u32, pc: u64) -> alloc::string::String {
-        alloc::format!("{}", decode(word).disassemble(pc))
+        alloc::format!("{}", decode(word, Xlen::Rv64).disassemble(pc))
+    }
+
+    fn text_rv32(word: u32) -> alloc::string::String {
+        alloc::format!("{}", decode(word, Xlen::Rv32).disassemble(0))
     }
 
     #[test]
@@ -106,5 +105,21 @@ mod tests {
         assert_eq!(text(0x0000_0073, 0), "ecall");
         assert_eq!(text(0x0000_0013, 0), "addi zero, zero, 0");
         assert_eq!(text(0x02b5_0553, 0), "fadd.d fa0, fa0, fa1");
+        assert_eq!(text(0x0805_c53b, 0), "zext.h a0, a1");
+        assert_eq!(text(0x6215_d513, 0), "rori a0, a1, 33");
+        assert_eq!(text(0x20c5_c53b, 0), "sh2add.uw a0, a1, a2");
+    }
+
+    #[test]
+    fn rv32_code_prints_its_own_mnemonics() {
+        // add, addi, clz, rori, rev8 and zext.h as a 32-bit program spells them.
+        assert_eq!(text_rv32(0x00c5_8533), "add a0, a1, a2");
+        assert_eq!(text_rv32(0xfff5_0513), "addi a0, a0, -1");
+        assert_eq!(text_rv32(0x6005_9513), "clz a0, a1");
+        assert_eq!(text_rv32(0x61f5_d513), "rori a0, a1, 31");
+        assert_eq!(text_rv32(0x6985_d513), "rev8 a0, a1");
+        assert_eq!(text_rv32(0x0805_c533), "zext.h a0, a1");
+        // RV64-only encodings are illegal there.
+        assert_eq!(text_rv32(0x0005_3503), "illegal 0x53503");
     }
 }

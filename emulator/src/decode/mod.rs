@@ -1,4 +1,4 @@
-//! Instruction decoding: raw RV64GC words into the compact, pre-decoded [`Insn`] form that the
+//! Instruction decoding: raw RV32GC/RV64GC words (with Zba, Zbb, Zbc, Zbs and Zicond) into the compact, pre-decoded [`Insn`] form that the
 //! interpreter dispatches on and the disassembler prints.
 //!
 //! Decoding is pure: the same bytes always give the same `Insn`, and nothing here touches a
@@ -8,8 +8,8 @@
 pub mod compressed;
 mod disasm;
 
-pub use compressed::Xlen;
-pub use disasm::INT_REGISTER_NAMES;
+pub use crate::registers::INT_REGISTER_NAMES;
+pub use crate::xlen::Xlen;
 
 /// Integer destination registers that are `x0` are redirected here at decode time, so the
 /// executor can write results unconditionally and `x0` stays zero without a branch.
@@ -25,6 +25,8 @@ pub enum Format {
     R,
     /// `rd, rs1, imm`.
     I,
+    /// `rd, rs1` (bit-manipulation ops of one operand).
+    Unary,
     /// `rd, imm(rs1)` integer load.
     Load,
     /// `rs2, imm(rs1)` integer store.
@@ -252,6 +254,99 @@ instruction_table! {
     FcvtDL = "fcvt.d.l", IntToFp;
     FcvtDLu = "fcvt.d.lu", IntToFp;
     FmvDX = "fmv.d.x", IntToFp;
+    // Zba
+    AddUw = "add.uw", R;
+    Sh1add = "sh1add", R;
+    Sh2add = "sh2add", R;
+    Sh3add = "sh3add", R;
+    Sh1addUw = "sh1add.uw", R;
+    Sh2addUw = "sh2add.uw", R;
+    Sh3addUw = "sh3add.uw", R;
+    SlliUw = "slli.uw", I;
+    // Zbb
+    Andn = "andn", R;
+    Orn = "orn", R;
+    Xnor = "xnor", R;
+    Clz = "clz", Unary;
+    Clzw = "clzw", Unary;
+    Ctz = "ctz", Unary;
+    Ctzw = "ctzw", Unary;
+    Cpop = "cpop", Unary;
+    Cpopw = "cpopw", Unary;
+    Max = "max", R;
+    Maxu = "maxu", R;
+    Min = "min", R;
+    Minu = "minu", R;
+    SextB = "sext.b", Unary;
+    SextH = "sext.h", Unary;
+    ZextH = "zext.h", Unary;
+    Rol = "rol", R;
+    Rolw = "rolw", R;
+    Ror = "ror", R;
+    Rorw = "rorw", R;
+    Rori = "rori", I;
+    Roriw = "roriw", I;
+    OrcB = "orc.b", Unary;
+    Rev8 = "rev8", Unary;
+    // Zbc
+    Clmul = "clmul", R;
+    Clmulh = "clmulh", R;
+    Clmulr = "clmulr", R;
+    // Zbs
+    Bclr = "bclr", R;
+    Bclri = "bclri", I;
+    Bext = "bext", R;
+    Bexti = "bexti", I;
+    Binv = "binv", R;
+    Binvi = "binvi", I;
+    Bset = "bset", R;
+    Bseti = "bseti", I;
+    // Zicond
+    CzeroEqz = "czero.eqz", R;
+    CzeroNez = "czero.nez", R;
+    // RV32 forms, chosen at decode time for 32-bit programs (see `rv32_form`). Registers
+    // always hold 64 bits; an RV32 machine keeps each one the sign extension of its 32-bit
+    // value. These execute exactly as the RV64 W-form named in the comment, which computes
+    // the 32-bit result and sign-extends it:
+    AddRv32 = "add", R; // addw
+    SubRv32 = "sub", R; // subw
+    SllRv32 = "sll", R; // sllw
+    SrlRv32 = "srl", R; // srlw
+    SraRv32 = "sra", R; // sraw
+    AddiRv32 = "addi", I; // addiw
+    SlliRv32 = "slli", I; // slliw
+    SrliRv32 = "srli", I; // srliw
+    SraiRv32 = "srai", I; // sraiw
+    MulRv32 = "mul", R; // mulw
+    DivRv32 = "div", R; // divw
+    DivuRv32 = "divu", R; // divuw
+    RemRv32 = "rem", R; // remw
+    RemuRv32 = "remu", R; // remuw
+    ClzRv32 = "clz", Unary; // clzw
+    CtzRv32 = "ctz", Unary; // ctzw
+    CpopRv32 = "cpop", Unary; // cpopw
+    RolRv32 = "rol", R; // rolw
+    RorRv32 = "ror", R; // rorw
+    RoriRv32 = "rori", I; // roriw
+    // ...and these have no W-form to borrow, so they are ops of their own.
+    AuipcRv32 = "auipc", U;
+    MulhRv32 = "mulh", R;
+    MulhsuRv32 = "mulhsu", R;
+    MulhuRv32 = "mulhu", R;
+    Sh1addRv32 = "sh1add", R;
+    Sh2addRv32 = "sh2add", R;
+    Sh3addRv32 = "sh3add", R;
+    Rev8Rv32 = "rev8", Unary;
+    ClmulRv32 = "clmul", R;
+    ClmulhRv32 = "clmulh", R;
+    ClmulrRv32 = "clmulr", R;
+    BclrRv32 = "bclr", R;
+    BclriRv32 = "bclri", I;
+    BextRv32 = "bext", R;
+    BinvRv32 = "binv", R;
+    BinviRv32 = "binvi", I;
+    BsetRv32 = "bset", R;
+    BsetiRv32 = "bseti", I;
 }
 
 impl Op {
@@ -353,12 +448,12 @@ pub fn decode_bytes(bytes: &[u8], xlen: Xlen) -> (Insn, u8) {
     let halfword = u16::from_le_bytes([low0, low1]);
     if halfword & 0b11 != 0b11 {
         return match compressed::expand(halfword, xlen) {
-            Some(word) => (decode(word), 2),
+            Some(word) => (decode(word, xlen), 2),
             None => (Insn::illegal(u32::from(halfword)), 2),
         };
     }
     match bytes.get(..4) {
-        Some(&[b0, b1, b2, b3]) => (decode(u32::from_le_bytes([b0, b1, b2, b3])), 4),
+        Some(&[b0, b1, b2, b3]) => (decode(u32::from_le_bytes([b0, b1, b2, b3]), xlen), 4),
         // A 32-bit instruction cut off by the end of its segment.
         _ => (Insn::illegal(u32::from(halfword)), 2),
     }
@@ -417,16 +512,94 @@ fn static_rounding_mode(word: u32) -> Option<i32> {
     }
 }
 
-/// Decodes one 32-bit instruction word.
-pub fn decode(word: u32) -> Insn {
-    decode_checked(word).unwrap_or(Insn::illegal(word))
+/// Decodes one 32-bit instruction word of a program of width `xlen`.
+pub fn decode(word: u32, xlen: Xlen) -> Insn {
+    decode_checked(word, xlen).unwrap_or(Insn::illegal(word))
 }
 
 fn insn(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> Option<Insn> {
     Some(Insn::new(op, rd, rs1, rs2, imm))
 }
 
-fn decode_checked(word: u32) -> Option<Insn> {
+fn decode_checked(word: u32, xlen: Xlen) -> Option<Insn> {
+    let insn = decode_base(word, xlen)?;
+    match xlen {
+        Xlen::Rv64 => Some(insn),
+        Xlen::Rv32 => Some(Insn {
+            op: rv32_form(insn.op)?,
+            ..insn
+        }),
+    }
+}
+
+/// What an op decoded from a 32-bit program executes as, or `None` if RV32 has no such
+/// instruction. Registers are 64 bits wide for both widths; an RV32 machine keeps every one
+/// the sign extension of its 32-bit value. Ops whose 64-bit result already is that (logic,
+/// compares, loads, branches, the W-forms) stay; those whose result would not be become
+/// their `…Rv32` form, decided here once so that executing needs no width test.
+fn rv32_form(op: Op) -> Option<Op> {
+    use Op::*;
+    Some(match op {
+        Add => AddRv32,
+        Sub => SubRv32,
+        Sll => SllRv32,
+        Srl => SrlRv32,
+        Sra => SraRv32,
+        Addi => AddiRv32,
+        Slli => SlliRv32,
+        Srli => SrliRv32,
+        Srai => SraiRv32,
+        Mul => MulRv32,
+        Div => DivRv32,
+        Divu => DivuRv32,
+        Rem => RemRv32,
+        Remu => RemuRv32,
+        Clz => ClzRv32,
+        Ctz => CtzRv32,
+        Cpop => CpopRv32,
+        Rol => RolRv32,
+        Ror => RorRv32,
+        Rori => RoriRv32,
+        Auipc => AuipcRv32,
+        Mulh => MulhRv32,
+        Mulhsu => MulhsuRv32,
+        Mulhu => MulhuRv32,
+        Sh1add => Sh1addRv32,
+        Sh2add => Sh2addRv32,
+        Sh3add => Sh3addRv32,
+        Rev8 => Rev8Rv32,
+        Clmul => ClmulRv32,
+        Clmulh => ClmulhRv32,
+        Clmulr => ClmulrRv32,
+        Bclr => BclrRv32,
+        Bclri => BclriRv32,
+        Bext => BextRv32,
+        Binv => BinvRv32,
+        Binvi => BinviRv32,
+        Bset => BsetRv32,
+        Bseti => BsetiRv32,
+        // RV64-only: doublewords, the W-forms, the .uw forms and 64-bit float conversions.
+        Ld | Lwu | Sd | Addiw | Slliw | Srliw | Sraiw | Addw | Subw | Sllw | Srlw | Sraw | Mulw
+        | Divw | Divuw | Remw | Remuw | LrD | ScD | AmoswapD | AmoaddD | AmoxorD | AmoandD
+        | AmoorD | AmominD | AmomaxD | AmominuD | AmomaxuD | FcvtLS | FcvtLuS | FcvtSL
+        | FcvtSLu | FcvtLD | FcvtLuD | FcvtDL | FcvtDLu | FmvXD | FmvDX | AddUw | Sh1addUw
+        | Sh2addUw | Sh3addUw | SlliUw | Clzw | Ctzw | Cpopw | Rolw | Rorw | Roriw => return None,
+        // The same on both widths.
+        _ => op,
+    })
+}
+
+/// The shift amount of an OP-IMM shift-like instruction: 6 bits on RV64; on RV32 5 bits, and
+/// an encoding with bit 5 set is reserved.
+fn shift_amount(word: u32, xlen: Xlen) -> Option<i32> {
+    let shamt = ((word >> 20) & 63) as i32;
+    match xlen {
+        Xlen::Rv32 if shamt >= 32 => None,
+        _ => Some(shamt),
+    }
+}
+
+fn decode_base(word: u32, xlen: Xlen) -> Option<Insn> {
     use Op::*;
     let rd = int_rd(word);
     let rs1 = field_rs1(word);
@@ -473,30 +646,36 @@ fn decode_checked(word: u32) -> Option<Insn> {
             };
             insn(op, 0, rs1, rs2, imm_s(word))
         }
+        0x13 if f3 == 1 || f3 == 5 => decode_op_imm_shift(word, xlen, rd, rs1),
         0x13 => {
-            let shamt = ((word >> 20) & 63) as i32;
-            let funct6 = word >> 26;
-            let (op, imm) = match (f3, funct6) {
-                (0, _) => (Addi, imm_i(word)),
-                (2, _) => (Slti, imm_i(word)),
-                (3, _) => (Sltiu, imm_i(word)),
-                (4, _) => (Xori, imm_i(word)),
-                (6, _) => (Ori, imm_i(word)),
-                (7, _) => (Andi, imm_i(word)),
-                (1, 0) => (Slli, shamt),
-                (5, 0) => (Srli, shamt),
-                (5, 0x10) => (Srai, shamt),
-                _ => return None,
+            let op = match f3 {
+                0 => Addi,
+                2 => Slti,
+                3 => Sltiu,
+                4 => Xori,
+                6 => Ori,
+                _ => Andi,
             };
-            insn(op, rd, rs1, 0, imm)
+            insn(op, rd, rs1, 0, imm_i(word))
         }
         0x1b => {
             let shamt = ((word >> 20) & 31) as i32;
             let (op, imm) = match (f3, f7) {
                 (0, _) => (Addiw, imm_i(word)),
                 (1, 0) => (Slliw, shamt),
+                (1, _) if word >> 26 == 0b00_0010 => (SlliUw, ((word >> 20) & 63) as i32),
+                (1, 0x30) => (
+                    match rs2 {
+                        0 => Clzw,
+                        1 => Ctzw,
+                        2 => Cpopw,
+                        _ => return None,
+                    },
+                    0,
+                ),
                 (5, 0) => (Srliw, shamt),
                 (5, 0x20) => (Sraiw, shamt),
+                (5, 0x30) => (Roriw, shamt),
                 _ => return None,
             };
             insn(op, rd, rs1, 0, imm)
@@ -521,6 +700,29 @@ fn decode_checked(word: u32) -> Option<Insn> {
                 (1, 5) => Divu,
                 (1, 6) => Rem,
                 (1, 7) => Remu,
+                (0x10, 2) => Sh1add,
+                (0x10, 4) => Sh2add,
+                (0x10, 6) => Sh3add,
+                (0x20, 7) => Andn,
+                (0x20, 6) => Orn,
+                (0x20, 4) => Xnor,
+                (0x05, 1) => Clmul,
+                (0x05, 2) => Clmulr,
+                (0x05, 3) => Clmulh,
+                (0x05, 4) => Min,
+                (0x05, 5) => Minu,
+                (0x05, 6) => Max,
+                (0x05, 7) => Maxu,
+                (0x30, 1) => Rol,
+                (0x30, 5) => Ror,
+                (0x24, 1) => Bclr,
+                (0x24, 5) => Bext,
+                (0x34, 1) => Binv,
+                (0x14, 1) => Bset,
+                (0x07, 5) => CzeroEqz,
+                (0x07, 7) => CzeroNez,
+                // zext.h is `pack rd, rs1, x0` on RV32 and `packw` on RV64 (below).
+                (0x04, 4) if rs2 == 0 && xlen == Xlen::Rv32 => return insn(ZextH, rd, rs1, 0, 0),
                 _ => return None,
             };
             insn(op, rd, rs1, rs2, 0)
@@ -537,6 +739,13 @@ fn decode_checked(word: u32) -> Option<Insn> {
                 (1, 5) => Divuw,
                 (1, 6) => Remw,
                 (1, 7) => Remuw,
+                (0x04, 0) => AddUw,
+                (0x10, 2) => Sh1addUw,
+                (0x10, 4) => Sh2addUw,
+                (0x10, 6) => Sh3addUw,
+                (0x30, 1) => Rolw,
+                (0x30, 5) => Rorw,
+                (0x04, 4) if rs2 == 0 && xlen == Xlen::Rv64 => return insn(ZextH, rd, rs1, 0, 0),
                 _ => return None,
             };
             insn(op, rd, rs1, rs2, 0)
@@ -598,6 +807,44 @@ fn decode_checked(word: u32) -> Option<Insn> {
         }
         0x53 => decode_op_fp(word, rs1, rs2),
         _ => None,
+    }
+}
+
+/// OP-IMM with funct3 1 or 5: the shifts and the Zbb/Zbs ops that share their encoding, told
+/// apart by imm[11:6] (and, for the one-operand ops, the rest of the immediate).
+fn decode_op_imm_shift(word: u32, xlen: Xlen, rd: u8, rs1: u8) -> Option<Insn> {
+    use Op::*;
+    let funct6 = word >> 26;
+    let low_bits = (word >> 20) & 63;
+    let unary = |op| insn(op, rd, rs1, 0, 0);
+    match (funct3(word), funct6) {
+        (1, 0b01_1000) => match low_bits {
+            0 => unary(Clz),
+            1 => unary(Ctz),
+            2 => unary(Cpop),
+            4 => unary(SextB),
+            5 => unary(SextH),
+            _ => None,
+        },
+        (5, 0b00_1010) if low_bits == 0b00_0111 => unary(OrcB),
+        (5, 0b01_1010) => match (xlen, low_bits) {
+            (Xlen::Rv64, 0b11_1000) | (Xlen::Rv32, 0b01_1000) => unary(Rev8),
+            _ => None,
+        },
+        (f3, funct6) => {
+            let op = match (f3, funct6) {
+                (1, 0b00_0000) => Slli,
+                (1, 0b01_0010) => Bclri,
+                (1, 0b00_1010) => Bseti,
+                (1, 0b01_1010) => Binvi,
+                (5, 0b00_0000) => Srli,
+                (5, 0b01_0000) => Srai,
+                (5, 0b01_0010) => Bexti,
+                (5, 0b01_1000) => Rori,
+                _ => return None,
+            };
+            insn(op, rd, rs1, 0, shift_amount(word, xlen)?)
+        }
     }
 }
 
@@ -736,30 +983,33 @@ mod tests {
     #[test]
     fn immediates_decode_with_sign() {
         // addi a0, a0, -1
-        assert_eq!(decode(0xfff5_0513), Insn::new(Op::Addi, 10, 10, 0, -1));
+        assert_eq!(
+            decode(0xfff5_0513, Xlen::Rv64),
+            Insn::new(Op::Addi, 10, 10, 0, -1)
+        );
         // sd ra, -8(sp)
-        let store = decode(0xfe11_3c23);
+        let store = decode(0xfe11_3c23, Xlen::Rv64);
         assert_eq!(
             (store.op, store.rs1, store.rs2, store.imm),
             (Op::Sd, 2, 1, -8)
         );
         // beq a0, a1, -4
-        let branch = decode(0xfeb5_0ee3);
+        let branch = decode(0xfeb5_0ee3, Xlen::Rv64);
         assert_eq!((branch.op, branch.imm), (Op::Beq, -4));
         // jal ra, -1048576
-        let jump = decode(0x8000_00ef);
+        let jump = decode(0x8000_00ef, Xlen::Rv64);
         assert_eq!((jump.op, jump.rd), (Op::Jal, 1));
         assert_eq!(jump.imm, -1048576);
         // lui a0, 0xfffff
-        assert_eq!(decode(0xffff_f537).imm, -4096);
+        assert_eq!(decode(0xffff_f537, Xlen::Rv64).imm, -4096);
     }
 
     #[test]
     fn writes_to_x0_go_to_the_discard_register() {
         // addi x0, x0, 0 (nop)
-        assert_eq!(decode(0x0000_0013).rd, DISCARD_REGISTER);
+        assert_eq!(decode(0x0000_0013, Xlen::Rv64).rd, DISCARD_REGISTER);
         // fadd.s f0, f1, f2: floating-point f0 is a real register
-        assert_eq!(decode(0x0020_f053).rd, 0);
+        assert_eq!(decode(0x0020_f053, Xlen::Rv64).rd, 0);
     }
 
     #[test]
@@ -770,7 +1020,7 @@ mod tests {
             0x0020_d053, /* fadd.s rm=5 */
             0x3020_0073, /* mret */
         ] {
-            let decoded = decode(word);
+            let decoded = decode(word, Xlen::Rv64);
             assert_eq!(decoded.op, Op::Illegal, "{word:#010x}");
             assert_eq!(decoded.imm as u32, word);
         }
@@ -783,7 +1033,7 @@ mod tests {
         assert_eq!(decode_bytes(&[0x13, 0, 0], Xlen::Rv64).0.op, Op::Illegal);
         assert_eq!(
             decode_bytes(&[0x13, 0, 0, 0], Xlen::Rv64),
-            (decode(0x13), 4)
+            (decode(0x13, Xlen::Rv64), 4)
         );
     }
 }

@@ -9,31 +9,11 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::{read_u16, read_u32, read_u64};
-
-// ELF64 file header fields that locate the section header table.
-const E_SHOFF_OFFSET: usize = 40;
-const E_SHENTSIZE_OFFSET: usize = 58;
-const E_SHNUM_OFFSET: usize = 60;
-
-// ELF64 section header layout.
-const SECTION_HEADER_SIZE: usize = 64;
-const SH_TYPE_OFFSET: usize = 4;
-const SH_OFFSET_OFFSET: usize = 24;
-const SH_SIZE_OFFSET: usize = 32;
-const SH_LINK_OFFSET: usize = 40;
-const SH_ENTSIZE_OFFSET: usize = 56;
+use super::{read_u16, read_u32, Layout};
 
 // sh_type values.
 const SHT_SYMTAB: u32 = 2;
 const SHT_STRTAB: u32 = 3;
-
-// ELF64 symbol layout.
-const SYMBOL_SIZE: usize = 24;
-const ST_NAME_OFFSET: usize = 0;
-const ST_INFO_OFFSET: usize = 4;
-const ST_SHNDX_OFFSET: usize = 6;
-const ST_VALUE_OFFSET: usize = 8;
 
 // st_info: type in the low nibble, binding in the high one.
 const STT_FUNC: u8 = 2;
@@ -54,12 +34,12 @@ pub struct FunctionSymbol<'elf> {
 /// Why the symbol table could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SymbolTableError {
-    /// `e_shentsize` is not the ELF64 section header size.
-    SectionHeaderEntrySize { found: u16 },
+    /// `e_shentsize` is not the section header size of the file's class.
+    SectionHeaderEntrySize { found: u16, expected: u16 },
     /// Section header `index` does not fit in the file.
     SectionHeaderOutsideFile { index: u16 },
-    /// The symbol table's `sh_entsize` is not the ELF64 symbol size.
-    SymbolEntrySize { found: u64 },
+    /// The symbol table's `sh_entsize` is not the symbol size of the file's class.
+    SymbolEntrySize { found: u64, expected: u64 },
     /// Section `index`'s bytes are not all in the file.
     SectionOutsideFile { index: u32 },
     /// The symbol table's `sh_link` does not name a string table.
@@ -71,16 +51,16 @@ pub enum SymbolTableError {
 impl fmt::Display for SymbolTableError {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SymbolTableError::SectionHeaderEntrySize { found } => write!(
+            SymbolTableError::SectionHeaderEntrySize { found, expected } => write!(
                 out,
-                "section headers are {found} bytes, expected {SECTION_HEADER_SIZE}"
+                "section headers are {found} bytes, expected {expected}"
             ),
             SymbolTableError::SectionHeaderOutsideFile { index } => {
                 write!(out, "section header {index} lies outside the file")
             }
-            SymbolTableError::SymbolEntrySize { found } => write!(
+            SymbolTableError::SymbolEntrySize { found, expected } => write!(
                 out,
-                "symbol table entries are {found} bytes, expected {SYMBOL_SIZE}"
+                "symbol table entries are {found} bytes, expected {expected}"
             ),
             SymbolTableError::SectionOutsideFile { index } => {
                 write!(out, "section {index} lies outside the file")
@@ -121,25 +101,30 @@ impl Section {
 }
 
 /// Reads section header `index` of the table at `table_offset`.
-fn section(file: &[u8], table_offset: usize, index: u16) -> Result<Section, SymbolTableError> {
+fn section(
+    file: &[u8],
+    layout: &Layout,
+    table_offset: usize,
+    index: u16,
+) -> Result<Section, SymbolTableError> {
     let outside = SymbolTableError::SectionHeaderOutsideFile { index };
     let base = usize::from(index)
-        .checked_mul(SECTION_HEADER_SIZE)
+        .checked_mul(layout.section_header_size)
         .and_then(|offset| offset.checked_add(table_offset))
         .ok_or(outside.clone())?;
     let header = base
-        .checked_add(SECTION_HEADER_SIZE)
+        .checked_add(layout.section_header_size)
         .and_then(|end| file.get(base..end))
         .ok_or(outside.clone())?;
     // The slice is exactly one header long, so every field read succeeds.
     let field_u32 = |offset| read_u32(header, offset).ok_or(outside.clone());
-    let field_u64 = |offset| read_u64(header, offset).ok_or(outside.clone());
+    let field_word = |offset| layout.read_word(header, offset).ok_or(outside.clone());
     Ok(Section {
-        section_type: field_u32(SH_TYPE_OFFSET)?,
-        offset: field_u64(SH_OFFSET_OFFSET)?,
-        size: field_u64(SH_SIZE_OFFSET)?,
-        link: field_u32(SH_LINK_OFFSET)?,
-        entry_size: field_u64(SH_ENTSIZE_OFFSET)?,
+        section_type: field_u32(layout.sh_type)?,
+        offset: field_word(layout.sh_offset)?,
+        size: field_word(layout.sh_size)?,
+        link: field_u32(layout.sh_link)?,
+        entry_size: field_word(layout.sh_entsize)?,
     })
 }
 
@@ -156,7 +141,7 @@ enum Selection {
 
 /// The defined global and weak functions (`STT_FUNC`) of `file`'s symbol table, in table
 /// order; `Ok(None)` when the file has no symbol table (it was stripped). `file` must be an
-/// ELF64 file that [`super::parse`] accepted.
+/// ELF file that [`super::parse`] accepted.
 pub fn function_symbols(file: &[u8]) -> Result<Option<Vec<FunctionSymbol<'_>>>, SymbolTableError> {
     read_symbols(file, Selection::ExternalFunctions)
 }
@@ -181,10 +166,11 @@ fn read_symbols(
     file: &[u8],
     selection: Selection,
 ) -> Result<Option<Vec<FunctionSymbol<'_>>>, SymbolTableError> {
+    let layout = Layout::of_file(file);
     let (Some(table_offset), Some(entry_size), Some(count)) = (
-        read_u64(file, E_SHOFF_OFFSET),
-        read_u16(file, E_SHENTSIZE_OFFSET),
-        read_u16(file, E_SHNUM_OFFSET),
+        layout.read_word(file, layout.e_shoff),
+        read_u16(file, layout.e_shentsize),
+        read_u16(file, layout.e_shnum),
     ) else {
         return Ok(None);
     };
@@ -192,14 +178,17 @@ fn read_symbols(
     if table_offset == 0 || count == 0 {
         return Ok(None);
     }
-    if usize::from(entry_size) != SECTION_HEADER_SIZE {
-        return Err(SymbolTableError::SectionHeaderEntrySize { found: entry_size });
+    if usize::from(entry_size) != layout.section_header_size {
+        return Err(SymbolTableError::SectionHeaderEntrySize {
+            found: entry_size,
+            expected: u16::try_from(layout.section_header_size).unwrap_or(u16::MAX),
+        });
     }
     let table_offset = usize::try_from(table_offset)
         .map_err(|_| SymbolTableError::SectionHeaderOutsideFile { index: 0 })?;
     let mut symbol_table = None;
     for index in 0..count {
-        let header = section(file, table_offset, index)?;
+        let header = section(file, layout, table_offset, index)?;
         if header.section_type == SHT_SYMTAB {
             symbol_table = Some((u32::from(index), header));
             break;
@@ -208,9 +197,10 @@ fn read_symbols(
     let Some((symbol_index, symbol_table)) = symbol_table else {
         return Ok(None);
     };
-    if symbol_table.entry_size != SYMBOL_SIZE as u64 {
+    if symbol_table.entry_size != layout.symbol_size as u64 {
         return Err(SymbolTableError::SymbolEntrySize {
             found: symbol_table.entry_size,
+            expected: layout.symbol_size as u64,
         });
     }
     let no_strings = SymbolTableError::NoStringTable {
@@ -220,7 +210,7 @@ fn read_symbols(
     if string_index >= count {
         return Err(no_strings);
     }
-    let string_table = section(file, table_offset, string_index)?;
+    let string_table = section(file, layout, table_offset, string_index)?;
     if string_table.section_type != SHT_STRTAB {
         return Err(no_strings);
     }
@@ -228,12 +218,12 @@ fn read_symbols(
     let symbols = symbol_table.bytes(file, symbol_index)?;
 
     let mut functions = Vec::new();
-    for (index, symbol) in symbols.chunks_exact(SYMBOL_SIZE).enumerate() {
+    for (index, symbol) in symbols.chunks_exact(layout.symbol_size).enumerate() {
         let (Some(name_offset), Some(&info), Some(section_index), Some(address)) = (
-            read_u32(symbol, ST_NAME_OFFSET),
-            symbol.get(ST_INFO_OFFSET),
-            read_u16(symbol, ST_SHNDX_OFFSET),
-            read_u64(symbol, ST_VALUE_OFFSET),
+            read_u32(symbol, layout.st_name),
+            symbol.get(layout.st_info),
+            read_u16(symbol, layout.st_shndx),
+            layout.read_word(symbol, layout.st_value),
         ) else {
             continue;
         };
@@ -270,13 +260,21 @@ fn read_symbols(
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "the test files are a few hundred bytes"
+)]
 mod tests {
     use super::*;
+    use crate::elf::{EI_CLASS, ELF32, ELF64, ELFCLASS32, ELFCLASS64};
+    use crate::xlen::Xlen;
     use alloc::vec;
 
-    /// A file with just enough for `function_symbols`: a file header with e_shoff, e_shentsize
-    /// and e_shnum, then the section headers [null, .symtab, .strtab], then the tables.
+    /// A file with just enough for `function_symbols`: a file header with the class, e_shoff,
+    /// e_shentsize and e_shnum, then the section headers [null, .symtab, .strtab], then the
+    /// tables, laid out for one ELF class.
     struct SymbolFile {
+        layout: &'static Layout,
         section_header_size: u16,
         symbol_size: u64,
         string_link: u32,
@@ -289,12 +287,14 @@ mod tests {
     const WEAK_FUNCTION: u8 = (STB_WEAK << 4) | STT_FUNC;
     const LOCAL_FUNCTION: u8 = STT_FUNC;
     const GLOBAL_OBJECT: u8 = (STB_GLOBAL << 4) | 1;
+    const HEADERS_AT: usize = 64;
 
     impl SymbolFile {
-        fn valid() -> SymbolFile {
+        fn valid(layout: &'static Layout) -> SymbolFile {
             SymbolFile {
-                section_header_size: SECTION_HEADER_SIZE as u16,
-                symbol_size: SYMBOL_SIZE as u64,
+                layout,
+                section_header_size: layout.section_header_size as u16,
+                symbol_size: layout.symbol_size as u64,
                 string_link: 2,
                 strings: b"\0greet\0helper\0table\0local\0weakling\0".to_vec(),
                 symbols: vec![
@@ -309,38 +309,30 @@ mod tests {
         }
 
         fn bytes(&self) -> Vec<u8> {
-            let headers_at = 64usize;
-            let symbols_at = headers_at + 3 * SECTION_HEADER_SIZE;
-            let symbols_size = self.symbols.len() * SYMBOL_SIZE;
+            let layout = self.layout;
+            let symbols_at = HEADERS_AT + 3 * layout.section_header_size;
+            let symbols_size = self.symbols.len() * layout.symbol_size;
             let strings_at = symbols_at + symbols_size;
             let mut file = vec![0u8; strings_at + self.strings.len()];
+            file[EI_CLASS] = match layout.xlen {
+                Xlen::Rv32 => ELFCLASS32,
+                Xlen::Rv64 => ELFCLASS64,
+            };
+            put_word(&mut file, layout, layout.e_shoff, HEADERS_AT as u64);
             put(
                 &mut file,
-                E_SHOFF_OFFSET,
-                &(headers_at as u64).to_le_bytes(),
-            );
-            put(
-                &mut file,
-                E_SHENTSIZE_OFFSET,
+                layout.e_shentsize,
                 &self.section_header_size.to_le_bytes(),
             );
-            put(&mut file, E_SHNUM_OFFSET, &3u16.to_le_bytes());
+            put(&mut file, layout.e_shnum, &3u16.to_le_bytes());
             let mut header =
                 |index: usize, kind: u32, at: usize, size: usize, link: u32, entry: u64| {
-                    let base = headers_at + index * SECTION_HEADER_SIZE;
-                    put(&mut file, base + SH_TYPE_OFFSET, &kind.to_le_bytes());
-                    put(
-                        &mut file,
-                        base + SH_OFFSET_OFFSET,
-                        &(at as u64).to_le_bytes(),
-                    );
-                    put(
-                        &mut file,
-                        base + SH_SIZE_OFFSET,
-                        &(size as u64).to_le_bytes(),
-                    );
-                    put(&mut file, base + SH_LINK_OFFSET, &link.to_le_bytes());
-                    put(&mut file, base + SH_ENTSIZE_OFFSET, &entry.to_le_bytes());
+                    let base = HEADERS_AT + index * layout.section_header_size;
+                    put(&mut file, base + layout.sh_type, &kind.to_le_bytes());
+                    put_word(&mut file, layout, base + layout.sh_offset, at as u64);
+                    put_word(&mut file, layout, base + layout.sh_size, size as u64);
+                    put(&mut file, base + layout.sh_link, &link.to_le_bytes());
+                    put_word(&mut file, layout, base + layout.sh_entsize, entry);
                 };
             header(
                 1,
@@ -352,11 +344,11 @@ mod tests {
             );
             header(2, SHT_STRTAB, strings_at, self.strings.len(), 0, 0);
             for (index, &(name, info, section, value)) in self.symbols.iter().enumerate() {
-                let base = symbols_at + index * SYMBOL_SIZE;
-                put(&mut file, base + ST_NAME_OFFSET, &name.to_le_bytes());
-                file[base + ST_INFO_OFFSET] = info;
-                put(&mut file, base + ST_SHNDX_OFFSET, &section.to_le_bytes());
-                put(&mut file, base + ST_VALUE_OFFSET, &value.to_le_bytes());
+                let base = symbols_at + index * layout.symbol_size;
+                put(&mut file, base + layout.st_name, &name.to_le_bytes());
+                file[base + layout.st_info] = info;
+                put(&mut file, base + layout.st_shndx, &section.to_le_bytes());
+                put_word(&mut file, layout, base + layout.st_value, value);
             }
             put(&mut file, strings_at, &self.strings);
             file
@@ -367,30 +359,40 @@ mod tests {
         bytes[offset..offset + value.len()].copy_from_slice(value);
     }
 
+    fn put_word(bytes: &mut [u8], layout: &Layout, offset: usize, value: u64) {
+        put(bytes, offset, &value.to_le_bytes()[..layout.word]);
+    }
+
+    const LAYOUTS: [&Layout; 2] = [&ELF32, &ELF64];
+
     #[test]
     fn defined_global_and_weak_functions_are_listed() {
-        let file = SymbolFile::valid().bytes();
-        let functions = function_symbols(&file).unwrap().unwrap();
-        assert_eq!(
-            functions,
-            [
-                FunctionSymbol {
-                    name: "greet",
-                    address: 0x10100,
-                    weak: false
-                },
-                FunctionSymbol {
-                    name: "weakling",
-                    address: 0x10300,
-                    weak: true
-                },
-            ]
-        );
+        for layout in LAYOUTS {
+            let file = SymbolFile::valid(layout).bytes();
+            let functions = function_symbols(&file).unwrap().unwrap();
+            assert_eq!(
+                functions,
+                [
+                    FunctionSymbol {
+                        name: "greet",
+                        address: 0x10100,
+                        weak: false
+                    },
+                    FunctionSymbol {
+                        name: "weakling",
+                        address: 0x10300,
+                        weak: true
+                    },
+                ],
+                "{:?}",
+                layout.xlen
+            );
+        }
     }
 
     #[test]
     fn local_functions_and_thread_locals_are_listed_on_request() {
-        let mut file = SymbolFile::valid();
+        let mut file = SymbolFile::valid(&ELF64);
         file.symbols
             .push((14, (STB_GLOBAL << 4) | STT_TLS, 1, 0x30));
         let file = file.bytes();
@@ -416,82 +418,91 @@ mod tests {
 
     #[test]
     fn a_file_without_section_headers_has_no_symbol_table() {
-        let mut file = SymbolFile::valid().bytes();
-        put(&mut file, E_SHNUM_OFFSET, &0u16.to_le_bytes());
-        assert_eq!(function_symbols(&file), Ok(None));
-        assert_eq!(function_symbols(&file[..10]), Ok(None));
+        for layout in LAYOUTS {
+            let mut file = SymbolFile::valid(layout).bytes();
+            put(&mut file, layout.e_shnum, &0u16.to_le_bytes());
+            assert_eq!(function_symbols(&file), Ok(None));
+            assert_eq!(function_symbols(&file[..10]), Ok(None));
+        }
     }
 
     #[test]
     fn malformed_tables_are_errors_never_panics() {
-        let mut wrong_header_size = SymbolFile::valid();
-        wrong_header_size.section_header_size = 40;
-        assert_eq!(
-            function_symbols(&wrong_header_size.bytes()),
-            Err(SymbolTableError::SectionHeaderEntrySize { found: 40 })
-        );
+        for layout in LAYOUTS {
+            let mut wrong_header_size = SymbolFile::valid(layout);
+            wrong_header_size.section_header_size = 44;
+            assert_eq!(
+                function_symbols(&wrong_header_size.bytes()),
+                Err(SymbolTableError::SectionHeaderEntrySize {
+                    found: 44,
+                    expected: layout.section_header_size as u16
+                })
+            );
 
-        let mut wrong_symbol_size = SymbolFile::valid();
-        wrong_symbol_size.symbol_size = 16;
-        assert_eq!(
-            function_symbols(&wrong_symbol_size.bytes()),
-            Err(SymbolTableError::SymbolEntrySize { found: 16 })
-        );
+            let mut wrong_symbol_size = SymbolFile::valid(layout);
+            wrong_symbol_size.symbol_size = 20;
+            assert_eq!(
+                function_symbols(&wrong_symbol_size.bytes()),
+                Err(SymbolTableError::SymbolEntrySize {
+                    found: 20,
+                    expected: layout.symbol_size as u64
+                })
+            );
 
-        let mut bad_link = SymbolFile::valid();
-        bad_link.string_link = 7;
-        assert_eq!(
-            function_symbols(&bad_link.bytes()),
-            Err(SymbolTableError::NoStringTable { link: 7 })
-        );
-        bad_link.string_link = 1;
-        assert_eq!(
-            function_symbols(&bad_link.bytes()),
-            Err(SymbolTableError::NoStringTable { link: 1 })
-        );
+            let mut bad_link = SymbolFile::valid(layout);
+            bad_link.string_link = 7;
+            assert_eq!(
+                function_symbols(&bad_link.bytes()),
+                Err(SymbolTableError::NoStringTable { link: 7 })
+            );
+            bad_link.string_link = 1;
+            assert_eq!(
+                function_symbols(&bad_link.bytes()),
+                Err(SymbolTableError::NoStringTable { link: 1 })
+            );
 
-        let mut wild_name = SymbolFile::valid();
-        wild_name.symbols[1].0 = 5000;
-        assert_eq!(
-            function_symbols(&wild_name.bytes()),
-            Err(SymbolTableError::NameOutsideStringTable { index: 1 })
-        );
+            let mut wild_name = SymbolFile::valid(layout);
+            wild_name.symbols[1].0 = 5000;
+            assert_eq!(
+                function_symbols(&wild_name.bytes()),
+                Err(SymbolTableError::NameOutsideStringTable { index: 1 })
+            );
 
-        // A name running to the end of the string table without its NUL.
-        let mut unterminated = SymbolFile::valid();
-        unterminated.strings.pop();
-        assert_eq!(
-            function_symbols(&unterminated.bytes()),
-            Err(SymbolTableError::NameOutsideStringTable { index: 5 })
-        );
+            // A name running to the end of the string table without its NUL.
+            let mut unterminated = SymbolFile::valid(layout);
+            unterminated.strings.pop();
+            assert_eq!(
+                function_symbols(&unterminated.bytes()),
+                Err(SymbolTableError::NameOutsideStringTable { index: 5 })
+            );
 
-        // Section headers cut off by the file's end, and tables pointing past it.
-        let file = SymbolFile::valid().bytes();
-        assert_eq!(
-            function_symbols(&file[..100]),
-            Err(SymbolTableError::SectionHeaderOutsideFile { index: 0 })
-        );
-        let mut huge_table = file.clone();
-        put(
-            &mut huge_table,
-            64 + SECTION_HEADER_SIZE + SH_SIZE_OFFSET,
-            &u64::MAX.to_le_bytes(),
-        );
-        assert_eq!(
-            function_symbols(&huge_table),
-            Err(SymbolTableError::SectionOutsideFile { index: 1 })
-        );
-        let mut far_offset = file;
-        put(&mut far_offset, E_SHOFF_OFFSET, &u64::MAX.to_le_bytes());
-        assert!(function_symbols(&far_offset).is_err());
+            // Section headers cut off by the file's end, and tables pointing past it.
+            let file = SymbolFile::valid(layout).bytes();
+            assert_eq!(
+                function_symbols(&file[..100]),
+                Err(SymbolTableError::SectionHeaderOutsideFile { index: 0 })
+            );
+            let mut huge_table = file.clone();
+            let symbol_table_size = HEADERS_AT + layout.section_header_size + layout.sh_size;
+            put_word(&mut huge_table, layout, symbol_table_size, u64::MAX);
+            assert_eq!(
+                function_symbols(&huge_table),
+                Err(SymbolTableError::SectionOutsideFile { index: 1 })
+            );
+            let mut far_offset = file;
+            put_word(&mut far_offset, layout, layout.e_shoff, u64::MAX);
+            assert!(function_symbols(&far_offset).is_err());
+        }
     }
 
     #[test]
     fn every_truncation_of_a_valid_file_is_handled() {
-        let file = SymbolFile::valid().bytes();
-        for length in 0..file.len() {
-            // Any answer is fine; the loop proves none of them panics.
-            let _ = function_symbols(&file[..length]);
+        for layout in LAYOUTS {
+            let file = SymbolFile::valid(layout).bytes();
+            for length in 0..file.len() {
+                // Any answer is fine; the loop proves none of them panics.
+                let _ = function_symbols(&file[..length]);
+            }
         }
     }
 }

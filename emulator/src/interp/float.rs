@@ -19,6 +19,13 @@
 //! FMA and the conversions always use the integer path; it is a few times
 //! slower than the fast paths but has no loops.
 
+// Narrowing casts here take fields out of IEEE bit patterns and results out of wide
+// intermediates whose range the code around them establishes.
+#![expect(
+    clippy::cast_possible_truncation,
+    reason = "bit-field extraction from IEEE formats and checked-range intermediates"
+)]
+
 use core::cmp::Ordering;
 use core::ops::{Add, Div, Mul, Sub};
 

@@ -8,10 +8,12 @@ pub mod float;
 
 use alloc::sync::Arc;
 
-use crate::decode::{decode_bytes, Insn, Op, Xlen, NO_TARGET};
+use crate::decode::{decode_bytes, Insn, Op, NO_TARGET};
 use crate::machine::{Cpu, Machine, Stop, Trap, TrapKind, CALL_RETURN_ADDRESS, FIRST_HOST_CALL};
 use crate::mem::{Access, Memory, MemoryFault};
 use crate::native::HostOutcome;
+use crate::registers::{A0, A7, RA};
+use crate::xlen::Xlen;
 use float::RoundingMode;
 
 const CSR_FFLAGS: u32 = 0x001;
@@ -20,11 +22,15 @@ const CSR_FCSR: u32 = 0x003;
 const CSR_CYCLE: u32 = 0xc00;
 const CSR_TIME: u32 = 0xc01;
 const CSR_INSTRET: u32 = 0xc02;
+/// RV32 only: the high halves of the 64-bit counters.
+const CSR_CYCLEH: u32 = 0xc80;
+const CSR_TIMEH: u32 = 0xc81;
+const CSR_INSTRETH: u32 = 0xc82;
 
-const RA: usize = 1;
-const A0: usize = 10;
-const A7: usize = 17;
-
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "keeping the low 32 bits is the point"
+)]
 fn sign_extend_32(value: u64) -> u64 {
     value as i32 as i64 as u64
 }
@@ -67,7 +73,7 @@ impl Machine {
                 }
                 if !program.is_executable(pc) {
                     return Stop::Trap(Trap {
-                        pc,
+                        pc: self.guest_address(pc),
                         kind: TrapKind::InstructionFetch,
                     });
                 }
@@ -132,7 +138,7 @@ impl Machine {
         }
         if !self.program.is_executable(pc) {
             return Some(Stop::Trap(Trap {
-                pc,
+                pc: self.guest_address(pc),
                 kind: TrapKind::InstructionFetch,
             }));
         }
@@ -160,12 +166,13 @@ impl Machine {
     #[cold]
     fn run_one_undecoded(&mut self, pc: u64) -> Exit {
         let program = Arc::clone(&self.program);
-        let offset = (pc - program.code_start) as usize;
-        let (mut insn, size) =
-            decode_bytes(program.code_bytes.get(offset..).unwrap_or(&[]), Xlen::Rv64);
-        insn.offset = offset as u32;
+        let (mut insn, size) = self.decode_at(pc);
+        // `pc` is executable, so its offset is within the code's span (MAX_CODE_SPAN), far
+        // below u32::MAX; anything else decoded as illegal above.
+        let offset = u32::try_from(pc.wrapping_sub(program.code_start)).unwrap_or(u32::MAX - 4);
+        insn.offset = offset;
         let fall_through = Insn {
-            offset: (offset + usize::from(size)) as u32,
+            offset: offset + u32::from(size),
             ..Insn::new(Op::FallThrough, 0, 0, 0, 0)
         };
         let code = [insn, fall_through];
@@ -248,6 +255,10 @@ enum Rare {
 
 /// Executes from entry `index` to the end of its basic block.
 #[inline(always)]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "W-forms, narrow stores and RV32 ops take a register's low bits by definition"
+)]
 fn run_block(
     cpu: &mut Cpu,
     memory: &mut Memory,
@@ -380,6 +391,7 @@ fn run_block(
         match insn.op {
             Op::Lui => cpu.x[rd] = imm,
             Op::Auipc => cpu.x[rd] = pc!().wrapping_add(imm),
+            Op::AuipcRv32 => cpu.x[rd] = sign_extend_32(pc!().wrapping_add(imm)),
             Op::Jal => {
                 cpu.x[rd] = next_pc!();
                 if insn.target != NO_TARGET {
@@ -428,15 +440,23 @@ fn run_block(
             Op::Sra => cpu.x[rd] = ((rs1!() as i64) >> (rs2!() & 63)) as u64,
             Op::Or => cpu.x[rd] = rs1!() | rs2!(),
             Op::And => cpu.x[rd] = rs1!() & rs2!(),
-            Op::Addiw => cpu.x[rd] = sign_extend_32(rs1!().wrapping_add(imm)),
-            Op::Slliw => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) << (imm & 31))),
-            Op::Srliw => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) >> (imm & 31))),
-            Op::Sraiw => cpu.x[rd] = ((rs1!() as i32) >> (imm & 31)) as i64 as u64,
-            Op::Addw => cpu.x[rd] = sign_extend_32(rs1!().wrapping_add(rs2!())),
-            Op::Subw => cpu.x[rd] = sign_extend_32(rs1!().wrapping_sub(rs2!())),
-            Op::Sllw => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) << (rs2!() & 31))),
-            Op::Srlw => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) >> (rs2!() & 31))),
-            Op::Sraw => cpu.x[rd] = ((rs1!() as i32) >> (rs2!() & 31)) as i64 as u64,
+            Op::Addiw | Op::AddiRv32 => cpu.x[rd] = sign_extend_32(rs1!().wrapping_add(imm)),
+            Op::Slliw | Op::SlliRv32 => {
+                cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) << (imm & 31)))
+            }
+            Op::Srliw | Op::SrliRv32 => {
+                cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) >> (imm & 31)))
+            }
+            Op::Sraiw | Op::SraiRv32 => cpu.x[rd] = ((rs1!() as i32) >> (imm & 31)) as i64 as u64,
+            Op::Addw | Op::AddRv32 => cpu.x[rd] = sign_extend_32(rs1!().wrapping_add(rs2!())),
+            Op::Subw | Op::SubRv32 => cpu.x[rd] = sign_extend_32(rs1!().wrapping_sub(rs2!())),
+            Op::Sllw | Op::SllRv32 => {
+                cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) << (rs2!() & 31)))
+            }
+            Op::Srlw | Op::SrlRv32 => {
+                cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) >> (rs2!() & 31)))
+            }
+            Op::Sraw | Op::SraRv32 => cpu.x[rd] = ((rs1!() as i32) >> (rs2!() & 31)) as i64 as u64,
             // A single hart that sees its own memory in order: fences have nothing to do.
             Op::Fence => {}
             Op::Mul => cpu.x[rd] = rs1!().wrapping_mul(rs2!()),
@@ -451,17 +471,21 @@ fn run_block(
             Op::Divu => cpu.x[rd] = rs1!().checked_div(rs2!()).unwrap_or(u64::MAX),
             Op::Rem => cpu.x[rd] = remainder_signed(rs1!() as i64, rs2!() as i64) as u64,
             Op::Remu => cpu.x[rd] = rs1!().checked_rem(rs2!()).unwrap_or(rs1!()),
-            Op::Mulw => cpu.x[rd] = sign_extend_32(rs1!().wrapping_mul(rs2!())),
-            Op::Divw => cpu.x[rd] = divide_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64,
-            Op::Divuw => {
+            Op::Mulw | Op::MulRv32 => cpu.x[rd] = sign_extend_32(rs1!().wrapping_mul(rs2!())),
+            Op::Divw | Op::DivRv32 => {
+                cpu.x[rd] = divide_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64
+            }
+            Op::Divuw | Op::DivuRv32 => {
                 cpu.x[rd] = sign_extend_32(u64::from(
                     (rs1!() as u32)
                         .checked_div(rs2!() as u32)
                         .unwrap_or(u32::MAX),
                 ))
             }
-            Op::Remw => cpu.x[rd] = remainder_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64,
-            Op::Remuw => {
+            Op::Remw | Op::RemRv32 => {
+                cpu.x[rd] = remainder_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64
+            }
+            Op::Remuw | Op::RemuRv32 => {
                 cpu.x[rd] = sign_extend_32(u64::from(
                     (rs1!() as u32)
                         .checked_rem(rs2!() as u32)
@@ -770,6 +794,102 @@ fn run_block(
             }
             Op::FmvDX => cpu.f[frd] = rs1!(),
 
+            // RV32 M: the high halves of 32 × 32-bit products (operands are sign-extended).
+            Op::MulhRv32 => {
+                cpu.x[rd] = sign_extend_32(((rs1!() as i64 * rs2!() as i64) >> 32) as u64)
+            }
+            Op::MulhsuRv32 => {
+                cpu.x[rd] =
+                    sign_extend_32(((rs1!() as i64 * i64::from(rs2!() as u32)) >> 32) as u64)
+            }
+            Op::MulhuRv32 => {
+                cpu.x[rd] =
+                    sign_extend_32((u64::from(rs1!() as u32) * u64::from(rs2!() as u32)) >> 32)
+            }
+
+            // Zba
+            Op::AddUw => cpu.x[rd] = rs2!().wrapping_add(rs1!() & 0xffff_ffff),
+            Op::Sh1add => cpu.x[rd] = rs2!().wrapping_add(rs1!() << 1),
+            Op::Sh2add => cpu.x[rd] = rs2!().wrapping_add(rs1!() << 2),
+            Op::Sh3add => cpu.x[rd] = rs2!().wrapping_add(rs1!() << 3),
+            Op::Sh1addUw => cpu.x[rd] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 1),
+            Op::Sh2addUw => cpu.x[rd] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 2),
+            Op::Sh3addUw => cpu.x[rd] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 3),
+            Op::SlliUw => cpu.x[rd] = (rs1!() & 0xffff_ffff) << (imm & 63),
+            Op::Sh1addRv32 => cpu.x[rd] = sign_extend_32(rs2!().wrapping_add(rs1!() << 1)),
+            Op::Sh2addRv32 => cpu.x[rd] = sign_extend_32(rs2!().wrapping_add(rs1!() << 2)),
+            Op::Sh3addRv32 => cpu.x[rd] = sign_extend_32(rs2!().wrapping_add(rs1!() << 3)),
+
+            // Zbb
+            Op::Andn => cpu.x[rd] = rs1!() & !rs2!(),
+            Op::Orn => cpu.x[rd] = rs1!() | !rs2!(),
+            Op::Xnor => cpu.x[rd] = !(rs1!() ^ rs2!()),
+            Op::Clz => cpu.x[rd] = u64::from(rs1!().leading_zeros()),
+            Op::Ctz => cpu.x[rd] = u64::from(rs1!().trailing_zeros()),
+            Op::Cpop => cpu.x[rd] = u64::from(rs1!().count_ones()),
+            Op::Clzw | Op::ClzRv32 => cpu.x[rd] = u64::from((rs1!() as u32).leading_zeros()),
+            Op::Ctzw | Op::CtzRv32 => cpu.x[rd] = u64::from((rs1!() as u32).trailing_zeros()),
+            Op::Cpopw | Op::CpopRv32 => cpu.x[rd] = u64::from((rs1!() as u32).count_ones()),
+            Op::Max => cpu.x[rd] = (rs1!() as i64).max(rs2!() as i64) as u64,
+            Op::Maxu => cpu.x[rd] = rs1!().max(rs2!()),
+            Op::Min => cpu.x[rd] = (rs1!() as i64).min(rs2!() as i64) as u64,
+            Op::Minu => cpu.x[rd] = rs1!().min(rs2!()),
+            Op::SextB => cpu.x[rd] = rs1!() as i8 as i64 as u64,
+            Op::SextH => cpu.x[rd] = rs1!() as i16 as i64 as u64,
+            Op::ZextH => cpu.x[rd] = rs1!() & 0xffff,
+            Op::Rol => cpu.x[rd] = rs1!().rotate_left((rs2!() & 63) as u32),
+            Op::Ror => cpu.x[rd] = rs1!().rotate_right((rs2!() & 63) as u32),
+            Op::Rori => cpu.x[rd] = rs1!().rotate_right((imm & 63) as u32),
+            Op::Rolw | Op::RolRv32 => {
+                cpu.x[rd] =
+                    sign_extend_32(u64::from((rs1!() as u32).rotate_left((rs2!() & 31) as u32)))
+            }
+            Op::Rorw | Op::RorRv32 => {
+                cpu.x[rd] = sign_extend_32(u64::from(
+                    (rs1!() as u32).rotate_right((rs2!() & 31) as u32),
+                ))
+            }
+            Op::Roriw | Op::RoriRv32 => {
+                cpu.x[rd] =
+                    sign_extend_32(u64::from((rs1!() as u32).rotate_right((imm & 31) as u32)))
+            }
+            Op::OrcB => cpu.x[rd] = or_combine_bytes(rs1!()),
+            Op::Rev8 => cpu.x[rd] = rs1!().swap_bytes(),
+            Op::Rev8Rv32 => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32).swap_bytes())),
+
+            // Zbc
+            Op::Clmul => cpu.x[rd] = carryless_product(rs1!(), rs2!()) as u64,
+            Op::Clmulh => cpu.x[rd] = (carryless_product(rs1!(), rs2!()) >> 64) as u64,
+            Op::Clmulr => cpu.x[rd] = (carryless_product(rs1!(), rs2!()) >> 63) as u64,
+            Op::ClmulRv32 => cpu.x[rd] = sign_extend_32(carryless_product_32(rs1!(), rs2!())),
+            Op::ClmulhRv32 => {
+                cpu.x[rd] = sign_extend_32(carryless_product_32(rs1!(), rs2!()) >> 32)
+            }
+            Op::ClmulrRv32 => {
+                cpu.x[rd] = sign_extend_32(carryless_product_32(rs1!(), rs2!()) >> 31)
+            }
+
+            // Zbs: the bit index is taken modulo XLEN.
+            Op::Bclr => cpu.x[rd] = rs1!() & !(1 << (rs2!() & 63)),
+            Op::Bclri => cpu.x[rd] = rs1!() & !(1 << (imm & 63)),
+            Op::Bext => cpu.x[rd] = (rs1!() >> (rs2!() & 63)) & 1,
+            Op::Bexti => cpu.x[rd] = (rs1!() >> (imm & 63)) & 1,
+            Op::Binv => cpu.x[rd] = rs1!() ^ (1 << (rs2!() & 63)),
+            Op::Binvi => cpu.x[rd] = rs1!() ^ (1 << (imm & 63)),
+            Op::Bset => cpu.x[rd] = rs1!() | (1 << (rs2!() & 63)),
+            Op::Bseti => cpu.x[rd] = rs1!() | (1 << (imm & 63)),
+            Op::BclrRv32 => cpu.x[rd] = sign_extend_32(rs1!() & !(1 << (rs2!() & 31))),
+            Op::BclriRv32 => cpu.x[rd] = sign_extend_32(rs1!() & !(1 << (imm & 31))),
+            Op::BextRv32 => cpu.x[rd] = (rs1!() >> (rs2!() & 31)) & 1,
+            Op::BinvRv32 => cpu.x[rd] = sign_extend_32(rs1!() ^ (1 << (rs2!() & 31))),
+            Op::BinviRv32 => cpu.x[rd] = sign_extend_32(rs1!() ^ (1 << (imm & 31))),
+            Op::BsetRv32 => cpu.x[rd] = sign_extend_32(rs1!() | (1 << (rs2!() & 31))),
+            Op::BsetiRv32 => cpu.x[rd] = sign_extend_32(rs1!() | (1 << (imm & 31))),
+
+            // Zicond
+            Op::CzeroEqz => cpu.x[rd] = if rs2!() == 0 { 0 } else { rs1!() },
+            Op::CzeroNez => cpu.x[rd] = if rs2!() != 0 { 0 } else { rs1!() },
+
             // Block-ending ops that need the whole machine.
             Op::Ecall => return Event::Other(Rare::Ecall(pc!())),
             Op::Ebreak => {
@@ -795,7 +915,27 @@ impl Machine {
     fn trap(&mut self, pc: u64, kind: TrapKind, unexecuted: u16) -> Exit {
         self.cpu.pc = pc;
         self.instret -= u64::from(unexecuted);
-        Exit::Stop(Stop::Trap(Trap { pc, kind }))
+        Exit::Stop(Stop::Trap(Trap {
+            pc: self.guest_address(pc),
+            kind: match kind {
+                TrapKind::Load { addr } => TrapKind::Load {
+                    addr: self.guest_address(addr),
+                },
+                TrapKind::Store { addr } => TrapKind::Store {
+                    addr: self.guest_address(addr),
+                },
+                TrapKind::MisalignedAtomic { addr } => TrapKind::MisalignedAtomic {
+                    addr: self.guest_address(addr),
+                },
+                other => other,
+            },
+        }))
+    }
+
+    /// An address as the guest knows it: RV32 computes addresses in 64 bits on sign-extended
+    /// registers, but reports them in 32.
+    fn guest_address(&self, addr: u64) -> u64 {
+        self.program.xlen.unsigned(addr)
     }
 
     #[cold]
@@ -807,17 +947,18 @@ impl Machine {
     /// The instruction at `pc` and its length, decoded again for the rare ops that need more
     /// than the hot loop keeps.
     fn decode_at(&self, pc: u64) -> (Insn, u8) {
-        let offset = pc.wrapping_sub(self.program.code_start) as usize;
-        decode_bytes(
-            self.program.code_bytes.get(offset..).unwrap_or(&[]),
-            Xlen::Rv64,
-        )
+        let program = &self.program;
+        let bytes = usize::try_from(pc.wrapping_sub(program.code_start))
+            .ok()
+            .and_then(|offset| program.code_bytes.get(offset..))
+            .unwrap_or(&[]);
+        decode_bytes(bytes, program.xlen)
     }
 
     fn ecall(&mut self, pc: u64) -> Exit {
         let (_, size) = self.decode_at(pc);
         let next_pc = pc.wrapping_add(u64::from(size));
-        let number = self.cpu.x[A7];
+        let number = self.program.xlen.unsigned(self.cpu.x[A7]);
         if number >= FIRST_HOST_CALL {
             self.cpu.pc = next_pc;
             return Exit::Stop(Stop::HostCall(number));
@@ -834,16 +975,21 @@ impl Machine {
         }
     }
 
-    /// Zicsr on the user-level CSRs: fflags, frm, fcsr and the cycle/time/instret counters.
+    /// Zicsr on the user-level CSRs: fflags, frm, fcsr and the cycle/time/instret counters
+    /// (and on RV32 their high halves).
     fn csr_instruction(&mut self, pc: u64) -> Exit {
         let (insn, size) = self.decode_at(pc);
-        let csr = insn.imm as u32 & 0xfff;
-        let old = match csr {
-            CSR_FFLAGS => u64::from(self.cpu.fflags),
-            CSR_FRM => u64::from(self.cpu.frm),
-            CSR_FCSR => u64::from(self.cpu.frm) << 5 | u64::from(self.cpu.fflags),
+        let csr = insn.imm.cast_unsigned() & 0xfff;
+        let xlen = self.program.xlen;
+        let old = match (csr, xlen) {
+            (CSR_FFLAGS, _) => u64::from(self.cpu.fflags),
+            (CSR_FRM, _) => u64::from(self.cpu.frm),
+            (CSR_FCSR, _) => u64::from(self.cpu.frm) << 5 | u64::from(self.cpu.fflags),
             // Time advances with retired instructions, so runs are reproducible.
-            CSR_CYCLE | CSR_TIME | CSR_INSTRET => self.instret,
+            (CSR_CYCLE | CSR_TIME | CSR_INSTRET, _) => xlen.register(self.instret),
+            (CSR_CYCLEH | CSR_TIMEH | CSR_INSTRETH, Xlen::Rv32) => {
+                xlen.register(self.instret >> 32)
+            }
             _ => return self.illegal_instruction(pc, 0),
         };
         let source = match insn.op {
@@ -888,6 +1034,29 @@ fn fma_signs(op: Op) -> (bool, bool) {
         Op::FnmsubS | Op::FnmsubD => (true, false),
         _ => (true, true),
     }
+}
+
+/// Zbb `orc.b`: each byte becomes 0xff if any of its bits is set, else 0.
+fn or_combine_bytes(value: u64) -> u64 {
+    let bytes = value
+        .to_le_bytes()
+        .map(|byte| if byte == 0 { 0 } else { 0xff });
+    u64::from_le_bytes(bytes)
+}
+
+/// Zbc: the 128-bit carry-less (XOR) product of two 64-bit values.
+fn carryless_product(a: u64, b: u64) -> u128 {
+    (0..64)
+        .filter(|bit| (b >> bit) & 1 != 0)
+        .fold(0, |product, bit| product ^ (u128::from(a) << bit))
+}
+
+/// Zbc on RV32: the 64-bit carry-less product of the low 32 bits of each operand.
+fn carryless_product_32(a: u64, b: u64) -> u64 {
+    let a = a & 0xffff_ffff;
+    (0..32)
+        .filter(|bit| (b >> bit) & 1 != 0)
+        .fold(0, |product, bit| product ^ (a << bit))
 }
 
 fn divide_signed(dividend: i64, divisor: i64) -> i64 {

@@ -17,7 +17,7 @@ use core::fmt;
 
 pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
-const PAGE_BYTES: usize = PAGE_SIZE as usize;
+const PAGE_BYTES: usize = 1 << PAGE_SHIFT;
 const PAGE_OFFSET_MASK: u64 = PAGE_SIZE - 1;
 
 type Page = [u8; PAGE_BYTES];
@@ -584,7 +584,8 @@ impl Memory {
         let mut cursor = addr;
         while cursor < end {
             let offset = (cursor & PAGE_OFFSET_MASK) as usize;
-            let chunk = (PAGE_BYTES - offset).min((end - cursor) as usize);
+            let chunk = usize::try_from(end - cursor)
+                .map_or(PAGE_BYTES - offset, |left| left.min(PAGE_BYTES - offset));
             let page = self.page_for_read(cursor)?;
             // SAFETY: `page` points at a live page of PAGE_BYTES bytes and
             // offset + chunk <= PAGE_BYTES.

@@ -17,16 +17,21 @@
 //! Misuse the host can see (a pointer that is not a block, a double free, a corrupted free
 //! list) ends the guest as glibc does: a message on stderr and SIGABRT.
 
+#![expect(
+    clippy::cast_possible_truncation,
+    reason = "class indices and copy sizes are bounded by the class table and by buffers of a few hundred bytes; errno values are small"
+)]
+
 use alloc::vec::Vec;
 
 use super::{CallResult, Failure, HostFunction, Meter};
 use crate::machine::{Machine, Stop, Trap, TrapKind};
 use crate::mem::{page_round_up, Memory, MemoryFault, Perms, PAGE_SIZE};
-use crate::syscall::layout::MMAP_BOTTOM;
+use crate::syscall::layout::RV64;
 use crate::syscall::numbers::{EINVAL, ENOMEM};
 
-/// Start of the arena.
-pub const HEAP_BASE: u64 = MMAP_BOTTOM;
+/// Start of the arena (host functions serve RV64 programs only).
+pub const HEAP_BASE: u64 = RV64.mmap_bottom;
 /// The arena stays in the lower half of the mmap area; mmap fills it from the top.
 const HEAP_LIMIT: u64 = HEAP_BASE + (1 << 36);
 /// Block addresses and sizes are multiples of this (glibc's MALLOC_ALIGNMENT on RV64).

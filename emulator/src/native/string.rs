@@ -2,6 +2,11 @@
 //! difference of the first differing bytes, as glibc 2.36's do) and touches only pages the
 //! guest's code would touch; where the guest's code would fault, it runs instead.
 
+#![expect(
+    clippy::cast_possible_truncation,
+    reason = "copy sizes are cut to CHUNK-sized buffers first; byte arguments keep their low 8 bits, as C converts them to unsigned char"
+)]
+
 use super::{int_result, prepare_write, readable, CallResult, Failure, HostFunction, Meter};
 use crate::mem::{Memory, PAGE_SIZE};
 

@@ -22,8 +22,6 @@ use super::usage::{
 use crate::mem::Perms;
 use crate::Machine;
 
-const A0: usize = 10;
-
 /// Largest input a call copies out of the guest; bigger is `-E2BIG`, so a tenant cannot make the
 /// host allocate without bound.
 const MAX_INPUT_BYTES: u64 = 16 << 20;
@@ -83,11 +81,17 @@ pub struct Hooks([Option<GuestFunction>; 11]);
 
 impl Hooks {
     pub fn get(&self, hook: Hook) -> Option<GuestFunction> {
-        self.0[hook.number() as usize]
+        self.0.get(Self::slot(hook)).copied().flatten()
     }
 
     fn set(&mut self, hook: Hook, function: Option<GuestFunction>) {
-        self.0[hook.number() as usize] = function;
+        if let Some(slot) = self.0.get_mut(Self::slot(hook)) {
+            *slot = function;
+        }
+    }
+
+    fn slot(hook: Hook) -> usize {
+        usize::try_from(hook.number()).unwrap_or(usize::MAX)
     }
 }
 
@@ -201,7 +205,8 @@ fn run_call(
     let Some(call) = Call::from_number(number) else {
         return Ok(-errno::ENOSYS);
     };
-    let args: [u64; 6] = core::array::from_fn(|index| machine.register(A0 + index));
+    // Pointers and lengths as the guest passed them: 32-bit on RV32, 64-bit on RV64.
+    let args: [u64; 6] = core::array::from_fn(|index| machine.argument(index));
     let mut guest = Guest {
         machine,
         call,
@@ -261,7 +266,12 @@ fn run_call(
         }
         Call::HeaderAt => {
             let set = or_errno!(header_set(phase, args[0]));
-            match host.header_at(set, args[1] as usize) {
+            // An index beyond usize (on a 32-bit host) is past every header, not a wrap.
+            let header = match usize::try_from(args[1]) {
+                Ok(index) => host.header_at(set, index),
+                Err(_) => Ok(None),
+            };
+            match header {
                 Ok(Some((name, value))) => {
                     let line = format!("{name}: {value}");
                     guest.output(args[2], args[3], line.as_bytes())?
@@ -488,7 +498,9 @@ fn header_set(phase: Phase, number: u64) -> Result<HeaderSet, i64> {
 
 /// A status a response may end with: 1xx are interim and 600 up are not HTTP.
 fn final_status(value: u64) -> Option<u16> {
-    (200..=599).contains(&value).then_some(value as u16)
+    u16::try_from(value)
+        .ok()
+        .filter(|status| (200..=599).contains(status))
 }
 
 /// Whether a call reads or changes a header.
@@ -528,10 +540,13 @@ impl Guest<'_> {
         if len > MAX_INPUT_BYTES {
             return Ok(Err(-errno::E2BIG));
         }
+        let Ok(len_in_bytes) = usize::try_from(len) else {
+            return Ok(Err(-errno::E2BIG));
+        };
         if let Err(code) = self.meter.charge_copy(len)? {
             return Ok(Err(code));
         }
-        let mut buffer = vec![0; len as usize];
+        let mut buffer = vec![0; len_in_bytes];
         self.machine
             .read_memory(addr, &mut buffer)
             .map_err(|fault| self.bad_argument("input", fault.addr, len))?;
@@ -558,23 +573,20 @@ impl Guest<'_> {
         if self.meter.charge_copy(value.len() as u64)?.is_err() {
             return Ok(Err(HostError::TooBig));
         }
-        let n_bytes = capacity.min(value.len() as u64);
+        let n_bytes = usize::try_from(capacity).map_or(value.len(), |cap| cap.min(value.len()));
         if n_bytes > 0 {
+            let length = n_bytes as u64;
             let end = addr
-                .checked_add(n_bytes)
-                .ok_or_else(|| self.bad_argument("output buffer", addr, n_bytes))?;
+                .checked_add(length)
+                .ok_or_else(|| self.bad_argument("output buffer", addr, length))?;
             if !self
                 .machine
                 .memory()
                 .is_mapped(addr, end, Perms::READ_WRITE)
             {
-                return Err(self.bad_argument("output buffer", addr, n_bytes));
+                return Err(self.bad_argument("output buffer", addr, length));
             }
-            if self
-                .machine
-                .write_memory(addr, &value[..n_bytes as usize])
-                .is_err()
-            {
+            if self.machine.write_memory(addr, &value[..n_bytes]).is_err() {
                 return Err(CallEnd::MemoryLimit(format!(
                     "{}: writing its result needed more memory than the request may use",
                     self.call

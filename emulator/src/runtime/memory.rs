@@ -10,8 +10,8 @@ use super::exchange::{CacheDecision, Exchange, ExchangeStats, Next, Source};
 use super::gdb::{DebugTarget, Stepped};
 use super::host::{Host, HostError, HostResult};
 use super::http::{HeaderList, HttpRequest, HttpResponse};
-use super::usage::MAX_LOG_LINES;
 use super::tenant::{Fork, RequestError, StepOutcome, Tenant};
+use super::usage::MAX_LOG_LINES;
 use crate::Machine;
 
 /// The backends behind the proxy: answers a request sent to the backend called `backend`.

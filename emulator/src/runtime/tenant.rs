@@ -427,8 +427,7 @@ impl Tenant {
     }
 }
 
-const A0: usize = 10;
-const SP: usize = 2;
+use crate::registers::{A0, SP};
 
 /// One request's machine on one side (client or backend). Dropping it frees all it owns.
 #[derive(Debug)]

@@ -8,18 +8,58 @@ mod startup;
 use alloc::vec::Vec;
 
 use crate::machine::{Clock, Machine, Stop, Trap, TrapKind};
-use crate::mem::{page_round_up, MapError, Perms, PAGE_SIZE};
+use crate::mem::{page_round_down, page_round_up, MapError, Perms, PAGE_SIZE};
+use crate::registers::A0;
+use crate::xlen::Xlen;
 use numbers::*;
 pub(crate) use startup::start_process;
 
-/// Where things go in the guest address space. Program segments live below
-/// [`PROGRAM_ADDRESS_LIMIT`](crate::program::PROGRAM_ADDRESS_LIMIT); anonymous mappings are
-/// placed top-down above it, under the stack.
+/// Where things go in the guest address space: program segments below `program_limit`,
+/// anonymous mappings top-down above it, under the stack.
 pub mod layout {
-    pub const STACK_TOP: u64 = 1 << 38;
-    pub const MMAP_BOTTOM: u64 = crate::program::PROGRAM_ADDRESS_LIMIT;
-    /// Unmapped gap between the mmap area and the stack, so a stack overflow faults.
-    pub const STACK_GUARD: u64 = 1 << 20;
+    use crate::xlen::Xlen;
+
+    /// The address layout of a process of one width.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct AddressLayout {
+        /// Highest address (exclusive) a program segment may reach.
+        pub program_limit: u64,
+        /// Lowest address of the mmap area (the heap from `brk` stays below it).
+        pub mmap_bottom: u64,
+        /// The main stack ends here.
+        pub stack_top: u64,
+        /// Unmapped gap between the mmap area and the stack, so a stack overflow faults.
+        pub stack_guard: u64,
+        /// Nothing is ever mapped at or above this address.
+        pub end: u64,
+    }
+
+    pub const RV64: AddressLayout = AddressLayout {
+        program_limit: 1 << 37,
+        mmap_bottom: 1 << 37,
+        stack_top: 1 << 38,
+        stack_guard: 1 << 20,
+        end: 1 << 38,
+    };
+
+    /// Everything below 2^31, so that an address and the sign extension of its 32 bits are
+    /// the same number: the interpreter computes RV32 addresses with 64-bit arithmetic on
+    /// sign-extended registers, and whatever lands at or above 2^31 (or wraps below 0) is
+    /// unmapped there just as its 32-bit counterpart is.
+    pub const RV32: AddressLayout = AddressLayout {
+        program_limit: 1 << 30,
+        mmap_bottom: 1 << 30,
+        stack_top: 1 << 31,
+        stack_guard: 1 << 20,
+        end: 1 << 31,
+    };
+
+    pub const fn of(xlen: Xlen) -> &'static AddressLayout {
+        match xlen {
+            Xlen::Rv32 => &RV32,
+            Xlen::Rv64 => &RV64,
+        }
+    }
 }
 
 /// The single thread's id, also its process id.
@@ -35,18 +75,29 @@ pub(crate) struct LinuxState {
     pub stack_size: u64,
 }
 
-const A0: usize = 10;
-
 fn argument(machine: &Machine, index: usize) -> u64 {
-    machine.cpu.x[A0 + index]
+    machine.argument(index)
+}
+
+/// A C `int` argument (file descriptors, exit status).
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "a C int is the low 32 bits of its register"
+)]
+fn int_argument(machine: &Machine, index: usize) -> i32 {
+    machine.argument(index) as i32
 }
 
 fn errno(code: i64) -> u64 {
     (-code) as u64
 }
 
-/// Handles Linux system call `number`; `None` means continue with the result in a0.
+/// Handles Linux system call `number` (the asm-generic numbers that riscv32 and riscv64
+/// share; RV32 has only the 64-bit-time variants of the time calls); `None` means continue
+/// with the result in a0.
 pub(crate) fn linux_syscall(machine: &mut Machine, number: u64) -> Option<Stop> {
+    let xlen = machine.xlen();
+    let rv64 = xlen == Xlen::Rv64;
     let result = match number {
         SYS_WRITE => write(
             machine,
@@ -65,28 +116,45 @@ pub(crate) fn linux_syscall(machine: &mut Machine, number: u64) -> Option<Stop> 
             0..=2 => 0,
             _ => errno(EBADF),
         },
-        SYS_EXIT | SYS_EXIT_GROUP => return Some(Stop::Exited(argument(machine, 0) as i32)),
+        // lseek on RV64, llseek on RV32: the standard streams are not seekable.
+        SYS_LSEEK => match argument(machine, 0) {
+            0..=2 => errno(ESPIPE),
+            _ => errno(EBADF),
+        },
+        SYS_EXIT | SYS_EXIT_GROUP => return Some(Stop::Exited(int_argument(machine, 0))),
         SYS_BRK => brk(machine, argument(machine, 0)),
         SYS_MMAP => mmap(machine),
         SYS_MUNMAP => munmap(machine),
         SYS_MPROTECT => mprotect(machine),
         SYS_MADVISE => 0,
-        SYS_FUTEX => futex(machine),
+        SYS_FUTEX if rv64 => futex(machine),
+        SYS_FUTEX_TIME64 if !rv64 => futex(machine),
         SYS_GETRANDOM => getrandom(machine),
-        SYS_CLOCK_GETTIME => clock_gettime(machine),
-        SYS_GETTIMEOFDAY => gettimeofday(machine),
+        SYS_CLOCK_GETTIME if rv64 => clock_gettime(machine),
+        SYS_CLOCK_GETTIME64 if !rv64 => clock_gettime(machine),
+        SYS_GETTIMEOFDAY if rv64 => gettimeofday(machine),
         SYS_SET_TID_ADDRESS | SYS_GETTID | SYS_GETPID => GUEST_TID,
         SYS_GETPPID | SYS_GETUID | SYS_GETEUID | SYS_GETGID | SYS_GETEGID => 0,
-        SYS_SET_ROBUST_LIST | SYS_SCHED_YIELD | SYS_NANOSLEEP | SYS_CLOCK_NANOSLEEP => 0,
+        SYS_SET_ROBUST_LIST | SYS_SCHED_YIELD => 0,
+        SYS_NANOSLEEP | SYS_CLOCK_NANOSLEEP if rv64 => 0,
+        SYS_CLOCK_NANOSLEEP_TIME64 if !rv64 => 0,
         SYS_PRLIMIT64 => prlimit64(machine),
         SYS_READLINKAT => errno(ENOENT),
-        SYS_NEWFSTATAT => newfstatat(machine),
-        SYS_FSTAT => fstat_standard_stream(machine, argument(machine, 0), argument(machine, 1)),
+        // RV32 has statx only.
+        SYS_NEWFSTATAT if rv64 => newfstatat(machine),
+        SYS_FSTAT if rv64 => {
+            fstat_standard_stream(machine, argument(machine, 0), argument(machine, 1))
+        }
         SYS_IOCTL => errno(ENOTTY),
         // Rust's std polls fds 0-2 at start to see they are open: they are, with no events.
-        SYS_PPOLL => 0,
-        SYS_RT_SIGACTION => zero_fill_optional(machine, argument(machine, 2), SIGACTION_SIZE),
-        SYS_RT_SIGPROCMASK => zero_fill_optional(machine, argument(machine, 2), SIGSET_SIZE),
+        SYS_PPOLL if rv64 => 0,
+        SYS_PPOLL_TIME64 if !rv64 => 0,
+        SYS_RT_SIGACTION => {
+            // Kernel `struct sigaction`: handler, flags (words), mask (8 bytes).
+            let size = 2 * xlen.word_bytes() + SIGSET_SIZE as u64;
+            zero_fill_optional(machine, argument(machine, 2), size)
+        }
+        SYS_RT_SIGPROCMASK => zero_fill_optional(machine, argument(machine, 2), SIGSET_SIZE as u64),
         SYS_SIGALTSTACK => sigaltstack(machine),
         SYS_SCHED_GETAFFINITY => sched_getaffinity(machine),
         SYS_UNAME => uname(machine),
@@ -100,14 +168,14 @@ pub(crate) fn linux_syscall(machine: &mut Machine, number: u64) -> Option<Stop> 
                 return Some(Stop::Trap(Trap {
                     pc,
                     kind: TrapKind::Signal {
-                        signal: signal as u32,
+                        signal: u32::try_from(signal).unwrap_or(u32::MAX),
                     },
                 }));
             }
         }
         _ => errno(ENOSYS),
     };
-    machine.cpu.x[A0] = result;
+    machine.cpu.x[A0] = xlen.register(result);
     None
 }
 
@@ -123,8 +191,9 @@ fn write(machine: &mut Machine, fd: u64, buffer: u64, count: u64) -> u64 {
     }
     let mut open = true;
     let environment = &mut machine.environment;
+    let fd = if fd == 1 { 1 } else { 2 };
     let emitted = machine.memory.for_each_chunk(buffer, count, |chunk| {
-        open &= environment.write_output(fd as u32, chunk);
+        open &= environment.write_output(fd, chunk);
     });
     match (emitted, open) {
         (Err(_), _) => errno(EFAULT),
@@ -142,12 +211,14 @@ fn writev(machine: &mut Machine) -> u64 {
     if iov_count > IOV_MAX {
         return errno(EINVAL);
     }
+    // `struct iovec`: base and length, a word each.
+    let word = machine.xlen().word_bytes();
     let mut total: u64 = 0;
     for index in 0..iov_count {
-        let entry = iov.wrapping_add(index * 16);
-        let (Ok(base), Ok(len)) = (
-            machine.memory.load::<u64>(entry),
-            machine.memory.load::<u64>(entry.wrapping_add(8)),
+        let entry = iov.wrapping_add(index * 2 * word);
+        let (Some(base), Some(len)) = (
+            load_word(machine, entry),
+            load_word(machine, entry.wrapping_add(word)),
         ) else {
             return errno(EFAULT);
         };
@@ -160,7 +231,16 @@ fn writev(machine: &mut Machine) -> u64 {
     total
 }
 
+/// A word of the guest's ABI (`long`, pointer, `size_t`) from memory.
+fn load_word(machine: &mut Machine, addr: u64) -> Option<u64> {
+    match machine.xlen() {
+        Xlen::Rv32 => machine.memory.load::<u32>(addr).ok().map(u64::from),
+        Xlen::Rv64 => machine.memory.load::<u64>(addr).ok(),
+    }
+}
+
 fn brk(machine: &mut Machine, requested: u64) -> u64 {
+    let mmap_bottom = layout::of(machine.xlen()).mmap_bottom;
     let linux = &machine.linux;
     if requested < linux.brk_start {
         return linux.brk;
@@ -171,7 +251,7 @@ fn brk(machine: &mut Machine, requested: u64) -> u64 {
     };
     let changed = if new_end > old_end {
         // Keep the heap clear of the mmap area: mmap only uses addresses above it.
-        if new_end > layout::MMAP_BOTTOM {
+        if new_end > mmap_bottom {
             return machine.linux.brk;
         }
         machine
@@ -205,10 +285,12 @@ fn map_error(error: MapError) -> u64 {
 }
 
 fn mmap(machine: &mut Machine) -> u64 {
-    let [addr, len, prot, flags, fd] = [0, 1, 2, 3, 4].map(|index| argument(machine, index));
+    let [addr, len, prot, flags] = [0, 1, 2, 3].map(|index| argument(machine, index));
+    let fd = int_argument(machine, 4);
+    let layout = layout::of(machine.xlen());
     if flags & MAP_ANONYMOUS == 0 {
         // There are no files to map.
-        return errno(if fd as i64 >= 0 { EACCES } else { EBADF });
+        return errno(if fd >= 0 { EACCES } else { EBADF });
     }
     let Some(len) = page_round_up(len).filter(|len| *len != 0) else {
         return errno(EINVAL);
@@ -222,6 +304,9 @@ fn mmap(machine: &mut Machine) -> u64 {
         let Some(end) = addr.checked_add(len) else {
             return errno(EINVAL);
         };
+        if end > layout.end {
+            return errno(ENOMEM);
+        }
         if flags & MAP_FIXED_NOREPLACE != 0 && !machine.memory.is_free(addr, end) {
             return errno(EEXIST);
         }
@@ -232,7 +317,7 @@ fn mmap(machine: &mut Machine) -> u64 {
     } else {
         match machine
             .memory
-            .find_free_range(len, layout::MMAP_BOTTOM, machine.linux.mmap_top)
+            .find_free_range(len, layout.mmap_bottom, machine.linux.mmap_top)
         {
             Some(start) => start,
             None => return errno(ENOMEM),
@@ -280,10 +365,19 @@ fn mprotect(machine: &mut Machine) -> u64 {
     }
 }
 
+/// Whether `[start, end)` touches a page of an executable segment.
 fn overlaps_code(machine: &Machine, start: u64, end: u64) -> bool {
-    let program = &machine.program;
-    let code_end = program.code_start + program.code.len() as u64 * 2;
-    start < code_end && end > program.code_start
+    machine
+        .program
+        .segments
+        .iter()
+        .filter(|segment| segment.perms.execute)
+        .any(|segment| {
+            let code_start = page_round_down(segment.vaddr);
+            let code_end =
+                page_round_up(segment.vaddr.saturating_add(segment.mem_size)).unwrap_or(u64::MAX);
+            start < code_end && end > code_start
+        })
 }
 
 fn futex(machine: &mut Machine) -> u64 {
@@ -312,7 +406,7 @@ fn getrandom(machine: &mut Machine) -> u64 {
     let mut chunk = [0u8; 256];
     let mut cursor = buffer;
     while cursor < end {
-        let n = (end - cursor).min(chunk.len() as u64) as usize;
+        let n = usize::try_from(end - cursor).map_or(chunk.len(), |left| left.min(chunk.len()));
         machine.environment.random_bytes(&mut chunk[..n]);
         if machine.memory.write_bytes(cursor, &chunk[..n]).is_err() {
             return errno(EFAULT);
@@ -329,20 +423,33 @@ fn clock_for(clock_id: u64) -> Clock {
     }
 }
 
-fn write_words(machine: &mut Machine, addr: u64, words: &[u64]) -> u64 {
-    let bytes: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
+/// Writes `values` as consecutive little-endian fields of `field_bytes` (4 or 8) each.
+fn write_fields(machine: &mut Machine, addr: u64, field_bytes: u64, values: &[u64]) -> u64 {
+    let field_bytes = if field_bytes == 4 { 4 } else { 8 };
+    let bytes: Vec<u8> = values
+        .iter()
+        .flat_map(|value| value.to_le_bytes().into_iter().take(field_bytes))
+        .collect();
     match machine.memory.write_bytes(addr, &bytes) {
         Ok(()) => 0,
         Err(_) => errno(EFAULT),
     }
 }
 
+/// Writes `words` as consecutive words of the guest's ABI (`long`, pointer, `size_t`).
+fn write_words(machine: &mut Machine, addr: u64, words: &[u64]) -> u64 {
+    let word = machine.xlen().word_bytes();
+    write_fields(machine, addr, word, words)
+}
+
+/// `clock_gettime` on RV64 and `clock_gettime64` on RV32: both fill a 64-bit timespec.
 fn clock_gettime(machine: &mut Machine) -> u64 {
     let (clock_id, timespec) = (argument(machine, 0), argument(machine, 1));
     let nanos = machine.environment.clock_nanos(clock_for(clock_id));
-    write_words(
+    write_fields(
         machine,
         timespec,
+        8,
         &[nanos / 1_000_000_000, nanos % 1_000_000_000],
     )
 }
@@ -370,7 +477,8 @@ fn prlimit64(machine: &mut Machine) -> u64 {
         RLIMIT_DATA | RLIMIT_AS => machine.memory.limit_bytes(),
         _ => RLIM_INFINITY,
     };
-    write_words(machine, old_limit, &[limit, limit])
+    // `struct rlimit64`: two 64-bit fields on either width.
+    write_fields(machine, old_limit, 8, &[limit, limit])
 }
 
 fn newfstatat(machine: &mut Machine) -> u64 {
@@ -405,14 +513,13 @@ fn fstat_standard_stream(machine: &mut Machine, fd: u64, stat_buffer: u64) -> u6
 
 /// Writes `size` zero bytes to an optional output pointer (old signal action or mask): the
 /// guest never has handlers installed nor signals blocked as far as it can tell.
-fn zero_fill_optional(machine: &mut Machine, addr: u64, size: usize) -> u64 {
+fn zero_fill_optional(machine: &mut Machine, addr: u64, size: u64) -> u64 {
     if addr == 0 {
         return 0;
     }
-    match machine
-        .memory
-        .write_bytes(addr, &[0u8; SIGACTION_SIZE][..size])
-    {
+    let zeros = [0u8; MAX_ZERO_FILLED];
+    let size = usize::try_from(size).map_or(MAX_ZERO_FILLED, |size| size.min(MAX_ZERO_FILLED));
+    match machine.memory.write_bytes(addr, &zeros[..size]) {
         Ok(()) => 0,
         Err(_) => errno(EFAULT),
     }
@@ -431,15 +538,26 @@ fn sched_getaffinity(machine: &mut Machine) -> u64 {
     if size < 8 {
         return errno(EINVAL);
     }
-    match write_words(machine, mask, &[1]) {
+    // One CPU: bit 0 of a 64-bit mask (two 32-bit words on RV32, the same bytes).
+    match write_fields(machine, mask, 8, &[1]) {
         0 => 8,
         error => error,
     }
 }
 
 fn uname(machine: &mut Machine) -> u64 {
-    let fields: [&[u8]; UTSNAME_FIELDS] =
-        [b"Linux", b"rvedge", b"6.1.0", b"#1", b"riscv64", b"(none)"];
+    let architecture: &[u8] = match machine.xlen() {
+        Xlen::Rv32 => b"riscv32",
+        Xlen::Rv64 => b"riscv64",
+    };
+    let fields: [&[u8]; UTSNAME_FIELDS] = [
+        b"Linux",
+        b"rvedge",
+        b"6.1.0",
+        b"#1",
+        architecture,
+        b"(none)",
+    ];
     let mut utsname = [0u8; UTSNAME_FIELDS * UTSNAME_FIELD_SIZE];
     for (index, text) in fields.iter().enumerate() {
         let offset = index * UTSNAME_FIELD_SIZE;
@@ -452,16 +570,31 @@ fn uname(machine: &mut Machine) -> u64 {
 }
 
 /// The guest's memory as a machine of its own: total is its limit, free what it has not mapped.
-/// (glibc's qsort asks, to size its buffers.)
+/// (glibc's qsort asks, to size its buffers.) `struct sysinfo` is laid out in words of the
+/// guest's `long`: totalram is word 4, freeram word 5, procs (u16) at word 10, mem_unit (u32)
+/// at word 13, and the whole is 14 words on RV64 (no padding left) or 16 on RV32.
 fn sysinfo(machine: &mut Machine) -> u64 {
+    let xlen = machine.xlen();
+    let word = usize::try_from(xlen.word_bytes()).unwrap_or(8);
     let total = machine.memory.limit_bytes();
     let free = total - machine.memory.mapped_bytes();
-    let mut info = [0u8; SYSINFO_SIZE];
-    info[SYSINFO_TOTALRAM_OFFSET..][..8].copy_from_slice(&total.to_le_bytes());
-    info[SYSINFO_FREERAM_OFFSET..][..8].copy_from_slice(&free.to_le_bytes());
-    info[SYSINFO_PROCS_OFFSET..][..2].copy_from_slice(&1u16.to_le_bytes());
-    info[SYSINFO_MEM_UNIT_OFFSET..][..4].copy_from_slice(&1u32.to_le_bytes());
-    match machine.memory.write_bytes(argument(machine, 0), &info) {
+    let clamp = |value: u64| match xlen {
+        Xlen::Rv32 => value.min(u64::from(u32::MAX)),
+        Xlen::Rv64 => value,
+    };
+    let mut info = [0u8; 16 * 8];
+    let size = match xlen {
+        Xlen::Rv32 => 16 * word,
+        Xlen::Rv64 => 14 * word,
+    };
+    info[4 * word..][..word].copy_from_slice(&clamp(total).to_le_bytes()[..word]);
+    info[5 * word..][..word].copy_from_slice(&clamp(free).to_le_bytes()[..word]);
+    info[10 * word..][..2].copy_from_slice(&1u16.to_le_bytes());
+    info[13 * word..][..4].copy_from_slice(&1u32.to_le_bytes());
+    match machine
+        .memory
+        .write_bytes(argument(machine, 0), &info[..size])
+    {
         Ok(()) => 0,
         Err(_) => errno(EFAULT),
     }

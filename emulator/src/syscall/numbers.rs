@@ -1,8 +1,12 @@
-//! riscv64 Linux system call numbers (asm-generic table), errno values and ABI constants.
+//! Linux system call numbers of the asm-generic table that riscv32 and riscv64 share (RV32
+//! lacks the calls with 32-bit times and has `*_time64` ones instead), errno values and ABI
+//! constants.
 
 pub const SYS_IOCTL: u64 = 29;
 pub const SYS_OPENAT: u64 = 56;
 pub const SYS_CLOSE: u64 = 57;
+/// `lseek` on RV64, `llseek` on RV32.
+pub const SYS_LSEEK: u64 = 62;
 pub const SYS_READ: u64 = 63;
 pub const SYS_WRITE: u64 = 64;
 pub const SYS_WRITEV: u64 = 66;
@@ -43,6 +47,11 @@ pub const SYS_MPROTECT: u64 = 226;
 pub const SYS_MADVISE: u64 = 233;
 pub const SYS_PRLIMIT64: u64 = 261;
 pub const SYS_GETRANDOM: u64 = 278;
+// RV32 only: the 64-bit-time variants.
+pub const SYS_CLOCK_GETTIME64: u64 = 403;
+pub const SYS_CLOCK_NANOSLEEP_TIME64: u64 = 407;
+pub const SYS_PPOLL_TIME64: u64 = 414;
+pub const SYS_FUTEX_TIME64: u64 = 422;
 
 pub const ENOENT: i64 = 2;
 pub const EBADF: i64 = 9;
@@ -53,6 +62,7 @@ pub const EFAULT: i64 = 14;
 pub const EEXIST: i64 = 17;
 pub const EINVAL: i64 = 22;
 pub const ENOTTY: i64 = 25;
+pub const ESPIPE: i64 = 29;
 pub const EPIPE: i64 = 32;
 pub const ENOSYS: i64 = 38;
 
@@ -88,17 +98,12 @@ pub const STAT_NLINK_OFFSET: usize = 20;
 pub const STAT_BLKSIZE_OFFSET: usize = 56;
 pub const S_IFCHR: u32 = 0o020000;
 
-/// Kernel `struct sigaction` on riscv64: handler, flags, mask (no restorer).
-pub const SIGACTION_SIZE: usize = 24;
+/// Kernel `sigset_t`: 64 signals on either width.
 pub const SIGSET_SIZE: usize = 8;
+/// The largest structure an optional output is zero-filled for (`struct sigaction` on RV64:
+/// handler, flags, mask; no restorer).
+pub const MAX_ZERO_FILLED: usize = 24;
 pub const SS_DISABLE: u64 = 2;
-
-/// `struct sysinfo` on 64-bit Linux: the fields rvedge fills, by offset.
-pub const SYSINFO_SIZE: usize = 112;
-pub const SYSINFO_TOTALRAM_OFFSET: usize = 32;
-pub const SYSINFO_FREERAM_OFFSET: usize = 40;
-pub const SYSINFO_PROCS_OFFSET: usize = 80;
-pub const SYSINFO_MEM_UNIT_OFFSET: usize = 104;
 
 pub const UTSNAME_FIELDS: usize = 6;
 pub const UTSNAME_FIELD_SIZE: usize = 65;
@@ -121,8 +126,9 @@ pub const AT_CLKTCK: u64 = 17;
 pub const AT_SECURE: u64 = 23;
 pub const AT_RANDOM: u64 = 25;
 
-/// HWCAP bits are the ISA letters' positions in the alphabet: I, M, A, F, D, C.
-pub const HWCAP_RV64GC: u64 = isa_letter_bit(b'I')
+/// HWCAP bits are the ISA letters' positions in the alphabet: I, M, A, F, D, C (the same
+/// for RV32GC).
+pub const HWCAP_GC: u64 = isa_letter_bit(b'I')
     | isa_letter_bit(b'M')
     | isa_letter_bit(b'A')
     | isa_letter_bit(b'F')

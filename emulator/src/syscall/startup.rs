@@ -3,12 +3,12 @@
 
 use alloc::vec::Vec;
 
-use super::layout::{MMAP_BOTTOM, STACK_GUARD, STACK_TOP};
+use super::layout;
 use super::numbers::*;
 use crate::machine::{Machine, Options, SetupError};
 use crate::mem::{page_round_down, page_round_up, Perms, PAGE_SIZE};
+use crate::registers::SP;
 
-const SP: usize = 2;
 const AT_RANDOM_BYTES: usize = 16;
 
 pub(crate) fn start_process(machine: &mut Machine, options: &Options) -> Result<(), SetupError> {
@@ -25,19 +25,19 @@ pub(crate) fn start_process(machine: &mut Machine, options: &Options) -> Result<
         .max()
         .unwrap_or(0);
     let brk_start = page_round_up(data_end).ok_or(out_of_memory.clone())?;
-    let stack_size = page_round_up(
-        options
-            .stack_size
-            .clamp(PAGE_SIZE, STACK_TOP - MMAP_BOTTOM - STACK_GUARD),
-    )
+    let layout = layout::of(program.xlen);
+    let stack_size = page_round_up(options.stack_size.clamp(
+        PAGE_SIZE,
+        layout.stack_top - layout.mmap_bottom - layout.stack_guard,
+    ))
     .ok_or(out_of_memory.clone())?;
     machine.linux.brk_start = brk_start;
     machine.linux.brk = brk_start;
     machine.linux.stack_size = stack_size;
-    machine.linux.mmap_top = STACK_TOP - stack_size - STACK_GUARD;
+    machine.linux.mmap_top = layout.stack_top - stack_size - layout.stack_guard;
     machine
         .memory
-        .map(STACK_TOP - stack_size, stack_size, Perms::READ_WRITE)
+        .map(layout.stack_top - stack_size, stack_size, Perms::READ_WRITE)
         .map_err(|_| out_of_memory)?;
 
     let sp = build_initial_stack(machine, options)?;
@@ -82,7 +82,8 @@ fn map_segments(machine: &mut Machine) -> Result<(), ()> {
 }
 
 /// Lays out, from the top of the stack down: the argument and environment strings, the
-/// AT_RANDOM bytes, then (16-byte aligned) argc, argv[], NULL, envp[], NULL, auxv pairs.
+/// AT_RANDOM bytes, then (16-byte aligned) argc, argv[], NULL, envp[], NULL, auxv pairs, in
+/// words of the program's width (4 bytes on RV32, 8 on RV64).
 fn build_initial_stack(machine: &mut Machine, options: &Options) -> Result<u64, SetupError> {
     let strings_size: usize = options
         .arguments
@@ -96,7 +97,7 @@ fn build_initial_stack(machine: &mut Machine, options: &Options) -> Result<u64, 
         return Err(SetupError::ArgumentsTooLarge);
     }
 
-    let mut cursor = STACK_TOP;
+    let mut cursor = layout::of(machine.program.xlen).stack_top;
     let mut push_string = |machine: &mut Machine, text: &[u8]| -> Result<u64, SetupError> {
         cursor -= text.len() as u64 + 1;
         let mut bytes = Vec::with_capacity(text.len() + 1);
@@ -138,7 +139,7 @@ fn build_initial_stack(machine: &mut Machine, options: &Options) -> Result<u64, 
         (AT_EUID, 0),
         (AT_GID, 0),
         (AT_EGID, 0),
-        (AT_HWCAP, HWCAP_RV64GC),
+        (AT_HWCAP, HWCAP_GC),
         (AT_CLKTCK, CLOCK_TICKS_PER_SECOND),
         (AT_SECURE, 0),
         (AT_RANDOM, random_address),
@@ -154,8 +155,16 @@ fn build_initial_stack(machine: &mut Machine, options: &Options) -> Result<u64, 
         words.push(key);
         words.push(value);
     }
-    let sp = (random_address - words.len() as u64 * 8) & !0xf;
-    let bytes: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
+    let word_bytes = program.xlen.word_bytes();
+    let sp = (random_address - words.len() as u64 * word_bytes) & !0xf;
+    let bytes: Vec<u8> = words
+        .iter()
+        .flat_map(|word| {
+            word.to_le_bytes()
+                .into_iter()
+                .take(program.xlen.word_size())
+        })
+        .collect();
     machine
         .memory
         .write_bytes(sp, &bytes)

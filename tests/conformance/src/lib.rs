@@ -6,6 +6,9 @@
 //! behaviour behind it), turns what came back into an [`Observed`] response and calls
 //! [`Expect::check`]. Failed requests are answered as [`rvedge::runtime::error_response`] does:
 //! 503 with the error kind in `x-rvedge-error`.
+//!
+//! The table runs in every [`Configuration`] of the tenants ([`configurations`]): the
+//! riscv64 Linux builds, and the C examples built freestanding for RV32 and RV64.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -15,8 +18,75 @@ use rvedge::runtime::{
     ERROR_HEADER,
 };
 
-/// The tenant configuration of the table.
+/// The tenant configuration of the table, with the riscv64 Linux builds.
 pub const TENANTS_JSON: &str = include_str!("../tenants.json");
+
+/// The example tenants written in C that `scripts/build-tenants.sh` also builds as
+/// freestanding picolibc programs: every `tenants/examples/*.c` but `leak.c` (which checks
+/// Linux mmap and brk hygiene).
+pub const FREESTANDING_EXAMPLES: &[&str] = &[
+    "ab-split",
+    "illegal",
+    "loop",
+    "memory-bomb",
+    "origin",
+    "rewrite",
+    "stack-overflow",
+    "wild-pointer",
+    "xml",
+];
+
+/// One set of builds of the table's tenants.
+#[derive(Clone, Debug)]
+pub struct Configuration {
+    /// Says which builds, for messages.
+    pub name: &'static str,
+    /// [`TENANTS_JSON`] with each tenant's `filename` naming the build to run, relative to
+    /// the directory `scripts/build-tenants.sh` builds into (as in `TENANTS_JSON`).
+    pub tenants_json: String,
+}
+
+/// Every configuration the table must pass in, the riscv64 Linux builds first; then the
+/// [`FREESTANDING_EXAMPLES`] built for RV32 (`rv32/`) and for RV64 (`rv64-freestanding/`),
+/// each with the other tenants (C++, Rust, `leak`) kept at their Linux builds. A host runs the
+/// whole table once per configuration.
+pub fn configurations() -> Vec<Configuration> {
+    let mut configurations = vec![Configuration {
+        name: "riscv64 Linux builds",
+        tenants_json: TENANTS_JSON.to_owned(),
+    }];
+    for (name, prefix) in [
+        ("RV32 builds of the C examples", "rv32/"),
+        (
+            "freestanding RV64 builds of the C examples",
+            "rv64-freestanding/",
+        ),
+    ] {
+        configurations.push(Configuration {
+            name,
+            tenants_json: with_builds_under(prefix),
+        });
+    }
+    configurations
+}
+
+/// [`TENANTS_JSON`] with the filenames of the freestanding examples under `prefix`.
+fn with_builds_under(prefix: &str) -> String {
+    let mut tenants: serde_json::Map<String, Value> =
+        serde_json::from_str(TENANTS_JSON).expect("tenants.json is a JSON object");
+    for entry in tenants.values_mut() {
+        let Some(filename) = entry.get_mut("filename") else {
+            continue;
+        };
+        if let Some(name) = filename
+            .as_str()
+            .filter(|name| FREESTANDING_EXAMPLES.contains(name))
+        {
+            *filename = Value::String(format!("{prefix}{name}"));
+        }
+    }
+    serde_json::to_string_pretty(&tenants).expect("a JSON object serializes")
+}
 
 const CASES_JSON: &str = include_str!("../cases.json");
 
@@ -262,6 +332,45 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_freestanding_examples_are_the_c_examples_but_leak() {
+        let examples =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tenants/examples");
+        let mut c_examples: Vec<String> = std::fs::read_dir(&examples)
+            .expect("tenants/examples")
+            .filter_map(|entry| {
+                let path = entry.ok()?.path();
+                if path.extension()? != "c" {
+                    return None;
+                }
+                path.file_stem()?.to_str().map(String::from)
+            })
+            .filter(|name| name != "leak")
+            .collect();
+        c_examples.sort();
+        assert_eq!(c_examples, FREESTANDING_EXAMPLES);
+    }
+
+    #[test]
+    fn every_configuration_configures_the_same_tenants() {
+        let names = |json: &str| -> Vec<String> {
+            rvedge::runtime::parse_tenants(json)
+                .expect("a valid configuration")
+                .into_iter()
+                .map(|spec| spec.name)
+                .collect()
+        };
+        let configurations = configurations();
+        assert_eq!(configurations.len(), 3);
+        for configuration in &configurations {
+            assert_eq!(names(&configuration.tenants_json), names(TENANTS_JSON));
+        }
+        let rv32 = &configurations[1].tenants_json;
+        assert!(rv32.contains("\"rv32/rewrite\""), "{rv32}");
+        assert!(rv32.contains("\"filename\": \"hello\""), "{rv32}");
+        assert!(rv32.contains("\"filename\": \"leak\""), "{rv32}");
     }
 
     #[test]

@@ -83,7 +83,7 @@ static void k_crc(void) {
     u32 c = 0;
     u64 reps = iters(40);
     for (u64 r = 0; r < reps; r++) c = crc32_bitwise(buf, N, c);
-    printf("int crc32     reps=%llu checksum=%08x\n", (unsigned long long)reps, c);
+    printf("int crc32     reps=%llu checksum=%08x\n", (unsigned long long)reps, (unsigned)c);
 
     for (u32 i = 0; i < 256; i++) { /* standard reflected table */
         u32 c2 = i;
@@ -93,7 +93,7 @@ static void k_crc(void) {
     c = 0;
     reps = iters(400);
     for (u64 r = 0; r < reps; r++) c = crc32_table(buf, N, c);
-    printf("int crc32tab  reps=%llu checksum=%08x\n", (unsigned long long)reps, c);
+    printf("int crc32tab  reps=%llu checksum=%08x\n", (unsigned long long)reps, (unsigned)c);
     free(buf);
 }
 
@@ -169,11 +169,27 @@ static void k_matmul(void) {
     printf("int matmul    reps=%llu checksum=%016llx\n", (unsigned long long)reps, (unsigned long long)h);
 }
 
+/* The full 128-bit product of two 64-bit values, as (high, low): one mulhu on
+ * RV64, four 32-bit products on RV32 (which has no 128-bit type). */
+static u64 multiply_wide(u64 x, u64 y, u64 *high) {
+#ifdef __SIZEOF_INT128__
+    unsigned __int128 p = (unsigned __int128)x * y;
+    *high = (u64)(p >> 64);
+    return (u64)p;
+#else
+    u64 x0 = (u32)x, x1 = x >> 32, y0 = (u32)y, y1 = y >> 32;
+    u64 p00 = x0 * y0, p01 = x0 * y1, p10 = x1 * y0, p11 = x1 * y1;
+    u64 middle = (p00 >> 32) + (u32)p01 + (u32)p10;
+    *high = p11 + (p01 >> 32) + (p10 >> 32) + (middle >> 32);
+    return (middle << 32) | (u32)p00;
+#endif
+}
+
 static void k_mix(void) {
     u64 n = iters(30000000), a = 0x0123456789abcdefull, b = 0xfedcba9876543210ull;
     for (u64 i = 0; i < n; i++) {
-        unsigned __int128 p = (unsigned __int128)(a ^ 0xa0761d6478bd642full) * (b ^ i);
-        a = (u64)p ^ (u64)(p >> 64);
+        u64 high, low = multiply_wide(a ^ 0xa0761d6478bd642full, b ^ i, &high);
+        a = low ^ high;
         b = (b << 23 | b >> 41) + a;
     }
     printf("int mix       n=%llu checksum=%016llx\n", (unsigned long long)n, (unsigned long long)(a ^ b));
@@ -306,7 +322,7 @@ static void k_dot(void) {
     free(b);
     u32 bits;
     memcpy(&bits, &acc, 4);
-    printf("fp  dot       reps=%llu acc=%.6e bits=%08x\n", (unsigned long long)reps, (double)acc, bits);
+    printf("fp  dot       reps=%llu acc=%.6e bits=%08x\n", (unsigned long long)reps, (double)acc, (unsigned)bits);
 }
 
 static const struct { const char *group, *name; void (*run)(void); } kernels[] = {

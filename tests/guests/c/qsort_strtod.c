@@ -65,7 +65,7 @@ int main(void) {
         float f = strtof(finputs[i], NULL);
         uint32_t bits;
         memcpy(&bits, &f, 4);
-        printf("strtof(\"%s\") = %.9g bits=%08x errno=%s\n", finputs[i], f, bits, errno == ERANGE ? "ERANGE" : errno ? "other" : "0");
+        printf("strtof(\"%s\") = %.9g bits=%08x errno=%s\n", finputs[i], f, (unsigned)bits, errno == ERANGE ? "ERANGE" : errno ? "other" : "0");
     }
 
     /* Sort doubles parsed above (excluding NaN) to hit FP compares in the callback. */

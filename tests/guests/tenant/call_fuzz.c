@@ -24,7 +24,7 @@ static uint64_t next(void) {
 }
 
 /* A hook the fuzzer may register (set_hook, forge): harmless wherever it runs. */
-static void noop_hook(uint64_t data, uint64_t arg1, uint64_t arg2) {
+static void noop_hook(rvedge_word data, rvedge_word arg1, rvedge_word arg2) {
     (void)data;
     (void)arg1;
     (void)arg2;
@@ -71,7 +71,7 @@ static int known_call(uint64_t number) {
            number == 540 || number == 541 || number == 550 || number == 551;
 }
 
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)resp;
     char url[32];

@@ -10,14 +10,14 @@ static char value[64];
 static int value_len;
 static int boots;
 
-static void on_live_update(uint64_t data, uint64_t arg1, uint64_t arg2) {
+static void on_live_update(rvedge_word data, rvedge_word arg1, rvedge_word arg2) {
     (void)data;
     (void)arg1;
     (void)arg2;
     rvedge_state_save(value, (size_t)value_len);
 }
 
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)req;
     (void)resp;

@@ -8,7 +8,7 @@
 
 static char restored[64];
 
-static void on_resume_update(uint64_t data, uint64_t length, uint64_t arg2) {
+static void on_resume_update(rvedge_word data, rvedge_word length, rvedge_word arg2) {
     (void)data;
     (void)arg2;
     int64_t len = rvedge_state_restore(restored, sizeof restored - 1);
@@ -20,7 +20,7 @@ static void on_resume_update(uint64_t data, uint64_t length, uint64_t arg2) {
     restored[len] = '\0';
 }
 
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)req;
     (void)resp;

@@ -22,21 +22,21 @@ static void spin(unsigned long n) {
     }
 }
 
-static void on_hash(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_hash(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)req;
     (void)resp;
     spin(spin_everywhere);
 }
 
-static void on_deliver(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_deliver(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)req;
     (void)resp;
     spin(spin_everywhere);
 }
 
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)resp;
     char url[64];

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{errno, final_status, Call, CallEnd, CallState, Guest, Hook, Phase, A0};
+use super::{errno, final_status, Call, CallEnd, CallState, Guest, Hook, Phase};
+use crate::registers::A0;
 use crate::runtime::abi::{MAX_DECISION_NAME, MAX_FUNCTION_NAME};
 use crate::runtime::host::Host;
 use crate::runtime::regex::RegexError;
@@ -196,10 +197,11 @@ pub(super) fn dispatch(
             })
         }
         Call::RegexSubst => {
-            // index | all << 63, text, text_len, replacement, replacement_len, out; out_cap in a6.
-            let all = args[0] >> 63 != 0;
-            let index = args[0] & !(1 << 63);
-            let out_cap = guest.machine.register(A0 + 6);
+            // index | all << 31 (fits RV32), text, text_len, replacement, replacement_len, out;
+            // out_cap in a6.
+            let all = args[0] & (1 << 31) != 0;
+            let index = args[0] & !(1 << 31);
+            let out_cap = guest.machine.argument(6);
             let text_value = text!(guest, args[1], args[2]);
             let replacement = text!(guest, args[3], args[4]);
             match state

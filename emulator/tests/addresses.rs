@@ -1,0 +1,161 @@
+//! Guest addresses at the edges, on programs built here byte by byte (so the tests need no
+//! files and run inside wasm too: scripts/test.sh runs this file in wasm32-wasip1 under
+//! Node's WASI, `scripts/lib/wasi-run.mjs`).
+//!
+//! - A jump to `code_start + 2^33 + 24` once ran the instruction at `code_start + 24` on
+//!   32-bit hosts (wasm32), where an offset cast to `usize` lost its high bits.
+//! - An RV32 program computes addresses in 64 bits on sign-extended registers: what wraps in
+//!   32 bits must fault or land exactly as on a 32-bit machine, and traps report 32-bit
+//!   addresses.
+
+use rvedge::{Isolated, Machine, Options, Stop, Trap, TrapKind, Xlen};
+
+const CODE_START: u64 = 0x10000;
+
+/// A RISC-V executable of width `xlen` with one read+execute segment holding `code` at
+/// CODE_START (headers included), entered at the first instruction.
+fn executable(xlen: Xlen, code: &[u32]) -> Vec<u8> {
+    let (class, header, program_header) = match xlen {
+        Xlen::Rv32 => (1u8, 52usize, 32usize),
+        Xlen::Rv64 => (2, 64, 56),
+    };
+    let word = |value: u64| -> Vec<u8> {
+        match xlen {
+            Xlen::Rv32 => u32::try_from(value).unwrap().to_le_bytes().to_vec(),
+            Xlen::Rv64 => value.to_le_bytes().to_vec(),
+        }
+    };
+    let code_offset = header + program_header;
+    let code_bytes: Vec<u8> = code.iter().flat_map(|insn| insn.to_le_bytes()).collect();
+    let file_size = (code_offset + code_bytes.len()) as u64;
+    let mut elf = Vec::new();
+    elf.extend_from_slice(b"\x7fELF");
+    elf.extend_from_slice(&[class, 1, 1]); // little-endian, version 1
+    elf.resize(16, 0);
+    elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    elf.extend_from_slice(&243u16.to_le_bytes()); // EM_RISCV
+    elf.extend_from_slice(&1u32.to_le_bytes());
+    elf.extend(word(CODE_START + code_offset as u64)); // e_entry
+    elf.extend(word(header as u64)); // e_phoff
+    elf.extend(word(0)); // e_shoff
+    elf.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    elf.extend_from_slice(&(header as u16).to_le_bytes());
+    elf.extend_from_slice(&(program_header as u16).to_le_bytes());
+    elf.extend_from_slice(&1u16.to_le_bytes()); // e_phnum
+    elf.resize(header, 0);
+    let (flags, load) = (5u32.to_le_bytes(), 1u32.to_le_bytes()); // PF_R | PF_X, PT_LOAD
+    elf.extend_from_slice(&load);
+    if xlen == Xlen::Rv64 {
+        elf.extend_from_slice(&flags);
+    }
+    elf.extend(word(0)); // p_offset: the headers are loaded too
+    elf.extend(word(CODE_START)); // p_vaddr
+    elf.extend(word(CODE_START)); // p_paddr
+    elf.extend(word(file_size)); // p_filesz
+    elf.extend(word(file_size)); // p_memsz
+    if xlen == Xlen::Rv32 {
+        elf.extend_from_slice(&flags);
+    }
+    elf.extend(word(0x1000)); // p_align
+    elf.extend_from_slice(&code_bytes);
+    elf
+}
+
+fn run(xlen: Xlen, code: &[u32]) -> (Stop, u64) {
+    let program = executable(xlen, code);
+    let mut machine =
+        Machine::from_elf(&program, &Options::default(), Box::new(Isolated::default()))
+            .expect("the program loads");
+    let entry = machine.pc();
+    (machine.run(1000), entry)
+}
+
+const EXIT_42: [u32; 3] = [
+    0x02a0_0513, // li a0, 42
+    0x05d0_0893, // li a7, 93
+    0x0000_0073, // ecall
+];
+
+#[test]
+fn a_jump_2_to_the_33_bytes_past_the_code_is_a_fetch_fault() {
+    let mut code = vec![
+        0x0000_0297, // auipc t0, 0          t0 = this instruction's address
+        0x0010_031b, // addiw t1, zero, 1
+        0x0213_1313, // slli t1, t1, 33
+        0x0062_82b3, // add t0, t0, t1
+        0x0182_8293, // addi t0, t0, 24      the exit below, 2^33 bytes further on
+        0x0002_8067, // jr t0
+    ];
+    code.extend(EXIT_42);
+    let (stop, entry) = run(Xlen::Rv64, &code);
+    assert_eq!(
+        stop,
+        Stop::Trap(Trap {
+            pc: entry + (1 << 33) + 24,
+            kind: TrapKind::InstructionFetch,
+        })
+    );
+}
+
+#[test]
+fn a_jump_within_the_code_runs() {
+    // The same shape with the jump kept near: it reaches the exit, on both widths.
+    let mut code = vec![
+        0x0000_0297, // auipc t0, 0
+        0x0182_8293, // addi t0, t0, 24
+        0x0002_8067, // jr t0
+        0x0000_0013, // nop
+        0x0000_0013, // nop
+        0x0000_0013, // nop
+    ];
+    code.extend(EXIT_42);
+    for xlen in [Xlen::Rv32, Xlen::Rv64] {
+        assert_eq!(run(xlen, &code).0, Stop::Exited(42), "{xlen:?}");
+    }
+}
+
+#[test]
+fn rv32_addresses_wrap_at_32_bits_and_traps_report_them_in_32() {
+    // lui a0, 0x80000 (a0 = 0x8000_0000, held as its sign extension); lw a1, 0(a0)
+    let (stop, _) = run(Xlen::Rv32, &[0x8000_0537, 0x0005_2583]);
+    assert_eq!(trap_kind(stop), TrapKind::Load { addr: 0x8000_0000 });
+
+    // li a0, -16; sw a0, 32(a0): the address wraps to 16, which is unmapped.
+    let (stop, _) = run(Xlen::Rv32, &[0xff00_0513, 0x02a5_2023]);
+    assert_eq!(trap_kind(stop), TrapKind::Store { addr: 16 });
+
+    // li a0, -4; jr a0: a jump to 0xffff_fffc.
+    let (stop, _) = run(Xlen::Rv32, &[0xffc0_0513, 0x0005_0067]);
+    assert_eq!(
+        stop,
+        Stop::Trap(Trap {
+            pc: 0xffff_fffc,
+            kind: TrapKind::InstructionFetch
+        })
+    );
+
+    // pc + 2^31 + 2^31 is pc again in 32 bits: a load through it reads the program's first
+    // instruction (auipc a0, 0 = 0x517), whose low byte is the exit status.
+    let (stop, _) = run(
+        Xlen::Rv32,
+        &[
+            0x0000_0517, // auipc a0, 0
+            0x0010_0593, // li a1, 1
+            0x01f5_9593, // slli a1, a1, 31
+            0x00b5_0533, // add a0, a0, a1
+            0x00b5_0533, // add a0, a0, a1     a0 = pc + 2^32, which wraps to pc
+            0x0005_2603, // lw a2, 0(a0)
+            0x0ff6_7513, // andi a0, a2, 255
+            0x05d0_0893, // li a7, 93
+            0x0000_0073, // ecall
+        ],
+    );
+    assert_eq!(stop, Stop::Exited(0x17), "the wrapped load read the auipc");
+}
+
+fn trap_kind(stop: Stop) -> TrapKind {
+    match stop {
+        Stop::Trap(Trap { kind, .. }) => kind,
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
