@@ -48,7 +48,7 @@ build_sources() {
 }
 
 riscv_flavour linux
-for dir in c cpp isa bad bench embed tenant; do
+for dir in c cpp isa glibc bad bench embed tenant; do
     build_sources "" "$src/$dir"/*.c "$src/$dir"/*.cpp
 done
 riscv_flavour linux-zb

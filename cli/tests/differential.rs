@@ -54,8 +54,8 @@ differential_tests! {
     c_printf_float: "c/printf_float";
     c_qsort_strtod: "c/qsort_strtod";
     c_exit_status: "c/exit_status";
-    c_string_functions: "c/string_functions";
-    c_allocator: "c/allocator";
+    glibc_string_functions: "glibc/string_functions";
+    glibc_allocator: "glibc/allocator";
     c_args_none: "c/args";
     // Arguments as qemu passes them: empty, spaces, non-ASCII, and ones that
     // look like options (everything after PROGRAM belongs to the guest).
@@ -171,7 +171,7 @@ fn every_guest_has_a_case() {
     // Each flavour prefix (scripts/build-guests.sh) with the source directories it builds
     // whole.
     let flavours: [(&str, &[&str]); 4] = [
-        ("", &["c", "cpp", "isa"]),
+        ("", &["c", "cpp", "isa", "glibc"]),
         ("zb/", &["c", "cpp"]),
         ("rv32/", &["c", "isa", "bitmanip"]),
         ("rv64-freestanding/", &["c", "isa", "bitmanip"]),

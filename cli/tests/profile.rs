@@ -50,7 +50,7 @@ fn stated_total(stderr: &str) -> u64 {
 
 #[test]
 fn run_profile_names_functions_and_adds_up_to_the_instruction_count() {
-    let guest = support::guests_dir().join("c/string_functions");
+    let guest = support::guests_dir().join("glibc/string_functions");
     let output = rvedge(&["run", "--profile", "--stats", &guest.display().to_string()]);
     assert_eq!(output.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -88,7 +88,7 @@ fn string_functions_fault_where_the_guests_own_code_faults() {
 #[test]
 fn a_stripped_program_runs_its_own_code() {
     support::require_tools(&["riscv64-linux-gnu-strip"]).unwrap();
-    let unstripped = support::guests_dir().join("c/string_functions");
+    let unstripped = support::guests_dir().join("glibc/string_functions");
     let stripped = std::env::temp_dir().join(format!("rvedge-stripped-{}", std::process::id()));
     let status = Command::new("riscv64-linux-gnu-strip")
         .arg("-o")
@@ -112,7 +112,7 @@ fn a_stripped_program_runs_its_own_code() {
 
 #[test]
 fn host_functions_charge_the_budget_and_never_exceed_it() {
-    let elf = support::guest("c/string_functions");
+    let elf = support::guest("glibc/string_functions");
     let host = load(&elf, HOST_STRINGS);
     let (_, full_output) = run(&host, &["string_functions"]);
     let mut machine = Machine::new(
@@ -244,7 +244,7 @@ fn heap_misuse_aborts_as_glibc_does() {
 
 #[test]
 fn stepping_uses_the_host_heap_too() {
-    let elf = support::guest("c/allocator");
+    let elf = support::guest("glibc/allocator");
     let program = load(&elf, HOST_EVERYTHING);
     let (_, expected) = run(&program, &["allocator"]);
     let output = CapturedOutput::default();

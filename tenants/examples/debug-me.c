@@ -13,7 +13,7 @@ __attribute__((noinline)) int compute(int count) {
     return answer;
 }
 
-static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
+static void on_recv(rvedge_word data, rvedge_word req, rvedge_word resp) {
     (void)data;
     (void)resp;
     rvedge_breakpoint();
