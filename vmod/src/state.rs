@@ -104,16 +104,19 @@ impl TenantSlot {
     /// Replaces the program with `program` (see `Tenant::live_update`: state hand-over); a
     /// tenant without one gets it. On error the old one keeps serving.
     pub fn live_update(&self, program: &[u8]) -> Result<(), String> {
-        let updated = match self.current() {
-            Some(tenant) => tenant.live_update(program),
-            None => Tenant::load(
-                &self.spec.name,
-                program,
-                self.spec.limits.clone(),
-                Some(HOST_CLOCK),
-            ),
-        }
-        .map_err(|error| error.to_string())?;
+        let current = self.current();
+        let updated = on_boot_thread(|| {
+            match current {
+                Some(tenant) => tenant.live_update(program),
+                None => Tenant::load(
+                    &self.spec.name,
+                    program,
+                    self.spec.limits.clone(),
+                    Some(HOST_CLOCK),
+                ),
+            }
+            .map_err(|error| error.to_string())
+        })?;
         self.current.store(Some(updated));
         Ok(())
     }
@@ -131,24 +134,46 @@ impl TenantSlot {
         }
         let mut limits = self.spec.limits.clone();
         limits.arguments.push(extra_argument.to_string());
-        let tenant = Tenant::load(&self.spec.name, &program, limits, Some(HOST_CLOCK))
-            .map_err(|error| error.to_string())?;
+        let tenant = on_boot_thread(|| {
+            Tenant::load(&self.spec.name, &program, limits, Some(HOST_CLOCK))
+                .map_err(|error| error.to_string())
+        })?;
         self.current.store(Some(tenant));
         Ok(())
     }
 
     /// Installs a debug program (`live_debug()`): forks with `debug` run it.
     pub fn install_debug_program(&self, program: &[u8]) -> Result<(), String> {
-        let tenant = Tenant::load_debug(
-            &self.spec.name,
-            program,
-            self.spec.limits.clone(),
-            Some(HOST_CLOCK),
-        )
-        .map_err(|error| error.to_string())?;
+        let tenant = on_boot_thread(|| {
+            Tenant::load_debug(
+                &self.spec.name,
+                program,
+                self.spec.limits.clone(),
+                Some(HOST_CLOCK),
+            )
+            .map_err(|error| error.to_string())
+        })?;
         self.debug.store(Some(tenant));
         Ok(())
     }
+}
+
+/// Stack of the thread a program boots on at run time.
+const BOOT_STACK_BYTES: usize = 8 << 20;
+
+/// Runs `load` (a program's `main()`, deep in the runtime) on a thread of its own with a
+/// [`BOOT_STACK_BYTES`] stack: live updates come in on Varnish's worker threads, whose stacks
+/// (`thread_pool_stack`) are sized for VCL, and a debug build of the interpreter overflowed them.
+fn on_boot_thread<T: Send>(load: impl FnOnce() -> Result<T, String> + Send) -> Result<T, String> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("rvedge-boot".into())
+            .stack_size(BOOT_STACK_BYTES)
+            .spawn_scoped(scope, load)
+            .map_err(|error| format!("riscv: cannot start a thread to boot the program: {error}"))?
+            .join()
+            .map_err(|_| "riscv: booting the program panicked".to_string())?
+    })
 }
 
 /// Why a program file cannot be used.
