@@ -26,6 +26,7 @@ pub const TENANTS_JSON: &str = include_str!("../tenants.json");
 /// Linux mmap and brk hygiene).
 pub const FREESTANDING_EXAMPLES: &[&str] = &[
     "ab-split",
+    "debug-me",
     "illegal",
     "loop",
     "memory-bomb",
