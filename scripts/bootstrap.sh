@@ -6,7 +6,8 @@
 # Prints nothing when everything is already present.
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=lib/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 
 apt_packages=(
     gcc-riscv64-linux-gnu

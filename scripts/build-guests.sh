@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds every guest program under tests/guests/ for riscv64 Linux into
-# $GUEST_OUT (default ${CARGO_TARGET_DIR:-<repo>/target}/guests), mirroring the
+# $GUEST_OUT (default $CARGO_TARGET_DIR/guests, scripts/lib/env.sh), mirroring the
 # source tree: c/hello.c -> $GUEST_OUT/c/hello, rust/src/bin/x.rs ->
 # $GUEST_OUT/rust/x. tenant/ holds tenant programs for the runtime's tests,
 # compiled against the C SDK (tenants/include). The same sources are also
@@ -14,9 +14,10 @@
 # the output directory on the last line.
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=lib/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 src="$repo/tests/guests"
-out="${GUEST_OUT:-${CARGO_TARGET_DIR:-$repo/target}/guests}"
+out="${GUEST_OUT:-$CARGO_TARGET_DIR/guests}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 self="${BASH_SOURCE[0]}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the browser playground into $PLAYGROUND_OUT (default
-# ${CARGO_TARGET_DIR:-<repo>/target}/playground): the wasm-bindgen package of
+# $CARGO_TARGET_DIR/playground, scripts/lib/env.sh): the wasm-bindgen package of
 # browser-playground/ (wasm-pack, --target web), the static app from
 # browser-playground/web/, and the example tenant ELFs of
 # scripts/build-tenants.sh as tenants/<name> plus tenants/index.json (the
@@ -24,8 +24,9 @@ if [[ "${1:-}" == "--serve" ]]; then
     shift
 fi
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-target="${CARGO_TARGET_DIR:-$repo/target}"
+# shellcheck source-path=SCRIPTDIR source=lib/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
+target="$CARGO_TARGET_DIR"
 out="${PLAYGROUND_OUT:-$target/playground}"
 crate="$repo/browser-playground"
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the example tenants under tenants/examples/ for riscv64 Linux into
-# $TENANT_OUT (default ${CARGO_TARGET_DIR:-<repo>/target}/tenants), flat and
+# $TENANT_OUT (default $CARGO_TARGET_DIR/tenants, scripts/lib/env.sh), flat and
 # named by example: hello.cpp -> $TENANT_OUT/hello, the Rust package
 # json-api/ -> $TENANT_OUT/json-api. The C examples are also built as
 # freestanding picolibc programs: RV32 (rv32gc + Zba/Zbb/Zbc/Zbs, ilp32d) into
@@ -10,9 +10,10 @@
 # incremental itself. Prints the output directory on the last line.
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=lib/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 src="$repo/tenants"
-out="${TENANT_OUT:-${CARGO_TARGET_DIR:-$repo/target}/tenants}"
+out="${TENANT_OUT:-$CARGO_TARGET_DIR/tenants}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 self="${BASH_SOURCE[0]}"

@@ -5,10 +5,11 @@
 #   scripts/qemu-icount.sh PROGRAM [ARGS...]
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=lib/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 (($#)) || { echo "usage: $0 PROGRAM [ARGS...]" >&2; exit 2; }
 
-plugin_dir="${CARGO_TARGET_DIR:-$repo/target}/qemu-icount"
+plugin_dir="$CARGO_TARGET_DIR/qemu-icount"
 plugin="$plugin_dir/icount.so"
 src="$repo/scripts/qemu-icount-plugin.c"
 mkdir -p "$plugin_dir"

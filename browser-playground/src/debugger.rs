@@ -14,7 +14,8 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use rvedge::decode::{Op, INT_REGISTER_NAMES};
+use rvedge::decode::Op;
+use rvedge::registers::INT_REGISTER_NAMES;
 use rvedge::runtime::{
     error_response, EchoOrigin, Exchange, Fork, HttpRequest, HttpResponse, MemoryHost, Next,
     Origin, Phase, RequestError, Side, StepOutcome, Tenant,

@@ -4,12 +4,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use rvedge_playground::debugger::{parse_address, Command, CommandKind, DebugSession, StopReason};
 use rvedge_playground::dwarf::DebugInfo;

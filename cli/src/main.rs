@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
-use rvedge::native::HostFunctionOptions;
 use rvedge::runtime::gdb::{self, SessionEnd, Stepped};
+use rvedge::HostFunctionOptions;
 use rvedge::{Clock, Environment, Isolated, Machine, Options, Program, SetupError, Stop, TrapKind};
 
 #[derive(Parser, Debug)]

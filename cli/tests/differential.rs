@@ -15,12 +15,7 @@
 //! Missing tools are a failure, not a skip: run scripts/bootstrap.sh.
 #![cfg(unix)]
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use support::repo_root;
 

@@ -2,12 +2,7 @@
 //! `rvedge request` through the runtime's GDB remote-protocol stub: break on a function, step,
 //! print a variable and a floating-point register, continue to the end.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

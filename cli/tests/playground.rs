@@ -2,12 +2,7 @@
 //! compilers (an ELF or diagnostics by line, the size limit, the time limit, the bound on
 //! concurrent builds) and its file server's refusal to serve anything outside its directory.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

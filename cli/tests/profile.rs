@@ -1,12 +1,7 @@
 //! `--profile` of `rvedge run` and `rvedge request`: guest instructions and pages first written
 //! per function, summing to what `--stats` counts.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use std::process::{Command, Output};
 

@@ -1,12 +1,7 @@
 //! `rvedge request`: one request through a tenant, printed like `curl -i`, with the decision on
 //! stderr; tenants given as built programs and as sources compiled on demand.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,12 +1,7 @@
 //! `rvedge run` options: instruction and memory limits, statistics, and the exit statuses of
 //! guests that fault or cannot load.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use std::process::{Command, Output};
 

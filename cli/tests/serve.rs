@@ -2,19 +2,7 @@
 //! (or an example proxy-wasm filter) in the wasmtime host, a real upstream HTTP server on
 //! 127.0.0.1, and real HTTP/1.1 requests over TCP.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
-
-#[path = "../../proxy-wasm-host/tests/support/example_filters.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod example_filters;
+use rvedge_test_support as support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -325,7 +313,7 @@ fn serve_runs_tenants_through_the_rvedge_filter_in_front_of_an_upstream() {
 fn serve_runs_any_proxy_wasm_filter_and_echoes_without_an_upstream() {
     let scratch = std::env::temp_dir().join(format!("rvedge-serve-echo-{}", std::process::id()));
     let config = tenants_config(&scratch);
-    let filter = example_filters::example_filters_dir().join("http_headers.wasm");
+    let filter = support::example_filters_dir().join("http_headers.wasm");
     let server = Server::start(&[
         "--config",
         config.to_str().unwrap(),

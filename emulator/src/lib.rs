@@ -14,22 +14,26 @@
 
 extern crate alloc;
 
+// The embedding API is the crate root, `registers`, `profile`, `size` and `runtime`. The hidden
+// modules are public for the workspace's tests, fuzz targets and debuggers only: not an API.
+#[doc(hidden)]
 pub mod decode;
+#[doc(hidden)]
 pub mod elf;
+#[doc(hidden)]
 pub mod interp;
 mod machine;
+#[doc(hidden)]
 pub mod mem;
+#[doc(hidden)]
 pub mod native;
 pub mod profile;
 mod program;
 pub mod registers;
 #[cfg(feature = "std")]
-#[expect(
-    clippy::cast_possible_truncation,
-    reason = "not yet checked in runtime/helpers.rs and runtime/tenant.rs (issue 13)"
-)]
 pub mod runtime;
 pub mod size;
+#[doc(hidden)]
 pub mod syscall;
 mod xlen;
 
@@ -39,8 +43,10 @@ pub use machine::{
     Clock, Environment, Isolated, Machine, Options, SetupError, Snapshot, Stop, Trap, TrapKind,
     CALL_RETURN_ADDRESS, FIRST_HOST_CALL,
 };
+pub use mem::PAGE_SIZE;
+pub use native::HostFunctionOptions;
 pub use program::{
-    program_address_limit, FunctionLookupError, FunctionTable, LoadError, Program, MAX_CODE_BYTES,
-    MAX_CODE_SPAN, PROGRAM_ADDRESS_LIMIT,
+    program_address_limit, FunctionLookupError, FunctionTable, Program, ProgramError,
+    MAX_CODE_BYTES, MAX_CODE_SPAN, PROGRAM_ADDRESS_LIMIT,
 };
 pub use xlen::Xlen;

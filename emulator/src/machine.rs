@@ -10,7 +10,7 @@ use core::fmt;
 use crate::mem::{Memory, MemoryFault, MemorySnapshot};
 use crate::native::heap::HostHeap;
 use crate::profile::Profile;
-use crate::program::{LoadError, Program};
+use crate::program::{Program, ProgramError};
 use crate::registers::{A0, RA, SP};
 use crate::syscall::{self, LinuxState};
 use crate::xlen::Xlen;
@@ -258,7 +258,7 @@ impl fmt::Debug for Machine {
 /// Why a machine could not be created.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SetupError {
-    Load(LoadError),
+    Load(ProgramError),
     /// Segments, stack and arguments do not fit in `max_memory`.
     OutOfMemory {
         needed_more_than: u64,
@@ -283,8 +283,8 @@ impl fmt::Display for SetupError {
 #[cfg(feature = "std")]
 impl std::error::Error for SetupError {}
 
-impl From<LoadError> for SetupError {
-    fn from(error: LoadError) -> Self {
+impl From<ProgramError> for SetupError {
+    fn from(error: ProgramError) -> Self {
         SetupError::Load(error)
     }
 }

@@ -182,8 +182,9 @@ pub(crate) fn enter_block(machine: &mut Machine, index: usize, block: u64) {
     }
 }
 
-/// What a host function at `pc` charged beyond its entry.
-pub(crate) fn charge_host_function(machine: &mut Machine, pc: u64, instructions: u64) {
+/// What the host charged for the instruction at `pc` beyond the instruction itself: a host
+/// function's work (at its entry), a system call's price (at its `ecall`).
+pub(crate) fn charge_host_work(machine: &mut Machine, pc: u64, instructions: u64) {
     let Some(index) = machine.program.index_of(pc) else {
         return;
     };

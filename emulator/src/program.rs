@@ -36,7 +36,7 @@ pub const MAX_CODE_SPAN: u64 = 2 * MAX_CODE_BYTES;
 
 /// Why a program could not be loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LoadError {
+pub enum ProgramError {
     Elf(ElfError),
     /// No segment is executable.
     NoCode,
@@ -50,16 +50,16 @@ pub enum LoadError {
     },
 }
 
-impl fmt::Display for LoadError {
+impl fmt::Display for ProgramError {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LoadError::Elf(error) => write!(out, "invalid program: {error}"),
-            LoadError::NoCode => out.write_str("invalid program: no executable segment"),
-            LoadError::CodeTooLarge { bytes } => write!(
+            ProgramError::Elf(error) => write!(out, "invalid program: {error}"),
+            ProgramError::NoCode => out.write_str("invalid program: no executable segment"),
+            ProgramError::CodeTooLarge { bytes } => write!(
                 out,
                 "invalid program: executable segments hold {bytes} bytes of code, more than the {MAX_CODE_BYTES} supported"
             ),
-            LoadError::CodeTooSpread { span } => write!(
+            ProgramError::CodeTooSpread { span } => write!(
                 out,
                 "invalid program: executable segments span {span} bytes, more than the {MAX_CODE_SPAN} supported"
             ),
@@ -68,11 +68,11 @@ impl fmt::Display for LoadError {
 }
 
 #[cfg(feature = "std")]
-impl std::error::Error for LoadError {}
+impl std::error::Error for ProgramError {}
 
-impl From<ElfError> for LoadError {
+impl From<ElfError> for ProgramError {
     fn from(error: ElfError) -> Self {
-        LoadError::Elf(error)
+        ProgramError::Elf(error)
     }
 }
 
@@ -105,9 +105,10 @@ pub struct Program {
     /// code is consecutive entries; a `FallThrough` ends each segment's run.
     pub code: Vec<Insn>,
     /// `block_rest[i]`: instructions from `code[i]` to the end of its basic block, itself
-    /// included (0 for `FallThrough`); read only at block entry. Saturates for absurdly long
-    /// straight-line code.
-    pub block_rest: Vec<u16>,
+    /// included (0 for `FallThrough`); read only at block entry, where the whole block is
+    /// charged to the budget. 32 bits, as [`MAX_CODE_SPAN`] allows, so no block of straight-line
+    /// code is ever charged less than it runs.
+    pub block_rest: Vec<u32>,
     /// For every halfword from `code_start`: the index in `code` of the instruction starting
     /// there, or [`NO_TARGET`] where none does.
     pub entry_index: Vec<u32>,
@@ -165,7 +166,7 @@ impl std::error::Error for FunctionLookupError {}
 impl Program {
     /// Parses and decodes a static RISC-V ELF executable, with the default host functions
     /// (glibc's string functions; the allocator stays the guest's).
-    pub fn from_elf(bytes: &[u8]) -> Result<Arc<Program>, LoadError> {
+    pub fn from_elf(bytes: &[u8]) -> Result<Arc<Program>, ProgramError> {
         Program::from_elf_with(bytes, HostFunctionOptions::default())
     }
 
@@ -173,7 +174,7 @@ impl Program {
     pub fn from_elf_with(
         bytes: &[u8],
         host_function_options: HostFunctionOptions,
-    ) -> Result<Arc<Program>, LoadError> {
+    ) -> Result<Arc<Program>, ProgramError> {
         let image = elf::parse(bytes, program_address_limit)?;
         let segments: Vec<LoadSegment> = image
             .segments
@@ -329,12 +330,12 @@ impl Program {
 fn decode_code(
     segments: &[LoadSegment],
     xlen: Xlen,
-) -> Result<(u64, Vec<u8>, Vec<Insn>, Vec<u32>), LoadError> {
+) -> Result<(u64, Vec<u8>, Vec<Insn>, Vec<u32>), ProgramError> {
     let executable = || segments.iter().filter(|segment| segment.perms.execute);
     let start = executable()
         .map(|segment| segment.vaddr)
         .min()
-        .ok_or(LoadError::NoCode)?;
+        .ok_or(ProgramError::NoCode)?;
     // Only file bytes are decoded (plus 2 bytes of the zeros after them, for an instruction
     // cut off by the file's end): a segment's zero-filled tail decodes to illegal
     // instructions, which `run` finds without a table, however large the tail.
@@ -345,16 +346,16 @@ fn decode_code(
     let bytes_end = executable()
         .map(decode_end)
         .max()
-        .ok_or(LoadError::NoCode)?;
+        .ok_or(ProgramError::NoCode)?;
     let machine_code_size: u64 = executable().map(|segment| segment.data.len() as u64).sum();
     if machine_code_size > MAX_CODE_BYTES {
-        return Err(LoadError::CodeTooLarge {
+        return Err(ProgramError::CodeTooLarge {
             bytes: machine_code_size,
         });
     }
     // Bounded by MAX_CODE_SPAN, so offsets below fit in u32 and usize on every host.
     if bytes_end > MAX_CODE_SPAN {
-        return Err(LoadError::CodeTooSpread { span: bytes_end });
+        return Err(ProgramError::CodeTooSpread { span: bytes_end });
     }
     let span = to_usize(bytes_end);
     let mut bytes = vec![0u8; span];
@@ -478,8 +479,8 @@ fn to_u32(value: usize) -> u32 {
 }
 
 /// Block lengths for every entry, computed backwards so each successor already knows its own.
-fn block_lengths(code: &[Insn]) -> Vec<u16> {
-    let mut block_rest = vec![0u16; code.len()];
+fn block_lengths(code: &[Insn]) -> Vec<u32> {
+    let mut block_rest = vec![0u32; code.len()];
     for index in (0..code.len()).rev() {
         let op = code[index].op;
         block_rest[index] = match op {
@@ -504,6 +505,18 @@ mod tests {
             data,
             perms: Perms::READ_EXECUTE,
         }
+    }
+
+    #[test]
+    fn a_block_longer_than_65535_instructions_is_counted_whole() {
+        let mut data = Vec::new();
+        for _ in 0..70_000 {
+            data.extend_from_slice(&0x0015_0513u32.to_le_bytes()); // addi a0, a0, 1
+        }
+        data.extend_from_slice(&0x0000_006fu32.to_le_bytes()); // jal zero, 0
+        let segments = [code_segment(data.len() as u64, data)];
+        let (_, _, code, _) = decode_code(&segments, Xlen::Rv64).unwrap();
+        assert_eq!(block_lengths(&code)[0], 70_001);
     }
 
     #[test]
@@ -547,7 +560,7 @@ mod tests {
         let result = decode_code(&[near, far], Xlen::Rv64);
         assert_eq!(
             result.err(),
-            Some(LoadError::CodeTooSpread {
+            Some(ProgramError::CodeTooSpread {
                 span: (1 << 36) + 4
             })
         );
@@ -557,6 +570,9 @@ mod tests {
     fn too_much_machine_code_is_refused() {
         let size = MAX_CODE_BYTES + 2;
         let result = decode_code(&[code_segment(size, vec![0; to_usize(size)])], Xlen::Rv64);
-        assert_eq!(result.err(), Some(LoadError::CodeTooLarge { bytes: size }));
+        assert_eq!(
+            result.err(),
+            Some(ProgramError::CodeTooLarge { bytes: size })
+        );
     }
 }

@@ -3,17 +3,11 @@
 //! enums and constants, the C header's `#define`s and the Rust SDK's `pub const`s.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use rvedge::runtime::abi::{errno, Call, Decision, HeaderSet, Hook};
 use rvedge::runtime::ErrorKind;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the crate lives in the repository")
-        .to_path_buf()
-}
+use rvedge_test_support::repo_root;
 
 fn read(relative_path: &str) -> String {
     let path = repo_root().join(relative_path);

@@ -1,12 +1,7 @@
 //! Guests that misbehave end with a clear `Stop` value, never a host crash: faults carry the
 //! pc and address, loops end at the instruction budget, memory is capped.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use rvedge::registers::{A0, A5, A7};
 use rvedge::{CapturedOutput, Isolated, Machine, Options, SetupError, Stop, Trap, TrapKind};

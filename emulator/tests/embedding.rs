@@ -1,12 +1,7 @@
 //! The embedding API on a real guest (tests/guests/embed/vmcall.c): host calls, snapshots,
 //! machines made from a snapshot, and vmcalls of guest functions on them.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use rvedge::registers::A0;
 use rvedge::{CapturedOutput, Isolated, Machine, Options, Stop, TrapKind};

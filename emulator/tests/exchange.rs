@@ -2,12 +2,7 @@
 //! request body it asks for only when tenant code on the backend side may read it, stepping
 //! through every hook in order, and the end of an exchange.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use std::sync::Arc;
 

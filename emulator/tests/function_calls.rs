@@ -3,12 +3,7 @@
 //! corrupted copy of it, and the example tenant origin.c's functions under the fork's budget
 //! and the per-hook call rules.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use std::process::Command;
 use std::sync::Arc;

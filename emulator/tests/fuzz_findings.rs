@@ -1,12 +1,7 @@
 //! Reproducers of what the fuzz targets (`fuzz/`, `scripts/fuzz.sh`) found, one test each, on
 //! the smallest program that shows it.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use rvedge::runtime::{Exchange, HttpRequest, Limits, MemoryHost, Next, StepOutcome, Tenant};
 

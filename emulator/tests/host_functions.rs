@@ -4,12 +4,7 @@
 //! program stepped one instruction at a time uses the same allocator as one that runs.
 //! Results without faults are compared with qemu in cli/tests/differential.rs.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use std::process::Command;
 use std::sync::Arc;

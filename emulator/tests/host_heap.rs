@@ -3,12 +3,7 @@
 //! the template's blocks survive every request, and running out of memory is NULL with
 //! ENOMEM, or memory_limit, as before.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use std::sync::Arc;
 

@@ -3,18 +3,14 @@
 //! owns, and randomness is fresh per fork when the host has an OS source. Each test drives
 //! tests/guests/tenant/attack.c through the in-memory host.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use rvedge::runtime::abi::Hook;
 use rvedge::runtime::usage::CALL_COST;
+use rvedge::syscall::SYSCALL_COST;
 use rvedge::runtime::{
     exchange, parse_tenants, CacheDecision, EchoOrigin, ErrorKind, Exchange, ExchangeOutcome,
     HttpRequest, Limits, MemoryHost, Next, RandomSource, Source, StepOutcome, Tenant,
@@ -91,6 +87,8 @@ fn host_work_is_charged_against_the_instruction_budget() {
         "respond",
         "header_get",
         "body_get",
+        "write",
+        "getrandom",
     ] {
         let request = HttpRequest {
             method: "POST".into(),
@@ -122,6 +120,29 @@ fn host_work_is_charged_against_the_instruction_budget() {
             "{call}: {instructions} instructions counted for a budget of {budget}"
         );
     }
+}
+
+/// Linux system calls pay too: each at least `SYSCALL_COST`, and `mprotect` a price per page,
+/// so a loop re-protecting 16 MiB ends at the budget rather than running for minutes.
+#[test]
+fn linux_calls_are_charged_against_the_instruction_budget() {
+    let tenant = attack_tenant(Limits::default());
+    let instructions = |calls: u64| {
+        let outcome = get(&tenant, &format!("/loop/getrandom/0/{calls}"));
+        assert_eq!(report_field(&body(&outcome), "ok"), calls);
+        outcome.stats.instructions
+    };
+    let per_call = (instructions(2000) - instructions(1000)) / 1000;
+    println!("an empty getrandom call and its loop: {per_call} instructions");
+    assert!(per_call >= SYSCALL_COST, "{per_call} instructions per call");
+
+    let outcome = get(&tenant, &format!("/loop/mprotect/{}/0", 16 * MIB));
+    let error = outcome
+        .result
+        .as_ref()
+        .err()
+        .unwrap_or_else(|| panic!("endless mprotect answered: {}", body(&outcome)));
+    assert_eq!(error.kind, ErrorKind::Timeout, "{error}");
 }
 
 /// A call that does no work still costs its fixed price: each iteration of a loop of empty

@@ -2,12 +2,7 @@
 //! stepped to its end behaves as it does under `run`; `Fork::enter_hook` + `Fork::step` run a
 //! tenant hook as `Fork::run_hook` does, with the same calls, budget and errors.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use std::sync::Arc;
 

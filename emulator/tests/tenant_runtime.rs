@@ -2,12 +2,7 @@
 //! load errors, random calls with bad arguments, the per-call rules of docs/abi.md, live
 //! update and per-request limits. Requests go through `exchange`, the in-memory host.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(
-    dead_code,
-    reason = "each test crate uses a different part of the shared support"
-)]
-mod support;
+use rvedge_test_support as support;
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};

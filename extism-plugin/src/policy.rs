@@ -171,7 +171,7 @@ impl Plugin {
         mut host: MemoryHost,
         backend: String,
     ) -> Output {
-        let bytes = exchange.stats().pages_written * rvedge::mem::PAGE_SIZE as usize
+        let bytes = exchange.stats().pages_written * rvedge::PAGE_SIZE as usize
             + message_bytes(&host.req)
             + host.bereq.as_ref().map_or(0, message_bytes);
         while self.pending.len() >= MAX_PENDING_REQUESTS

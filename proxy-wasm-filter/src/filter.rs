@@ -10,12 +10,16 @@
 //!   resume at the response headers;
 //! - [`Next::Respond`]: a local reply with the tenant's response, `cache-control` from its
 //!   cache decision;
+//! - every answer a tenant made or touched varies on the tenant header (`Vary`), so a cache in
+//!   front of or behind the proxy that keys on the URL keeps tenants' answers apart;
 //! - [`Next::Deliver`]: the upstream's response goes on;
 //! - [`Next::Failed`]: a local 503 (`rvedge::runtime::error_response`) and a log line naming
 //!   the tenant and the cause. The VM keeps serving; nothing traps.
 
 use rvedge::runtime::HeaderList as _;
-use rvedge::runtime::{error_response, BackendPlan, Exchange, HttpResponse, Next, DEFAULT_BACKEND};
+use rvedge::runtime::{
+    error_response, vary_adding, BackendPlan, Exchange, HttpResponse, Next, DEFAULT_BACKEND,
+};
 use std::sync::Arc;
 
 use crate::config::{tenant_name, FilterConfiguration};
@@ -183,6 +187,12 @@ impl StreamFilter {
                 response
                     .headers
                     .set_header("cache-control", &cache.cache_control());
+                if let Some(header) = self.tenant_vary() {
+                    let existing = response.header("vary").map(str::to_owned);
+                    if let Some(vary) = vary_adding(existing.as_deref(), header) {
+                        response.headers.set_header("vary", &vary);
+                    }
+                }
                 self.report_time(&ongoing, |name, value| {
                     response.headers.set_header(name, value)
                 });
@@ -193,6 +203,12 @@ impl StreamFilter {
                 if let Some(cache) = cache {
                     let value = cache.cache_control();
                     let _ = stream.set_header(Message::Response, "cache-control", Some(&value));
+                }
+                if let Some(header) = self.tenant_vary() {
+                    let existing = stream.header(Message::Response, "vary").ok().flatten();
+                    if let Some(vary) = vary_adding(existing.as_deref(), header) {
+                        let _ = stream.set_header(Message::Response, "vary", Some(&vary));
+                    }
                 }
                 self.report_time(&ongoing, |name, value| {
                     let _ = stream.set_header(Message::Response, name, Some(value));
@@ -226,6 +242,15 @@ impl StreamFilter {
             return Action::Continue;
         }
         self.resume(stream, ongoing, false)
+    }
+
+    /// The header answers vary on: the tenant header, unless it is the authority, which every
+    /// cache key has already.
+    fn tenant_vary(&self) -> Option<&str> {
+        let header = self.configuration.tenant_header.as_str();
+        let is_authority =
+            header.eq_ignore_ascii_case(":authority") || header.eq_ignore_ascii_case("host");
+        (!is_authority).then_some(header)
     }
 
     /// Adds [`TENANT_TIME_HEADER`] through `set_header` when the configuration asks for it.

@@ -2,8 +2,7 @@
 //! SDK's own examples (tests/proxy-wasm-examples): each example's documented behaviour, then
 //! the host's limits and failure handling with the `host_probe` filter.
 
-#[path = "support/example_filters.rs"]
-mod example_filters;
+use rvedge_test_support as example_filters;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, c_uint, c_void};
 
 use rvedge::runtime::abi::HeaderSet;
-use rvedge::runtime::{Host, HostError, HostResult};
+use rvedge::runtime::{vary_adding, Host, HostError, HostResult};
 
 use crate::ffi;
 use crate::handoff::{HANDOFF_HEADER, TENANT_HEADER};
@@ -142,18 +142,9 @@ impl Message {
         let existing = self
             .header("Vary")
             .map(|value| String::from_utf8_lossy(value).into_owned());
-        match existing {
-            Some(vary)
-                if vary
-                    .split(',')
-                    .any(|name| name.trim().eq_ignore_ascii_case(TENANT_HEADER)) =>
-            {
-                Ok(())
-            }
-            Some(vary) if !vary.trim().is_empty() => {
-                self.set("Vary", &format!("{vary}, {TENANT_HEADER}"))
-            }
-            _ => self.set("Vary", TENANT_HEADER),
+        match vary_adding(existing.as_deref(), TENANT_HEADER) {
+            Some(vary) => self.set("Vary", &vary),
+            None => Ok(()),
         }
     }
 

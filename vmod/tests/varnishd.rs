@@ -6,9 +6,7 @@
 //! `rvedge::runtime::EchoOrigin`, one listener per backend name, so the table's expectations
 //! about what reached which backend are checked against real backend traffic.
 
-#[path = "../../tests/support/guests.rs"]
-#[allow(dead_code, reason = "each test binary uses part of the shared support")]
-mod support;
+use rvedge_test_support as support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -46,11 +46,16 @@ struct Arguments {
     no_flavours: bool,
 }
 
+/// `$CARGO_TARGET_DIR`, else the target directory this binary was built in
+/// (`<target>/release/rvedge-bench`), where the scripts put guests and tenants too.
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        PathBuf::from,
-    )
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            exe.ancestors().nth(2).map(Path::to_path_buf)
+        })
+        .expect("CARGO_TARGET_DIR, or a binary inside a cargo target directory")
 }
 
 fn guests_dir() -> PathBuf {

@@ -8,7 +8,6 @@
 pub mod compressed;
 mod disasm;
 
-pub use crate::registers::INT_REGISTER_NAMES;
 pub use crate::xlen::Xlen;
 
 /// Integer destination registers that are `x0` are redirected here at decode time, so the

@@ -56,7 +56,7 @@ impl Machine {
     fn run_blocks<const PROFILE: bool>(&mut self, budget: u64) -> Stop {
         let program = Arc::clone(&self.program);
         let code: &[Insn] = &program.code;
-        let block_rest: &[u16] = &program.block_rest;
+        let block_rest: &[u32] = &program.block_rest;
         let code_start = program.code_start;
         let limit = self.instret.saturating_add(budget);
         // Kept in a local so the hot loop need not store it to the machine on every block.
@@ -207,7 +207,7 @@ impl Machine {
             Rare::Illegal(pc, unexecuted) => self.illegal_instruction(pc, unexecuted),
             Rare::Ecall(pc) => {
                 self.cpu.pc = pc;
-                self.ecall(pc)
+                self.ecall(pc, limit)
             }
             Rare::Csr(pc) => self.csr_instruction(pc),
             Rare::HostFunction(pc, function) => self.host_function(pc, function, limit),
@@ -244,9 +244,9 @@ enum Event {
 /// Block ends that need the whole machine, at the instruction's pc. Traps carry how many
 /// charged instructions of their block did not run.
 enum Rare {
-    Trap(u64, TrapKind, u16),
-    MemoryFault(MemoryFault, u64, u16),
-    Illegal(u64, u16),
+    Trap(u64, TrapKind, u32),
+    MemoryFault(MemoryFault, u64, u32),
+    Illegal(u64, u32),
     Ecall(u64),
     Csr(u64),
     /// The entry of a host-run libc function: pc and `HostFunction` number.
@@ -263,7 +263,7 @@ fn run_block(
     cpu: &mut Cpu,
     memory: &mut Memory,
     code: &[Insn],
-    block_rest: &[u16],
+    block_rest: &[u32],
     code_start: u64,
     mut index: usize,
 ) -> Event {
@@ -912,7 +912,7 @@ impl Machine {
     /// A trap at `pc`. Its block was charged in full on entry; the `unexecuted` instructions
     /// after the trapping one are given back, so the count stays exact.
     #[cold]
-    fn trap(&mut self, pc: u64, kind: TrapKind, unexecuted: u16) -> Exit {
+    fn trap(&mut self, pc: u64, kind: TrapKind, unexecuted: u32) -> Exit {
         self.cpu.pc = pc;
         self.instret -= u64::from(unexecuted);
         Exit::Stop(Stop::Trap(Trap {
@@ -939,7 +939,7 @@ impl Machine {
     }
 
     #[cold]
-    fn illegal_instruction(&mut self, pc: u64, unexecuted: u16) -> Exit {
+    fn illegal_instruction(&mut self, pc: u64, unexecuted: u32) -> Exit {
         let bits = self.program.instruction_bits(pc).unwrap_or(0);
         self.trap(pc, TrapKind::IllegalInstruction { bits }, unexecuted)
     }
@@ -955,7 +955,7 @@ impl Machine {
         decode_bytes(bytes, program.xlen)
     }
 
-    fn ecall(&mut self, pc: u64) -> Exit {
+    fn ecall(&mut self, pc: u64, limit: u64) -> Exit {
         let (_, size) = self.decode_at(pc);
         let next_pc = pc.wrapping_add(u64::from(size));
         let number = self.program.xlen.unsigned(self.cpu.x[A7]);
@@ -963,11 +963,12 @@ impl Machine {
             self.cpu.pc = next_pc;
             return Exit::Stop(Stop::HostCall(number));
         }
-        match crate::syscall::linux_syscall(self, number) {
+        match crate::syscall::linux_syscall(self, number, pc, limit) {
             None => Exit::Jump(next_pc),
             Some(stop) => {
+                // A trap, or a price the budget cannot pay, leaves the call unmade.
                 self.cpu.pc = match stop {
-                    Stop::Trap(_) => pc,
+                    Stop::Trap(_) | Stop::BudgetExhausted => pc,
                     _ => next_pc,
                 };
                 Exit::Stop(stop)

@@ -23,6 +23,7 @@ use crate::elf::{self, FunctionSymbol};
 use crate::machine::{Machine, Stop};
 use crate::mem::Memory;
 use crate::program::Program;
+use crate::registers::A0;
 
 /// The libc functions the host can run. The number of each is its `imm` in the program's
 /// `Op::HostFunction` entries.
@@ -338,7 +339,6 @@ impl Meter {
     }
 }
 
-const A0: usize = 10;
 
 /// Runs host function `number` for the guest at `pc` (its entry), within `limit`.
 pub(crate) fn call(machine: &mut Machine, number: u8, pc: u64, limit: u64) -> HostOutcome {
@@ -363,7 +363,7 @@ pub(crate) fn call(machine: &mut Machine, number: u8, pc: u64, limit: u64) -> Ho
     match result {
         Ok(value) => {
             machine.instret += meter.used;
-            crate::profile::charge_host_function(machine, pc, meter.used);
+            crate::profile::charge_host_work(machine, pc, meter.used);
             machine.cpu.x[A0] = value;
             HostOutcome::Returned
         }

@@ -402,13 +402,18 @@ fn run_call(
             if !matches!(phase, Phase::Hook(Hook::Recv | Hook::Hash)) {
                 return Ok(-errno::EPERM);
             }
-            or_errno!(state.usage.admit_hash(args[1] as usize));
+            or_errno!(state
+                .usage
+                .admit_hash(usize::try_from(args[1]).unwrap_or(usize::MAX)));
             let data = or_errno!(guest.bytes(args[0], args[1])?);
             state.hash.extend_from_slice(&data);
             Ok(0)
         }
         Call::Log => {
-            if !state.usage.admit_log_line(args[1] as usize) {
+            if !state
+                .usage
+                .admit_log_line(usize::try_from(args[1]).unwrap_or(usize::MAX))
+            {
                 return Ok(-errno::E2BIG);
             }
             let message = or_errno!(guest.bytes(args[0], args[1])?);

@@ -514,7 +514,10 @@ fn rust_diagnostics(stdout: &[u8], stderr: &[u8]) -> (String, Vec<Diagnostic>) {
                 .find(|span| span["is_primary"] == true && span["file_name"] == "src/main.rs")
         });
         if let Some(span) = primary {
-            let number = |key: &str| span[key].as_u64().unwrap_or(0) as u32;
+            let number = |key: &str| {
+                let value = span[key].as_u64().unwrap_or(0);
+                u32::try_from(value).unwrap_or(u32::MAX)
+            };
             diagnostics.push(Diagnostic {
                 line: number("line_start"),
                 column: number("column_start"),
@@ -566,7 +569,7 @@ fn run_bounded(
     })?;
     if matches!(output.status.code(), Some(TIMEOUT_EXIT | KILLED_EXIT)) {
         return Err(BuildError::TimedOut {
-            seconds: time_limit.as_secs_f64().ceil() as u64,
+            seconds: time_limit.as_secs() + u64::from(time_limit.subsec_nanos() > 0),
         });
     }
     if output.status.code() == Some(127) && output.stdout.is_empty() {

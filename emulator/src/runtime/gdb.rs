@@ -56,12 +56,13 @@ impl DebugTarget for MachineTarget<'_> {
     fn step(&mut self) -> Stepped {
         match self.0.step() {
             None => Stepped::Running,
-            Some(Stop::Exited(status)) => Stepped::Exited(status as u8),
+            // A wait status holds the low 8 bits of the exit status, as GDB's W packet.
+            Some(Stop::Exited(status)) => Stepped::Exited(status.to_le_bytes()[0]),
             Some(Stop::Trap(trap)) => Stepped::Killed(match trap.kind {
                 TrapKind::IllegalInstruction { .. } => SIGILL,
                 TrapKind::Breakpoint => SIGTRAP,
                 TrapKind::MisalignedAtomic { .. } => SIGBUS,
-                TrapKind::Signal { signal } => signal as u8,
+                TrapKind::Signal { signal } => u8::try_from(signal).unwrap_or(SIGSEGV),
                 TrapKind::InstructionFetch | TrapKind::Load { .. } | TrapKind::Store { .. } => {
                     SIGSEGV
                 }
@@ -201,11 +202,11 @@ const STEPS_BETWEEN_INTERRUPT_CHECKS: u64 = 1 << 14;
 const MAX_PACKET: usize = 0x4000;
 
 // GDB's RISC-V register numbers, which the target description below names.
-const PC_REGNUM: u64 = 32;
-const FIRST_FP_REGNUM: u64 = 33;
-const FFLAGS_REGNUM: u64 = 66;
-const FRM_REGNUM: u64 = 67;
-const FCSR_REGNUM: u64 = 68;
+const PC_REGNUM: usize = 32;
+const FIRST_FP_REGNUM: usize = 33;
+const FFLAGS_REGNUM: usize = 66;
+const FRM_REGNUM: usize = 67;
+const FCSR_REGNUM: usize = 68;
 
 /// Serves the debugger on `connection` until it detaches, the target ends, or the connection
 /// fails. The target starts stopped.
@@ -355,19 +356,16 @@ impl Stub<'_> {
     }
 
     fn read_register(&mut self, number: &str) -> String {
-        let Ok(number) = u64::from_str_radix(number, 16) else {
+        let Ok(number) = usize::from_str_radix(number, 16) else {
             return "E01".into();
         };
         let Some(machine) = self.target.machine() else {
             return "E01".into();
         };
         match number {
-            0..=31 => hex_le(machine.register(number as usize), 8),
+            0..=31 => hex_le(machine.register(number), 8),
             PC_REGNUM => hex_le(machine.pc(), 8),
-            FIRST_FP_REGNUM..=64 => hex_le(
-                machine.float_register((number - FIRST_FP_REGNUM) as usize),
-                8,
-            ),
+            FIRST_FP_REGNUM..=64 => hex_le(machine.float_register(number - FIRST_FP_REGNUM), 8),
             FFLAGS_REGNUM => hex_le(u64::from(machine.float_csr() & 0x1f), 4),
             FRM_REGNUM => hex_le(u64::from(machine.float_csr() >> 5), 4),
             FCSR_REGNUM => hex_le(u64::from(machine.float_csr()), 4),
@@ -379,7 +377,7 @@ impl Stub<'_> {
         let Some((number, value)) = assignment.split_once('=') else {
             return "E01";
         };
-        let (Ok(number), Some(bytes)) = (u64::from_str_radix(number, 16), from_hex(value)) else {
+        let (Ok(number), Some(bytes)) = (usize::from_str_radix(number, 16), from_hex(value)) else {
             return "E01";
         };
         let mut padded = [0u8; 8];
@@ -390,15 +388,15 @@ impl Stub<'_> {
             return "E01";
         };
         let csr = machine.float_csr();
+        // fflags, frm and fcsr are at most 32 bits wide: GDB sends their low bytes.
+        let value_u32 = u32::from_le_bytes([padded[0], padded[1], padded[2], padded[3]]);
         match number {
-            0..=31 => machine.set_register(number as usize, value),
+            0..=31 => machine.set_register(number, value),
             PC_REGNUM => machine.set_pc(value),
-            FIRST_FP_REGNUM..=64 => {
-                machine.set_float_register((number - FIRST_FP_REGNUM) as usize, value)
-            }
-            FFLAGS_REGNUM => machine.set_float_csr(csr & !0x1f | (value as u32 & 0x1f)),
-            FRM_REGNUM => machine.set_float_csr(csr & 0x1f | (value as u32 & 0x7) << 5),
-            FCSR_REGNUM => machine.set_float_csr(value as u32),
+            FIRST_FP_REGNUM..=64 => machine.set_float_register(number - FIRST_FP_REGNUM, value),
+            FFLAGS_REGNUM => machine.set_float_csr(csr & !0x1f | (value_u32 & 0x1f)),
+            FRM_REGNUM => machine.set_float_csr(csr & 0x1f | (value_u32 & 0x7) << 5),
+            FCSR_REGNUM => machine.set_float_csr(value_u32),
             _ => return "E45",
         }
         "OK"

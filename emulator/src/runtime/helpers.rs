@@ -254,7 +254,8 @@ fn walk_xml(document: &[u8], visit: &mut dyn FnMut(XmlEvent<'_>)) -> Result<(), 
     let mut roots = 0;
     // quick-xml's errors have their own position; the walk's are where the reader stands.
     let fail_at = |position: u64, message: String| {
-        let (line, column) = line_and_column(document, position as usize);
+        let (line, column) =
+            line_and_column(document, usize::try_from(position).unwrap_or(usize::MAX));
         format!("{message} at line {line} column {column}")
     };
     let fail = |reader: &Reader<&[u8]>, message: String| fail_at(reader.error_position(), message);

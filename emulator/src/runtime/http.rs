@@ -79,6 +79,21 @@ impl HeaderList for Vec<(String, String)> {
 /// Header naming the error kind on a host's answer to a failed request.
 pub const ERROR_HEADER: &str = "x-rvedge-error";
 
+/// The `Vary` value that also names `header`, given a response's `existing` one; `None` when it
+/// already does (or is `*`). Hosts make what tenants answer vary on the header that chose the
+/// tenant, so a cache keyed on the URL keeps each tenant's answers apart.
+pub fn vary_adding(existing: Option<&str>, header: &str) -> Option<String> {
+    let existing = existing.map(str::trim).unwrap_or_default();
+    let named = |name: &str| name.trim() == "*" || name.trim().eq_ignore_ascii_case(header);
+    if existing.split(',').any(named) {
+        None
+    } else if existing.is_empty() {
+        Some(header.to_string())
+    } else {
+        Some(format!("{existing}, {header}"))
+    }
+}
+
 /// What every host answers when a tenant fails a request: 503, the error kind in
 /// [`ERROR_HEADER`], a short body. The details go to the host's log, not to the client.
 pub fn error_response(error: &RequestError) -> HttpResponse {
@@ -90,5 +105,22 @@ pub fn error_response(error: &RequestError) -> HttpResponse {
             (ERROR_HEADER.into(), error.kind.name().into()),
         ],
         body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vary_adding;
+
+    #[test]
+    fn vary_gains_the_header_once() {
+        assert_eq!(vary_adding(None, "x-tenant").as_deref(), Some("x-tenant"));
+        assert_eq!(vary_adding(Some(" "), "x-tenant").as_deref(), Some("x-tenant"));
+        assert_eq!(
+            vary_adding(Some("Accept-Encoding"), "x-tenant").as_deref(),
+            Some("Accept-Encoding, x-tenant")
+        );
+        assert_eq!(vary_adding(Some("accept, X-Tenant"), "x-tenant"), None);
+        assert_eq!(vary_adding(Some("*"), "x-tenant"), None);
     }
 }

@@ -40,7 +40,7 @@ pub use exchange::{
     Next, Side, Source, DEFAULT_BACKEND,
 };
 pub use host::{Host, HostError, HostResult};
-pub use http::{error_response, HeaderList, HttpRequest, HttpResponse, ERROR_HEADER};
+pub use http::{error_response, vary_adding, HeaderList, HttpRequest, HttpResponse, ERROR_HEADER};
 pub use memory::{
     echo_body, exchange, exchange_with_debugger, EchoOrigin, ExchangeOutcome, ExchangeTarget,
     MemoryHost, Origin,

@@ -718,8 +718,9 @@ impl Fork {
         let mut cursor = address;
         loop {
             let page_left = PAGE_SIZE - cursor % PAGE_SIZE;
-            let room = (MAX_FUNCTION_STRING + 1 - bytes.len()) as u64;
-            let mut chunk = vec![0u8; page_left.min(room) as usize];
+            let room = MAX_FUNCTION_STRING + 1 - bytes.len();
+            let mut chunk =
+                vec![0u8; usize::try_from(page_left).map_or(room, |left| left.min(room))];
             self.machine
                 .memory()
                 .read_bytes(cursor, &mut chunk)

@@ -92,10 +92,44 @@ fn errno(code: i64) -> u64 {
     (-code) as u64
 }
 
+/// What a system call costs beyond its `ecall`, in instructions, paid before it does the
+/// work, as tenant calls pay theirs (`runtime::usage`): this fixed part, and a part per byte or
+/// page it touches ([`price`]), so that no loop of calls does much work on a small budget.
+pub const SYSCALL_COST: u64 = 100;
+
+/// Bytes written or filled per instruction charged (`write`, `writev`, `getrandom`).
+const BYTES_PER_INSTRUCTION: u64 = 16;
+
+/// The price of system call `number` with the machine's arguments: [`SYSCALL_COST`], plus one
+/// instruction per [`BYTES_PER_INSTRUCTION`] bytes written or filled and one per page mapped,
+/// unmapped or protected.
+fn price(machine: &mut Machine, number: u64) -> u64 {
+    let work = match number {
+        SYS_WRITE => argument(machine, 2).div_ceil(BYTES_PER_INSTRUCTION),
+        SYS_GETRANDOM => argument(machine, 1).div_ceil(BYTES_PER_INSTRUCTION),
+        SYS_WRITEV => writev_bytes(machine).div_ceil(BYTES_PER_INSTRUCTION),
+        SYS_MMAP | SYS_MUNMAP | SYS_MPROTECT => argument(machine, 1).div_ceil(PAGE_SIZE),
+        _ => 0,
+    };
+    SYSCALL_COST.saturating_add(work)
+}
+
 /// Handles Linux system call `number` (the asm-generic numbers that riscv32 and riscv64
-/// share; RV32 has only the 64-bit-time variants of the time calls); `None` means continue
-/// with the result in a0.
-pub(crate) fn linux_syscall(machine: &mut Machine, number: u64) -> Option<Stop> {
+/// share; RV32 has only the 64-bit-time variants of the time calls), once its [`price`] is
+/// paid within `limit` (the instruction count the run may reach); `None` means continue with
+/// the result in a0. The `ecall` at `pc` is where profiles count the price.
+pub(crate) fn linux_syscall(
+    machine: &mut Machine,
+    number: u64,
+    pc: u64,
+    limit: u64,
+) -> Option<Stop> {
+    let price = price(machine, number);
+    if machine.instret.saturating_add(price) > limit {
+        return Some(Stop::BudgetExhausted);
+    }
+    machine.instret += price;
+    crate::profile::charge_host_work(machine, pc, price);
     let xlen = machine.xlen();
     let rv64 = xlen == Xlen::Rv64;
     let result = match number {
@@ -229,6 +263,15 @@ fn writev(machine: &mut Machine) -> u64 {
         total += written;
     }
     total
+}
+
+/// The bytes `writev` would write: the sum of the lengths of the iovec entries it can read.
+fn writev_bytes(machine: &mut Machine) -> u64 {
+    let (iov, iov_count) = (argument(machine, 1), argument(machine, 2));
+    let word = machine.xlen().word_bytes();
+    (0..iov_count.min(IOV_MAX))
+        .map_while(|index| load_word(machine, iov.wrapping_add((2 * index + 1) * word)))
+        .fold(0u64, u64::saturating_add)
 }
 
 /// A word of the guest's ABI (`long`, pointer, `size_t`) from memory.

@@ -1,8 +1,6 @@
 //! The conformance table through the in-memory host (the runtime's `exchange`).
 
-#[path = "../../support/guests.rs"]
-#[allow(dead_code, reason = "each test binary uses part of the shared support")]
-mod support;
+use rvedge_test_support as support;
 
 use rvedge::runtime::{ProgramDirectory, Tenants};
 use rvedge_conformance::{cases, configurations, observe_in_memory};

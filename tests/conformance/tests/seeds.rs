@@ -1,9 +1,7 @@
 //! The seed C++ tenant builds with exactly the documented command (no flags of ours) and gives
 //! the documented response.
 
-#[path = "../../support/guests.rs"]
-#[allow(dead_code, reason = "each test binary uses part of the shared support")]
-mod support;
+use rvedge_test_support as support;
 
 use std::process::Command;
 

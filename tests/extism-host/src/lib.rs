@@ -2,12 +2,9 @@
 //! proxy: `vcl_recv`, the echo origin for `continue`d requests, `vcl_backend_response`.
 //! Shared by the tests and the overhead benchmark.
 
-#[path = "../../support/guests.rs"]
-#[allow(dead_code, reason = "this crate uses part of the shared support")]
-mod support;
+use rvedge_test_support as support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use extism::{Manifest, Plugin, Wasm};
@@ -15,7 +12,7 @@ use rvedge::runtime::{EchoOrigin, HttpRequest, Origin};
 use rvedge_conformance::{Case, Observed};
 use rvedge_extism::messages::{BackendResponseInput, Message, Output, RecvInput, CONFIG_KEY};
 
-pub use support::{repo_root, tenants_dir};
+pub use support::{build_wasm, repo_root, tenants_dir};
 
 /// Builds the plugin once per process (`cargo build -p rvedge-extism --release --target
 /// wasm32-unknown-unknown`, a no-op when it is fresh) in the target directory this binary was
@@ -24,7 +21,7 @@ pub use support::{repo_root, tenants_dir};
 pub fn plugin_wasm() -> &'static Path {
     static WASM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let built = WASM.get_or_init(|| {
-        build_wasm(
+        support::build_wasm(
             "rvedge-extism",
             "wasm32-unknown-unknown",
             "rvedge_extism.wasm",
@@ -34,49 +31,6 @@ pub fn plugin_wasm() -> &'static Path {
         Ok(path) => path,
         Err(message) => panic!("{message}"),
     }
-}
-
-/// `<target>/<profile>/deps/<this binary>` (tests) or `<target>/<profile>/examples/…`.
-fn target_dir() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|error| format!("current_exe: {error}"))?;
-    exe.ancestors()
-        .nth(3)
-        .map(Path::to_path_buf)
-        .ok_or_else(|| format!("{} is not inside a cargo target directory", exe.display()))
-}
-
-/// Builds `package` for `target` in release and returns its `file_name` artifact, or why not
-/// (with the command that does it by hand).
-pub fn build_wasm(package: &str, target: &str, file_name: &str) -> Result<PathBuf, String> {
-    let target_dir = target_dir()?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let how = format!("cargo build -p {package} --release --target {target}");
-    let output = Command::new(cargo)
-        .current_dir(repo_root())
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            package,
-            "--release",
-            "--target",
-            target,
-        ])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .output()
-        .map_err(|error| format!("cannot run cargo ({how}): {error}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{how} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let wasm = target_dir.join(target).join("release").join(file_name);
-    if !wasm.is_file() {
-        return Err(format!("{} missing after {how}", wasm.display()));
-    }
-    Ok(wasm)
 }
 
 /// The conformance table's tenants as the plugin's configuration, the programs from the built

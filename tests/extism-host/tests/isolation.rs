@@ -3,9 +3,7 @@
 //! headers the proxy owns, final statuses, the TTL cap, allowed backends, randomness from the
 //! proxy's input, and the plugin's own cap on inputs.
 
-#[path = "../../support/guests.rs"]
-#[allow(dead_code, reason = "this test uses part of the shared support")]
-mod support;
+use rvedge_test_support as support;
 
 use std::collections::BTreeMap;
 use std::time::Instant;

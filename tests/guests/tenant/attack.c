@@ -7,7 +7,8 @@
  *                              makes tenant call <call> on <bytes> bytes <times> times (0:
  *                              until stopped): sha256, hmac, log, hash_add, header_set,
  *                              header_append, url_set, json_validate, json_query,
- *                              xml_validate, xml_query, respond, header_get, url_get; body_get
+ *                              xml_validate, xml_query, respond, header_get, url_get, and the
+ *                              Linux calls write (stderr), getrandom and mprotect; body_get
  *                              runs in a forge callback (the backend side).
  *                              Answers "calls=<n> ok=<n> e2big=<n> last=<result>".
  * "/stdout/<bytes>/<times>"    prints <times> lines of <bytes> bytes, answers "printed=<n>".
@@ -33,7 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #define S(text) text, (sizeof text - 1)
 
@@ -152,6 +155,14 @@ static int64_t call_once(const char *call, const char *data, size_t bytes, uint6
         return rvedge_url_get(req, (char *)data, bytes);
     } else if (strcmp(call, "body_get") == 0) {
         return rvedge_body_get((char *)data, bytes);
+    } else if (strcmp(call, "write") == 0) {
+        /* Linux calls: the whole range is walked, whatever the log keeps of it. */
+        return write(2, data, bytes);
+    } else if (strcmp(call, "getrandom") == 0) {
+        return getrandom((char *)data, bytes, 0);
+    } else if (strcmp(call, "mprotect") == 0) {
+        uintptr_t page = (uintptr_t)data & ~(uintptr_t)4095;
+        return mprotect((void *)page, bytes, PROT_READ | PROT_WRITE);
     }
     return -RVEDGE_ENOSYS;
 }

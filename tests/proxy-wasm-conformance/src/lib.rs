@@ -18,14 +18,7 @@ use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostLimits, Request, Respon
 /// The artifact the filter crate builds, as Envoy and Istio configurations name it.
 pub const FILTER_ARTIFACT: &str = "rvedge_filter.wasm";
 
-/// The repository root: the nearest directory above this crate that holds `scripts/`.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .find(|dir| dir.join("scripts/build-tenants.sh").is_file())
-        .expect("crates live inside the repository")
-        .to_path_buf()
-}
+pub use rvedge_test_support::repo_root;
 
 /// The filter's bytes: `$RVEDGE_FILTER` if set (scripts/test-proxy-wasm-filter.sh builds
 /// it first), else built once with `cargo build -p rvedge-filter --release --target

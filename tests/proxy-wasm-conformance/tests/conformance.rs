@@ -4,9 +4,7 @@
 //! proxy can run the filter: Envoy's default (the filter never pauses request headers) and
 //! with `allow_on_headers_stop_iteration` on both sides (it pauses them for the body).
 
-#[path = "../../support/guests.rs"]
-#[allow(dead_code, reason = "each test binary uses part of the shared support")]
-mod support;
+use rvedge_test_support as support;
 
 use rvedge_conformance::{cases, TENANTS_JSON};
 use rvedge_proxy_wasm_conformance::{filter_module, observe_through_filter, plugin_configuration};

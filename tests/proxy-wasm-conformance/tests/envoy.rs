@@ -11,13 +11,7 @@
 //! `scripts/test-proxy-wasm-filter.sh` installs it, then runs `cargo test --workspace --test
 //! envoy`. Run without Envoy, every test fails and says how to install it.
 
-#[path = "../../support/guests.rs"]
-#[allow(dead_code, reason = "each test binary uses part of the shared support")]
-mod support;
-
-#[path = "../../../proxy-wasm-host/tests/support/example_filters.rs"]
-#[allow(dead_code, reason = "each test binary uses part of the shared support")]
-mod example_filters;
+use rvedge_test_support as support;
 
 use std::time::{Duration, Instant};
 
@@ -449,7 +443,7 @@ fn the_envoy_and_istio_examples_serve_in_envoy_as_shipped() {
 
 /// The host-probe filter (tests/proxy-wasm-examples) with `plugin`'s extra fields.
 fn probe_plugin(fields: &[(&str, Value)]) -> Value {
-    let probe = example_filters::example_filters_dir().join("host_probe.wasm");
+    let probe = support::example_filters_dir().join("host_probe.wasm");
     let mut plugin = plugin_config("probe", &probe, "");
     for (name, value) in fields {
         plugin[*name] = value.clone();

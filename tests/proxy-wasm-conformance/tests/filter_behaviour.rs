@@ -2,9 +2,7 @@
 //! configurations with a log line, surviving misbehaving tenants without a trap, the backend
 //! side on a real upstream response, request bodies, tenant choice and backend headers.
 
-#[path = "../../support/guests.rs"]
-#[allow(dead_code, reason = "each test binary uses part of the shared support")]
-mod support;
+use rvedge_test_support as support;
 
 use base64::Engine as _;
 
@@ -216,6 +214,8 @@ fn backend_hooks_run_on_the_upstream_request_and_response_as_in_memory() {
         let (expected, _) = in_memory.result.unwrap();
         assert_eq!(through_filter.status, expected.status, "{path}");
         assert_eq!(through_filter.body, expected.body, "{path}");
+        // The tenant comes from the authority, which cache keys have already: no Vary.
+        assert_eq!(through_filter.header("vary"), None, "{path}");
         for name in ["x-origin-checked", "x-origin-missing"] {
             let wanted = expected
                 .headers
@@ -342,6 +342,8 @@ fn programs_may_come_from_the_vm_configuration_and_tenants_from_another_header()
     let response = vm.handle(request, &mut EchoUpstream::default()).unwrap();
     assert_eq!(response.body, b"{\"message\":\"Hello from RISC-V!\"}");
     assert_eq!(response.header("cache-control"), Some("max-age=120"));
+    // A cache keyed on the URL must not serve this tenant's answer to another tenant.
+    assert_eq!(response.header("vary"), Some("X-Tenant"));
     let nanos: u64 = response
         .header("x-rvedge-tenant-nanos")
         .expect("timing asked for")

@@ -13,9 +13,7 @@
 //!
 //! `cargo run --release -p rvedge-proxy-wasm-conformance --bin envoy-bench [-- --quick]`
 
-#[path = "../../../support/guests.rs"]
-#[allow(dead_code, reason = "the benchmark uses part of the shared support")]
-mod support;
+use rvedge_test_support as support;
 
 use std::process::Command;
 

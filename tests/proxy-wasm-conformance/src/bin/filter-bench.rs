@@ -10,9 +10,7 @@
 //! ("main() exited"). Native runs the same `Tenant::load`. The instruction count comes from a
 //! native `Machine` run of the same program and arguments.
 
-#[path = "../../../support/guests.rs"]
-#[allow(dead_code, reason = "the benchmark uses part of the shared support")]
-mod support;
+use rvedge_test_support as support;
 
 use std::time::{Duration, Instant};
 
