@@ -10,12 +10,12 @@ use std::time::Instant;
 
 use rvedge::runtime::abi::Hook;
 use rvedge::runtime::usage::CALL_COST;
-use rvedge::syscall::SYSCALL_COST;
 use rvedge::runtime::{
     exchange, parse_tenants, CacheDecision, EchoOrigin, ErrorKind, Exchange, ExchangeOutcome,
     HttpRequest, Limits, MemoryHost, Next, RandomSource, Source, StepOutcome, Tenant,
     MAX_LOG_BYTES, MAX_LOG_LINES,
 };
+use rvedge::syscall::SYSCALL_COST;
 use support::report_field;
 
 fn attack_tenant(limits: Limits) -> Arc<Tenant> {

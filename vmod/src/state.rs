@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use arc_swap::ArcSwapOption;
 use rvedge::runtime::{
-    BackendPlan, BackendSide, ClientSide, Fork, HttpResponse, ProgramDirectory, RequestError,
-    Tenant, TenantDecision, TenantSpec,
+    BackendPlan, BackendSide, ClientSide, Fork, HttpResponse, Limits, ProgramDirectory,
+    RequestError, Tenant, TenantDecision, TenantSpec,
 };
 
 use crate::ffi;
@@ -104,19 +104,14 @@ impl TenantSlot {
     /// Replaces the program with `program` (see `Tenant::live_update`: state hand-over); a
     /// tenant without one gets it. On error the old one keeps serving.
     pub fn live_update(&self, program: &[u8]) -> Result<(), String> {
-        let current = self.current();
-        let updated = on_boot_thread(|| {
-            match current {
-                Some(tenant) => tenant.live_update(program),
-                None => Tenant::load(
-                    &self.spec.name,
-                    program,
-                    self.spec.limits.clone(),
-                    Some(HOST_CLOCK),
-                ),
-            }
-            .map_err(|error| error.to_string())
-        })?;
+        let updated = match self.current() {
+            Some(tenant) => on_boot_thread(|| {
+                tenant
+                    .live_update(program)
+                    .map_err(|error| error.to_string())
+            })?,
+            None => self.boot(program, self.spec.limits.clone())?,
+        };
         self.current.store(Some(updated));
         Ok(())
     }
@@ -134,12 +129,17 @@ impl TenantSlot {
         }
         let mut limits = self.spec.limits.clone();
         limits.arguments.push(extra_argument.to_string());
-        let tenant = on_boot_thread(|| {
-            Tenant::load(&self.spec.name, &program, limits, Some(HOST_CLOCK))
-                .map_err(|error| error.to_string())
-        })?;
+        let tenant = self.boot(&program, limits)?;
         self.current.store(Some(tenant));
         Ok(())
+    }
+
+    /// This tenant with `program` booted afresh under `limits`, at run time.
+    fn boot(&self, program: &[u8], limits: Limits) -> Result<Arc<Tenant>, String> {
+        on_boot_thread(|| {
+            Tenant::load(&self.spec.name, program, limits, Some(HOST_CLOCK))
+                .map_err(|error| error.to_string())
+        })
     }
 
     /// Installs a debug program (`live_debug()`): forks with `debug` run it.

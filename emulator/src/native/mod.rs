@@ -339,7 +339,6 @@ impl Meter {
     }
 }
 
-
 /// Runs host function `number` for the guest at `pc` (its entry), within `limit`.
 pub(crate) fn call(machine: &mut Machine, number: u8, pc: u64, limit: u64) -> HostOutcome {
     let Some(function) = HostFunction::from_number(number) else {

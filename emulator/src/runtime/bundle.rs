@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::tenant::ClockSource;
-use super::{parse_tenants, LoadError, ProgramSource, Tenants};
+use super::{parse_tenants, read_tenant_program, LoadError, ProgramSource, Tenants};
 
 /// A tenant configuration with the programs it names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,14 +53,7 @@ impl TenantBundle {
             if programs.contains_key(&spec.filename) {
                 continue;
             }
-            let program =
-                source
-                    .read_program(&spec.filename)
-                    .map_err(|message| LoadError::Program {
-                        tenant: spec.name.clone(),
-                        filename: spec.filename.clone(),
-                        message,
-                    })?;
+            let program = read_tenant_program(source, &spec)?;
             programs.insert(spec.filename, program);
         }
         Ok(TenantBundle { tenants, programs })

@@ -115,7 +115,10 @@ mod tests {
     #[test]
     fn vary_gains_the_header_once() {
         assert_eq!(vary_adding(None, "x-tenant").as_deref(), Some("x-tenant"));
-        assert_eq!(vary_adding(Some(" "), "x-tenant").as_deref(), Some("x-tenant"));
+        assert_eq!(
+            vary_adding(Some(" "), "x-tenant").as_deref(),
+            Some("x-tenant")
+        );
         assert_eq!(
             vary_adding(Some("Accept-Encoding"), "x-tenant").as_deref(),
             Some("Accept-Encoding, x-tenant")

@@ -57,6 +57,20 @@ pub trait ProgramSource {
     fn read_program(&self, filename: &str) -> Result<Vec<u8>, String>;
 }
 
+/// The program `spec` names, from `source`; the error names the tenant and the file.
+fn read_tenant_program(
+    source: &(impl ProgramSource + ?Sized),
+    spec: &TenantSpec,
+) -> Result<Vec<u8>, LoadError> {
+    source
+        .read_program(&spec.filename)
+        .map_err(|message| LoadError::Program {
+            tenant: spec.name.clone(),
+            filename: spec.filename.clone(),
+            message,
+        })
+}
+
 /// Programs given as bytes, for hosts without a filesystem.
 impl ProgramSource for BTreeMap<String, Vec<u8>> {
     fn read_program(&self, filename: &str) -> Result<Vec<u8>, String> {
@@ -149,14 +163,7 @@ impl Tenants {
     ) -> Result<Tenants, LoadError> {
         let mut tenants = Tenants::default();
         for spec in parse_tenants(json).map_err(LoadError::Config)? {
-            let program =
-                programs
-                    .read_program(&spec.filename)
-                    .map_err(|message| LoadError::Program {
-                        tenant: spec.name.clone(),
-                        filename: spec.filename.clone(),
-                        message,
-                    })?;
+            let program = read_tenant_program(programs, &spec)?;
             let tenant = Tenant::load(&spec.name, &program, spec.limits, clock)
                 .map_err(LoadError::Tenant)?;
             tenants.by_name.insert(spec.name, tenant);
