@@ -34,6 +34,11 @@ pub const BACKEND_HEADER: &str = "x-rvedge-backend";
 /// when the configuration asks for it (`report_tenant_time`).
 pub const TENANT_TIME_HEADER: &str = "x-rvedge-tenant-nanos";
 
+/// Most bytes of a request body the filter copies into the VM for a tenant; a longer body is
+/// answered 413, so clients cannot fill the VM's memory (a proxy may well buffer more: Envoy's
+/// own buffer limit answers 413 before this for bodies it will not hold).
+pub const MAX_REQUEST_BODY_BYTES: usize = 8 << 20;
+
 /// What the proxy should do with the stream after a callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -119,6 +124,16 @@ impl StreamFilter {
     ) -> Action {
         if !matches!(self.state, State::AwaitingBody(_)) {
             return Action::Continue;
+        }
+        if body_size > MAX_REQUEST_BODY_BYTES {
+            self.state = State::Idle;
+            stream.log(
+                LogLevel::Warn,
+                &format!("rvedge: request body over {MAX_REQUEST_BODY_BYTES} bytes: 413"),
+            );
+            let headers = [("content-type".to_string(), "text/plain".to_string())];
+            stream.send_response(413, &headers, b"request body too large\n");
+            return Action::Pause;
         }
         if !end_of_stream {
             // Keep buffering: the proxy holds the body until the callback says continue.

@@ -14,5 +14,7 @@ mod proxy;
 pub mod stream;
 
 pub use config::{ConfigurationError, FilterConfiguration};
-pub use filter::{Action, StreamFilter, BACKEND_HEADER, TENANT_TIME_HEADER};
+pub use filter::{
+    Action, StreamFilter, BACKEND_HEADER, MAX_REQUEST_BODY_BYTES, TENANT_TIME_HEADER,
+};
 pub use stream::{LogLevel, Message, Stream};

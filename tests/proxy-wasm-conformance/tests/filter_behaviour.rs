@@ -254,6 +254,14 @@ fn request_bodies_reach_forge_callbacks_and_the_upstream() {
     assert_eq!(response.body, br#"{"valid":true,"name":"gadget"}"#);
     assert_eq!(response.header("cache-control"), Some("no-store"));
 
+    // A body the filter would have to copy into the VM past its cap is refused, and the VM
+    // goes on serving.
+    let mut flood = get("json-api", "/api/items");
+    flood.method = "POST".into();
+    flood.body = vec![b' '; rvedge_filter::MAX_REQUEST_BODY_BYTES + 1];
+    let response = vm.handle(flood, &mut EchoUpstream::default()).unwrap();
+    assert_eq!(response.status, 413);
+
     let mut post = get("rewrite", "/old/form");
     post.method = "POST".into();
     post.body = b"a=1&b=2".to_vec();
