@@ -123,20 +123,24 @@ fn host_work_is_charged_against_the_instruction_budget() {
 }
 
 /// Linux system calls pay too: each at least `SYSCALL_COST`, and `mprotect` a price per page,
-/// so a loop re-protecting 16 MiB ends at the budget rather than running for minutes.
+/// so a loop re-protecting 8 MiB ends at the budget rather than running for minutes.
 #[test]
 fn linux_calls_are_charged_against_the_instruction_budget() {
     let tenant = attack_tenant(Limits::default());
+    let pages = (8 * MIB as u64).div_ceil(rvedge::PAGE_SIZE);
     let instructions = |calls: u64| {
-        let outcome = get(&tenant, &format!("/loop/getrandom/0/{calls}"));
+        let outcome = get(&tenant, &format!("/loop/mprotect/{}/{calls}", 8 * MIB));
         assert_eq!(report_field(&body(&outcome), "ok"), calls);
         outcome.stats.instructions
     };
-    let per_call = (instructions(2000) - instructions(1000)) / 1000;
-    println!("an empty getrandom call and its loop: {per_call} instructions");
-    assert!(per_call >= SYSCALL_COST, "{per_call} instructions per call");
+    let per_call = (instructions(200) - instructions(100)) / 100;
+    println!("mprotect of {pages} pages and its loop: {per_call} instructions");
+    assert!(
+        per_call >= SYSCALL_COST + pages,
+        "{per_call} instructions per call"
+    );
 
-    let outcome = get(&tenant, &format!("/loop/mprotect/{}/0", 16 * MIB));
+    let outcome = get(&tenant, &format!("/loop/mprotect/{}/0", 8 * MIB));
     let error = outcome
         .result
         .as_ref()
