@@ -17,6 +17,8 @@ use serde::Deserialize;
 
 use rvedge::runtime::{ClockSource, TenantBundle, Tenants};
 
+use crate::filter::HeldRequests;
+
 /// The header that picks the tenant when the configuration names none. Its port is dropped.
 pub const DEFAULT_TENANT_HEADER: &str = ":authority";
 
@@ -65,6 +67,8 @@ pub struct FilterConfiguration {
     /// it Envoy turns that pause into StopAllIterationAndWatermark, which also stops the body
     /// callbacks: the stream would hang. So by default the filter never pauses there.
     pub allow_on_headers_stop_iteration: bool,
+    /// The requests its streams hold between callbacks.
+    pub held: HeldRequests,
 }
 
 impl FilterConfiguration {
@@ -116,6 +120,7 @@ impl FilterConfiguration {
             tenants,
             report_tenant_time: keys.report_tenant_time,
             allow_on_headers_stop_iteration: keys.allow_on_headers_stop_iteration,
+            held: HeldRequests::default(),
         })
     }
 }

@@ -20,6 +20,7 @@ use rvedge::runtime::HeaderList as _;
 use rvedge::runtime::{
     error_response, vary_adding, BackendPlan, Exchange, HttpResponse, Next, DEFAULT_BACKEND,
 };
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::config::{tenant_name, FilterConfiguration};
@@ -39,6 +40,59 @@ pub const TENANT_TIME_HEADER: &str = "x-rvedge-tenant-nanos";
 /// own buffer limit answers 413 before this for bodies it will not hold).
 pub const MAX_REQUEST_BODY_BYTES: usize = 8 << 20;
 
+/// Requests a plugin (one configuration in one VM) holds between callbacks at most: forks
+/// waiting for a body or for the upstream. Past it, or past [`MAX_HELD_BYTES`], a request is
+/// answered 503 when it would be held, so slow clients and upstreams cannot fill the VM.
+pub const MAX_HELD_REQUESTS: usize = 1024;
+
+/// Memory the held requests may take: the pages their forks wrote and their bodies.
+pub const MAX_HELD_BYTES: usize = 256 << 20;
+
+/// What a plugin's held requests take, shared by its streams.
+#[derive(Debug, Default)]
+pub struct HeldRequests {
+    count: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+impl HeldRequests {
+    /// Counts a request of `bytes` if there is room for it.
+    fn try_hold(&self, bytes: usize) -> bool {
+        let count = self.count.load(Ordering::Relaxed);
+        let held = self.bytes.load(Ordering::Relaxed);
+        if count >= MAX_HELD_REQUESTS || held.saturating_add(bytes) > MAX_HELD_BYTES {
+            return false;
+        }
+        self.count.store(count + 1, Ordering::Relaxed);
+        self.bytes.store(held + bytes, Ordering::Relaxed);
+        true
+    }
+
+    fn release(&self, bytes: usize) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// Requests held now.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+/// A held request's place in [`HeldRequests`], given back when it is dropped (the request
+/// resumes, or the stream ends).
+#[derive(Debug)]
+struct Held {
+    configuration: Arc<FilterConfiguration>,
+    bytes: usize,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.configuration.held.release(self.bytes);
+    }
+}
+
 /// What the proxy should do with the stream after a callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -56,6 +110,8 @@ struct Ongoing {
     body: Option<Vec<u8>>,
     log_lines: u32,
     tenant_nanos: u64,
+    /// Set while the request waits between callbacks.
+    held: Option<Held>,
 }
 
 #[derive(Debug, Default)]
@@ -111,6 +167,7 @@ impl StreamFilter {
             body: None,
             log_lines: 0,
             tenant_nanos: 0,
+            held: None,
         });
         self.clock_stop(stream, start, &mut ongoing);
         self.resume(stream, ongoing, false)
@@ -166,6 +223,7 @@ impl StreamFilter {
         mut ongoing: Box<Ongoing>,
         has_response: bool,
     ) -> Action {
+        ongoing.held = None;
         let start = self.clock_start(stream);
         let next = {
             let Ongoing {
@@ -191,8 +249,7 @@ impl StreamFilter {
                 if backend != DEFAULT_BACKEND {
                     let _ = stream.set_header(Message::Request, BACKEND_HEADER, Some(&backend));
                 }
-                self.state = State::Forwarded(ongoing);
-                Action::Continue
+                self.hold(stream, ongoing, State::Forwarded, Action::Continue)
             }
             Next::Respond {
                 mut response,
@@ -249,14 +306,41 @@ impl StreamFilter {
     /// on the headers, without the body.
     fn await_body(&mut self, stream: &mut dyn Stream, ongoing: Box<Ongoing>) -> Action {
         if self.configuration.allow_on_headers_stop_iteration {
-            self.state = State::AwaitingBody(ongoing);
-            return Action::Pause;
+            return self.hold(stream, ongoing, State::AwaitingBody, Action::Pause);
         }
         if let Some(BackendPlan::Forge(_)) = ongoing.exchange.plan_awaiting_body() {
-            self.state = State::AwaitingBody(ongoing);
-            return Action::Continue;
+            return self.hold(stream, ongoing, State::AwaitingBody, Action::Continue);
         }
         self.resume(stream, ongoing, false)
+    }
+
+    /// Keeps `ongoing` for a later callback in `state`, and lets the stream go on with
+    /// `action`; or, when the plugin's held requests have no room for it, answers 503.
+    fn hold(
+        &mut self,
+        stream: &mut dyn Stream,
+        mut ongoing: Box<Ongoing>,
+        state: fn(Box<Ongoing>) -> State,
+        action: Action,
+    ) -> Action {
+        let pages = ongoing.exchange.stats().pages_written;
+        let bytes = pages.saturating_mul(rvedge::PAGE_SIZE as usize)
+            + ongoing.body.as_ref().map_or(0, Vec::len);
+        if !self.configuration.held.try_hold(bytes) {
+            stream.log(
+                LogLevel::Warn,
+                "rvedge: too many requests held in this VM (MAX_HELD_REQUESTS, MAX_HELD_BYTES): 503",
+            );
+            let headers = [("content-type".to_string(), "text/plain".to_string())];
+            stream.send_response(503, &headers, b"the proxy is busy\n");
+            return Action::Pause;
+        }
+        ongoing.held = Some(Held {
+            configuration: Arc::clone(&self.configuration),
+            bytes,
+        });
+        self.state = state(ongoing);
+        action
     }
 
     /// The header answers vary on: the tenant header, unless it is the authority, which every

@@ -15,6 +15,7 @@ pub mod stream;
 
 pub use config::{ConfigurationError, FilterConfiguration};
 pub use filter::{
-    Action, StreamFilter, BACKEND_HEADER, MAX_REQUEST_BODY_BYTES, TENANT_TIME_HEADER,
+    Action, HeldRequests, StreamFilter, BACKEND_HEADER, MAX_HELD_BYTES, MAX_HELD_REQUESTS,
+    MAX_REQUEST_BODY_BYTES, TENANT_TIME_HEADER,
 };
 pub use stream::{LogLevel, Message, Stream};

@@ -364,3 +364,35 @@ fn programs_may_come_from_the_vm_configuration_and_tenants_from_another_header()
         .unwrap();
     assert_eq!(echo(&response)["url"], "/");
 }
+
+/// Requests waiting for the upstream hold their forks in the VM: a flood of them (a slow
+/// upstream, slow clients) gets 503s once MAX_HELD_REQUESTS are held, and the VM serves again
+/// as soon as one completes.
+#[test]
+fn requests_held_in_the_vm_are_capped() {
+    let mut vm = vm_with(&["origin"]);
+    let mut held = Vec::new();
+    for _ in 0..rvedge_filter::MAX_HELD_REQUESTS {
+        match vm.on_request(get("origin", "/page")).unwrap() {
+            RequestOutcome::Forward { stream, request } => held.push((stream, request)),
+            RequestOutcome::LocalReply(response) => {
+                panic!("refused after {} held: {}", held.len(), response.status)
+            }
+        }
+    }
+    let RequestOutcome::LocalReply(refused) = vm.on_request(get("origin", "/page")).unwrap() else {
+        panic!("request {} was held too", held.len() + 1);
+    };
+    assert_eq!(refused.status, 503);
+    assert!(
+        log_text(&vm.take_logs()).contains("too many requests held"),
+        "the log says why"
+    );
+    let (stream, request) = held.pop().expect("requests are held");
+    let response = EchoUpstream::default().send(&request);
+    assert_eq!(vm.on_response(stream, response).unwrap().status, 200);
+    assert!(matches!(
+        vm.on_request(get("origin", "/page")).unwrap(),
+        RequestOutcome::Forward { .. }
+    ));
+}
