@@ -80,7 +80,7 @@ impl Machine {
                 if instret >= limit {
                     return Stop::BudgetExhausted;
                 }
-                match self.run_one_undecoded(pc) {
+                match self.run_one_undecoded(pc, limit) {
                     Exit::Jump(target) => pc = target,
                     Exit::Stop(stop) => return stop,
                 }
@@ -132,6 +132,14 @@ impl Machine {
     /// whole call, as in `run`. It costs a decode per instruction and leaves `run`'s loop
     /// untouched.
     pub fn step(&mut self) -> Option<Stop> {
+        self.step_within(u64::MAX)
+    }
+
+    /// [`Machine::step`] with at most `budget` instructions to spend: what a host function or
+    /// a system call may be charged beyond the instruction itself, as `run(budget)` allows it
+    /// (a price that does not fit stops the machine with `BudgetExhausted` before the work).
+    pub fn step_within(&mut self, budget: u64) -> Option<Stop> {
+        let limit = self.instret.saturating_add(budget);
         let pc = self.cpu.pc;
         if pc == CALL_RETURN_ADDRESS {
             return Some(Stop::Returned(self.cpu.x[A0]));
@@ -147,9 +155,9 @@ impl Machine {
         let exit = match crate::native::host_function_at(&self.program, pc) {
             Some(function) => {
                 self.instret += 1;
-                self.host_function(pc, function, u64::MAX)
+                self.host_function(pc, function, limit)
             }
-            None => self.run_one_undecoded(pc),
+            None => self.run_one_undecoded(pc, limit),
         };
         match exit {
             Exit::Jump(target) => {
@@ -164,7 +172,7 @@ impl Machine {
     /// inside another decoded instruction (rare: only hand-written code jumps there), and for
     /// [`Machine::step`].
     #[cold]
-    fn run_one_undecoded(&mut self, pc: u64) -> Exit {
+    fn run_one_undecoded(&mut self, pc: u64, limit: u64) -> Exit {
         let program = Arc::clone(&self.program);
         let (mut insn, size) = self.decode_at(pc);
         // `pc` is executable, so its offset is within the code's span (MAX_CODE_SPAN), far
@@ -188,7 +196,7 @@ impl Machine {
             Event::Next(index) => Exit::Jump(program.code_start + u64::from(code[index].offset)),
             Event::Jump(target) => Exit::Jump(target),
             // Undecoded code is never a host function's entry.
-            Event::Other(event) => self.handle_rare(event, u64::MAX),
+            Event::Other(event) => self.handle_rare(event, limit),
         }
     }
 
@@ -223,7 +231,7 @@ impl Machine {
             HostOutcome::Returned => Exit::Jump(self.cpu.x[RA] & !1),
             HostOutcome::RunGuestCode => {
                 self.instret -= 1;
-                self.run_one_undecoded(pc)
+                self.run_one_undecoded(pc, limit)
             }
             HostOutcome::Stop(stop) => {
                 self.instret -= 1;
