@@ -855,7 +855,7 @@ impl Fork {
         let stop = if self.budget_left == 0 {
             Some(Stop::BudgetExhausted)
         } else {
-            self.machine.step()
+            self.machine.step_within(self.budget_left)
         };
         let mut ended = None;
         let mut charged = 0;
@@ -1043,8 +1043,8 @@ fn run_tenant_code(
 }
 
 /// Moves what the guest wrote to stdout/stderr into the host's log, a line at a time, within
-/// the request's log caps (the first time output is dropped the log says so): its complete
-/// lines, or at the end of a run (`all`) everything. Draining complete lines before every
+/// the request's log caps (output stops at the first line dropped, and the log says so): its
+/// complete lines, or at the end of a run (`all`) everything. Draining complete lines before every
 /// tenant call keeps them in order with what the calls log, and a call stepped an instruction
 /// at a time logs exactly what it logs when it runs in one go.
 fn drain_output(machine: &mut Machine, state: &mut CallState, host: &mut dyn Host, all: bool) {
@@ -1063,22 +1063,32 @@ fn drain_output(machine: &mut Machine, state: &mut CallState, host: &mut dyn Hos
             None => 0,
         }
     };
-    let mut cut = all && core::mem::take(&mut environment.output_dropped);
-    if end == 0 && !cut {
+    let dropped = all && core::mem::take(&mut environment.output_dropped);
+    if end == 0 && !dropped {
         return;
     }
     let output: Vec<u8> = environment.output.drain(..end).collect();
+    // Output stops at the first line the caps refuse, so the log reads the same however
+    // often it is drained (run drains at tenant calls, step after every instruction).
     for line in String::from_utf8_lossy(&output).lines() {
+        if state.usage.log_cut {
+            return;
+        }
         if state.usage.admit_log_line(line.len()) {
             host.log(line);
         } else {
-            cut = true;
+            cut_output(state, host);
         }
     }
-    if cut && !state.usage.log_cut {
-        state.usage.log_cut = true;
-        host.log("rvedge: output cut at this request's log limit");
+    if dropped && !state.usage.log_cut {
+        cut_output(state, host);
     }
+}
+
+/// Ends the request's output in the log, saying so.
+fn cut_output(state: &mut CallState, host: &mut dyn Host) {
+    state.usage.log_cut = true;
+    host.log("rvedge: output cut at this request's log limit");
 }
 
 /// A tenant's outside world: output is kept for the host's log, the clock is the host's (or
