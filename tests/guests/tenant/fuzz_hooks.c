@@ -186,7 +186,8 @@ static void log_linux_call(uint64_t number) {
 
 static int known_call(uint64_t number) {
     return (number >= 500 && number <= 520) || (number >= 530 && number <= 533) ||
-           number == 540 || number == 541 || number == 550 || number == 551;
+           number == 540 || number == 541 || number == 550 || number == 551 ||
+           (number >= 570 && number <= 575) || (number >= 580 && number <= 583);
 }
 
 static void report_unexpected(uint64_t number, int64_t result) {
@@ -196,7 +197,7 @@ static void report_unexpected(uint64_t number, int64_t result) {
     for (int i = 0; i < 16; i++) {
         line[35 - i] = digits[value & 15];
         value >>= 4;
-        line[63 - i] = digits[number & 15];
+        line[62 - i] = digits[number & 15];
         number >>= 4;
     }
     rvedge_log(line, sizeof line - 1);
