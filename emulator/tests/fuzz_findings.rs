@@ -3,11 +3,17 @@
 
 use rvedge_test_support as support;
 
-use rvedge::runtime::{Exchange, HttpRequest, Limits, MemoryHost, Next, StepOutcome, Tenant};
+use rvedge::runtime::abi::Hook;
+use rvedge::runtime::{
+    ErrorKind, Exchange, HttpRequest, Limits, MemoryHost, Next, StepOutcome, Tenant,
+};
 
 /// Found by `tenant_calls` (a stepped run logged differently from a plain one): the tenant's
 /// stdout reached the log only when its hook ended, after lines it logged with `log` later
-/// on, while a stepped hook (the playground's debugger) logged them in program order.
+/// on, while a stepped hook (the playground's debugger) logged them in program order. Found
+/// next: a line past the log caps was dropped but shorter ones after it were not, so the note
+/// that output was cut came before them when stepped and after them when not; output now
+/// ends at the first line dropped.
 #[test]
 fn stdout_and_log_lines_reach_the_log_in_program_order() {
     let tenant = Tenant::load(
@@ -32,10 +38,69 @@ fn stdout_and_log_lines_reach_the_log_in_program_order() {
                 other => panic!("stepping {stepping}: {other:?}"),
             }
         }
+        // Long lines by their length, so a failure reads.
+        let log: Vec<String> = host
+            .log
+            .iter()
+            .map(|line| match line.len() {
+                0..100 => line.clone(),
+                long => format!("<{long} bytes>"),
+            })
+            .collect();
         assert_eq!(
-            host.log,
-            ["before", "logged", "after"],
+            log,
+            [
+                "before",
+                "logged",
+                "after",
+                "<61440 bytes>",
+                "rvedge: output cut at this request's log limit"
+            ],
             "stepping {stepping}"
+        );
+    }
+}
+
+/// Found by `tenant_calls`: a stepped hook paid a Linux call's price even when it did not fit
+/// in what was left of its budget, so it ran the call and went past its budget where a run
+/// stops before the call.
+#[test]
+fn a_stepped_hook_stops_before_a_system_call_it_cannot_afford() {
+    // mprotect of 8 MiB in a loop: a price of 2,048 pages per call, most of an iteration, so
+    // across these budgets several runs end at a call they cannot afford.
+    let request = HttpRequest {
+        method: "GET".into(),
+        url: "/loop/mprotect/8388608/0".into(),
+        ..HttpRequest::default()
+    };
+    for budget in (200_000..204_000).step_by(500) {
+        let limits = Limits {
+            max_instructions: budget,
+            ..Limits::default()
+        };
+        let tenant = Tenant::load("attack", &support::guest("tenant/attack"), limits, None)
+            .expect("attack loads");
+        let mut ran = tenant.fork();
+        let error = ran
+            .run_hook(Hook::Recv, &mut MemoryHost::new(request.clone()))
+            .expect_err("the loop runs out of budget");
+        assert_eq!(error.kind, ErrorKind::Timeout);
+        assert!(ran.instructions() <= budget);
+
+        let mut stepped = tenant.fork();
+        let mut host = MemoryHost::new(request.clone());
+        assert!(stepped.enter_hook(Hook::Recv));
+        let outcome = loop {
+            match stepped.step(&mut host) {
+                StepOutcome::Running => {}
+                StepOutcome::Finished(outcome) => break outcome,
+            }
+        };
+        assert_eq!(outcome.map_err(|error| error.kind), Err(ErrorKind::Timeout));
+        assert_eq!(
+            stepped.instructions(),
+            ran.instructions(),
+            "budget {budget}"
         );
     }
 }
