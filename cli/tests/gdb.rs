@@ -24,6 +24,29 @@ fn build(source: &Path, output: &Path) {
     assert!(status.success(), "compiling {} failed", source.display());
 }
 
+/// Builds the C file `source` as a freestanding RV32 program with debug information, through
+/// the build scripts' own `rv32` flavour (picolibc, ilp32d).
+fn build_rv32(source: &Path, output: &Path) {
+    support::require_tools(&["riscv64-unknown-elf-gcc", "gdb-multiarch"])
+        .unwrap_or_else(|message| panic!("{message}"));
+    let library = support::repo_root().join("scripts/lib/riscv-build.sh");
+    let script = "set -e; . \"$1\"; riscv_build_init gdb-test; riscv_flavour rv32; \
+                  rb_compile c \"$2\" \"$3\" -g -O0 -I \"$4\"";
+    let status = Command::new("bash")
+        .args(["-c", script, "build-rv32"])
+        .arg(&library)
+        .arg(source)
+        .arg(output)
+        .arg(support::repo_root().join("tenants/include"))
+        .status()
+        .expect("bash runs");
+    assert!(
+        status.success(),
+        "compiling {} for RV32 failed",
+        source.display()
+    );
+}
+
 fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rvedge-gdb-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a scratch directory");
@@ -163,6 +186,23 @@ fn gdb_debugs_a_tenant_under_rvedge_request() {
         &support::repo_root().join("tenants/examples/debug-me.c"),
         &program,
     );
+    debug_the_tenant(&dir, &program);
+}
+
+/// An RV32 tenant: GDB is told the target is riscv:rv32 and gets 32-bit registers.
+#[test]
+fn gdb_debugs_an_rv32_tenant_under_rvedge_request() {
+    let dir = scratch_dir("request-rv32");
+    let program = dir.join("debug-me");
+    build_rv32(
+        &support::repo_root().join("tenants/examples/debug-me.c"),
+        &program,
+    );
+    debug_the_tenant(&dir, &program);
+}
+
+/// Debugs `program` (built from debug-me.c, in `dir`) as a tenant under `rvedge request`.
+fn debug_the_tenant(dir: &Path, program: &Path) {
     let tenants = dir.join("tenants.json");
     std::fs::write(&tenants, r#"{ "debug": { "filename": "debug-me" } }"#)
         .expect("write the configuration");
@@ -179,7 +219,7 @@ fn gdb_debugs_a_tenant_under_rvedge_request() {
     // through the tenant's code (and the host calls it makes) to the exchange's end.
     let output = gdb(
         port,
-        &program,
+        program,
         &[
             "break compute",
             "continue",

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::host::Host;
 use super::tenant::{Fork, RequestError, StepOutcome};
-use crate::{Machine, Stop, TrapKind};
+use crate::{Machine, Stop, TrapKind, Xlen};
 
 /// What a debugger drives: a machine stopped before an instruction.
 pub trait DebugTarget {
@@ -211,9 +211,13 @@ const FCSR_REGNUM: usize = 68;
 /// Serves the debugger on `connection` until it detaches, the target ends, or the connection
 /// fails. The target starts stopped.
 pub fn serve(connection: &mut dyn Connection, target: &mut dyn DebugTarget) -> SessionEnd {
+    let xlen = target
+        .machine()
+        .map_or(Xlen::Rv64, |machine| machine.xlen());
     let mut stub = Stub {
         connection,
         target,
+        xlen,
         breakpoints: BTreeSet::new(),
         buffered: Vec::new(),
     };
@@ -226,6 +230,8 @@ pub fn serve(connection: &mut dyn Connection, target: &mut dyn DebugTarget) -> S
 struct Stub<'a> {
     connection: &'a mut dyn Connection,
     target: &'a mut dyn DebugTarget,
+    /// The program's width: integer registers and pc go over the wire at this size.
+    xlen: Xlen,
     breakpoints: BTreeSet<u64>,
     /// Bytes read but not used yet.
     buffered: Vec<u8>,
@@ -290,7 +296,7 @@ impl Stub<'_> {
             return format!("PacketSize={MAX_PACKET:x};qXfer:features:read+;swbreak+;hwbreak+");
         }
         if let Some(request) = text.strip_prefix("qXfer:features:read:target.xml:") {
-            return target_xml_chunk(request);
+            return target_xml_chunk(self.xlen, request);
         }
         match text {
             "qAttached" => "1".into(),
@@ -326,26 +332,28 @@ impl Stub<'_> {
     }
 
     fn read_general_registers(&mut self) -> String {
+        let xlen = self.xlen;
         let Some(machine) = self.target.machine() else {
             return "E01".into();
         };
-        let mut out = String::with_capacity(33 * 16);
+        let mut out = String::with_capacity(33 * 2 * xlen.word_size());
         for index in 0..32 {
-            out.push_str(&hex_le(machine.register(index), 8));
+            out.push_str(&hex_word(xlen, machine.register(index)));
         }
-        out.push_str(&hex_le(machine.pc(), 8));
+        out.push_str(&hex_word(xlen, machine.pc()));
         out
     }
 
     fn write_general_registers(&mut self, hex: &str) -> &'static str {
+        let xlen = self.xlen;
         let Some(bytes) = from_hex(hex) else {
             return "E01";
         };
         let Some(machine) = self.target.machine() else {
             return "E01";
         };
-        for (index, chunk) in bytes.chunks_exact(8).enumerate().take(33) {
-            let value = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        for (index, chunk) in bytes.chunks_exact(xlen.word_size()).enumerate().take(33) {
+            let value = xlen.register(le_value(chunk));
             if index == 32 {
                 machine.set_pc(value);
             } else {
@@ -359,12 +367,13 @@ impl Stub<'_> {
         let Ok(number) = usize::from_str_radix(number, 16) else {
             return "E01".into();
         };
+        let xlen = self.xlen;
         let Some(machine) = self.target.machine() else {
             return "E01".into();
         };
         match number {
-            0..=31 => hex_le(machine.register(number), 8),
-            PC_REGNUM => hex_le(machine.pc(), 8),
+            0..=31 => hex_word(xlen, machine.register(number)),
+            PC_REGNUM => hex_word(xlen, machine.pc()),
             FIRST_FP_REGNUM..=64 => hex_le(machine.float_register(number - FIRST_FP_REGNUM), 8),
             FFLAGS_REGNUM => hex_le(u64::from(machine.float_csr() & 0x1f), 4),
             FRM_REGNUM => hex_le(u64::from(machine.float_csr() >> 5), 4),
@@ -380,19 +389,17 @@ impl Stub<'_> {
         let (Ok(number), Some(bytes)) = (usize::from_str_radix(number, 16), from_hex(value)) else {
             return "E01";
         };
-        let mut padded = [0u8; 8];
-        let length = bytes.len().min(8);
-        padded[..length].copy_from_slice(&bytes[..length]);
-        let value = u64::from_le_bytes(padded);
+        let value = le_value(&bytes);
+        let xlen = self.xlen;
         let Some(machine) = self.target.machine() else {
             return "E01";
         };
         let csr = machine.float_csr();
         // fflags, frm and fcsr are at most 32 bits wide: GDB sends their low bytes.
-        let value_u32 = u32::from_le_bytes([padded[0], padded[1], padded[2], padded[3]]);
+        let value_u32 = (value & 0xffff_ffff) as u32;
         match number {
-            0..=31 => machine.set_register(number, value),
-            PC_REGNUM => machine.set_pc(value),
+            0..=31 => machine.set_register(number, xlen.register(value)),
+            PC_REGNUM => machine.set_pc(xlen.register(value)),
             FIRST_FP_REGNUM..=64 => machine.set_float_register(number - FIRST_FP_REGNUM, value),
             FFLAGS_REGNUM => machine.set_float_csr(csr & !0x1f | (value_u32 & 0x1f)),
             FRM_REGNUM => machine.set_float_csr(csr & 0x1f | (value_u32 & 0x7) << 5),
@@ -531,6 +538,19 @@ fn checksum_of(bytes: &[u8]) -> u8 {
     bytes.iter().fold(0u8, |sum, byte| sum.wrapping_add(*byte))
 }
 
+/// An integer register or pc as the XLEN-bit number GDB expects.
+fn hex_word(xlen: Xlen, value: u64) -> String {
+    hex_le(xlen.unsigned(value), xlen.word_size())
+}
+
+/// Up to 8 little-endian bytes as a number (GDB may send fewer than a register holds).
+fn le_value(bytes: &[u8]) -> u64 {
+    let mut padded = [0u8; 8];
+    let length = bytes.len().min(8);
+    padded[..length].copy_from_slice(&bytes[..length]);
+    u64::from_le_bytes(padded)
+}
+
 fn hex_le(value: u64, bytes: usize) -> String {
     value.to_le_bytes()[..bytes]
         .iter()
@@ -557,8 +577,8 @@ fn address_and_length(text: &str) -> Option<(u64, usize)> {
 }
 
 /// `qXfer:features:read:target.xml:offset,length`.
-fn target_xml_chunk(request: &str) -> String {
-    let xml = target_xml();
+fn target_xml_chunk(xlen: Xlen, request: &str) -> String {
+    let xml = target_xml(xlen);
     let Some((offset, length)) = address_and_length(request) else {
         return "E01".into();
     };
@@ -571,12 +591,13 @@ fn target_xml_chunk(request: &str) -> String {
     format!("{marker}{}", &xml[offset..end])
 }
 
-/// RV64 with the F and D extensions, in GDB's register numbering.
-fn target_xml() -> String {
-    let mut xml = String::from(
+/// RV32 or RV64 with the F and D extensions, in GDB's register numbering.
+fn target_xml(xlen: Xlen) -> String {
+    let bits = 8 * xlen.word_size();
+    let mut xml = format!(
         "<?xml version=\"1.0\"?><!DOCTYPE target SYSTEM \"gdb-target.dtd\">\
-         <target version=\"1.0\"><architecture>riscv:rv64</architecture>\
-         <feature name=\"org.gnu.gdb.riscv.cpu\">",
+         <target version=\"1.0\"><architecture>riscv:rv{bits}</architecture>\
+         <feature name=\"org.gnu.gdb.riscv.cpu\">"
     );
     for index in 0..32 {
         let kind = match index {
@@ -585,11 +606,11 @@ fn target_xml() -> String {
             _ => "int",
         };
         xml.push_str(&format!(
-            "<reg name=\"x{index}\" bitsize=\"64\" type=\"{kind}\" regnum=\"{index}\"/>"
+            "<reg name=\"x{index}\" bitsize=\"{bits}\" type=\"{kind}\" regnum=\"{index}\"/>"
         ));
     }
     xml.push_str(&format!(
-        "<reg name=\"pc\" bitsize=\"64\" type=\"code_ptr\" regnum=\"{PC_REGNUM}\"/></feature>\
+        "<reg name=\"pc\" bitsize=\"{bits}\" type=\"code_ptr\" regnum=\"{PC_REGNUM}\"/></feature>\
          <feature name=\"org.gnu.gdb.riscv.fpu\">"
     ));
     for index in 0..32 {
@@ -618,9 +639,20 @@ mod tests {
         assert_eq!(from_hex("0aff"), Some(vec![0x0a, 0xff]));
         assert_eq!(from_hex("0g"), None);
         assert_eq!(address_and_length("1000,20"), Some((0x1000, 0x20)));
-        let xml = target_xml();
+        let xml = target_xml(Xlen::Rv64);
         assert!(xml.contains("regnum=\"68\""));
-        assert_eq!(target_xml_chunk(&format!("{:x},10", xml.len())), "l");
-        assert!(target_xml_chunk("0,10").starts_with('m'));
+        assert_eq!(
+            target_xml_chunk(Xlen::Rv64, &format!("{:x},10", xml.len())),
+            "l"
+        );
+        assert!(target_xml_chunk(Xlen::Rv64, "0,10").starts_with('m'));
+        let rv32 = target_xml(Xlen::Rv32);
+        assert!(rv32.contains("riscv:rv32") && rv32.contains("name=\"pc\" bitsize=\"32\""));
+        // RV32 registers hold sign extensions; GDB sees the 32-bit number.
+        assert_eq!(hex_word(Xlen::Rv32, 0xffff_ffff_8000_0000), "00000080");
+        assert_eq!(
+            Xlen::Rv32.register(le_value(&[0, 0, 0, 0x80])),
+            0xffff_ffff_8000_0000
+        );
     }
 }
