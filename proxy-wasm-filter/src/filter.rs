@@ -164,7 +164,9 @@ impl StreamFilter {
         }
         let mut ongoing = Box::new(Ongoing {
             exchange,
-            body: None,
+            // A request that ended with its headers has a body, an empty one; any other
+            // body is known only once it arrived (until then `body_get` fails).
+            body: end_of_stream.then(Vec::new),
             log_lines: 0,
             tenant_nanos: 0,
             held: None,

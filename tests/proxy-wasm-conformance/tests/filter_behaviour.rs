@@ -272,6 +272,41 @@ fn request_bodies_reach_forge_callbacks_and_the_upstream() {
     assert_eq!(origin_saw["method"], "POST");
 }
 
+/// A request without a body shows the backend side an empty one (`body_get` answers 0), with
+/// the proxy holding request headers or not; a body that went upstream before it arrived is
+/// not readable (-1, EPERM). `request_every_hook` reports what it read in `x-seen-fetch`.
+#[test]
+fn the_backend_side_reads_an_empty_body_as_empty() {
+    let configuration = plugin_configuration(
+        r#"{"every-hook": {"filename": "request_every_hook", "max_instructions": 5000000}}"#,
+        &support::guests_dir().join("tenant"),
+    );
+    let mut configuration: serde_json::Value = serde_json::from_slice(&configuration).unwrap();
+    for holds in [false, true] {
+        configuration["allow_on_headers_stop_iteration"] = holds.into();
+        let mut vm = FilterVm::start(&module(), b"", configuration.to_string().as_bytes()).unwrap();
+        vm.allow_on_headers_stop_iteration(holds);
+        for (method, body, seen) in [("GET", "", "body=0"), ("POST", "hello", "body=5")] {
+            let mut request = get("every-hook", "/pass");
+            request.method = method.into();
+            request.body = body.into();
+            request.headers.push(("x-marker".into(), "m".into()));
+            let response = vm.handle(request, &mut EchoUpstream::default()).unwrap();
+            let seen = if holds || body.is_empty() {
+                seen
+            } else {
+                "body=-1"
+            };
+            let fetch = echo(&response)["headers"]["x-seen-fetch"].clone();
+            assert_eq!(
+                fetch,
+                format!("m {method} /pass {seen}").as_str(),
+                "holds {holds}"
+            );
+        }
+    }
+}
+
 /// The filter's `allow_on_headers_stop_iteration` without the proxy's: the filter pauses the
 /// request headers for the body, which Envoy then never delivers. The host says so at once
 /// (Envoy would hang), which is why the two settings go together.
