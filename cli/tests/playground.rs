@@ -200,18 +200,25 @@ fn oversized_sources_are_refused_before_they_are_read() {
     assert_eq!(playground.build("c", TENANT).0, 200);
 }
 
-/// Constant evaluation that would take minutes: each loop stays under gcc's iteration limit,
-/// together they stay under its operation limit only after ~10^10 steps.
+/// Constant evaluation that would take minutes: gcc bounds each evaluation (its loop and
+/// operation limits) but not how many there are, so 200 static assertions of about a second
+/// each (a million iterations) run one after another.
 const SLOW_TO_COMPILE: &str = r#"
-constexpr long spin() {
+template <int N> constexpr long spin() {
     long total = 0;
-    for (long i = 0; i < 200000; ++i)
-        for (long j = 0; j < 200000; ++j)
-            total += i ^ j;
+    for (long i = 0; i < 1000; ++i)
+        for (long j = 0; j < 1000; ++j)
+            total += i ^ j ^ N;
     return total;
 }
-static_assert(spin() != 1, "never decided in time");
-int main() { return 0; }
+template <int N> struct Slow {
+    static_assert(spin<N>() != 1, "never decided in time");
+    static constexpr int depth = Slow<N - 1>::depth + 1;
+};
+template <> struct Slow<0> {
+    static constexpr int depth = 0;
+};
+int main() { return Slow<200>::depth; }
 "#;
 
 #[test]
