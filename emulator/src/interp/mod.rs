@@ -906,6 +906,9 @@ fn run_block(
             // Code is immutable and decoded once, so there is no instruction cache to sync.
             Op::FenceI => return Event::Next(index + 1),
             Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
+                if float_csr_instruction(cpu, &insn) {
+                    return Event::Next(index + 1);
+                }
                 return Event::Other(Rare::Csr(pc!()));
             }
             Op::Illegal => return Event::Other(Rare::Illegal(pc!(), unexecuted!())),
@@ -964,8 +967,8 @@ impl Machine {
     }
 
     fn ecall(&mut self, pc: u64, limit: u64) -> Exit {
-        let (_, size) = self.decode_at(pc);
-        let next_pc = pc.wrapping_add(u64::from(size));
+        // ecall has no compressed form: no need to decode it again for its length.
+        let next_pc = pc.wrapping_add(4);
         let number = self.program.xlen.unsigned(self.cpu.x[A7]);
         if number >= FIRST_HOST_CALL {
             self.cpu.pc = next_pc;
@@ -984,16 +987,16 @@ impl Machine {
         }
     }
 
-    /// Zicsr on the user-level CSRs: fflags, frm, fcsr and the cycle/time/instret counters
-    /// (and on RV32 their high halves).
+    /// Zicsr on the user-level CSRs: fflags, frm and fcsr (which `run_block` runs itself),
+    /// and the read-only cycle/time/instret counters (and on RV32 their high halves).
     fn csr_instruction(&mut self, pc: u64) -> Exit {
         let (insn, size) = self.decode_at(pc);
-        let csr = insn.imm.cast_unsigned() & 0xfff;
+        let next_pc = pc.wrapping_add(u64::from(size));
+        if float_csr_instruction(&mut self.cpu, &insn) {
+            return Exit::Jump(next_pc);
+        }
         let xlen = self.program.xlen;
-        let old = match (csr, xlen) {
-            (CSR_FFLAGS, _) => u64::from(self.cpu.fflags),
-            (CSR_FRM, _) => u64::from(self.cpu.frm),
-            (CSR_FCSR, _) => u64::from(self.cpu.frm) << 5 | u64::from(self.cpu.fflags),
+        let old = match (insn.imm.cast_unsigned() & 0xfff, xlen) {
             // Time advances with retired instructions, so runs are reproducible.
             (CSR_CYCLE | CSR_TIME | CSR_INSTRET, _) => xlen.register(self.instret),
             (CSR_CYCLEH | CSR_TIMEH | CSR_INSTRETH, Xlen::Rv32) => {
@@ -1001,30 +1004,52 @@ impl Machine {
             }
             _ => return self.illegal_instruction(pc, 0),
         };
-        let source = match insn.op {
-            Op::Csrrw | Op::Csrrs | Op::Csrrc => self.cpu.x[usize::from(insn.rs1) & 31],
-            _ => u64::from(insn.rs1),
-        };
-        // csrrs/csrrc with a zero source only read; anything else writes.
-        let new = match insn.op {
-            Op::Csrrw | Op::Csrrwi => Some(source),
-            Op::Csrrs | Op::Csrrsi if insn.rs1 != 0 => Some(old | source),
-            Op::Csrrc | Op::Csrrci if insn.rs1 != 0 => Some(old & !source),
-            _ => None,
-        };
-        if let Some(value) = new {
-            match csr {
-                CSR_FFLAGS => self.cpu.fflags = (value & 0x1f) as u8,
-                CSR_FRM => self.cpu.frm = (value & 0x7) as u8,
-                CSR_FCSR => {
-                    self.cpu.fflags = (value & 0x1f) as u8;
-                    self.cpu.frm = ((value >> 5) & 0x7) as u8;
-                }
-                _ => return self.illegal_instruction(pc, 0),
-            }
+        if csr_written(&self.cpu, &insn, old).is_some() {
+            return self.illegal_instruction(pc, 0);
         }
         self.cpu.x[usize::from(insn.rd) & 63] = old;
-        Exit::Jump(pc.wrapping_add(u64::from(size)))
+        Exit::Jump(next_pc)
+    }
+}
+
+/// A Zicsr instruction on fflags, frm or fcsr, which live in the CPU: runs it and says so;
+/// any other CSR is the machine's (`Machine::csr_instruction`). Float code reads and writes
+/// these often (fenv, libm), so they do not end the run loop.
+#[inline(always)]
+fn float_csr_instruction(cpu: &mut Cpu, insn: &Insn) -> bool {
+    let old = match insn.imm.cast_unsigned() & 0xfff {
+        CSR_FFLAGS => u64::from(cpu.fflags),
+        CSR_FRM => u64::from(cpu.frm),
+        CSR_FCSR => u64::from(cpu.frm) << 5 | u64::from(cpu.fflags),
+        _ => return false,
+    };
+    if let Some(value) = csr_written(cpu, insn, old) {
+        match insn.imm.cast_unsigned() & 0xfff {
+            CSR_FFLAGS => cpu.fflags = (value & 0x1f) as u8,
+            CSR_FRM => cpu.frm = (value & 0x7) as u8,
+            _ => {
+                cpu.fflags = (value & 0x1f) as u8;
+                cpu.frm = ((value >> 5) & 0x7) as u8;
+            }
+        }
+    }
+    cpu.x[usize::from(insn.rd) & 63] = old;
+    true
+}
+
+/// The value a Zicsr instruction writes to a CSR holding `old`, or `None` when it only reads
+/// (csrrs/csrrc and their immediate forms with a zero source).
+#[inline(always)]
+fn csr_written(cpu: &Cpu, insn: &Insn, old: u64) -> Option<u64> {
+    let source = match insn.op {
+        Op::Csrrw | Op::Csrrs | Op::Csrrc => cpu.x[usize::from(insn.rs1) & 31],
+        _ => u64::from(insn.rs1),
+    };
+    match insn.op {
+        Op::Csrrw | Op::Csrrwi => Some(source),
+        Op::Csrrs | Op::Csrrsi if insn.rs1 != 0 => Some(old | source),
+        Op::Csrrc | Op::Csrrci if insn.rs1 != 0 => Some(old & !source),
+        _ => None,
     }
 }
 
