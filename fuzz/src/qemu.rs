@@ -116,6 +116,7 @@ const STORE_FP: u32 = 0x27;
 const AMO: u32 = 0x2f;
 const OP: u32 = 0x33;
 const OP_IMM_32: u32 = 0x1b;
+const OP_V: u32 = 0x57;
 const BRANCH: u32 = 0x63;
 const JALR: u32 = 0x67;
 const JAL: u32 = 0x6f;
@@ -123,8 +124,8 @@ const SYSTEM: u32 = 0x73;
 
 /// A 32-bit instruction confined to registers and the data page: memory accesses based on
 /// x30, destination x30 moved to x29. None for jumps, branches, system calls, CSRs other than
-/// the floating-point ones (counters differ between machines), cache-block operations and
-/// vector loads and stores.
+/// the floating-point ones (counters differ between machines), cache-block operations, and
+/// the vector loads, stores and moves qemu runs without V.
 fn confined(word: u32) -> Option<u32> {
     let funct3 = (word >> 12) & 7;
     let opcode = word & 0x7f;
@@ -133,6 +134,8 @@ fn confined(word: u32) -> Option<u32> {
         // Scalar widths only: qemu 7.2 runs the whole-register vector loads and stores
         // (vl1r.v, vs1r.v) even with V turned off.
         LOAD_FP | STORE_FP => (1..=4).contains(&funct3),
+        // Likewise the whole-register moves (vmv1r.v .. vmv8r.v: OPIVI, funct6 0b100111).
+        OP_V => !(funct3 == 3 && word >> 26 == 0b10_0111),
         // fence and fence.i; the rest of the space holds cache-block operations.
         MISC_MEM => funct3 <= 1,
         SYSTEM => funct3 != 0 && funct3 != 4 && (1..=3).contains(&(word >> 20)),
