@@ -104,3 +104,37 @@ fn a_stepped_hook_stops_before_a_system_call_it_cannot_afford() {
         );
     }
 }
+
+/// Found by `tenant_calls` (a stepped request ran fewer instructions): a hook that paused
+/// itself with a decision (`pause_for`) goes on at once in memory when it runs, but when it was
+/// stepped to the pause the exchange ended the hook there. libvmod-hooks' "/pause" answers
+/// only after the pause.
+#[test]
+fn a_hook_stepped_to_its_pause_goes_on_as_a_run_does() {
+    let path = support::tenants_dir().join("libvmod-hooks");
+    let program =
+        std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let tenant = Tenant::load("libvmod-hooks", &program, Limits::default(), None)
+        .expect("libvmod-hooks loads");
+    for stepping in [false, true] {
+        let mut host = MemoryHost::new(HttpRequest {
+            method: "GET".into(),
+            url: "/pause".into(),
+            ..HttpRequest::default()
+        });
+        let mut exchange = Exchange::new(&tenant);
+        exchange.set_stepping(stepping);
+        let response = loop {
+            match exchange.resume(&mut host) {
+                Next::Paused { .. } => while exchange.step(&mut host) == StepOutcome::Running {},
+                Next::Respond { response, .. } => break response,
+                other => panic!("stepping {stepping}: {other:?}"),
+            }
+        };
+        assert_eq!(
+            (response.status, response.body.as_slice()),
+            (202, &b"resumed after the pause\n"[..]),
+            "stepping {stepping}"
+        );
+    }
+}

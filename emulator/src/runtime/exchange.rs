@@ -791,17 +791,14 @@ impl Exchange {
         call: TenantCall,
         host: &mut dyn Host,
     ) -> Result<Option<Next>, RequestError> {
-        if let Some(result) = self.stepped.take() {
-            self.paused = None;
-            return result.map(|()| None);
-        }
+        let stepped = self.stepped.take();
         let stepping = self.stepping;
         let was_paused = self.paused.take().is_some();
         let start = self.now();
         let Some((fork, built)) = self.fork_and_response(side) else {
-            return Ok(None);
+            return stepped.unwrap_or(Ok(())).map(|()| None);
         };
-        if !was_paused {
+        if stepped.is_none() && !was_paused {
             match call {
                 TenantCall::Hook(hook) => {
                     if !fork.enter_hook(hook) {
@@ -817,7 +814,11 @@ impl Exchange {
             }
         }
         let mut host = HookHost { host, built };
-        let mut result = fork.finish(&mut host);
+        // A call stepped to its end ended where a run would have; what follows is the same.
+        let mut result = match stepped {
+            Some(result) => result,
+            None => fork.finish(&mut host),
+        };
         // Nothing to do between a pause and its resumption here: go on at once.
         while result.is_ok() && fork.is_paused() {
             result = fork.resume(&mut host).map(|_| ());
