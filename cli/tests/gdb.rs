@@ -31,7 +31,7 @@ fn build_rv32(source: &Path, output: &Path) {
         .unwrap_or_else(|message| panic!("{message}"));
     let library = support::repo_root().join("scripts/lib/riscv-build.sh");
     let script = "set -e; . \"$1\"; riscv_build_init gdb-test; riscv_flavour rv32; \
-                  rb_compile c \"$2\" \"$3\" -g -O0 -I \"$4\"";
+                  riscv_build_start c \"$2\" \"$3\" -g -O0 -I \"$4\"; riscv_build_wait";
     let status = Command::new("bash")
         .args(["-c", script, "build-rv32"])
         .arg(&library)
