@@ -213,16 +213,29 @@ impl Memory {
     /// pages and reads the frozen ones copy-on-write, like every other machine made from it.
     pub fn freeze(&mut self) -> MemorySnapshot {
         if !self.owned.is_empty() {
+            // The pages read last are likely read again by every fork: they stay in the read
+            // TLB, now pointing at their frozen copies, and forks start with it warm.
+            let recently_read: Vec<u64> = self
+                .read_tlb
+                .iter()
+                .filter(|entry| entry.page_number != INVALID_TLB_ENTRY.page_number)
+                .map(|entry| entry.page_number)
+                .collect();
             let mut pages = self.frozen.pages.clone();
             for (page_number, page) in core::mem::take(&mut self.owned) {
                 pages.insert(page_number, Arc::new(*page));
             }
             self.frozen = Arc::new(FrozenPages { pages });
             self.flush_tlb();
+            for page_number in recently_read {
+                // Every one was readable a moment ago and the regions did not change.
+                let _ = self.page_for_read(page_number << PAGE_SHIFT);
+            }
         }
         MemorySnapshot {
             regions: Arc::clone(&self.regions),
             frozen: Arc::clone(&self.frozen),
+            read_tlb: self.read_tlb,
             mapped_bytes: self.mapped_bytes,
             limit_bytes: self.limit_bytes,
         }
@@ -234,7 +247,7 @@ impl Memory {
             regions: Arc::clone(&snapshot.regions),
             owned: BTreeMap::new(),
             frozen: Arc::clone(&snapshot.frozen),
-            read_tlb: [INVALID_TLB_ENTRY; TLB_ENTRIES],
+            read_tlb: snapshot.read_tlb,
             write_tlb: [INVALID_TLB_ENTRY; TLB_ENTRIES],
             mapped_bytes: snapshot.mapped_bytes,
             limit_bytes: snapshot.limit_bytes,
@@ -750,13 +763,33 @@ fn checked_page_range(start: u64, len: u64) -> Result<u64, MapError> {
     start.checked_add(len).ok_or(MapError::InvalidRange)
 }
 
-/// The memory part of a machine snapshot: shared regions and frozen pages.
-#[derive(Clone, Debug)]
+/// The memory part of a machine snapshot: shared regions and frozen pages, and a read TLB
+/// over them that memories made from it start with.
+#[derive(Clone)]
 pub struct MemorySnapshot {
     regions: Arc<Vec<Region>>,
     frozen: Arc<FrozenPages>,
+    read_tlb: [TlbEntry; TLB_ENTRIES],
     mapped_bytes: u64,
     limit_bytes: u64,
+}
+
+// SAFETY: `read_tlb` points only into `frozen`'s pages, which the snapshot's `Arc` keeps alive
+// and nobody writes, or into the immutable static zero page; every memory made from the
+// snapshot holds the same `Arc`. Nothing is written through those pointers.
+unsafe impl Send for MemorySnapshot {}
+// SAFETY: as for `Send`: shared references only copy the pointers, never write through them.
+unsafe impl Sync for MemorySnapshot {}
+
+impl fmt::Debug for MemorySnapshot {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.debug_struct("MemorySnapshot")
+            .field("regions", &self.regions)
+            .field("frozen_pages", &self.frozen.pages.len())
+            .field("mapped_bytes", &self.mapped_bytes)
+            .field("limit_bytes", &self.limit_bytes)
+            .finish()
+    }
 }
 
 impl MemorySnapshot {
@@ -823,6 +856,37 @@ mod tests {
         sibling.map(0x10000, 0x1000, Perms::READ_WRITE).unwrap();
         assert_eq!(sibling.load::<u64>(0x10000), Ok(0));
         assert_eq!(template.load::<u64>(0x10000), Ok(7));
+    }
+
+    #[test]
+    fn forks_start_with_the_templates_read_tlb_and_still_copy_on_write() {
+        let mut template = Memory::new(1 << 20);
+        template.map(0x10000, 0x2000, Perms::READ_WRITE).unwrap();
+        template.store::<u64>(0x10000, 7).unwrap();
+        // Mapped, never written: read through the zero page.
+        assert_eq!(template.load::<u64>(0x11000), Ok(0));
+        let snapshot = template.freeze();
+
+        let mut fork = Memory::from_snapshot(&snapshot);
+        let is_warm = |memory: &Memory, addr: u64| {
+            memory
+                .read_tlb
+                .iter()
+                .any(|entry| entry.page_number == addr >> PAGE_SHIFT)
+        };
+        assert!(is_warm(&fork, 0x10000) && is_warm(&fork, 0x11000));
+        assert_eq!(fork.load::<u64>(0x10000), Ok(7));
+        fork.store::<u64>(0x10000, 8).unwrap();
+        fork.store::<u64>(0x11000, 9).unwrap();
+        assert_eq!(fork.load::<u64>(0x10000), Ok(8));
+        assert_eq!(fork.load::<u64>(0x11000), Ok(9));
+
+        let mut sibling = Memory::from_snapshot(&snapshot);
+        assert_eq!(sibling.load::<u64>(0x10000), Ok(7));
+        assert_eq!(sibling.load::<u64>(0x11000), Ok(0));
+        // A protection change in a fork applies at once, warm entries or not.
+        sibling.protect(0x10000, 0x1000, Perms::NONE).unwrap();
+        assert!(sibling.load::<u64>(0x10000).is_err());
     }
 
     #[test]
