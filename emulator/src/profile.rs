@@ -18,6 +18,7 @@ use alloc::vec::Vec;
 
 use crate::decode::Op;
 use crate::machine::Machine;
+use crate::mem::Memory;
 use crate::native::HostFunction;
 
 /// Counters of one profiling machine, per entry of its program's code.
@@ -107,7 +108,7 @@ impl Machine {
 
     /// What the profile counted so far, per function; `None` if the machine does not profile.
     pub fn profile_report(&mut self) -> Option<ProfileReport> {
-        settle_pages(self);
+        settle_pages(&mut self.profile, &self.memory);
         let profile = self.profile.as_deref()?;
         let program = &self.program;
         let mut by_function: BTreeMap<(u64, String, bool), (u64, u64)> = BTreeMap::new();
@@ -158,11 +159,11 @@ impl Machine {
 }
 
 /// Gives pages owned since the last block entry to the block that ran last.
-fn settle_pages(machine: &mut Machine) {
-    let Some(profile) = machine.profile.as_deref_mut() else {
+fn settle_pages(profile: &mut Option<Box<Profile>>, memory: &Memory) {
+    let Some(profile) = profile.as_deref_mut() else {
         return;
     };
-    let owned = machine.memory.owned_pages();
+    let owned = memory.owned_pages();
     let written = owned.saturating_sub(profile.last_owned_pages) as u64;
     match profile.last_index {
         Some(index) => profile.pages[index] += written,
@@ -172,11 +173,16 @@ fn settle_pages(machine: &mut Machine) {
 }
 
 /// The profiling loop's hook at each block entry: `block` instructions were charged at
-/// `index`.
+/// `index`. Takes the machine's fields, as the loop has its program borrowed.
 #[inline]
-pub(crate) fn enter_block(machine: &mut Machine, index: usize, block: u64) {
-    settle_pages(machine);
-    if let Some(profile) = machine.profile.as_deref_mut() {
+pub(crate) fn enter_block(
+    profile: &mut Option<Box<Profile>>,
+    memory: &Memory,
+    index: usize,
+    block: u64,
+) {
+    settle_pages(profile, memory);
+    if let Some(profile) = profile.as_deref_mut() {
         profile.instructions[index] += block;
         profile.last_index = Some(index);
     }

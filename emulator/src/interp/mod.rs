@@ -35,6 +35,15 @@ fn sign_extend_32(value: u64) -> u64 {
     value as i32 as i64 as u64
 }
 
+/// How [`Machine::run_decoded`] ended: the run goes on or stops as the exit says, a rare event
+/// is handled with the whole machine, or the run reached a pc that does not start a decoded
+/// instruction.
+enum Decoded {
+    Exit(Exit),
+    Rare(Rare),
+    Undecoded(u64),
+}
+
 /// Outcome of an op that leaves the inner loop.
 enum Exit {
     /// Continue at this pc (a new block).
@@ -54,38 +63,56 @@ impl Machine {
     }
 
     fn run_blocks<const PROFILE: bool>(&mut self, budget: u64) -> Stop {
-        let program = Arc::clone(&self.program);
+        let limit = self.instret.saturating_add(budget);
+        let mut pc = self.cpu.pc;
+        loop {
+            // The program is borrowed, not cloned (an atomic count per tenant call), up to the
+            // next exit that needs the whole machine.
+            let exit = match self.run_decoded::<PROFILE>(pc, limit) {
+                Decoded::Exit(exit) => exit,
+                Decoded::Rare(event) => self.handle_rare(event, limit),
+                Decoded::Undecoded(undecoded) => {
+                    pc = undecoded;
+                    // Not the start of a decoded instruction: stop, or run one instruction
+                    // decoded from where a jump into the middle of another landed.
+                    self.cpu.pc = pc;
+                    if pc == CALL_RETURN_ADDRESS {
+                        return Stop::Returned(self.cpu.x[A0]);
+                    }
+                    if !self.program.is_executable(pc) {
+                        return Stop::Trap(Trap {
+                            pc: self.guest_address(pc),
+                            kind: TrapKind::InstructionFetch,
+                        });
+                    }
+                    if self.instret >= limit {
+                        return Stop::BudgetExhausted;
+                    }
+                    self.run_one_undecoded(pc, limit)
+                }
+            };
+            match exit {
+                Exit::Jump(target) => pc = target,
+                Exit::Stop(stop) => return stop,
+            }
+        }
+    }
+
+    /// Runs decoded blocks from `pc` until a jump leaves the decoded code or an event needs
+    /// the whole machine; `self.instret` is up to date when it returns.
+    #[inline(always)]
+    fn run_decoded<const PROFILE: bool>(&mut self, pc: u64, limit: u64) -> Decoded {
+        let program = &*self.program;
         let code: &[Insn] = &program.code;
         let block_rest: &[u32] = &program.block_rest;
         let code_start = program.code_start;
-        let limit = self.instret.saturating_add(budget);
         // Kept in a local so the hot loop need not store it to the machine on every block.
         let mut instret = self.instret;
-        let mut pc = self.cpu.pc;
+        let mut pc = pc;
         loop {
             let Some(mut index) = program.index_of(pc) else {
-                // Not the start of a decoded instruction: stop, or run one instruction decoded
-                // from where a jump into the middle of another landed.
                 self.instret = instret;
-                self.cpu.pc = pc;
-                if pc == CALL_RETURN_ADDRESS {
-                    return Stop::Returned(self.cpu.x[A0]);
-                }
-                if !program.is_executable(pc) {
-                    return Stop::Trap(Trap {
-                        pc: self.guest_address(pc),
-                        kind: TrapKind::InstructionFetch,
-                    });
-                }
-                if instret >= limit {
-                    return Stop::BudgetExhausted;
-                }
-                match self.run_one_undecoded(pc, limit) {
-                    Exit::Jump(target) => pc = target,
-                    Exit::Stop(stop) => return stop,
-                }
-                instret = self.instret;
-                continue;
+                return Decoded::Undecoded(pc);
             };
             // Straight-line code and direct branches go from entry to entry without addresses.
             loop {
@@ -93,11 +120,11 @@ impl Machine {
                 if instret + block > limit {
                     self.instret = instret;
                     self.cpu.pc = code_start + u64::from(code[index].offset);
-                    return Stop::BudgetExhausted;
+                    return Decoded::Exit(Exit::Stop(Stop::BudgetExhausted));
                 }
                 instret += block;
                 if PROFILE {
-                    crate::profile::enter_block(self, index, block);
+                    crate::profile::enter_block(&mut self.profile, &self.memory, index, block);
                 }
                 match run_block(
                     &mut self.cpu,
@@ -114,12 +141,7 @@ impl Machine {
                     }
                     Event::Other(event) => {
                         self.instret = instret;
-                        match self.handle_rare(event, limit) {
-                            Exit::Jump(target) => pc = target,
-                            Exit::Stop(stop) => return stop,
-                        }
-                        instret = self.instret;
-                        break;
+                        return Decoded::Rare(event);
                     }
                 }
             }
