@@ -298,7 +298,7 @@ fn run_block(
     mut index: usize,
 ) -> Event {
     loop {
-        let insn = code[index];
+        let insn = &code[index];
         macro_rules! pc {
             () => {
                 code_start + u64::from(insn.offset)
@@ -315,9 +315,23 @@ fn run_block(
                 block_rest[index] - 1
             };
         }
-        let rd = usize::from(insn.rd) & 63;
-        let imm = insn.imm as i64 as u64;
-        let frd = usize::from(insn.rd) & 31;
+        // Fields are read where an op uses them, not all before the dispatch: fewer live
+        // registers in the loop.
+        macro_rules! rd {
+            () => {
+                usize::from(insn.rd) & 63
+            };
+        }
+        macro_rules! imm {
+            () => {
+                insn.imm as i64 as u64
+            };
+        }
+        macro_rules! frd {
+            () => {
+                usize::from(insn.rd) & 31
+            };
+        }
         // Operands are read only by the ops that use them: rs1!() is cpu.x[insn.rs1], fs2!()
         // is cpu.f[insn.rs2], and so on.
         macro_rules! operand {
@@ -336,10 +350,10 @@ fn run_block(
 
         macro_rules! load {
             ($t:ty, $extend:expr) => {{
-                let addr = rs1!().wrapping_add(imm);
+                let addr = rs1!().wrapping_add(imm!());
                 match memory.load::<$t>(addr) {
                     Ok(value) => {
-                        cpu.x[rd] = $extend(value);
+                        cpu.x[rd!()] = $extend(value);
                     }
                     Err(fault) => {
                         return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
@@ -349,7 +363,7 @@ fn run_block(
         }
         macro_rules! store {
             ($t:ty) => {{
-                let addr = rs1!().wrapping_add(imm);
+                let addr = rs1!().wrapping_add(imm!());
                 if let Err(fault) = memory.store::<$t>(addr, rs2!() as $t) {
                     return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
                 }
@@ -363,7 +377,7 @@ fn run_block(
                 if insn.target != NO_TARGET {
                     return Event::Next(insn.target as usize);
                 }
-                return Event::Jump(pc!().wrapping_add(imm));
+                return Event::Jump(pc!().wrapping_add(imm!()));
             }};
         }
         macro_rules! rounding {
@@ -384,13 +398,13 @@ fn run_block(
             ($operation:path) => {{
                 let rm = rounding!();
                 let (a, b) = single_operands!();
-                cpu.f[frd] = float::box_s($operation(a, b, rm, &mut cpu.fflags));
+                cpu.f[frd!()] = float::box_s($operation(a, b, rm, &mut cpu.fflags));
             }};
         }
         macro_rules! double_arithmetic {
             ($operation:path) => {{
                 let rm = rounding!();
-                cpu.f[frd] = $operation(fs1!(), fs2!(), rm, &mut cpu.fflags);
+                cpu.f[frd!()] = $operation(fs1!(), fs2!(), rm, &mut cpu.fflags);
             }};
         }
         macro_rules! atomic {
@@ -414,24 +428,24 @@ fn run_block(
                     // An AMO on read-only memory is a store fault.
                     return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
                 }
-                cpu.x[rd] = $extend(old);
+                cpu.x[rd!()] = $extend(old);
             }};
         }
 
         match insn.op {
-            Op::Lui => cpu.x[rd] = imm,
-            Op::Auipc => cpu.x[rd] = pc!().wrapping_add(imm),
-            Op::AuipcRv32 => cpu.x[rd] = sign_extend_32(pc!().wrapping_add(imm)),
+            Op::Lui => cpu.x[rd!()] = imm!(),
+            Op::Auipc => cpu.x[rd!()] = pc!().wrapping_add(imm!()),
+            Op::AuipcRv32 => cpu.x[rd!()] = sign_extend_32(pc!().wrapping_add(imm!())),
             Op::Jal => {
-                cpu.x[rd] = next_pc!();
+                cpu.x[rd!()] = next_pc!();
                 if insn.target != NO_TARGET {
                     return Event::Next(insn.target as usize);
                 }
-                return Event::Jump(pc!().wrapping_add(imm));
+                return Event::Jump(pc!().wrapping_add(imm!()));
             }
             Op::Jalr => {
-                let target = rs1!().wrapping_add(imm) & !1;
-                cpu.x[rd] = next_pc!();
+                let target = rs1!().wrapping_add(imm!()) & !1;
+                cpu.x[rd!()] = next_pc!();
                 return Event::Jump(target);
             }
             Op::Beq => branch!(rs1!() == rs2!()),
@@ -451,72 +465,77 @@ fn run_block(
             Op::Sh => store!(u16),
             Op::Sw => store!(u32),
             Op::Sd => store!(u64),
-            Op::Addi => cpu.x[rd] = rs1!().wrapping_add(imm),
-            Op::Slti => cpu.x[rd] = u64::from((rs1!() as i64) < (imm as i64)),
-            Op::Sltiu => cpu.x[rd] = u64::from(rs1!() < imm),
-            Op::Xori => cpu.x[rd] = rs1!() ^ imm,
-            Op::Ori => cpu.x[rd] = rs1!() | imm,
-            Op::Andi => cpu.x[rd] = rs1!() & imm,
-            Op::Slli => cpu.x[rd] = rs1!() << (imm & 63),
-            Op::Srli => cpu.x[rd] = rs1!() >> (imm & 63),
-            Op::Srai => cpu.x[rd] = ((rs1!() as i64) >> (imm & 63)) as u64,
-            Op::Add => cpu.x[rd] = rs1!().wrapping_add(rs2!()),
-            Op::Sub => cpu.x[rd] = rs1!().wrapping_sub(rs2!()),
-            Op::Sll => cpu.x[rd] = rs1!() << (rs2!() & 63),
-            Op::Slt => cpu.x[rd] = u64::from((rs1!() as i64) < (rs2!() as i64)),
-            Op::Sltu => cpu.x[rd] = u64::from(rs1!() < rs2!()),
-            Op::Xor => cpu.x[rd] = rs1!() ^ rs2!(),
-            Op::Srl => cpu.x[rd] = rs1!() >> (rs2!() & 63),
-            Op::Sra => cpu.x[rd] = ((rs1!() as i64) >> (rs2!() & 63)) as u64,
-            Op::Or => cpu.x[rd] = rs1!() | rs2!(),
-            Op::And => cpu.x[rd] = rs1!() & rs2!(),
-            Op::Addiw | Op::AddiRv32 => cpu.x[rd] = sign_extend_32(rs1!().wrapping_add(imm)),
+            Op::Addi => cpu.x[rd!()] = rs1!().wrapping_add(imm!()),
+            Op::Slti => cpu.x[rd!()] = u64::from((rs1!() as i64) < (imm!() as i64)),
+            Op::Sltiu => cpu.x[rd!()] = u64::from(rs1!() < imm!()),
+            Op::Xori => cpu.x[rd!()] = rs1!() ^ imm!(),
+            Op::Ori => cpu.x[rd!()] = rs1!() | imm!(),
+            Op::Andi => cpu.x[rd!()] = rs1!() & imm!(),
+            Op::Slli => cpu.x[rd!()] = rs1!() << (imm!() & 63),
+            Op::Srli => cpu.x[rd!()] = rs1!() >> (imm!() & 63),
+            Op::Srai => cpu.x[rd!()] = ((rs1!() as i64) >> (imm!() & 63)) as u64,
+            Op::Add => cpu.x[rd!()] = rs1!().wrapping_add(rs2!()),
+            Op::Sub => cpu.x[rd!()] = rs1!().wrapping_sub(rs2!()),
+            Op::Sll => cpu.x[rd!()] = rs1!() << (rs2!() & 63),
+            Op::Slt => cpu.x[rd!()] = u64::from((rs1!() as i64) < (rs2!() as i64)),
+            Op::Sltu => cpu.x[rd!()] = u64::from(rs1!() < rs2!()),
+            Op::Xor => cpu.x[rd!()] = rs1!() ^ rs2!(),
+            Op::Srl => cpu.x[rd!()] = rs1!() >> (rs2!() & 63),
+            Op::Sra => cpu.x[rd!()] = ((rs1!() as i64) >> (rs2!() & 63)) as u64,
+            Op::Or => cpu.x[rd!()] = rs1!() | rs2!(),
+            Op::And => cpu.x[rd!()] = rs1!() & rs2!(),
+            Op::Addiw | Op::AddiRv32 => cpu.x[rd!()] = sign_extend_32(rs1!().wrapping_add(imm!())),
             Op::Slliw | Op::SlliRv32 => {
-                cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) << (imm & 31)))
+                cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32) << (imm!() & 31)))
             }
             Op::Srliw | Op::SrliRv32 => {
-                cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) >> (imm & 31)))
+                cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32) >> (imm!() & 31)))
             }
-            Op::Sraiw | Op::SraiRv32 => cpu.x[rd] = ((rs1!() as i32) >> (imm & 31)) as i64 as u64,
-            Op::Addw | Op::AddRv32 => cpu.x[rd] = sign_extend_32(rs1!().wrapping_add(rs2!())),
-            Op::Subw | Op::SubRv32 => cpu.x[rd] = sign_extend_32(rs1!().wrapping_sub(rs2!())),
+            Op::Sraiw | Op::SraiRv32 => {
+                cpu.x[rd!()] = ((rs1!() as i32) >> (imm!() & 31)) as i64 as u64
+            }
+            Op::Addw | Op::AddRv32 => cpu.x[rd!()] = sign_extend_32(rs1!().wrapping_add(rs2!())),
+            Op::Subw | Op::SubRv32 => cpu.x[rd!()] = sign_extend_32(rs1!().wrapping_sub(rs2!())),
             Op::Sllw | Op::SllRv32 => {
-                cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) << (rs2!() & 31)))
+                cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32) << (rs2!() & 31)))
             }
             Op::Srlw | Op::SrlRv32 => {
-                cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32) >> (rs2!() & 31)))
+                cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32) >> (rs2!() & 31)))
             }
-            Op::Sraw | Op::SraRv32 => cpu.x[rd] = ((rs1!() as i32) >> (rs2!() & 31)) as i64 as u64,
+            Op::Sraw | Op::SraRv32 => {
+                cpu.x[rd!()] = ((rs1!() as i32) >> (rs2!() & 31)) as i64 as u64
+            }
             // A single hart that sees its own memory in order: fences have nothing to do.
             Op::Fence => {}
-            Op::Mul => cpu.x[rd] = rs1!().wrapping_mul(rs2!()),
+            Op::Mul => cpu.x[rd!()] = rs1!().wrapping_mul(rs2!()),
             Op::Mulh => {
-                cpu.x[rd] = ((i128::from(rs1!() as i64) * i128::from(rs2!() as i64)) >> 64) as u64
+                cpu.x[rd!()] =
+                    ((i128::from(rs1!() as i64) * i128::from(rs2!() as i64)) >> 64) as u64
             }
             Op::Mulhsu => {
-                cpu.x[rd] = ((i128::from(rs1!() as i64) * i128::from(rs2!())) >> 64) as u64
+                cpu.x[rd!()] = ((i128::from(rs1!() as i64) * i128::from(rs2!())) >> 64) as u64
             }
-            Op::Mulhu => cpu.x[rd] = ((u128::from(rs1!()) * u128::from(rs2!())) >> 64) as u64,
-            Op::Div => cpu.x[rd] = divide_signed(rs1!() as i64, rs2!() as i64) as u64,
-            Op::Divu => cpu.x[rd] = rs1!().checked_div(rs2!()).unwrap_or(u64::MAX),
-            Op::Rem => cpu.x[rd] = remainder_signed(rs1!() as i64, rs2!() as i64) as u64,
-            Op::Remu => cpu.x[rd] = rs1!().checked_rem(rs2!()).unwrap_or(rs1!()),
-            Op::Mulw | Op::MulRv32 => cpu.x[rd] = sign_extend_32(rs1!().wrapping_mul(rs2!())),
+            Op::Mulhu => cpu.x[rd!()] = ((u128::from(rs1!()) * u128::from(rs2!())) >> 64) as u64,
+            Op::Div => cpu.x[rd!()] = divide_signed(rs1!() as i64, rs2!() as i64) as u64,
+            Op::Divu => cpu.x[rd!()] = rs1!().checked_div(rs2!()).unwrap_or(u64::MAX),
+            Op::Rem => cpu.x[rd!()] = remainder_signed(rs1!() as i64, rs2!() as i64) as u64,
+            Op::Remu => cpu.x[rd!()] = rs1!().checked_rem(rs2!()).unwrap_or(rs1!()),
+            Op::Mulw | Op::MulRv32 => cpu.x[rd!()] = sign_extend_32(rs1!().wrapping_mul(rs2!())),
             Op::Divw | Op::DivRv32 => {
-                cpu.x[rd] = divide_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64
+                cpu.x[rd!()] = divide_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64
             }
             Op::Divuw | Op::DivuRv32 => {
-                cpu.x[rd] = sign_extend_32(u64::from(
+                cpu.x[rd!()] = sign_extend_32(u64::from(
                     (rs1!() as u32)
                         .checked_div(rs2!() as u32)
                         .unwrap_or(u32::MAX),
                 ))
             }
             Op::Remw | Op::RemRv32 => {
-                cpu.x[rd] = remainder_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64
+                cpu.x[rd!()] = remainder_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64
             }
             Op::Remuw | Op::RemuRv32 => {
-                cpu.x[rd] = sign_extend_32(u64::from(
+                cpu.x[rd!()] = sign_extend_32(u64::from(
                     (rs1!() as u32)
                         .checked_rem(rs2!() as u32)
                         .unwrap_or(rs1!() as u32),
@@ -541,7 +560,7 @@ fn run_block(
                 };
                 match loaded {
                     Ok(value) => {
-                        cpu.x[rd] = value;
+                        cpu.x[rd!()] = value;
                         cpu.reservation = Some((addr, value));
                     }
                     Err(fault) => {
@@ -586,7 +605,7 @@ fn run_block(
                         return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
                     }
                 }
-                cpu.x[rd] = u64::from(!succeeded);
+                cpu.x[rd!()] = u64::from(!succeeded);
             }
             Op::AmoswapW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |_old, new| new),
             Op::AmoaddW => atomic!(
@@ -649,16 +668,16 @@ fn run_block(
 
             // F
             Op::Flw => {
-                let addr = rs1!().wrapping_add(imm);
+                let addr = rs1!().wrapping_add(imm!());
                 match memory.load::<u32>(addr) {
-                    Ok(bits) => cpu.f[frd] = float::box_s(bits),
+                    Ok(bits) => cpu.f[frd!()] = float::box_s(bits),
                     Err(fault) => {
                         return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
                     }
                 }
             }
             Op::Fsw => {
-                let addr = rs1!().wrapping_add(imm);
+                let addr = rs1!().wrapping_add(imm!());
                 if let Err(fault) = memory.store::<u32>(addr, fs2!() as u32) {
                     return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
                 }
@@ -676,7 +695,7 @@ fn run_block(
                     rm,
                     &mut cpu.fflags,
                 );
-                cpu.f[frd] = float::box_s(result);
+                cpu.f[frd!()] = float::box_s(result);
             }
             Op::FaddS => single_arithmetic!(float::add_s),
             Op::FsubS => single_arithmetic!(float::sub_s),
@@ -684,7 +703,7 @@ fn run_block(
             Op::FdivS => single_arithmetic!(float::div_s),
             Op::FsqrtS => {
                 let rm = rounding!();
-                cpu.f[frd] =
+                cpu.f[frd!()] =
                     float::box_s(float::sqrt_s(float::unbox_s(fs1!()), rm, &mut cpu.fflags));
             }
             Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS => {
@@ -695,40 +714,40 @@ fn run_block(
                     Op::FsgnjnS => !b & SIGN,
                     _ => (a ^ b) & SIGN,
                 };
-                cpu.f[frd] = float::box_s((a & !SIGN) | sign);
+                cpu.f[frd!()] = float::box_s((a & !SIGN) | sign);
             }
             Op::FminS => {
                 let (a, b) = single_operands!();
-                cpu.f[frd] = float::box_s(float::min_s(a, b, &mut cpu.fflags));
+                cpu.f[frd!()] = float::box_s(float::min_s(a, b, &mut cpu.fflags));
             }
             Op::FmaxS => {
                 let (a, b) = single_operands!();
-                cpu.f[frd] = float::box_s(float::max_s(a, b, &mut cpu.fflags));
+                cpu.f[frd!()] = float::box_s(float::max_s(a, b, &mut cpu.fflags));
             }
             Op::FcvtWS | Op::FcvtWuS | Op::FcvtLS | Op::FcvtLuS => {
                 let rm = rounding!();
                 let value = float::unbox_s(fs1!());
-                cpu.x[rd] = match insn.op {
+                cpu.x[rd!()] = match insn.op {
                     Op::FcvtWS => float::to_i32_s(value, rm, &mut cpu.fflags),
                     Op::FcvtWuS => float::to_u32_s(value, rm, &mut cpu.fflags),
                     Op::FcvtLS => float::to_i64_s(value, rm, &mut cpu.fflags),
                     _ => float::to_u64_s(value, rm, &mut cpu.fflags),
                 };
             }
-            Op::FmvXW => cpu.x[rd] = sign_extend_32(fs1!() & 0xffff_ffff),
+            Op::FmvXW => cpu.x[rd!()] = sign_extend_32(fs1!() & 0xffff_ffff),
             Op::FeqS => {
                 let (a, b) = single_operands!();
-                cpu.x[rd] = u64::from(float::eq_s(a, b, &mut cpu.fflags));
+                cpu.x[rd!()] = u64::from(float::eq_s(a, b, &mut cpu.fflags));
             }
             Op::FltS => {
                 let (a, b) = single_operands!();
-                cpu.x[rd] = u64::from(float::lt_s(a, b, &mut cpu.fflags));
+                cpu.x[rd!()] = u64::from(float::lt_s(a, b, &mut cpu.fflags));
             }
             Op::FleS => {
                 let (a, b) = single_operands!();
-                cpu.x[rd] = u64::from(float::le_s(a, b, &mut cpu.fflags));
+                cpu.x[rd!()] = u64::from(float::le_s(a, b, &mut cpu.fflags));
             }
-            Op::FclassS => cpu.x[rd] = float::classify_s(float::unbox_s(fs1!())),
+            Op::FclassS => cpu.x[rd!()] = float::classify_s(float::unbox_s(fs1!())),
             Op::FcvtSW | Op::FcvtSWu | Op::FcvtSL | Op::FcvtSLu => {
                 let rm = rounding!();
                 let result = match insn.op {
@@ -737,22 +756,22 @@ fn run_block(
                     Op::FcvtSL => float::from_i64_s(rs1!(), rm, &mut cpu.fflags),
                     _ => float::from_u64_s(rs1!(), rm, &mut cpu.fflags),
                 };
-                cpu.f[frd] = float::box_s(result);
+                cpu.f[frd!()] = float::box_s(result);
             }
-            Op::FmvWX => cpu.f[frd] = float::box_s(rs1!() as u32),
+            Op::FmvWX => cpu.f[frd!()] = float::box_s(rs1!() as u32),
 
             // D
             Op::Fld => {
-                let addr = rs1!().wrapping_add(imm);
+                let addr = rs1!().wrapping_add(imm!());
                 match memory.load::<u64>(addr) {
-                    Ok(bits) => cpu.f[frd] = bits,
+                    Ok(bits) => cpu.f[frd!()] = bits,
                     Err(fault) => {
                         return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
                     }
                 }
             }
             Op::Fsd => {
-                let addr = rs1!().wrapping_add(imm);
+                let addr = rs1!().wrapping_add(imm!());
                 if let Err(fault) = memory.store::<u64>(addr, fs2!()) {
                     return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
                 }
@@ -761,7 +780,7 @@ fn run_block(
                 let rm = rounding!();
                 let fs3 = cpu.f[usize::from(insn.rs3())];
                 let (negate_product, negate_addend) = fma_signs(insn.op);
-                cpu.f[frd] = float::fma_d(
+                cpu.f[frd!()] = float::fma_d(
                     fs1!(),
                     fs2!(),
                     fs3,
@@ -777,7 +796,7 @@ fn run_block(
             Op::FdivD => double_arithmetic!(float::div_d),
             Op::FsqrtD => {
                 let rm = rounding!();
-                cpu.f[frd] = float::sqrt_d(fs1!(), rm, &mut cpu.fflags);
+                cpu.f[frd!()] = float::sqrt_d(fs1!(), rm, &mut cpu.fflags);
             }
             Op::FsgnjD | Op::FsgnjnD | Op::FsgnjxD => {
                 const SIGN: u64 = 1 << 63;
@@ -786,139 +805,140 @@ fn run_block(
                     Op::FsgnjnD => !fs2!() & SIGN,
                     _ => (fs1!() ^ fs2!()) & SIGN,
                 };
-                cpu.f[frd] = (fs1!() & !SIGN) | sign;
+                cpu.f[frd!()] = (fs1!() & !SIGN) | sign;
             }
-            Op::FminD => cpu.f[frd] = float::min_d(fs1!(), fs2!(), &mut cpu.fflags),
-            Op::FmaxD => cpu.f[frd] = float::max_d(fs1!(), fs2!(), &mut cpu.fflags),
+            Op::FminD => cpu.f[frd!()] = float::min_d(fs1!(), fs2!(), &mut cpu.fflags),
+            Op::FmaxD => cpu.f[frd!()] = float::max_d(fs1!(), fs2!(), &mut cpu.fflags),
             Op::FcvtSD => {
                 let rm = rounding!();
-                cpu.f[frd] = float::box_s(float::d_to_s(fs1!(), rm, &mut cpu.fflags));
+                cpu.f[frd!()] = float::box_s(float::d_to_s(fs1!(), rm, &mut cpu.fflags));
             }
             Op::FcvtDS => {
                 // Exact, but the rounding-mode field must still be valid.
                 let _ = rounding!();
-                cpu.f[frd] = float::s_to_d(float::unbox_s(fs1!()), &mut cpu.fflags);
+                cpu.f[frd!()] = float::s_to_d(float::unbox_s(fs1!()), &mut cpu.fflags);
             }
             Op::FcvtWD | Op::FcvtWuD | Op::FcvtLD | Op::FcvtLuD => {
                 let rm = rounding!();
-                cpu.x[rd] = match insn.op {
+                cpu.x[rd!()] = match insn.op {
                     Op::FcvtWD => float::to_i32_d(fs1!(), rm, &mut cpu.fflags),
                     Op::FcvtWuD => float::to_u32_d(fs1!(), rm, &mut cpu.fflags),
                     Op::FcvtLD => float::to_i64_d(fs1!(), rm, &mut cpu.fflags),
                     _ => float::to_u64_d(fs1!(), rm, &mut cpu.fflags),
                 };
             }
-            Op::FmvXD => cpu.x[rd] = fs1!(),
-            Op::FeqD => cpu.x[rd] = u64::from(float::eq_d(fs1!(), fs2!(), &mut cpu.fflags)),
-            Op::FltD => cpu.x[rd] = u64::from(float::lt_d(fs1!(), fs2!(), &mut cpu.fflags)),
-            Op::FleD => cpu.x[rd] = u64::from(float::le_d(fs1!(), fs2!(), &mut cpu.fflags)),
-            Op::FclassD => cpu.x[rd] = float::classify_d(fs1!()),
+            Op::FmvXD => cpu.x[rd!()] = fs1!(),
+            Op::FeqD => cpu.x[rd!()] = u64::from(float::eq_d(fs1!(), fs2!(), &mut cpu.fflags)),
+            Op::FltD => cpu.x[rd!()] = u64::from(float::lt_d(fs1!(), fs2!(), &mut cpu.fflags)),
+            Op::FleD => cpu.x[rd!()] = u64::from(float::le_d(fs1!(), fs2!(), &mut cpu.fflags)),
+            Op::FclassD => cpu.x[rd!()] = float::classify_d(fs1!()),
             Op::FcvtDW | Op::FcvtDWu | Op::FcvtDL | Op::FcvtDLu => {
                 let rm = rounding!();
-                cpu.f[frd] = match insn.op {
+                cpu.f[frd!()] = match insn.op {
                     Op::FcvtDW => float::from_i32_d(rs1!(), rm, &mut cpu.fflags),
                     Op::FcvtDWu => float::from_u32_d(rs1!(), rm, &mut cpu.fflags),
                     Op::FcvtDL => float::from_i64_d(rs1!(), rm, &mut cpu.fflags),
                     _ => float::from_u64_d(rs1!(), rm, &mut cpu.fflags),
                 };
             }
-            Op::FmvDX => cpu.f[frd] = rs1!(),
+            Op::FmvDX => cpu.f[frd!()] = rs1!(),
 
             // RV32 M: the high halves of 32 × 32-bit products (operands are sign-extended).
             Op::MulhRv32 => {
-                cpu.x[rd] = sign_extend_32(((rs1!() as i64 * rs2!() as i64) >> 32) as u64)
+                cpu.x[rd!()] = sign_extend_32(((rs1!() as i64 * rs2!() as i64) >> 32) as u64)
             }
             Op::MulhsuRv32 => {
-                cpu.x[rd] =
+                cpu.x[rd!()] =
                     sign_extend_32(((rs1!() as i64 * i64::from(rs2!() as u32)) >> 32) as u64)
             }
             Op::MulhuRv32 => {
-                cpu.x[rd] =
+                cpu.x[rd!()] =
                     sign_extend_32((u64::from(rs1!() as u32) * u64::from(rs2!() as u32)) >> 32)
             }
 
             // Zba
-            Op::AddUw => cpu.x[rd] = rs2!().wrapping_add(rs1!() & 0xffff_ffff),
-            Op::Sh1add => cpu.x[rd] = rs2!().wrapping_add(rs1!() << 1),
-            Op::Sh2add => cpu.x[rd] = rs2!().wrapping_add(rs1!() << 2),
-            Op::Sh3add => cpu.x[rd] = rs2!().wrapping_add(rs1!() << 3),
-            Op::Sh1addUw => cpu.x[rd] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 1),
-            Op::Sh2addUw => cpu.x[rd] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 2),
-            Op::Sh3addUw => cpu.x[rd] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 3),
-            Op::SlliUw => cpu.x[rd] = (rs1!() & 0xffff_ffff) << (imm & 63),
-            Op::Sh1addRv32 => cpu.x[rd] = sign_extend_32(rs2!().wrapping_add(rs1!() << 1)),
-            Op::Sh2addRv32 => cpu.x[rd] = sign_extend_32(rs2!().wrapping_add(rs1!() << 2)),
-            Op::Sh3addRv32 => cpu.x[rd] = sign_extend_32(rs2!().wrapping_add(rs1!() << 3)),
+            Op::AddUw => cpu.x[rd!()] = rs2!().wrapping_add(rs1!() & 0xffff_ffff),
+            Op::Sh1add => cpu.x[rd!()] = rs2!().wrapping_add(rs1!() << 1),
+            Op::Sh2add => cpu.x[rd!()] = rs2!().wrapping_add(rs1!() << 2),
+            Op::Sh3add => cpu.x[rd!()] = rs2!().wrapping_add(rs1!() << 3),
+            Op::Sh1addUw => cpu.x[rd!()] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 1),
+            Op::Sh2addUw => cpu.x[rd!()] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 2),
+            Op::Sh3addUw => cpu.x[rd!()] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 3),
+            Op::SlliUw => cpu.x[rd!()] = (rs1!() & 0xffff_ffff) << (imm!() & 63),
+            Op::Sh1addRv32 => cpu.x[rd!()] = sign_extend_32(rs2!().wrapping_add(rs1!() << 1)),
+            Op::Sh2addRv32 => cpu.x[rd!()] = sign_extend_32(rs2!().wrapping_add(rs1!() << 2)),
+            Op::Sh3addRv32 => cpu.x[rd!()] = sign_extend_32(rs2!().wrapping_add(rs1!() << 3)),
 
             // Zbb
-            Op::Andn => cpu.x[rd] = rs1!() & !rs2!(),
-            Op::Orn => cpu.x[rd] = rs1!() | !rs2!(),
-            Op::Xnor => cpu.x[rd] = !(rs1!() ^ rs2!()),
-            Op::Clz => cpu.x[rd] = u64::from(rs1!().leading_zeros()),
-            Op::Ctz => cpu.x[rd] = u64::from(rs1!().trailing_zeros()),
-            Op::Cpop => cpu.x[rd] = u64::from(rs1!().count_ones()),
-            Op::Clzw | Op::ClzRv32 => cpu.x[rd] = u64::from((rs1!() as u32).leading_zeros()),
-            Op::Ctzw | Op::CtzRv32 => cpu.x[rd] = u64::from((rs1!() as u32).trailing_zeros()),
-            Op::Cpopw | Op::CpopRv32 => cpu.x[rd] = u64::from((rs1!() as u32).count_ones()),
-            Op::Max => cpu.x[rd] = (rs1!() as i64).max(rs2!() as i64) as u64,
-            Op::Maxu => cpu.x[rd] = rs1!().max(rs2!()),
-            Op::Min => cpu.x[rd] = (rs1!() as i64).min(rs2!() as i64) as u64,
-            Op::Minu => cpu.x[rd] = rs1!().min(rs2!()),
-            Op::SextB => cpu.x[rd] = rs1!() as i8 as i64 as u64,
-            Op::SextH => cpu.x[rd] = rs1!() as i16 as i64 as u64,
-            Op::ZextH => cpu.x[rd] = rs1!() & 0xffff,
-            Op::Rol => cpu.x[rd] = rs1!().rotate_left((rs2!() & 63) as u32),
-            Op::Ror => cpu.x[rd] = rs1!().rotate_right((rs2!() & 63) as u32),
-            Op::Rori => cpu.x[rd] = rs1!().rotate_right((imm & 63) as u32),
+            Op::Andn => cpu.x[rd!()] = rs1!() & !rs2!(),
+            Op::Orn => cpu.x[rd!()] = rs1!() | !rs2!(),
+            Op::Xnor => cpu.x[rd!()] = !(rs1!() ^ rs2!()),
+            Op::Clz => cpu.x[rd!()] = u64::from(rs1!().leading_zeros()),
+            Op::Ctz => cpu.x[rd!()] = u64::from(rs1!().trailing_zeros()),
+            Op::Cpop => cpu.x[rd!()] = u64::from(rs1!().count_ones()),
+            Op::Clzw | Op::ClzRv32 => cpu.x[rd!()] = u64::from((rs1!() as u32).leading_zeros()),
+            Op::Ctzw | Op::CtzRv32 => cpu.x[rd!()] = u64::from((rs1!() as u32).trailing_zeros()),
+            Op::Cpopw | Op::CpopRv32 => cpu.x[rd!()] = u64::from((rs1!() as u32).count_ones()),
+            Op::Max => cpu.x[rd!()] = (rs1!() as i64).max(rs2!() as i64) as u64,
+            Op::Maxu => cpu.x[rd!()] = rs1!().max(rs2!()),
+            Op::Min => cpu.x[rd!()] = (rs1!() as i64).min(rs2!() as i64) as u64,
+            Op::Minu => cpu.x[rd!()] = rs1!().min(rs2!()),
+            Op::SextB => cpu.x[rd!()] = rs1!() as i8 as i64 as u64,
+            Op::SextH => cpu.x[rd!()] = rs1!() as i16 as i64 as u64,
+            Op::ZextH => cpu.x[rd!()] = rs1!() & 0xffff,
+            Op::Rol => cpu.x[rd!()] = rs1!().rotate_left((rs2!() & 63) as u32),
+            Op::Ror => cpu.x[rd!()] = rs1!().rotate_right((rs2!() & 63) as u32),
+            Op::Rori => cpu.x[rd!()] = rs1!().rotate_right((imm!() & 63) as u32),
             Op::Rolw | Op::RolRv32 => {
-                cpu.x[rd] =
+                cpu.x[rd!()] =
                     sign_extend_32(u64::from((rs1!() as u32).rotate_left((rs2!() & 31) as u32)))
             }
             Op::Rorw | Op::RorRv32 => {
-                cpu.x[rd] = sign_extend_32(u64::from(
+                cpu.x[rd!()] = sign_extend_32(u64::from(
                     (rs1!() as u32).rotate_right((rs2!() & 31) as u32),
                 ))
             }
             Op::Roriw | Op::RoriRv32 => {
-                cpu.x[rd] =
-                    sign_extend_32(u64::from((rs1!() as u32).rotate_right((imm & 31) as u32)))
+                cpu.x[rd!()] = sign_extend_32(u64::from(
+                    (rs1!() as u32).rotate_right((imm!() & 31) as u32),
+                ))
             }
-            Op::OrcB => cpu.x[rd] = or_combine_bytes(rs1!()),
-            Op::Rev8 => cpu.x[rd] = rs1!().swap_bytes(),
-            Op::Rev8Rv32 => cpu.x[rd] = sign_extend_32(u64::from((rs1!() as u32).swap_bytes())),
+            Op::OrcB => cpu.x[rd!()] = or_combine_bytes(rs1!()),
+            Op::Rev8 => cpu.x[rd!()] = rs1!().swap_bytes(),
+            Op::Rev8Rv32 => cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32).swap_bytes())),
 
             // Zbc
-            Op::Clmul => cpu.x[rd] = carryless_product(rs1!(), rs2!()) as u64,
-            Op::Clmulh => cpu.x[rd] = (carryless_product(rs1!(), rs2!()) >> 64) as u64,
-            Op::Clmulr => cpu.x[rd] = (carryless_product(rs1!(), rs2!()) >> 63) as u64,
-            Op::ClmulRv32 => cpu.x[rd] = sign_extend_32(carryless_product_32(rs1!(), rs2!())),
+            Op::Clmul => cpu.x[rd!()] = carryless_product(rs1!(), rs2!()) as u64,
+            Op::Clmulh => cpu.x[rd!()] = (carryless_product(rs1!(), rs2!()) >> 64) as u64,
+            Op::Clmulr => cpu.x[rd!()] = (carryless_product(rs1!(), rs2!()) >> 63) as u64,
+            Op::ClmulRv32 => cpu.x[rd!()] = sign_extend_32(carryless_product_32(rs1!(), rs2!())),
             Op::ClmulhRv32 => {
-                cpu.x[rd] = sign_extend_32(carryless_product_32(rs1!(), rs2!()) >> 32)
+                cpu.x[rd!()] = sign_extend_32(carryless_product_32(rs1!(), rs2!()) >> 32)
             }
             Op::ClmulrRv32 => {
-                cpu.x[rd] = sign_extend_32(carryless_product_32(rs1!(), rs2!()) >> 31)
+                cpu.x[rd!()] = sign_extend_32(carryless_product_32(rs1!(), rs2!()) >> 31)
             }
 
             // Zbs: the bit index is taken modulo XLEN.
-            Op::Bclr => cpu.x[rd] = rs1!() & !(1 << (rs2!() & 63)),
-            Op::Bclri => cpu.x[rd] = rs1!() & !(1 << (imm & 63)),
-            Op::Bext => cpu.x[rd] = (rs1!() >> (rs2!() & 63)) & 1,
-            Op::Bexti => cpu.x[rd] = (rs1!() >> (imm & 63)) & 1,
-            Op::Binv => cpu.x[rd] = rs1!() ^ (1 << (rs2!() & 63)),
-            Op::Binvi => cpu.x[rd] = rs1!() ^ (1 << (imm & 63)),
-            Op::Bset => cpu.x[rd] = rs1!() | (1 << (rs2!() & 63)),
-            Op::Bseti => cpu.x[rd] = rs1!() | (1 << (imm & 63)),
-            Op::BclrRv32 => cpu.x[rd] = sign_extend_32(rs1!() & !(1 << (rs2!() & 31))),
-            Op::BclriRv32 => cpu.x[rd] = sign_extend_32(rs1!() & !(1 << (imm & 31))),
-            Op::BextRv32 => cpu.x[rd] = (rs1!() >> (rs2!() & 31)) & 1,
-            Op::BinvRv32 => cpu.x[rd] = sign_extend_32(rs1!() ^ (1 << (rs2!() & 31))),
-            Op::BinviRv32 => cpu.x[rd] = sign_extend_32(rs1!() ^ (1 << (imm & 31))),
-            Op::BsetRv32 => cpu.x[rd] = sign_extend_32(rs1!() | (1 << (rs2!() & 31))),
-            Op::BsetiRv32 => cpu.x[rd] = sign_extend_32(rs1!() | (1 << (imm & 31))),
+            Op::Bclr => cpu.x[rd!()] = rs1!() & !(1 << (rs2!() & 63)),
+            Op::Bclri => cpu.x[rd!()] = rs1!() & !(1 << (imm!() & 63)),
+            Op::Bext => cpu.x[rd!()] = (rs1!() >> (rs2!() & 63)) & 1,
+            Op::Bexti => cpu.x[rd!()] = (rs1!() >> (imm!() & 63)) & 1,
+            Op::Binv => cpu.x[rd!()] = rs1!() ^ (1 << (rs2!() & 63)),
+            Op::Binvi => cpu.x[rd!()] = rs1!() ^ (1 << (imm!() & 63)),
+            Op::Bset => cpu.x[rd!()] = rs1!() | (1 << (rs2!() & 63)),
+            Op::Bseti => cpu.x[rd!()] = rs1!() | (1 << (imm!() & 63)),
+            Op::BclrRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() & !(1 << (rs2!() & 31))),
+            Op::BclriRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() & !(1 << (imm!() & 31))),
+            Op::BextRv32 => cpu.x[rd!()] = (rs1!() >> (rs2!() & 31)) & 1,
+            Op::BinvRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() ^ (1 << (rs2!() & 31))),
+            Op::BinviRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() ^ (1 << (imm!() & 31))),
+            Op::BsetRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() | (1 << (rs2!() & 31))),
+            Op::BsetiRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() | (1 << (imm!() & 31))),
 
             // Zicond
-            Op::CzeroEqz => cpu.x[rd] = if rs2!() == 0 { 0 } else { rs1!() },
-            Op::CzeroNez => cpu.x[rd] = if rs2!() != 0 { 0 } else { rs1!() },
+            Op::CzeroEqz => cpu.x[rd!()] = if rs2!() == 0 { 0 } else { rs1!() },
+            Op::CzeroNez => cpu.x[rd!()] = if rs2!() != 0 { 0 } else { rs1!() },
 
             // Block-ending ops that need the whole machine.
             Op::Ecall => return Event::Other(Rare::Ecall(pc!())),
@@ -928,7 +948,7 @@ fn run_block(
             // Code is immutable and decoded once, so there is no instruction cache to sync.
             Op::FenceI => return Event::Next(index + 1),
             Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
-                if float_csr_instruction(cpu, &insn) {
+                if float_csr_instruction(cpu, insn) {
                     return Event::Next(index + 1);
                 }
                 return Event::Other(Rare::Csr(pc!()));
