@@ -1,7 +1,7 @@
 //! Varnish's HTTP messages (`struct http`) as the tenant's [`Host`].
 //!
 //! Header lines live in the task's workspace as `Name: value` text; reads borrow them, writes
-//! go through varnishd's own functions (`http_PrintfHeader`, `http_Unset`, `http_SetH`)
+//! go through varnishd's own functions (`http_SetHeader`, `http_Unset`, `http_SetH`)
 //! so VSL records every change as it does for VCL. Nothing here trusts header bytes to be
 //! UTF-8: clients may send any octets, and a tenant gets them lossily converted.
 
@@ -81,25 +81,13 @@ impl Message {
         if http.nhd >= http.shd {
             return Err(HostError::TooBig);
         }
-        let before = http.nhd;
-        let name_length = c_int::try_from(name.len()).map_err(|_| HostError::TooBig)?;
-        let value_length = c_int::try_from(value.len()).map_err(|_| HostError::TooBig)?;
-        // SAFETY: the format consumes exactly the four arguments given, each `%.*s` a length
-        // and a pointer to that many bytes; varnishd copies them into the workspace.
-        unsafe {
-            ffi::http_PrintfHeader(
-                self.0,
-                c"%.*s: %.*s".as_ptr(),
-                name_length,
-                name.as_ptr().cast::<c_char>(),
-                value_length,
-                value.as_ptr().cast::<c_char>(),
-            );
-        }
-        // varnishd drops the header (and logs LostHeader) when the workspace is full.
-        if self.raw().nhd == before {
-            return Err(HostError::TooBig);
-        }
+        // The line is written into the workspace here rather than by http_PrintfHeader: its
+        // vsnprintf cost more than the rest of an append.
+        let line = [name.as_bytes(), b": ", value.as_bytes()];
+        let copy = copy_parts_to_workspace(http.ws, &line)?;
+        // SAFETY: `copy` is a NUL-terminated line in this message's workspace, which lives as
+        // long as the message; http_SetHeader only stores the pointer (and logs the line).
+        unsafe { ffi::http_SetHeader(self.0, copy) };
         Ok(())
     }
 
@@ -196,16 +184,26 @@ fn split_header(line: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// `bytes` and a NUL in `workspace`, or `TooBig` when it is full.
 pub fn copy_to_workspace(workspace: *mut ffi::ws, bytes: &[u8]) -> HostResult<*const c_char> {
-    let length = c_uint::try_from(bytes.len() + 1).map_err(|_| HostError::TooBig)?;
-    // SAFETY: WS_Alloc returns null or `length` writable bytes in the task's workspace; we fill
-    // exactly that many.
+    copy_parts_to_workspace(workspace, &[bytes])
+}
+
+/// [`copy_to_workspace`] of `parts` one after another, as one string.
+fn copy_parts_to_workspace(workspace: *mut ffi::ws, parts: &[&[u8]]) -> HostResult<*const c_char> {
+    let total: usize = parts.iter().map(|part| part.len()).sum();
+    let length = c_uint::try_from(total + 1).map_err(|_| HostError::TooBig)?;
+    // SAFETY: WS_Alloc returns null (marking the workspace overflowed) or `length` writable
+    // bytes in the task's workspace; we fill exactly that many.
     unsafe {
         let copy = ffi::WS_Alloc(workspace, length).cast::<u8>();
         if copy.is_null() {
             return Err(HostError::TooBig);
         }
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len());
-        *copy.add(bytes.len()) = 0;
+        let mut filled = 0;
+        for part in parts {
+            std::ptr::copy_nonoverlapping(part.as_ptr(), copy.add(filled), part.len());
+            filled += part.len();
+        }
+        *copy.add(filled) = 0;
         Ok(copy.cast_const().cast::<c_char>())
     }
 }
