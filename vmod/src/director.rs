@@ -213,7 +213,7 @@ unsafe fn live_update(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> HttpResponse 
     let handoff = bereq
         .raw_header(HANDOFF_HEADER)
         .map(|value| String::from_utf8_lossy(value).into_owned())
-        .and_then(|value| Handoff::decode(&value, vcl.nonce));
+        .and_then(|value| Handoff::decode(&value, &vcl.nonce));
     bereq.unset(HANDOFF_HEADER).ok();
     let Some(Handoff::LiveUpdate {
         tenant,

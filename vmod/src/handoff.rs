@@ -44,28 +44,32 @@ impl Handoff {
     }
 
     /// The header value: `<nonce> <mode> [field] <tenant>`, the tenant last because it is the
-    /// only field that may contain spaces.
-    pub fn encode(&self, nonce: u64) -> String {
-        match self {
-            Handoff::Plan { tenant, plan } => {
-                format!("{nonce:016x} plan {} {tenant}", plan.encode())
-            }
-            Handoff::Error { tenant, kind } => format!("{nonce:016x} error {kind} {tenant}"),
+    /// only field that may contain spaces. Built by concatenation: it is written on every
+    /// request with a backend side, and `format!` cost as much as the rest of the hand-off.
+    pub fn encode(&self, nonce: &str) -> String {
+        let (mode, field) = match self {
+            Handoff::Plan { plan, .. } => ("plan", plan.encode()),
+            Handoff::Error { kind, .. } => ("error", kind.to_string()),
             Handoff::LiveUpdate {
-                tenant,
-                max_size,
-                debug,
-            } => {
-                let mode = if *debug { "debug" } else { "update" };
-                format!("{nonce:016x} {mode} {max_size} {tenant}")
-            }
+                max_size, debug, ..
+            } => (
+                if *debug { "debug" } else { "update" },
+                max_size.to_string(),
+            ),
+        };
+        let tenant = self.tenant();
+        let mut value =
+            String::with_capacity(nonce.len() + mode.len() + field.len() + tenant.len() + 3);
+        for part in [nonce, " ", mode, " ", &field, " ", tenant] {
+            value.push_str(part);
         }
+        value
     }
 
     /// The hand-off in `value`, if it is well-formed and carries `nonce`.
-    pub fn decode(value: &str, nonce: u64) -> Option<Handoff> {
+    pub fn decode(value: &str, nonce: &str) -> Option<Handoff> {
         let (found_nonce, rest) = value.split_once(' ')?;
-        if u64::from_str_radix(found_nonce, 16).ok()? != nonce {
+        if found_nonce != nonce {
             return None;
         }
         let (mode, rest) = rest.split_once(' ')?;

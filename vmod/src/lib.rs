@@ -531,7 +531,7 @@ fn update_backend(
         debug,
     };
     message
-        .set(HANDOFF_HEADER, &handoff.encode(state.nonce))
+        .set(HANDOFF_HEADER, &handoff.encode(&state.nonce))
         .map_err(|_| "riscv.live_update: out of workspace".to_string())?;
     Ok(state.update_backend.0)
 }

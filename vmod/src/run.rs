@@ -307,7 +307,7 @@ pub unsafe fn backend_task<'a>(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> Opti
         // Neither tenant code nor an origin may see it.
         bereq.unset(HANDOFF_HEADER).ok();
         let vsl = (*ctx).vsl;
-        let Some(handoff) = Handoff::decode(&value, vcl.nonce) else {
+        let Some(handoff) = Handoff::decode(&value, &vcl.nonce) else {
             http::log(
                 vsl,
                 ffi::VSL_tag_e_SLT_Error,
@@ -593,7 +593,10 @@ unsafe fn hand_off_to_vm(ctx: *const ffi::vrt_ctx, task: &Task, handoff: &Handof
     // set there.
     unsafe {
         if let Some(req) = Message::new((*ctx).http_req) {
-            if req.set(HANDOFF_HEADER, &handoff.encode(vcl.nonce)).is_err() {
+            if req
+                .set(HANDOFF_HEADER, &handoff.encode(&vcl.nonce))
+                .is_err()
+            {
                 http::log(
                     (*ctx).vsl,
                     ffi::VSL_tag_e_SLT_Error,
@@ -644,7 +647,7 @@ unsafe fn recv(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
                 hand_off_to_vm(ctx, task, &Handoff::Plan { tenant, plan });
             }
             ClientDecision::Backend(plan @ BackendPlan::Origin { hooks: true }) => {
-                let handoff = Handoff::Plan { tenant, plan }.encode(task.vcl().nonce);
+                let handoff = Handoff::Plan { tenant, plan }.encode(&task.vcl().nonce);
                 if let Some(req) = Message::new((*ctx).http_req) {
                     req.set(HANDOFF_HEADER, &handoff).ok();
                 }

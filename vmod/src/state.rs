@@ -295,8 +295,9 @@ pub struct VclState {
     /// Where a debug program's `breakpoint()` waits for a debugger, and how long.
     pub debug_port: u16,
     pub debug_timeout: std::time::Duration,
-    /// Proves a hand-off header was written by this VCL (see `handoff.rs`).
-    pub nonce: u64,
+    /// Proves a hand-off header was written by this VCL (see `handoff.rs`): 16 hex digits,
+    /// kept as text because every request writing a hand-off copies it.
+    pub nonce: String,
     pub vm_backend: Backend,
     pub update_backend: Backend,
 }
@@ -314,7 +315,7 @@ impl VclState {
             strict_loading: false,
             debug_port: DEFAULT_DEBUG_PORT,
             debug_timeout: std::time::Duration::from_secs(30),
-            nonce: hasher.finish(),
+            nonce: format!("{:016x}", hasher.finish()),
             vm_backend: Backend(std::ptr::null()),
             update_backend: Backend(std::ptr::null()),
         }

@@ -118,12 +118,18 @@ impl BackendPlan {
     /// `forge:<decision>:<entry>:<data>` (hex addresses), `origin` or `origin+hooks`.
     pub fn encode(&self) -> String {
         match self {
-            BackendPlan::Forge(forge) => format!(
-                "forge:{}:{:x}:{:x}",
-                forge.decision.number(),
-                forge.callback.entry,
-                forge.callback.data
-            ),
+            BackendPlan::Forge(forge) => {
+                // Pushed digit by digit: hosts encode a plan on every request with a backend
+                // side, and `format!` cost more than the rest of the hand-off.
+                let mut text = String::with_capacity(48);
+                text.push_str("forge:");
+                push_number(&mut text, forge.decision.number(), 10);
+                text.push(':');
+                push_number(&mut text, forge.callback.entry, 16);
+                text.push(':');
+                push_number(&mut text, forge.callback.data, 16);
+                text
+            }
             BackendPlan::Origin { hooks: false } => "origin".into(),
             BackendPlan::Origin { hooks: true } => "origin+hooks".into(),
         }
@@ -145,6 +151,25 @@ impl BackendPlan {
             _ => return None,
         };
         fields.next().is_none().then_some(plan)
+    }
+}
+
+/// Appends `value` in `radix` (2..=16), lower case, without leading zeros.
+fn push_number(text: &mut String, value: u64, radix: u32) {
+    let mut digits = [0u8; 64];
+    let mut rest = value;
+    let mut count = 0;
+    loop {
+        let digit = u32::try_from(rest % u64::from(radix)).unwrap_or(0);
+        digits[count] = char::from_digit(digit, radix).map_or(b'0', |digit| digit as u8);
+        count += 1;
+        rest /= u64::from(radix);
+        if rest == 0 {
+            break;
+        }
+    }
+    for &digit in digits[..count].iter().rev() {
+        text.push(char::from(digit));
     }
 }
 
@@ -970,6 +995,15 @@ mod tests {
                 data: u64::MAX,
             },
         };
+        // The digits as format! writes them, zero included.
+        for (entry, data) in [(0x10_2a4e, u64::MAX), (0, 0), (0xf, 0x10)] {
+            let plan = BackendPlan::Forge(ForgeRequest {
+                callback: GuestFunction { entry, data },
+                ..forge
+            });
+            let expected = format!("forge:{}:{entry:x}:{data:x}", Decision::Cached.number());
+            assert_eq!(plan.encode(), expected);
+        }
         for plan in [
             BackendPlan::Forge(forge),
             BackendPlan::Origin { hooks: false },
