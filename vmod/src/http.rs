@@ -183,7 +183,7 @@ fn split_header(line: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// `bytes` and a NUL in `workspace`, or `TooBig` when it is full.
-pub fn copy_to_workspace(workspace: *mut ffi::ws, bytes: &[u8]) -> HostResult<*const c_char> {
+fn copy_to_workspace(workspace: *mut ffi::ws, bytes: &[u8]) -> HostResult<*const c_char> {
     copy_parts_to_workspace(workspace, &[bytes])
 }
 

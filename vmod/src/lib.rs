@@ -284,9 +284,10 @@ fn fork_client(
         );
         return Ok(0);
     };
-    let program = match (debug, slot.debug_program()) {
-        (true, Some(program)) => Some(program),
-        _ => slot.current(),
+    // The debug program only when asked for: looking it up is an atomic load per request.
+    let program = match debug.then(|| slot.debug_program()).flatten() {
+        Some(program) => Some(program),
+        None => slot.current(),
     };
     let Some(program) = program else {
         let reason = slot
@@ -297,7 +298,8 @@ fn fork_client(
         return Ok(0);
     };
     if let Some(req) = req {
-        req.set(TENANT_HEADER, tenant)
+        // Unset above: appending sets it.
+        req.append(TENANT_HEADER, tenant)
             .map_err(|_| "riscv.fork: out of workspace".to_string())?;
     }
     let mut task = Task::client(state, program);

@@ -755,25 +755,25 @@ pub unsafe fn apply_hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> Result<bo
 /// `ctx` is a valid context in vcl_hash.
 unsafe fn hash_data(ctx: *const ffi::vrt_ctx, data: &[u8]) -> Result<(), String> {
     // VRT_hashdata takes C strings; data with NUL bytes is given in hex.
-    let text = if data.contains(&0) {
+    let mut text = if data.contains(&0) {
         data.iter()
             .map(|byte| format!("{byte:02x}"))
             .collect::<String>()
             .into_bytes()
     } else {
-        data.to_vec()
+        let mut text = Vec::with_capacity(data.len() + 1);
+        text.extend_from_slice(data);
+        text
     };
-    // SAFETY: a valid ctx; the copy lives in the task's workspace for the call.
-    unsafe {
-        let copy = http::copy_to_workspace((*ctx).ws, &text)
-            .map_err(|_| "riscv: out of workspace for hash data".to_string())?;
-        let mut pointers = [copy];
-        let strands = ffi::strands {
-            n: 1,
-            p: pointers.as_mut_ptr(),
-        };
-        ffi::VRT_hashdata(ctx, &strands);
-    }
+    text.push(0);
+    let mut pointers = [text.as_ptr().cast::<std::ffi::c_char>()];
+    let strands = ffi::strands {
+        n: 1,
+        p: pointers.as_mut_ptr(),
+    };
+    // SAFETY: a valid ctx in vcl_hash; VRT_hashdata hashes (and logs) the NUL-terminated
+    // string during the call and keeps no pointer to it, so it need not be in the workspace.
+    unsafe { ffi::VRT_hashdata(ctx, &strands) };
     Ok(())
 }
 
