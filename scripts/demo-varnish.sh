@@ -7,7 +7,8 @@
 #   bash scripts/demo-varnish.sh --check   # sends the printed requests, checks the answers, exits
 #   bash scripts/demo-varnish.sh --bench 2 # wrk figures (printed, never asserted), then exits:
 #                                          # BENCH_ROUNDS (default 7) alternating rounds of
-#                                          # 2 s of tenant and plain VCL, per round and median
+#                                          # 2 s of tenant and plain VCL, per round and median:
+#                                          # latency, varnishd CPU per request, throughput
 #
 # DEMO_PORT (default 6081) is the listen port; the demo's origin listens on DEMO_PORT+1.
 set -euo pipefail
@@ -162,6 +163,28 @@ LUA
     printf '  %6s | %9.2f %9.2f %8.2f %6.3f | %9.2f %9.2f %8.2f\n' median "${figures[@]}"
     printf '  overhead of the tenant: %.2f us per request (median of the per-round p50 differences; target <= 1 us)\n' \
         "${figures[2]}"
+    # CPU time of varnishd's worker process per request: steadier than latency on a shared
+    # machine, and what the tenant adds is the difference.
+    echo "== varnishd CPU per request, wrk -c16 -t1, ${rounds} alternating rounds of ${seconds} s =="
+    local child ticks_per_second
+    child="$(pgrep -P "$varnishd_pid" | head -n 1)"
+    ticks_per_second="$(getconf CLK_TCK)"
+    : >"$work/cpu"
+    for ((round = 1; round <= rounds; round++)); do
+        local host cpu=()
+        for host in hello plain; do
+            local before after requests
+            before="$(awk '{ print $14 + $15 }' "/proc/$child/stat")"
+            requests="$(wrk -c16 -t1 -d"${seconds}s" -H "Host: $host" "$url/bench" | awk '/ requests in / {print $1}')"
+            after="$(awk '{ print $14 + $15 }' "/proc/$child/stat")"
+            cpu+=("$(awk -v ticks=$((after - before)) -v hz="$ticks_per_second" -v n="$requests" \
+                'BEGIN { printf "%.2f", ticks * 1e6 / hz / n }')")
+        done
+        echo "${cpu[0]} ${cpu[1]}" >>"$work/cpu"
+        printf '  round %d: tenant %s us, plain %s us\n' "$round" "${cpu[0]}" "${cpu[1]}"
+    done
+    printf '  CPU the tenant adds: %.2f us per request (median of the per-round differences)\n' \
+        "$(awk '{ print $1 - $2 }' "$work/cpu" | median)"
     echo "== throughput, wrk -c64 -t2 -d${seconds}s, cache hits, both cores =="
     for host in hello plain; do
         local rate
