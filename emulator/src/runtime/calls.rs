@@ -16,8 +16,8 @@ use super::host::{
 };
 use super::regex::RegexTable;
 use super::usage::{
-    Meter, RequestUsage, CALL_COST, HASH_COST_PER_KIB, MAX_BACKEND_NAME_BYTES,
-    MAX_HEADER_BYTES_ADDED, PARSE_COST_PER_KIB,
+    Meter, RequestUsage, CALL_COST, HASH_COST_PER_KIB, JSON_PARSE_COST_PER_KIB,
+    MAX_BACKEND_NAME_BYTES, MAX_HEADER_BYTES_ADDED, XML_PARSE_COST_PER_KIB,
 };
 use crate::mem::Perms;
 use crate::Machine;
@@ -422,7 +422,7 @@ fn run_call(
         }
         Call::JsonValidate | Call::XmlValidate => {
             let document = or_errno!(guest.bytes(args[0], args[1])?);
-            guest.meter.charge_work(args[1], PARSE_COST_PER_KIB)?;
+            guest.meter.charge_work(args[1], parse_cost_per_kib(call))?;
             let verdict = if call == Call::JsonValidate {
                 helpers::json_validate(&document)
             } else {
@@ -436,7 +436,7 @@ fn run_call(
         Call::JsonQuery | Call::XmlQuery => {
             let document = or_errno!(guest.bytes(args[0], args[1])?);
             let path = or_errno!(guest.text(args[2], args[3])?);
-            guest.meter.charge_work(args[1], PARSE_COST_PER_KIB)?;
+            guest.meter.charge_work(args[1], parse_cost_per_kib(call))?;
             let found = if call == Call::JsonQuery {
                 helpers::json_query(&document, &path)
             } else {
@@ -521,6 +521,14 @@ struct Guest<'a> {
     machine: &'a mut Machine,
     call: Call,
     meter: &'a mut Meter,
+}
+
+/// The price per KiB of the document a parsing call reads.
+fn parse_cost_per_kib(call: Call) -> u64 {
+    match call {
+        Call::XmlValidate | Call::XmlQuery => XML_PARSE_COST_PER_KIB,
+        _ => JSON_PARSE_COST_PER_KIB,
+    }
 }
 
 impl Guest<'_> {
