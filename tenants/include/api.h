@@ -845,7 +845,7 @@ inline HeaderField HeaderSet::append_line(std::string_view line) const {
     }
     std::string name(line.substr(0, colon));
     append(name, value);
-    return HeaderField(id_, name, true);
+    return HeaderField(id_, std::move(name), true);
 }
 
 template <class... Args>
