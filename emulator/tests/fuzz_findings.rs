@@ -4,8 +4,10 @@
 use rvedge_test_support as support;
 
 use rvedge::runtime::abi::Hook;
+use std::sync::Arc;
+
 use rvedge::runtime::{
-    ErrorKind, Exchange, HttpRequest, Limits, MemoryHost, Next, StepOutcome, Tenant,
+    ErrorKind, Exchange, HttpRequest, HttpResponse, Limits, MemoryHost, Next, StepOutcome, Tenant,
 };
 
 /// Found by `tenant_calls` (a stepped run logged differently from a plain one): the tenant's
@@ -24,20 +26,7 @@ fn stdout_and_log_lines_reach_the_log_in_program_order() {
     )
     .expect("log_order loads");
     for stepping in [false, true] {
-        let mut host = MemoryHost::new(HttpRequest {
-            method: "GET".into(),
-            url: "/".into(),
-            ..HttpRequest::default()
-        });
-        let mut exchange = Exchange::new(&tenant);
-        exchange.set_stepping(stepping);
-        loop {
-            match exchange.resume(&mut host) {
-                Next::Paused { .. } => while exchange.step(&mut host) == StepOutcome::Running {},
-                Next::Respond { .. } => break,
-                other => panic!("stepping {stepping}: {other:?}"),
-            }
-        }
+        let (host, _) = respond(&tenant, "/", stepping);
         // Long lines by their length, so a failure reads.
         let log: Vec<String> = host
             .log
@@ -117,24 +106,30 @@ fn a_hook_stepped_to_its_pause_goes_on_as_a_run_does() {
     let tenant = Tenant::load("libvmod-hooks", &program, Limits::default(), None)
         .expect("libvmod-hooks loads");
     for stepping in [false, true] {
-        let mut host = MemoryHost::new(HttpRequest {
-            method: "GET".into(),
-            url: "/pause".into(),
-            ..HttpRequest::default()
-        });
-        let mut exchange = Exchange::new(&tenant);
-        exchange.set_stepping(stepping);
-        let response = loop {
-            match exchange.resume(&mut host) {
-                Next::Paused { .. } => while exchange.step(&mut host) == StepOutcome::Running {},
-                Next::Respond { response, .. } => break response,
-                other => panic!("stepping {stepping}: {other:?}"),
-            }
-        };
+        let (_, response) = respond(&tenant, "/pause", stepping);
         assert_eq!(
             (response.status, response.body.as_slice()),
             (202, &b"resumed after the pause\n"[..]),
             "stepping {stepping}"
         );
+    }
+}
+
+/// A GET of `url` through `tenant`'s exchange to the tenant's response, run or (`stepping`)
+/// stepped an instruction at a time through every hook; the host and the response.
+fn respond(tenant: &Arc<Tenant>, url: &str, stepping: bool) -> (MemoryHost, HttpResponse) {
+    let mut host = MemoryHost::new(HttpRequest {
+        method: "GET".into(),
+        url: url.into(),
+        ..HttpRequest::default()
+    });
+    let mut exchange = Exchange::new(tenant);
+    exchange.set_stepping(stepping);
+    loop {
+        match exchange.resume(&mut host) {
+            Next::Paused { .. } => while exchange.step(&mut host) == StepOutcome::Running {},
+            Next::Respond { response, .. } => return (host, response),
+            other => panic!("stepping {stepping}: {other:?}"),
+        }
     }
 }
