@@ -84,7 +84,7 @@ impl Message {
         // The line is written into the workspace here rather than by http_PrintfHeader: its
         // vsnprintf cost more than the rest of an append.
         let line = [name.as_bytes(), b": ", value.as_bytes()];
-        let copy = copy_parts_to_workspace(http.ws, &line)?;
+        let copy = copy_to_workspace(http.ws, &line)?;
         // SAFETY: `copy` is a NUL-terminated line in this message's workspace, which lives as
         // long as the message; http_SetHeader only stores the pointer (and logs the line).
         unsafe { ffi::http_SetHeader(self.0, copy) };
@@ -137,7 +137,7 @@ impl Message {
     }
 
     fn set_field(&self, index: c_uint, value: &str) -> HostResult<()> {
-        let copy = copy_to_workspace(self.raw().ws, value.as_bytes())?;
+        let copy = copy_to_workspace(self.raw().ws, &[value.as_bytes()])?;
         // SAFETY: `copy` is NUL-terminated text in the message's workspace, which lives as
         // long as the message; requests always have their method and URL fields.
         unsafe { ffi::http_SetH(self.0, index, copy) };
@@ -182,13 +182,8 @@ fn split_header(line: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&line[..colon], &value[blanks..]))
 }
 
-/// `bytes` and a NUL in `workspace`, or `TooBig` when it is full.
-fn copy_to_workspace(workspace: *mut ffi::ws, bytes: &[u8]) -> HostResult<*const c_char> {
-    copy_parts_to_workspace(workspace, &[bytes])
-}
-
-/// [`copy_to_workspace`] of `parts` one after another, as one string.
-fn copy_parts_to_workspace(workspace: *mut ffi::ws, parts: &[&[u8]]) -> HostResult<*const c_char> {
+/// `parts` one after another and a NUL in `workspace`, or `TooBig` when it is full.
+fn copy_to_workspace(workspace: *mut ffi::ws, parts: &[&[u8]]) -> HostResult<*const c_char> {
     let total: usize = parts.iter().map(|part| part.len()).sum();
     let length = c_uint::try_from(total + 1).map_err(|_| HostError::TooBig)?;
     // SAFETY: WS_Alloc returns null (marking the workspace overflowed) or `length` writable

@@ -285,10 +285,10 @@ fn fork_client(
         return Ok(0);
     };
     // The debug program only when asked for: looking it up is an atomic load per request.
-    let program = match debug.then(|| slot.debug_program()).flatten() {
-        Some(program) => Some(program),
-        None => slot.current(),
-    };
+    let program = debug
+        .then(|| slot.debug_program())
+        .flatten()
+        .or_else(|| slot.current());
     let Some(program) = program else {
         let reason = slot
             .unavailable
@@ -432,7 +432,7 @@ pub fn apply_hash(ctx: &mut Ctx) -> Result<ffi::VCL_BOOL, String> {
     };
     // SAFETY: a valid ctx in vcl_hash.
     Ok(ffi::VCL_BOOL::from(unsafe {
-        run::apply_hash(ctx.raw, task)?
+        run::apply_hash(ctx.raw, task)
     }))
 }
 

@@ -680,10 +680,7 @@ unsafe fn lookup(ctx: *const ffi::vrt_ctx, task: &mut Task, hook: Hook) -> i64 {
 
 unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
     // SAFETY: a valid ctx in vcl_hash.
-    if let Err(message) = unsafe { hash_tenant_identity(ctx, task) } {
-        // SAFETY: as above.
-        http::log(unsafe { (*ctx).vsl }, ffi::VSL_tag_e_SLT_Error, &message);
-    }
+    unsafe { hash_tenant_identity(ctx, task) };
     if task.error.is_some() {
         return 0;
     }
@@ -691,9 +688,7 @@ unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
     unsafe {
         match run_hook(ctx, task, Hook::Hash) {
             Ok(ran) => {
-                if let Err(message) = apply_hash(ctx, task) {
-                    http::log((*ctx).vsl, ffi::VSL_tag_e_SLT_Error, &message);
-                }
+                apply_hash(ctx, task);
                 i64::from(ran)
             }
             Err(error) => {
@@ -703,7 +698,7 @@ unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
                 };
                 fail(ctx, task, error);
                 // A failed request must not be answered from the cache: its own hash misses.
-                hash_data(ctx, b"rvedge failed request").ok();
+                hash_data(ctx, b"rvedge failed request");
                 hand_off_to_vm(ctx, task, &handoff);
                 -1
             }
@@ -716,44 +711,40 @@ unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
 ///
 /// # Safety
 /// `ctx` is a valid context in vcl_hash.
-pub unsafe fn hash_tenant_identity(
-    ctx: *const ffi::vrt_ctx,
-    task: &mut Task,
-) -> Result<(), String> {
+pub unsafe fn hash_tenant_identity(ctx: *const ffi::vrt_ctx, task: &mut Task) {
     if task.hashed {
-        return Ok(());
+        return;
     }
     let identity = format!("rvedge-tenant:{}", task.tenant.name());
     // SAFETY: the caller's ctx is in vcl_hash.
-    unsafe { hash_data(ctx, identity.as_bytes())? };
+    unsafe { hash_data(ctx, identity.as_bytes()) };
     task.hashed = true;
-    Ok(())
 }
 
 /// Gives the tenant's pending hash data to Varnish; returns whether there was any.
 ///
 /// # Safety
 /// `ctx` is a valid context in vcl_hash.
-pub unsafe fn apply_hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> Result<bool, String> {
+pub unsafe fn apply_hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> bool {
     // SAFETY: the caller's ctx is in vcl_hash.
-    unsafe { hash_tenant_identity(ctx, task)? };
+    unsafe { hash_tenant_identity(ctx, task) };
     let Side::Client(client) = &mut task.side else {
-        return Ok(false);
+        return false;
     };
     let data = client.take_hash_data();
     if data.is_empty() {
-        return Ok(false);
+        return false;
     }
     // SAFETY: the caller's ctx is in vcl_hash.
-    unsafe { hash_data(ctx, &data)? };
-    Ok(true)
+    unsafe { hash_data(ctx, &data) };
+    true
 }
 
 /// Adds `data` to the request's cache key.
 ///
 /// # Safety
 /// `ctx` is a valid context in vcl_hash.
-unsafe fn hash_data(ctx: *const ffi::vrt_ctx, data: &[u8]) -> Result<(), String> {
+unsafe fn hash_data(ctx: *const ffi::vrt_ctx, data: &[u8]) {
     // VRT_hashdata takes C strings; data with NUL bytes is given in hex.
     let mut text = if data.contains(&0) {
         data.iter()
@@ -774,7 +765,6 @@ unsafe fn hash_data(ctx: *const ffi::vrt_ctx, data: &[u8]) -> Result<(), String>
     // SAFETY: a valid ctx in vcl_hash; VRT_hashdata hashes (and logs) the NUL-terminated
     // string during the call and keeps no pointer to it, so it need not be in the workspace.
     unsafe { ffi::VRT_hashdata(ctx, &strands) };
-    Ok(())
 }
 
 unsafe fn deliver(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
