@@ -155,22 +155,21 @@ impl BackendPlan {
 }
 
 /// Appends `value` in `radix` (2..=16), lower case, without leading zeros.
-fn push_number(text: &mut String, value: u64, radix: u32) {
+fn push_number(text: &mut String, value: u64, radix: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    // Least significant first; u64 has at most 64 digits, in binary.
     let mut digits = [0u8; 64];
-    let mut rest = value;
     let mut count = 0;
+    let mut rest = value;
     loop {
-        let digit = u32::try_from(rest % u64::from(radix)).unwrap_or(0);
-        digits[count] = char::from_digit(digit, radix).map_or(b'0', |digit| digit as u8);
+        digits[count] = DIGITS[usize::try_from(rest % radix).unwrap_or(0)];
         count += 1;
-        rest /= u64::from(radix);
+        rest /= radix;
         if rest == 0 {
             break;
         }
     }
-    for &digit in digits[..count].iter().rev() {
-        text.push(char::from(digit));
-    }
+    text.extend(digits[..count].iter().rev().map(|&digit| char::from(digit)));
 }
 
 /// The client side of a request: its fork, for `on_recv`, `on_hash` and `on_deliver`.
