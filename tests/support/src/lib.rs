@@ -7,13 +7,27 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The repository root: the nearest directory above this crate that holds `scripts/`.
+/// The repository root: the nearest directory that holds `scripts/` above the crate cargo is
+/// running (cargo sets `CARGO_MANIFEST_DIR` for `cargo test` and `cargo run`), else above this
+/// crate as it was compiled, else above the current directory. The run-time directory comes
+/// first: two checkouts sharing one target directory share this crate's build too, and the
+/// path compiled into it may be the other checkout's, or gone.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .find(|dir| dir.join("scripts/build-guests.sh").is_file())
-        .expect("crates live inside the repository")
-        .to_path_buf()
+    let candidates = [
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+        std::env::current_dir().ok(),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find_map(|start| {
+            start
+                .ancestors()
+                .find(|dir| dir.join("scripts/build-guests.sh").is_file())
+                .map(Path::to_path_buf)
+        })
+        .expect("tests run inside the repository")
 }
 
 /// The cargo target directory the running binary was built in: `$CARGO_TARGET_DIR` when set,
