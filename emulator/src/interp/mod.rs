@@ -297,8 +297,12 @@ fn run_block(
     code_start: u64,
     mut index: usize,
 ) -> Event {
+    debug_assert!(code.last().is_some_and(|last| last.op == Op::FallThrough));
     loop {
-        let insn = &code[index];
+        // SAFETY: `index` starts at an entry and moves only to the next entry or a resolved
+        // branch target; every op that is not a block end is followed by another entry,
+        // because the last entry of `code` is a `FallThrough` (asserted in debug builds).
+        let insn = unsafe { code.get_unchecked(index) };
         macro_rules! pc {
             () => {
                 code_start + u64::from(insn.offset)
