@@ -33,6 +33,7 @@ pub mod registers;
 #[cfg(feature = "std")]
 pub mod runtime;
 pub mod size;
+mod spare;
 #[doc(hidden)]
 pub mod syscall;
 mod xlen;
@@ -40,8 +41,8 @@ mod xlen;
 #[cfg(feature = "std")]
 pub use machine::CapturedOutput;
 pub use machine::{
-    Clock, Environment, Isolated, Machine, Options, SetupError, Snapshot, Stop, Trap, TrapKind,
-    CALL_RETURN_ADDRESS, FIRST_HOST_CALL,
+    BoxedMachine, Clock, Environment, Isolated, Machine, Options, SetupError, Snapshot, Stop, Trap,
+    TrapKind, CALL_RETURN_ADDRESS, FIRST_HOST_CALL,
 };
 pub use mem::PAGE_SIZE;
 pub use native::HostFunctionOptions;

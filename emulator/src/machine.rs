@@ -6,6 +6,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
+use core::mem::{ManuallyDrop, MaybeUninit};
 
 use crate::mem::{Memory, MemoryFault, MemorySnapshot};
 use crate::native::heap::HostHeap;
@@ -255,6 +256,50 @@ impl fmt::Debug for Machine {
     }
 }
 
+/// A machine on the heap whose allocation goes back to a per-thread pool when it is dropped
+/// ([`Machine::boxed_from_snapshot`]); it derefs to [`Machine`].
+pub struct BoxedMachine(ManuallyDrop<Box<Machine>>);
+
+/// Spare machine slots per thread: one per fork a thread has alive at once is enough.
+const MAX_SPARE_MACHINES: usize = 8;
+
+crate::spare::spare_pool!(static SPARE_MACHINES: MaybeUninit<Machine>);
+
+impl Drop for BoxedMachine {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is taken once, here, and not used after.
+        let machine = unsafe { ManuallyDrop::take(&mut self.0) };
+        let slot = Box::into_raw(machine);
+        // SAFETY: `slot` is the allocation of a `Box<Machine>`, dropped exactly once here;
+        // `MaybeUninit<Machine>` has `Machine`'s layout, so the allocation is a box of it.
+        let slot = unsafe {
+            core::ptr::drop_in_place(slot);
+            Box::from_raw(slot.cast::<MaybeUninit<Machine>>())
+        };
+        crate::spare::give(&SPARE_MACHINES, slot, MAX_SPARE_MACHINES);
+    }
+}
+
+impl core::ops::Deref for BoxedMachine {
+    type Target = Machine;
+
+    fn deref(&self) -> &Machine {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for BoxedMachine {
+    fn deref_mut(&mut self) -> &mut Machine {
+        &mut self.0
+    }
+}
+
+impl fmt::Debug for BoxedMachine {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(out)
+    }
+}
+
 /// Why a machine could not be created.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SetupError {
@@ -348,6 +393,18 @@ impl Machine {
             heap: snapshot.heap.clone(),
             profile: None,
         }
+    }
+
+    /// [`Machine::from_snapshot`] in a heap slot that a dropped [`BoxedMachine`] of this
+    /// thread left behind (with `std`), so a fork per request neither moves its machine
+    /// (about 4.4 KB) nor makes a slow allocation for it.
+    pub fn boxed_from_snapshot(
+        snapshot: &Snapshot,
+        environment: Box<dyn Environment>,
+    ) -> BoxedMachine {
+        let slot = crate::spare::take(&SPARE_MACHINES).unwrap_or_else(Box::new_uninit);
+        let machine = Box::write(slot, Machine::from_snapshot(snapshot, environment));
+        BoxedMachine(ManuallyDrop::new(machine))
     }
 
     pub fn program(&self) -> &Arc<Program> {

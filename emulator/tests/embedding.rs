@@ -68,6 +68,30 @@ fn machines_made_from_a_snapshot_are_isolated_from_each_other_and_the_template()
 }
 
 #[test]
+fn a_boxed_machine_reuses_a_dropped_ones_slot_and_starts_in_the_snapshots_state() {
+    let (mut template, function) = template(&CapturedOutput::default());
+    let snapshot = template.snapshot();
+
+    let mut first = Machine::boxed_from_snapshot(&snapshot, Box::new(Isolated::default()));
+    assert_eq!(
+        first.call(function, &[1, 2], BUDGET, &mut no_host_calls),
+        Ok(104)
+    );
+    let first_slot: *const Machine = &*first;
+    drop(first);
+
+    // The slot comes back from this thread's pool, holding nothing of the dropped machine:
+    // counter and heap byte start at 0 again, and no page is owned yet.
+    let mut second = Machine::boxed_from_snapshot(&snapshot, Box::new(Isolated::default()));
+    assert_eq!(&*second as *const Machine, first_slot);
+    assert_eq!(second.memory().owned_pages(), 0);
+    assert_eq!(
+        second.call(function, &[1, 2], BUDGET, &mut no_host_calls),
+        Ok(104)
+    );
+}
+
+#[test]
 fn a_vmcall_that_faults_reports_the_trap_and_leaves_the_snapshot_usable() {
     let (mut template, function) = template(&CapturedOutput::default());
     let snapshot = template.snapshot();

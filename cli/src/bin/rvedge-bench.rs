@@ -47,6 +47,10 @@ struct Arguments {
     /// Skip the host-call attacks, so a profiler sees only the per-request paths.
     #[arg(long)]
     no_attacks: bool,
+    /// How long to run whole hello exchanges back to back for the exchanges/s figure; with
+    /// `--groups '' --rounds 1 --no-attacks` a profiler sees nothing else.
+    #[arg(long, default_value_t = 0.5)]
+    exchange_seconds: f64,
 }
 
 /// `$CARGO_TARGET_DIR`, else the target directory this binary was built in
@@ -192,7 +196,7 @@ fn measure_exchange(
 /// on_recv + teardown of the seed C++ tenant and of a small C one, and the seed's whole
 /// exchange, each with the host-side libc levers off and on (speed-up against all off), and
 /// exchanges per second on one core.
-fn measure_tenant_requests(rounds: usize) {
+fn measure_tenant_requests(rounds: usize, exchange_time: Duration) {
     let request = HttpRequest {
         method: "GET".into(),
         url: "/old/index.html".into(),
@@ -229,13 +233,13 @@ fn measure_tenant_requests(rounds: usize) {
     let tenant = load_built_tenant("hello", LEVERS[LEVERS.len() - 1]);
     println!(
         "hello: a fork owns {} bytes of machine state besides the pages it writes; template of {} pages",
-        std::mem::size_of::<Fork>(),
+        std::mem::size_of::<Fork>() + std::mem::size_of::<rvedge::Machine>(),
         tenant.template_pages()
     );
 
     let started = Instant::now();
     let mut exchanges = 0u64;
-    while started.elapsed() < Duration::from_millis(500) {
+    while started.elapsed() < exchange_time {
         let outcome = exchange(&tenant, request.clone(), &mut EchoOrigin, || 0);
         assert!(outcome.result.is_ok());
         exchanges += 1;
@@ -513,7 +517,7 @@ fn main() {
         .rounds
         .unwrap_or(if arguments.quick { 1_000 } else { 20_000 });
     measure_fork_and_call(rounds);
-    measure_tenant_requests(rounds);
+    measure_tenant_requests(rounds, Duration::from_secs_f64(arguments.exchange_seconds));
     if !arguments.no_attacks {
         measure_host_call_attacks(if arguments.quick {
             10_000_000

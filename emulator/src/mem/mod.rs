@@ -679,7 +679,7 @@ impl Memory {
 }
 
 fn zeroed_page() -> Box<Page> {
-    if let Some(mut page) = spare_pages::take() {
+    if let Some(mut page) = crate::spare::take(&SPARE_PAGES) {
         page.fill(0);
         return page;
     }
@@ -692,7 +692,7 @@ fn zeroed_page() -> Box<Page> {
 }
 
 fn copied_page(source: &Page) -> Box<Page> {
-    match spare_pages::take() {
+    match crate::spare::take(&SPARE_PAGES) {
         Some(mut page) => {
             page.copy_from_slice(source);
             page
@@ -704,57 +704,15 @@ fn copied_page(source: &Page) -> Box<Page> {
 impl Drop for Memory {
     fn drop(&mut self) {
         for (_, page) in core::mem::take(&mut self.owned) {
-            spare_pages::give(page);
+            crate::spare::give(&SPARE_PAGES, page, MAX_SPARE_PAGES);
         }
     }
 }
 
-/// Pages freed by dropped machines, kept per thread for the next machine's copy-on-write.
-/// Short-lived forks copy a few pages each; 4 KiB allocations are slow in glibc's malloc
-/// (each one consolidates the fastbins that small allocations leave behind).
-#[cfg(feature = "std")]
-mod spare_pages {
-    use super::Page;
-    use alloc::boxed::Box;
-    use alloc::vec::Vec;
-    use core::cell::RefCell;
+/// At most this many spare pages (1 MiB) per thread.
+const MAX_SPARE_PAGES: usize = 256;
 
-    /// At most this many spare pages (1 MiB) per thread.
-    const MAX_SPARE_PAGES: usize = 256;
-
-    std::thread_local! {
-        static SPARE: RefCell<Vec<Box<Page>>> = const { RefCell::new(Vec::new()) };
-    }
-
-    pub fn take() -> Option<Box<Page>> {
-        SPARE
-            .try_with(|spare| spare.borrow_mut().pop())
-            .ok()
-            .flatten()
-    }
-
-    pub fn give(page: Box<Page>) {
-        // During thread exit the pool may be gone already; the page is then just freed.
-        let _ = SPARE.try_with(|spare| {
-            let mut spare = spare.borrow_mut();
-            if spare.len() < MAX_SPARE_PAGES {
-                spare.push(page);
-            }
-        });
-    }
-}
-
-#[cfg(not(feature = "std"))]
-mod spare_pages {
-    use super::Page;
-    use alloc::boxed::Box;
-
-    pub fn take() -> Option<Box<Page>> {
-        None
-    }
-
-    pub fn give(_page: Box<Page>) {}
-}
+crate::spare::spare_pool!(static SPARE_PAGES: Page);
 
 fn checked_page_range(start: u64, len: u64) -> Result<u64, MapError> {
     if start & PAGE_OFFSET_MASK != 0 || len & PAGE_OFFSET_MASK != 0 {

@@ -20,7 +20,8 @@ use crate::mem::PAGE_SIZE;
 use crate::native::HostFunctionOptions;
 use crate::profile::ProfileReport;
 use crate::{
-    Clock, Environment, Isolated, Machine, Options, Program, SetupError, Snapshot, Stop, TrapKind,
+    BoxedMachine, Clock, Environment, Isolated, Machine, Options, Program, SetupError, Snapshot,
+    Stop, TrapKind,
 };
 
 /// The host's clock for the tenant's `clock_gettime`; `None` keeps time at 0 (reproducible).
@@ -397,7 +398,7 @@ impl Tenant {
 
     fn fork_unshared(&self) -> Fork {
         let environment = TenantEnvironment::boxed(self.clock, self.limits.random);
-        let mut machine = Machine::from_snapshot(&self.template, environment);
+        let mut machine = Machine::boxed_from_snapshot(&self.template, environment);
         let max_pages = self.limits.max_request_memory.div_ceil(PAGE_SIZE);
         machine
             .memory()
@@ -433,7 +434,7 @@ use crate::registers::{A0, SP};
 #[derive(Debug)]
 pub struct Fork {
     tenant: Arc<str>,
-    machine: Machine,
+    machine: BoxedMachine,
     state: CallState,
     budget_left: u64,
     instructions: u64,
