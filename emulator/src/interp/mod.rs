@@ -106,23 +106,27 @@ impl Machine {
         let code: &[Insn] = &program.code;
         let block_rest: &[u32] = &program.block_rest;
         let code_start = program.code_start;
-        // Kept in a local so the hot loop need not store it to the machine on every block.
-        let mut instret = self.instret;
+        // Instructions the run may still execute, in a local so the hot loop need not store
+        // the count to the machine on every block; one counter, not the count and its limit,
+        // so the loop keeps one register fewer.
+        let Some(mut left) = limit.checked_sub(self.instret) else {
+            return Decoded::Exit(Exit::Stop(Stop::BudgetExhausted));
+        };
         let mut pc = pc;
         loop {
             let Some(mut index) = program.index_of(pc) else {
-                self.instret = instret;
+                self.instret = limit - left;
                 return Decoded::Undecoded(pc);
             };
             // Straight-line code and direct branches go from entry to entry without addresses.
             loop {
                 let block = u64::from(block_rest[index]);
-                if instret + block > limit {
-                    self.instret = instret;
+                if block > left {
+                    self.instret = limit - left;
                     self.cpu.pc = code_start + u64::from(code[index].offset);
                     return Decoded::Exit(Exit::Stop(Stop::BudgetExhausted));
                 }
-                instret += block;
+                left -= block;
                 if PROFILE {
                     crate::profile::enter_block(&mut self.profile, &self.memory, index, block);
                 }
@@ -140,7 +144,7 @@ impl Machine {
                         break;
                     }
                     Event::Other(event) => {
-                        self.instret = instret;
+                        self.instret = limit - left;
                         return Decoded::Rare(event);
                     }
                 }
