@@ -139,9 +139,45 @@ pub fn is_tenant_writable_header(name: &str) -> bool {
         "trailer",
     ];
     const RESERVED_PREFIXES: &[&str] = &[":", "proxy-", "x-rvedge-", "x-envoy-"];
-    let lower = name.to_ascii_lowercase();
-    !(RESERVED.contains(&lower.as_str())
-        || RESERVED_PREFIXES
-            .iter()
-            .any(|prefix| lower.starts_with(prefix)))
+    // Compared in place, not through a lower-case copy: this runs on every header a tenant
+    // writes.
+    let starts_with = |prefix: &str| {
+        name.get(..prefix.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+    };
+    !(RESERVED
+        .iter()
+        .any(|reserved| name.eq_ignore_ascii_case(reserved))
+        || RESERVED_PREFIXES.iter().any(|prefix| starts_with(prefix)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_tenant_writable_header;
+
+    #[test]
+    fn reserved_headers_and_prefixes_are_not_writable_in_any_case() {
+        for name in [
+            "Host",
+            "CONTENT-LENGTH",
+            "transfer-encoding",
+            "TE",
+            ":authority",
+            "Proxy-Authorization",
+            "X-RVEDGE-Tenant",
+            "x-envoy-upstream",
+        ] {
+            assert!(!is_tenant_writable_header(name), "{name}");
+        }
+        for name in [
+            "X-Hello",
+            "Hostname",
+            "Tea",
+            "X-Proxy-Id",
+            "x-rvedge",
+            "é-name",
+        ] {
+            assert!(is_tenant_writable_header(name), "{name}");
+        }
+    }
 }
