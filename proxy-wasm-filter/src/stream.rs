@@ -141,6 +141,11 @@ impl Host for StreamHost<'_> {
     fn unset_header(&mut self, set: HeaderSet, name: &str) -> HostResult<usize> {
         let message = self.target(set)?;
         let name = name.to_ascii_lowercase();
+        // Usually the header is not there: one lookup says so without fetching and decoding
+        // the whole map.
+        if self.stream.header(message, &name)?.is_none() {
+            return Ok(0);
+        }
         let present = self
             .stream
             .headers(message)?
