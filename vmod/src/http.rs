@@ -54,25 +54,28 @@ impl Message {
 
     /// Header lines as (name, value), in order, without the hand-off header.
     pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        (ffi::HTTP_HDR_FIRST as usize..usize::from(self.raw().nhd))
-            .filter_map(|index| self.field(index))
+        self.header_lines()
             .filter_map(split_header)
             .filter(|(name, _)| !name.eq_ignore_ascii_case(HANDOFF_HEADER.as_bytes()))
     }
 
     /// The first value of header `name`, including the hand-off header.
     pub fn raw_header(&self, name: &str) -> Option<&[u8]> {
-        (ffi::HTTP_HDR_FIRST as usize..usize::from(self.raw().nhd))
-            .filter_map(|index| self.field(index))
-            .filter_map(split_header)
-            .find(|(found, _)| found.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, value)| value)
+        self.header_lines()
+            .find_map(|line| value_if_named(line, name))
     }
 
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers()
-            .find(|(found, _)| found.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, value)| value)
+        if name.eq_ignore_ascii_case(HANDOFF_HEADER) {
+            return None;
+        }
+        self.raw_header(name)
+    }
+
+    /// Every header line, the hand-off header included.
+    fn header_lines(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (ffi::HTTP_HDR_FIRST as usize..usize::from(self.raw().nhd))
+            .filter_map(|index| self.field(index))
     }
 
     /// Adds `name: value` (copied into the message's workspace).
@@ -93,10 +96,9 @@ impl Message {
 
     /// Removes every header `name`; returns how many there were.
     pub fn unset(&self, name: &str) -> HostResult<usize> {
-        let count = (ffi::HTTP_HDR_FIRST as usize..usize::from(self.raw().nhd))
-            .filter_map(|index| self.field(index))
-            .filter_map(split_header)
-            .filter(|(found, _)| found.eq_ignore_ascii_case(name.as_bytes()))
+        let count = self
+            .header_lines()
+            .filter(|line| value_if_named(line, name).is_some())
             .count();
         if count == 0 {
             return Ok(0);
@@ -174,12 +176,27 @@ impl Message {
 /// `Name: value` split at the colon, the value without leading blanks.
 fn split_header(line: &[u8]) -> Option<(&[u8], &[u8])> {
     let colon = line.iter().position(|&byte| byte == b':')?;
-    let value = &line[colon + 1..];
+    Some((&line[..colon], without_leading_blanks(&line[colon + 1..])))
+}
+
+/// The value of header line `line` if its name is `name` (any case). Looks only at the
+/// name's length of the line, not for the colon: lookups run over every header, several
+/// times per request.
+fn value_if_named<'a>(line: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let name = name.as_bytes();
+    let (start, rest) = line.split_at_checked(name.len())?;
+    let value = rest.strip_prefix(b":")?;
+    start
+        .eq_ignore_ascii_case(name)
+        .then(|| without_leading_blanks(value))
+}
+
+fn without_leading_blanks(value: &[u8]) -> &[u8] {
     let blanks = value
         .iter()
         .take_while(|&&byte| byte == b' ' || byte == b'\t')
         .count();
-    Some((&line[..colon], &value[blanks..]))
+    &value[blanks..]
 }
 
 /// `parts` one after another and a NUL in `workspace`, or `TooBig` when it is full.
@@ -519,4 +536,33 @@ pub unsafe fn read_request_body(ctx: *const ffi::vrt_ctx, limit: usize) -> Optio
         }
     }
     (!collector.too_large).then_some(collector.bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{split_header, value_if_named};
+
+    #[test]
+    fn a_named_lookup_agrees_with_splitting_the_line() {
+        let lines: [&[u8]; 7] = [
+            b"X-Hello: url=/",
+            b"x-hello:\t a",
+            b"X-Hello-World: b",
+            b"X-Hell: c",
+            b"X-Hello : d",
+            b"X-Hello",
+            b"",
+        ];
+        for line in lines {
+            let split = split_header(line)
+                .filter(|(name, _)| name.eq_ignore_ascii_case(b"x-HELLO"))
+                .map(|(_, value)| value);
+            assert_eq!(value_if_named(line, "x-HELLO"), split, "{line:?}");
+        }
+        assert_eq!(
+            value_if_named(b"X-Hello: url=/", "X-Hello"),
+            Some(&b"url=/"[..])
+        );
+        assert_eq!(value_if_named(b"X-Hello-World: b", "X-Hello"), None);
+    }
 }
