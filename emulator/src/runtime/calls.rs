@@ -559,9 +559,12 @@ impl Guest<'_> {
         if let Err(code) = self.meter.charge_copy(len)? {
             return Ok(Err(code));
         }
-        let mut buffer = vec![0; len_in_bytes];
+        // Filled chunk by chunk rather than zeroed first: glibc serves zeroed allocations
+        // (calloc) past its fast per-thread cache, on every text argument of every call.
+        let mut buffer = Vec::with_capacity(len_in_bytes);
         self.machine
-            .read_memory(addr, &mut buffer)
+            .memory()
+            .for_each_chunk(addr, len, |chunk| buffer.extend_from_slice(chunk))
             .map_err(|fault| self.bad_argument("input", fault.addr, len))?;
         Ok(Ok(Cow::Owned(buffer)))
     }
