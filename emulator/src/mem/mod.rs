@@ -135,7 +135,9 @@ pub struct Memory {
     owned: BTreeMap<u64, Box<Page>>,
     frozen: Arc<FrozenPages>,
     // Entries point into `owned`, `frozen` or ZERO_PAGE; the write TLB only at owned pages of
-    // writable regions. Every change of regions or ownership flushes or refills them.
+    // writable regions, the read TLB only at pages of readable ones (a write-only page is
+    // read by the slow path every time), so a hit proves the permission (`tlbs_show_mapped`).
+    // Every change of regions or ownership flushes or refills them.
     read_tlb: [TlbEntry; TLB_ENTRIES],
     write_tlb: [TlbEntry; TLB_ENTRIES],
     mapped_bytes: u64,
@@ -299,6 +301,9 @@ impl Memory {
 
     /// Whether `[start, end)` is entirely mapped with at least `perms`.
     pub fn is_mapped(&self, start: u64, end: u64, perms: Perms) -> bool {
+        if self.tlbs_show_mapped(start, end, perms) {
+            return true;
+        }
         let mut cursor = start;
         while cursor < end {
             let Some(region) = self.region_containing(cursor) else {
@@ -312,6 +317,21 @@ impl Memory {
             cursor = region.end;
         }
         true
+    }
+
+    /// Whether the TLBs alone show `[start, end)` mapped with `perms`, without a search of
+    /// the regions: the range lies in one page that the read TLB holds (for reading) and the
+    /// write TLB holds (for writing). They hold only pages with those permissions and are
+    /// flushed whenever regions change. Tenant calls check every pointer they are given, and
+    /// nearly all point into pages the guest has just used.
+    fn tlbs_show_mapped(&self, start: u64, end: u64, perms: Perms) -> bool {
+        let page_number = start >> PAGE_SHIFT;
+        if perms.execute || end <= start || (end - 1) >> PAGE_SHIFT != page_number {
+            return false;
+        }
+        let slot = page_number as usize % TLB_ENTRIES;
+        (!perms.read || self.read_tlb[slot].page_number == page_number)
+            && (!perms.write || self.write_tlb[slot].page_number == page_number)
     }
 
     /// Whether no region overlaps `[start, end)`.
@@ -447,15 +467,15 @@ impl Memory {
         if self.read_tlb[slot].page_number == page_number {
             return Ok(self.read_tlb[slot].host_page);
         }
-        match self.region_containing(addr) {
-            Some(region) if region.perms.read || region.perms.write => {}
+        let readable = match self.region_containing(addr) {
+            Some(region) if region.perms.read || region.perms.write => region.perms.read,
             _ => {
                 return Err(MemoryFault {
                     addr,
                     access: Access::Read,
                 })
             }
-        }
+        };
         let host_page: *const u8 = if let Some(page) = self.owned.get(&page_number) {
             page.as_ptr()
         } else if let Some(page) = self.frozen.pages.get(&page_number) {
@@ -463,11 +483,13 @@ impl Memory {
         } else {
             ZERO_PAGE.as_ptr()
         };
-        // The read TLB never writes through its pointers; the cast only unifies the type.
-        self.read_tlb[slot] = TlbEntry {
-            page_number,
-            host_page: host_page.cast_mut(),
-        };
+        if readable {
+            // The read TLB never writes through its pointers; the cast only unifies the type.
+            self.read_tlb[slot] = TlbEntry {
+                page_number,
+                host_page: host_page.cast_mut(),
+            };
+        }
         Ok(host_page)
     }
 
@@ -479,15 +501,15 @@ impl Memory {
         if self.write_tlb[slot].page_number == page_number {
             return Ok(self.write_tlb[slot].host_page);
         }
-        match self.region_containing(addr) {
-            Some(region) if region.perms.write => {}
+        let readable = match self.region_containing(addr) {
+            Some(region) if region.perms.write => region.perms.read,
             _ => {
                 return Err(MemoryFault {
                     addr,
                     access: Access::Write,
                 })
             }
-        }
+        };
         if self.owned.len() >= self.owned_page_limit && !self.owned.contains_key(&page_number) {
             self.limit_reached = true;
             return Err(MemoryFault {
@@ -510,7 +532,9 @@ impl Memory {
             host_page,
         };
         self.write_tlb[slot] = entry;
-        self.read_tlb[slot] = entry;
+        if readable {
+            self.read_tlb[slot] = entry;
+        }
         Ok(host_page)
     }
 
@@ -779,6 +803,41 @@ mod tests {
                 access: Access::Write
             })
         );
+    }
+
+    #[test]
+    fn pages_in_the_tlbs_are_mapped_exactly_as_their_regions_say() {
+        let write_only = Perms {
+            write: true,
+            ..Perms::NONE
+        };
+        let mut memory = Memory::new(1 << 20);
+        memory.map(0x1000, 0x1000, Perms::READ).unwrap();
+        memory.map(0x2000, 0x1000, Perms::READ_WRITE).unwrap();
+        memory.map(0x3000, 0x1000, write_only).unwrap();
+        // The guest reads and writes each page, so the TLBs hold what they may.
+        for page in [0x1000, 0x2000, 0x3000] {
+            memory.load::<u8>(page).unwrap();
+            let _ = memory.store::<u8>(page, 1);
+        }
+        let cases = [
+            (0x1000, Perms::READ, true),
+            (0x1000, Perms::READ_WRITE, false),
+            (0x2000, Perms::READ_WRITE, true),
+            (0x3000, write_only, true),
+            // The guest's own loads may read a write-only page; a pointer to one given to
+            // a system call or tenant call is refused, as qemu-user refuses it.
+            (0x3000, Perms::READ, false),
+            (0x1ff0, Perms::READ, true),
+            (0x1ff0, Perms::READ_WRITE, false),
+        ];
+        for (start, perms, mapped) in cases {
+            assert_eq!(
+                memory.is_mapped(start, start + 0x20, perms),
+                mapped,
+                "{start:#x} {perms:?}"
+            );
+        }
     }
 
     #[test]
