@@ -294,6 +294,22 @@ impl core::ops::DerefMut for BoxedMachine {
     }
 }
 
+/// Names every field of `Machine` without `..`: adding one fails to compile here, a reminder
+/// that [`Machine::write_from_snapshot`] must write it too.
+#[expect(dead_code, reason = "checked by the compiler, never called")]
+fn every_machine_field_is_written(machine: Machine) {
+    let Machine {
+        program: _,
+        cpu: _,
+        memory: _,
+        linux: _,
+        environment: _,
+        instret: _,
+        heap: _,
+        profile: _,
+    } = machine;
+}
+
 impl fmt::Debug for BoxedMachine {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         (**self).fmt(out)
@@ -383,15 +399,11 @@ impl Machine {
 
     /// A new machine in the state of `snapshot`, sharing its pages copy-on-write.
     pub fn from_snapshot(snapshot: &Snapshot, environment: Box<dyn Environment>) -> Machine {
-        Machine {
-            program: Arc::clone(&snapshot.program),
-            cpu: snapshot.cpu.clone(),
-            memory: Memory::from_snapshot(&snapshot.memory),
-            linux: snapshot.linux.clone(),
-            environment,
-            instret: snapshot.instret,
-            heap: snapshot.heap.clone(),
-            profile: None,
+        let mut machine = MaybeUninit::uninit();
+        // SAFETY: `machine` is valid for writes of a `Machine`.
+        unsafe {
+            Machine::write_from_snapshot(machine.as_mut_ptr(), snapshot, environment);
+            machine.assume_init()
         }
     }
 
@@ -402,9 +414,40 @@ impl Machine {
         snapshot: &Snapshot,
         environment: Box<dyn Environment>,
     ) -> BoxedMachine {
-        let slot = crate::spare::take(&SPARE_MACHINES).unwrap_or_else(Box::new_uninit);
-        let machine = Box::write(slot, Machine::from_snapshot(snapshot, environment));
+        let mut slot = crate::spare::take(&SPARE_MACHINES).unwrap_or_else(Box::new_uninit);
+        // SAFETY: the slot is valid for writes of a `Machine`.
+        let machine = unsafe {
+            Machine::write_from_snapshot(slot.as_mut_ptr(), snapshot, environment);
+            slot.assume_init()
+        };
         BoxedMachine(ManuallyDrop::new(machine))
+    }
+
+    /// Writes a machine in the state of `snapshot` to `machine` field by field, so nothing is
+    /// built on the stack and then copied. Adding a field to `Machine` breaks the build in
+    /// [`every_machine_field_is_written`] until it is written here too.
+    ///
+    /// # Safety
+    /// `machine` must be valid for writes of a `Machine`; what it held is overwritten, not
+    /// dropped. Afterwards it holds an initialized `Machine`.
+    #[inline(always)]
+    unsafe fn write_from_snapshot(
+        machine: *mut Machine,
+        snapshot: &Snapshot,
+        environment: Box<dyn Environment>,
+    ) {
+        // SAFETY: the caller gives a pointer valid for writes; each field is written through
+        // a raw field pointer (no reference to uninitialized memory), once.
+        unsafe {
+            (&raw mut (*machine).program).write(Arc::clone(&snapshot.program));
+            (&raw mut (*machine).cpu).write(snapshot.cpu.clone());
+            (&raw mut (*machine).memory).write(Memory::from_snapshot(&snapshot.memory));
+            (&raw mut (*machine).linux).write(snapshot.linux.clone());
+            (&raw mut (*machine).environment).write(environment);
+            (&raw mut (*machine).instret).write(snapshot.instret);
+            (&raw mut (*machine).heap).write(snapshot.heap.clone());
+            (&raw mut (*machine).profile).write(None);
+        }
     }
 
     pub fn program(&self) -> &Arc<Program> {
