@@ -698,7 +698,7 @@ unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
                 };
                 fail(ctx, task, error);
                 // A failed request must not be answered from the cache: its own hash misses.
-                hash_data(ctx, b"rvedge failed request");
+                hash_data(ctx, &[b"rvedge failed request"]);
                 hand_off_to_vm(ctx, task, &handoff);
                 -1
             }
@@ -715,8 +715,7 @@ pub unsafe fn hash_tenant_identity(ctx: *const ffi::vrt_ctx, task: &mut Task) {
     if task.hashed {
         return;
     }
-    // Concatenated, not formatted: this runs on every request.
-    let identity = [b"rvedge-tenant:".as_slice(), task.tenant.name().as_bytes()].concat();
+    let identity = [b"rvedge-tenant:".as_slice(), task.tenant.name().as_bytes()];
     // SAFETY: the caller's ctx is in vcl_hash.
     unsafe { hash_data(ctx, &identity) };
     task.hashed = true;
@@ -737,24 +736,29 @@ pub unsafe fn apply_hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> bool {
         return false;
     }
     // SAFETY: the caller's ctx is in vcl_hash.
-    unsafe { hash_data(ctx, &data) };
+    unsafe { hash_data(ctx, &[&data]) };
     true
 }
 
-/// Adds `data` to the request's cache key.
+/// Adds `parts`, one after another, to the request's cache key: one C string, built once
+/// (the tenant identity is two parts, so it is not concatenated first and copied again).
 ///
 /// # Safety
 /// `ctx` is a valid context in vcl_hash.
-unsafe fn hash_data(ctx: *const ffi::vrt_ctx, data: &[u8]) {
+unsafe fn hash_data(ctx: *const ffi::vrt_ctx, parts: &[&[u8]]) {
     // VRT_hashdata takes C strings; data with NUL bytes is given in hex.
-    let mut text = if data.contains(&0) {
-        data.iter()
+    let mut text = if parts.iter().any(|part| part.contains(&0)) {
+        parts
+            .iter()
+            .flat_map(|part| part.iter())
             .map(|byte| format!("{byte:02x}"))
             .collect::<String>()
             .into_bytes()
     } else {
-        let mut text = Vec::with_capacity(data.len() + 1);
-        text.extend_from_slice(data);
+        let mut text = Vec::with_capacity(parts.iter().map(|part| part.len()).sum::<usize>() + 1);
+        for part in parts {
+            text.extend_from_slice(part);
+        }
         text
     };
     text.push(0);
