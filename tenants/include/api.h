@@ -82,41 +82,43 @@ inline int64_t check(const char *call, int64_t result) {
     return result;
 }
 
-// Runs an output-buffer call `call(out, cap)`. Most values are short, so a
-// stack buffer is tried first; the host returns the full length, so when it
-// did not fit, the call is repeated with a string of exactly that size (in a
-// loop, in case the value grew in between). Returns the call's result;
-// `out` is only filled when it is >= 0.
+// Runs an output-buffer call `call(out, cap)` and returns what it wrote;
+// `result` is the call's result, and the string is empty when it is negative.
+// Most values are short, so a stack buffer is tried first, and the string is
+// constructed from it: assigning it would go through libstdc++'s general
+// _M_replace, 36 more guest instructions in the seed's on_recv. The host returns the full
+// length, so when it did not fit, the call is repeated with a string of
+// exactly that size (in a loop, in case the value grew in between).
 template <class Call>
-int64_t read_output(std::string &out, Call &&call) {
+std::string read_output(int64_t &result, Call &&call) {
     char stack[512];
-    int64_t length = call(stack, sizeof stack);
-    if (length < 0) {
-        return length;
+    result = call(stack, sizeof stack);
+    if (result < 0) {
+        return std::string();
     }
-    if (static_cast<uint64_t>(length) <= sizeof stack) {
-        out.assign(stack, static_cast<size_t>(length));
-        return length;
+    if (static_cast<uint64_t>(result) <= sizeof stack) {
+        return std::string(stack, static_cast<size_t>(result));
     }
+    std::string out;
     for (;;) {
-        out.resize(static_cast<size_t>(length));
-        int64_t again = call(out.data(), out.size());
-        if (again < 0) {
-            return again;
+        out.resize(static_cast<size_t>(result));
+        result = call(out.data(), out.size());
+        if (result < 0) {
+            return std::string();
         }
-        if (static_cast<uint64_t>(again) <= out.size()) {
-            out.resize(static_cast<size_t>(again));
-            return again;
+        if (static_cast<uint64_t>(result) <= out.size()) {
+            out.resize(static_cast<size_t>(result));
+            return out;
         }
-        length = again;
     }
 }
 
 // Like read_output, but a negative result throws.
 template <class Call>
 std::string read_checked(const char *call_name, Call &&call) {
-    std::string out;
-    check(call_name, read_output(out, call));
+    int64_t result;
+    std::string out = read_output(result, call);
+    check(call_name, result);
     return out;
 }
 
@@ -124,8 +126,8 @@ std::string read_checked(const char *call_name, Call &&call) {
 // nullopt; anything else negative throws.
 template <class Call>
 std::optional<std::string> read_optional(const char *call_name, Call &&call) {
-    std::string out;
-    int64_t result = read_output(out, call);
+    int64_t result;
+    std::string out = read_output(result, call);
     if (result == -RVEDGE_ENOENT || result == -RVEDGE_EINVAL) {
         return std::nullopt;
     }
@@ -197,8 +199,8 @@ public:
     // The value of the first header with this name (case-insensitive), or
     // nullopt if there is none.
     std::optional<std::string> get(std::string_view name) const {
-        std::string value;
-        int64_t result = detail::read_output(value, [&](char *out, size_t cap) {
+        int64_t result;
+        std::string value = detail::read_output(result, [&](char *out, size_t cap) {
             return rvedge_header_get(id_, name.data(), name.size(), out, cap);
         });
         if (result == -RVEDGE_ENOENT) {
@@ -525,10 +527,11 @@ inline std::string body() {
 // nullopt if doc is valid JSON, else the host's message (with line and
 // column).
 inline std::optional<std::string> json_validate(std::string_view doc) {
-    std::string message;
-    if (detail::check("json_validate", detail::read_output(message, [&](char *out, size_t cap) {
-            return rvedge_json_validate(doc.data(), doc.size(), out, cap);
-        })) == 0) {
+    int64_t result;
+    std::string message = detail::read_output(result, [&](char *out, size_t cap) {
+        return rvedge_json_validate(doc.data(), doc.size(), out, cap);
+    });
+    if (detail::check("json_validate", result) == 0) {
         return std::nullopt;
     }
     return message;
@@ -546,10 +549,11 @@ inline std::optional<std::string> json_query(std::string_view doc, std::string_v
 
 // nullopt if doc is well-formed XML, else the host's message.
 inline std::optional<std::string> xml_validate(std::string_view doc) {
-    std::string message;
-    if (detail::check("xml_validate", detail::read_output(message, [&](char *out, size_t cap) {
-            return rvedge_xml_validate(doc.data(), doc.size(), out, cap);
-        })) == 0) {
+    int64_t result;
+    std::string message = detail::read_output(result, [&](char *out, size_t cap) {
+        return rvedge_xml_validate(doc.data(), doc.size(), out, cap);
+    });
+    if (detail::check("xml_validate", result) == 0) {
         return std::nullopt;
     }
     return message;
@@ -675,8 +679,9 @@ std::string format(std::string_view format_string, Args &&...args) {
 // HeaderField): invalid (false) when there was no such header.
 class HeaderField {
 public:
-    HeaderField(uint64_t set, std::string name, bool valid)
-        : set_(set), name_(std::move(name)), valid_(valid) {}
+    // A view, so that append_line builds the name's string once, here.
+    HeaderField(uint64_t set, std::string_view name, bool valid)
+        : set_(set), name_(name), valid_(valid) {}
 
     explicit operator bool() const noexcept { return valid_; }
     bool is_valid() const noexcept { return valid_; }
@@ -843,9 +848,9 @@ inline HeaderField HeaderSet::append_line(std::string_view line) const {
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
         value.remove_prefix(1);
     }
-    std::string name(line.substr(0, colon));
+    std::string_view name = line.substr(0, colon);
     append(name, value);
-    return HeaderField(id_, std::move(name), true);
+    return HeaderField(id_, name, true);
 }
 
 template <class... Args>
