@@ -2,21 +2,53 @@
 //!
 //! Hosts make and drop a fork per request. Its copied pages (4 KiB each) and its machine
 //! (about 4.4 KB) are too large for glibc's fast caches of small allocations, and each slow
-//! allocation consolidates the fastbins that small ones leave behind. Without `std` (no
-//! thread-locals) nothing is kept: allocations are simply made and freed.
+//! allocation consolidates the fastbins that small ones leave behind. Each pool has a cap per
+//! thread, and all pools of the process together keep at most [`MAX_POOLED_BYTES`]: a proxy
+//! may run thousands of worker threads, and each would otherwise keep what the largest fork
+//! it dropped had written. Without `std` (no thread-locals) nothing is kept: allocations are
+//! simply made and freed.
 
 use alloc::boxed::Box;
+#[cfg(feature = "std")]
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+/// What the spare allocations of every pool and thread may add up to.
+#[cfg(feature = "std")]
+pub(crate) const MAX_POOLED_BYTES: usize = 16 << 20;
+
+/// Bytes the pools of every thread hold now.
+#[cfg(feature = "std")]
+static POOLED_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 #[cfg(feature = "std")]
-pub(crate) type Pool<T> = std::thread::LocalKey<core::cell::RefCell<alloc::vec::Vec<Box<T>>>>;
+pub(crate) type Pool<T> = std::thread::LocalKey<core::cell::RefCell<Spares<T>>>;
+
+/// One thread's spare allocations of one pool; what it holds leaves the process-wide count
+/// when the thread exits.
+#[cfg(feature = "std")]
+pub(crate) struct Spares<T>(alloc::vec::Vec<Box<T>>);
+
+#[cfg(feature = "std")]
+impl<T> Spares<T> {
+    pub(crate) const fn new() -> Spares<T> {
+        Spares(alloc::vec::Vec::new())
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T> Drop for Spares<T> {
+    fn drop(&mut self) {
+        POOLED_BYTES.fetch_sub(self.0.len() * size_of::<T>(), Relaxed);
+    }
+}
 
 /// Declares a per-thread pool of spare `Box<$spare>`: `spare_pool!(static NAME: Type);`.
 #[cfg(feature = "std")]
 macro_rules! spare_pool {
     (static $name:ident: $spare:ty) => {
         std::thread_local! {
-            static $name: core::cell::RefCell<alloc::vec::Vec<alloc::boxed::Box<$spare>>> =
-                const { core::cell::RefCell::new(alloc::vec::Vec::new()) };
+            static $name: core::cell::RefCell<$crate::spare::Spares<$spare>> =
+                const { core::cell::RefCell::new($crate::spare::Spares::new()) };
         }
     };
 }
@@ -37,21 +69,37 @@ pub(crate) use spare_pool;
 /// A spare allocation from `pool`, if any.
 #[cfg(feature = "std")]
 pub(crate) fn take<T>(pool: &'static Pool<T>) -> Option<Box<T>> {
-    pool.try_with(|spare| spare.borrow_mut().pop())
+    let spare = pool
+        .try_with(|spare| spare.borrow_mut().0.pop())
         .ok()
-        .flatten()
+        .flatten()?;
+    POOLED_BYTES.fetch_sub(size_of::<T>(), Relaxed);
+    Some(spare)
 }
 
-/// Keeps `spare` in `pool` if it holds fewer than `max`; else frees it.
+/// Keeps `spare` in `pool` if it holds fewer than `max` and the pools of the process stay
+/// within [`MAX_POOLED_BYTES`]; else frees it.
 #[cfg(feature = "std")]
 pub(crate) fn give<T>(pool: &'static Pool<T>, spare: Box<T>, max: usize) {
+    let bytes = size_of::<T>();
     // During thread exit the pool may be gone already; the allocation is then just freed.
     let _ = pool.try_with(|pool| {
         let mut pool = pool.borrow_mut();
-        if pool.len() < max {
-            pool.push(spare);
+        if pool.0.len() >= max {
+            return;
         }
+        if POOLED_BYTES.fetch_add(bytes, Relaxed) + bytes > MAX_POOLED_BYTES {
+            POOLED_BYTES.fetch_sub(bytes, Relaxed);
+            return;
+        }
+        pool.0.push(spare);
     });
+}
+
+/// Bytes the pools of every thread hold now.
+#[cfg(all(test, feature = "std"))]
+fn pooled_bytes() -> usize {
+    POOLED_BYTES.load(Relaxed)
 }
 
 #[cfg(not(feature = "std"))]
@@ -65,3 +113,70 @@ pub(crate) fn take<T>(_pool: &'static Pool<T>) -> Option<Box<T>> {
     reason = "the same signature as with std, where the box is kept"
 )]
 pub(crate) fn give<T>(_pool: &'static Pool<T>, _spare: Box<T>, _max: usize) {}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+
+    const ITEM_BYTES: usize = 1 << 20;
+    type Item = [u8; ITEM_BYTES];
+    spare_pool!(static ITEMS: Item);
+
+    fn item() -> Box<Item> {
+        match vec![0u8; ITEM_BYTES].into_boxed_slice().try_into() {
+            Ok(item) => item,
+            Err(_) => unreachable!("an ITEM_BYTES-long slice converts to an item"),
+        }
+    }
+
+    #[test]
+    fn the_pools_of_all_threads_together_keep_at_most_the_process_wide_cap() {
+        const THREADS: usize = 4;
+        // Each thread offers twice its share of the cap, well under its own per-thread cap.
+        let offered = 2 * MAX_POOLED_BYTES / ITEM_BYTES / THREADS;
+        let all_given = std::sync::Barrier::new(THREADS + 1);
+        let checked = std::sync::Barrier::new(THREADS + 1);
+        let mut pooled_while_alive = 0;
+        let kept: usize = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        for _ in 0..offered {
+                            give(&ITEMS, item(), 2 * offered);
+                        }
+                        let kept = ITEMS.with(|pool| pool.borrow().0.len());
+                        all_given.wait();
+                        checked.wait();
+                        kept
+                    })
+                })
+                .collect();
+            all_given.wait();
+            // Asserted after the scope: a panic here would leave the threads at the barrier.
+            pooled_while_alive = pooled_bytes();
+            checked.wait();
+            threads
+                .into_iter()
+                .map(|thread| thread.join().unwrap())
+                .sum()
+        });
+        assert!(
+            pooled_while_alive <= MAX_POOLED_BYTES,
+            "{pooled_while_alive} bytes pooled"
+        );
+        assert!(kept > 0, "nothing was kept");
+        assert!(
+            kept * ITEM_BYTES <= MAX_POOLED_BYTES,
+            "{kept} items of 1 MiB kept"
+        );
+        // The threads exited: what they kept left the count (other tests' pools hold far less).
+        assert!(
+            pooled_bytes() < MAX_POOLED_BYTES / 4,
+            "{} bytes pooled",
+            pooled_bytes()
+        );
+        // And a spare is taken back out.
+        give(&ITEMS, item(), 1);
+        assert!(take(&ITEMS).is_some());
+    }
+}

@@ -735,7 +735,8 @@ impl Drop for Memory {
 
 /// At most this many spare pages (256 KiB) per thread. A thread keeps about what the largest
 /// fork it dropped had written; a proxy has hundreds of worker threads, so the cap bounds what
-/// one page-hungry tenant leaves cached on each. Ordinary forks write a handful of pages.
+/// one page-hungry tenant leaves cached on each (and `spare` caps all threads together).
+/// Ordinary forks write a handful of pages.
 const MAX_SPARE_PAGES: usize = 64;
 
 crate::spare::spare_pool!(static SPARE_PAGES: Page);
