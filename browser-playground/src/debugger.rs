@@ -643,8 +643,8 @@ pub fn disassembly_around(program: &Program, info: &DebugInfo, pc: u64) -> Vec<L
     };
     let first = index.saturating_sub(LINES_BEFORE_PC);
     let last = (index + LINES_AFTER_PC).min(program.code.len());
-    program.code[first..last]
-        .iter()
+    (first..last)
+        .filter_map(|index| program.insn(index))
         .filter(|insn| insn.op != Op::FallThrough)
         .map(|insn| {
             let address = program.code_start + u64::from(insn.offset);

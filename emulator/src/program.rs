@@ -102,13 +102,10 @@ pub struct Program {
     /// memory beyond them is zero.
     pub code_bytes: Vec<u8>,
     /// Every instruction of each executable segment, decoded in address order, so straight-line
-    /// code is consecutive entries; a `FallThrough` ends each segment's run.
+    /// code is consecutive entries; a `FallThrough` ends each segment's run. Direct branches
+    /// and `jal` hold their target's index in `imm`; a target that is no decoded instruction
+    /// has a `FallThrough` of its own, after all segments.
     pub code: Vec<Insn>,
-    /// `block_rest[i]`: instructions from `code[i]` to the end of its basic block, itself
-    /// included (0 for `FallThrough`); read only at block entry, where the whole block is
-    /// charged to the budget. 32 bits, as [`MAX_CODE_SPAN`] allows, so no block of straight-line
-    /// code is ever charged less than it runs.
-    pub block_rest: Vec<u32>,
     /// For every halfword from `code_start`: the index in `code` of the instruction starting
     /// there, or [`NO_TARGET`] where none does.
     pub entry_index: Vec<u32>,
@@ -201,7 +198,7 @@ impl Program {
             ),
             Xlen::Rv32 => HostFunctions::default(),
         };
-        let block_rest = block_lengths(&code);
+        fill_block_lengths(&mut code);
         let mut program = Program {
             xlen: image.xlen,
             entry: image.entry,
@@ -212,7 +209,6 @@ impl Program {
             code_start,
             code_bytes,
             code,
-            block_rest,
             entry_index,
             functions: FunctionTable::Stripped,
             host_functions,
@@ -287,9 +283,22 @@ impl Program {
         }
     }
 
-    /// The pre-decoded instruction starting at `pc`, if one does.
-    pub fn insn_at(&self, pc: u64) -> Option<&Insn> {
-        self.code.get(self.index_of(pc)?)
+    /// The decoded instruction starting at `pc`, if one does, as [`Program::insn`] gives it.
+    pub fn insn_at(&self, pc: u64) -> Option<Insn> {
+        self.insn(self.index_of(pc)?)
+    }
+
+    /// `code[index]` as the decoder made it, for disassembly: a direct jump's `imm` is its
+    /// target's offset from it again (in `code` it is the target's index).
+    pub fn insn(&self, index: usize) -> Option<Insn> {
+        let mut insn = *self.code.get(index)?;
+        if insn.op.is_direct_jump() {
+            // A target's `offset` is its address's offset from `code_start`, also for the
+            // `FallThrough` of a target that is no decoded instruction (see `Insn::fall_through`).
+            let target = self.code.get(usize::try_from(insn.imm).ok()?)?;
+            insn.imm = (target.offset as i32).wrapping_sub(insn.offset as i32);
+        }
+        Some(insn)
     }
 
     /// Whether `pc` lies in an executable segment.
@@ -378,24 +387,34 @@ fn decode_code(
             code.push(insn);
             offset += usize::from(size);
         }
-        code.push(Insn {
-            offset: to_u32(offset),
-            ..Insn::new(Op::FallThrough, 0, 0, 0, 0)
-        });
+        code.push(Insn::fall_through(to_i32(offset)));
     }
-    for insn in &mut code {
-        if matches!(
-            insn.op,
-            Op::Jal | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu
-        ) {
-            let target = i64::from(insn.offset) + i64::from(insn.imm);
-            insn.target = usize::try_from(target)
-                .ok()
-                .filter(|target| target % 2 == 0)
-                .and_then(|target| entry_index.get(target / 2))
-                .copied()
-                .unwrap_or(NO_TARGET);
+    // Direct branches and `jal` go by entry index: their `imm` becomes the target's index. A
+    // target where no decoded instruction starts (inside one, or outside the code) gets a
+    // `FallThrough` of its own after the code, which leaves the decoded code for that address.
+    for index in 0..code.len() {
+        let insn = code[index];
+        if !insn.op.is_direct_jump() {
+            continue;
         }
+        let target = i64::from(insn.offset) + i64::from(insn.imm);
+        let entry = usize::try_from(target)
+            .ok()
+            .filter(|target| target % 2 == 0)
+            .and_then(|target| entry_index.get(target / 2))
+            .copied()
+            .filter(|&entry| entry != NO_TARGET);
+        code[index].imm = match entry {
+            Some(entry) => to_i32(entry as usize),
+            None => {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "a jump reaches 1 MiB around code that MAX_CODE_SPAN keeps small"
+                )]
+                code.push(Insn::fall_through(target as i32));
+                to_i32(code.len() - 1)
+            }
+        };
     }
     Ok((start, bytes, code, entry_index))
 }
@@ -478,20 +497,28 @@ fn to_u32(value: usize) -> u32 {
     value as u32
 }
 
-/// Block lengths for every entry, computed backwards so each successor already knows its own.
-fn block_lengths(code: &[Insn]) -> Vec<u32> {
-    let mut block_rest = vec![0u32; code.len()];
+/// See [`to_usize`].
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "offsets and entry counts are below MAX_CODE_SPAN, far below i32::MAX"
+)]
+fn to_i32(value: usize) -> i32 {
+    value as i32
+}
+
+/// Fills in every entry's `block_rest`, backwards so each successor already knows its own.
+fn fill_block_lengths(code: &mut [Insn]) {
     for index in (0..code.len()).rev() {
         let op = code[index].op;
-        block_rest[index] = match op {
+        code[index].block_rest = match op {
             Op::FallThrough => 0,
             _ if op.ends_block() => 1,
-            _ => block_rest
+            _ => code
                 .get(index + 1)
-                .map_or(1, |rest| rest.saturating_add(1)),
+                .map_or(1, |next| next.block_rest.saturating_add(1)),
         };
     }
-    block_rest
 }
 
 #[cfg(test)]
@@ -515,15 +542,16 @@ mod tests {
         }
         data.extend_from_slice(&0x0000_006fu32.to_le_bytes()); // jal zero, 0
         let segments = [code_segment(data.len() as u64, data)];
-        let (_, _, code, _) = decode_code(&segments, Xlen::Rv64).unwrap();
-        assert_eq!(block_lengths(&code)[0], 70_001);
+        let (_, _, mut code, _) = decode_code(&segments, Xlen::Rv64).unwrap();
+        fill_block_lengths(&mut code);
+        assert_eq!(code[0].block_rest, 70_001);
     }
 
     #[test]
     fn straight_line_code_is_consecutive_and_branches_resolve_to_entries() {
         // addi a0,a0,1 ; c.addi a0,1 ; beq zero,zero,-6 (back to the first instruction)
         let data = vec![0x13, 0x05, 0x15, 0x00, 0x05, 0x05, 0xe3, 0x0d, 0x00, 0xfe];
-        let (start, _, code, entry_index) =
+        let (start, _, mut code, entry_index) =
             decode_code(&[code_segment(10, data)], Xlen::Rv64).unwrap();
         assert_eq!(start, 0x10000);
         let ops: Vec<Op> = code.iter().map(|insn| insn.op).collect();
@@ -532,9 +560,26 @@ mod tests {
             code.iter().map(|insn| insn.offset).collect::<Vec<_>>(),
             [0, 4, 6, 10]
         );
-        assert_eq!(code[2].target, 0);
+        assert_eq!(code[2].imm, 0);
         assert_eq!(entry_index[..3], [0, NO_TARGET, 1]);
-        assert_eq!(block_lengths(&code), [3, 2, 1, 0]);
+        fill_block_lengths(&mut code);
+        let block_rest: Vec<u32> = code.iter().map(|insn| insn.block_rest).collect();
+        assert_eq!(block_rest, [3, 2, 1, 0]);
+    }
+
+    #[test]
+    fn a_branch_into_the_middle_of_an_instruction_goes_to_a_fall_through_of_its_own() {
+        // addi a0,a0,1 ; beq zero,zero,-2 (into the addi's second half)
+        let data = vec![0x13, 0x05, 0x15, 0x00, 0xe3, 0x0f, 0x00, 0xfe];
+        let (_, _, code, _) = decode_code(&[code_segment(8, data)], Xlen::Rv64).unwrap();
+        let ops: Vec<Op> = code.iter().map(|insn| insn.op).collect();
+        assert_eq!(ops, [Op::Addi, Op::Beq, Op::FallThrough, Op::FallThrough]);
+        assert_eq!(code[1].imm, 3, "the branch goes to the last entry");
+        assert_eq!(code[2].imm, 8, "the segment's end falls through to its end");
+        assert_eq!(
+            code[3].imm, 2,
+            "the branch's own entry leaves for its target"
+        );
     }
 
     #[test]

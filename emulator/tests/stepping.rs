@@ -82,7 +82,7 @@ fn a_step_runs_one_instruction_and_moves_pc_past_it() {
     let (mut machine, _) = machine("c/hello");
     let entry = machine.pc();
     // glibc's _start begins with `jal ra, load_gp`: the step jumps and links.
-    let insn = *machine.program().insn_at(entry).expect("entry is decoded");
+    let insn = machine.program().insn_at(entry).expect("entry is decoded");
     assert_eq!(insn.op, Op::Jal, "{insn:?}");
     assert_eq!(machine.step(), None);
     assert_eq!(machine.instructions(), 1);
@@ -95,7 +95,7 @@ fn a_step_runs_one_instruction_and_moves_pc_past_it() {
     // Then straight-line code: each step moves pc by the instruction's length.
     for _ in 0..3 {
         let pc = machine.pc();
-        let insn = *machine.program().insn_at(pc).unwrap();
+        let insn = machine.program().insn_at(pc).unwrap();
         if insn.op.ends_block() {
             break;
         }

@@ -349,6 +349,12 @@ instruction_table! {
 }
 
 impl Op {
+    /// Direct branches and `jal`: in a program's code, their `imm` is the target's entry index.
+    pub fn is_direct_jump(self) -> bool {
+        use Op::*;
+        matches!(self, Jal | Beq | Bne | Blt | Bge | Bltu | Bgeu)
+    }
+
     /// Whether this op ends a basic block: after it the interpreter returns to its block
     /// entry, where the instruction budget is checked. Control flow obviously; also every op
     /// that leaves the interpreter or reads the instruction counter, so the counter is exact
@@ -396,15 +402,16 @@ pub struct Insn {
     pub rs1: u8,
     pub rs2: u8,
     pub imm: i32,
-    /// For direct branches and `jal`: index of the target instruction in the program's code,
-    /// or [`NO_TARGET`] (filled in by the program loader).
-    pub target: u32,
+    /// Instructions from this entry to the end of its basic block, itself included (0 for
+    /// `FallThrough`; filled in by the program loader): the whole block is charged to the
+    /// budget where it is entered, and this is in the entry the dispatch reads anyway.
+    pub block_rest: u32,
     /// Address of this instruction, relative to the program's code start (filled in by the
     /// program loader).
     pub offset: u32,
 }
 
-/// `Insn::target` of a branch whose target is not the start of a decoded instruction.
+/// `Program::entry_index` where no decoded instruction starts.
 pub const NO_TARGET: u32 = u32::MAX;
 
 impl Insn {
@@ -415,8 +422,17 @@ impl Insn {
             rs1,
             rs2,
             imm,
-            target: NO_TARGET,
+            block_rest: 0,
             offset: 0,
+        }
+    }
+
+    /// The entry that leaves the decoded code for `code_start + target`: after each segment's
+    /// last instruction, and for a direct jump to where no decoded instruction starts.
+    pub const fn fall_through(target: i32) -> Insn {
+        Insn {
+            offset: target as u32,
+            ..Insn::new(Op::FallThrough, 0, 0, 0, target)
         }
     }
 

@@ -8,7 +8,7 @@ pub mod float;
 
 use alloc::sync::Arc;
 
-use crate::decode::{decode_bytes, Insn, Op, NO_TARGET};
+use crate::decode::{decode_bytes, Insn, Op};
 use crate::machine::{Cpu, Machine, Stop, Trap, TrapKind, CALL_RETURN_ADDRESS, FIRST_HOST_CALL};
 use crate::mem::{Access, Memory, MemoryFault};
 use crate::native::HostOutcome;
@@ -104,7 +104,6 @@ impl Machine {
     fn run_decoded<const PROFILE: bool>(&mut self, pc: u64, limit: u64) -> Decoded {
         let program = &*self.program;
         let code: &[Insn] = &program.code;
-        let block_rest: &[u32] = &program.block_rest;
         let code_start = program.code_start;
         // Instructions the run may still execute, in a local so the hot loop need not store
         // the count to the machine on every block; one counter, not the count and its limit,
@@ -120,7 +119,9 @@ impl Machine {
             };
             // Straight-line code and direct branches go from entry to entry without addresses.
             loop {
-                let block = u64::from(block_rest[index]);
+                // SAFETY: `index` is an entry: from `index_of`, or from a block's end, which
+                // `run_block` only gives as the index of an entry.
+                let block = u64::from(unsafe { code.get_unchecked(index) }.block_rest);
                 if block > left {
                     self.instret = limit - left;
                     self.cpu.pc = code_start + u64::from(code[index].offset);
@@ -130,14 +131,7 @@ impl Machine {
                 if PROFILE {
                     crate::profile::enter_block(&mut self.profile, &self.memory, index, block);
                 }
-                match run_block(
-                    &mut self.cpu,
-                    &mut self.memory,
-                    code,
-                    block_rest,
-                    code_start,
-                    index,
-                ) {
+                match run_block(&mut self.cpu, &mut self.memory, code, code_start, index) {
                     Event::Next(next) => index = next,
                     Event::Jump(target) => {
                         pc = target;
@@ -203,23 +197,34 @@ impl Machine {
         let (mut insn, size) = self.decode_at(pc);
         // `pc` is executable, so its offset is within the code's span (MAX_CODE_SPAN), far
         // below u32::MAX; anything else decoded as illegal above.
-        let offset = u32::try_from(pc.wrapping_sub(program.code_start)).unwrap_or(u32::MAX - 4);
-        insn.offset = offset;
-        let fall_through = Insn {
-            offset: offset + u32::from(size),
-            ..Insn::new(Op::FallThrough, 0, 0, 0, 0)
-        };
-        let code = [insn, fall_through];
+        let offset = i32::try_from(pc.wrapping_sub(program.code_start)).unwrap_or(i32::MAX - 4);
+        // The instruction, then where it falls through to, then where a direct jump goes: as
+        // in a program's code, a direct jump's `imm` is its target's index.
+        let jump_target = offset.wrapping_add(insn.imm);
+        if insn.op.is_direct_jump() {
+            insn.imm = 2;
+        }
+        insn.offset = offset as u32;
+        insn.block_rest = 1;
+        let code = [
+            insn,
+            Insn::fall_through(offset + i32::from(size)),
+            Insn::fall_through(jump_target),
+        ];
         self.instret += 1;
         match run_block(
             &mut self.cpu,
             &mut self.memory,
             &code,
-            &[1, 0],
             program.code_start,
             0,
         ) {
-            Event::Next(index) => Exit::Jump(program.code_start + u64::from(code[index].offset)),
+            // Every entry but the first is a `FallThrough`, whose `imm` is where it goes.
+            Event::Next(index) => Exit::Jump(
+                program
+                    .code_start
+                    .wrapping_add(code[index].imm as i64 as u64),
+            ),
             Event::Jump(target) => Exit::Jump(target),
             // Undecoded code is never a host function's entry.
             Event::Other(event) => self.handle_rare(event, limit),
@@ -297,15 +302,15 @@ fn run_block(
     cpu: &mut Cpu,
     memory: &mut Memory,
     code: &[Insn],
-    block_rest: &[u32],
     code_start: u64,
     mut index: usize,
 ) -> Event {
     debug_assert!(code.last().is_some_and(|last| last.op == Op::FallThrough));
     loop {
-        // SAFETY: `index` starts at an entry and moves only to the next entry or a resolved
-        // branch target; every op that is not a block end is followed by another entry,
-        // because the last entry of `code` is a `FallThrough` (asserted in debug builds).
+        // SAFETY: `index` starts at an entry and moves only to the next entry or a direct
+        // jump's target, which the loader made the index of an entry; every op that is not a
+        // block end is followed by another entry, because the last entry of `code` is a
+        // `FallThrough` (asserted in debug builds).
         let insn = unsafe { code.get_unchecked(index) };
         macro_rules! pc {
             () => {
@@ -320,7 +325,7 @@ fn run_block(
         }
         macro_rules! unexecuted {
             () => {
-                block_rest[index] - 1
+                insn.block_rest - 1
             };
         }
         // Fields are read where an op uses them, not all before the dispatch: fewer live
@@ -382,10 +387,7 @@ fn run_block(
                 if !$taken {
                     return Event::Next(index + 1);
                 }
-                if insn.target != NO_TARGET {
-                    return Event::Next(insn.target as usize);
-                }
-                return Event::Jump(pc!().wrapping_add(imm!()));
+                return Event::Next(insn.imm as u32 as usize);
             }};
         }
         macro_rules! rounding {
@@ -446,10 +448,7 @@ fn run_block(
             Op::AuipcRv32 => cpu.x[rd!()] = sign_extend_32(pc!().wrapping_add(imm!())),
             Op::Jal => {
                 cpu.x[rd!()] = next_pc!();
-                if insn.target != NO_TARGET {
-                    return Event::Next(insn.target as usize);
-                }
-                return Event::Jump(pc!().wrapping_add(imm!()));
+                return Event::Next(insn.imm as u32 as usize);
             }
             Op::Jalr => {
                 let target = rs1!().wrapping_add(imm!()) & !1;
@@ -963,7 +962,7 @@ fn run_block(
             }
             Op::Illegal => return Event::Other(Rare::Illegal(pc!(), unexecuted!())),
             Op::HostFunction => return Event::Other(Rare::HostFunction(pc!(), insn.imm as u8)),
-            Op::FallThrough => return Event::Jump(pc!()),
+            Op::FallThrough => return Event::Jump(code_start.wrapping_add(imm!())),
         }
         index += 1;
     }

@@ -1,8 +1,8 @@
 /* Jumps into the middle of a 32-bit instruction, whose upper half is itself a
  * valid compressed instruction: hardware executes from wherever pc lands, so
  * an emulator that decodes ahead of time must cope with entry points it did
- * not see. Also counts on straight-line code after such a jump continuing at
- * the right place. */
+ * not see, by an indirect jump and by direct ones. Also counts on straight-line
+ * code after such a jump continuing at the right place. */
 #include <stdio.h>
 
 static long jump_into_lui(long start) {
@@ -20,6 +20,31 @@ static long jump_into_lui(long start) {
     return a0;
 }
 
+/* The same, by direct jumps, whose targets the loader resolves ahead of time. */
+static long branch_into_lui(long start) {
+    register long a0 __asm__("a0") = start;
+    __asm__ volatile(
+        "beq zero, zero, 1f + 2\n"
+        "1: .4byte 0x450502b7\n"
+        "addi a0, a0, 40\n"
+        : "+r"(a0)
+        :
+        : "t0");
+    return a0;
+}
+
+static long jal_into_lui(long start) {
+    register long a0 __asm__("a0") = start;
+    __asm__ volatile(
+        "jal zero, 1f + 2\n"
+        "1: .4byte 0x450502b7\n"
+        "addi a0, a0, 40\n"
+        : "+r"(a0)
+        :
+        : "t0");
+    return a0;
+}
+
 static long straight_through_lui(long start) {
     register long a0 __asm__("a0") = start;
     register long t0 __asm__("t0");
@@ -32,6 +57,8 @@ static long straight_through_lui(long start) {
 
 int main(void) {
     printf("into the middle: %ld\n", jump_into_lui(7));
+    printf("branch into the middle: %ld\n", branch_into_lui(7));
+    printf("jal into the middle: %ld\n", jal_into_lui(7));
     printf("straight through: %#lx\n", straight_through_lui(7));
     for (int i = 0; i < 3; i++) printf("again %d: %ld\n", i, jump_into_lui(i));
     return 0;
