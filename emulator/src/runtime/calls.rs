@@ -146,6 +146,36 @@ pub struct CallState {
     pub debug: bool,
 }
 
+impl CallState {
+    /// A fork's state at the start of a request. Every field is written, rather than the rest
+    /// taken from `Default`: the default's function and regex tables are two allocations that
+    /// a fork would make and drop again on every request.
+    pub fn for_fork(
+        hooks: Hooks,
+        allowed_backends: Option<Arc<[String]>>,
+        functions: RegisteredFunctions,
+        regexes: RegexTable,
+        debug: bool,
+    ) -> CallState {
+        CallState {
+            hooks,
+            forge: None,
+            response: None,
+            cache: None,
+            saved_state: None,
+            restore_state: None,
+            backend: None,
+            allowed_backends,
+            hash: Vec::new(),
+            usage: RequestUsage::default(),
+            decision: None,
+            functions,
+            regexes,
+            debug,
+        }
+    }
+}
+
 /// Why a call ends the guest's run instead of returning to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallEnd {

@@ -409,14 +409,13 @@ impl Tenant {
         Fork {
             tenant: Arc::clone(&self.name),
             machine,
-            state: CallState {
-                hooks: self.hooks,
-                allowed_backends: self.allowed_backends.clone(),
-                functions: self.extras.functions.clone(),
-                regexes: RegexTable::from_template(&self.extras.regexes),
-                debug: self.extras.debug,
-                ..CallState::default()
-            },
+            state: CallState::for_fork(
+                self.hooks,
+                self.allowed_backends.clone(),
+                self.extras.functions.clone(),
+                RegexTable::from_template(&self.extras.regexes),
+                self.extras.debug,
+            ),
             budget_left: self.limits.max_instructions,
             instructions: 0,
             charged_by_calls: 0,
