@@ -392,7 +392,7 @@ fn run_call(
             let body = or_errno!(guest.bytes(args[3], args[4])?).into_owned();
             state.response = Some(Response {
                 status,
-                content_type,
+                content_type: content_type.into_string(),
                 body,
             });
             Ok(0)
@@ -409,12 +409,12 @@ fn run_call(
                 return Ok(-errno::E2BIG);
             }
             if let Some(allowed) = &state.allowed_backends {
-                if !allowed.contains(&name) {
+                if !allowed.iter().any(|backend| *backend == *name) {
                     return Ok(-errno::EPERM);
                 }
             }
             host.set_backend(&name).map(|()| {
-                state.backend = Some(name);
+                state.backend = Some(name.into_string());
                 0
             })
         }
@@ -547,6 +547,46 @@ enum Access {
 
 /// Guest memory as one call sees it: every range is checked before it is touched, and every
 /// byte copied is paid for before it is.
+/// Text arguments up to this long are read into the call's own buffer, not an allocation:
+/// header names and values, URLs and backend names mostly are this short.
+const INLINE_TEXT_BYTES: usize = 120;
+
+/// UTF-8 text a tenant call read from guest memory ([`Guest::text`]); it derefs to `str`.
+pub(crate) struct GuestText(TextStorage);
+
+enum TextStorage {
+    /// Checked to be UTF-8 when read, and never changed after.
+    Inline {
+        bytes: [u8; INLINE_TEXT_BYTES],
+        len: usize,
+    },
+    Heap(String),
+}
+
+impl GuestText {
+    pub(crate) fn into_string(self) -> String {
+        match self.0 {
+            TextStorage::Heap(text) => text,
+            TextStorage::Inline { .. } => String::from(&*self),
+        }
+    }
+}
+
+impl core::ops::Deref for GuestText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match &self.0 {
+            // SAFETY: `Guest::text` made the inline bytes only after checking they are UTF-8,
+            // and nothing changes them after.
+            TextStorage::Inline { bytes, len } => unsafe {
+                core::str::from_utf8_unchecked(&bytes[..*len])
+            },
+            TextStorage::Heap(text) => text,
+        }
+    }
+}
+
 struct Guest<'a> {
     machine: &'a mut Machine,
     call: Call,
@@ -574,6 +614,49 @@ impl Guest<'_> {
         if len == 0 {
             return Ok(Ok(Cow::Borrowed(&[])));
         }
+        let len_in_bytes = match self.checked_input(addr, len)? {
+            Ok(len_in_bytes) => len_in_bytes,
+            Err(code) => return Ok(Err(code)),
+        };
+        // Filled chunk by chunk rather than zeroed first: glibc serves zeroed allocations
+        // (calloc) past its fast per-thread cache.
+        let mut buffer = Vec::with_capacity(len_in_bytes);
+        self.copy_input(addr, len, |chunk| buffer.extend_from_slice(chunk))?;
+        Ok(Ok(Cow::Owned(buffer)))
+    }
+
+    /// UTF-8 text at `(addr, len)`: `Ok(Err(-EINVAL))` if it is not UTF-8, `Ok(Err(-E2BIG))`
+    /// if too large to copy, `Err` if unmapped.
+    fn text(&mut self, addr: u64, len: u64) -> Result<Result<GuestText, i64>, CallEnd> {
+        let len_in_bytes = match len {
+            0 => 0,
+            _ => match self.checked_input(addr, len)? {
+                Ok(len_in_bytes) => len_in_bytes,
+                Err(code) => return Ok(Err(code)),
+            },
+        };
+        if len_in_bytes > INLINE_TEXT_BYTES {
+            return Ok(self.bytes(addr, len)?.and_then(|bytes| {
+                String::from_utf8(bytes.into_owned())
+                    .map(|text| GuestText(TextStorage::Heap(text)))
+                    .map_err(|_| -errno::EINVAL)
+            }));
+        }
+        let mut bytes = [0u8; INLINE_TEXT_BYTES];
+        let mut filled = 0;
+        self.copy_input(addr, len, |chunk| {
+            bytes[filled..filled + chunk.len()].copy_from_slice(chunk);
+            filled += chunk.len();
+        })?;
+        if core::str::from_utf8(&bytes[..filled]).is_err() {
+            return Ok(Err(-errno::EINVAL));
+        }
+        Ok(Ok(GuestText(TextStorage::Inline { bytes, len: filled })))
+    }
+
+    /// Checks that `(addr, len)`, `len > 0`, is readable guest memory and not too large to
+    /// copy, and charges the copy: its length, `Ok(Err(-E2BIG))`, or `Err` if unmapped.
+    fn checked_input(&mut self, addr: u64, len: u64) -> Result<Result<usize, i64>, CallEnd> {
         let end = addr
             .checked_add(len)
             .ok_or_else(|| self.bad_argument("input", addr, len))?;
@@ -589,22 +672,15 @@ impl Guest<'_> {
         if let Err(code) = self.meter.charge_copy(len)? {
             return Ok(Err(code));
         }
-        // Filled chunk by chunk rather than zeroed first: glibc serves zeroed allocations
-        // (calloc) past its fast per-thread cache, on every text argument of every call.
-        let mut buffer = Vec::with_capacity(len_in_bytes);
-        self.machine
-            .memory()
-            .for_each_chunk(addr, len, |chunk| buffer.extend_from_slice(chunk))
-            .map_err(|fault| self.bad_argument("input", fault.addr, len))?;
-        Ok(Ok(Cow::Owned(buffer)))
+        Ok(Ok(len_in_bytes))
     }
 
-    /// UTF-8 text at `(addr, len)`: `Ok(Err(-EINVAL))` if it is not UTF-8, `Ok(Err(-E2BIG))`
-    /// if too large to copy, `Err` if unmapped.
-    fn text(&mut self, addr: u64, len: u64) -> Result<Result<String, i64>, CallEnd> {
-        Ok(self
-            .bytes(addr, len)?
-            .and_then(|bytes| String::from_utf8(bytes.into_owned()).map_err(|_| -errno::EINVAL)))
+    /// Hands the checked input at `(addr, len)` to `visit`, chunk by chunk.
+    fn copy_input(&mut self, addr: u64, len: u64, visit: impl FnMut(&[u8])) -> Result<(), CallEnd> {
+        self.machine
+            .memory()
+            .for_each_chunk(addr, len, visit)
+            .map_err(|fault| self.bad_argument("input", fault.addr, len))
     }
 
     /// Writes as much of `value` as fits `capacity` at `addr`; returns the full length. The
@@ -658,7 +734,7 @@ impl Guest<'_> {
         phase: Phase,
         args: [u64; 6],
         access: Access,
-    ) -> Result<Result<(HeaderSet, String), i64>, CallEnd> {
+    ) -> Result<Result<(HeaderSet, GuestText), i64>, CallEnd> {
         let set = match header_set(phase, args[0]) {
             Ok(set) => set,
             Err(code) => return Ok(Err(code)),

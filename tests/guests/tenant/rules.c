@@ -152,6 +152,20 @@ static void probes(uint64_t req, uint64_t resp) {
     probe("empty_header_name", rvedge_header_set(req, "", 0, S("v")));
     probe("header_value_with_newline", rvedge_header_set(req, S("x-a"), S("1\r\nx-b: 2")));
     probe("header_value_not_utf8", rvedge_header_set(req, S("x-a"), S("\xff\xfe")));
+    /* Text up to 120 bytes is read into the call's own buffer, longer text into an
+     * allocation: both are read whole and checked alike, here across a page boundary. */
+    static char across_pages[2 * 4096] __attribute__((aligned(4096)));
+    char *text = across_pages + 4096 - 60;
+    memset(text, 'a', 121);
+    probe("header_value_120", rvedge_header_set(req, S("x-120"), text, 120));
+    probe("header_value_121", rvedge_header_set(req, S("x-121"), text, 121));
+    probe("header_get_120", rvedge_header_get(req, S("x-120"), out, 0));
+    probe("header_get_121", rvedge_header_get(req, S("x-121"), out, 0));
+    text[119] = '\xff';
+    probe("header_value_120_not_utf8", rvedge_header_set(req, S("x-120"), text, 120));
+    probe("header_value_121_not_utf8", rvedge_header_set(req, S("x-121"), text, 121));
+    probe("header_unset_120", rvedge_header_unset(req, S("x-120")));
+    probe("header_unset_121", rvedge_header_unset(req, S("x-121")));
     probe("header_append", rvedge_header_append(req, S("x-twice"), S("1")));
     probe("header_append", rvedge_header_append(req, S("X-Twice"), S("2")));
     probe("header_unset", rvedge_header_unset(req, S("x-twice")));

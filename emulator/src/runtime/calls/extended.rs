@@ -122,7 +122,7 @@ pub(super) fn dispatch(
             }
             let paused = args[3] != 0;
             state.decision = Some(TenantDecision {
-                name,
+                name: name.into_string(),
                 status,
                 paused,
             });
@@ -145,7 +145,7 @@ pub(super) fn dispatch(
                 Ok(function) => function,
                 Err(end) => return Some(Err(end)),
             };
-            if !state.functions.insert(name, function.entry) {
+            if !state.functions.insert(name.into_string(), function.entry) {
                 return Some(Ok(-errno::E2BIG));
             }
             Ok(0)
