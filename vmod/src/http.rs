@@ -272,24 +272,26 @@ unsafe impl Send for Backend {}
 unsafe impl Sync for Backend {}
 
 impl VarnishHost<'_> {
-    fn message(&self, set: HeaderSet) -> HostResult<Message> {
+    /// Borrowed, so what is read from it is too: the values the tenant reads are not copied.
+    fn message(&self, set: HeaderSet) -> HostResult<&Message> {
         match set {
-            HeaderSet::Request => self.req,
-            HeaderSet::Response => self.resp,
-            HeaderSet::BackendRequest => self.bereq,
-            HeaderSet::BackendResponse => self.beresp,
+            HeaderSet::Request => &self.req,
+            HeaderSet::Response => &self.resp,
+            HeaderSet::BackendRequest => &self.bereq,
+            HeaderSet::BackendResponse => &self.beresp,
         }
+        .as_ref()
         .ok_or(HostError::NotAllowed)
     }
 
-    fn request(&self, set: HeaderSet) -> HostResult<Message> {
+    fn request(&self, set: HeaderSet) -> HostResult<&Message> {
         match set {
             HeaderSet::Request | HeaderSet::BackendRequest => self.message(set),
             _ => Err(HostError::NotAllowed),
         }
     }
 
-    fn response(&self, set: HeaderSet) -> HostResult<Message> {
+    fn response(&self, set: HeaderSet) -> HostResult<&Message> {
         match set {
             HeaderSet::Response | HeaderSet::BackendResponse => self.message(set),
             _ => Err(HostError::NotAllowed),
@@ -304,10 +306,7 @@ fn is_handoff(name: &str) -> bool {
 
 impl Host for VarnishHost<'_> {
     fn header(&mut self, set: HeaderSet, name: &str) -> HostResult<Option<Cow<'_, str>>> {
-        let message = self.message(set)?;
-        Ok(message
-            .header(name)
-            .map(|value| Cow::Owned(String::from_utf8_lossy(value).into_owned())))
+        Ok(self.message(set)?.header(name).map(String::from_utf8_lossy))
     }
 
     fn set_header(&mut self, set: HeaderSet, name: &str, value: &str) -> HostResult<()> {
@@ -343,17 +342,16 @@ impl Host for VarnishHost<'_> {
         let message = self.message(set)?;
         let found = message.headers().nth(index).map(|(name, value)| {
             (
-                Cow::Owned(String::from_utf8_lossy(name).into_owned()),
-                Cow::Owned(String::from_utf8_lossy(value).into_owned()),
+                String::from_utf8_lossy(name),
+                String::from_utf8_lossy(value),
             )
         });
         Ok(found)
     }
 
     fn url(&mut self, set: HeaderSet) -> HostResult<Cow<'_, str>> {
-        let message = self.request(set)?;
-        let url = String::from_utf8_lossy(message.url().unwrap_or_default()).into_owned();
-        Ok(Cow::Owned(url))
+        let url = self.request(set)?.url().unwrap_or_default();
+        Ok(String::from_utf8_lossy(url))
     }
 
     fn set_url(&mut self, set: HeaderSet, url: &str) -> HostResult<()> {
@@ -361,9 +359,8 @@ impl Host for VarnishHost<'_> {
     }
 
     fn method(&mut self, set: HeaderSet) -> HostResult<Cow<'_, str>> {
-        let message = self.request(set)?;
-        let method = String::from_utf8_lossy(message.method().unwrap_or_default()).into_owned();
-        Ok(Cow::Owned(method))
+        let method = self.request(set)?.method().unwrap_or_default();
+        Ok(String::from_utf8_lossy(method))
     }
 
     fn set_method(&mut self, set: HeaderSet, method: &str) -> HostResult<()> {
