@@ -20,30 +20,21 @@ static long jump_into_lui(long start) {
     return a0;
 }
 
-/* The same, by direct jumps, whose targets the loader resolves ahead of time. */
-static long branch_into_lui(long start) {
-    register long a0 __asm__("a0") = start;
-    __asm__ volatile(
-        "beq zero, zero, 1f + 2\n"
-        "1: .4byte 0x450502b7\n"
-        "addi a0, a0, 40\n"
-        : "+r"(a0)
-        :
-        : "t0");
-    return a0;
-}
-
-static long jal_into_lui(long start) {
-    register long a0 __asm__("a0") = start;
-    __asm__ volatile(
-        "jal zero, 1f + 2\n"
-        "1: .4byte 0x450502b7\n"
-        "addi a0, a0, 40\n"
-        : "+r"(a0)
-        :
-        : "t0");
-    return a0;
-}
+/* The same, by a direct jump (`jump`: "beq zero, zero," or "jal zero,"), whose target
+ * the loader resolves ahead of time. */
+#define DIRECT_JUMP_INTO_LUI(name, jump)                                                   \
+    static long name(long start) {                                                         \
+        register long a0 __asm__("a0") = start;                                            \
+        __asm__ volatile(jump " 1f + 2\n"                                                  \
+                         "1: .4byte 0x450502b7\n"                                          \
+                         "addi a0, a0, 40\n"                                               \
+                         : "+r"(a0)                                                        \
+                         :                                                                 \
+                         : "t0");                                                          \
+        return a0;                                                                         \
+    }
+DIRECT_JUMP_INTO_LUI(branch_into_lui, "beq zero, zero,")
+DIRECT_JUMP_INTO_LUI(jal_into_lui, "jal zero,")
 
 static long straight_through_lui(long start) {
     register long a0 __asm__("a0") = start;
