@@ -196,7 +196,7 @@ impl Machine {
         let program = Arc::clone(&self.program);
         let (mut insn, size) = self.decode_at(pc);
         // `pc` is executable, so its offset is within the code's span (MAX_CODE_SPAN), far
-        // below u32::MAX; anything else decoded as illegal above.
+        // below i32::MAX; anything else decoded as illegal above.
         let offset = i32::try_from(pc.wrapping_sub(program.code_start)).unwrap_or(i32::MAX - 4);
         // The instruction, then where it falls through to, then where a direct jump goes: as
         // in a program's code, a direct jump's `imm` is its target's index.
