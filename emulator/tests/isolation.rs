@@ -209,6 +209,19 @@ fn bytes_copied_are_capped_per_request() {
 }
 
 #[test]
+fn a_long_text_argument_is_paid_for_once() {
+    // url_set reads its 1 MiB text, then refuses it: one more call costs the call's price
+    // and the copy's, 100 + 1 MiB / 16 instructions (docs/abi.md, "What calls cost").
+    let tenant = roomy_attack_tenant();
+    let charged = |calls: u32| {
+        get(&tenant, &format!("/loop/url_set/{MIB}/{calls}"))
+            .stats
+            .charged_by_calls
+    };
+    assert_eq!(charged(2) - charged(1), 100 + MIB as u64 / 16);
+}
+
+#[test]
 fn log_lines_and_bytes_are_capped_per_request() {
     let tenant = roomy_attack_tenant();
     // Many short lines: the line cap.

@@ -545,8 +545,6 @@ enum Access {
     Write,
 }
 
-/// Guest memory as one call sees it: every range is checked before it is touched, and every
-/// byte copied is paid for before it is.
 /// Text arguments up to this long are read into the call's own buffer, not an allocation:
 /// header names and values, URLs and backend names mostly are this short.
 const INLINE_TEXT_BYTES: usize = 120;
@@ -587,6 +585,8 @@ impl core::ops::Deref for GuestText {
     }
 }
 
+/// Guest memory as one call sees it: every range is checked before it is touched, and every
+/// byte copied is paid for before it is.
 struct Guest<'a> {
     machine: &'a mut Machine,
     call: Call,
@@ -618,11 +618,7 @@ impl Guest<'_> {
             Ok(len_in_bytes) => len_in_bytes,
             Err(code) => return Ok(Err(code)),
         };
-        // Filled chunk by chunk rather than zeroed first: glibc serves zeroed allocations
-        // (calloc) past its fast per-thread cache.
-        let mut buffer = Vec::with_capacity(len_in_bytes);
-        self.copy_input(addr, len, |chunk| buffer.extend_from_slice(chunk))?;
-        Ok(Ok(Cow::Owned(buffer)))
+        Ok(Ok(Cow::Owned(self.copy_to_vec(addr, len, len_in_bytes)?)))
     }
 
     /// UTF-8 text at `(addr, len)`: `Ok(Err(-EINVAL))` if it is not UTF-8, `Ok(Err(-E2BIG))`
@@ -636,11 +632,10 @@ impl Guest<'_> {
             },
         };
         if len_in_bytes > INLINE_TEXT_BYTES {
-            return Ok(self.bytes(addr, len)?.and_then(|bytes| {
-                String::from_utf8(bytes.into_owned())
-                    .map(|text| GuestText(TextStorage::Heap(text)))
-                    .map_err(|_| -errno::EINVAL)
-            }));
+            let bytes = self.copy_to_vec(addr, len, len_in_bytes)?;
+            return Ok(String::from_utf8(bytes)
+                .map(|text| GuestText(TextStorage::Heap(text)))
+                .map_err(|_| -errno::EINVAL));
         }
         let mut bytes = [0u8; INLINE_TEXT_BYTES];
         let mut filled = 0;
@@ -673,6 +668,20 @@ impl Guest<'_> {
             return Ok(Err(code));
         }
         Ok(Ok(len_in_bytes))
+    }
+
+    /// The checked input at `(addr, len)`, `len_in_bytes` long, in a new vector. Filled chunk
+    /// by chunk rather than zeroed first: glibc serves zeroed allocations (calloc) past its
+    /// fast per-thread cache.
+    fn copy_to_vec(
+        &mut self,
+        addr: u64,
+        len: u64,
+        len_in_bytes: usize,
+    ) -> Result<Vec<u8>, CallEnd> {
+        let mut buffer = Vec::with_capacity(len_in_bytes);
+        self.copy_input(addr, len, |chunk| buffer.extend_from_slice(chunk))?;
+        Ok(buffer)
     }
 
     /// Hands the checked input at `(addr, len)` to `visit`, chunk by chunk.
