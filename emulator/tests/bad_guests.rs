@@ -112,6 +112,31 @@ fn an_infinite_loop_ends_at_the_budget_and_can_resume() {
     assert!(machine.instructions() - before <= 1000);
 }
 
+/// The threaded dispatch jumps from op to op without returning, so a long run must not grow
+/// the stack: 50 million instructions on a 64 KiB stack (varnishd's worker threads are small).
+#[test]
+fn a_long_run_keeps_the_stack_flat() {
+    // Test builds optimize the emulator (Cargo.toml), so on these hosts they run it.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    const {
+        assert!(rvedge::interp::THREADED_DISPATCH);
+    };
+    let output = CapturedOutput::default();
+    let mut machine = Machine::from_elf(
+        &support::guest("bad/infinite_loop"),
+        &Options::default(),
+        Box::new(output),
+    )
+    .unwrap();
+    let stop = std::thread::Builder::new()
+        .stack_size(64 << 10)
+        .spawn(move || machine.run(BUDGET))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(stop, Stop::BudgetExhausted);
+}
+
 #[test]
 fn a_memory_bomb_stops_at_the_memory_limit() {
     let options = Options {

@@ -483,7 +483,15 @@ fn main() {
         arguments.scale
     };
 
-    println!("rvedge-bench: {} at scale {scale}", guest.display());
+    let dispatch = if rvedge::interp::THREADED_DISPATCH {
+        "threaded dispatch"
+    } else {
+        "match-loop dispatch"
+    };
+    println!(
+        "rvedge-bench: {} at scale {scale}, {dispatch}",
+        guest.display()
+    );
     println!(
         "{:<6} {:>14} {:>10} {:>10} {:>10} {:>10} {:>12}",
         "group", "instructions", "rvedge s", "MIPS", "qemu s", "qemu MIPS", "rvedge/qemu"

@@ -73,6 +73,9 @@ macro_rules! instruction_table {
         pub enum Op { $($variant),* }
 
         impl Op {
+            /// Every op, in discriminant order: `Op::ALL[op as usize] == op`.
+            pub const ALL: &[Op] = &[$(Op::$variant),*];
+
             pub fn mnemonic(self) -> &'static str {
                 match self { $(Op::$variant => $mnemonic),* }
             }

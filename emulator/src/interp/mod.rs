@@ -5,6 +5,8 @@
 //! further checks. Ops that end a block return to the block entry.
 
 pub mod float;
+#[cfg(threaded_dispatch)]
+mod threaded;
 
 use alloc::sync::Arc;
 
@@ -15,6 +17,10 @@ use crate::native::HostOutcome;
 use crate::registers::{A0, A7, RA};
 use crate::xlen::Xlen;
 use float::RoundingMode;
+
+/// Whether this build runs guests by threaded dispatch (`threaded.rs`), as optimized x86-64
+/// and AArch64 builds do, or by the `match` loop.
+pub const THREADED_DISPATCH: bool = cfg!(threaded_dispatch);
 
 const CSR_FFLAGS: u32 = 0x001;
 const CSR_FRM: u32 = 0x002;
@@ -102,6 +108,10 @@ impl Machine {
     /// the whole machine; `self.instret` is up to date when it returns.
     #[inline(always)]
     fn run_decoded<const PROFILE: bool>(&mut self, pc: u64, limit: u64) -> Decoded {
+        #[cfg(threaded_dispatch)]
+        if !PROFILE {
+            return self.run_threaded(pc, limit);
+        }
         let program = &*self.program;
         let code: &[Insn] = &program.code;
         let code_start = program.code_start;
@@ -294,10 +304,6 @@ enum Rare {
 
 /// Executes from entry `index` to the end of its basic block.
 #[inline(always)]
-#[expect(
-    clippy::cast_possible_truncation,
-    reason = "W-forms, narrow stores and RV32 ops take a register's low bits by definition"
-)]
 fn run_block(
     cpu: &mut Cpu,
     memory: &mut Memory,
@@ -311,661 +317,678 @@ fn run_block(
         // jump's target, which the loader made the index of an entry; every op that is not a
         // block end is followed by another entry, because the last entry of `code` is a
         // `FallThrough` (asserted in debug builds).
-        let insn = unsafe { code.get_unchecked(index) };
-        macro_rules! pc {
-            () => {
-                code_start + u64::from(insn.offset)
-            };
+        let op = unsafe { code.get_unchecked(index) }.op;
+        match execute(op, cpu, memory, code, code_start, index) {
+            None => index += 1,
+            Some(event) => return event,
         }
-        // Address of the next instruction, for links.
-        macro_rules! next_pc {
-            () => {
-                code_start + u64::from(code[index + 1].offset)
-            };
-        }
-        macro_rules! unexecuted {
-            () => {
-                insn.block_rest - 1
-            };
-        }
-        // Fields are read where an op uses them, not all before the dispatch: fewer live
-        // registers in the loop.
-        macro_rules! rd {
-            () => {
-                usize::from(insn.rd) & 63
-            };
-        }
-        macro_rules! imm {
-            () => {
-                insn.imm as i64 as u64
-            };
-        }
-        macro_rules! frd {
-            () => {
-                usize::from(insn.rd) & 31
-            };
-        }
-        // Operands are read only by the ops that use them: rs1!() is cpu.x[insn.rs1], fs2!()
-        // is cpu.f[insn.rs2], and so on.
-        macro_rules! operand {
-            ($name:ident, $file:ident, $field:ident) => {
-                macro_rules! $name {
-                    () => {
-                        cpu.$file[usize::from(insn.$field) & 31]
-                    };
-                }
-            };
-        }
-        operand!(rs1, x, rs1);
-        operand!(rs2, x, rs2);
-        operand!(fs1, f, rs1);
-        operand!(fs2, f, rs2);
-
-        macro_rules! load {
-            ($t:ty, $extend:expr) => {{
-                let addr = rs1!().wrapping_add(imm!());
-                match memory.load::<$t>(addr) {
-                    Ok(value) => {
-                        cpu.x[rd!()] = $extend(value);
-                    }
-                    Err(fault) => {
-                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
-                    }
-                }
-            }};
-        }
-        macro_rules! store {
-            ($t:ty) => {{
-                let addr = rs1!().wrapping_add(imm!());
-                if let Err(fault) = memory.store::<$t>(addr, rs2!() as $t) {
-                    return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
-                }
-            }};
-        }
-        macro_rules! branch {
-            ($taken:expr) => {{
-                if !$taken {
-                    return Event::Next(index + 1);
-                }
-                return Event::Next(insn.imm as u32 as usize);
-            }};
-        }
-        macro_rules! rounding {
-            () => {
-                match resolve_rounding_mode(insn.rounding_mode(), cpu.frm) {
-                    Some(mode) => mode,
-                    None => return Event::Other(Rare::Illegal(pc!(), unexecuted!())),
-                }
-            };
-        }
-        // Single-precision sources, unboxed (an improperly boxed one reads as the canonical NaN).
-        macro_rules! single_operands {
-            () => {
-                (float::unbox_s(fs1!()), float::unbox_s(fs2!()))
-            };
-        }
-        macro_rules! single_arithmetic {
-            ($operation:path) => {{
-                let rm = rounding!();
-                let (a, b) = single_operands!();
-                cpu.f[frd!()] = float::box_s($operation(a, b, rm, &mut cpu.fflags));
-            }};
-        }
-        macro_rules! double_arithmetic {
-            ($operation:path) => {{
-                let rm = rounding!();
-                cpu.f[frd!()] = $operation(fs1!(), fs2!(), rm, &mut cpu.fflags);
-            }};
-        }
-        macro_rules! atomic {
-            ($t:ty, $extend:expr, $combine:expr) => {{
-                let addr = rs1!();
-                if !addr.is_multiple_of(core::mem::size_of::<$t>() as u64) {
-                    return Event::Other(Rare::Trap(
-                        pc!(),
-                        TrapKind::MisalignedAtomic { addr },
-                        unexecuted!(),
-                    ));
-                }
-                let old = match memory.load::<$t>(addr) {
-                    Ok(value) => value,
-                    Err(fault) => {
-                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
-                    }
-                };
-                let new: $t = $combine(old, rs2!() as $t);
-                if let Err(fault) = memory.store::<$t>(addr, new) {
-                    // An AMO on read-only memory is a store fault.
-                    return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
-                }
-                cpu.x[rd!()] = $extend(old);
-            }};
-        }
-
-        match insn.op {
-            Op::Lui => cpu.x[rd!()] = imm!(),
-            Op::Auipc => cpu.x[rd!()] = pc!().wrapping_add(imm!()),
-            Op::AuipcRv32 => cpu.x[rd!()] = sign_extend_32(pc!().wrapping_add(imm!())),
-            Op::Jal => {
-                cpu.x[rd!()] = next_pc!();
-                return Event::Next(insn.imm as u32 as usize);
-            }
-            Op::Jalr => {
-                let target = rs1!().wrapping_add(imm!()) & !1;
-                cpu.x[rd!()] = next_pc!();
-                return Event::Jump(target);
-            }
-            Op::Beq => branch!(rs1!() == rs2!()),
-            Op::Bne => branch!(rs1!() != rs2!()),
-            Op::Blt => branch!((rs1!() as i64) < (rs2!() as i64)),
-            Op::Bge => branch!((rs1!() as i64) >= (rs2!() as i64)),
-            Op::Bltu => branch!(rs1!() < rs2!()),
-            Op::Bgeu => branch!(rs1!() >= rs2!()),
-            Op::Lb => load!(u8, |v: u8| v as i8 as i64 as u64),
-            Op::Lh => load!(u16, |v: u16| v as i16 as i64 as u64),
-            Op::Lw => load!(u32, |v: u32| v as i32 as i64 as u64),
-            Op::Ld => load!(u64, |v: u64| v),
-            Op::Lbu => load!(u8, u64::from),
-            Op::Lhu => load!(u16, u64::from),
-            Op::Lwu => load!(u32, u64::from),
-            Op::Sb => store!(u8),
-            Op::Sh => store!(u16),
-            Op::Sw => store!(u32),
-            Op::Sd => store!(u64),
-            Op::Addi => cpu.x[rd!()] = rs1!().wrapping_add(imm!()),
-            Op::Slti => cpu.x[rd!()] = u64::from((rs1!() as i64) < (imm!() as i64)),
-            Op::Sltiu => cpu.x[rd!()] = u64::from(rs1!() < imm!()),
-            Op::Xori => cpu.x[rd!()] = rs1!() ^ imm!(),
-            Op::Ori => cpu.x[rd!()] = rs1!() | imm!(),
-            Op::Andi => cpu.x[rd!()] = rs1!() & imm!(),
-            Op::Slli => cpu.x[rd!()] = rs1!() << (imm!() & 63),
-            Op::Srli => cpu.x[rd!()] = rs1!() >> (imm!() & 63),
-            Op::Srai => cpu.x[rd!()] = ((rs1!() as i64) >> (imm!() & 63)) as u64,
-            Op::Add => cpu.x[rd!()] = rs1!().wrapping_add(rs2!()),
-            Op::Sub => cpu.x[rd!()] = rs1!().wrapping_sub(rs2!()),
-            Op::Sll => cpu.x[rd!()] = rs1!() << (rs2!() & 63),
-            Op::Slt => cpu.x[rd!()] = u64::from((rs1!() as i64) < (rs2!() as i64)),
-            Op::Sltu => cpu.x[rd!()] = u64::from(rs1!() < rs2!()),
-            Op::Xor => cpu.x[rd!()] = rs1!() ^ rs2!(),
-            Op::Srl => cpu.x[rd!()] = rs1!() >> (rs2!() & 63),
-            Op::Sra => cpu.x[rd!()] = ((rs1!() as i64) >> (rs2!() & 63)) as u64,
-            Op::Or => cpu.x[rd!()] = rs1!() | rs2!(),
-            Op::And => cpu.x[rd!()] = rs1!() & rs2!(),
-            Op::Addiw | Op::AddiRv32 => cpu.x[rd!()] = sign_extend_32(rs1!().wrapping_add(imm!())),
-            Op::Slliw | Op::SlliRv32 => {
-                cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32) << (imm!() & 31)))
-            }
-            Op::Srliw | Op::SrliRv32 => {
-                cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32) >> (imm!() & 31)))
-            }
-            Op::Sraiw | Op::SraiRv32 => {
-                cpu.x[rd!()] = ((rs1!() as i32) >> (imm!() & 31)) as i64 as u64
-            }
-            Op::Addw | Op::AddRv32 => cpu.x[rd!()] = sign_extend_32(rs1!().wrapping_add(rs2!())),
-            Op::Subw | Op::SubRv32 => cpu.x[rd!()] = sign_extend_32(rs1!().wrapping_sub(rs2!())),
-            Op::Sllw | Op::SllRv32 => {
-                cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32) << (rs2!() & 31)))
-            }
-            Op::Srlw | Op::SrlRv32 => {
-                cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32) >> (rs2!() & 31)))
-            }
-            Op::Sraw | Op::SraRv32 => {
-                cpu.x[rd!()] = ((rs1!() as i32) >> (rs2!() & 31)) as i64 as u64
-            }
-            // A single hart that sees its own memory in order: fences have nothing to do.
-            Op::Fence => {}
-            Op::Mul => cpu.x[rd!()] = rs1!().wrapping_mul(rs2!()),
-            Op::Mulh => {
-                cpu.x[rd!()] =
-                    ((i128::from(rs1!() as i64) * i128::from(rs2!() as i64)) >> 64) as u64
-            }
-            Op::Mulhsu => {
-                cpu.x[rd!()] = ((i128::from(rs1!() as i64) * i128::from(rs2!())) >> 64) as u64
-            }
-            Op::Mulhu => cpu.x[rd!()] = ((u128::from(rs1!()) * u128::from(rs2!())) >> 64) as u64,
-            Op::Div => cpu.x[rd!()] = divide_signed(rs1!() as i64, rs2!() as i64) as u64,
-            Op::Divu => cpu.x[rd!()] = rs1!().checked_div(rs2!()).unwrap_or(u64::MAX),
-            Op::Rem => cpu.x[rd!()] = remainder_signed(rs1!() as i64, rs2!() as i64) as u64,
-            Op::Remu => cpu.x[rd!()] = rs1!().checked_rem(rs2!()).unwrap_or(rs1!()),
-            Op::Mulw | Op::MulRv32 => cpu.x[rd!()] = sign_extend_32(rs1!().wrapping_mul(rs2!())),
-            Op::Divw | Op::DivRv32 => {
-                cpu.x[rd!()] = divide_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64
-            }
-            Op::Divuw | Op::DivuRv32 => {
-                cpu.x[rd!()] = sign_extend_32(u64::from(
-                    (rs1!() as u32)
-                        .checked_div(rs2!() as u32)
-                        .unwrap_or(u32::MAX),
-                ))
-            }
-            Op::Remw | Op::RemRv32 => {
-                cpu.x[rd!()] = remainder_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64
-            }
-            Op::Remuw | Op::RemuRv32 => {
-                cpu.x[rd!()] = sign_extend_32(u64::from(
-                    (rs1!() as u32)
-                        .checked_rem(rs2!() as u32)
-                        .unwrap_or(rs1!() as u32),
-                ))
-            }
-            Op::LrW | Op::LrD => {
-                let size = if insn.op == Op::LrW { 4 } else { 8 };
-                let addr = rs1!();
-                if !addr.is_multiple_of(size) {
-                    return Event::Other(Rare::Trap(
-                        pc!(),
-                        TrapKind::MisalignedAtomic { addr },
-                        unexecuted!(),
-                    ));
-                }
-                let loaded = if size == 4 {
-                    memory
-                        .load::<u32>(addr)
-                        .map(|v| sign_extend_32(u64::from(v)))
-                } else {
-                    memory.load::<u64>(addr)
-                };
-                match loaded {
-                    Ok(value) => {
-                        cpu.x[rd!()] = value;
-                        cpu.reservation = Some((addr, value));
-                    }
-                    Err(fault) => {
-                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
-                    }
-                }
-            }
-            Op::ScW | Op::ScD => {
-                let size = if insn.op == Op::ScW { 4 } else { 8 };
-                let addr = rs1!();
-                if !addr.is_multiple_of(size) {
-                    return Event::Other(Rare::Trap(
-                        pc!(),
-                        TrapKind::MisalignedAtomic { addr },
-                        unexecuted!(),
-                    ));
-                }
-                // Like qemu: SC succeeds while the reserved address still holds the value
-                // LR loaded.
-                let reserved = cpu.reservation.take();
-                let current = if size == 4 {
-                    memory
-                        .load::<u32>(addr)
-                        .map(|v| sign_extend_32(u64::from(v)))
-                } else {
-                    memory.load::<u64>(addr)
-                };
-                let current = match current {
-                    Ok(value) => value,
-                    Err(fault) => {
-                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
-                    }
-                };
-                let succeeded = reserved == Some((addr, current));
-                if succeeded {
-                    let stored = if size == 4 {
-                        memory.store::<u32>(addr, rs2!() as u32)
-                    } else {
-                        memory.store::<u64>(addr, rs2!())
-                    };
-                    if let Err(fault) = stored {
-                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
-                    }
-                }
-                cpu.x[rd!()] = u64::from(!succeeded);
-            }
-            Op::AmoswapW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |_old, new| new),
-            Op::AmoaddW => atomic!(
-                u32,
-                |v: u32| sign_extend_32(u64::from(v)),
-                |old: u32, new| old.wrapping_add(new)
-            ),
-            Op::AmoxorW => atomic!(
-                u32,
-                |v: u32| sign_extend_32(u64::from(v)),
-                |old: u32, new| old ^ new
-            ),
-            Op::AmoandW => atomic!(
-                u32,
-                |v: u32| sign_extend_32(u64::from(v)),
-                |old: u32, new| old & new
-            ),
-            Op::AmoorW => atomic!(
-                u32,
-                |v: u32| sign_extend_32(u64::from(v)),
-                |old: u32, new| old | new
-            ),
-            Op::AmominW => atomic!(
-                u32,
-                |v: u32| sign_extend_32(u64::from(v)),
-                |old: u32, new: u32| (old as i32).min(new as i32) as u32
-            ),
-            Op::AmomaxW => atomic!(
-                u32,
-                |v: u32| sign_extend_32(u64::from(v)),
-                |old: u32, new: u32| (old as i32).max(new as i32) as u32
-            ),
-            Op::AmominuW => atomic!(
-                u32,
-                |v: u32| sign_extend_32(u64::from(v)),
-                |old: u32, new| old.min(new)
-            ),
-            Op::AmomaxuW => atomic!(
-                u32,
-                |v: u32| sign_extend_32(u64::from(v)),
-                |old: u32, new| old.max(new)
-            ),
-            Op::AmoswapD => atomic!(u64, |v| v, |_old, new| new),
-            Op::AmoaddD => atomic!(u64, |v| v, |old: u64, new| old.wrapping_add(new)),
-            Op::AmoxorD => atomic!(u64, |v| v, |old: u64, new| old ^ new),
-            Op::AmoandD => atomic!(u64, |v| v, |old: u64, new| old & new),
-            Op::AmoorD => atomic!(u64, |v| v, |old: u64, new| old | new),
-            Op::AmominD => atomic!(
-                u64,
-                |v| v,
-                |old: u64, new: u64| (old as i64).min(new as i64) as u64
-            ),
-            Op::AmomaxD => atomic!(
-                u64,
-                |v| v,
-                |old: u64, new: u64| (old as i64).max(new as i64) as u64
-            ),
-            Op::AmominuD => atomic!(u64, |v| v, |old: u64, new| old.min(new)),
-            Op::AmomaxuD => atomic!(u64, |v| v, |old: u64, new| old.max(new)),
-
-            // F
-            Op::Flw => {
-                let addr = rs1!().wrapping_add(imm!());
-                match memory.load::<u32>(addr) {
-                    Ok(bits) => cpu.f[frd!()] = float::box_s(bits),
-                    Err(fault) => {
-                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
-                    }
-                }
-            }
-            Op::Fsw => {
-                let addr = rs1!().wrapping_add(imm!());
-                if let Err(fault) = memory.store::<u32>(addr, fs2!() as u32) {
-                    return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
-                }
-            }
-            Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
-                let rm = rounding!();
-                let fs3 = float::unbox_s(cpu.f[usize::from(insn.rs3())]);
-                let (negate_product, negate_addend) = fma_signs(insn.op);
-                let result = float::fma_s(
-                    float::unbox_s(fs1!()),
-                    float::unbox_s(fs2!()),
-                    fs3,
-                    negate_product,
-                    negate_addend,
-                    rm,
-                    &mut cpu.fflags,
-                );
-                cpu.f[frd!()] = float::box_s(result);
-            }
-            Op::FaddS => single_arithmetic!(float::add_s),
-            Op::FsubS => single_arithmetic!(float::sub_s),
-            Op::FmulS => single_arithmetic!(float::mul_s),
-            Op::FdivS => single_arithmetic!(float::div_s),
-            Op::FsqrtS => {
-                let rm = rounding!();
-                cpu.f[frd!()] =
-                    float::box_s(float::sqrt_s(float::unbox_s(fs1!()), rm, &mut cpu.fflags));
-            }
-            Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS => {
-                const SIGN: u32 = 1 << 31;
-                let (a, b) = single_operands!();
-                let sign = match insn.op {
-                    Op::FsgnjS => b & SIGN,
-                    Op::FsgnjnS => !b & SIGN,
-                    _ => (a ^ b) & SIGN,
-                };
-                cpu.f[frd!()] = float::box_s((a & !SIGN) | sign);
-            }
-            Op::FminS => {
-                let (a, b) = single_operands!();
-                cpu.f[frd!()] = float::box_s(float::min_s(a, b, &mut cpu.fflags));
-            }
-            Op::FmaxS => {
-                let (a, b) = single_operands!();
-                cpu.f[frd!()] = float::box_s(float::max_s(a, b, &mut cpu.fflags));
-            }
-            Op::FcvtWS | Op::FcvtWuS | Op::FcvtLS | Op::FcvtLuS => {
-                let rm = rounding!();
-                let value = float::unbox_s(fs1!());
-                cpu.x[rd!()] = match insn.op {
-                    Op::FcvtWS => float::to_i32_s(value, rm, &mut cpu.fflags),
-                    Op::FcvtWuS => float::to_u32_s(value, rm, &mut cpu.fflags),
-                    Op::FcvtLS => float::to_i64_s(value, rm, &mut cpu.fflags),
-                    _ => float::to_u64_s(value, rm, &mut cpu.fflags),
-                };
-            }
-            Op::FmvXW => cpu.x[rd!()] = sign_extend_32(fs1!() & 0xffff_ffff),
-            Op::FeqS => {
-                let (a, b) = single_operands!();
-                cpu.x[rd!()] = u64::from(float::eq_s(a, b, &mut cpu.fflags));
-            }
-            Op::FltS => {
-                let (a, b) = single_operands!();
-                cpu.x[rd!()] = u64::from(float::lt_s(a, b, &mut cpu.fflags));
-            }
-            Op::FleS => {
-                let (a, b) = single_operands!();
-                cpu.x[rd!()] = u64::from(float::le_s(a, b, &mut cpu.fflags));
-            }
-            Op::FclassS => cpu.x[rd!()] = float::classify_s(float::unbox_s(fs1!())),
-            Op::FcvtSW | Op::FcvtSWu | Op::FcvtSL | Op::FcvtSLu => {
-                let rm = rounding!();
-                let result = match insn.op {
-                    Op::FcvtSW => float::from_i32_s(rs1!(), rm, &mut cpu.fflags),
-                    Op::FcvtSWu => float::from_u32_s(rs1!(), rm, &mut cpu.fflags),
-                    Op::FcvtSL => float::from_i64_s(rs1!(), rm, &mut cpu.fflags),
-                    _ => float::from_u64_s(rs1!(), rm, &mut cpu.fflags),
-                };
-                cpu.f[frd!()] = float::box_s(result);
-            }
-            Op::FmvWX => cpu.f[frd!()] = float::box_s(rs1!() as u32),
-
-            // D
-            Op::Fld => {
-                let addr = rs1!().wrapping_add(imm!());
-                match memory.load::<u64>(addr) {
-                    Ok(bits) => cpu.f[frd!()] = bits,
-                    Err(fault) => {
-                        return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()))
-                    }
-                }
-            }
-            Op::Fsd => {
-                let addr = rs1!().wrapping_add(imm!());
-                if let Err(fault) = memory.store::<u64>(addr, fs2!()) {
-                    return Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!()));
-                }
-            }
-            Op::FmaddD | Op::FmsubD | Op::FnmsubD | Op::FnmaddD => {
-                let rm = rounding!();
-                let fs3 = cpu.f[usize::from(insn.rs3())];
-                let (negate_product, negate_addend) = fma_signs(insn.op);
-                cpu.f[frd!()] = float::fma_d(
-                    fs1!(),
-                    fs2!(),
-                    fs3,
-                    negate_product,
-                    negate_addend,
-                    rm,
-                    &mut cpu.fflags,
-                );
-            }
-            Op::FaddD => double_arithmetic!(float::add_d),
-            Op::FsubD => double_arithmetic!(float::sub_d),
-            Op::FmulD => double_arithmetic!(float::mul_d),
-            Op::FdivD => double_arithmetic!(float::div_d),
-            Op::FsqrtD => {
-                let rm = rounding!();
-                cpu.f[frd!()] = float::sqrt_d(fs1!(), rm, &mut cpu.fflags);
-            }
-            Op::FsgnjD | Op::FsgnjnD | Op::FsgnjxD => {
-                const SIGN: u64 = 1 << 63;
-                let sign = match insn.op {
-                    Op::FsgnjD => fs2!() & SIGN,
-                    Op::FsgnjnD => !fs2!() & SIGN,
-                    _ => (fs1!() ^ fs2!()) & SIGN,
-                };
-                cpu.f[frd!()] = (fs1!() & !SIGN) | sign;
-            }
-            Op::FminD => cpu.f[frd!()] = float::min_d(fs1!(), fs2!(), &mut cpu.fflags),
-            Op::FmaxD => cpu.f[frd!()] = float::max_d(fs1!(), fs2!(), &mut cpu.fflags),
-            Op::FcvtSD => {
-                let rm = rounding!();
-                cpu.f[frd!()] = float::box_s(float::d_to_s(fs1!(), rm, &mut cpu.fflags));
-            }
-            Op::FcvtDS => {
-                // Exact, but the rounding-mode field must still be valid.
-                let _ = rounding!();
-                cpu.f[frd!()] = float::s_to_d(float::unbox_s(fs1!()), &mut cpu.fflags);
-            }
-            Op::FcvtWD | Op::FcvtWuD | Op::FcvtLD | Op::FcvtLuD => {
-                let rm = rounding!();
-                cpu.x[rd!()] = match insn.op {
-                    Op::FcvtWD => float::to_i32_d(fs1!(), rm, &mut cpu.fflags),
-                    Op::FcvtWuD => float::to_u32_d(fs1!(), rm, &mut cpu.fflags),
-                    Op::FcvtLD => float::to_i64_d(fs1!(), rm, &mut cpu.fflags),
-                    _ => float::to_u64_d(fs1!(), rm, &mut cpu.fflags),
-                };
-            }
-            Op::FmvXD => cpu.x[rd!()] = fs1!(),
-            Op::FeqD => cpu.x[rd!()] = u64::from(float::eq_d(fs1!(), fs2!(), &mut cpu.fflags)),
-            Op::FltD => cpu.x[rd!()] = u64::from(float::lt_d(fs1!(), fs2!(), &mut cpu.fflags)),
-            Op::FleD => cpu.x[rd!()] = u64::from(float::le_d(fs1!(), fs2!(), &mut cpu.fflags)),
-            Op::FclassD => cpu.x[rd!()] = float::classify_d(fs1!()),
-            Op::FcvtDW | Op::FcvtDWu | Op::FcvtDL | Op::FcvtDLu => {
-                let rm = rounding!();
-                cpu.f[frd!()] = match insn.op {
-                    Op::FcvtDW => float::from_i32_d(rs1!(), rm, &mut cpu.fflags),
-                    Op::FcvtDWu => float::from_u32_d(rs1!(), rm, &mut cpu.fflags),
-                    Op::FcvtDL => float::from_i64_d(rs1!(), rm, &mut cpu.fflags),
-                    _ => float::from_u64_d(rs1!(), rm, &mut cpu.fflags),
-                };
-            }
-            Op::FmvDX => cpu.f[frd!()] = rs1!(),
-
-            // RV32 M: the high halves of 32 × 32-bit products (operands are sign-extended).
-            Op::MulhRv32 => {
-                cpu.x[rd!()] = sign_extend_32(((rs1!() as i64 * rs2!() as i64) >> 32) as u64)
-            }
-            Op::MulhsuRv32 => {
-                cpu.x[rd!()] =
-                    sign_extend_32(((rs1!() as i64 * i64::from(rs2!() as u32)) >> 32) as u64)
-            }
-            Op::MulhuRv32 => {
-                cpu.x[rd!()] =
-                    sign_extend_32((u64::from(rs1!() as u32) * u64::from(rs2!() as u32)) >> 32)
-            }
-
-            // Zba
-            Op::AddUw => cpu.x[rd!()] = rs2!().wrapping_add(rs1!() & 0xffff_ffff),
-            Op::Sh1add => cpu.x[rd!()] = rs2!().wrapping_add(rs1!() << 1),
-            Op::Sh2add => cpu.x[rd!()] = rs2!().wrapping_add(rs1!() << 2),
-            Op::Sh3add => cpu.x[rd!()] = rs2!().wrapping_add(rs1!() << 3),
-            Op::Sh1addUw => cpu.x[rd!()] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 1),
-            Op::Sh2addUw => cpu.x[rd!()] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 2),
-            Op::Sh3addUw => cpu.x[rd!()] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 3),
-            Op::SlliUw => cpu.x[rd!()] = (rs1!() & 0xffff_ffff) << (imm!() & 63),
-            Op::Sh1addRv32 => cpu.x[rd!()] = sign_extend_32(rs2!().wrapping_add(rs1!() << 1)),
-            Op::Sh2addRv32 => cpu.x[rd!()] = sign_extend_32(rs2!().wrapping_add(rs1!() << 2)),
-            Op::Sh3addRv32 => cpu.x[rd!()] = sign_extend_32(rs2!().wrapping_add(rs1!() << 3)),
-
-            // Zbb
-            Op::Andn => cpu.x[rd!()] = rs1!() & !rs2!(),
-            Op::Orn => cpu.x[rd!()] = rs1!() | !rs2!(),
-            Op::Xnor => cpu.x[rd!()] = !(rs1!() ^ rs2!()),
-            Op::Clz => cpu.x[rd!()] = u64::from(rs1!().leading_zeros()),
-            Op::Ctz => cpu.x[rd!()] = u64::from(rs1!().trailing_zeros()),
-            Op::Cpop => cpu.x[rd!()] = u64::from(rs1!().count_ones()),
-            Op::Clzw | Op::ClzRv32 => cpu.x[rd!()] = u64::from((rs1!() as u32).leading_zeros()),
-            Op::Ctzw | Op::CtzRv32 => cpu.x[rd!()] = u64::from((rs1!() as u32).trailing_zeros()),
-            Op::Cpopw | Op::CpopRv32 => cpu.x[rd!()] = u64::from((rs1!() as u32).count_ones()),
-            Op::Max => cpu.x[rd!()] = (rs1!() as i64).max(rs2!() as i64) as u64,
-            Op::Maxu => cpu.x[rd!()] = rs1!().max(rs2!()),
-            Op::Min => cpu.x[rd!()] = (rs1!() as i64).min(rs2!() as i64) as u64,
-            Op::Minu => cpu.x[rd!()] = rs1!().min(rs2!()),
-            Op::SextB => cpu.x[rd!()] = rs1!() as i8 as i64 as u64,
-            Op::SextH => cpu.x[rd!()] = rs1!() as i16 as i64 as u64,
-            Op::ZextH => cpu.x[rd!()] = rs1!() & 0xffff,
-            Op::Rol => cpu.x[rd!()] = rs1!().rotate_left((rs2!() & 63) as u32),
-            Op::Ror => cpu.x[rd!()] = rs1!().rotate_right((rs2!() & 63) as u32),
-            Op::Rori => cpu.x[rd!()] = rs1!().rotate_right((imm!() & 63) as u32),
-            Op::Rolw | Op::RolRv32 => {
-                cpu.x[rd!()] =
-                    sign_extend_32(u64::from((rs1!() as u32).rotate_left((rs2!() & 31) as u32)))
-            }
-            Op::Rorw | Op::RorRv32 => {
-                cpu.x[rd!()] = sign_extend_32(u64::from(
-                    (rs1!() as u32).rotate_right((rs2!() & 31) as u32),
-                ))
-            }
-            Op::Roriw | Op::RoriRv32 => {
-                cpu.x[rd!()] = sign_extend_32(u64::from(
-                    (rs1!() as u32).rotate_right((imm!() & 31) as u32),
-                ))
-            }
-            Op::OrcB => cpu.x[rd!()] = or_combine_bytes(rs1!()),
-            Op::Rev8 => cpu.x[rd!()] = rs1!().swap_bytes(),
-            Op::Rev8Rv32 => cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32).swap_bytes())),
-
-            // Zbc
-            Op::Clmul => cpu.x[rd!()] = carryless_product(rs1!(), rs2!()) as u64,
-            Op::Clmulh => cpu.x[rd!()] = (carryless_product(rs1!(), rs2!()) >> 64) as u64,
-            Op::Clmulr => cpu.x[rd!()] = (carryless_product(rs1!(), rs2!()) >> 63) as u64,
-            Op::ClmulRv32 => cpu.x[rd!()] = sign_extend_32(carryless_product_32(rs1!(), rs2!())),
-            Op::ClmulhRv32 => {
-                cpu.x[rd!()] = sign_extend_32(carryless_product_32(rs1!(), rs2!()) >> 32)
-            }
-            Op::ClmulrRv32 => {
-                cpu.x[rd!()] = sign_extend_32(carryless_product_32(rs1!(), rs2!()) >> 31)
-            }
-
-            // Zbs: the bit index is taken modulo XLEN.
-            Op::Bclr => cpu.x[rd!()] = rs1!() & !(1 << (rs2!() & 63)),
-            Op::Bclri => cpu.x[rd!()] = rs1!() & !(1 << (imm!() & 63)),
-            Op::Bext => cpu.x[rd!()] = (rs1!() >> (rs2!() & 63)) & 1,
-            Op::Bexti => cpu.x[rd!()] = (rs1!() >> (imm!() & 63)) & 1,
-            Op::Binv => cpu.x[rd!()] = rs1!() ^ (1 << (rs2!() & 63)),
-            Op::Binvi => cpu.x[rd!()] = rs1!() ^ (1 << (imm!() & 63)),
-            Op::Bset => cpu.x[rd!()] = rs1!() | (1 << (rs2!() & 63)),
-            Op::Bseti => cpu.x[rd!()] = rs1!() | (1 << (imm!() & 63)),
-            Op::BclrRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() & !(1 << (rs2!() & 31))),
-            Op::BclriRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() & !(1 << (imm!() & 31))),
-            Op::BextRv32 => cpu.x[rd!()] = (rs1!() >> (rs2!() & 31)) & 1,
-            Op::BinvRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() ^ (1 << (rs2!() & 31))),
-            Op::BinviRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() ^ (1 << (imm!() & 31))),
-            Op::BsetRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() | (1 << (rs2!() & 31))),
-            Op::BsetiRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() | (1 << (imm!() & 31))),
-
-            // Zicond
-            Op::CzeroEqz => cpu.x[rd!()] = if rs2!() == 0 { 0 } else { rs1!() },
-            Op::CzeroNez => cpu.x[rd!()] = if rs2!() != 0 { 0 } else { rs1!() },
-
-            // Block-ending ops that need the whole machine.
-            Op::Ecall => return Event::Other(Rare::Ecall(pc!())),
-            Op::Ebreak => {
-                return Event::Other(Rare::Trap(pc!(), TrapKind::Breakpoint, unexecuted!()))
-            }
-            // Code is immutable and decoded once, so there is no instruction cache to sync.
-            Op::FenceI => return Event::Next(index + 1),
-            Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
-                if float_csr_instruction(cpu, insn) {
-                    return Event::Next(index + 1);
-                }
-                return Event::Other(Rare::Csr(pc!()));
-            }
-            Op::Illegal => return Event::Other(Rare::Illegal(pc!(), unexecuted!())),
-            Op::HostFunction => return Event::Other(Rare::HostFunction(pc!(), insn.imm as u8)),
-            Op::FallThrough => return Event::Jump(code_start.wrapping_add(imm!())),
-        }
-        index += 1;
     }
+}
+
+/// Executes entry `index` of `code`, whose op is `op` (a constant where the caller knows it):
+/// `None` when the block goes on with the next entry, else how the block ended.
+#[inline(always)]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "W-forms, narrow stores and RV32 ops take a register's low bits by definition"
+)]
+fn execute(
+    op: Op,
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    code: &[Insn],
+    code_start: u64,
+    index: usize,
+) -> Option<Event> {
+    // SAFETY: as in `run_block`, `index` is an entry of `code`.
+    let insn = unsafe { code.get_unchecked(index) };
+    macro_rules! pc {
+        () => {
+            code_start + u64::from(insn.offset)
+        };
+    }
+    // Address of the next instruction, for links.
+    macro_rules! next_pc {
+        () => {
+            code_start + u64::from(code[index + 1].offset)
+        };
+    }
+    macro_rules! unexecuted {
+        () => {
+            insn.block_rest - 1
+        };
+    }
+    // Fields are read where an op uses them, not all before the dispatch: fewer live
+    // registers in the loop.
+    macro_rules! rd {
+        () => {
+            usize::from(insn.rd) & 63
+        };
+    }
+    macro_rules! imm {
+        () => {
+            insn.imm as i64 as u64
+        };
+    }
+    macro_rules! frd {
+        () => {
+            usize::from(insn.rd) & 31
+        };
+    }
+    // Operands are read only by the ops that use them: rs1!() is cpu.x[insn.rs1], fs2!()
+    // is cpu.f[insn.rs2], and so on.
+    macro_rules! operand {
+        ($name:ident, $file:ident, $field:ident) => {
+            macro_rules! $name {
+                () => {
+                    cpu.$file[usize::from(insn.$field) & 31]
+                };
+            }
+        };
+    }
+    operand!(rs1, x, rs1);
+    operand!(rs2, x, rs2);
+    operand!(fs1, f, rs1);
+    operand!(fs2, f, rs2);
+
+    macro_rules! load {
+        ($t:ty, $extend:expr) => {{
+            let addr = rs1!().wrapping_add(imm!());
+            match memory.load::<$t>(addr) {
+                Ok(value) => {
+                    cpu.x[rd!()] = $extend(value);
+                }
+                Err(fault) => {
+                    return Some(Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!())))
+                }
+            }
+        }};
+    }
+    macro_rules! store {
+        ($t:ty) => {{
+            let addr = rs1!().wrapping_add(imm!());
+            if let Err(fault) = memory.store::<$t>(addr, rs2!() as $t) {
+                return Some(Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!())));
+            }
+        }};
+    }
+    macro_rules! branch {
+        ($taken:expr) => {{
+            if !$taken {
+                return Some(Event::Next(index + 1));
+            }
+            return Some(Event::Next(insn.imm as u32 as usize));
+        }};
+    }
+    macro_rules! rounding {
+        () => {
+            match resolve_rounding_mode(insn.rounding_mode(), cpu.frm) {
+                Some(mode) => mode,
+                None => return Some(Event::Other(Rare::Illegal(pc!(), unexecuted!()))),
+            }
+        };
+    }
+    // Single-precision sources, unboxed (an improperly boxed one reads as the canonical NaN).
+    macro_rules! single_operands {
+        () => {
+            (float::unbox_s(fs1!()), float::unbox_s(fs2!()))
+        };
+    }
+    macro_rules! single_arithmetic {
+        ($operation:path) => {{
+            let rm = rounding!();
+            let (a, b) = single_operands!();
+            cpu.f[frd!()] = float::box_s($operation(a, b, rm, &mut cpu.fflags));
+        }};
+    }
+    macro_rules! double_arithmetic {
+        ($operation:path) => {{
+            let rm = rounding!();
+            cpu.f[frd!()] = $operation(fs1!(), fs2!(), rm, &mut cpu.fflags);
+        }};
+    }
+    macro_rules! atomic {
+        ($t:ty, $extend:expr, $combine:expr) => {{
+            let addr = rs1!();
+            if !addr.is_multiple_of(core::mem::size_of::<$t>() as u64) {
+                return Some(Event::Other(Rare::Trap(
+                    pc!(),
+                    TrapKind::MisalignedAtomic { addr },
+                    unexecuted!(),
+                )));
+            }
+            let old = match memory.load::<$t>(addr) {
+                Ok(value) => value,
+                Err(fault) => {
+                    return Some(Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!())))
+                }
+            };
+            let new: $t = $combine(old, rs2!() as $t);
+            if let Err(fault) = memory.store::<$t>(addr, new) {
+                // An AMO on read-only memory is a store fault.
+                return Some(Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!())));
+            }
+            cpu.x[rd!()] = $extend(old);
+        }};
+    }
+
+    match op {
+        Op::Lui => cpu.x[rd!()] = imm!(),
+        Op::Auipc => cpu.x[rd!()] = pc!().wrapping_add(imm!()),
+        Op::AuipcRv32 => cpu.x[rd!()] = sign_extend_32(pc!().wrapping_add(imm!())),
+        Op::Jal => {
+            cpu.x[rd!()] = next_pc!();
+            return Some(Event::Next(insn.imm as u32 as usize));
+        }
+        Op::Jalr => {
+            let target = rs1!().wrapping_add(imm!()) & !1;
+            cpu.x[rd!()] = next_pc!();
+            return Some(Event::Jump(target));
+        }
+        Op::Beq => branch!(rs1!() == rs2!()),
+        Op::Bne => branch!(rs1!() != rs2!()),
+        Op::Blt => branch!((rs1!() as i64) < (rs2!() as i64)),
+        Op::Bge => branch!((rs1!() as i64) >= (rs2!() as i64)),
+        Op::Bltu => branch!(rs1!() < rs2!()),
+        Op::Bgeu => branch!(rs1!() >= rs2!()),
+        Op::Lb => load!(u8, |v: u8| v as i8 as i64 as u64),
+        Op::Lh => load!(u16, |v: u16| v as i16 as i64 as u64),
+        Op::Lw => load!(u32, |v: u32| v as i32 as i64 as u64),
+        Op::Ld => load!(u64, |v: u64| v),
+        Op::Lbu => load!(u8, u64::from),
+        Op::Lhu => load!(u16, u64::from),
+        Op::Lwu => load!(u32, u64::from),
+        Op::Sb => store!(u8),
+        Op::Sh => store!(u16),
+        Op::Sw => store!(u32),
+        Op::Sd => store!(u64),
+        Op::Addi => cpu.x[rd!()] = rs1!().wrapping_add(imm!()),
+        Op::Slti => cpu.x[rd!()] = u64::from((rs1!() as i64) < (imm!() as i64)),
+        Op::Sltiu => cpu.x[rd!()] = u64::from(rs1!() < imm!()),
+        Op::Xori => cpu.x[rd!()] = rs1!() ^ imm!(),
+        Op::Ori => cpu.x[rd!()] = rs1!() | imm!(),
+        Op::Andi => cpu.x[rd!()] = rs1!() & imm!(),
+        Op::Slli => cpu.x[rd!()] = rs1!() << (imm!() & 63),
+        Op::Srli => cpu.x[rd!()] = rs1!() >> (imm!() & 63),
+        Op::Srai => cpu.x[rd!()] = ((rs1!() as i64) >> (imm!() & 63)) as u64,
+        Op::Add => cpu.x[rd!()] = rs1!().wrapping_add(rs2!()),
+        Op::Sub => cpu.x[rd!()] = rs1!().wrapping_sub(rs2!()),
+        Op::Sll => cpu.x[rd!()] = rs1!() << (rs2!() & 63),
+        Op::Slt => cpu.x[rd!()] = u64::from((rs1!() as i64) < (rs2!() as i64)),
+        Op::Sltu => cpu.x[rd!()] = u64::from(rs1!() < rs2!()),
+        Op::Xor => cpu.x[rd!()] = rs1!() ^ rs2!(),
+        Op::Srl => cpu.x[rd!()] = rs1!() >> (rs2!() & 63),
+        Op::Sra => cpu.x[rd!()] = ((rs1!() as i64) >> (rs2!() & 63)) as u64,
+        Op::Or => cpu.x[rd!()] = rs1!() | rs2!(),
+        Op::And => cpu.x[rd!()] = rs1!() & rs2!(),
+        Op::Addiw | Op::AddiRv32 => cpu.x[rd!()] = sign_extend_32(rs1!().wrapping_add(imm!())),
+        Op::Slliw | Op::SlliRv32 => {
+            cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32) << (imm!() & 31)))
+        }
+        Op::Srliw | Op::SrliRv32 => {
+            cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32) >> (imm!() & 31)))
+        }
+        Op::Sraiw | Op::SraiRv32 => cpu.x[rd!()] = ((rs1!() as i32) >> (imm!() & 31)) as i64 as u64,
+        Op::Addw | Op::AddRv32 => cpu.x[rd!()] = sign_extend_32(rs1!().wrapping_add(rs2!())),
+        Op::Subw | Op::SubRv32 => cpu.x[rd!()] = sign_extend_32(rs1!().wrapping_sub(rs2!())),
+        Op::Sllw | Op::SllRv32 => {
+            cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32) << (rs2!() & 31)))
+        }
+        Op::Srlw | Op::SrlRv32 => {
+            cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32) >> (rs2!() & 31)))
+        }
+        Op::Sraw | Op::SraRv32 => cpu.x[rd!()] = ((rs1!() as i32) >> (rs2!() & 31)) as i64 as u64,
+        // A single hart that sees its own memory in order: fences have nothing to do.
+        Op::Fence => {}
+        Op::Mul => cpu.x[rd!()] = rs1!().wrapping_mul(rs2!()),
+        Op::Mulh => {
+            cpu.x[rd!()] = ((i128::from(rs1!() as i64) * i128::from(rs2!() as i64)) >> 64) as u64
+        }
+        Op::Mulhsu => {
+            cpu.x[rd!()] = ((i128::from(rs1!() as i64) * i128::from(rs2!())) >> 64) as u64
+        }
+        Op::Mulhu => cpu.x[rd!()] = ((u128::from(rs1!()) * u128::from(rs2!())) >> 64) as u64,
+        Op::Div => cpu.x[rd!()] = divide_signed(rs1!() as i64, rs2!() as i64) as u64,
+        Op::Divu => cpu.x[rd!()] = rs1!().checked_div(rs2!()).unwrap_or(u64::MAX),
+        Op::Rem => cpu.x[rd!()] = remainder_signed(rs1!() as i64, rs2!() as i64) as u64,
+        Op::Remu => cpu.x[rd!()] = rs1!().checked_rem(rs2!()).unwrap_or(rs1!()),
+        Op::Mulw | Op::MulRv32 => cpu.x[rd!()] = sign_extend_32(rs1!().wrapping_mul(rs2!())),
+        Op::Divw | Op::DivRv32 => {
+            cpu.x[rd!()] = divide_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64
+        }
+        Op::Divuw | Op::DivuRv32 => {
+            cpu.x[rd!()] = sign_extend_32(u64::from(
+                (rs1!() as u32)
+                    .checked_div(rs2!() as u32)
+                    .unwrap_or(u32::MAX),
+            ))
+        }
+        Op::Remw | Op::RemRv32 => {
+            cpu.x[rd!()] = remainder_signed_32(rs1!() as i32, rs2!() as i32) as i64 as u64
+        }
+        Op::Remuw | Op::RemuRv32 => {
+            cpu.x[rd!()] = sign_extend_32(u64::from(
+                (rs1!() as u32)
+                    .checked_rem(rs2!() as u32)
+                    .unwrap_or(rs1!() as u32),
+            ))
+        }
+        Op::LrW | Op::LrD => {
+            let size = if op == Op::LrW { 4 } else { 8 };
+            let addr = rs1!();
+            if !addr.is_multiple_of(size) {
+                return Some(Event::Other(Rare::Trap(
+                    pc!(),
+                    TrapKind::MisalignedAtomic { addr },
+                    unexecuted!(),
+                )));
+            }
+            let loaded = if size == 4 {
+                memory
+                    .load::<u32>(addr)
+                    .map(|v| sign_extend_32(u64::from(v)))
+            } else {
+                memory.load::<u64>(addr)
+            };
+            match loaded {
+                Ok(value) => {
+                    cpu.x[rd!()] = value;
+                    cpu.reservation = Some((addr, value));
+                }
+                Err(fault) => {
+                    return Some(Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!())))
+                }
+            }
+        }
+        Op::ScW | Op::ScD => {
+            let size = if op == Op::ScW { 4 } else { 8 };
+            let addr = rs1!();
+            if !addr.is_multiple_of(size) {
+                return Some(Event::Other(Rare::Trap(
+                    pc!(),
+                    TrapKind::MisalignedAtomic { addr },
+                    unexecuted!(),
+                )));
+            }
+            // Like qemu: SC succeeds while the reserved address still holds the value
+            // LR loaded.
+            let reserved = cpu.reservation.take();
+            let current = if size == 4 {
+                memory
+                    .load::<u32>(addr)
+                    .map(|v| sign_extend_32(u64::from(v)))
+            } else {
+                memory.load::<u64>(addr)
+            };
+            let current = match current {
+                Ok(value) => value,
+                Err(fault) => {
+                    return Some(Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!())))
+                }
+            };
+            let succeeded = reserved == Some((addr, current));
+            if succeeded {
+                let stored = if size == 4 {
+                    memory.store::<u32>(addr, rs2!() as u32)
+                } else {
+                    memory.store::<u64>(addr, rs2!())
+                };
+                if let Err(fault) = stored {
+                    return Some(Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!())));
+                }
+            }
+            cpu.x[rd!()] = u64::from(!succeeded);
+        }
+        Op::AmoswapW => atomic!(u32, |v: u32| sign_extend_32(u64::from(v)), |_old, new| new),
+        Op::AmoaddW => atomic!(
+            u32,
+            |v: u32| sign_extend_32(u64::from(v)),
+            |old: u32, new| old.wrapping_add(new)
+        ),
+        Op::AmoxorW => atomic!(
+            u32,
+            |v: u32| sign_extend_32(u64::from(v)),
+            |old: u32, new| old ^ new
+        ),
+        Op::AmoandW => atomic!(
+            u32,
+            |v: u32| sign_extend_32(u64::from(v)),
+            |old: u32, new| old & new
+        ),
+        Op::AmoorW => atomic!(
+            u32,
+            |v: u32| sign_extend_32(u64::from(v)),
+            |old: u32, new| old | new
+        ),
+        Op::AmominW => atomic!(
+            u32,
+            |v: u32| sign_extend_32(u64::from(v)),
+            |old: u32, new: u32| (old as i32).min(new as i32) as u32
+        ),
+        Op::AmomaxW => atomic!(
+            u32,
+            |v: u32| sign_extend_32(u64::from(v)),
+            |old: u32, new: u32| (old as i32).max(new as i32) as u32
+        ),
+        Op::AmominuW => atomic!(
+            u32,
+            |v: u32| sign_extend_32(u64::from(v)),
+            |old: u32, new| old.min(new)
+        ),
+        Op::AmomaxuW => atomic!(
+            u32,
+            |v: u32| sign_extend_32(u64::from(v)),
+            |old: u32, new| old.max(new)
+        ),
+        Op::AmoswapD => atomic!(u64, |v| v, |_old, new| new),
+        Op::AmoaddD => atomic!(u64, |v| v, |old: u64, new| old.wrapping_add(new)),
+        Op::AmoxorD => atomic!(u64, |v| v, |old: u64, new| old ^ new),
+        Op::AmoandD => atomic!(u64, |v| v, |old: u64, new| old & new),
+        Op::AmoorD => atomic!(u64, |v| v, |old: u64, new| old | new),
+        Op::AmominD => atomic!(
+            u64,
+            |v| v,
+            |old: u64, new: u64| (old as i64).min(new as i64) as u64
+        ),
+        Op::AmomaxD => atomic!(
+            u64,
+            |v| v,
+            |old: u64, new: u64| (old as i64).max(new as i64) as u64
+        ),
+        Op::AmominuD => atomic!(u64, |v| v, |old: u64, new| old.min(new)),
+        Op::AmomaxuD => atomic!(u64, |v| v, |old: u64, new| old.max(new)),
+
+        // F
+        Op::Flw => {
+            let addr = rs1!().wrapping_add(imm!());
+            match memory.load::<u32>(addr) {
+                Ok(bits) => cpu.f[frd!()] = float::box_s(bits),
+                Err(fault) => {
+                    return Some(Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!())))
+                }
+            }
+        }
+        Op::Fsw => {
+            let addr = rs1!().wrapping_add(imm!());
+            if let Err(fault) = memory.store::<u32>(addr, fs2!() as u32) {
+                return Some(Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!())));
+            }
+        }
+        Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
+            let rm = rounding!();
+            let fs3 = float::unbox_s(cpu.f[usize::from(insn.rs3())]);
+            let (negate_product, negate_addend) = fma_signs(op);
+            let result = float::fma_s(
+                float::unbox_s(fs1!()),
+                float::unbox_s(fs2!()),
+                fs3,
+                negate_product,
+                negate_addend,
+                rm,
+                &mut cpu.fflags,
+            );
+            cpu.f[frd!()] = float::box_s(result);
+        }
+        Op::FaddS => single_arithmetic!(float::add_s),
+        Op::FsubS => single_arithmetic!(float::sub_s),
+        Op::FmulS => single_arithmetic!(float::mul_s),
+        Op::FdivS => single_arithmetic!(float::div_s),
+        Op::FsqrtS => {
+            let rm = rounding!();
+            cpu.f[frd!()] =
+                float::box_s(float::sqrt_s(float::unbox_s(fs1!()), rm, &mut cpu.fflags));
+        }
+        Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS => {
+            const SIGN: u32 = 1 << 31;
+            let (a, b) = single_operands!();
+            let sign = match op {
+                Op::FsgnjS => b & SIGN,
+                Op::FsgnjnS => !b & SIGN,
+                _ => (a ^ b) & SIGN,
+            };
+            cpu.f[frd!()] = float::box_s((a & !SIGN) | sign);
+        }
+        Op::FminS => {
+            let (a, b) = single_operands!();
+            cpu.f[frd!()] = float::box_s(float::min_s(a, b, &mut cpu.fflags));
+        }
+        Op::FmaxS => {
+            let (a, b) = single_operands!();
+            cpu.f[frd!()] = float::box_s(float::max_s(a, b, &mut cpu.fflags));
+        }
+        Op::FcvtWS | Op::FcvtWuS | Op::FcvtLS | Op::FcvtLuS => {
+            let rm = rounding!();
+            let value = float::unbox_s(fs1!());
+            cpu.x[rd!()] = match op {
+                Op::FcvtWS => float::to_i32_s(value, rm, &mut cpu.fflags),
+                Op::FcvtWuS => float::to_u32_s(value, rm, &mut cpu.fflags),
+                Op::FcvtLS => float::to_i64_s(value, rm, &mut cpu.fflags),
+                _ => float::to_u64_s(value, rm, &mut cpu.fflags),
+            };
+        }
+        Op::FmvXW => cpu.x[rd!()] = sign_extend_32(fs1!() & 0xffff_ffff),
+        Op::FeqS => {
+            let (a, b) = single_operands!();
+            cpu.x[rd!()] = u64::from(float::eq_s(a, b, &mut cpu.fflags));
+        }
+        Op::FltS => {
+            let (a, b) = single_operands!();
+            cpu.x[rd!()] = u64::from(float::lt_s(a, b, &mut cpu.fflags));
+        }
+        Op::FleS => {
+            let (a, b) = single_operands!();
+            cpu.x[rd!()] = u64::from(float::le_s(a, b, &mut cpu.fflags));
+        }
+        Op::FclassS => cpu.x[rd!()] = float::classify_s(float::unbox_s(fs1!())),
+        Op::FcvtSW | Op::FcvtSWu | Op::FcvtSL | Op::FcvtSLu => {
+            let rm = rounding!();
+            let result = match op {
+                Op::FcvtSW => float::from_i32_s(rs1!(), rm, &mut cpu.fflags),
+                Op::FcvtSWu => float::from_u32_s(rs1!(), rm, &mut cpu.fflags),
+                Op::FcvtSL => float::from_i64_s(rs1!(), rm, &mut cpu.fflags),
+                _ => float::from_u64_s(rs1!(), rm, &mut cpu.fflags),
+            };
+            cpu.f[frd!()] = float::box_s(result);
+        }
+        Op::FmvWX => cpu.f[frd!()] = float::box_s(rs1!() as u32),
+
+        // D
+        Op::Fld => {
+            let addr = rs1!().wrapping_add(imm!());
+            match memory.load::<u64>(addr) {
+                Ok(bits) => cpu.f[frd!()] = bits,
+                Err(fault) => {
+                    return Some(Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!())))
+                }
+            }
+        }
+        Op::Fsd => {
+            let addr = rs1!().wrapping_add(imm!());
+            if let Err(fault) = memory.store::<u64>(addr, fs2!()) {
+                return Some(Event::Other(Rare::MemoryFault(fault, pc!(), unexecuted!())));
+            }
+        }
+        Op::FmaddD | Op::FmsubD | Op::FnmsubD | Op::FnmaddD => {
+            let rm = rounding!();
+            let fs3 = cpu.f[usize::from(insn.rs3())];
+            let (negate_product, negate_addend) = fma_signs(op);
+            cpu.f[frd!()] = float::fma_d(
+                fs1!(),
+                fs2!(),
+                fs3,
+                negate_product,
+                negate_addend,
+                rm,
+                &mut cpu.fflags,
+            );
+        }
+        Op::FaddD => double_arithmetic!(float::add_d),
+        Op::FsubD => double_arithmetic!(float::sub_d),
+        Op::FmulD => double_arithmetic!(float::mul_d),
+        Op::FdivD => double_arithmetic!(float::div_d),
+        Op::FsqrtD => {
+            let rm = rounding!();
+            cpu.f[frd!()] = float::sqrt_d(fs1!(), rm, &mut cpu.fflags);
+        }
+        Op::FsgnjD | Op::FsgnjnD | Op::FsgnjxD => {
+            const SIGN: u64 = 1 << 63;
+            let sign = match op {
+                Op::FsgnjD => fs2!() & SIGN,
+                Op::FsgnjnD => !fs2!() & SIGN,
+                _ => (fs1!() ^ fs2!()) & SIGN,
+            };
+            cpu.f[frd!()] = (fs1!() & !SIGN) | sign;
+        }
+        Op::FminD => cpu.f[frd!()] = float::min_d(fs1!(), fs2!(), &mut cpu.fflags),
+        Op::FmaxD => cpu.f[frd!()] = float::max_d(fs1!(), fs2!(), &mut cpu.fflags),
+        Op::FcvtSD => {
+            let rm = rounding!();
+            cpu.f[frd!()] = float::box_s(float::d_to_s(fs1!(), rm, &mut cpu.fflags));
+        }
+        Op::FcvtDS => {
+            // Exact, but the rounding-mode field must still be valid.
+            let _ = rounding!();
+            cpu.f[frd!()] = float::s_to_d(float::unbox_s(fs1!()), &mut cpu.fflags);
+        }
+        Op::FcvtWD | Op::FcvtWuD | Op::FcvtLD | Op::FcvtLuD => {
+            let rm = rounding!();
+            cpu.x[rd!()] = match op {
+                Op::FcvtWD => float::to_i32_d(fs1!(), rm, &mut cpu.fflags),
+                Op::FcvtWuD => float::to_u32_d(fs1!(), rm, &mut cpu.fflags),
+                Op::FcvtLD => float::to_i64_d(fs1!(), rm, &mut cpu.fflags),
+                _ => float::to_u64_d(fs1!(), rm, &mut cpu.fflags),
+            };
+        }
+        Op::FmvXD => cpu.x[rd!()] = fs1!(),
+        Op::FeqD => cpu.x[rd!()] = u64::from(float::eq_d(fs1!(), fs2!(), &mut cpu.fflags)),
+        Op::FltD => cpu.x[rd!()] = u64::from(float::lt_d(fs1!(), fs2!(), &mut cpu.fflags)),
+        Op::FleD => cpu.x[rd!()] = u64::from(float::le_d(fs1!(), fs2!(), &mut cpu.fflags)),
+        Op::FclassD => cpu.x[rd!()] = float::classify_d(fs1!()),
+        Op::FcvtDW | Op::FcvtDWu | Op::FcvtDL | Op::FcvtDLu => {
+            let rm = rounding!();
+            cpu.f[frd!()] = match op {
+                Op::FcvtDW => float::from_i32_d(rs1!(), rm, &mut cpu.fflags),
+                Op::FcvtDWu => float::from_u32_d(rs1!(), rm, &mut cpu.fflags),
+                Op::FcvtDL => float::from_i64_d(rs1!(), rm, &mut cpu.fflags),
+                _ => float::from_u64_d(rs1!(), rm, &mut cpu.fflags),
+            };
+        }
+        Op::FmvDX => cpu.f[frd!()] = rs1!(),
+
+        // RV32 M: the high halves of 32 × 32-bit products (operands are sign-extended).
+        Op::MulhRv32 => {
+            cpu.x[rd!()] = sign_extend_32(((rs1!() as i64 * rs2!() as i64) >> 32) as u64)
+        }
+        Op::MulhsuRv32 => {
+            cpu.x[rd!()] = sign_extend_32(((rs1!() as i64 * i64::from(rs2!() as u32)) >> 32) as u64)
+        }
+        Op::MulhuRv32 => {
+            cpu.x[rd!()] =
+                sign_extend_32((u64::from(rs1!() as u32) * u64::from(rs2!() as u32)) >> 32)
+        }
+
+        // Zba
+        Op::AddUw => cpu.x[rd!()] = rs2!().wrapping_add(rs1!() & 0xffff_ffff),
+        Op::Sh1add => cpu.x[rd!()] = rs2!().wrapping_add(rs1!() << 1),
+        Op::Sh2add => cpu.x[rd!()] = rs2!().wrapping_add(rs1!() << 2),
+        Op::Sh3add => cpu.x[rd!()] = rs2!().wrapping_add(rs1!() << 3),
+        Op::Sh1addUw => cpu.x[rd!()] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 1),
+        Op::Sh2addUw => cpu.x[rd!()] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 2),
+        Op::Sh3addUw => cpu.x[rd!()] = rs2!().wrapping_add((rs1!() & 0xffff_ffff) << 3),
+        Op::SlliUw => cpu.x[rd!()] = (rs1!() & 0xffff_ffff) << (imm!() & 63),
+        Op::Sh1addRv32 => cpu.x[rd!()] = sign_extend_32(rs2!().wrapping_add(rs1!() << 1)),
+        Op::Sh2addRv32 => cpu.x[rd!()] = sign_extend_32(rs2!().wrapping_add(rs1!() << 2)),
+        Op::Sh3addRv32 => cpu.x[rd!()] = sign_extend_32(rs2!().wrapping_add(rs1!() << 3)),
+
+        // Zbb
+        Op::Andn => cpu.x[rd!()] = rs1!() & !rs2!(),
+        Op::Orn => cpu.x[rd!()] = rs1!() | !rs2!(),
+        Op::Xnor => cpu.x[rd!()] = !(rs1!() ^ rs2!()),
+        Op::Clz => cpu.x[rd!()] = u64::from(rs1!().leading_zeros()),
+        Op::Ctz => cpu.x[rd!()] = u64::from(rs1!().trailing_zeros()),
+        Op::Cpop => cpu.x[rd!()] = u64::from(rs1!().count_ones()),
+        Op::Clzw | Op::ClzRv32 => cpu.x[rd!()] = u64::from((rs1!() as u32).leading_zeros()),
+        Op::Ctzw | Op::CtzRv32 => cpu.x[rd!()] = u64::from((rs1!() as u32).trailing_zeros()),
+        Op::Cpopw | Op::CpopRv32 => cpu.x[rd!()] = u64::from((rs1!() as u32).count_ones()),
+        Op::Max => cpu.x[rd!()] = (rs1!() as i64).max(rs2!() as i64) as u64,
+        Op::Maxu => cpu.x[rd!()] = rs1!().max(rs2!()),
+        Op::Min => cpu.x[rd!()] = (rs1!() as i64).min(rs2!() as i64) as u64,
+        Op::Minu => cpu.x[rd!()] = rs1!().min(rs2!()),
+        Op::SextB => cpu.x[rd!()] = rs1!() as i8 as i64 as u64,
+        Op::SextH => cpu.x[rd!()] = rs1!() as i16 as i64 as u64,
+        Op::ZextH => cpu.x[rd!()] = rs1!() & 0xffff,
+        Op::Rol => cpu.x[rd!()] = rs1!().rotate_left((rs2!() & 63) as u32),
+        Op::Ror => cpu.x[rd!()] = rs1!().rotate_right((rs2!() & 63) as u32),
+        Op::Rori => cpu.x[rd!()] = rs1!().rotate_right((imm!() & 63) as u32),
+        Op::Rolw | Op::RolRv32 => {
+            cpu.x[rd!()] =
+                sign_extend_32(u64::from((rs1!() as u32).rotate_left((rs2!() & 31) as u32)))
+        }
+        Op::Rorw | Op::RorRv32 => {
+            cpu.x[rd!()] = sign_extend_32(u64::from(
+                (rs1!() as u32).rotate_right((rs2!() & 31) as u32),
+            ))
+        }
+        Op::Roriw | Op::RoriRv32 => {
+            cpu.x[rd!()] = sign_extend_32(u64::from(
+                (rs1!() as u32).rotate_right((imm!() & 31) as u32),
+            ))
+        }
+        Op::OrcB => cpu.x[rd!()] = or_combine_bytes(rs1!()),
+        Op::Rev8 => cpu.x[rd!()] = rs1!().swap_bytes(),
+        Op::Rev8Rv32 => cpu.x[rd!()] = sign_extend_32(u64::from((rs1!() as u32).swap_bytes())),
+
+        // Zbc
+        Op::Clmul => cpu.x[rd!()] = carryless_product(rs1!(), rs2!()) as u64,
+        Op::Clmulh => cpu.x[rd!()] = (carryless_product(rs1!(), rs2!()) >> 64) as u64,
+        Op::Clmulr => cpu.x[rd!()] = (carryless_product(rs1!(), rs2!()) >> 63) as u64,
+        Op::ClmulRv32 => cpu.x[rd!()] = sign_extend_32(carryless_product_32(rs1!(), rs2!())),
+        Op::ClmulhRv32 => cpu.x[rd!()] = sign_extend_32(carryless_product_32(rs1!(), rs2!()) >> 32),
+        Op::ClmulrRv32 => cpu.x[rd!()] = sign_extend_32(carryless_product_32(rs1!(), rs2!()) >> 31),
+
+        // Zbs: the bit index is taken modulo XLEN.
+        Op::Bclr => cpu.x[rd!()] = rs1!() & !(1 << (rs2!() & 63)),
+        Op::Bclri => cpu.x[rd!()] = rs1!() & !(1 << (imm!() & 63)),
+        Op::Bext => cpu.x[rd!()] = (rs1!() >> (rs2!() & 63)) & 1,
+        Op::Bexti => cpu.x[rd!()] = (rs1!() >> (imm!() & 63)) & 1,
+        Op::Binv => cpu.x[rd!()] = rs1!() ^ (1 << (rs2!() & 63)),
+        Op::Binvi => cpu.x[rd!()] = rs1!() ^ (1 << (imm!() & 63)),
+        Op::Bset => cpu.x[rd!()] = rs1!() | (1 << (rs2!() & 63)),
+        Op::Bseti => cpu.x[rd!()] = rs1!() | (1 << (imm!() & 63)),
+        Op::BclrRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() & !(1 << (rs2!() & 31))),
+        Op::BclriRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() & !(1 << (imm!() & 31))),
+        Op::BextRv32 => cpu.x[rd!()] = (rs1!() >> (rs2!() & 31)) & 1,
+        Op::BinvRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() ^ (1 << (rs2!() & 31))),
+        Op::BinviRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() ^ (1 << (imm!() & 31))),
+        Op::BsetRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() | (1 << (rs2!() & 31))),
+        Op::BsetiRv32 => cpu.x[rd!()] = sign_extend_32(rs1!() | (1 << (imm!() & 31))),
+
+        // Zicond
+        Op::CzeroEqz => cpu.x[rd!()] = if rs2!() == 0 { 0 } else { rs1!() },
+        Op::CzeroNez => cpu.x[rd!()] = if rs2!() != 0 { 0 } else { rs1!() },
+
+        // Block-ending ops that need the whole machine.
+        Op::Ecall => return Some(Event::Other(Rare::Ecall(pc!()))),
+        Op::Ebreak => {
+            return Some(Event::Other(Rare::Trap(
+                pc!(),
+                TrapKind::Breakpoint,
+                unexecuted!(),
+            )))
+        }
+        // Code is immutable and decoded once, so there is no instruction cache to sync.
+        Op::FenceI => return Some(Event::Next(index + 1)),
+        Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
+            if float_csr_instruction(cpu, insn) {
+                return Some(Event::Next(index + 1));
+            }
+            return Some(Event::Other(Rare::Csr(pc!())));
+        }
+        Op::Illegal => return Some(Event::Other(Rare::Illegal(pc!(), unexecuted!()))),
+        Op::HostFunction => return Some(Event::Other(Rare::HostFunction(pc!(), insn.imm as u8))),
+        Op::FallThrough => return Some(Event::Jump(code_start.wrapping_add(imm!()))),
+    }
+    None
 }
 
 impl Machine {

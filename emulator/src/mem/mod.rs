@@ -129,6 +129,18 @@ const INVALID_TLB_ENTRY: TlbEntry = TlbEntry {
 };
 const TLB_ENTRIES: usize = 64;
 
+/// Where `tlb` maps the `size` bytes at `addr` (within one page) on the host, if it does.
+#[inline(always)]
+fn cached(tlb: &[TlbEntry; TLB_ENTRIES], addr: u64, size: usize) -> Option<*mut u8> {
+    let page_number = addr >> PAGE_SHIFT;
+    let offset = (addr & PAGE_OFFSET_MASK) as usize;
+    let entry = tlb[page_number as usize % TLB_ENTRIES];
+    // SAFETY: a valid TLB entry points at a live page of PAGE_BYTES bytes (see the fields'
+    // comments), and offset + size <= PAGE_BYTES keeps the pointer inside it.
+    (entry.page_number == page_number && offset + size <= PAGE_BYTES)
+        .then(|| unsafe { entry.host_page.add(offset) })
+}
+
 /// The memory of one machine.
 pub struct Memory {
     regions: Arc<Vec<Region>>,
@@ -173,6 +185,17 @@ pub trait Scalar: Copy {
     const SIZE: usize;
     fn from_le(bytes: &[u8]) -> Self;
     fn write_le(self, bytes: &mut [u8]);
+    /// Reads the value at `host`, with no local copy on the stack (whose address would
+    /// escape in unoptimized code and keep the threaded dispatch from jumping on).
+    ///
+    /// # Safety
+    /// `host` must point at `SIZE` readable bytes.
+    unsafe fn read_le(host: *const u8) -> Self;
+    /// Writes the value at `host`, as `read_le` reads it.
+    ///
+    /// # Safety
+    /// `host` must point at `SIZE` writable bytes.
+    unsafe fn store_le(self, host: *mut u8);
 }
 
 macro_rules! impl_scalar {
@@ -188,6 +211,18 @@ macro_rules! impl_scalar {
             #[inline(always)]
             fn write_le(self, bytes: &mut [u8]) {
                 bytes[..Self::SIZE].copy_from_slice(&self.to_le_bytes());
+            }
+            #[inline(always)]
+            unsafe fn read_le(host: *const u8) -> Self {
+                // SAFETY: the caller guarantees SIZE readable bytes; a byte array needs no
+                // alignment.
+                <$t>::from_le_bytes(unsafe { *host.cast::<[u8; core::mem::size_of::<$t>()]>() })
+            }
+            #[inline(always)]
+            unsafe fn store_le(self, host: *mut u8) {
+                // SAFETY: the caller guarantees SIZE writable bytes; a byte array needs no
+                // alignment.
+                unsafe { *host.cast::<[u8; core::mem::size_of::<$t>()]>() = self.to_le_bytes() }
             }
         }
     )*};
@@ -542,17 +577,22 @@ impl Memory {
     /// them; only atomics insist on alignment, and check it themselves.
     #[inline(always)]
     pub fn load<T: Scalar>(&mut self, addr: u64) -> Result<T, MemoryFault> {
-        let page_number = addr >> PAGE_SHIFT;
-        let offset = (addr & PAGE_OFFSET_MASK) as usize;
-        let entry = self.read_tlb[page_number as usize % TLB_ENTRIES];
-        if entry.page_number == page_number && offset + T::SIZE <= PAGE_BYTES {
-            // SAFETY: a valid TLB entry points at a live page of PAGE_BYTES bytes (see the
-            // field comment), and offset + T::SIZE <= PAGE_BYTES keeps the read inside it.
-            let bytes =
-                unsafe { core::slice::from_raw_parts(entry.host_page.add(offset), T::SIZE) };
-            return Ok(T::from_le(bytes));
+        if let Some(host) = cached(&self.read_tlb, addr, T::SIZE) {
+            // SAFETY: `cached` gives a pointer with T::SIZE bytes of a live page behind it.
+            return Ok(unsafe { T::read_le(host) });
         }
         self.load_slow(addr)
+    }
+
+    /// Whether a `size`-byte `access` at `addr` hits the TLB, so `load` or `store` will not
+    /// take its slow path.
+    #[inline(always)]
+    pub fn hits_tlb(&self, addr: u64, size: usize, access: Access) -> bool {
+        let tlb = match access {
+            Access::Read => &self.read_tlb,
+            Access::Write => &self.write_tlb,
+        };
+        cached(tlb, addr, size).is_some()
     }
 
     #[cold]
@@ -573,15 +613,10 @@ impl Memory {
     /// Stores a little-endian value.
     #[inline(always)]
     pub fn store<T: Scalar>(&mut self, addr: u64, value: T) -> Result<(), MemoryFault> {
-        let page_number = addr >> PAGE_SHIFT;
-        let offset = (addr & PAGE_OFFSET_MASK) as usize;
-        let entry = self.write_tlb[page_number as usize % TLB_ENTRIES];
-        if entry.page_number == page_number && offset + T::SIZE <= PAGE_BYTES {
+        if let Some(host) = cached(&self.write_tlb, addr, T::SIZE) {
             // SAFETY: write TLB entries point at live pages owned by this memory, which
-            // nothing else references mutably; offset + T::SIZE <= PAGE_BYTES.
-            let bytes =
-                unsafe { core::slice::from_raw_parts_mut(entry.host_page.add(offset), T::SIZE) };
-            value.write_le(bytes);
+            // nothing else references mutably; `cached` leaves T::SIZE bytes of the page.
+            unsafe { value.store_le(host) };
             return Ok(());
         }
         self.store_slow(addr, value)

@@ -1,0 +1,308 @@
+//! Threaded dispatch, for optimized native builds (`build.rs` sets `threaded_dispatch`).
+//!
+//! Every op has a handler of its own: `execute` with the op a constant, so only that op's
+//! code is left. A handler ends by calling the next entry's handler with the same
+//! arguments, which the optimizer turns into a jump (a sibling call). So the machine's
+//! state lives in argument registers from op to op instead of being spilled around one big
+//! `match`, and each op has its own indirect jump for the branch predictor to learn.
+//! Blocks are still charged on entry, exactly as in the `match` loop, which profiled runs and
+//! wasm32 keep using. A chain of handlers returns only where the `match` loop would leave
+//! `run_decoded`.
+
+use core::slice;
+
+use super::{execute, Decoded, Event, Exit, Rare};
+use crate::decode::{Insn, Op};
+use crate::machine::{Cpu, Machine, Stop};
+use crate::mem::{Access, Memory};
+use crate::program::Program;
+
+/// What a chain of handlers shares that the hot path reads rarely (so it is not an argument
+/// register), and how the chain ended.
+struct Chain<'a> {
+    program: &'a Program,
+    code_start: u64,
+    /// The chain ends at a block entry where the stack pointer is below this (see
+    /// `MAX_CHAIN_STACK`).
+    stack_floor: usize,
+    end: ChainEnd,
+}
+
+/// Why a chain of handlers returned.
+enum ChainEnd {
+    /// The block at this entry does not fit in what is left of the budget.
+    Budget(usize),
+    /// The chain grew the stack by more than `MAX_CHAIN_STACK`, and goes on afresh from the
+    /// block at this entry.
+    Deep(usize),
+    /// A jump to an address where no decoded instruction starts.
+    Undecoded(u64),
+    Rare(Rare),
+}
+
+/// A handler: runs entry `index` of the code at `code` (and, by jumping on, everything up to
+/// the end of the chain) with `left` instructions of budget; returns what is left.
+type Handler = fn(&mut Cpu, &mut Memory, &mut Chain, *const Insn, usize, u64) -> u64;
+
+impl Machine {
+    /// `run_decoded` by threaded dispatch.
+    #[inline(always)]
+    pub(super) fn run_threaded(&mut self, pc: u64, limit: u64) -> Decoded {
+        let program = &*self.program;
+        let Some(left) = limit.checked_sub(self.instret) else {
+            return Decoded::Exit(Exit::Stop(Stop::BudgetExhausted));
+        };
+        let Some(index) = program.index_of(pc) else {
+            return Decoded::Undecoded(pc);
+        };
+        let mut chain = Chain {
+            program,
+            code_start: program.code_start,
+            stack_floor: stack_pointer().saturating_sub(MAX_CHAIN_STACK),
+            end: ChainEnd::Budget(index),
+        };
+        let code = program.code.as_ptr();
+        let mut left = left;
+        let mut index = index;
+        loop {
+            left = enter(
+                &mut self.cpu,
+                &mut self.memory,
+                &mut chain,
+                code,
+                index,
+                left,
+            );
+            match chain.end {
+                ChainEnd::Deep(next) => index = next,
+                ChainEnd::Budget(index) => {
+                    self.instret = limit - left;
+                    self.cpu.pc = program.code_start + u64::from(program.code[index].offset);
+                    return Decoded::Exit(Exit::Stop(Stop::BudgetExhausted));
+                }
+                ChainEnd::Undecoded(pc) => {
+                    self.instret = limit - left;
+                    return Decoded::Undecoded(pc);
+                }
+                ChainEnd::Rare(event) => {
+                    self.instret = limit - left;
+                    return Decoded::Rare(event);
+                }
+            }
+        }
+    }
+}
+
+/// How much stack a chain of handlers may use. Handlers jump on without growing it, as long
+/// as the compiler makes their calls to the next handler jumps, which nothing guarantees
+/// (`become` is not stable yet); past this, `enter` ends the chain and the run goes on from a
+/// fresh one. So the stack stays bounded whatever the compiler does: a host thread's stack
+/// (varnishd's are small) can never overflow on a guest's loop.
+const MAX_CHAIN_STACK: usize = 16 << 10;
+
+/// The stack pointer, read without touching memory.
+#[inline(always)]
+fn stack_pointer() -> usize {
+    let pointer: usize;
+    // SAFETY: copies the stack pointer register into a general one; nothing else.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        core::arch::asm!("mov {}, rsp", out(reg) pointer, options(nomem, nostack, preserves_flags));
+    }
+    // SAFETY: as above.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        core::arch::asm!("mov {}, sp", out(reg) pointer, options(nomem, nostack, preserves_flags));
+    }
+    pointer
+}
+
+/// Enters the block at entry `index`: charges it whole, as the `match` loop does, then runs it.
+#[inline(always)]
+fn enter(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    chain: &mut Chain,
+    code: *const Insn,
+    index: usize,
+    left: u64,
+) -> u64 {
+    // SAFETY: `index` is an entry of the program's code: from `index_of`, or a block end's
+    // next entry, which `execute` gives only as the index of an entry.
+    let block = u64::from(unsafe { (*code.add(index)).block_rest });
+    if stack_pointer() < chain.stack_floor {
+        debug_assert!(false, "a handler called the next instead of jumping to it");
+        chain.end = ChainEnd::Deep(index);
+        return left;
+    }
+    if block > left {
+        chain.end = ChainEnd::Budget(index);
+        return left;
+    }
+    dispatch(cpu, memory, chain, code, index, left - block)
+}
+
+/// Jumps to the handler of entry `index`.
+#[inline(always)]
+fn dispatch(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    chain: &mut Chain,
+    code: *const Insn,
+    index: usize,
+    left: u64,
+) -> u64 {
+    // SAFETY: as in `enter`; within a block, the next entry exists because the code ends with
+    // a `FallThrough`, which ends every block.
+    let op = unsafe { (*code.add(index)).op };
+    HANDLERS[usize::from(op as u8)](cpu, memory, chain, code, index, left)
+}
+
+/// The handler of the op numbered `OP` (numbers no op has are never dispatched to).
+fn handler<const OP: u8>(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    chain: &mut Chain,
+    code: *const Insn,
+    index: usize,
+    left: u64,
+) -> u64 {
+    // A load or store that misses the TLB runs in a handler of its own, so the common hit
+    // has no slow path whose call would make this one save registers on every run.
+    if let Some((size, access)) = const { plain_access(numbered::<OP>()) } {
+        // SAFETY: as in `dispatch`.
+        let insn = unsafe { &*code.add(index) };
+        let addr = cpu.x[usize::from(insn.rs1) & 31].wrapping_add(insn.imm as i64 as u64);
+        if !memory.hits_tlb(addr, size, access) {
+            return tlb_miss::<OP>(cpu, memory, chain, code, index, left);
+        }
+    }
+    run_op::<OP>(cpu, memory, chain, code, index, left)
+}
+
+#[cold]
+#[inline(never)]
+fn tlb_miss<const OP: u8>(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    chain: &mut Chain,
+    code: *const Insn,
+    index: usize,
+    left: u64,
+) -> u64 {
+    run_op::<OP>(cpu, memory, chain, code, index, left)
+}
+
+/// Runs entry `index`, whose op is numbered `OP`, and jumps on to the next.
+#[inline(always)]
+fn run_op<const OP: u8>(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    chain: &mut Chain,
+    code: *const Insn,
+    index: usize,
+    left: u64,
+) -> u64 {
+    // SAFETY: `code` is the program's code, which `chain.program` borrows.
+    let entries = unsafe { slice::from_raw_parts(code, chain.program.code.len()) };
+    match execute(
+        numbered::<OP>(),
+        cpu,
+        memory,
+        entries,
+        chain.code_start,
+        index,
+    ) {
+        None => dispatch(cpu, memory, chain, code, index + 1, left),
+        Some(Event::Next(next)) => enter(cpu, memory, chain, code, next, left),
+        Some(Event::Jump(target)) => match chain.program.index_of(target) {
+            Some(next) => enter(cpu, memory, chain, code, next, left),
+            None => {
+                chain.end = ChainEnd::Undecoded(target);
+                left
+            }
+        },
+        Some(Event::Other(event)) => {
+            chain.end = ChainEnd::Rare(event);
+            left
+        }
+    }
+}
+
+/// The op numbered `OP`; `Illegal` for numbers no op has.
+const fn numbered<const OP: u8>() -> Op {
+    if (OP as usize) < Op::ALL.len() {
+        Op::ALL[OP as usize]
+    } else {
+        Op::Illegal
+    }
+}
+
+/// The size and direction of the memory access of a load or store whose handler checks the
+/// TLB first (`handler`); atomics and the rest run their slow path in line.
+const fn plain_access(op: Op) -> Option<(usize, Access)> {
+    match op {
+        Op::Lb | Op::Lbu => Some((1, Access::Read)),
+        Op::Lh | Op::Lhu => Some((2, Access::Read)),
+        Op::Lw | Op::Lwu | Op::Flw => Some((4, Access::Read)),
+        Op::Ld | Op::Fld => Some((8, Access::Read)),
+        Op::Sb => Some((1, Access::Write)),
+        Op::Sh => Some((2, Access::Write)),
+        Op::Sw | Op::Fsw => Some((4, Access::Write)),
+        Op::Sd | Op::Fsd => Some((8, Access::Write)),
+        _ => None,
+    }
+}
+
+/// Sixteen handlers, from op number `$base`.
+macro_rules! sixteen_handlers {
+    ($base:literal) => {
+        [
+            handler::<{ $base }>,
+            handler::<{ $base + 1 }>,
+            handler::<{ $base + 2 }>,
+            handler::<{ $base + 3 }>,
+            handler::<{ $base + 4 }>,
+            handler::<{ $base + 5 }>,
+            handler::<{ $base + 6 }>,
+            handler::<{ $base + 7 }>,
+            handler::<{ $base + 8 }>,
+            handler::<{ $base + 9 }>,
+            handler::<{ $base + 10 }>,
+            handler::<{ $base + 11 }>,
+            handler::<{ $base + 12 }>,
+            handler::<{ $base + 13 }>,
+            handler::<{ $base + 14 }>,
+            handler::<{ $base + 15 }>,
+        ]
+    };
+}
+
+/// A handler for every possible op number, so an op's `u8` indexes it without a check.
+static HANDLERS: [Handler; 256] = {
+    let rows: [[Handler; 16]; 16] = [
+        sixteen_handlers!(0),
+        sixteen_handlers!(16),
+        sixteen_handlers!(32),
+        sixteen_handlers!(48),
+        sixteen_handlers!(64),
+        sixteen_handlers!(80),
+        sixteen_handlers!(96),
+        sixteen_handlers!(112),
+        sixteen_handlers!(128),
+        sixteen_handlers!(144),
+        sixteen_handlers!(160),
+        sixteen_handlers!(176),
+        sixteen_handlers!(192),
+        sixteen_handlers!(208),
+        sixteen_handlers!(224),
+        sixteen_handlers!(240),
+    ];
+    let mut table = [rows[0][0]; 256];
+    let mut number = 0;
+    while number < 256 {
+        table[number] = rows[number / 16][number % 16];
+        number += 1;
+    }
+    table
+};
