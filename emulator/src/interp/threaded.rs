@@ -239,7 +239,8 @@ const fn numbered<const OP: u8>() -> Op {
 }
 
 /// The size and direction of the memory access of a load or store whose handler checks the
-/// TLB first (`handler`); atomics and the rest run their slow path in line.
+/// TLB first (`handler`); atomics and the rest run their slow path in line. Only speed
+/// depends on this: `execute` checks the access again either way.
 const fn plain_access(op: Op) -> Option<(usize, Access)> {
     match op {
         Op::Lb | Op::Lbu => Some((1, Access::Read)),
