@@ -77,6 +77,15 @@ pub unsafe fn add_directors(ctx: *const ffi::vrt_ctx, state: &mut VclState) -> R
     if state.vm_backend.0.is_null() || state.update_backend.0.is_null() {
         return Err("riscv: Varnish refused to add the VMOD's backends".into());
     }
+    // Static, as VCL-declared backends are: they live as long as the VCL, so setting
+    // req.backend_hint to one on every request takes no reference, which is a lock shared by
+    // all worker threads. In a profile of varnishd serving hello hits, VRT_Assign_Backend
+    // fell from 1.5% of its CPU to 0.1%.
+    // SAFETY: directors just added, not assigned anywhere yet.
+    unsafe {
+        ffi::VRT_StaticDirector(state.vm_backend.0);
+        ffi::VRT_StaticDirector(state.update_backend.0);
+    }
     Ok(())
 }
 
