@@ -203,16 +203,11 @@ fn run_op<const OP: u8>(
     index: usize,
     left: u64,
 ) -> u64 {
+    // A constant, so `execute` keeps only this op's arm.
+    let op = const { numbered::<OP>() };
     // SAFETY: `code` is the program's code, which `chain.program` borrows.
     let entries = unsafe { slice::from_raw_parts(code, chain.program.code.len()) };
-    match execute(
-        numbered::<OP>(),
-        cpu,
-        memory,
-        entries,
-        chain.code_start,
-        index,
-    ) {
+    match execute(op, cpu, memory, entries, chain.code_start, index) {
         None => dispatch(cpu, memory, chain, code, index + 1, left),
         Some(Event::Next(next)) => enter(cpu, memory, chain, code, next, left),
         Some(Event::Jump(target)) => match chain.program.index_of(target) {
