@@ -183,8 +183,6 @@ impl fmt::Debug for Memory {
 /// A value the guest can load or store: little-endian, 1 to 8 bytes.
 pub trait Scalar: Copy {
     const SIZE: usize;
-    fn from_le(bytes: &[u8]) -> Self;
-    fn write_le(self, bytes: &mut [u8]);
     /// Reads the value at `host`, with no local copy on the stack (whose address would
     /// escape in unoptimized code and keep the threaded dispatch from jumping on).
     ///
@@ -202,16 +200,6 @@ macro_rules! impl_scalar {
     ($($t:ty),*) => {$(
         impl Scalar for $t {
             const SIZE: usize = core::mem::size_of::<$t>();
-            #[inline(always)]
-            fn from_le(bytes: &[u8]) -> Self {
-                let mut raw = [0u8; core::mem::size_of::<$t>()];
-                raw.copy_from_slice(&bytes[..Self::SIZE]);
-                <$t>::from_le_bytes(raw)
-            }
-            #[inline(always)]
-            fn write_le(self, bytes: &mut [u8]) {
-                bytes[..Self::SIZE].copy_from_slice(&self.to_le_bytes());
-            }
             #[inline(always)]
             unsafe fn read_le(host: *const u8) -> Self {
                 // SAFETY: the caller guarantees SIZE readable bytes; a byte array needs no
@@ -602,12 +590,12 @@ impl Memory {
             let page = self.page_for_read(addr)?;
             // SAFETY: `page` points at a live page of PAGE_BYTES bytes and
             // offset + T::SIZE <= PAGE_BYTES.
-            let bytes = unsafe { core::slice::from_raw_parts(page.add(offset), T::SIZE) };
-            return Ok(T::from_le(bytes));
+            return Ok(unsafe { T::read_le(page.add(offset)) });
         }
         let mut raw = [0u8; 8];
         self.read_bytes(addr, &mut raw[..T::SIZE])?;
-        Ok(T::from_le(&raw))
+        // SAFETY: `raw` has 8 >= T::SIZE bytes.
+        Ok(unsafe { T::read_le(raw.as_ptr()) })
     }
 
     /// Stores a little-endian value.
@@ -629,12 +617,12 @@ impl Memory {
             let page = self.page_for_write(addr)?;
             // SAFETY: `page` is a live page owned by this memory (write TLB invariant) and
             // offset + T::SIZE <= PAGE_BYTES.
-            let bytes = unsafe { core::slice::from_raw_parts_mut(page.add(offset), T::SIZE) };
-            value.write_le(bytes);
+            unsafe { value.store_le(page.add(offset)) };
             return Ok(());
         }
         let mut raw = [0u8; 8];
-        value.write_le(&mut raw);
+        // SAFETY: `raw` has 8 >= T::SIZE bytes.
+        unsafe { value.store_le(raw.as_mut_ptr()) };
         // Check every page first so a faulting page-crossing store writes nothing.
         self.page_for_write(addr)?;
         self.page_for_write(addr.wrapping_add(T::SIZE as u64 - 1))?;
