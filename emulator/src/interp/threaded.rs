@@ -21,7 +21,6 @@ use crate::program::Program;
 /// register), and how the chain ended.
 struct Chain<'a> {
     program: &'a Program,
-    code_start: u64,
     /// The chain ends at a block entry where the stack pointer is below this (see
     /// `MAX_CHAIN_STACK`).
     stack_floor: usize,
@@ -49,21 +48,18 @@ impl Machine {
     #[inline(always)]
     pub(super) fn run_threaded(&mut self, pc: u64, limit: u64) -> Decoded {
         let program = &*self.program;
-        let Some(left) = limit.checked_sub(self.instret) else {
+        let Some(mut left) = limit.checked_sub(self.instret) else {
             return Decoded::Exit(Exit::Stop(Stop::BudgetExhausted));
         };
-        let Some(index) = program.index_of(pc) else {
+        let Some(mut index) = program.index_of(pc) else {
             return Decoded::Undecoded(pc);
         };
         let mut chain = Chain {
             program,
-            code_start: program.code_start,
             stack_floor: stack_pointer().saturating_sub(MAX_CHAIN_STACK),
             end: ChainEnd::Budget(index),
         };
         let code = program.code.as_ptr();
-        let mut left = left;
-        let mut index = index;
         loop {
             left = enter(
                 &mut self.cpu,
@@ -73,21 +69,15 @@ impl Machine {
                 index,
                 left,
             );
+            self.instret = limit - left;
             match chain.end {
                 ChainEnd::Deep(next) => index = next,
                 ChainEnd::Budget(index) => {
-                    self.instret = limit - left;
                     self.cpu.pc = program.code_start + u64::from(program.code[index].offset);
                     return Decoded::Exit(Exit::Stop(Stop::BudgetExhausted));
                 }
-                ChainEnd::Undecoded(pc) => {
-                    self.instret = limit - left;
-                    return Decoded::Undecoded(pc);
-                }
-                ChainEnd::Rare(event) => {
-                    self.instret = limit - left;
-                    return Decoded::Rare(event);
-                }
+                ChainEnd::Undecoded(pc) => return Decoded::Undecoded(pc),
+                ChainEnd::Rare(event) => return Decoded::Rare(event),
             }
         }
     }
@@ -207,7 +197,8 @@ fn run_op<const OP: u8>(
     let op = const { numbered::<OP>() };
     // SAFETY: `code` is the program's code, which `chain.program` borrows.
     let entries = unsafe { slice::from_raw_parts(code, chain.program.code.len()) };
-    match execute(op, cpu, memory, entries, chain.code_start, index) {
+    let code_start = chain.program.code_start;
+    match execute(op, cpu, memory, entries, code_start, index) {
         None => dispatch(cpu, memory, chain, code, index + 1, left),
         Some(Event::Next(next)) => enter(cpu, memory, chain, code, next, left),
         Some(Event::Jump(target)) => match chain.program.index_of(target) {
