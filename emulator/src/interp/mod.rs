@@ -142,12 +142,13 @@ impl Machine {
                     crate::profile::enter_block(&mut self.profile, &self.memory, index, block);
                 }
                 match run_block(&mut self.cpu, &mut self.memory, code, code_start, index) {
-                    Event::Next(next) => index = next,
-                    Event::Jump(target) => {
+                    (Event::Next(next), _) => index = next,
+                    (Event::NextEntry, last) => index = last + 1,
+                    (Event::Jump(target), _) => {
                         pc = target;
                         break;
                     }
-                    Event::Other(event) => {
+                    (Event::Other(event), _) => {
                         self.instret = limit - left;
                         return Decoded::Rare(event);
                     }
@@ -230,14 +231,17 @@ impl Machine {
             0,
         ) {
             // Every entry but the first is a `FallThrough`, whose `imm` is where it goes.
-            Event::Next(index) => Exit::Jump(
+            (Event::Next(index), _) => Exit::Jump(
                 program
                     .code_start
                     .wrapping_add(code[index].imm as i64 as u64),
             ),
-            Event::Jump(target) => Exit::Jump(target),
+            (Event::NextEntry, _) => {
+                Exit::Jump(program.code_start.wrapping_add(code[1].imm as i64 as u64))
+            }
+            (Event::Jump(target), _) => Exit::Jump(target),
             // Undecoded code is never a host function's entry.
-            Event::Other(event) => self.handle_rare(event, limit),
+            (Event::Other(event), _) => self.handle_rare(event, limit),
         }
     }
 
@@ -286,6 +290,8 @@ impl Machine {
 /// What ended a block: usually a jump to an entry of the code or to an address.
 enum Event {
     Next(usize),
+    /// On at the entry after the one that ended the block (a branch not taken, for one).
+    NextEntry,
     Jump(u64),
     Other(Rare),
 }
@@ -302,7 +308,8 @@ enum Rare {
     HostFunction(u64, u8),
 }
 
-/// Executes from entry `index` to the end of its basic block.
+/// Executes from entry `index` to the end of its basic block; returns how it ended and the
+/// index of the entry that ended it.
 #[inline(always)]
 fn run_block(
     cpu: &mut Cpu,
@@ -310,23 +317,23 @@ fn run_block(
     code: &[Insn],
     code_start: u64,
     mut index: usize,
-) -> Event {
+) -> (Event, usize) {
     debug_assert!(code.last().is_some_and(|last| last.op == Op::FallThrough));
     loop {
         // SAFETY: `index` starts at an entry and moves only to the next entry or a direct
         // jump's target, which the loader made the index of an entry; every op that is not a
         // block end is followed by another entry, because the last entry of `code` is a
         // `FallThrough` (asserted in debug builds).
-        let op = unsafe { code.get_unchecked(index) }.op;
-        match execute(op, cpu, memory, code, code_start, index) {
+        let insn = unsafe { code.get_unchecked(index) };
+        match execute(insn.op, cpu, memory, code_start, insn) {
             None => index += 1,
-            Some(event) => return event,
+            Some(event) => return (event, index),
         }
     }
 }
 
-/// Executes entry `index` of `code`, whose op is `op` (a constant where the caller knows it):
-/// `None` when the block goes on with the next entry, else how the block ended.
+/// Executes `insn`, an entry of decoded code whose op is `op` (a constant where the caller
+/// knows it): `None` when the block goes on with the next entry, else how the block ended.
 #[inline(always)]
 #[expect(
     clippy::cast_possible_truncation,
@@ -336,12 +343,17 @@ fn execute(
     op: Op,
     cpu: &mut Cpu,
     memory: &mut Memory,
-    code: &[Insn],
     code_start: u64,
-    index: usize,
+    insn: &Insn,
 ) -> Option<Event> {
-    // SAFETY: as in `run_block`, `index` is an entry of `code`.
-    let insn = unsafe { code.get_unchecked(index) };
+    // The entry after `insn`, which every entry that links has: decoded code ends with a
+    // `FallThrough`.
+    macro_rules! next_entry {
+        () => {
+            // SAFETY: as said above.
+            unsafe { &*(insn as *const Insn).add(1) }
+        };
+    }
     macro_rules! pc {
         () => {
             code_start + u64::from(insn.offset)
@@ -350,7 +362,7 @@ fn execute(
     // Address of the next instruction, for links.
     macro_rules! next_pc {
         () => {
-            code_start + u64::from(code[index + 1].offset)
+            code_start + u64::from(next_entry!().offset)
         };
     }
     macro_rules! unexecuted {
@@ -415,7 +427,7 @@ fn execute(
     macro_rules! branch {
         ($taken:expr) => {{
             if !$taken {
-                return Some(Event::Next(index + 1));
+                return Some(Event::NextEntry);
             }
             return Some(Event::Next(insn.imm as u32 as usize));
         }};
@@ -977,10 +989,10 @@ fn execute(
             )))
         }
         // Code is immutable and decoded once, so there is no instruction cache to sync.
-        Op::FenceI => return Some(Event::Next(index + 1)),
+        Op::FenceI => return Some(Event::NextEntry),
         Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
             if float_csr_instruction(cpu, insn) {
-                return Some(Event::Next(index + 1));
+                return Some(Event::NextEntry);
             }
             return Some(Event::Other(Rare::Csr(pc!())));
         }
