@@ -16,8 +16,10 @@
 //!   the host root in every rounding mode, stepping one ulp when the exact
 //!   comparison of its square with the operand says so.
 //!
-//! FMA and the conversions always use the integer path; it is a few times
-//! slower than the fast paths but has no loops.
+//! Fused multiply-add has fast paths too: singles through exact binary64
+//! arithmetic, doubles through the host's fused multiply-add where it is an
+//! instruction (x86-64 with FMA, AArch64). The conversions always use the
+//! integer path; it is a few times slower than the fast paths but has no loops.
 
 // Narrowing casts here take fields out of IEEE bit patterns and results out of wide
 // intermediates whose range the code around them establishes.
@@ -802,6 +804,124 @@ fn sqrt_fast<F: Format>(a: u64, rm: RoundingMode, flags: &mut u8) -> Option<u64>
     })
 }
 
+/// The host's fused multiply-add, rounded once to nearest even, where it is one instruction:
+/// x86-64 CPUs with FMA (asked once, then cached by std) and AArch64. Elsewhere `None`: a
+/// software one costs about what the exact path does.
+#[inline(always)]
+fn host_fma(a: f64, b: f64, c: f64) -> Option<f64> {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    {
+        if std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the FMA instructions.
+            return Some(unsafe { fma_instruction(a, b, c) });
+        }
+        None
+    }
+    #[cfg(all(feature = "std", target_arch = "aarch64"))]
+    {
+        Some(a.mul_add(b, c))
+    }
+    #[cfg(not(all(feature = "std", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+    {
+        let _ = (a, b, c);
+        None
+    }
+}
+
+/// `a * b + c` by the FMA instruction (LLVM lowers `mul_add` to it where the feature is on).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "fma")]
+fn fma_instruction(a: f64, b: f64, c: f64) -> f64 {
+    a.mul_add(b, c)
+}
+
+/// Knuth's TwoSum: `a + b` rounded, and the rounding error, exactly (without overflow).
+#[inline(always)]
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let sum = a + b;
+    let b_part = sum - a;
+    let a_part = sum - b_part;
+    (sum, (a - a_part) + (b - b_part))
+}
+
+/// Magnitudes from 2^-900 to 2^1000: far from underflow (products and their errors stay
+/// normal) and from overflow (sums of two stay finite).
+#[inline(always)]
+fn well_inside_double_range(value: f64) -> bool {
+    let magnitude = value.to_bits() & Double::MAGNITUDE_MASK;
+    ((1023 - 900) << 52..(1023 + 1000) << 52).contains(&magnitude)
+}
+
+/// Finite nonzero operands of a fused multiply-add, with the product's and the addend's
+/// negations applied; `None` for anything the exact path must decide.
+#[inline(always)]
+fn fma_operands<F: Format>(
+    a: u64,
+    b: u64,
+    c: u64,
+    negate_product: bool,
+    negate_addend: bool,
+) -> Option<(u64, u64, u64)> {
+    let ordinary = |bits| is_finite::<F>(bits) && !is_zero::<F>(bits);
+    (ordinary(a) && ordinary(b) && ordinary(c)).then(|| {
+        (
+            a ^ sign_bit::<F>(negate_product),
+            b,
+            c ^ sign_bit::<F>(negate_addend),
+        )
+    })
+}
+
+/// Double fused multiply-add in round-to-nearest-even: the host rounds `r = a * b + c`, and
+/// `r` is exact iff `a * b == r - c`. Both sides as normalized pairs (head rounded to nearest
+/// even, exact tail: TwoProduct by the FMA, TwoSum) are equal iff the reals are, since
+/// rounding to nearest gives one head per real. Operands and results are kept well inside
+/// the range, so both pairs are exact and no underflow or overflow flag is due.
+#[inline(always)]
+fn fma_fast_d(a: u64, b: u64, c: u64, flags: &mut u8) -> Option<u64> {
+    let (a, b, c) = (f64::from_bits(a), f64::from_bits(b), f64::from_bits(c));
+    let result = host_fma(a, b, c)?;
+    let product = a * b;
+    if !well_inside_double_range(result)
+        || !well_inside_double_range(product)
+        || c.abs() >= f64::from_bits((1023 + 1000) << 52)
+    {
+        return None;
+    }
+    let product_error = host_fma(a, b, -product)?;
+    let (difference, difference_error) = two_sum(result, -c);
+    if difference != product || difference_error != product_error {
+        *flags |= FLAG_NX;
+    }
+    Some(result.to_bits())
+}
+
+/// Single fused multiply-add in round-to-nearest-even through binary64: the product of two
+/// singles is exact there, and TwoSum gives the sum exactly as `sum + error`. Rounding `sum`
+/// to single is then rounding the exact value, unless `error` is not zero and `sum` lies
+/// exactly halfway between two singles (where the error decides the way): that, and results
+/// near the ends of the single range, go to the exact path.
+#[inline(always)]
+fn fma_fast_s(a: u64, b: u64, c: u64, flags: &mut u8) -> Option<u64> {
+    let single = |bits: u64| f64::from(f32::from_bits(bits as u32));
+    let (sum, error) = two_sum(single(a) * single(b), single(c));
+    // 2^-120 to 2^120: normal and finite as a single, rounded or not.
+    let magnitude = sum.to_bits() & Double::MAGNITUDE_MASK;
+    if !((1023 - 120) << 52..(1023 + 120) << 52).contains(&magnitude) {
+        return None;
+    }
+    // The 29 significand bits a single does not keep.
+    const DROPPED: u64 = (1 << 29) - 1;
+    if error != 0.0 && sum.to_bits() & DROPPED == 1 << 28 {
+        return None;
+    }
+    let result = sum as f32;
+    if error != 0.0 || f64::from(result) != sum {
+        *flags |= FLAG_NX;
+    }
+    Some(u64::from(result.to_bits()))
+}
+
 // ---------------------------------------------------------------------------
 // Generic operations
 
@@ -822,6 +942,33 @@ fn fast_or_exact(
         }
     }
     exact(a, b, rm, flags)
+}
+
+/// A fused multiply-add: `fast` in round-to-nearest-even for ordinary operands when it can
+/// answer exactly (flags included), else the exact software path.
+#[inline(always)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the instruction's operands and variant"
+)]
+fn fma<F: Format>(
+    a: u64,
+    b: u64,
+    c: u64,
+    negate_product: bool,
+    negate_addend: bool,
+    rm: RoundingMode,
+    flags: &mut u8,
+    fast: impl FnOnce(u64, u64, u64, &mut u8) -> Option<u64>,
+) -> u64 {
+    if HOST_ARITHMETIC_IS_IEEE && rm == RoundingMode::NearestEven {
+        if let Some((a, b, c)) = fma_operands::<F>(a, b, c, negate_product, negate_addend) {
+            if let Some(result) = fast(a, b, c, flags) {
+                return result;
+            }
+        }
+    }
+    fma_slow::<F>(a, b, c, negate_product, negate_addend, rm, flags)
 }
 
 #[inline(always)]
@@ -1174,7 +1321,7 @@ pub fn fma_s(
     rm: RoundingMode,
     flags: &mut u8,
 ) -> u32 {
-    fma_slow::<Single>(
+    fma::<Single>(
         a.into(),
         b.into(),
         c.into(),
@@ -1182,6 +1329,7 @@ pub fn fma_s(
         negate_addend,
         rm,
         flags,
+        fma_fast_s,
     ) as u32
 }
 
@@ -1196,7 +1344,16 @@ pub fn fma_d(
     rm: RoundingMode,
     flags: &mut u8,
 ) -> u64 {
-    fma_slow::<Double>(a, b, c, negate_product, negate_addend, rm, flags)
+    fma::<Double>(
+        a,
+        b,
+        c,
+        negate_product,
+        negate_addend,
+        rm,
+        flags,
+        fma_fast_d,
+    )
 }
 
 #[inline]
@@ -2328,6 +2485,105 @@ mod tests {
     #[test]
     fn fast_path_matches_slow_path_double() {
         fast_path_matches_slow_path::<Double>(0x9e37_79b9_7f4a_7c15);
+    }
+
+    /// An addend for `a * b` that makes the sum cancel, land on ties or have sticky bits.
+    fn related_addend<F: Format>(rng: &mut XorShift, a: u64, b: u64) -> u64 {
+        let mut ignored = 0;
+        let product = mul_slow::<F>(a, b, RNE, &mut ignored);
+        let product_exponent = (product >> F::FRACTION_BITS & F::EXPONENT_FIELD_MAX) as i64;
+        match rng.below(5) {
+            0 => random_operand::<F>(rng),
+            // The rounded product, negated or not, a few ulps off.
+            1 | 2 => {
+                (product ^ sign_bit::<F>(rng.next() & 1 == 1))
+                    .wrapping_add(rng.below(7))
+                    .wrapping_sub(3)
+                    & (F::SIGN_MASK | F::MAX_FINITE)
+            }
+            // Around the product's last bits.
+            3 => compose::<F>(
+                rng.next() & 1 == 1,
+                (product_exponent - i64::from(F::PRECISION) - 2 + rng.below(5) as i64)
+                    .clamp(0, F::EXPONENT_FIELD_MAX as i64 - 1) as u64,
+                random_fraction::<F>(rng),
+            ),
+            _ => related_operand::<F>(rng, a),
+        }
+    }
+
+    fn fast_fma_matches_slow_path<F: Format>(
+        seed: u64,
+        fast: fn(u64, u64, u64, &mut u8) -> Option<u64>,
+    ) {
+        let mut rng = XorShift(seed);
+        let iterations = 60_000;
+        let mut taken = 0;
+        for _ in 0..iterations {
+            let a = random_operand::<F>(&mut rng);
+            let b = related_operand::<F>(&mut rng, a);
+            let c = related_addend::<F>(&mut rng, a, b);
+            let negate_product = rng.next() & 1 == 1;
+            let negate_addend = rng.next() & 1 == 1;
+            let (mut fast_flags, mut slow_flags) = (0, 0);
+            let result = fma_operands::<F>(a, b, c, negate_product, negate_addend)
+                .and_then(|(a, b, c)| fast(a, b, c, &mut fast_flags));
+            let slow = fma_slow::<F>(a, b, c, negate_product, negate_addend, RNE, &mut slow_flags);
+            if let Some(result) = result {
+                assert_eq!(
+                    (result, fast_flags),
+                    (slow, slow_flags),
+                    "fma: a={a:#x} b={b:#x} c={c:#x} negate product {negate_product}, addend {negate_addend}"
+                );
+                taken += 1;
+            }
+        }
+        assert!(taken > iterations / 3, "fast path taken only {taken} times");
+    }
+
+    #[test]
+    fn fast_fma_matches_slow_path_single() {
+        fast_fma_matches_slow_path::<Single>(0x853c_49e6_748f_ea9b, fma_fast_s);
+    }
+
+    #[test]
+    fn fast_fma_matches_slow_path_double() {
+        // Without an FMA instruction on this host, doubles always take the exact path.
+        if host_fma(1.0, 1.0, 1.0).is_some() {
+            fast_fma_matches_slow_path::<Double>(0xda3e_39cb_94b9_5bdb, fma_fast_d);
+        }
+    }
+
+    #[test]
+    fn fast_fma_rounds_once_and_flags_exactly() {
+        // (1 + 2^-52)(1 - 2^-52) - 1 = -2^-104: exact, though the product alone is not.
+        let above_one = 0x3ff0_0000_0000_0001;
+        let below_one = 0x3fef_ffff_ffff_fffe;
+        if host_fma(1.0, 1.0, 1.0).is_some() {
+            let (result, flags) =
+                with_flags(|f| fma_fast_d(above_one, below_one, ONE_D ^ Double::SIGN_MASK, f));
+            assert_eq!((result, flags), (Some(0xb970_0000_0000_0000), 0));
+            // + 2^-200 makes it inexact.
+            let (result, flags) =
+                with_flags(|f| fma_fast_d(above_one, below_one, 0x3370_0000_0000_0000, f));
+            assert_eq!((result, flags), (Some(ONE_D), FLAG_NX));
+        }
+        // Single: (1 + 2^-23)^2 = 1 + 2^-22 + 2^-46 is inexact; minus the rounded product
+        // leaves 2^-46 exactly.
+        let (result, flags) =
+            with_flags(|f| fma_fast_s(0x3f80_0001, 0x3f80_0001, u64::from(ONE_S), f));
+        assert_eq!((result, flags), (Some(0x4000_0001), FLAG_NX));
+        let (result, flags) = with_flags(|f| fma_fast_s(0x3f80_0001, 0x3f80_0001, 0xbf80_0002, f));
+        assert_eq!((result, flags), (Some(0x2880_0000), 0));
+        // 2^-12 (1 + 2^-23) * 2^-12 (1 - 2^-23) + (1 + 2^-23) = 1 + 3 * 2^-24 - 2^-70: binary64
+        // rounds it to the midpoint 1 + 3 * 2^-24, whose tie would go up to 1 + 2^-22. The
+        // fast path declines; the exact one rounds down.
+        let (a, b, c) = (0x3980_0001, 0x397f_fffe, 0x3f80_0001);
+        assert_eq!(with_flags(|f| fma_fast_s(a, b, c, f)).0, None);
+        assert_eq!(
+            fused(fma_s, a as u32, b as u32, c as u32, false, false, RNE),
+            (0x3f80_0001, FLAG_NX)
+        );
     }
 
     #[test]
