@@ -117,28 +117,66 @@ impl FrozenPages {
     }
 }
 
-#[derive(Clone, Copy)]
-struct TlbEntry {
-    page_number: u64,
-    host_page: *mut u8,
-}
-
-const INVALID_TLB_ENTRY: TlbEntry = TlbEntry {
-    page_number: u64::MAX,
-    host_page: core::ptr::null_mut(),
-};
 const TLB_ENTRIES: usize = 64;
 
-/// Where `tlb` maps the `size` bytes at `addr` (within one page) on the host, if it does.
-#[inline(always)]
-fn cached(tlb: &[TlbEntry; TLB_ENTRIES], addr: u64, size: usize) -> Option<*mut u8> {
-    let page_number = addr >> PAGE_SHIFT;
-    let offset = (addr & PAGE_OFFSET_MASK) as usize;
-    let entry = tlb[page_number as usize % TLB_ENTRIES];
-    // SAFETY: a valid TLB entry points at a live page of PAGE_BYTES bytes (see the fields'
-    // comments), and offset + size <= PAGE_BYTES keeps the pointer inside it.
-    (entry.page_number == page_number && offset + size <= PAGE_BYTES)
-        .then(|| unsafe { entry.host_page.add(offset) })
+/// A direct-mapped software TLB: the page number in each slot and where that page is on the
+/// host. Two arrays rather than one of pairs, so a slot's index scales by 8 inside an x86-64
+/// address and a hit's compare and page load need no index arithmetic of their own.
+#[derive(Clone, Copy)]
+struct Tlb {
+    /// `NO_PAGE` in an empty slot.
+    page_numbers: [u64; TLB_ENTRIES],
+    host_pages: [*mut u8; TLB_ENTRIES],
+}
+
+/// Above every page number (addresses shifted right by `PAGE_SHIFT`).
+const NO_PAGE: u64 = u64::MAX;
+
+impl Tlb {
+    const EMPTY: Tlb = Tlb {
+        page_numbers: [NO_PAGE; TLB_ENTRIES],
+        host_pages: [core::ptr::null_mut(); TLB_ENTRIES],
+    };
+
+    #[inline(always)]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "a slot is the page number's low bits"
+    )]
+    fn slot(page_number: u64) -> usize {
+        page_number as usize % TLB_ENTRIES
+    }
+
+    /// The host page of `page_number`, if this TLB holds it.
+    #[inline(always)]
+    fn page(&self, page_number: u64) -> Option<*mut u8> {
+        let slot = Tlb::slot(page_number);
+        (self.page_numbers[slot] == page_number).then_some(self.host_pages[slot])
+    }
+
+    fn insert(&mut self, page_number: u64, host_page: *mut u8) {
+        let slot = Tlb::slot(page_number);
+        self.page_numbers[slot] = page_number;
+        self.host_pages[slot] = host_page;
+    }
+
+    /// Where this TLB maps the `size` bytes at `addr` (within one page) on the host, if it does.
+    #[inline(always)]
+    fn lookup(&self, addr: u64, size: usize) -> Option<*mut u8> {
+        let offset = (addr & PAGE_OFFSET_MASK) as usize;
+        let page = self.page(addr >> PAGE_SHIFT)?;
+        // SAFETY: a TLB holds pointers to live pages of PAGE_BYTES bytes (see `Memory`), and
+        // offset + size <= PAGE_BYTES keeps the pointer inside one.
+        (offset + size <= PAGE_BYTES).then(|| unsafe { page.add(offset) })
+    }
+
+    /// The page numbers it holds.
+    fn held(&self) -> impl Iterator<Item = u64> + '_ {
+        self.page_numbers
+            .iter()
+            .copied()
+            .filter(|&page_number| page_number != NO_PAGE)
+    }
 }
 
 /// The memory of one machine.
@@ -150,8 +188,8 @@ pub struct Memory {
     // writable regions, the read TLB only at pages of readable ones (a write-only page is
     // read by the slow path every time), so a hit proves the permission (`tlbs_show_mapped`).
     // Every change of regions or ownership flushes or refills them.
-    read_tlb: [TlbEntry; TLB_ENTRIES],
-    write_tlb: [TlbEntry; TLB_ENTRIES],
+    read_tlb: Tlb,
+    write_tlb: Tlb,
     mapped_bytes: u64,
     limit_bytes: u64,
     peak_owned_pages: usize,
@@ -224,8 +262,8 @@ impl Memory {
             regions: Arc::new(Vec::new()),
             owned: BTreeMap::new(),
             frozen: Arc::new(FrozenPages::default()),
-            read_tlb: [INVALID_TLB_ENTRY; TLB_ENTRIES],
-            write_tlb: [INVALID_TLB_ENTRY; TLB_ENTRIES],
+            read_tlb: Tlb::EMPTY,
+            write_tlb: Tlb::EMPTY,
             mapped_bytes: 0,
             limit_bytes,
             peak_owned_pages: 0,
@@ -240,12 +278,7 @@ impl Memory {
         if !self.owned.is_empty() {
             // The pages read last are likely read again by every fork: they stay in the read
             // TLB, now pointing at their frozen copies, and forks start with it warm.
-            let recently_read: Vec<u64> = self
-                .read_tlb
-                .iter()
-                .filter(|entry| entry.page_number != INVALID_TLB_ENTRY.page_number)
-                .map(|entry| entry.page_number)
-                .collect();
+            let recently_read: Vec<u64> = self.read_tlb.held().collect();
             let mut pages = self.frozen.pages.clone();
             for (page_number, page) in core::mem::take(&mut self.owned) {
                 pages.insert(page_number, Arc::new(*page));
@@ -273,7 +306,7 @@ impl Memory {
             owned: BTreeMap::new(),
             frozen: Arc::clone(&snapshot.frozen),
             read_tlb: snapshot.read_tlb,
-            write_tlb: [INVALID_TLB_ENTRY; TLB_ENTRIES],
+            write_tlb: Tlb::EMPTY,
             mapped_bytes: snapshot.mapped_bytes,
             limit_bytes: snapshot.limit_bytes,
             peak_owned_pages: 0,
@@ -311,8 +344,8 @@ impl Memory {
     }
 
     fn flush_tlb(&mut self) {
-        self.read_tlb = [INVALID_TLB_ENTRY; TLB_ENTRIES];
-        self.write_tlb = [INVALID_TLB_ENTRY; TLB_ENTRIES];
+        self.read_tlb = Tlb::EMPTY;
+        self.write_tlb = Tlb::EMPTY;
     }
 
     fn region_containing(&self, addr: u64) -> Option<&Region> {
@@ -352,9 +385,8 @@ impl Memory {
         if perms.execute || end <= start || (end - 1) >> PAGE_SHIFT != page_number {
             return false;
         }
-        let slot = page_number as usize % TLB_ENTRIES;
-        (!perms.read || self.read_tlb[slot].page_number == page_number)
-            && (!perms.write || self.write_tlb[slot].page_number == page_number)
+        (!perms.read || self.read_tlb.page(page_number).is_some())
+            && (!perms.write || self.write_tlb.page(page_number).is_some())
     }
 
     /// Whether no region overlaps `[start, end)`.
@@ -486,9 +518,8 @@ impl Memory {
     /// Host pointer to the page holding `addr` for reading, filling the read TLB.
     fn page_for_read(&mut self, addr: u64) -> Result<*const u8, MemoryFault> {
         let page_number = addr >> PAGE_SHIFT;
-        let slot = page_number as usize % TLB_ENTRIES;
-        if self.read_tlb[slot].page_number == page_number {
-            return Ok(self.read_tlb[slot].host_page);
+        if let Some(page) = self.read_tlb.page(page_number) {
+            return Ok(page);
         }
         let readable = match self.region_containing(addr) {
             Some(region) if region.perms.read || region.perms.write => region.perms.read,
@@ -508,10 +539,7 @@ impl Memory {
         };
         if readable {
             // The read TLB never writes through its pointers; the cast only unifies the type.
-            self.read_tlb[slot] = TlbEntry {
-                page_number,
-                host_page: host_page.cast_mut(),
-            };
+            self.read_tlb.insert(page_number, host_page.cast_mut());
         }
         Ok(host_page)
     }
@@ -520,9 +548,8 @@ impl Memory {
     /// frozen page or allocating a zero one) and fills both TLBs.
     fn page_for_write(&mut self, addr: u64) -> Result<*mut u8, MemoryFault> {
         let page_number = addr >> PAGE_SHIFT;
-        let slot = page_number as usize % TLB_ENTRIES;
-        if self.write_tlb[slot].page_number == page_number {
-            return Ok(self.write_tlb[slot].host_page);
+        if let Some(page) = self.write_tlb.page(page_number) {
+            return Ok(page);
         }
         let readable = match self.region_containing(addr) {
             Some(region) if region.perms.write => region.perms.read,
@@ -550,13 +577,9 @@ impl Memory {
                 });
         let host_page = page.as_mut_ptr();
         self.note_owned_pages();
-        let entry = TlbEntry {
-            page_number,
-            host_page,
-        };
-        self.write_tlb[slot] = entry;
+        self.write_tlb.insert(page_number, host_page);
         if readable {
-            self.read_tlb[slot] = entry;
+            self.read_tlb.insert(page_number, host_page);
         }
         Ok(host_page)
     }
@@ -565,8 +588,8 @@ impl Memory {
     /// them; only atomics insist on alignment, and check it themselves.
     #[inline(always)]
     pub fn load<T: Scalar>(&mut self, addr: u64) -> Result<T, MemoryFault> {
-        if let Some(host) = cached(&self.read_tlb, addr, T::SIZE) {
-            // SAFETY: `cached` gives a pointer with T::SIZE bytes of a live page behind it.
+        if let Some(host) = self.read_tlb.lookup(addr, T::SIZE) {
+            // SAFETY: `lookup` gives a pointer with T::SIZE bytes of a live page behind it.
             return Ok(unsafe { T::read_le(host) });
         }
         self.load_slow(addr)
@@ -580,7 +603,7 @@ impl Memory {
             Access::Read => &self.read_tlb,
             Access::Write => &self.write_tlb,
         };
-        cached(tlb, addr, size).is_some()
+        tlb.lookup(addr, size).is_some()
     }
 
     #[cold]
@@ -601,9 +624,9 @@ impl Memory {
     /// Stores a little-endian value.
     #[inline(always)]
     pub fn store<T: Scalar>(&mut self, addr: u64, value: T) -> Result<(), MemoryFault> {
-        if let Some(host) = cached(&self.write_tlb, addr, T::SIZE) {
+        if let Some(host) = self.write_tlb.lookup(addr, T::SIZE) {
             // SAFETY: write TLB entries point at live pages owned by this memory, which
-            // nothing else references mutably; `cached` leaves T::SIZE bytes of the page.
+            // nothing else references mutably; `lookup` leaves T::SIZE bytes of the page.
             unsafe { value.store_le(host) };
             return Ok(());
         }
@@ -777,7 +800,7 @@ fn checked_page_range(start: u64, len: u64) -> Result<u64, MapError> {
 pub struct MemorySnapshot {
     regions: Arc<Vec<Region>>,
     frozen: Arc<FrozenPages>,
-    read_tlb: [TlbEntry; TLB_ENTRIES],
+    read_tlb: Tlb,
     mapped_bytes: u64,
     limit_bytes: u64,
 }
@@ -911,12 +934,8 @@ mod tests {
         let snapshot = template.freeze();
 
         let mut fork = Memory::from_snapshot(&snapshot);
-        let is_warm = |memory: &Memory, addr: u64| {
-            memory
-                .read_tlb
-                .iter()
-                .any(|entry| entry.page_number == addr >> PAGE_SHIFT)
-        };
+        let is_warm =
+            |memory: &Memory, addr: u64| memory.read_tlb.page(addr >> PAGE_SHIFT).is_some();
         assert!(is_warm(&fork, 0x10000) && is_warm(&fork, 0x11000));
         assert_eq!(fork.load::<u64>(0x10000), Ok(7));
         fork.store::<u64>(0x10000, 8).unwrap();
