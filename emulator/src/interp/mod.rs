@@ -76,6 +76,13 @@ impl Machine {
             // next exit that needs the whole machine.
             let exit = match self.run_decoded::<PROFILE>(pc, limit) {
                 Decoded::Exit(exit) => exit,
+                // The common ones, taken apart here: moving the whole event to `handle_rare`
+                // copies it through memory in pieces of other sizes than its fields were
+                // written with, which stalls on store forwarding.
+                Decoded::Rare(Rare::HostFunction(pc, function)) => {
+                    self.host_function(pc, function, limit)
+                }
+                Decoded::Rare(Rare::Ecall(pc)) => self.ecall_at(pc, limit),
                 Decoded::Rare(event) => self.handle_rare(event, limit),
                 Decoded::Undecoded(undecoded) => {
                     pc = undecoded;
@@ -258,13 +265,15 @@ impl Machine {
                 self.trap(pc, kind, unexecuted)
             }
             Rare::Illegal(pc, unexecuted) => self.illegal_instruction(pc, unexecuted),
-            Rare::Ecall(pc) => {
-                self.cpu.pc = pc;
-                self.ecall(pc, limit)
-            }
+            Rare::Ecall(pc) => self.ecall_at(pc, limit),
             Rare::Csr(pc) => self.csr_instruction(pc),
             Rare::HostFunction(pc, function) => self.host_function(pc, function, limit),
         }
+    }
+
+    fn ecall_at(&mut self, pc: u64, limit: u64) -> Exit {
+        self.cpu.pc = pc;
+        self.ecall(pc, limit)
     }
 
     /// A libc function the host runs (`crate::native`) over guest memory. Its entry was
