@@ -106,6 +106,9 @@ impl Machine {
             };
             match exit {
                 Exit::Jump(target) => pc = target,
+                // Every tenant call stops here: rebuilt from its field, not moved whole, for
+                // the same reason as the events above.
+                Exit::Stop(Stop::HostCall(number)) => return Stop::HostCall(number),
                 Exit::Stop(stop) => return stop,
             }
         }
