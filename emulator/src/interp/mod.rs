@@ -336,16 +336,19 @@ fn run_block(
         // jump's target, which the loader made the index of an entry; every op that is not a
         // block end is followed by another entry, because the last entry of `code` is a
         // `FallThrough` (asserted in debug builds).
-        let insn = unsafe { code.get_unchecked(index) };
-        match execute(insn.op, cpu, memory, code_start, insn) {
+        let entry = unsafe { code.as_ptr().add(index) };
+        // SAFETY: as above.
+        match execute(unsafe { (*entry).op }, cpu, memory, code_start, entry) {
             None => index += 1,
             Some(event) => return (event, index),
         }
     }
 }
 
-/// Executes `insn`, an entry of decoded code whose op is `op` (a constant where the caller
-/// knows it): `None` when the block goes on with the next entry, else how the block ended.
+/// Executes `entry`, a pointer to an entry of decoded code (one with the whole code's
+/// provenance, so the next entry can be read through it) whose op is `op` (a constant where
+/// the caller knows it): `None` when the block goes on with the next entry, else how the
+/// block ended.
 #[inline(always)]
 #[expect(
     clippy::cast_possible_truncation,
@@ -356,14 +359,16 @@ fn execute(
     cpu: &mut Cpu,
     memory: &mut Memory,
     code_start: u64,
-    insn: &Insn,
+    entry: *const Insn,
 ) -> Option<Event> {
+    // SAFETY: `entry` points at an entry of decoded code.
+    let insn = unsafe { &*entry };
     // The entry after `insn`, which every entry that links has: decoded code ends with a
     // `FallThrough`.
     macro_rules! next_entry {
         () => {
             // SAFETY: as said above.
-            unsafe { &*(insn as *const Insn).add(1) }
+            unsafe { &*entry.add(1) }
         };
     }
     macro_rules! pc {

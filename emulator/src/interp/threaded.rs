@@ -202,8 +202,7 @@ fn run_op<const OP: u8>(
     // jumps.
     // SAFETY: that next entry is in the program's code.
     let next_entry = || unsafe { entry.add(1) };
-    // SAFETY: `entry` is an entry of the program's code, which `chain.program` borrows.
-    match execute(op, cpu, memory, code_start, unsafe { &*entry }) {
+    match execute(op, cpu, memory, code_start, entry) {
         None => dispatch(cpu, memory, chain, code, next_entry(), left),
         Some(Event::NextEntry) => enter(cpu, memory, chain, code, next_entry(), left),
         // SAFETY: `execute` gives only indices of entries.
