@@ -46,6 +46,9 @@ CARGO_TARGET_WASM32_WASIP1_RUNNER="node $repo/scripts/lib/wasi-run.mjs" \
 section "fuzzing: every fuzz target for a few seconds (scripts/fuzz.sh)"
 bash scripts/fuzz.sh 8
 
+section "Miri: the emulator's unsafe code (scripts/miri.sh)"
+bash scripts/miri.sh
+
 section "Varnish VMOD (varnishtest, conformance through varnishd, demo check, benchmark)"
 bash scripts/test-vmod.sh
 

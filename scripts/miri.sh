@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the emulator's tests that exercise its unsafe code under Miri (nightly), which reports
+# undefined behaviour the compiler may exploit but the tests cannot see: the interpreter
+# reading decoded code through raw pointers (`tests/addresses.rs` runs whole programs built
+# in memory; Miri runs the `match` loop, as the threaded dispatch reads the stack pointer with
+# inline assembly), the TLBs' page pointers and copy-on-write (`mem::` unit tests) and the
+# spare pools (`spare::`). Tests that read guest files or start processes cannot run there.
+# Installs what it needs once: the nightly toolchain and its miri and rust-src components.
+set -euo pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
+
+if ! rustup toolchain list | grep -q '^nightly-'; then
+    rustup toolchain install nightly --profile minimal
+fi
+if ! rustup component list --toolchain nightly --installed | grep -q '^miri'; then
+    rustup component add miri rust-src --toolchain nightly
+fi
+
+cargo +nightly miri test -p rvedge --test addresses
+cargo +nightly miri test -p rvedge --lib mem::
+cargo +nightly miri test -p rvedge --lib spare::
