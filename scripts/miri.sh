@@ -3,8 +3,9 @@
 # undefined behaviour the compiler may exploit but the tests cannot see: the interpreter
 # reading decoded code through raw pointers (`tests/addresses.rs` runs whole programs built
 # in memory; Miri runs the `match` loop, as the threaded dispatch reads the stack pointer with
-# inline assembly), the TLBs' page pointers and copy-on-write (`mem::` unit tests) and the
-# spare pools (`spare::`). Tests that read guest files or start processes cannot run there.
+# inline assembly), forks made in reused heap slots writing copies of frozen pages
+# (`tests/forks_in_memory.rs`), the TLBs' page pointers and copy-on-write (`mem::` unit tests)
+# and the spare pools (`spare::`). Tests that read guest files or start processes cannot run there.
 # Installs what it needs once: the nightly toolchain and its miri and rust-src components.
 set -euo pipefail
 
@@ -17,6 +18,6 @@ if ! rustup component list --toolchain nightly --installed | grep -q '^miri'; th
     rustup component add miri rust-src --toolchain nightly
 fi
 
-cargo +nightly miri test -p rvedge --test addresses
+cargo +nightly miri test -p rvedge --test addresses --test forks_in_memory
 cargo +nightly miri test -p rvedge --lib mem::
 cargo +nightly miri test -p rvedge --lib spare::

@@ -39,9 +39,10 @@ cargo build -p rvedge --target wasm32-unknown-unknown
 cargo build -p rvedge --target wasm32-wasip1
 # The core without std, as embedders that have none build it.
 cargo build -p rvedge --no-default-features --target wasm32-unknown-unknown
-# A 32-bit host must not wrap 64-bit guest offsets: that test inside wasm, under Node's WASI.
+# A 32-bit host must not wrap 64-bit guest offsets, and forks copy on write there too: those
+# tests inside wasm, under Node's WASI.
 CARGO_TARGET_WASM32_WASIP1_RUNNER="node $repo/scripts/lib/wasi-run.mjs" \
-    cargo test -p rvedge --target wasm32-wasip1 --test addresses
+    cargo test -p rvedge --target wasm32-wasip1 --test addresses --test forks_in_memory
 
 section "fuzzing: every fuzz target for a few seconds (scripts/fuzz.sh)"
 bash scripts/fuzz.sh 8
