@@ -90,6 +90,9 @@ trait Format {
     fn host_from_bits(bits: u64) -> Self::Host;
     fn host_to_bits(value: Self::Host) -> u64;
     fn host_sqrt(value: Self::Host) -> Self::Host;
+    /// `a * b + c` in round-to-nearest-even by host floating point, for finite nonzero
+    /// operands, when it can tell the flags exactly; `None` leaves it to the exact path.
+    fn fma_fast(a: u64, b: u64, c: u64, flags: &mut u8) -> Option<u64>;
 
     /// Significand width including the implicit leading bit.
     const PRECISION: u32 = Self::FRACTION_BITS + 1;
@@ -135,6 +138,10 @@ impl Format for Single {
     fn host_sqrt(value: f32) -> f32 {
         libm::sqrtf(value)
     }
+    #[inline(always)]
+    fn fma_fast(a: u64, b: u64, c: u64, flags: &mut u8) -> Option<u64> {
+        fma_fast_s(a, b, c, flags)
+    }
 }
 
 impl Format for Double {
@@ -154,6 +161,10 @@ impl Format for Double {
     #[inline(always)]
     fn host_sqrt(value: f64) -> f64 {
         libm::sqrt(value)
+    }
+    #[inline(always)]
+    fn fma_fast(a: u64, b: u64, c: u64, flags: &mut u8) -> Option<u64> {
+        fma_fast_d(a, b, c, flags)
     }
 }
 
@@ -596,15 +607,8 @@ fn sqrt_slow<F: Format>(a: u64, rm: RoundingMode, flags: &mut u8) -> u64 {
     round_and_pack::<F>(false, (exponent - shift) / 2, root, !exact, rm, flags)
 }
 
-fn fma_slow<F: Format>(
-    a: u64,
-    b: u64,
-    c: u64,
-    negate_product: bool,
-    negate_addend: bool,
-    rm: RoundingMode,
-    flags: &mut u8,
-) -> u64 {
+/// `a * b + c` rounded once (the instruction's negations already applied to `a` and `c`).
+fn fma_slow<F: Format>(a: u64, b: u64, c: u64, rm: RoundingMode, flags: &mut u8) -> u64 {
     if is_signaling_nan::<F>(a) || is_signaling_nan::<F>(b) || is_signaling_nan::<F>(c) {
         *flags |= FLAG_NV;
     }
@@ -618,25 +622,24 @@ fn fma_slow<F: Format>(
     if is_nan::<F>(a) || is_nan::<F>(b) || is_nan::<F>(c) {
         return F::CANONICAL_NAN;
     }
-    let product_negative = is_negative::<F>(a) ^ is_negative::<F>(b) ^ negate_product;
-    let addend = c ^ sign_bit::<F>(negate_addend);
-    let addend_negative = is_negative::<F>(addend);
+    let product_negative = is_negative::<F>(a) ^ is_negative::<F>(b);
+    let c_negative = is_negative::<F>(c);
     if is_infinite::<F>(a) || is_infinite::<F>(b) {
-        if is_infinite::<F>(addend) && addend_negative != product_negative {
+        if is_infinite::<F>(c) && c_negative != product_negative {
             *flags |= FLAG_NV;
             return F::CANONICAL_NAN;
         }
         return sign_bit::<F>(product_negative) | F::INFINITY;
     }
-    if is_infinite::<F>(addend) {
-        return addend;
+    if is_infinite::<F>(c) {
+        return c;
     }
     if is_zero::<F>(a) || is_zero::<F>(b) {
-        if !is_zero::<F>(addend) {
-            return addend;
+        if !is_zero::<F>(c) {
+            return c;
         }
-        if addend_negative == product_negative {
-            return addend;
+        if c_negative == product_negative {
+            return c;
         }
         return exact_zero_sum::<F>(rm);
     }
@@ -644,7 +647,7 @@ fn fma_slow<F: Format>(
     let y = unpack::<F>(b);
     let product = u128::from(x.significand) * u128::from(y.significand);
     let product_exponent = x.exponent + y.exponent;
-    if is_zero::<F>(addend) {
+    if is_zero::<F>(c) {
         return round_and_pack::<F>(
             product_negative,
             product_exponent,
@@ -659,7 +662,7 @@ fn fma_slow<F: Format>(
         exponent: product_exponent,
         significand: product,
     };
-    add_exact::<F>(product, unpack::<F>(addend).into(), rm, flags)
+    add_exact::<F>(product, unpack::<F>(c).into(), rm, flags)
 }
 
 // ---------------------------------------------------------------------------
@@ -852,26 +855,6 @@ fn well_inside_double_range(value: f64) -> bool {
     ((1023 - 900) << 52..(1023 + 1000) << 52).contains(&magnitude)
 }
 
-/// Finite nonzero operands of a fused multiply-add, with the product's and the addend's
-/// negations applied; `None` for anything the exact path must decide.
-#[inline(always)]
-fn fma_operands<F: Format>(
-    a: u64,
-    b: u64,
-    c: u64,
-    negate_product: bool,
-    negate_addend: bool,
-) -> Option<(u64, u64, u64)> {
-    let ordinary = |bits| is_finite::<F>(bits) && !is_zero::<F>(bits);
-    (ordinary(a) && ordinary(b) && ordinary(c)).then(|| {
-        (
-            a ^ sign_bit::<F>(negate_product),
-            b,
-            c ^ sign_bit::<F>(negate_addend),
-        )
-    })
-}
-
 /// Double fused multiply-add in round-to-nearest-even: the host rounds `r = a * b + c`, and
 /// `r` is exact iff `a * b == r - c`. Both sides as normalized pairs (head rounded to nearest
 /// even, exact tail: TwoProduct by the FMA, TwoSum) are equal iff the reals are, since
@@ -944,13 +927,9 @@ fn fast_or_exact(
     exact(a, b, rm, flags)
 }
 
-/// A fused multiply-add: `fast` in round-to-nearest-even for ordinary operands when it can
-/// answer exactly (flags included), else the exact software path.
+/// `(±(a * b)) ± c` rounded once: the host fast path in round-to-nearest-even for finite
+/// nonzero operands when it can answer exactly (flags included), else the exact software path.
 #[inline(always)]
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the instruction's operands and variant"
-)]
 fn fma<F: Format>(
     a: u64,
     b: u64,
@@ -959,16 +938,21 @@ fn fma<F: Format>(
     negate_addend: bool,
     rm: RoundingMode,
     flags: &mut u8,
-    fast: impl FnOnce(u64, u64, u64, &mut u8) -> Option<u64>,
 ) -> u64 {
-    if HOST_ARITHMETIC_IS_IEEE && rm == RoundingMode::NearestEven {
-        if let Some((a, b, c)) = fma_operands::<F>(a, b, c, negate_product, negate_addend) {
-            if let Some(result) = fast(a, b, c, flags) {
-                return result;
-            }
+    let a = a ^ sign_bit::<F>(negate_product);
+    let c = c ^ sign_bit::<F>(negate_addend);
+    let ordinary = |bits| is_finite::<F>(bits) && !is_zero::<F>(bits);
+    if HOST_ARITHMETIC_IS_IEEE
+        && rm == RoundingMode::NearestEven
+        && ordinary(a)
+        && ordinary(b)
+        && ordinary(c)
+    {
+        if let Some(result) = F::fma_fast(a, b, c, flags) {
+            return result;
         }
     }
-    fma_slow::<F>(a, b, c, negate_product, negate_addend, rm, flags)
+    fma_slow::<F>(a, b, c, rm, flags)
 }
 
 #[inline(always)]
@@ -1329,7 +1313,6 @@ pub fn fma_s(
         negate_addend,
         rm,
         flags,
-        fma_fast_s,
     ) as u32
 }
 
@@ -1344,16 +1327,7 @@ pub fn fma_d(
     rm: RoundingMode,
     flags: &mut u8,
 ) -> u64 {
-    fma::<Double>(
-        a,
-        b,
-        c,
-        negate_product,
-        negate_addend,
-        rm,
-        flags,
-        fma_fast_d,
-    )
+    fma::<Double>(a, b, c, negate_product, negate_addend, rm, flags)
 }
 
 #[inline]
@@ -2512,10 +2486,7 @@ mod tests {
         }
     }
 
-    fn fast_fma_matches_slow_path<F: Format>(
-        seed: u64,
-        fast: fn(u64, u64, u64, &mut u8) -> Option<u64>,
-    ) {
+    fn fast_fma_matches_slow_path<F: Format>(seed: u64) {
         let mut rng = XorShift(seed);
         let iterations = 60_000;
         let mut taken = 0;
@@ -2523,17 +2494,19 @@ mod tests {
             let a = random_operand::<F>(&mut rng);
             let b = related_operand::<F>(&mut rng, a);
             let c = related_addend::<F>(&mut rng, a, b);
-            let negate_product = rng.next() & 1 == 1;
-            let negate_addend = rng.next() & 1 == 1;
             let (mut fast_flags, mut slow_flags) = (0, 0);
-            let result = fma_operands::<F>(a, b, c, negate_product, negate_addend)
-                .and_then(|(a, b, c)| fast(a, b, c, &mut fast_flags));
-            let slow = fma_slow::<F>(a, b, c, negate_product, negate_addend, RNE, &mut slow_flags);
+            let ordinary = [a, b, c]
+                .into_iter()
+                .all(|bits| is_finite::<F>(bits) && !is_zero::<F>(bits));
+            let result = ordinary
+                .then(|| F::fma_fast(a, b, c, &mut fast_flags))
+                .flatten();
+            let slow = fma_slow::<F>(a, b, c, RNE, &mut slow_flags);
             if let Some(result) = result {
                 assert_eq!(
                     (result, fast_flags),
                     (slow, slow_flags),
-                    "fma: a={a:#x} b={b:#x} c={c:#x} negate product {negate_product}, addend {negate_addend}"
+                    "fma: a={a:#x} b={b:#x} c={c:#x}"
                 );
                 taken += 1;
             }
@@ -2543,14 +2516,14 @@ mod tests {
 
     #[test]
     fn fast_fma_matches_slow_path_single() {
-        fast_fma_matches_slow_path::<Single>(0x853c_49e6_748f_ea9b, fma_fast_s);
+        fast_fma_matches_slow_path::<Single>(0x853c_49e6_748f_ea9b);
     }
 
     #[test]
     fn fast_fma_matches_slow_path_double() {
         // Without an FMA instruction on this host, doubles always take the exact path.
         if host_fma(1.0, 1.0, 1.0).is_some() {
-            fast_fma_matches_slow_path::<Double>(0xda3e_39cb_94b9_5bdb, fma_fast_d);
+            fast_fma_matches_slow_path::<Double>(0xda3e_39cb_94b9_5bdb);
         }
     }
 
