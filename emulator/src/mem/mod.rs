@@ -827,6 +827,26 @@ impl MemorySnapshot {
     pub fn frozen_pages(&self) -> usize {
         self.frozen.n_pages()
     }
+
+    /// This snapshot with a read TLB that also holds the snapshot's pages `memory` (made from
+    /// it) held in its read TLB; those win a slot over the snapshot's own. What a request read
+    /// last is what the next ones will read, more than what `main()` read last. Pointers come
+    /// from this snapshot, never from `memory`: its own pages die with it.
+    pub fn warmed_by(&self, memory: &Memory) -> MemorySnapshot {
+        let mut warm = Memory::from_snapshot(self);
+        let read_by_memory = memory
+            .read_tlb
+            .held()
+            .filter(|page_number| !memory.owned.contains_key(page_number));
+        for page_number in read_by_memory {
+            // A page `memory` mapped itself is not in this snapshot's regions: left out.
+            let _ = warm.page_for_read(page_number << PAGE_SHIFT);
+        }
+        MemorySnapshot {
+            read_tlb: warm.read_tlb,
+            ..self.clone()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -949,6 +969,40 @@ mod tests {
         // A protection change in a fork applies at once, warm entries or not.
         sibling.protect(0x10000, 0x1000, Perms::NONE).unwrap();
         assert!(sibling.load::<u64>(0x10000).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_warmed_by_a_fork_holds_the_template_pages_it_read_and_none_of_its_own() {
+        let mut template = Memory::new(1 << 20);
+        template.map(0x10000, 0x3000, Perms::READ_WRITE).unwrap();
+        template.store::<u64>(0x10000, 7).unwrap();
+        template.store::<u64>(0x11000, 8).unwrap();
+        // What main() read last: none of it, once the mapping flushed the TLBs.
+        template.map(0x40000, 0x1000, Perms::READ).unwrap();
+        let snapshot = template.freeze();
+        let is_warm =
+            |memory: &Memory, addr: u64| memory.read_tlb.page(addr >> PAGE_SHIFT).is_some();
+        assert!(!is_warm(&Memory::from_snapshot(&snapshot), 0x10000));
+
+        let mut fork = Memory::from_snapshot(&snapshot);
+        // A page the fork mapped itself is not the template's.
+        fork.map(0x50000, 0x1000, Perms::READ).unwrap();
+        assert_eq!(fork.load::<u64>(0x50000), Ok(0));
+        assert_eq!(fork.load::<u64>(0x10000), Ok(7));
+        fork.store::<u64>(0x11000, 9).unwrap();
+        assert_eq!(fork.load::<u64>(0x40000), Ok(0));
+        let warmed = snapshot.warmed_by(&fork);
+        drop(fork);
+
+        let mut next = Memory::from_snapshot(&warmed);
+        assert!(is_warm(&next, 0x10000) && is_warm(&next, 0x40000));
+        // The fork's copy of 0x11000 is gone: the next fork reads the template's.
+        assert!(!is_warm(&next, 0x11000) && !is_warm(&next, 0x50000));
+        assert_eq!(next.load::<u64>(0x10000), Ok(7));
+        assert_eq!(next.load::<u64>(0x11000), Ok(8));
+        assert!(next.load::<u64>(0x50000).is_err());
+        next.store::<u64>(0x10000, 10).unwrap();
+        assert_eq!(Memory::from_snapshot(&warmed).load::<u64>(0x10000), Ok(7));
     }
 
     #[test]

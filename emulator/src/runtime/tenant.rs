@@ -5,7 +5,7 @@
 //! template copy-on-write, with its own registers, a budget and a cap on the memory it writes.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::abi::HeaderSet;
 use super::abi::Hook;
@@ -28,7 +28,7 @@ use crate::{
 pub type ClockSource = fn(Clock) -> u64;
 
 /// A loaded tenant: its template and what it registered. Shared by every request (`Arc`), and
-/// never changed after loading.
+/// never changed after loading, but for where its forks' read TLB starts ([`Template`]).
 #[derive(Debug)]
 pub struct Tenant {
     /// Shared with every fork (for its error messages) without a copy per request.
@@ -37,7 +37,7 @@ pub struct Tenant {
     /// `limits.backends`, shared with every fork without a copy per request.
     allowed_backends: Option<Arc<[String]>>,
     clock: Option<ClockSource>,
-    template: Snapshot,
+    template: Arc<Template>,
     hooks: Hooks,
     boot_log: Vec<String>,
     /// What `main()` left for every request besides memory: functions registered by name,
@@ -335,7 +335,10 @@ impl Tenant {
             allowed_backends: limits.backends.as_deref().map(Arc::from),
             limits,
             clock,
-            template: machine.snapshot(),
+            template: Arc::new(Template {
+                snapshot: machine.snapshot(),
+                warmed: OnceLock::new(),
+            }),
             hooks: state.hooks,
             boot_log: log.lines,
             extras,
@@ -351,7 +354,7 @@ impl Tenant {
             name: Arc::clone(&self.name),
             limits: self.limits.clone(),
             clock: self.clock,
-            template: self.template.clone(),
+            template: Arc::clone(&self.template),
             hooks: self.hooks,
             boot_log: self.boot_log.clone(),
             allowed_backends: self.allowed_backends.clone(),
@@ -388,7 +391,7 @@ impl Tenant {
 
     /// Pages of the template, shared by every fork.
     pub fn template_pages(&self) -> usize {
-        self.template.memory().frozen_pages()
+        self.template.snapshot.memory().frozen_pages()
     }
 
     /// A new request's machine. Cheap: registers are copied, memory and code are shared.
@@ -398,7 +401,7 @@ impl Tenant {
 
     fn fork_unshared(&self) -> Fork {
         let environment = TenantEnvironment::boxed(self.clock, self.limits.random);
-        let mut machine = Machine::boxed_from_snapshot(&self.template, environment);
+        let mut machine = Machine::boxed_from_snapshot(self.template.for_forks(), environment);
         let max_pages = self.limits.max_request_memory.div_ceil(PAGE_SIZE);
         machine
             .memory()
@@ -423,6 +426,29 @@ impl Tenant {
             paused: None,
             saved_stack_pointer: None,
             profile: self.profile.clone(),
+            warms: (self.template.warmed.get().is_none()).then(|| Arc::clone(&self.template)),
+        }
+    }
+}
+
+/// The snapshot forks are made from, and the same once a fork has ended with the read TLB
+/// that fork had ([`Snapshot::warmed_by`]): `main()` leaves in its TLB what it read last, a
+/// request what requests read. Seen in the seed: every fork missed the TLB on the pages of
+/// the GOT and of `.rodata`'s start, which `main()` had not read last.
+#[derive(Debug)]
+struct Template {
+    snapshot: Snapshot,
+    warmed: OnceLock<Snapshot>,
+}
+
+impl Template {
+    fn for_forks(&self) -> &Snapshot {
+        self.warmed.get().unwrap_or(&self.snapshot)
+    }
+
+    fn warm_with(&self, machine: &Machine) {
+        if self.warmed.get().is_none() {
+            let _ = self.warmed.set(self.snapshot.warmed_by(machine));
         }
     }
 }
@@ -449,10 +475,15 @@ pub struct Fork {
     saved_stack_pointer: Option<u64>,
     /// The profiled tenant's sum, which this fork's profile joins when it ends.
     profile: Option<Arc<Mutex<ProfileReport>>>,
+    /// The template, while no fork has warmed it yet: this one does when it ends.
+    warms: Option<Arc<Template>>,
 }
 
 impl Drop for Fork {
     fn drop(&mut self) {
+        if let Some(template) = &self.warms {
+            template.warm_with(&self.machine);
+        }
         let Some(sum) = &self.profile else {
             return;
         };
