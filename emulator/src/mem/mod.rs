@@ -599,11 +599,19 @@ impl Memory {
     /// take its slow path.
     #[inline(always)]
     pub fn hits_tlb(&self, addr: u64, size: usize, access: Access) -> bool {
+        self.cached(addr, size, access).is_some()
+    }
+
+    /// Where the `size` bytes at `addr` are on the host, if they lie in one page that the TLB
+    /// for `access` holds: the guest's own `access` there would not fault, and a write would
+    /// change no page's ownership.
+    #[inline(always)]
+    pub(crate) fn cached(&self, addr: u64, size: usize, access: Access) -> Option<*mut u8> {
         let tlb = match access {
             Access::Read => &self.read_tlb,
             Access::Write => &self.write_tlb,
         };
-        tlb.lookup(addr, size).is_some()
+        tlb.lookup(addr, size)
     }
 
     #[cold]
