@@ -147,9 +147,8 @@ pub struct CallState {
 }
 
 impl CallState {
-    /// A fork's state at the start of a request. Every field is written, rather than the rest
-    /// taken from `Default`: the default's function and regex tables are two allocations that
-    /// a fork would make and drop again on every request.
+    /// A fork's state at the start of a request: the template's hooks, backends, functions
+    /// and expressions, nothing else yet.
     pub fn for_fork(
         hooks: Hooks,
         allowed_backends: Option<Arc<[String]>>,

@@ -25,34 +25,43 @@ pub enum RegexError {
     TooBig,
 }
 
+/// The expressions a template leaves its forks; `None` when it compiled none, so its forks
+/// share no count to write.
+pub type RegexTemplate = Option<Arc<Vec<Option<Regex>>>>;
+
 /// The expressions one machine can use: the template's (shared by every fork) and its own.
 #[derive(Clone, Debug, Default)]
 pub struct RegexTable {
-    template: Arc<Vec<Option<Regex>>>,
+    template: RegexTemplate,
     own: Vec<Option<Regex>>,
     scanned: usize,
 }
 
 impl RegexTable {
     /// A fork's table: the template's expressions, nothing of its own yet.
-    pub fn from_template(template: &Arc<Vec<Option<Regex>>>) -> RegexTable {
+    pub fn from_template(template: &RegexTemplate) -> RegexTable {
         RegexTable {
-            template: Arc::clone(template),
+            template: template.clone(),
             own: Vec::new(),
             scanned: 0,
         }
     }
 
     /// Everything this table holds, as a template for forks (at the end of `main()`).
-    pub fn into_template(self) -> Arc<Vec<Option<Regex>>> {
-        let mut all = (*self.template).clone();
+    pub fn into_template(self) -> RegexTemplate {
+        let mut all = self.template().to_vec();
         all.extend(self.own);
-        Arc::new(all)
+        (!all.is_empty()).then(|| Arc::new(all))
+    }
+
+    fn template(&self) -> &[Option<Regex>] {
+        self.template.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// Compiles `pattern`; returns its index.
     pub fn compile(&mut self, pattern: &str) -> Result<u64, RegexError> {
-        if pattern.len() > MAX_PATTERN_BYTES || self.template.len() + self.own.len() >= MAX_REGEXES
+        if pattern.len() > MAX_PATTERN_BYTES
+            || self.template().len() + self.own.len() >= MAX_REGEXES
         {
             return Err(RegexError::TooBig);
         }
@@ -66,14 +75,14 @@ impl RegexTable {
                 _ => RegexError::Invalid,
             })?;
         self.own.push(Some(regex));
-        Ok((self.template.len() + self.own.len() - 1) as u64)
+        Ok((self.template().len() + self.own.len() - 1) as u64)
     }
 
     /// Forgets an expression this machine compiled (the template's stay).
     pub fn free(&mut self, index: u64) -> Result<(), RegexError> {
         let own_index = usize::try_from(index)
             .ok()
-            .and_then(|index| index.checked_sub(self.template.len()))
+            .and_then(|index| index.checked_sub(self.template().len()))
             .ok_or(RegexError::Invalid)?;
         let slot = self.own.get_mut(own_index).ok_or(RegexError::Invalid)?;
         slot.take().map(|_| ()).ok_or(RegexError::Invalid)
@@ -107,8 +116,8 @@ impl RegexTable {
 
     fn get(&self, index: u64) -> Result<&Regex, RegexError> {
         let index = usize::try_from(index).map_err(|_| RegexError::Invalid)?;
-        let slot = match index.checked_sub(self.template.len()) {
-            None => self.template.get(index),
+        let slot = match index.checked_sub(self.template().len()) {
+            None => self.template().get(index),
             Some(own_index) => self.own.get(own_index),
         };
         slot.and_then(Option::as_ref).ok_or(RegexError::Invalid)
@@ -219,5 +228,15 @@ mod tests {
         assert_eq!(fork.free(first), Err(RegexError::Invalid));
         let mut other_fork = RegexTable::from_template(&template);
         assert_eq!(other_fork.is_match(own, "other"), Err(RegexError::Invalid));
+    }
+
+    #[test]
+    fn a_template_without_expressions_shares_nothing_and_its_forks_start_at_zero() {
+        let template = RegexTable::default().into_template();
+        assert!(template.is_none());
+        let mut fork = RegexTable::from_template(&template);
+        assert_eq!(fork.is_match(0, "x"), Err(RegexError::Invalid));
+        assert_eq!(fork.compile("x"), Ok(0));
+        assert_eq!(fork.is_match(0, "x"), Ok(true));
     }
 }

@@ -14,7 +14,7 @@ use super::calls::{CacheSetting, Hooks, RegisteredFunctions, TenantDecision};
 use super::config::{Limits, RandomSource};
 use super::helpers::sha256;
 use super::host::Host;
-use super::regex::RegexTable;
+use super::regex::{RegexTable, RegexTemplate};
 use super::usage::MAX_LOG_BYTES;
 use crate::mem::PAGE_SIZE;
 use crate::native::HostFunctionOptions;
@@ -52,7 +52,7 @@ pub struct Tenant {
 #[derive(Clone, Debug, Default)]
 struct TemplateExtras {
     functions: RegisteredFunctions,
-    regexes: Arc<Vec<Option<regex::Regex>>>,
+    regexes: RegexTemplate,
     debug: bool,
 }
 
@@ -951,19 +951,20 @@ impl Fork {
         stop: Stop,
         ended: Option<CallEnd>,
     ) -> Result<(), RequestError> {
-        let tenant = Arc::clone(&self.tenant);
-        let error = |kind: ErrorKind, detail: String| RequestError {
+        // Given the fork rather than capturing its name: a clone of the shared name would be
+        // an atomic write, on a line every thread's forks of this tenant write, per call.
+        let error = |fork: &Fork, kind: ErrorKind, detail: String| RequestError {
             kind,
-            tenant: tenant.to_string(),
+            tenant: fork.tenant.to_string(),
             during: phase.name(),
             detail,
         };
         match ended {
             Some(CallEnd::BadArgument(detail)) => {
-                return Err(error(ErrorKind::BadArgument, detail))
+                return Err(error(self, ErrorKind::BadArgument, detail))
             }
             Some(CallEnd::MemoryLimit(detail)) => {
-                return Err(error(ErrorKind::MemoryLimit, detail))
+                return Err(error(self, ErrorKind::MemoryLimit, detail))
             }
             Some(CallEnd::Decided { paused: false } | CallEnd::Returned) => {
                 self.restore_stack_pointer();
@@ -1017,7 +1018,7 @@ impl Fork {
             },
             Stop::HostCall(_) => (ErrorKind::Crashed, stop.to_string()),
         };
-        Err(error(kind, detail))
+        Err(error(self, kind, detail))
     }
 }
 

@@ -23,9 +23,10 @@ pub struct TenantDecision {
 }
 
 /// Functions a tenant registered by name (`register_function`), found by `Fork::call_function`
-/// before the symbol table. Shared by a template's forks until one registers its own.
+/// before the symbol table. Shared by a template's forks until one registers its own; `None`
+/// while there are none, so forks of a tenant without any share no count to write.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RegisteredFunctions(Arc<BTreeMap<String, u64>>);
+pub struct RegisteredFunctions(Option<Arc<BTreeMap<String, u64>>>);
 
 /// Most functions one tenant may register.
 const MAX_REGISTERED_FUNCTIONS: usize = 256;
@@ -35,14 +36,15 @@ const MAX_BAN_BYTES: u64 = 4 << 10;
 
 impl RegisteredFunctions {
     pub fn get(&self, name: &str) -> Option<u64> {
-        self.0.get(name).copied()
+        self.0.as_ref()?.get(name).copied()
     }
 
     fn insert(&mut self, name: String, entry: u64) -> bool {
-        if self.0.len() >= MAX_REGISTERED_FUNCTIONS && !self.0.contains_key(&name) {
+        let functions = self.0.get_or_insert_with(Arc::default);
+        if functions.len() >= MAX_REGISTERED_FUNCTIONS && !functions.contains_key(&name) {
             return false;
         }
-        Arc::make_mut(&mut self.0).insert(name, entry);
+        Arc::make_mut(functions).insert(name, entry);
         true
     }
 }
