@@ -237,6 +237,15 @@ fn measure_tenant_requests(rounds: usize, exchange_time: Duration) {
         tenant.template_pages()
     );
 
+    let alone = forks_per_thread(&tenant, &request, 1, rounds);
+    let together = forks_per_thread(&tenant, &request, 2, rounds);
+    println!(
+        "hello: fork + on_recv + teardown by 2 threads on one tenant: {} ns per request per thread ({} ns alone, {:.2}x)",
+        together.as_nanos(),
+        alone.as_nanos(),
+        together.as_secs_f64() / alone.as_secs_f64()
+    );
+
     let started = Instant::now();
     let mut exchanges = 0u64;
     while started.elapsed() < exchange_time {
@@ -248,6 +257,30 @@ fn measure_tenant_requests(rounds: usize, exchange_time: Duration) {
         "hello: {:.0} exchanges/s on one core",
         exchanges as f64 / started.elapsed().as_secs_f64()
     );
+}
+
+/// Mean time per request of `threads` threads each forking `tenant` and running on_recv
+/// `rounds` times at once, as a proxy's worker threads serve one tenant: whatever the forks
+/// of one tenant write in common (reference counts, say) moves between the cores' caches.
+fn forks_per_thread(
+    tenant: &std::sync::Arc<Tenant>,
+    request: &HttpRequest,
+    threads: usize,
+    rounds: usize,
+) -> Duration {
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                for _ in 0..rounds {
+                    let mut host = MemoryHost::new(request.clone());
+                    let ran = tenant.fork().run_hook(Hook::Recv, &mut host);
+                    assert_eq!(ran, Ok(true), "hello's on_recv runs");
+                }
+            });
+        }
+    });
+    started.elapsed() / u32::try_from(rounds).unwrap_or(u32::MAX)
 }
 
 /// Median time of: a machine from a snapshot, a vmcall of a small guest function that writes a
