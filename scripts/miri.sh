@@ -18,6 +18,13 @@ if ! rustup component list --toolchain nightly --installed | grep -q '^miri'; th
     rustup component add miri rust-src --toolchain nightly
 fi
 
+# cargo-miri keeps, with each test it built, the directory to run Miri in, and Miri reads the
+# sources from there when the test runs; a unit test counts as built for as long as its
+# dependencies do not change. So checkouts at different paths sharing one target directory
+# would run each other's sources (or fail where that path is gone): each path gets its own.
+checkout_id="$(printf '%s' "$repo" | sha256sum | cut -c1-12)"
+export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/miri-checkouts/$checkout_id"
+
 cargo +nightly miri test -p rvedge --test addresses --test forks_in_memory
 cargo +nightly miri test -p rvedge --lib mem::
 cargo +nightly miri test -p rvedge --lib spare::
