@@ -105,16 +105,13 @@ struct Region {
     perms: Perms,
 }
 
-/// Pages of a snapshot, shared read-only by every machine made from it.
+/// What a snapshot's memories share read-only: its regions and its pages. One allocation,
+/// so making a memory from a snapshot writes one count that every thread's memories of it
+/// write too, not two.
 #[derive(Debug, Default)]
-pub struct FrozenPages {
+struct Frozen {
+    regions: Vec<Region>,
     pages: BTreeMap<u64, Arc<Page>>,
-}
-
-impl FrozenPages {
-    pub fn n_pages(&self) -> usize {
-        self.pages.len()
-    }
 }
 
 const TLB_ENTRIES: usize = 64;
@@ -181,9 +178,10 @@ impl Tlb {
 
 /// The memory of one machine.
 pub struct Memory {
-    regions: Arc<Vec<Region>>,
+    frozen: Arc<Frozen>,
+    /// The regions, once they differ from the frozen ones.
+    own_regions: Option<Vec<Region>>,
     owned: BTreeMap<u64, Box<Page>>,
-    frozen: Arc<FrozenPages>,
     // Entries point into `owned`, `frozen` or ZERO_PAGE; the write TLB only at owned pages of
     // writable regions, the read TLB only at pages of readable ones (a write-only page is
     // read by the slow path every time), so a hit proves the permission (`tlbs_show_mapped`).
@@ -209,7 +207,7 @@ unsafe impl Send for Memory {}
 impl fmt::Debug for Memory {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         out.debug_struct("Memory")
-            .field("regions", &self.regions)
+            .field("regions", &self.regions())
             .field("owned_pages", &self.owned.len())
             .field("frozen_pages", &self.frozen.pages.len())
             .field("mapped_bytes", &self.mapped_bytes)
@@ -259,9 +257,9 @@ impl Memory {
     /// Empty memory that may map at most `limit_bytes`.
     pub fn new(limit_bytes: u64) -> Memory {
         Memory {
-            regions: Arc::new(Vec::new()),
+            frozen: Arc::new(Frozen::default()),
+            own_regions: None,
             owned: BTreeMap::new(),
-            frozen: Arc::new(FrozenPages::default()),
             read_tlb: Tlb::EMPTY,
             write_tlb: Tlb::EMPTY,
             mapped_bytes: 0,
@@ -275,7 +273,7 @@ impl Memory {
     /// Freezes this memory's pages into a shareable snapshot. Afterwards this memory owns no
     /// pages and reads the frozen ones copy-on-write, like every other machine made from it.
     pub fn freeze(&mut self) -> MemorySnapshot {
-        if !self.owned.is_empty() {
+        if !self.owned.is_empty() || self.own_regions.is_some() {
             // The pages read last are likely read again by every fork: they stay in the read
             // TLB, now pointing at their frozen copies, and forks start with it warm.
             let recently_read: Vec<u64> = self.read_tlb.held().collect();
@@ -283,7 +281,11 @@ impl Memory {
             for (page_number, page) in core::mem::take(&mut self.owned) {
                 pages.insert(page_number, Arc::new(*page));
             }
-            self.frozen = Arc::new(FrozenPages { pages });
+            let regions = match self.own_regions.take() {
+                Some(regions) => regions,
+                None => self.frozen.regions.clone(),
+            };
+            self.frozen = Arc::new(Frozen { regions, pages });
             self.flush_tlb();
             for page_number in recently_read {
                 // Every one was readable a moment ago and the regions did not change.
@@ -291,7 +293,6 @@ impl Memory {
             }
         }
         MemorySnapshot {
-            regions: Arc::clone(&self.regions),
             frozen: Arc::clone(&self.frozen),
             read_tlb: self.read_tlb,
             mapped_bytes: self.mapped_bytes,
@@ -302,9 +303,9 @@ impl Memory {
     /// New memory reading a snapshot's pages copy-on-write. Costs no page copies.
     pub fn from_snapshot(snapshot: &MemorySnapshot) -> Memory {
         Memory {
-            regions: Arc::clone(&snapshot.regions),
-            owned: BTreeMap::new(),
             frozen: Arc::clone(&snapshot.frozen),
+            own_regions: None,
+            owned: BTreeMap::new(),
             read_tlb: snapshot.read_tlb,
             write_tlb: Tlb::EMPTY,
             mapped_bytes: snapshot.mapped_bytes,
@@ -348,11 +349,20 @@ impl Memory {
         self.write_tlb = Tlb::EMPTY;
     }
 
+    fn regions(&self) -> &[Region] {
+        self.own_regions.as_deref().unwrap_or(&self.frozen.regions)
+    }
+
+    /// The regions to change: the frozen ones copied the first time.
+    fn regions_mut(&mut self) -> &mut Vec<Region> {
+        self.own_regions
+            .get_or_insert_with(|| self.frozen.regions.clone())
+    }
+
     fn region_containing(&self, addr: u64) -> Option<&Region> {
-        let index = self.regions.partition_point(|region| region.end <= addr);
-        self.regions
-            .get(index)
-            .filter(|region| region.start <= addr)
+        let regions = self.regions();
+        let index = regions.partition_point(|region| region.end <= addr);
+        regions.get(index).filter(|region| region.start <= addr)
     }
 
     /// Whether `[start, end)` is entirely mapped with at least `perms`.
@@ -405,7 +415,7 @@ impl Memory {
             return Err(MapError::OutOfMemory);
         }
         self.remove_range(start, end);
-        let regions = Arc::make_mut(&mut self.regions);
+        let regions = self.regions_mut();
         let index = regions.partition_point(|region| region.end <= start);
         regions.insert(index, Region { start, end, perms });
         self.mapped_bytes = new_total;
@@ -439,7 +449,7 @@ impl Memory {
         }
         self.split_at(start);
         self.split_at(end);
-        for region in Arc::make_mut(&mut self.regions).iter_mut() {
+        for region in self.regions_mut().iter_mut() {
             if region.start >= start && region.end <= end {
                 region.perms = perms;
             }
@@ -452,7 +462,7 @@ impl Memory {
     /// starting at or above `bottom`.
     pub fn find_free_range(&self, len: u64, bottom: u64, top: u64) -> Option<u64> {
         let mut candidate_end = top;
-        for region in self.regions.iter().rev() {
+        for region in self.regions().iter().rev() {
             if region.start >= candidate_end {
                 continue;
             }
@@ -466,7 +476,7 @@ impl Memory {
     }
 
     fn mapped_within(&self, start: u64, end: u64) -> u64 {
-        self.regions
+        self.regions()
             .iter()
             .map(|region| region.end.min(end).saturating_sub(region.start.max(start)))
             .sum()
@@ -474,13 +484,13 @@ impl Memory {
 
     fn split_at(&mut self, addr: u64) {
         let Some(index) = self
-            .regions
+            .regions()
             .iter()
             .position(|region| region.start < addr && addr < region.end)
         else {
             return;
         };
-        let regions = Arc::make_mut(&mut self.regions);
+        let regions = self.regions_mut();
         let upper = Region {
             start: addr,
             ..regions[index]
@@ -493,11 +503,11 @@ impl Memory {
         self.split_at(start);
         self.split_at(end);
         if self
-            .regions
+            .regions()
             .iter()
             .any(|region| region.start < end && region.end > start)
         {
-            Arc::make_mut(&mut self.regions)
+            self.regions_mut()
                 .retain(|region| region.end <= start || region.start >= end);
         }
         let doomed: Vec<u64> = self
@@ -719,7 +729,7 @@ impl Memory {
     /// Writes initial contents ignoring permissions (program loading into read-only
     /// segments). The range must be mapped.
     pub fn write_initial(&mut self, addr: u64, bytes: &[u8]) -> Result<(), MemoryFault> {
-        let saved = Arc::clone(&self.regions);
+        let saved = self.own_regions.clone();
         let end = addr.saturating_add(bytes.len() as u64);
         if !self.is_mapped(addr, end, Perms::NONE) {
             return Err(MemoryFault {
@@ -727,11 +737,11 @@ impl Memory {
                 access: Access::Write,
             });
         }
-        Arc::make_mut(&mut self.regions)
+        self.regions_mut()
             .iter_mut()
             .for_each(|region| region.perms.write = true);
         let result = self.write_bytes(addr, bytes);
-        self.regions = saved;
+        self.own_regions = saved;
         self.flush_tlb();
         result
     }
@@ -806,8 +816,7 @@ fn checked_page_range(start: u64, len: u64) -> Result<u64, MapError> {
 /// over them that memories made from it start with.
 #[derive(Clone)]
 pub struct MemorySnapshot {
-    regions: Arc<Vec<Region>>,
-    frozen: Arc<FrozenPages>,
+    frozen: Arc<Frozen>,
     read_tlb: Tlb,
     mapped_bytes: u64,
     limit_bytes: u64,
@@ -823,7 +832,7 @@ unsafe impl Sync for MemorySnapshot {}
 impl fmt::Debug for MemorySnapshot {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         out.debug_struct("MemorySnapshot")
-            .field("regions", &self.regions)
+            .field("regions", &self.frozen.regions)
             .field("frozen_pages", &self.frozen.pages.len())
             .field("mapped_bytes", &self.mapped_bytes)
             .field("limit_bytes", &self.limit_bytes)
@@ -833,7 +842,7 @@ impl fmt::Debug for MemorySnapshot {
 
 impl MemorySnapshot {
     pub fn frozen_pages(&self) -> usize {
-        self.frozen.n_pages()
+        self.frozen.pages.len()
     }
 
     /// This snapshot with a read TLB that also holds the snapshot's pages `memory` (made from
