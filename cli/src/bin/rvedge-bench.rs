@@ -237,8 +237,9 @@ fn measure_tenant_requests(rounds: usize, exchange_time: Duration) {
         tenant.template_pages()
     );
 
-    let alone = forks_per_thread(&tenant, &request, 1, rounds);
-    let together = forks_per_thread(&tenant, &request, 2, rounds);
+    // Ten times the rounds: a mean over a short stretch of two threads swings by 20%.
+    let alone = forks_per_thread(&tenant, &request, 1, 10 * rounds);
+    let together = forks_per_thread(&tenant, &request, 2, 10 * rounds);
     println!(
         "hello: fork + on_recv + teardown by 2 threads on one tenant: {} ns per request per thread ({} ns alone, {:.2}x)",
         together.as_nanos(),
