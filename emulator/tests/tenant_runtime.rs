@@ -559,6 +559,22 @@ fn a_failed_live_update_leaves_the_old_tenant_serving() {
     assert_eq!(body(&get(&v1, "/")), "v1 value=from-v1:none:1");
 }
 
+#[test]
+fn request_errors_name_their_tenant_whatever_the_names_length() {
+    // Forks keep short names inline and long ones shared: both must read back whole.
+    let limits = limits_with(|limits| limits.max_request_memory = 256 << 10);
+    for name in [
+        "l",
+        "a-name-of-exactly-31-bytes-long",
+        "ünïcödé-and-longer-than-thirty-one-bytes",
+    ] {
+        let tenant = load(name, "tenant/limits", limits.clone());
+        assert_eq!(tenant.name(), name);
+        let error = request_error(&get(&tenant, "/pages/100")).clone();
+        assert_eq!(error.tenant, name, "{error}");
+    }
+}
+
 // ---- Limits ---------------------------------------------------------------------------------
 
 #[test]

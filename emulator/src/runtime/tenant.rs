@@ -31,8 +31,8 @@ pub type ClockSource = fn(Clock) -> u64;
 /// never changed after loading, but for where its forks' read TLB starts ([`Template`]).
 #[derive(Debug)]
 pub struct Tenant {
-    /// Shared with every fork (for its error messages) without a copy per request.
-    name: Arc<str>,
+    /// Given to every fork, for its error messages.
+    name: TenantName,
     limits: Limits,
     /// `limits.backends`, shared with every fork without a copy per request.
     allowed_backends: Option<Arc<[String]>>,
@@ -351,7 +351,7 @@ impl Tenant {
     /// the forks that ended. Profiled forks run slower: for finding costs, not for serving.
     pub fn profiled(&self) -> Arc<Tenant> {
         Arc::new(Tenant {
-            name: Arc::clone(&self.name),
+            name: self.name.clone(),
             limits: self.limits.clone(),
             clock: self.clock,
             template: Arc::clone(&self.template),
@@ -410,7 +410,7 @@ impl Tenant {
             machine.start_profile();
         }
         Fork {
-            tenant: Arc::clone(&self.name),
+            tenant: self.name.clone(),
             machine,
             state: CallState::for_fork(
                 self.hooks,
@@ -428,6 +428,58 @@ impl Tenant {
             profile: self.profile.clone(),
             warms: (self.template.warmed.get().is_none()).then(|| Arc::clone(&self.template)),
         }
+    }
+}
+
+/// A tenant's name as every fork of it keeps one: inline when short, so a fork copies a few
+/// bytes instead of writing a count that every thread's forks of the tenant write.
+#[derive(Clone)]
+enum TenantName {
+    Inline {
+        bytes: [u8; INLINE_NAME_BYTES],
+        len: u8,
+    },
+    Shared(Arc<str>),
+}
+
+const INLINE_NAME_BYTES: usize = 31;
+
+impl From<&str> for TenantName {
+    fn from(name: &str) -> TenantName {
+        match u8::try_from(name.len()) {
+            Ok(len) if name.len() <= INLINE_NAME_BYTES => {
+                let mut bytes = [0; INLINE_NAME_BYTES];
+                bytes[..name.len()].copy_from_slice(name.as_bytes());
+                TenantName::Inline { bytes, len }
+            }
+            _ => TenantName::Shared(name.into()),
+        }
+    }
+}
+
+impl core::ops::Deref for TenantName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            // Whole names only, so always UTF-8.
+            TenantName::Inline { bytes, len } => {
+                core::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            TenantName::Shared(name) => name,
+        }
+    }
+}
+
+impl fmt::Debug for TenantName {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, out)
+    }
+}
+
+impl fmt::Display for TenantName {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.write_str(self)
     }
 }
 
@@ -458,7 +510,7 @@ use crate::registers::{A0, SP};
 /// One request's machine on one side (client or backend). Dropping it frees all it owns.
 #[derive(Debug)]
 pub struct Fork {
-    tenant: Arc<str>,
+    tenant: TenantName,
     machine: BoxedMachine,
     state: CallState,
     budget_left: u64,
@@ -951,8 +1003,8 @@ impl Fork {
         stop: Stop,
         ended: Option<CallEnd>,
     ) -> Result<(), RequestError> {
-        // Given the fork rather than capturing its name: a clone of the shared name would be
-        // an atomic write, on a line every thread's forks of this tenant write, per call.
+        // Given the fork rather than capturing a clone of its name: a long name's clone is an
+        // atomic write, on a line every thread's forks of this tenant write, per call.
         let error = |fork: &Fork, kind: ErrorKind, detail: String| RequestError {
             kind,
             tenant: fork.tenant.to_string(),
