@@ -281,10 +281,10 @@ impl Memory {
             for (page_number, page) in core::mem::take(&mut self.owned) {
                 pages.insert(page_number, Arc::new(*page));
             }
-            let regions = match self.own_regions.take() {
-                Some(regions) => regions,
-                None => self.frozen.regions.clone(),
-            };
+            let regions = self
+                .own_regions
+                .take()
+                .unwrap_or_else(|| self.frozen.regions.clone());
             self.frozen = Arc::new(Frozen { regions, pages });
             self.flush_tlb();
             for page_number in recently_read {

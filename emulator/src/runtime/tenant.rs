@@ -401,7 +401,9 @@ impl Tenant {
 
     fn fork_unshared(&self) -> Fork {
         let environment = TenantEnvironment::boxed(self.clock, self.limits.random);
-        let mut machine = Machine::boxed_from_snapshot(self.template.for_forks(), environment);
+        let warmed = self.template.warmed.get();
+        let snapshot = warmed.unwrap_or(&self.template.snapshot);
+        let mut machine = Machine::boxed_from_snapshot(snapshot, environment);
         let max_pages = self.limits.max_request_memory.div_ceil(PAGE_SIZE);
         machine
             .memory()
@@ -426,7 +428,7 @@ impl Tenant {
             paused: None,
             saved_stack_pointer: None,
             profile: self.profile.clone(),
-            warms: (self.template.warmed.get().is_none()).then(|| Arc::clone(&self.template)),
+            warms: warmed.is_none().then(|| Arc::clone(&self.template)),
         }
     }
 }
@@ -494,10 +496,6 @@ struct Template {
 }
 
 impl Template {
-    fn for_forks(&self) -> &Snapshot {
-        self.warmed.get().unwrap_or(&self.snapshot)
-    }
-
     fn warm_with(&self, machine: &Machine) {
         if self.warmed.get().is_none() {
             let _ = self.warmed.set(self.snapshot.warmed_by(machine));
