@@ -246,7 +246,7 @@ unsafe fn live_update(ctx: *const ffi::vrt_ctx, vcl: &VclState) -> HttpResponse 
     if !vcl.update_secrets.allows(&tenant, given) {
         return text_response(403, format!("live update of \"{tenant}\" refused\n"));
     }
-    let Some(slot) = vcl.tenants.get(&tenant) else {
+    let Some(slot) = vcl.tenants.get(tenant.as_ref()) else {
         return text_response(404, format!("no tenant named \"{tenant}\"\n"));
     };
     // SAFETY: a valid backend ctx.

@@ -7,6 +7,8 @@
 //! before any tenant code or origin sees it. It carries the VCL's secret nonce, so a header a
 //! client sends itself is never believed (`fork()` also removes it from the client request).
 
+use std::borrow::Cow;
+
 use rvedge::runtime::{BackendPlan, ErrorKind};
 
 /// Lower case, as header lookups compare case-insensitively.
@@ -17,24 +19,31 @@ pub const HANDOFF_HEADER: &str = "x-rvedge-handoff";
 /// requests of the tenant that made it, whatever the VCL's vcl_hash does.
 pub const TENANT_HEADER: &str = "x-rvedge-tenant";
 
-/// What the backend side must do.
+/// What the backend side must do. The client side borrows its tenant's name to encode one;
+/// the backend side owns what it decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Handoff {
+pub enum Handoff<'a> {
     /// The backend side of the runtime's plan: a forge callback, or backend hooks around the
     /// origin.
-    Plan { tenant: String, plan: BackendPlan },
+    Plan {
+        tenant: Cow<'a, str>,
+        plan: BackendPlan,
+    },
     /// The client side failed: answer the error response.
-    Error { tenant: String, kind: ErrorKind },
+    Error {
+        tenant: Cow<'a, str>,
+        kind: ErrorKind,
+    },
     /// Replace the tenant's program (or, with `debug`, its debug program) with the request
     /// body, of at most `max_size` bytes.
     LiveUpdate {
-        tenant: String,
+        tenant: Cow<'a, str>,
         max_size: usize,
         debug: bool,
     },
 }
 
-impl Handoff {
+impl Handoff<'_> {
     pub fn tenant(&self) -> &str {
         match self {
             Handoff::Plan { tenant, .. }
@@ -44,30 +53,37 @@ impl Handoff {
     }
 
     /// The header value: `<nonce> <mode> [field] <tenant>`, the tenant last because it is the
-    /// only field that may contain spaces. Built by concatenation: it is written on every
-    /// request with a backend side, and `format!` cost as much as the rest of the hand-off.
+    /// only field that may contain spaces. Built in one string: it is written on every request
+    /// with a backend side, and `format!` cost as much as the rest of the hand-off.
     pub fn encode(&self, nonce: &str) -> String {
-        let (mode, field) = match self {
-            Handoff::Plan { plan, .. } => ("plan", plan.encode()),
-            Handoff::Error { kind, .. } => ("error", kind.to_string()),
+        let tenant = self.tenant();
+        // The longest field is a forge plan's: "forge:", a digit and two 16-digit numbers.
+        let mut value = String::with_capacity(nonce.len() + tenant.len() + 64);
+        value.push_str(nonce);
+        value.push(' ');
+        match self {
+            Handoff::Plan { plan, .. } => {
+                value.push_str("plan ");
+                plan.encode_into(&mut value);
+            }
+            Handoff::Error { kind, .. } => {
+                value.push_str("error ");
+                value.push_str(kind.name());
+            }
             Handoff::LiveUpdate {
                 max_size, debug, ..
-            } => (
-                if *debug { "debug" } else { "update" },
-                max_size.to_string(),
-            ),
-        };
-        let tenant = self.tenant();
-        let mut value =
-            String::with_capacity(nonce.len() + mode.len() + field.len() + tenant.len() + 3);
-        for part in [nonce, " ", mode, " ", &field, " ", tenant] {
-            value.push_str(part);
+            } => {
+                value.push_str(if *debug { "debug " } else { "update " });
+                value.push_str(&max_size.to_string());
+            }
         }
+        value.push(' ');
+        value.push_str(tenant);
         value
     }
 
     /// The hand-off in `value`, if it is well-formed and carries `nonce`.
-    pub fn decode(value: &str, nonce: &str) -> Option<Handoff> {
+    pub fn decode(value: &str, nonce: &str) -> Option<Handoff<'static>> {
         let (found_nonce, rest) = value.split_once(' ')?;
         if found_nonce != nonce {
             return None;
@@ -77,21 +93,21 @@ impl Handoff {
             "plan" => {
                 let (plan, tenant) = rest.split_once(' ')?;
                 Some(Handoff::Plan {
-                    tenant: tenant.into(),
+                    tenant: Cow::Owned(tenant.into()),
                     plan: BackendPlan::decode(plan)?,
                 })
             }
             "error" => {
                 let (kind, tenant) = rest.split_once(' ')?;
                 Some(Handoff::Error {
-                    tenant: tenant.into(),
+                    tenant: Cow::Owned(tenant.into()),
                     kind: ErrorKind::from_name(kind)?,
                 })
             }
             "update" | "debug" => {
                 let (max_size, tenant) = rest.split_once(' ')?;
                 Some(Handoff::LiveUpdate {
-                    tenant: tenant.into(),
+                    tenant: Cow::Owned(tenant.into()),
                     max_size: max_size.parse().ok()?,
                     debug: mode == "debug",
                 })

@@ -105,10 +105,11 @@ impl Message {
         }
         // varnishd's header names: a length byte, then `Name:`, NUL-terminated.
         let length = u8::try_from(name.len() + 1).map_err(|_| HostError::Invalid)?;
-        let mut encoded = Vec::with_capacity(name.len() + 3);
-        encoded.push(length);
-        encoded.extend_from_slice(name.as_bytes());
-        encoded.extend_from_slice(b":\0");
+        // On the stack (the length byte bounds the name): this runs on every request.
+        let mut encoded = [0u8; 1 + u8::MAX as usize + 2];
+        encoded[0] = length;
+        encoded[1..=name.len()].copy_from_slice(name.as_bytes());
+        encoded[name.len() + 1..name.len() + 3].copy_from_slice(b":\0");
         // SAFETY: `encoded` is the `hdr_t` form http_Unset expects and outlives the call.
         unsafe { ffi::http_Unset(self.0, encoded.as_ptr().cast::<c_char>()) };
         Ok(count)

@@ -266,11 +266,12 @@ pub unsafe fn call(
                 Ok(None)
             }
             Err(FunctionCallError::Failed(error)) => {
+                let kind = error.kind;
+                fail(ctx, task, error);
                 let handoff = Handoff::Error {
                     tenant: task.tenant.name().into(),
-                    kind: error.kind,
+                    kind,
                 };
-                fail(ctx, task, error);
                 // As when the hook itself fails: the request is answered with the error.
                 match hook {
                     Hook::Recv => hand_off_to_vm(ctx, task, &handoff),
@@ -614,11 +615,12 @@ unsafe fn recv(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
         let ran = match run_hook(ctx, task, Hook::Recv) {
             Ok(ran) => ran,
             Err(error) => {
+                let kind = error.kind;
+                fail(ctx, task, error);
                 let handoff = Handoff::Error {
                     tenant: task.tenant.name().into(),
-                    kind: error.kind,
+                    kind,
                 };
-                fail(ctx, task, error);
                 hand_off_to_vm(ctx, task, &handoff);
                 return -1;
             }
@@ -626,7 +628,7 @@ unsafe fn recv(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
         let Side::Client(client) = &mut task.side else {
             return i64::from(ran);
         };
-        let tenant = task.tenant.name().to_string();
+        let tenant = task.tenant.name().into();
         let decided = matches!(task.want, Want::Decision(_));
         match client.decision() {
             ClientDecision::Respond(response) => {
@@ -692,11 +694,12 @@ unsafe fn hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
                 i64::from(ran)
             }
             Err(error) => {
+                let kind = error.kind;
+                fail(ctx, task, error);
                 let handoff = Handoff::Error {
                     tenant: task.tenant.name().into(),
-                    kind: error.kind,
+                    kind,
                 };
-                fail(ctx, task, error);
                 // A failed request must not be answered from the cache: its own hash misses.
                 hash_data(ctx, &[b"rvedge failed request"]);
                 hand_off_to_vm(ctx, task, &handoff);
@@ -741,27 +744,37 @@ pub unsafe fn apply_hash(ctx: *const ffi::vrt_ctx, task: &mut Task) -> bool {
 }
 
 /// Adds `parts`, one after another, to the request's cache key: one C string, built once
-/// (the tenant identity is two parts, so it is not concatenated first and copied again).
+/// (the tenant identity is two parts, so it is not concatenated first and copied again), on
+/// the stack when it is short, as keys are: this runs on every request.
 ///
 /// # Safety
 /// `ctx` is a valid context in vcl_hash.
 unsafe fn hash_data(ctx: *const ffi::vrt_ctx, parts: &[&[u8]]) {
     // VRT_hashdata takes C strings; data with NUL bytes is given in hex.
-    let mut text = if parts.iter().any(|part| part.contains(&0)) {
-        parts
+    if parts.iter().any(|part| part.contains(&0)) {
+        let hex = parts
             .iter()
             .flat_map(|part| part.iter())
             .map(|byte| format!("{byte:02x}"))
-            .collect::<String>()
-            .into_bytes()
+            .collect::<String>();
+        // SAFETY: as the caller's.
+        return unsafe { hash_data(ctx, &[hex.as_bytes()]) };
+    }
+    let length = parts.iter().map(|part| part.len()).sum::<usize>() + 1;
+    let mut on_stack = [0u8; 256];
+    let mut on_heap = Vec::new();
+    let text = if length <= on_stack.len() {
+        &mut on_stack[..length]
     } else {
-        let mut text = Vec::with_capacity(parts.iter().map(|part| part.len()).sum::<usize>() + 1);
-        for part in parts {
-            text.extend_from_slice(part);
-        }
-        text
+        on_heap.resize(length, 0);
+        on_heap.as_mut_slice()
     };
-    text.push(0);
+    let mut filled = 0;
+    for part in parts {
+        text[filled..filled + part.len()].copy_from_slice(part);
+        filled += part.len();
+    }
+    text[filled] = 0;
     let mut pointers = [text.as_ptr().cast::<std::ffi::c_char>()];
     let strands = ffi::strands {
         n: 1,

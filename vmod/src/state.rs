@@ -396,7 +396,7 @@ pub struct Task {
     /// Why the tenant failed this task, if it did.
     pub error: Option<RequestError>,
     /// Backend side: what the client side handed over.
-    pub handoff: Option<Handoff>,
+    pub handoff: Option<Handoff<'static>>,
     /// Backend side: the client request's body, read when the tenant asks for it.
     pub body: RequestBody,
     /// The tenant's name was added to the cache key (client side).

@@ -98,7 +98,7 @@ pub enum ClientDecision {
 }
 
 /// What the backend side does: everything it needs besides the tenant, so a host can hand it
-/// to another task ([`BackendPlan::encode`]).
+/// to another task ([`BackendPlan::encode_into`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendPlan {
     /// The tenant's forge callback answers.
@@ -114,28 +114,26 @@ impl BackendPlan {
         !matches!(self, BackendPlan::Origin { hooks: false })
     }
 
-    /// The plan as one word (no spaces, so a host can put it beside other fields):
-    /// `forge:<decision>:<entry>:<data>` (hex addresses), `origin` or `origin+hooks`.
-    pub fn encode(&self) -> String {
+    /// Appends the plan as one word (no spaces, so a host can put it beside other fields):
+    /// `forge:<decision>:<entry>:<data>` (hex addresses), `origin` or `origin+hooks`. Into the
+    /// caller's text: hosts encode a plan on every request with a backend side, and a string
+    /// of its own (or `format!`) cost more than the rest of the hand-off.
+    pub fn encode_into(&self, text: &mut String) {
         match self {
             BackendPlan::Forge(forge) => {
-                // Pushed digit by digit: hosts encode a plan on every request with a backend
-                // side, and `format!` cost more than the rest of the hand-off.
-                let mut text = String::with_capacity(48);
                 text.push_str("forge:");
-                push_number(&mut text, forge.decision.number(), 10);
+                push_number(text, forge.decision.number(), 10);
                 text.push(':');
-                push_number(&mut text, forge.callback.entry, 16);
+                push_number(text, forge.callback.entry, 16);
                 text.push(':');
-                push_number(&mut text, forge.callback.data, 16);
-                text
+                push_number(text, forge.callback.data, 16);
             }
-            BackendPlan::Origin { hooks: false } => "origin".into(),
-            BackendPlan::Origin { hooks: true } => "origin+hooks".into(),
+            BackendPlan::Origin { hooks: false } => text.push_str("origin"),
+            BackendPlan::Origin { hooks: true } => text.push_str("origin+hooks"),
         }
     }
 
-    /// The plan [`BackendPlan::encode`] wrote, if `text` is one.
+    /// The plan [`BackendPlan::encode_into`] wrote, if `text` is one.
     pub fn decode(text: &str) -> Option<BackendPlan> {
         let mut fields = text.split(':');
         let plan = match fields.next()? {
@@ -985,6 +983,13 @@ impl Host for HookHost<'_> {
 mod tests {
     use super::*;
 
+    /// `plan` encoded after text already there, which must stay.
+    fn encoded(plan: BackendPlan) -> String {
+        let mut text = String::from("before ");
+        plan.encode_into(&mut text);
+        text.strip_prefix("before ").unwrap().to_string()
+    }
+
     #[test]
     fn plans_read_back_as_written_and_nothing_else_reads_as_a_plan() {
         let forge = ForgeRequest {
@@ -1001,14 +1006,14 @@ mod tests {
                 ..forge
             });
             let expected = format!("forge:{}:{entry:x}:{data:x}", Decision::Cached.number());
-            assert_eq!(plan.encode(), expected);
+            assert_eq!(encoded(plan), expected);
         }
         for plan in [
             BackendPlan::Forge(forge),
             BackendPlan::Origin { hooks: false },
             BackendPlan::Origin { hooks: true },
         ] {
-            let text = plan.encode();
+            let text = encoded(plan);
             assert!(!text.contains(' '), "{text}");
             assert_eq!(BackendPlan::decode(&text), Some(plan));
         }
