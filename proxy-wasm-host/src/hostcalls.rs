@@ -169,11 +169,20 @@ fn memory(caller: &Caller<'_, HostState>) -> Option<Memory> {
 }
 
 /// Guest bytes at (pointer, length), or `None` when they are not all inside its memory.
-fn read_guest(caller: &Caller<'_, HostState>, pointer: i32, length: i32) -> Option<Vec<u8>> {
+fn guest_bytes<'a>(
+    caller: &'a Caller<'_, HostState>,
+    pointer: i32,
+    length: i32,
+) -> Option<&'a [u8]> {
     let memory = memory(caller)?;
     let start = pointer as u32 as usize;
     let end = start.checked_add(length as u32 as usize)?;
-    memory.data(caller).get(start..end).map(<[u8]>::to_vec)
+    memory.data(caller).get(start..end)
+}
+
+/// A copy of [`guest_bytes`].
+fn read_guest(caller: &Caller<'_, HostState>, pointer: i32, length: i32) -> Option<Vec<u8>> {
+    guest_bytes(caller, pointer, length).map(<[u8]>::to_vec)
 }
 
 fn write_guest(caller: &mut Caller<'_, HostState>, pointer: i32, bytes: &[u8]) -> bool {
@@ -221,7 +230,9 @@ fn return_bytes(
 }
 
 fn guest_string(caller: &Caller<'_, HostState>, pointer: i32, length: i32) -> Option<String> {
-    read_guest(caller, pointer, length).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    // Straight from guest memory: header calls read two strings each, and a copy first
+    // doubled their allocations.
+    guest_bytes(caller, pointer, length).map(|bytes| String::from_utf8_lossy(bytes).into_owned())
 }
 
 /// The header map `map_type` of the current stream: BadArgument for an id the ABI does not

@@ -2,6 +2,7 @@
 //! (Envoy logs a filter's stdout at info and stderr at error level).
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -15,29 +16,40 @@ const MAX_PENDING_BYTES: usize = 1 << 20;
 /// A shared in-memory sink: the WASI context writes, the host drains.
 #[derive(Clone, Debug, Default)]
 pub struct CapturedOutput {
-    pending: Arc<Mutex<Vec<u8>>>,
+    pending: Arc<Pending>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    bytes: Mutex<Vec<u8>>,
+    /// Set (under the lock) when `bytes` may be non-empty: the host drains after every
+    /// callback, and filters rarely write, so most drains only read this.
+    written: AtomicBool,
 }
 
 impl CapturedOutput {
     fn push(&self, bytes: &[u8]) {
         let mut pending = self
             .pending
+            .bytes
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         let room = MAX_PENDING_BYTES.saturating_sub(pending.len());
         pending.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.pending.written.store(true, Ordering::Release);
     }
 
     /// Complete lines written so far; a trailing partial line waits for its newline unless
     /// `flush_partial`.
     pub fn take_lines(&self, flush_partial: bool) -> Vec<String> {
-        let mut pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if pending.is_empty() {
+        if !self.pending.written.load(Ordering::Acquire) {
             return Vec::new();
         }
+        let mut pending = self
+            .pending
+            .bytes
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         let complete = if flush_partial {
             pending.len()
         } else {
@@ -47,6 +59,12 @@ impl CapturedOutput {
                 .map_or(0, |last_newline| last_newline + 1)
         };
         let taken: Vec<u8> = pending.drain(..complete).collect();
+        self.pending
+            .written
+            .store(!pending.is_empty(), Ordering::Release);
+        if taken.is_empty() {
+            return Vec::new();
+        }
         String::from_utf8_lossy(&taken)
             .lines()
             .map(str::to_owned)

@@ -452,11 +452,12 @@ impl FilterVm {
         let n_headers = request.headers.len() + 4;
         let body_size = request.body.len();
         let running = self.running.as_mut().expect("just ensured");
+        let (request_headers, request_body) = request_map(request);
         running.store.data_mut().streams.insert(
             context_id,
             StreamState {
-                request_headers: request_map(&request),
-                request_body: request.body,
+                request_headers,
+                request_body,
                 ..StreamState::default()
             },
         );
@@ -857,20 +858,20 @@ fn fail_closed_response() -> Response {
 }
 
 /// The request as the filter sees it: pseudo-headers, then the other headers lower-cased.
-fn request_map(request: &Request) -> Vec<(String, String)> {
-    let mut map = vec![
-        (":authority".to_string(), request.authority.clone()),
-        (":path".to_string(), request.path.clone()),
-        (":method".to_string(), request.method.clone()),
-        (":scheme".to_string(), request.scheme.clone()),
-    ];
-    map.extend(
-        request
-            .headers
-            .iter()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value.clone())),
-    );
-    map
+/// The request's header map (pseudo-headers first) and its body, moved, not copied.
+fn request_map(request: Request) -> (Vec<(String, String)>, Vec<u8>) {
+    let mut map = Vec::with_capacity(request.headers.len() + 4);
+    map.extend([
+        (":authority".to_string(), request.authority),
+        (":path".to_string(), request.path),
+        (":method".to_string(), request.method),
+        (":scheme".to_string(), request.scheme),
+    ]);
+    map.extend(request.headers.into_iter().map(|(mut name, value)| {
+        name.make_ascii_lowercase();
+        (name, value)
+    }));
+    (map, request.body)
 }
 
 fn request_from_map(map: &[(String, String)], body: Vec<u8>) -> Request {
