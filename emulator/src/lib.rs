@@ -20,6 +20,7 @@ extern crate alloc;
 pub mod decode;
 #[doc(hidden)]
 pub mod elf;
+mod handle;
 #[doc(hidden)]
 pub mod interp;
 mod machine;

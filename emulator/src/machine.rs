@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::mem::{ManuallyDrop, MaybeUninit};
 
+use crate::handle::{Handles, Shared};
 use crate::mem::{Memory, MemoryFault, MemorySnapshot};
 use crate::native::heap::HostHeap;
 use crate::profile::Profile;
@@ -214,7 +215,7 @@ impl Cpu {
 /// copy-on-write and the decoded program is shared, so making one copies only registers.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
-    program: Arc<Program>,
+    program: Handles<Program>,
     cpu: Cpu,
     memory: MemorySnapshot,
     linux: LinuxState,
@@ -224,7 +225,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn program(&self) -> &Arc<Program> {
-        &self.program
+        self.program.arc()
     }
 
     pub fn memory(&self) -> &MemorySnapshot {
@@ -244,7 +245,7 @@ impl Snapshot {
 
 /// One guest: registers, memory and process state.
 pub struct Machine {
-    pub(crate) program: Arc<Program>,
+    pub(crate) program: Shared<Program>,
     pub(crate) cpu: Cpu,
     pub(crate) memory: Memory,
     pub(crate) linux: LinuxState,
@@ -385,7 +386,7 @@ impl Machine {
             instret: 0,
             heap: program.host_functions.heap_errno_offset.map(HostHeap::new),
             profile: None,
-            program,
+            program: Shared::from_arc(program),
         };
         syscall::start_process(&mut machine, options)?;
         Ok(machine)
@@ -398,7 +399,7 @@ impl Machine {
             heap.freeze(&mut self.memory);
         }
         Snapshot {
-            program: Arc::clone(&self.program),
+            program: Handles::of(&self.program),
             cpu: self.cpu.clone(),
             memory: self.memory.freeze(),
             linux: self.linux.clone(),
@@ -449,7 +450,7 @@ impl Machine {
         // SAFETY: the caller gives a pointer valid for writes; each field is written through
         // a raw field pointer (no reference to uninitialized memory), once.
         unsafe {
-            (&raw mut (*machine).program).write(Arc::clone(&snapshot.program));
+            (&raw mut (*machine).program).write(snapshot.program.for_this_thread());
             (&raw mut (*machine).cpu).write(snapshot.cpu.clone());
             (&raw mut (*machine).memory).write(Memory::from_snapshot(&snapshot.memory));
             (&raw mut (*machine).linux).write(snapshot.linux.clone());
@@ -461,7 +462,7 @@ impl Machine {
     }
 
     pub fn program(&self) -> &Arc<Program> {
-        &self.program
+        self.program.arc()
     }
 
     pub fn pc(&self) -> u64 {

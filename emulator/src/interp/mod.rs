@@ -8,8 +8,6 @@ pub mod float;
 #[cfg(threaded_dispatch)]
 mod threaded;
 
-use alloc::sync::Arc;
-
 use crate::decode::{decode_bytes, Insn, Op};
 use crate::machine::{Cpu, Machine, Stop, Trap, TrapKind, CALL_RETURN_ADDRESS, FIRST_HOST_CALL};
 use crate::mem::{Access, Memory, MemoryFault};
@@ -214,7 +212,7 @@ impl Machine {
     /// [`Machine::step`].
     #[cold]
     fn run_one_undecoded(&mut self, pc: u64, limit: u64) -> Exit {
-        let program = Arc::clone(&self.program);
+        let program = self.program.clone();
         let (mut insn, size) = self.decode_at(pc);
         // `pc` is executable, so its offset is within the code's span (MAX_CODE_SPAN), far
         // below i32::MAX; anything else decoded as illegal above.

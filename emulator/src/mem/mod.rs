@@ -15,6 +15,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::handle::{Handles, Shared};
+
 pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
 const PAGE_BYTES: usize = 1 << PAGE_SHIFT;
@@ -105,9 +107,9 @@ struct Region {
     perms: Perms,
 }
 
-/// What a snapshot's memories share read-only: its regions and its pages. One allocation,
-/// so making a memory from a snapshot writes one count that every thread's memories of it
-/// write too, not two.
+/// What a snapshot's memories share read-only: its regions and its pages. One value, so
+/// making a memory from a snapshot writes one count (its thread's handle, `crate::handle`),
+/// not two.
 #[derive(Debug, Default)]
 struct Frozen {
     regions: Vec<Region>,
@@ -178,7 +180,7 @@ impl Tlb {
 
 /// The memory of one machine.
 pub struct Memory {
-    frozen: Arc<Frozen>,
+    frozen: Shared<Frozen>,
     /// The regions, once they differ from the frozen ones.
     own_regions: Option<Vec<Region>>,
     owned: BTreeMap<u64, Box<Page>>,
@@ -199,7 +201,7 @@ pub struct Memory {
 }
 
 // SAFETY: the raw pointers in the TLBs point into pages that this `Memory` owns (boxes in
-// `owned`), into `frozen` pages kept alive by its own `Arc` and never written, or into the
+// `owned`), into `frozen` pages kept alive by its own handle and never written, or into the
 // immutable static zero page. Moving the `Memory` to another thread moves all of them with it;
 // nothing is shared mutably.
 unsafe impl Send for Memory {}
@@ -257,7 +259,7 @@ impl Memory {
     /// Empty memory that may map at most `limit_bytes`.
     pub fn new(limit_bytes: u64) -> Memory {
         Memory {
-            frozen: Arc::new(Frozen::default()),
+            frozen: Shared::new(Frozen::default()),
             own_regions: None,
             owned: BTreeMap::new(),
             read_tlb: Tlb::EMPTY,
@@ -285,7 +287,7 @@ impl Memory {
                 .own_regions
                 .take()
                 .unwrap_or_else(|| self.frozen.regions.clone());
-            self.frozen = Arc::new(Frozen { regions, pages });
+            self.frozen = Shared::new(Frozen { regions, pages });
             self.flush_tlb();
             for page_number in recently_read {
                 // Every one was readable a moment ago and the regions did not change.
@@ -293,7 +295,7 @@ impl Memory {
             }
         }
         MemorySnapshot {
-            frozen: Arc::clone(&self.frozen),
+            frozen: Handles::of(&self.frozen),
             read_tlb: self.read_tlb,
             mapped_bytes: self.mapped_bytes,
             limit_bytes: self.limit_bytes,
@@ -303,7 +305,7 @@ impl Memory {
     /// New memory reading a snapshot's pages copy-on-write. Costs no page copies.
     pub fn from_snapshot(snapshot: &MemorySnapshot) -> Memory {
         Memory {
-            frozen: Arc::clone(&snapshot.frozen),
+            frozen: snapshot.frozen.for_this_thread(),
             own_regions: None,
             owned: BTreeMap::new(),
             read_tlb: snapshot.read_tlb,
@@ -816,15 +818,16 @@ fn checked_page_range(start: u64, len: u64) -> Result<u64, MapError> {
 /// over them that memories made from it start with.
 #[derive(Clone)]
 pub struct MemorySnapshot {
-    frozen: Arc<Frozen>,
+    frozen: Handles<Frozen>,
     read_tlb: Tlb,
     mapped_bytes: u64,
     limit_bytes: u64,
 }
 
-// SAFETY: `read_tlb` points only into `frozen`'s pages, which the snapshot's `Arc` keeps alive
-// and nobody writes, or into the immutable static zero page; every memory made from the
-// snapshot holds the same `Arc`. Nothing is written through those pointers.
+// SAFETY: `read_tlb` points only into `frozen`'s pages, which the snapshot's handle keeps
+// alive and nobody writes, or into the immutable static zero page; every memory made from the
+// snapshot holds the same handle, and every handle the same pages. Nothing is written through
+// those pointers.
 unsafe impl Send for MemorySnapshot {}
 // SAFETY: as for `Send`: shared references only copy the pointers, never write through them.
 unsafe impl Sync for MemorySnapshot {}
@@ -832,8 +835,8 @@ unsafe impl Sync for MemorySnapshot {}
 impl fmt::Debug for MemorySnapshot {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         out.debug_struct("MemorySnapshot")
-            .field("regions", &self.frozen.regions)
-            .field("frozen_pages", &self.frozen.pages.len())
+            .field("regions", &self.frozen.data().regions)
+            .field("frozen_pages", &self.frozen.data().pages.len())
             .field("mapped_bytes", &self.mapped_bytes)
             .field("limit_bytes", &self.limit_bytes)
             .finish()
@@ -842,7 +845,7 @@ impl fmt::Debug for MemorySnapshot {
 
 impl MemorySnapshot {
     pub fn frozen_pages(&self) -> usize {
-        self.frozen.pages.len()
+        self.frozen.data().pages.len()
     }
 
     /// This snapshot with a read TLB that also holds the snapshot's pages `memory` (made from

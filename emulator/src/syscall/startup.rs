@@ -48,7 +48,7 @@ pub(crate) fn start_process(machine: &mut Machine, options: &Options) -> Result<
 /// Maps each PT_LOAD segment and copies its file bytes. Neighbouring segments may share a
 /// page; that page gets the union of their permissions.
 fn map_segments(machine: &mut Machine) -> Result<(), ()> {
-    let program = alloc::sync::Arc::clone(&machine.program);
+    let program = machine.program.clone();
     let memory = &mut machine.memory;
     let mut previous: Option<(u64, Perms)> = None;
     for segment in &program.segments {
