@@ -3,9 +3,9 @@
 //! Every machine made from a snapshot counts the program and the frozen memory it shares. With
 //! one `Arc` each, every fork on every thread writes the same two counts, and the cache line
 //! of each moves between the cores on each write: two threads forking one tenant took 1.2
-//! times as long per request as one thread alone. A snapshot keeps [`HANDLE_COPIES`] handles
-//! to each instead ([`Handles`]), and a machine made from it takes the one the number of its
-//! thread picks: threads then write different counts.
+//! times as long per request as one thread alone. A snapshot keeps eight handles to each
+//! instead ([`Handles`]), and a machine made from it takes the ones its thread's number picks
+//! (read once per machine): threads then write different counts.
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -81,7 +81,16 @@ impl<T: fmt::Debug> fmt::Debug for Shared<T> {
 pub(crate) struct Handles<T>(Arc<[Shared<T>; HANDLE_COPIES]>);
 
 /// Handles per snapshot: two busy threads share one in one case out of this many.
-pub const HANDLE_COPIES: usize = 8;
+const HANDLE_COPIES: usize = 8;
+
+/// Which of a snapshot's handles a thread takes: read once per machine, for all its parts.
+#[derive(Clone, Copy)]
+pub(crate) struct ThreadCopy(usize);
+
+/// The calling thread's [`ThreadCopy`].
+pub(crate) fn this_thread() -> ThreadCopy {
+    ThreadCopy(thread_number() % HANDLE_COPIES)
+}
 
 impl<T> Handles<T> {
     /// `first` and handles of their own to the same data.
@@ -92,9 +101,9 @@ impl<T> Handles<T> {
         })))
     }
 
-    /// The handle of the calling thread.
-    pub(crate) fn for_this_thread(&self) -> Shared<T> {
-        self.0[thread_number() % HANDLE_COPIES].clone()
+    /// The handle `copy` ([`this_thread`]).
+    pub(crate) fn get(&self, copy: ThreadCopy) -> Shared<T> {
+        self.0[copy.0].clone()
     }
 
     /// The data, through any handle.
@@ -145,7 +154,7 @@ mod tests {
         let taken: Vec<Shared<String>> = (0..3)
             .map(|_| {
                 let handles = handles.clone();
-                std::thread::spawn(move || handles.for_this_thread())
+                std::thread::spawn(move || handles.get(this_thread()))
                     .join()
                     .unwrap()
             })
@@ -160,8 +169,11 @@ mod tests {
             .iter()
             .all(|shared| Arc::ptr_eq(shared.arc(), taken[0].arc())));
         // A thread keeps its handle; the set and what it counts are the same data.
-        let mine = handles.for_this_thread();
-        assert!(Arc::ptr_eq(&mine.handle, &handles.for_this_thread().handle));
+        let mine = handles.get(this_thread());
+        assert!(Arc::ptr_eq(
+            &mine.handle,
+            &handles.get(this_thread()).handle
+        ));
         assert!(Arc::ptr_eq(mine.arc(), handles.arc()));
         drop(handles);
         drop(mine);

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::mem::{ManuallyDrop, MaybeUninit};
 
-use crate::handle::{Handles, Shared};
+use crate::handle::{self, Handles, Shared};
 use crate::mem::{Memory, MemoryFault, MemorySnapshot};
 use crate::native::heap::HostHeap;
 use crate::profile::Profile;
@@ -447,12 +447,13 @@ impl Machine {
         snapshot: &Snapshot,
         environment: Box<dyn Environment>,
     ) {
+        let copy = handle::this_thread();
         // SAFETY: the caller gives a pointer valid for writes; each field is written through
         // a raw field pointer (no reference to uninitialized memory), once.
         unsafe {
-            (&raw mut (*machine).program).write(snapshot.program.for_this_thread());
+            (&raw mut (*machine).program).write(snapshot.program.get(copy));
             (&raw mut (*machine).cpu).write(snapshot.cpu.clone());
-            (&raw mut (*machine).memory).write(Memory::from_snapshot(&snapshot.memory));
+            (&raw mut (*machine).memory).write(Memory::from_snapshot_as(&snapshot.memory, copy));
             (&raw mut (*machine).linux).write(snapshot.linux.clone());
             (&raw mut (*machine).environment).write(environment);
             (&raw mut (*machine).instret).write(snapshot.instret);

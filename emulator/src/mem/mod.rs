@@ -15,7 +15,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::handle::{Handles, Shared};
+use crate::handle::{self, Handles, Shared, ThreadCopy};
 
 pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
@@ -304,8 +304,13 @@ impl Memory {
 
     /// New memory reading a snapshot's pages copy-on-write. Costs no page copies.
     pub fn from_snapshot(snapshot: &MemorySnapshot) -> Memory {
+        Memory::from_snapshot_as(snapshot, handle::this_thread())
+    }
+
+    /// [`Memory::from_snapshot`] counting the snapshot's handle `copy`.
+    pub(crate) fn from_snapshot_as(snapshot: &MemorySnapshot, copy: ThreadCopy) -> Memory {
         Memory {
-            frozen: snapshot.frozen.for_this_thread(),
+            frozen: snapshot.frozen.get(copy),
             own_regions: None,
             owned: BTreeMap::new(),
             read_tlb: snapshot.read_tlb,
