@@ -137,7 +137,7 @@ impl Drop for EchoOrigin {
 struct Varnishd {
     child: Child,
     port: u16,
-    _workdir: TempDir,
+    workdir: TempDir,
 }
 
 struct TempDir(PathBuf);
@@ -195,13 +195,12 @@ impl Varnishd {
         let mut varnishd = Varnishd {
             child,
             port,
-            _workdir: workdir,
+            workdir,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = varnishd.child.try_wait() {
-                let log = std::fs::read_to_string(varnishd._workdir.0.join("stderr"));
-                panic!("varnishd exited ({status}):\n{}", log.unwrap_or_default());
+                panic!("varnishd exited ({status}):\n{}", varnishd.log());
             }
             assert!(
                 Instant::now() < deadline,
@@ -220,12 +219,18 @@ impl Drop for Varnishd {
     }
 }
 
-/// Sends one request and reads the whole response.
-fn send(port: u16, host: &str, request: &HttpRequest) -> Observed {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to varnishd");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+impl Varnishd {
+    /// What varnishd has written to stderr (with `-F`, the child's panics among it).
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.workdir.0.join("stderr")).unwrap_or_default()
+    }
+}
+
+/// Sends one request and reads the whole response; an I/O error is returned, not panicked
+/// on, so the test can say which case met it and what varnishd logged.
+fn send(port: u16, host: &str, request: &HttpRequest) -> std::io::Result<Observed> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut head = format!(
         "{} {} HTTP/1.1\r\nHost: {host}\r\n",
         request.method, request.url
@@ -237,11 +242,42 @@ fn send(port: u16, host: &str, request: &HttpRequest) -> Observed {
         "Content-Length: {}\r\nConnection: close\r\n\r\n",
         request.body.len()
     ));
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(&request.body).unwrap();
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(&request.body)?;
+    // Read as an HTTP client does, until the response is complete: a reset that follows a
+    // whole response (the close racing our last read) is not the case's failure.
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read the response");
-    parse_response(&raw)
+    let mut buffer = [0u8; 16 * 1024];
+    while !response_complete(&raw) {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(count) => raw.extend_from_slice(&buffer[..count]),
+            Err(error) => {
+                return Err(std::io::Error::new(
+                    error.kind(),
+                    format!("{error} after {} bytes of response", raw.len()),
+                ))
+            }
+        }
+    }
+    Ok(parse_response(&raw))
+}
+
+/// Whether `raw` holds a whole response: its head, and a body of the length the head gives
+/// or a chunked body's last chunk. A response with neither ends at the close.
+fn response_complete(raw: &[u8]) -> bool {
+    let Some(split) = raw.windows(4).position(|window| window == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let body = &raw[split + 4..];
+    if head.contains("\r\ntransfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    head.split("\r\n")
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|length| length.trim().parse::<usize>().ok())
+        .is_some_and(|length| body.len() >= length)
 }
 
 fn parse_response(raw: &[u8]) -> Observed {
@@ -363,9 +399,19 @@ fn the_conformance_table_passes_through_varnishd() {
     let origin = EchoOrigin::start();
     let varnishd = Varnishd::start(&conformance_vcl(&vmod_path(), tenants_dir, &origin));
     let mut failures = Vec::new();
-    for case in cases() {
+    'cases: for case in cases() {
         for attempt in 1..=case.repeat {
-            let observed = send(varnishd.port, &case.tenant, &case.request.to_http());
+            let observed = match send(varnishd.port, &case.tenant, &case.request.to_http()) {
+                Ok(observed) => observed,
+                Err(error) => {
+                    failures.push(format!(
+                        "{} (attempt {attempt}): {error}; varnishd's log:\n{}",
+                        case.name,
+                        varnishd.log()
+                    ));
+                    break 'cases;
+                }
+            };
             if let Err(problems) = case.expect.check(&observed) {
                 failures.push(format!("{} (attempt {attempt}): {problems}", case.name));
             }
@@ -377,6 +423,11 @@ fn the_conformance_table_passes_through_varnishd() {
                 ));
             }
         }
+    }
+    // A child that crashed and was restarted between two cases would go unseen otherwise.
+    let log = varnishd.log();
+    if log.contains("Panic") || log.contains("died") {
+        failures.push(format!("varnishd's child crashed:\n{log}"));
     }
     assert!(
         failures.is_empty(),
