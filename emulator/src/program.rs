@@ -198,6 +198,7 @@ impl Program {
             ),
             Xlen::Rv32 => HostFunctions::default(),
         };
+        mark_access_runs(&mut code);
         fill_block_lengths(&mut code);
         let mut program = Program {
             xlen: image.xlen,
@@ -507,6 +508,28 @@ fn to_i32(value: usize) -> i32 {
     value as i32
 }
 
+/// Marks each run of two or more `sd`s, or of `ld`s, in a row (`Op::SdRun`, `Op::LdRun`),
+/// after host functions are patched in, so a run never covers one.
+fn mark_access_runs(code: &mut [Insn]) {
+    let mut index = 0;
+    while index < code.len() {
+        let op = code[index].op;
+        if !matches!(op, Op::Sd | Op::Ld) {
+            index += 1;
+            continue;
+        }
+        let length = code[index..]
+            .iter()
+            .take(Insn::MAX_RUN)
+            .take_while(|insn| insn.op == op)
+            .count();
+        if length >= 2 {
+            code[index].mark_run(length);
+        }
+        index += length;
+    }
+}
+
 /// Fills in every entry's `block_rest`, backwards so each successor already knows its own.
 fn fill_block_lengths(code: &mut [Insn]) {
     for index in (0..code.len()).rev() {
@@ -545,6 +568,38 @@ mod tests {
         let (_, _, mut code, _) = decode_code(&segments, Xlen::Rv64).unwrap();
         fill_block_lengths(&mut code);
         assert_eq!(code[0].block_rest, 70_001);
+    }
+
+    #[test]
+    fn runs_of_sds_and_of_lds_are_marked_on_their_first_entry() {
+        let sd = 0x00b1_3023u32; // sd a1, 0(sp)
+        let ld = 0x0001_3303u32; // ld t1, 0(sp)
+        let addi = 0x0015_0513u32; // addi a0, a0, 1
+        let mut words = vec![sd, sd, sd, addi, ld, ld, sd, ld];
+        words.extend(std::iter::repeat_n(sd, Insn::MAX_RUN + 2));
+        let data: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
+        let (_, _, mut code, _) =
+            decode_code(&[code_segment(data.len() as u64, data)], Xlen::Rv64).unwrap();
+        mark_access_runs(&mut code);
+        let ops: Vec<Op> = code[..9].iter().map(|insn| insn.op).collect();
+        use Op::*;
+        assert_eq!(ops, [SdRun, Sd, Sd, Addi, LdRun, Ld, Sd, Ld, SdRun]);
+        assert_eq!(code[0].run_length(), 3);
+        assert_eq!(code[4].run_length(), 2);
+        assert_eq!(
+            code[8].run_length(),
+            Insn::MAX_RUN,
+            "a run is at most MAX_RUN long"
+        );
+        assert_eq!(
+            code[8 + Insn::MAX_RUN].op,
+            SdRun,
+            "the rest is a run of its own"
+        );
+        assert_eq!(code[8 + Insn::MAX_RUN].run_length(), 2);
+        // The register fields the instructions use are untouched.
+        assert_eq!((code[0].rs1, code[0].rs2, code[0].imm), (2, 11, 0));
+        assert_eq!((code[4].rd, code[4].rs1, code[4].imm), (6, 2, 0));
     }
 
     #[test]

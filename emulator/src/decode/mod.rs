@@ -349,6 +349,11 @@ instruction_table! {
     BinviRv32 = "binvi", I;
     BsetRv32 = "bset", R;
     BsetiRv32 = "bseti", I;
+    // Not decoded: put by the loader on the first of two or more `sd`s (`ld`s) in a row, the
+    // register saves (restores) of a function's prologue (epilogue). Each executes as one `sd`
+    // (`ld`); the threaded dispatch runs the whole run in one handler (`Insn::run_length`).
+    SdRun = "sd", Store;
+    LdRun = "ld", Load;
 }
 
 impl Op {
@@ -418,6 +423,38 @@ pub struct Insn {
 pub const NO_TARGET: u32 = u32::MAX;
 
 impl Insn {
+    /// Most entries an `SdRun` or `LdRun` covers.
+    pub const MAX_RUN: usize = u8::MAX as usize;
+
+    /// The entries an `SdRun` or `LdRun` covers, itself included: kept in the register field
+    /// its instruction does not use (a store's `rd`, a load's `rs2`).
+    pub fn run_length(&self) -> usize {
+        usize::from(match self.op {
+            Op::SdRun => self.rd,
+            _ => self.rs2,
+        })
+    }
+
+    /// Marks this `sd` or `ld` as the first of `length` (2..=MAX_RUN) of its kind in a row.
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "the length is at most MAX_RUN, a u8"
+    )]
+    pub fn mark_run(&mut self, length: usize) {
+        debug_assert!((2..=Insn::MAX_RUN).contains(&length));
+        match self.op {
+            Op::Sd => {
+                self.op = Op::SdRun;
+                self.rd = length as u8;
+            }
+            Op::Ld => {
+                self.op = Op::LdRun;
+                self.rs2 = length as u8;
+            }
+            _ => debug_assert!(false, "only sd and ld runs are marked"),
+        }
+    }
+
     pub const fn new(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> Insn {
         Insn {
             op,
