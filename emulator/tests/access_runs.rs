@@ -1,7 +1,9 @@
 //! Runs of `sd`s or `ld`s in a row (a prologue's register saves, an epilogue's restores),
-//! which the threaded dispatch runs in one handler: each access still happens in order, reads
-//! the registers the one before it wrote, and a fault or a TLB miss midway stops the run at
-//! that access exactly as one by one. Programs built in memory (no files).
+//! which both interpreter loops do without a dispatch per access: each access still happens
+//! in order, reads the registers the one before it wrote, and a fault or a TLB miss midway
+//! stops the run at that access exactly as one by one. Each test runs a machine as built
+//! (threaded dispatch in optimized native builds) and a profiled one (the `match` loop).
+//! Programs built in memory (no files), so scripts/test.sh runs these in wasm too.
 
 mod in_memory;
 
@@ -9,16 +11,21 @@ use in_memory::executable;
 use rvedge::registers::{A1, SP};
 use rvedge::{Isolated, Machine, Options, Stop, Trap, TrapKind, Xlen};
 
-fn machine(code: &[u32]) -> Machine {
+/// The machine for `code`, and the same one profiled.
+fn machines(code: &[u32]) -> [Machine; 2] {
     let elf = executable(Xlen::Rv64, code);
-    Machine::from_elf(&elf, &Options::default(), Box::new(Isolated::default())).unwrap()
+    let machine =
+        || Machine::from_elf(&elf, &Options::default(), Box::new(Isolated::default())).unwrap();
+    let mut profiled = machine();
+    profiled.start_profile();
+    [machine(), profiled]
 }
 
 const BUDGET: u64 = 1000;
 
 #[test]
 fn a_store_run_stops_at_the_store_that_faults_with_the_ones_before_it_done() {
-    let mut machine = machine(&[
+    for mut machine in machines(&[
         0x0000_0297, // auipc t0, 0          t0: the code, which is not writable
         0xfe01_0113, // addi sp, sp, -32
         0x00b0_0593, // li a1, 11
@@ -29,32 +36,33 @@ fn a_store_run_stops_at_the_store_that_faults_with_the_ones_before_it_done() {
         0x00c1_3823, // sd a2, 16(sp)
         0x05d0_0893, // li a7, 93
         0x0000_0073, // ecall
-    ]);
-    let entry = machine.pc();
-    let sp = machine.register(SP) - 32;
-    machine.memory().store::<u64>(sp + 16, 99).unwrap();
-    assert_eq!(
-        machine.run(BUDGET),
-        Stop::Trap(Trap {
-            pc: entry + 24,
-            kind: TrapKind::Store { addr: entry },
-        })
-    );
-    assert_eq!(
-        machine.instructions(),
-        7,
-        "counted up to the faulting store, as one by one"
-    );
-    let memory = machine.memory();
-    assert_eq!(memory.load::<u64>(sp).unwrap(), 11);
-    assert_eq!(memory.load::<u64>(sp + 8).unwrap(), 22);
-    assert_eq!(memory.load::<u64>(sp + 16).unwrap(), 99, "after the fault");
-    assert_eq!(machine.register(A1), 11);
+    ]) {
+        let entry = machine.pc();
+        let sp = machine.register(SP) - 32;
+        machine.memory().store::<u64>(sp + 16, 99).unwrap();
+        assert_eq!(
+            machine.run(BUDGET),
+            Stop::Trap(Trap {
+                pc: entry + 24,
+                kind: TrapKind::Store { addr: entry },
+            })
+        );
+        assert_eq!(
+            machine.instructions(),
+            7,
+            "counted up to the faulting store, as one by one"
+        );
+        let memory = machine.memory();
+        assert_eq!(memory.load::<u64>(sp).unwrap(), 11);
+        assert_eq!(memory.load::<u64>(sp + 8).unwrap(), 22);
+        assert_eq!(memory.load::<u64>(sp + 16).unwrap(), 99, "after the fault");
+        assert_eq!(machine.register(A1), 11);
+    }
 }
 
 #[test]
 fn a_load_run_reads_what_the_load_before_it_loaded() {
-    let mut machine = machine(&[
+    for mut machine in machines(&[
         0xfe01_0113, // addi sp, sp, -32
         0x0021_3023, // sd sp, 0(sp)
         0x02a0_0293, // li t0, 42
@@ -64,14 +72,15 @@ fn a_load_run_reads_what_the_load_before_it_loaded() {
         0x0083_b503, // ld a0, 8(t2)         a0 = 42, through t2
         0x05d0_0893, // li a7, 93
         0x0000_0073, // ecall
-    ]);
-    assert_eq!(machine.run(BUDGET), Stop::Exited(42));
+    ]) {
+        assert_eq!(machine.run(BUDGET), Stop::Exited(42));
+    }
 }
 
 #[test]
 fn a_load_that_misses_the_tlb_midway_goes_on_with_the_rest_of_the_run() {
     // 64 pages apart, two stack pages share a slot of the (direct-mapped) TLB.
-    let mut machine = machine(&[
+    for mut machine in machines(&[
         0xff01_0113, // addi sp, sp, -16
         0xfffc_02b7, // lui t0, 0xfffc0
         0x0051_02b3, // add t0, sp, t0       t0 = sp - 64 pages
@@ -85,6 +94,7 @@ fn a_load_that_misses_the_tlb_midway_goes_on_with_the_rest_of_the_run() {
         0x01d5_0533, // add a0, a0, t4
         0x05d0_0893, // li a7, 93
         0x0000_0073, // ecall
-    ]);
-    assert_eq!(machine.run(BUDGET), Stop::Exited(0x97));
+    ]) {
+        assert_eq!(machine.run(BUDGET), Stop::Exited(0x97));
+    }
 }

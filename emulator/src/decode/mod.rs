@@ -357,6 +357,12 @@ instruction_table! {
 }
 
 impl Op {
+    /// `SdRun` and `LdRun`.
+    #[inline(always)]
+    pub const fn is_access_run(self) -> bool {
+        matches!(self, Op::SdRun | Op::LdRun)
+    }
+
     /// Direct branches and `jal`: in a program's code, their `imm` is the target's entry index.
     pub fn is_direct_jump(self) -> bool {
         use Op::*;

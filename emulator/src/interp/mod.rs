@@ -10,7 +10,7 @@ mod threaded;
 
 use crate::decode::{decode_bytes, Insn, Op};
 use crate::machine::{Cpu, Machine, Stop, Trap, TrapKind, CALL_RETURN_ADDRESS, FIRST_HOST_CALL};
-use crate::mem::{Access, Memory, MemoryFault};
+use crate::mem::{Access, Memory, MemoryFault, Scalar};
 use crate::native::HostOutcome;
 use crate::registers::{A0, A7, RA};
 use crate::xlen::Xlen;
@@ -336,11 +336,51 @@ fn run_block(
         // `FallThrough` (asserted in debug builds).
         let entry = unsafe { code.as_ptr().add(index) };
         // SAFETY: as above.
-        match execute(unsafe { (*entry).op }, cpu, memory, code_start, entry) {
+        let op = unsafe { (*entry).op };
+        if op.is_access_run() {
+            let done = access_run(op, cpu, memory, entry);
+            if done > 0 {
+                index += done;
+                continue;
+            }
+        }
+        match execute(op, cpu, memory, code_start, entry) {
             None => index += 1,
             Some(event) => return (event, index),
         }
     }
+}
+
+/// Does the accesses of an `SdRun` or `LdRun` entry (`op`) and of the plain `sd`s or `ld`s
+/// after it that it covers, one after the other with no dispatch in between (a prologue's
+/// register saves, an epilogue's restores), up to the first that misses the TLB; returns
+/// how many it did. The rest run entry by entry, the one that missed through its slow path
+/// (and its fault, with its own pc). The block was charged whole where it was entered, so
+/// counting is as exact as entry by entry.
+#[inline(always)]
+fn access_run(op: Op, cpu: &mut Cpu, memory: &mut Memory, entry: *const Insn) -> usize {
+    // SAFETY: `entry` points at an entry of decoded code.
+    let length = unsafe { (*entry).run_length() };
+    for done in 0..length {
+        // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
+        let insn = unsafe { &*entry.add(done) };
+        let addr = cpu.x[usize::from(insn.rs1) & 31].wrapping_add(insn.imm as i64 as u64);
+        if op == Op::SdRun {
+            let Some(host) = memory.cached(addr, 8, Access::Write) else {
+                return done;
+            };
+            // SAFETY: `cached` gives a pointer with 8 writable bytes of a page this memory
+            // owns behind it.
+            unsafe { cpu.x[usize::from(insn.rs2) & 31].store_le(host) };
+        } else {
+            let Some(host) = memory.cached(addr, 8, Access::Read) else {
+                return done;
+            };
+            // SAFETY: `cached` gives a pointer with 8 readable bytes of a live page behind it.
+            cpu.x[usize::from(insn.rd) & 63] = unsafe { u64::read_le(host) };
+        }
+    }
+    length
 }
 
 /// Executes `entry`, a pointer to an entry of decoded code (one with the whole code's

@@ -9,10 +9,10 @@
 //! wasm32 keep using. A chain of handlers returns only where the `match` loop would leave
 //! `run_decoded`.
 
-use super::{execute, Decoded, Event, Exit, Rare};
+use super::{access_run, execute, Decoded, Event, Exit, Rare};
 use crate::decode::{Insn, Op};
 use crate::machine::{Cpu, Machine, Stop};
-use crate::mem::{Access, Memory, Scalar};
+use crate::mem::{Access, Memory};
 use crate::program::Program;
 
 /// What a chain of handlers shares that the hot path reads rarely (so it is not an argument
@@ -169,19 +169,14 @@ fn handler<const OP: u8>(
             return tlb_miss::<OP>(cpu, memory, chain, code, entry, left);
         }
     }
-    if const { matches!(numbered::<OP>(), Op::SdRun | Op::LdRun) } {
+    if const { numbered::<OP>().is_access_run() } {
         return run_of_accesses::<OP>(cpu, memory, chain, code, entry, left);
     }
     run_op::<OP>(cpu, memory, chain, code, entry, left)
 }
 
-/// Runs an `SdRun` or `LdRun` entry and the plain `sd`s or `ld`s after it that it covers,
-/// one after the other with no dispatch in between: a prologue's register saves, an
-/// epilogue's restores. An access that misses the TLB goes on through its plain entry's
-/// handler instead (its slow path, and its fault with its own pc), which runs the rest of
-/// the run one by one; never the run's own entry, whose access `handler` found in the TLB.
-/// The block was charged whole where it was entered, so counting is as exact as entry by
-/// entry.
+/// Runs an `SdRun` or `LdRun` entry's run (`access_run`) and jumps on to the entry after
+/// what it did: the entry after the run, or the plain entry whose access missed the TLB.
 #[inline(always)]
 fn run_of_accesses<const OP: u8>(
     cpu: &mut Cpu,
@@ -191,33 +186,13 @@ fn run_of_accesses<const OP: u8>(
     entry: *const Insn,
     left: u64,
 ) -> u64 {
-    let is_store = const { matches!(numbered::<OP>(), Op::SdRun) };
-    // SAFETY: as in `dispatch`.
-    let length = unsafe { (*entry).run_length() };
-    for step in 0..length {
-        // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
-        let access = unsafe { entry.add(step) };
-        // SAFETY: as above.
-        let insn = unsafe { &*access };
-        let addr = cpu.x[usize::from(insn.rs1) & 31].wrapping_add(insn.imm as i64 as u64);
-        if is_store {
-            let Some(host) = memory.cached(addr, 8, Access::Write) else {
-                return dispatch(cpu, memory, chain, code, access, left);
-            };
-            // SAFETY: `cached` gives a pointer with 8 writable bytes of a page this memory
-            // owns behind it.
-            unsafe { cpu.x[usize::from(insn.rs2) & 31].store_le(host) };
-        } else {
-            let Some(host) = memory.cached(addr, 8, Access::Read) else {
-                return dispatch(cpu, memory, chain, code, access, left);
-            };
-            // SAFETY: `cached` gives a pointer with 8 readable bytes of a live page behind it.
-            cpu.x[usize::from(insn.rd) & 63] = unsafe { u64::read_le(host) };
-        }
+    match access_run(const { numbered::<OP>() }, cpu, memory, entry) {
+        // Never, after `handler` found the first access in the TLB; run as a plain access.
+        0 => run_op::<OP>(cpu, memory, chain, code, entry, left),
+        // SAFETY: `access_run` did at most the run's entries, and the entry after a run is in
+        // the code: a run ends before the code's last entry, a `FallThrough`.
+        done => dispatch(cpu, memory, chain, code, unsafe { entry.add(done) }, left),
     }
-    // SAFETY: the entry after a run is in the code: runs end before the code's last entry,
-    // a `FallThrough`.
-    dispatch(cpu, memory, chain, code, unsafe { entry.add(length) }, left)
 }
 
 #[cold]
