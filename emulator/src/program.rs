@@ -508,13 +508,13 @@ fn to_i32(value: usize) -> i32 {
     value as i32
 }
 
-/// Marks each run of two or more `sd`s, or of `ld`s, in a row (`Op::SdRun`, `Op::LdRun`),
-/// after host functions are patched in, so a run never covers one.
+/// Marks each run of two or more `sd`s in a row (`ld`s, `sw`s, `lw`s) on its first entry
+/// (`Op::run_op`), after host functions are patched in, so a run never covers one.
 fn mark_access_runs(code: &mut [Insn]) {
     let mut index = 0;
     while index < code.len() {
         let op = code[index].op;
-        if !matches!(op, Op::Sd | Op::Ld) {
+        if op.run_op().is_none() {
             index += 1;
             continue;
         }
@@ -571,12 +571,15 @@ mod tests {
     }
 
     #[test]
-    fn runs_of_sds_and_of_lds_are_marked_on_their_first_entry() {
+    fn runs_of_loads_and_of_stores_are_marked_on_their_first_entry() {
         let sd = 0x00b1_3023u32; // sd a1, 0(sp)
         let ld = 0x0001_3303u32; // ld t1, 0(sp)
+        let sw = 0x00b1_2023u32; // sw a1, 0(sp)
+        let lw = 0x0001_2683u32; // lw a3, 0(sp)
         let addi = 0x0015_0513u32; // addi a0, a0, 1
         let mut words = vec![sd, sd, sd, addi, ld, ld, sd, ld];
         words.extend(std::iter::repeat_n(sd, Insn::MAX_RUN + 2));
+        words.extend([sw, sw, lw, lw, sd]);
         let data: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
         let (_, _, mut code, _) =
             decode_code(&[code_segment(data.len() as u64, data)], Xlen::Rv64).unwrap();
@@ -597,6 +600,13 @@ mod tests {
             "the rest is a run of its own"
         );
         assert_eq!(code[8 + Insn::MAX_RUN].run_length(), 2);
+        let tail = 10 + Insn::MAX_RUN;
+        let ops: Vec<Op> = code[tail..tail + 5].iter().map(|insn| insn.op).collect();
+        assert_eq!(ops, [SwRun, Sw, LwRun, Lw, Sd]);
+        assert_eq!(
+            (code[tail].run_length(), code[tail + 2].run_length()),
+            (2, 2)
+        );
         // The register fields the instructions use are untouched.
         assert_eq!((code[0].rs1, code[0].rs2, code[0].imm), (2, 11, 0));
         assert_eq!((code[4].rd, code[4].rs1, code[4].imm), (6, 2, 0));

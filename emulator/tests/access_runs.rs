@@ -11,9 +11,13 @@ use in_memory::executable;
 use rvedge::registers::{A1, SP};
 use rvedge::{Isolated, Machine, Options, Stop, Trap, TrapKind, Xlen};
 
-/// The machine for `code`, and the same one profiled.
+/// The RV64 machine for `code`, and the same one profiled.
 fn machines(code: &[u32]) -> [Machine; 2] {
-    let elf = executable(Xlen::Rv64, code);
+    machines_of(Xlen::Rv64, code)
+}
+
+fn machines_of(xlen: Xlen, code: &[u32]) -> [Machine; 2] {
+    let elf = executable(xlen, code);
     let machine =
         || Machine::from_elf(&elf, &Options::default(), Box::new(Isolated::default())).unwrap();
     let mut profiled = machine();
@@ -96,5 +100,48 @@ fn a_load_that_misses_the_tlb_midway_goes_on_with_the_rest_of_the_run() {
         0x0000_0073, // ecall
     ]) {
         assert_eq!(machine.run(BUDGET), Stop::Exited(0x97));
+    }
+}
+
+#[test]
+fn rv32_runs_of_sws_and_lws_go_as_one_by_one() {
+    for mut machine in machines_of(
+        Xlen::Rv32,
+        &[
+            0xff01_0113, // addi sp, sp, -16
+            0x00b0_0593, // li a1, 11
+            0xfff0_0613, // li a2, -1
+            0x00c1_2223, // sw a2, 4(sp)
+            0x00b1_2023, // sw a1, 0(sp)        4 bytes: sp + 4 keeps a2
+            0x0001_2683, // lw a3, 0(sp)
+            0x0041_2703, // lw a4, 4(sp)        sign-extended, as every RV32 register
+            0x0007_2793, // slti a5, a4, 0
+            0x0057_9813, // slli a6, a5, 5
+            0x40f8_0833, // sub a6, a6, a5      31 when a4 is negative
+            0x0106_8533, // add a0, a3, a6
+            0x05d0_0893, // li a7, 93
+            0x0000_0073, // ecall
+        ],
+    ) {
+        assert_eq!(machine.run(BUDGET), Stop::Exited(42));
+    }
+    for mut machine in machines_of(
+        Xlen::Rv32,
+        &[
+            0x0000_0297, // auipc t0, 0
+            0xff01_0113, // addi sp, sp, -16
+            0x00b1_2023, // sw a1, 0(sp)
+            0x00b2_a023, // sw a1, 0(t0)        faults
+            0x00b1_2223, // sw a1, 4(sp)
+        ],
+    ) {
+        let entry = machine.pc();
+        assert_eq!(
+            machine.run(BUDGET),
+            Stop::Trap(Trap {
+                pc: entry + 12,
+                kind: TrapKind::Store { addr: entry },
+            })
+        );
     }
 }

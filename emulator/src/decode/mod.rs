@@ -349,18 +349,32 @@ instruction_table! {
     BinviRv32 = "binvi", I;
     BsetRv32 = "bset", R;
     BsetiRv32 = "bseti", I;
-    // Not decoded: put by the loader on the first of two or more `sd`s (`ld`s) in a row, the
-    // register saves (restores) of a function's prologue (epilogue). Each executes as one `sd`
-    // (`ld`); the threaded dispatch runs the whole run in one handler (`Insn::run_length`).
+    // Not decoded: put by the loader on the first of two or more `sd`s (`ld`, `sw`, `lw`) in a
+    // row, the register saves (restores) of a function's prologue (epilogue) on RV64 (RV32).
+    // `execute` runs one as its plain op; both loops run the whole run in one go
+    // (`Insn::run_length`, `interp::access_run`).
     SdRun = "sd", Store;
     LdRun = "ld", Load;
+    SwRun = "sw", Store;
+    LwRun = "lw", Load;
 }
 
 impl Op {
-    /// `SdRun` and `LdRun`.
+    /// The ops the loader puts on the first of a run of loads or stores.
     #[inline(always)]
     pub const fn is_access_run(self) -> bool {
-        matches!(self, Op::SdRun | Op::LdRun)
+        matches!(self, Op::SdRun | Op::LdRun | Op::SwRun | Op::LwRun)
+    }
+
+    /// The op of a run of `self`s, for the loads and stores that runs are made of.
+    pub const fn run_op(self) -> Option<Op> {
+        match self {
+            Op::Sd => Some(Op::SdRun),
+            Op::Ld => Some(Op::LdRun),
+            Op::Sw => Some(Op::SwRun),
+            Op::Lw => Some(Op::LwRun),
+            _ => None,
+        }
     }
 
     /// Direct branches and `jal`: in a program's code, their `imm` is the target's entry index.
@@ -429,36 +443,34 @@ pub struct Insn {
 pub const NO_TARGET: u32 = u32::MAX;
 
 impl Insn {
-    /// Most entries an `SdRun` or `LdRun` covers.
+    /// Most entries a run (`Op::is_access_run`) covers.
     pub const MAX_RUN: usize = u8::MAX as usize;
 
-    /// The entries an `SdRun` or `LdRun` covers, itself included: kept in the register field
-    /// its instruction does not use (a store's `rd`, a load's `rs2`).
+    /// The entries a run (`Op::is_access_run`) covers, itself included: kept in the register
+    /// field its instruction does not use (a store's `rd`, a load's `rs2`).
     pub fn run_length(&self) -> usize {
         usize::from(match self.op {
-            Op::SdRun => self.rd,
+            Op::SdRun | Op::SwRun => self.rd,
             _ => self.rs2,
         })
     }
 
-    /// Marks this `sd` or `ld` as the first of `length` (2..=MAX_RUN) of its kind in a row.
+    /// Marks this load or store as the first of `length` (2..=MAX_RUN) of its op in a row.
     #[expect(
         clippy::cast_possible_truncation,
         reason = "the length is at most MAX_RUN, a u8"
     )]
     pub fn mark_run(&mut self, length: usize) {
         debug_assert!((2..=Insn::MAX_RUN).contains(&length));
-        match self.op {
-            Op::Sd => {
-                self.op = Op::SdRun;
-                self.rd = length as u8;
-            }
-            Op::Ld => {
-                self.op = Op::LdRun;
-                self.rs2 = length as u8;
-            }
-            _ => debug_assert!(false, "only sd and ld runs are marked"),
+        let Some(run_op) = self.op.run_op() else {
+            debug_assert!(false, "{:?} makes no runs", self.op);
+            return;
+        };
+        match run_op {
+            Op::SdRun | Op::SwRun => self.rd = length as u8,
+            _ => self.rs2 = length as u8,
         }
+        self.op = run_op;
     }
 
     pub const fn new(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32) -> Insn {

@@ -351,34 +351,70 @@ fn run_block(
     }
 }
 
-/// Does the accesses of an `SdRun` or `LdRun` entry (`op`) and of the plain `sd`s or `ld`s
-/// after it that it covers, one after the other with no dispatch in between (a prologue's
-/// register saves, an epilogue's restores), up to the first that misses the TLB; returns
-/// how many it did. The rest run entry by entry, the one that missed through its slow path
-/// (and its fault, with its own pc). The block was charged whole where it was entered, so
-/// counting is as exact as entry by entry.
+/// Does the accesses of a run's first entry (`op`: `SdRun`, `LdRun`, `SwRun`, `LwRun`) and
+/// of the plain loads or stores after it that it covers, one after the other with no
+/// dispatch in between (a prologue's register saves, an epilogue's restores), up to the first
+/// that misses the TLB; returns how many it did. The rest run entry by entry, the one that
+/// missed through its slow path (and its fault, with its own pc). The block was charged whole
+/// where it was entered, so counting is as exact as entry by entry.
 #[inline(always)]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "sw stores a register's low 32 bits by definition"
+)]
 fn access_run(op: Op, cpu: &mut Cpu, memory: &mut Memory, entry: *const Insn) -> usize {
+    match op {
+        Op::SdRun => store_run(cpu, memory, entry, |value| value),
+        Op::SwRun => store_run(cpu, memory, entry, |value| value as u32),
+        Op::LdRun => load_run(cpu, memory, entry, |value: u64| value),
+        Op::LwRun => load_run(cpu, memory, entry, |value: u32| value as i32 as i64 as u64),
+        _ => 0,
+    }
+}
+
+/// Stores of `access_run`, of the `T` that `narrow` makes of a register.
+#[inline(always)]
+fn store_run<T: Scalar>(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    entry: *const Insn,
+    narrow: impl Fn(u64) -> T,
+) -> usize {
     // SAFETY: `entry` points at an entry of decoded code.
     let length = unsafe { (*entry).run_length() };
     for done in 0..length {
         // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
         let insn = unsafe { &*entry.add(done) };
         let addr = cpu.x[usize::from(insn.rs1) & 31].wrapping_add(insn.imm as i64 as u64);
-        if op == Op::SdRun {
-            let Some(host) = memory.cached(addr, 8, Access::Write) else {
-                return done;
-            };
-            // SAFETY: `cached` gives a pointer with 8 writable bytes of a page this memory
-            // owns behind it.
-            unsafe { cpu.x[usize::from(insn.rs2) & 31].store_le(host) };
-        } else {
-            let Some(host) = memory.cached(addr, 8, Access::Read) else {
-                return done;
-            };
-            // SAFETY: `cached` gives a pointer with 8 readable bytes of a live page behind it.
-            cpu.x[usize::from(insn.rd) & 63] = unsafe { u64::read_le(host) };
-        }
+        let Some(host) = memory.cached(addr, T::SIZE, Access::Write) else {
+            return done;
+        };
+        // SAFETY: `cached` gives a pointer with T::SIZE writable bytes of a page this memory
+        // owns behind it.
+        unsafe { narrow(cpu.x[usize::from(insn.rs2) & 31]).store_le(host) };
+    }
+    length
+}
+
+/// Loads of `access_run`, of a `T` that `extend` makes a register of.
+#[inline(always)]
+fn load_run<T: Scalar>(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    entry: *const Insn,
+    extend: impl Fn(T) -> u64,
+) -> usize {
+    // SAFETY: `entry` points at an entry of decoded code.
+    let length = unsafe { (*entry).run_length() };
+    for done in 0..length {
+        // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
+        let insn = unsafe { &*entry.add(done) };
+        let addr = cpu.x[usize::from(insn.rs1) & 31].wrapping_add(insn.imm as i64 as u64);
+        let Some(host) = memory.cached(addr, T::SIZE, Access::Read) else {
+            return done;
+        };
+        // SAFETY: `cached` gives a pointer with T::SIZE readable bytes of a live page behind it.
+        cpu.x[usize::from(insn.rd) & 63] = extend(unsafe { T::read_le(host) });
     }
     length
 }
@@ -560,14 +596,14 @@ fn execute(
         Op::Bgeu => branch!(rs1!() >= rs2!()),
         Op::Lb => load!(u8, |v: u8| v as i8 as i64 as u64),
         Op::Lh => load!(u16, |v: u16| v as i16 as i64 as u64),
-        Op::Lw => load!(u32, |v: u32| v as i32 as i64 as u64),
+        Op::Lw | Op::LwRun => load!(u32, |v: u32| v as i32 as i64 as u64),
         Op::Ld | Op::LdRun => load!(u64, |v: u64| v),
         Op::Lbu => load!(u8, u64::from),
         Op::Lhu => load!(u16, u64::from),
         Op::Lwu => load!(u32, u64::from),
         Op::Sb => store!(u8),
         Op::Sh => store!(u16),
-        Op::Sw => store!(u32),
+        Op::Sw | Op::SwRun => store!(u32),
         Op::Sd | Op::SdRun => store!(u64),
         Op::Addi => cpu.x[rd!()] = rs1!().wrapping_add(imm!()),
         Op::Slti => cpu.x[rd!()] = u64::from((rs1!() as i64) < (imm!() as i64)),

@@ -175,7 +175,7 @@ fn handler<const OP: u8>(
     run_op::<OP>(cpu, memory, chain, code, entry, left)
 }
 
-/// Runs an `SdRun` or `LdRun` entry's run (`access_run`) and jumps on to the entry after
+/// Runs a run's first entry and the entries it covers (`access_run`) and jumps on to the entry after
 /// what it did: the entry after the run, or the plain entry whose access missed the TLB.
 #[inline(always)]
 fn run_of_accesses<const OP: u8>(
@@ -268,11 +268,11 @@ const fn plain_access(op: Op) -> Option<(usize, Access)> {
     match op {
         Op::Lb | Op::Lbu => Some((1, Access::Read)),
         Op::Lh | Op::Lhu => Some((2, Access::Read)),
-        Op::Lw | Op::Lwu | Op::Flw => Some((4, Access::Read)),
+        Op::Lw | Op::LwRun | Op::Lwu | Op::Flw => Some((4, Access::Read)),
         Op::Ld | Op::LdRun | Op::Fld => Some((8, Access::Read)),
         Op::Sb => Some((1, Access::Write)),
         Op::Sh => Some((2, Access::Write)),
-        Op::Sw | Op::Fsw => Some((4, Access::Write)),
+        Op::Sw | Op::SwRun | Op::Fsw => Some((4, Access::Write)),
         Op::Sd | Op::SdRun | Op::Fsd => Some((8, Access::Write)),
         _ => None,
     }
