@@ -363,22 +363,40 @@ fn run_block(
     reason = "sw stores a register's low 32 bits by definition"
 )]
 fn access_run(op: Op, cpu: &mut Cpu, memory: &mut Memory, entry: *const Insn) -> usize {
+    // Each `host` comes from `cached`: the access's bytes of a live page are behind it, of a
+    // page this memory owns for a write.
     match op {
-        Op::SdRun => store_run(cpu, memory, entry, |value| value),
-        Op::SwRun => store_run(cpu, memory, entry, |value| value as u32),
-        Op::LdRun => load_run(cpu, memory, entry, |value: u64| value),
-        Op::LwRun => load_run(cpu, memory, entry, |value: u32| value as i32 as i64 as u64),
+        Op::SdRun => each_access(cpu, memory, entry, 8, Access::Write, |cpu, insn, host| {
+            // SAFETY: as said above.
+            unsafe { cpu.x[usize::from(insn.rs2) & 31].store_le(host) }
+        }),
+        Op::SwRun => each_access(cpu, memory, entry, 4, Access::Write, |cpu, insn, host| {
+            // SAFETY: as said above.
+            unsafe { (cpu.x[usize::from(insn.rs2) & 31] as u32).store_le(host) }
+        }),
+        Op::LdRun => each_access(cpu, memory, entry, 8, Access::Read, |cpu, insn, host| {
+            // SAFETY: as said above.
+            cpu.x[usize::from(insn.rd) & 63] = unsafe { u64::read_le(host) };
+        }),
+        Op::LwRun => each_access(cpu, memory, entry, 4, Access::Read, |cpu, insn, host| {
+            // SAFETY: as said above.
+            let word = unsafe { u32::read_le(host) };
+            cpu.x[usize::from(insn.rd) & 63] = word as i32 as i64 as u64;
+        }),
         _ => 0,
     }
 }
 
-/// Stores of `access_run`, of the `T` that `narrow` makes of a register.
+/// The loop of `access_run`: `access` does an entry's `size`-byte access at `host`, where the
+/// TLB for `direction` maps the entry's address.
 #[inline(always)]
-fn store_run<T: Scalar>(
+fn each_access(
     cpu: &mut Cpu,
     memory: &mut Memory,
     entry: *const Insn,
-    narrow: impl Fn(u64) -> T,
+    size: usize,
+    direction: Access,
+    access: impl Fn(&mut Cpu, &Insn, *mut u8),
 ) -> usize {
     // SAFETY: `entry` points at an entry of decoded code.
     let length = unsafe { (*entry).run_length() };
@@ -386,35 +404,10 @@ fn store_run<T: Scalar>(
         // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
         let insn = unsafe { &*entry.add(done) };
         let addr = cpu.x[usize::from(insn.rs1) & 31].wrapping_add(insn.imm as i64 as u64);
-        let Some(host) = memory.cached(addr, T::SIZE, Access::Write) else {
+        let Some(host) = memory.cached(addr, size, direction) else {
             return done;
         };
-        // SAFETY: `cached` gives a pointer with T::SIZE writable bytes of a page this memory
-        // owns behind it.
-        unsafe { narrow(cpu.x[usize::from(insn.rs2) & 31]).store_le(host) };
-    }
-    length
-}
-
-/// Loads of `access_run`, of a `T` that `extend` makes a register of.
-#[inline(always)]
-fn load_run<T: Scalar>(
-    cpu: &mut Cpu,
-    memory: &mut Memory,
-    entry: *const Insn,
-    extend: impl Fn(T) -> u64,
-) -> usize {
-    // SAFETY: `entry` points at an entry of decoded code.
-    let length = unsafe { (*entry).run_length() };
-    for done in 0..length {
-        // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
-        let insn = unsafe { &*entry.add(done) };
-        let addr = cpu.x[usize::from(insn.rs1) & 31].wrapping_add(insn.imm as i64 as u64);
-        let Some(host) = memory.cached(addr, T::SIZE, Access::Read) else {
-            return done;
-        };
-        // SAFETY: `cached` gives a pointer with T::SIZE readable bytes of a live page behind it.
-        cpu.x[usize::from(insn.rd) & 63] = extend(unsafe { T::read_le(host) });
+        access(cpu, insn, host);
     }
     length
 }
