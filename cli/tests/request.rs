@@ -5,22 +5,29 @@ use rvedge_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 /// A tenants.json in a fresh directory, naming the built example tenants by absolute path.
+/// Written once per test process: tests run in parallel, and one rewriting the file while
+/// another's `rvedge` read it made that one read an empty file.
 fn built_tenants_config() -> PathBuf {
-    let dir = scratch_dir("built");
-    let tenants = support::tenants_dir();
-    let entry = |name: &str| {
-        format!(
-            r#""{name}": {{ "filename": "{}", "max_instructions": 2000000 }}"#,
-            tenants.join(name).display()
-        )
-    };
-    let names = ["hello", "rewrite", "loop", "json-api"];
-    let body: Vec<String> = names.iter().map(|name| entry(name)).collect();
-    let path = dir.join("tenants.json");
-    std::fs::write(&path, format!("{{ {} }}", body.join(",\n"))).unwrap();
-    path
+    static CONFIG: OnceLock<PathBuf> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let tenants = support::tenants_dir();
+            let entry = |name: &str| {
+                format!(
+                    r#""{name}": {{ "filename": "{}", "max_instructions": 2000000 }}"#,
+                    tenants.join(name).display()
+                )
+            };
+            let names = ["hello", "rewrite", "loop", "json-api"];
+            let body: Vec<String> = names.iter().map(|name| entry(name)).collect();
+            let path = scratch_dir("built").join("tenants.json");
+            std::fs::write(&path, format!("{{ {} }}", body.join(",\n"))).unwrap();
+            path
+        })
+        .clone()
 }
 
 fn scratch_dir(name: &str) -> PathBuf {
