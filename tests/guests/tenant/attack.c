@@ -120,51 +120,123 @@ static char *document_for(const char *call, size_t bytes) {
     return buffer;
 }
 
-static int64_t call_once(const char *call, const char *data, size_t bytes, uint64_t req) {
-    static uint8_t digest[RVEDGE_DIGEST_LEN];
-    static char out[256];
-    if (strcmp(call, "sha256") == 0) {
-        return rvedge_sha256(data, bytes, digest);
-    } else if (strcmp(call, "hmac") == 0) {
-        return rvedge_hmac_sha256(data, bytes, data, bytes, digest);
-    } else if (strcmp(call, "log") == 0) {
-        return rvedge_log(data, bytes);
-    } else if (strcmp(call, "hash_add") == 0) {
-        return rvedge_hash_add(data, bytes);
-    } else if (strcmp(call, "header_set") == 0) {
-        return rvedge_header_set(req, S("x-flood"), data, bytes);
-    } else if (strcmp(call, "header_append") == 0) {
-        return rvedge_header_append(req, S("x-flood"), data, bytes);
-    } else if (strcmp(call, "url_set") == 0) {
-        char *url = (char *)data;
-        url[0] = '/';
-        return rvedge_url_set(req, url, bytes);
-    } else if (strcmp(call, "json_validate") == 0) {
-        return rvedge_json_validate(data, bytes, out, sizeof out);
-    } else if (strcmp(call, "json_query") == 0) {
-        return rvedge_json_query(data, bytes, S("/0"), out, sizeof out);
-    } else if (strcmp(call, "xml_validate") == 0) {
-        return rvedge_xml_validate(data, bytes, out, sizeof out);
-    } else if (strcmp(call, "xml_query") == 0) {
-        return rvedge_xml_query(data, bytes, S("/a"), out, sizeof out);
-    } else if (strcmp(call, "respond") == 0) {
-        return rvedge_respond(200, S("text/plain"), data, bytes);
-    } else if (strcmp(call, "header_get") == 0) {
-        return rvedge_header_get(req, S("x-big"), (char *)data, bytes);
-    } else if (strcmp(call, "url_get") == 0) {
-        return rvedge_url_get(req, (char *)data, bytes);
-    } else if (strcmp(call, "body_get") == 0) {
-        return rvedge_body_get((char *)data, bytes);
-    } else if (strcmp(call, "write") == 0) {
-        /* Linux calls: the whole range is walked, whatever the log keeps of it. */
-        return write(2, data, bytes);
-    } else if (strcmp(call, "getrandom") == 0) {
-        return getrandom((char *)data, bytes, 0);
-    } else if (strcmp(call, "mprotect") == 0) {
-        uintptr_t page = (uintptr_t)data & ~(uintptr_t)4095;
-        return mprotect((void *)page, bytes, PROT_READ | PROT_WRITE);
-    }
+/* The calls "/loop/" makes, each on (data, bytes) and header set req. The loop looks its
+ * call up once, so what it times is the call, not finding it by name. */
+typedef int64_t (*tenant_call)(const char *data, size_t bytes, uint64_t req);
+
+static uint8_t digest[RVEDGE_DIGEST_LEN];
+static char out[256];
+
+static int64_t call_sha256(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    return rvedge_sha256(data, bytes, digest);
+}
+static int64_t call_hmac(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    return rvedge_hmac_sha256(data, bytes, data, bytes, digest);
+}
+static int64_t call_log(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    return rvedge_log(data, bytes);
+}
+static int64_t call_hash_add(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    return rvedge_hash_add(data, bytes);
+}
+static int64_t call_header_set(const char *data, size_t bytes, uint64_t req) {
+    return rvedge_header_set(req, S("x-flood"), data, bytes);
+}
+static int64_t call_header_append(const char *data, size_t bytes, uint64_t req) {
+    return rvedge_header_append(req, S("x-flood"), data, bytes);
+}
+static int64_t call_url_set(const char *data, size_t bytes, uint64_t req) {
+    char *url = (char *)data;
+    url[0] = '/';
+    return rvedge_url_set(req, url, bytes);
+}
+static int64_t call_json_validate(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    return rvedge_json_validate(data, bytes, out, sizeof out);
+}
+static int64_t call_json_query(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    return rvedge_json_query(data, bytes, S("/0"), out, sizeof out);
+}
+static int64_t call_xml_validate(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    return rvedge_xml_validate(data, bytes, out, sizeof out);
+}
+static int64_t call_xml_query(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    return rvedge_xml_query(data, bytes, S("/a"), out, sizeof out);
+}
+static int64_t call_respond(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    return rvedge_respond(200, S("text/plain"), data, bytes);
+}
+static int64_t call_header_get(const char *data, size_t bytes, uint64_t req) {
+    return rvedge_header_get(req, S("x-big"), (char *)data, bytes);
+}
+static int64_t call_url_get(const char *data, size_t bytes, uint64_t req) {
+    return rvedge_url_get(req, (char *)data, bytes);
+}
+static int64_t call_body_get(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    return rvedge_body_get((char *)data, bytes);
+}
+/* Linux calls: the whole range is walked, whatever the log keeps of it. */
+static int64_t call_write(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    return write(2, data, bytes);
+}
+static int64_t call_getrandom(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    return getrandom((char *)data, bytes, 0);
+}
+static int64_t call_mprotect(const char *data, size_t bytes, uint64_t req) {
+    (void)req;
+    uintptr_t page = (uintptr_t)data & ~(uintptr_t)4095;
+    return mprotect((void *)page, bytes, PROT_READ | PROT_WRITE);
+}
+
+static const struct {
+    const char *name;
+    tenant_call call;
+} calls_by_name[] = {
+    {"sha256", call_sha256},
+    {"hmac", call_hmac},
+    {"log", call_log},
+    {"hash_add", call_hash_add},
+    {"header_set", call_header_set},
+    {"header_append", call_header_append},
+    {"url_set", call_url_set},
+    {"json_validate", call_json_validate},
+    {"json_query", call_json_query},
+    {"xml_validate", call_xml_validate},
+    {"xml_query", call_xml_query},
+    {"respond", call_respond},
+    {"header_get", call_header_get},
+    {"url_get", call_url_get},
+    {"body_get", call_body_get},
+    {"write", call_write},
+    {"getrandom", call_getrandom},
+    {"mprotect", call_mprotect},
+};
+
+static int64_t no_such_call(const char *data, size_t bytes, uint64_t req) {
+    (void)data;
+    (void)bytes;
+    (void)req;
     return -RVEDGE_ENOSYS;
+}
+
+static tenant_call call_named(const char *name) {
+    for (size_t i = 0; i < sizeof calls_by_name / sizeof calls_by_name[0]; i++) {
+        if (strcmp(calls_by_name[i].name, name) == 0) {
+            return calls_by_name[i].call;
+        }
+    }
+    return no_such_call;
 }
 
 /* "/loop/<call>/<bytes>/<times>" in this fork, on header set `req`. */
@@ -179,10 +251,11 @@ static void loop_call(const char *url, uint64_t req) {
     if (data == NULL) {
         return;
     }
+    tenant_call call_once = call_named(call);
     unsigned long calls = 0, ok = 0, e2big = 0;
     int64_t last = 0;
     while (times == 0 || calls < times) {
-        last = call_once(call, data, bytes, req);
+        last = call_once(data, bytes, req);
         calls++;
         ok += last >= 0;
         e2big += last == -RVEDGE_E2BIG;

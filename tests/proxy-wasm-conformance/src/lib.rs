@@ -102,6 +102,12 @@ pub fn plugin_configuration(tenants_json: &str, programs_dir: &Path) -> Vec<u8> 
         .into_bytes()
 }
 
+/// Tenant calls whose cost per call filter-bench and envoy-bench print: the attack guest
+/// makes one of them once, then `1 + TENANT_CALL_REPEATS` times, in `on_recv`
+/// (`/loop/<call>/<bytes>/<times>`); the difference is the repeats' cost.
+pub const TENANT_CALLS: [&str; 4] = ["header_get", "header_set", "url_get", "url_set"];
+pub const TENANT_CALL_REPEATS: u64 = 200;
+
 /// [`plugin_configuration`] of the conformance table's tenants cut to `tenants` (and the
 /// groups: entries without a filename), so a VM boots only their templates.
 pub fn table_plugin_configuration(tenants: &[&str], programs_dir: &Path) -> Vec<u8> {

@@ -9,6 +9,10 @@
 //! clock), splits the difference into the tenant part and the rest (filter glue, hostcalls,
 //! V8).
 //!
+//! Then what one tenant call costs through the filter in Envoy: the attack guest's `on_recv`
+//! making a call once and 201 times (`/loop/<call>/16/<times>`), by the filter's tenant time;
+//! filter-bench prints the same in wasmtime and natively.
+//!
 //! Needs Envoy (scripts/test-proxy-wasm-filter.sh installs it) and wrk (scripts/bootstrap.sh).
 //!
 //! `cargo run --release -p rvedge-proxy-wasm-conformance --bin envoy-bench [-- --quick]`
@@ -22,7 +26,10 @@ use serde_json::json;
 use rvedge_proxy_wasm_conformance::envoy::{
     bootstrap, plugin_config, wasm_filter, EchoOrigins, Envoy,
 };
-use rvedge_proxy_wasm_conformance::{filter_path, table_plugin_configuration};
+use rvedge_proxy_wasm_conformance::{
+    filter_path, plugin_configuration, table_plugin_configuration, TENANT_CALLS,
+    TENANT_CALL_REPEATS,
+};
 use rvedge_proxy_wasm_host::Request;
 
 /// The two tenants measured: name and path.
@@ -72,6 +79,57 @@ fn wrk(port: u16, host: &str, path: &str, seconds: u32) -> f64 {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// The median of the tenant time the filter reports for `requests` requests to `path`.
+fn tenant_time_us(envoy: &Envoy, tenant: &str, path: &str, requests: usize) -> f64 {
+    let mut times: Vec<f64> = (0..requests)
+        .map(|_| {
+            let response = envoy
+                .send(&Request {
+                    method: "GET".into(),
+                    path: path.into(),
+                    authority: tenant.into(),
+                    ..Request::default()
+                })
+                .unwrap_or_else(|error| panic!("{error}"));
+            let nanos: f64 = response
+                .header(rvedge_filter::TENANT_TIME_HEADER)
+                .and_then(|value| value.parse().ok())
+                .unwrap_or_else(|| panic!("no tenant time for {path}: {response:?}"));
+            nanos / 1e3
+        })
+        .collect();
+    median(&mut times)
+}
+
+/// Prints what each of `TENANT_CALLS` costs through the filter in an Envoy that runs the
+/// attack guest; returns that Envoy, for its VM failures.
+fn tenant_call_costs(origins: &EchoOrigins, requests: usize) -> Envoy {
+    let mut configuration: serde_json::Value = serde_json::from_slice(&plugin_configuration(
+        r#"{"attack": {"filename": "attack", "max_instructions": 100000000}}"#,
+        &support::guests_dir().join("tenant"),
+    ))
+    .expect("the configuration is JSON");
+    configuration["report_tenant_time"] = true.into();
+    let plugin = plugin_config("rvedge", filter_path(), &configuration.to_string());
+    let envoy = Envoy::start(&bootstrap(origins, vec![wasm_filter(plugin)], Vec::new()))
+        .unwrap_or_else(|error| panic!("{error}"));
+    for call in TENANT_CALLS {
+        let once = tenant_time_us(&envoy, "attack", &format!("/loop/{call}/16/1"), requests);
+        let repeated = tenant_time_us(
+            &envoy,
+            "attack",
+            &format!("/loop/{call}/16/{}", 1 + TENANT_CALL_REPEATS),
+            requests,
+        );
+        println!(
+            "tenant call {call:<11} {:>6.2} µs each through the filter in Envoy (tenant time with 1 call {once:.1} µs, with {} {repeated:.1} µs)",
+            (repeated - once) / TENANT_CALL_REPEATS as f64,
+            1 + TENANT_CALL_REPEATS
+        );
+    }
+    envoy
 }
 
 fn main() {
@@ -141,25 +199,17 @@ fn main() {
         }
         let filtered_us = median(&mut with_filter);
         let plain_us = median(&mut without);
-        let mut tenant_us: Vec<f64> = (0..settings.rounds * 50)
-            .map(|_| {
-                let response = probe(&timed, tenant, path);
-                let nanos: f64 = response
-                    .header(rvedge_filter::TENANT_TIME_HEADER)
-                    .and_then(|value| value.parse().ok())
-                    .expect("the filter reports tenant time");
-                nanos / 1e3
-            })
-            .collect();
-        let tenant_part = median(&mut tenant_us);
+        let tenant_part = tenant_time_us(&timed, tenant, path, settings.rounds * 50);
         println!(
             "{tenant:<8} through the filter {filtered_us:>7.1} µs/request | plain Envoy {plain_us:>7.1} µs | difference {:+.1} µs | ratio {:.2}x | tenant code (fork + hooks, in V8) {tenant_part:.1} µs",
             filtered_us - plain_us,
             filtered_us / plain_us
         );
     }
+    let calls_timed = tenant_call_costs(&origins, settings.rounds * 20);
     let mut failures = filtered.vm_failures();
     failures.extend(timed.vm_failures());
+    failures.extend(calls_timed.vm_failures());
     assert!(
         failures.is_empty(),
         "the VM failed:\n{}",

@@ -6,6 +6,10 @@
 //!
 //! `cargo run --release -p rvedge-proxy-wasm-conformance --bin filter-bench [-- --quick]`
 //!
+//! Then what one tenant call costs in wasm and natively: the attack guest's `on_recv` making
+//! a call once and 201 times (`TENANT_CALLS`), by tenant time (envoy-bench prints the same in
+//! Envoy).
+//!
 //! Guest MIPS in wasm: cpubench is not a tenant (its `main()` never waits for requests), so it
 //! runs as a tenant's start-up inside `proxy_on_configure`, which then refuses the tenant
 //! ("main() exited"). Native runs the same `Tenant::load`. The instruction count comes from a
@@ -19,7 +23,8 @@ use rvedge::runtime::{exchange, EchoOrigin, HttpRequest, ProgramDirectory, Tenan
 use rvedge::{Machine, Options, Stop};
 use rvedge_conformance::TENANTS_JSON;
 use rvedge_proxy_wasm_conformance::{
-    filter_wasm, plugin_configuration, table_plugin_configuration, EchoUpstream,
+    filter_wasm, plugin_configuration, table_plugin_configuration, EchoUpstream, TENANT_CALLS,
+    TENANT_CALL_REPEATS,
 };
 use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostError, HostLimits, Request};
 
@@ -109,19 +114,8 @@ fn per_request(
     // The tenant part, timed inside the filter with the host's clock (a separate VM: the
     // clock reads cost hostcalls of their own).
     let mut timed_vm = FilterVm::start(module, b"", &only_tenant(true)).unwrap();
-    let mut tenant_nanos: Vec<u64> = (0..settings.requests.min(5_000))
-        .map(|_| {
-            let response = timed_vm
-                .handle(request_to(tenant, path), &mut upstream)
-                .unwrap();
-            response
-                .header(rvedge_filter::TENANT_TIME_HEADER)
-                .and_then(|value| value.parse().ok())
-                .expect("the filter reports tenant time")
-        })
-        .collect();
-    tenant_nanos.sort_unstable();
-    let tenant_part = tenant_nanos[tenant_nanos.len() / 2] as f64;
+    let tenant_part =
+        filter_tenant_nanos(&mut timed_vm, tenant, path, settings.requests.min(5_000));
 
     let native_tenant = tenants.get(tenant).unwrap();
     let native_request = HttpRequest {
@@ -158,6 +152,75 @@ fn per_request(
         tenant_part / native_tenant_part,
         nanos(filter_total) - tenant_part
     );
+}
+
+/// Median tenant time in ns of `requests` requests to `path` through `vm`, whose filter
+/// reports it.
+fn filter_tenant_nanos(vm: &mut FilterVm, tenant: &str, path: &str, requests: u32) -> f64 {
+    let mut upstream = EchoUpstream::default();
+    let mut nanos: Vec<u64> = (0..requests)
+        .map(|_| {
+            let response = vm.handle(request_to(tenant, path), &mut upstream).unwrap();
+            response
+                .header(rvedge_filter::TENANT_TIME_HEADER)
+                .and_then(|value| value.parse().ok())
+                .unwrap_or_else(|| panic!("no tenant time for {path}: {response:?}"))
+        })
+        .collect();
+    nanos.sort_unstable();
+    nanos[nanos.len() / 2] as f64
+}
+
+/// Median fork + tenant code time in ns of `requests` native exchanges of `path`.
+fn native_tenant_nanos(tenant: &Tenants, name: &str, path: &str, requests: u32) -> f64 {
+    let tenant = tenant.get(name).unwrap();
+    let mut nanos: Vec<u64> = (0..requests)
+        .map(|_| {
+            let request = HttpRequest {
+                method: "GET".into(),
+                url: path.into(),
+                headers: vec![("accept".into(), "*/*".into())],
+                body: Vec::new(),
+            };
+            let outcome = exchange(tenant, request, &mut EchoOrigin, monotonic_nanos);
+            outcome.stats.fork_nanos + outcome.stats.call_nanos
+        })
+        .collect();
+    nanos.sort_unstable();
+    nanos[nanos.len() / 2] as f64
+}
+
+/// What each of `TENANT_CALLS` costs through the filter in wasmtime and natively.
+fn tenant_call_costs(module: &FilterModule, settings: &Settings) {
+    let tenants_json = r#"{"attack": {"filename": "attack", "max_instructions": 100000000}}"#;
+    let guests = support::guests_dir().join("tenant");
+    let mut configuration: serde_json::Value =
+        serde_json::from_slice(&plugin_configuration(tenants_json, &guests)).unwrap();
+    configuration["report_tenant_time"] = true.into();
+    let mut vm = FilterVm::start(module, b"", configuration.to_string().as_bytes()).unwrap();
+    let native = Tenants::load(tenants_json, &ProgramDirectory::new(&guests), None).unwrap();
+    let requests = (settings.requests / 50).max(100);
+    for call in TENANT_CALLS {
+        let once = format!("/loop/{call}/16/1");
+        let repeated = format!("/loop/{call}/16/{}", 1 + TENANT_CALL_REPEATS);
+        let per_call = |once: f64, repeated: f64| (repeated - once) / TENANT_CALL_REPEATS as f64;
+        let wasm_once = filter_tenant_nanos(&mut vm, "attack", &once, requests);
+        let wasm = per_call(
+            wasm_once,
+            filter_tenant_nanos(&mut vm, "attack", &repeated, requests),
+        );
+        let native_once = native_tenant_nanos(&native, "attack", &once, requests);
+        let native = per_call(
+            native_once,
+            native_tenant_nanos(&native, "attack", &repeated, requests),
+        );
+        println!(
+            "tenant call {call:<11} {wasm:>6.0} ns each through the filter in wasm | native {native:>5.0} ns | ratio {:.2}x | tenant time with 1 call: wasm {:.1} µs, native {:.1} µs",
+            wasm / native,
+            wasm_once / 1e3,
+            native_once / 1e3
+        );
+    }
 }
 
 /// cpubench booted as a tenant: wasm (inside proxy_on_configure) and native.
@@ -277,6 +340,7 @@ fn main() {
         println!("== {what}");
         per_request(module, &tenants, "hello", "/", &settings);
         per_request(module, &tenants, "rewrite", "/old/page", &settings);
+        tenant_call_costs(module, &settings);
         guest_mips(module, &settings);
     }
 }
