@@ -81,22 +81,27 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// The median of the tenant time the filter reports for `requests` requests to `path`.
-fn tenant_time_us(envoy: &Envoy, tenant: &str, path: &str, requests: usize) -> f64 {
+/// A GET of `path` for `tenant`.
+fn get(tenant: &str, path: &str) -> Request {
+    Request {
+        method: "GET".into(),
+        path: path.into(),
+        authority: tenant.into(),
+        ..Request::default()
+    }
+}
+
+/// The median of the tenant time the filter reports for `requests` copies of `request`.
+fn tenant_time_us(envoy: &Envoy, request: &Request, requests: usize) -> f64 {
     let mut times: Vec<f64> = (0..requests)
         .map(|_| {
             let response = envoy
-                .send(&Request {
-                    method: "GET".into(),
-                    path: path.into(),
-                    authority: tenant.into(),
-                    ..Request::default()
-                })
+                .send(request)
                 .unwrap_or_else(|error| panic!("{error}"));
             let nanos: f64 = response
                 .header(rvedge_filter::TENANT_TIME_HEADER)
                 .and_then(|value| value.parse().ok())
-                .unwrap_or_else(|| panic!("no tenant time for {path}: {response:?}"));
+                .unwrap_or_else(|| panic!("no tenant time for {}: {response:?}", request.path));
             nanos / 1e3
         })
         .collect();
@@ -115,12 +120,16 @@ fn tenant_call_costs(origins: &EchoOrigins, requests: usize) -> Envoy {
     let plugin = plugin_config("rvedge", filter_path(), &configuration.to_string());
     let envoy = Envoy::start(&bootstrap(origins, vec![wasm_filter(plugin)], Vec::new()))
         .unwrap_or_else(|error| panic!("{error}"));
+    // header_get reads x-big: a header the request has.
+    let attack = |path: String| Request {
+        headers: vec![("x-big".into(), "0123456789abcdef".into())],
+        ..get("attack", &path)
+    };
     for call in TENANT_CALLS {
-        let once = tenant_time_us(&envoy, "attack", &format!("/loop/{call}/16/1"), requests);
+        let once = tenant_time_us(&envoy, &attack(format!("/loop/{call}/16/1")), requests);
         let repeated = tenant_time_us(
             &envoy,
-            "attack",
-            &format!("/loop/{call}/16/{}", 1 + TENANT_CALL_REPEATS),
+            &attack(format!("/loop/{call}/16/{}", 1 + TENANT_CALL_REPEATS)),
             requests,
         );
         println!(
@@ -151,12 +160,7 @@ fn main() {
     // The plain Envoy's own answer for hello: what the tenant forges.
     let probe = |envoy: &Envoy, host: &str, path: &str| {
         envoy
-            .send(&Request {
-                method: "GET".into(),
-                path: path.into(),
-                authority: host.into(),
-                ..Request::default()
-            })
+            .send(&get(host, path))
             .unwrap_or_else(|error| panic!("{error}"))
     };
     let forged = probe(&filtered, "hello", TENANTS[0].1);
@@ -199,7 +203,7 @@ fn main() {
         }
         let filtered_us = median(&mut with_filter);
         let plain_us = median(&mut without);
-        let tenant_part = tenant_time_us(&timed, tenant, path, settings.rounds * 50);
+        let tenant_part = tenant_time_us(&timed, &get(tenant, path), settings.rounds * 50);
         println!(
             "{tenant:<8} through the filter {filtered_us:>7.1} µs/request | plain Envoy {plain_us:>7.1} µs | difference {:+.1} µs | ratio {:.2}x | tenant code (fork + hooks, in V8) {tenant_part:.1} µs",
             filtered_us - plain_us,

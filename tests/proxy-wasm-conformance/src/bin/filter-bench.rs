@@ -17,9 +17,10 @@
 
 use rvedge_test_support as support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rvedge::runtime::{exchange, EchoOrigin, HttpRequest, ProgramDirectory, Tenants};
+use rvedge::runtime::{exchange, EchoOrigin, HttpRequest, ProgramDirectory, Tenant, Tenants};
 use rvedge::{Machine, Options, Stop};
 use rvedge_conformance::TENANTS_JSON;
 use rvedge_proxy_wasm_conformance::{
@@ -114,8 +115,11 @@ fn per_request(
     // The tenant part, timed inside the filter with the host's clock (a separate VM: the
     // clock reads cost hostcalls of their own).
     let mut timed_vm = FilterVm::start(module, b"", &only_tenant(true)).unwrap();
-    let tenant_part =
-        filter_tenant_nanos(&mut timed_vm, tenant, path, settings.requests.min(5_000));
+    let tenant_part = filter_tenant_nanos(
+        &mut timed_vm,
+        &request_to(tenant, path),
+        settings.requests.min(5_000),
+    );
 
     let native_tenant = tenants.get(tenant).unwrap();
     let native_request = HttpRequest {
@@ -154,35 +158,28 @@ fn per_request(
     );
 }
 
-/// Median tenant time in ns of `requests` requests to `path` through `vm`, whose filter
+/// Median tenant time in ns of `requests` copies of `request` through `vm`, whose filter
 /// reports it.
-fn filter_tenant_nanos(vm: &mut FilterVm, tenant: &str, path: &str, requests: u32) -> f64 {
+fn filter_tenant_nanos(vm: &mut FilterVm, request: &Request, requests: u32) -> f64 {
     let mut upstream = EchoUpstream::default();
     let mut nanos: Vec<u64> = (0..requests)
         .map(|_| {
-            let response = vm.handle(request_to(tenant, path), &mut upstream).unwrap();
+            let response = vm.handle(request.clone(), &mut upstream).unwrap();
             response
                 .header(rvedge_filter::TENANT_TIME_HEADER)
                 .and_then(|value| value.parse().ok())
-                .unwrap_or_else(|| panic!("no tenant time for {path}: {response:?}"))
+                .unwrap_or_else(|| panic!("no tenant time for {}: {response:?}", request.path))
         })
         .collect();
     nanos.sort_unstable();
     nanos[nanos.len() / 2] as f64
 }
 
-/// Median fork + tenant code time in ns of `requests` native exchanges of `path`.
-fn native_tenant_nanos(tenant: &Tenants, name: &str, path: &str, requests: u32) -> f64 {
-    let tenant = tenant.get(name).unwrap();
+/// Median fork + tenant code time in ns of `requests` native exchanges of `request`.
+fn native_tenant_nanos(tenant: &Arc<Tenant>, request: &HttpRequest, requests: u32) -> f64 {
     let mut nanos: Vec<u64> = (0..requests)
         .map(|_| {
-            let request = HttpRequest {
-                method: "GET".into(),
-                url: path.into(),
-                headers: vec![("accept".into(), "*/*".into())],
-                body: Vec::new(),
-            };
-            let outcome = exchange(tenant, request, &mut EchoOrigin, monotonic_nanos);
+            let outcome = exchange(tenant, request.clone(), &mut EchoOrigin, monotonic_nanos);
             outcome.stats.fork_nanos + outcome.stats.call_nanos
         })
         .collect();
@@ -198,21 +195,34 @@ fn tenant_call_costs(module: &FilterModule, settings: &Settings) {
         serde_json::from_slice(&plugin_configuration(tenants_json, &guests)).unwrap();
     configuration["report_tenant_time"] = true.into();
     let mut vm = FilterVm::start(module, b"", configuration.to_string().as_bytes()).unwrap();
-    let native = Tenants::load(tenants_json, &ProgramDirectory::new(&guests), None).unwrap();
+    let tenants = Tenants::load(tenants_json, &ProgramDirectory::new(&guests), None).unwrap();
+    let tenant = tenants.get("attack").unwrap();
     let requests = (settings.requests / 50).max(100);
+    // header_get reads x-big: a header the request has.
+    let header = ("x-big".to_string(), "0123456789abcdef".to_string());
+    let wasm_request = |path: String| Request {
+        headers: vec![header.clone()],
+        ..request_to("attack", &path)
+    };
+    let native_request = |path: String| HttpRequest {
+        method: "GET".into(),
+        url: path,
+        headers: vec![header.clone()],
+        body: Vec::new(),
+    };
     for call in TENANT_CALLS {
         let once = format!("/loop/{call}/16/1");
         let repeated = format!("/loop/{call}/16/{}", 1 + TENANT_CALL_REPEATS);
         let per_call = |once: f64, repeated: f64| (repeated - once) / TENANT_CALL_REPEATS as f64;
-        let wasm_once = filter_tenant_nanos(&mut vm, "attack", &once, requests);
+        let wasm_once = filter_tenant_nanos(&mut vm, &wasm_request(once.clone()), requests);
         let wasm = per_call(
             wasm_once,
-            filter_tenant_nanos(&mut vm, "attack", &repeated, requests),
+            filter_tenant_nanos(&mut vm, &wasm_request(repeated.clone()), requests),
         );
-        let native_once = native_tenant_nanos(&native, "attack", &once, requests);
+        let native_once = native_tenant_nanos(tenant, &native_request(once), requests);
         let native = per_call(
             native_once,
-            native_tenant_nanos(&native, "attack", &repeated, requests),
+            native_tenant_nanos(tenant, &native_request(repeated), requests),
         );
         println!(
             "tenant call {call:<11} {wasm:>6.0} ns each through the filter in wasm | native {native:>5.0} ns | ratio {:.2}x | tenant time with 1 call: wasm {:.1} µs, native {:.1} µs",
