@@ -284,6 +284,21 @@ impl Program {
         }
     }
 
+    /// The instructions a run charges when it enters the code at `pc`: the rest of the basic
+    /// block from there (1 where no decoded instruction starts: a run decodes and runs that one
+    /// on its own).
+    pub fn block_charge_at(&self, pc: u64) -> u64 {
+        self.index_of(pc)
+            .map_or(1, |index| u64::from(self.code[index].block_rest))
+    }
+
+    /// Whether the instruction at `pc` ends a basic block, so the code after it is entered as
+    /// a run enters a block (true where no decoded instruction starts).
+    pub fn ends_block_at(&self, pc: u64) -> bool {
+        self.index_of(pc)
+            .is_none_or(|index| self.code[index].op.ends_block())
+    }
+
     /// The decoded instruction starting at `pc`, if one does, as [`Program::insn`] gives it.
     pub fn insn_at(&self, pc: u64) -> Option<Insn> {
         self.insn(self.index_of(pc)?)

@@ -52,7 +52,9 @@ fn stdout_and_log_lines_reach_the_log_in_program_order() {
 
 /// Found by `tenant_calls`: a stepped hook paid a Linux call's price even when it did not fit
 /// in what was left of its budget, so it ran the call and went past its budget where a run
-/// stops before the call.
+/// stops before the call. And (found when the attack guest's loop changed shape): a stepped
+/// hook ran on into a basic block that did not fit in what was left, where a run, which
+/// charges a block whole on entering it, stops before the block.
 #[test]
 fn a_stepped_hook_stops_before_a_system_call_it_cannot_afford() {
     // mprotect of 8 MiB in a loop: a price of 2,048 pages per call, most of an iteration, so

@@ -425,6 +425,7 @@ impl Tenant {
             instructions: 0,
             charged_by_calls: 0,
             entered: None,
+            step_enters_block: true,
             paused: None,
             saved_stack_pointer: None,
             profile: self.profile.clone(),
@@ -517,6 +518,9 @@ pub struct Fork {
     /// The phase of a call entered ([`Fork::enter_hook`], [`Fork::enter_forge`]) and not
     /// finished yet.
     entered: Option<Phase>,
+    /// Whether the next [`Fork::step`] enters a basic block, as a run would: there a run
+    /// charges the whole block and stops if it does not fit, and so does the step.
+    step_enters_block: bool,
     /// A call that stopped part-way (`decision` with pause, `breakpoint` in a debug program)
     /// and may be resumed ([`Fork::resume`]).
     paused: Option<(Phase, PauseReason)>,
@@ -725,6 +729,7 @@ impl Fork {
             &[function.data, first, second, argument_address],
         );
         self.entered = Some(phase);
+        self.step_enters_block = true;
         self.finish(host)?;
         Ok(true)
     }
@@ -746,6 +751,7 @@ impl Fork {
             return Ok(false);
         };
         self.entered = Some(phase);
+        self.step_enters_block = true;
         self.finish(host)?;
         Ok(true)
     }
@@ -757,6 +763,7 @@ impl Fork {
             return false;
         };
         self.entered = Some(phase);
+        self.step_enters_block = true;
         true
     }
 
@@ -901,6 +908,7 @@ impl Fork {
         self.machine
             .enter_function(function.entry, &[function.data, first, second, 0]);
         self.entered = Some(phase);
+        self.step_enters_block = true;
     }
 
     /// What runs now: the phase entered and not finished, if any.
@@ -933,11 +941,18 @@ impl Fork {
             return StepOutcome::Finished(Ok(()));
         };
         let start = self.machine.instructions();
-        let stop = if self.budget_left == 0 {
+        let (block_charge, ends_block) = {
+            let (program, pc) = (self.machine.program(), self.machine.pc());
+            (program.block_charge_at(pc), program.ends_block_at(pc))
+        };
+        let stop = if self.budget_left == 0
+            || (self.step_enters_block && block_charge > self.budget_left)
+        {
             Some(Stop::BudgetExhausted)
         } else {
             self.machine.step_within(self.budget_left)
         };
+        self.step_enters_block = ends_block;
         let mut ended = None;
         let mut charged = 0;
         let stop = match stop {
