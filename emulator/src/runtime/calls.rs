@@ -544,28 +544,53 @@ enum Access {
     Write,
 }
 
-/// Text arguments up to this long are read into the call's own buffer, not an allocation:
-/// header names and values, URLs and backend names mostly are this short.
-const INLINE_TEXT_BYTES: usize = 120;
-
 /// UTF-8 text a tenant call read from guest memory ([`Guest::text`]); it derefs to `str`.
-pub(crate) struct GuestText(TextStorage);
+/// Its buffer comes from a few that this thread keeps and goes back there: header calls read
+/// one or two texts each, and a buffer inside the value (moved through the call's results)
+/// cost more than reading the text.
+pub(crate) struct GuestText(String);
 
-enum TextStorage {
-    /// Checked to be UTF-8 when read, and never changed after.
-    Inline {
-        bytes: [u8; INLINE_TEXT_BYTES],
-        len: usize,
-    },
-    Heap(String),
+/// Spare text buffers per thread, and the largest kept.
+const SPARE_TEXT_BUFFERS: usize = 8;
+const MAX_SPARE_TEXT_BYTES: usize = 512;
+
+std::thread_local! {
+    static SPARE_TEXTS: std::cell::RefCell<Vec<Vec<u8>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer for a text, a spare one if this thread has one.
+fn text_buffer() -> Vec<u8> {
+    SPARE_TEXTS
+        .try_with(|spares| spares.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Keeps `buffer` for the next text, if it is small and this thread keeps few.
+fn give_back_text_buffer(mut buffer: Vec<u8>) {
+    if buffer.capacity() == 0 || buffer.capacity() > MAX_SPARE_TEXT_BYTES {
+        return;
+    }
+    buffer.clear();
+    let _ = SPARE_TEXTS.try_with(|spares| {
+        let mut spares = spares.borrow_mut();
+        if spares.len() < SPARE_TEXT_BUFFERS {
+            spares.push(buffer);
+        }
+    });
 }
 
 impl GuestText {
-    pub(crate) fn into_string(self) -> String {
-        match self.0 {
-            TextStorage::Heap(text) => text,
-            TextStorage::Inline { .. } => String::from(&*self),
-        }
+    pub(crate) fn into_string(mut self) -> String {
+        core::mem::take(&mut self.0)
+    }
+}
+
+impl Drop for GuestText {
+    fn drop(&mut self) {
+        give_back_text_buffer(core::mem::take(&mut self.0).into_bytes());
     }
 }
 
@@ -573,14 +598,7 @@ impl core::ops::Deref for GuestText {
     type Target = str;
 
     fn deref(&self) -> &str {
-        match &self.0 {
-            // SAFETY: `Guest::text` made the inline bytes only after checking they are UTF-8,
-            // and nothing changes them after.
-            TextStorage::Inline { bytes, len } => unsafe {
-                core::str::from_utf8_unchecked(&bytes[..*len])
-            },
-            TextStorage::Heap(text) => text,
-        }
+        &self.0
     }
 }
 
@@ -630,22 +648,16 @@ impl Guest<'_> {
                 Err(code) => return Ok(Err(code)),
             },
         };
-        if len_in_bytes > INLINE_TEXT_BYTES {
-            let bytes = self.copy_to_vec(addr, len, len_in_bytes)?;
-            return Ok(String::from_utf8(bytes)
-                .map(|text| GuestText(TextStorage::Heap(text)))
-                .map_err(|_| -errno::EINVAL));
-        }
-        let mut bytes = [0u8; INLINE_TEXT_BYTES];
-        let mut filled = 0;
-        self.copy_input(addr, len, |chunk| {
-            bytes[filled..filled + chunk.len()].copy_from_slice(chunk);
-            filled += chunk.len();
-        })?;
-        if core::str::from_utf8(&bytes[..filled]).is_err() {
-            return Ok(Err(-errno::EINVAL));
-        }
-        Ok(Ok(GuestText(TextStorage::Inline { bytes, len: filled })))
+        let mut bytes = text_buffer();
+        bytes.reserve(len_in_bytes);
+        self.copy_input(addr, len, |chunk| bytes.extend_from_slice(chunk))?;
+        Ok(match String::from_utf8(bytes) {
+            Ok(text) => Ok(GuestText(text)),
+            Err(error) => {
+                give_back_text_buffer(error.into_bytes());
+                Err(-errno::EINVAL)
+            }
+        })
     }
 
     /// Checks that `(addr, len)`, `len > 0`, is readable guest memory and not too large to
