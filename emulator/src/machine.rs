@@ -274,7 +274,7 @@ pub struct BoxedMachine(ManuallyDrop<Box<Machine>>);
 /// Spare machine slots per thread: one per fork a thread has alive at once is enough.
 const MAX_SPARE_MACHINES: usize = 8;
 
-crate::spare::spare_pool!(static SPARE_MACHINES: MaybeUninit<Machine>);
+crate::spare::spare_pool!(static SPARE_MACHINES: Box<MaybeUninit<Machine>>);
 
 impl Drop for BoxedMachine {
     fn drop(&mut self) {

@@ -8,8 +8,10 @@
 //! it dropped had written. A thread reserves its share of that cap as its pool first grows
 //! and keeps it until it exits, so a request touches no counter shared between threads (six
 //! atomic operations on one contended cache line per seed request before). Without `std` (no
-//! thread-locals) nothing is kept: allocations are simply made and freed.
+//! thread-locals) nothing is kept: allocations are simply made and freed. Tenant calls keep
+//! the buffers of their text arguments here too (`runtime::calls`).
 
+#[cfg(feature = "std")]
 use alloc::boxed::Box;
 #[cfg(feature = "std")]
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -22,19 +24,31 @@ pub(crate) const MAX_POOLED_BYTES: usize = 16 << 20;
 #[cfg(feature = "std")]
 static POOLED_BYTES: AtomicUsize = AtomicUsize::new(0);
 
+/// What a pool keeps: an allocation of at most `BYTES` bytes, what each kept one reserves of
+/// [`MAX_POOLED_BYTES`].
+#[cfg(feature = "std")]
+pub(crate) trait Spare {
+    const BYTES: usize;
+}
+
+#[cfg(feature = "std")]
+impl<T> Spare for Box<T> {
+    const BYTES: usize = size_of::<T>();
+}
+
 #[cfg(feature = "std")]
 pub(crate) type Pool<T> = std::thread::LocalKey<core::cell::RefCell<Spares<T>>>;
 
 /// One thread's spare allocations of one pool, and how many it has reserved in the
 /// process-wide count; the reservation leaves the count when the thread exits.
 #[cfg(feature = "std")]
-pub(crate) struct Spares<T> {
-    spares: alloc::vec::Vec<Box<T>>,
+pub(crate) struct Spares<T: Spare> {
+    spares: alloc::vec::Vec<T>,
     reserved: usize,
 }
 
 #[cfg(feature = "std")]
-impl<T> Spares<T> {
+impl<T: Spare> Spares<T> {
     pub(crate) const fn new() -> Spares<T> {
         Spares {
             spares: alloc::vec::Vec::new(),
@@ -44,13 +58,13 @@ impl<T> Spares<T> {
 }
 
 #[cfg(feature = "std")]
-impl<T> Drop for Spares<T> {
+impl<T: Spare> Drop for Spares<T> {
     fn drop(&mut self) {
-        POOLED_BYTES.fetch_sub(self.reserved * size_of::<T>(), Relaxed);
+        POOLED_BYTES.fetch_sub(self.reserved * T::BYTES, Relaxed);
     }
 }
 
-/// Declares a per-thread pool of spare `Box<$spare>`: `spare_pool!(static NAME: Type);`.
+/// Declares a per-thread pool of spares: `spare_pool!(static NAME: Box<Type>);`.
 #[cfg(feature = "std")]
 macro_rules! spare_pool {
     (static $name:ident: $spare:ty) => {
@@ -76,7 +90,7 @@ pub(crate) use spare_pool;
 
 /// A spare allocation from `pool`, if any.
 #[cfg(feature = "std")]
-pub(crate) fn take<T>(pool: &'static Pool<T>) -> Option<Box<T>> {
+pub(crate) fn take<T: Spare>(pool: &'static Pool<T>) -> Option<T> {
     pool.try_with(|pool| pool.borrow_mut().spares.pop())
         .ok()
         .flatten()
@@ -85,8 +99,8 @@ pub(crate) fn take<T>(pool: &'static Pool<T>) -> Option<Box<T>> {
 /// Keeps `spare` in `pool` if it holds fewer than `max` and the pools of the process stay
 /// within [`MAX_POOLED_BYTES`]; else frees it.
 #[cfg(feature = "std")]
-pub(crate) fn give<T>(pool: &'static Pool<T>, spare: Box<T>, max: usize) {
-    let bytes = size_of::<T>();
+pub(crate) fn give<T: Spare>(pool: &'static Pool<T>, spare: T, max: usize) {
+    let bytes = T::BYTES;
     // During thread exit the pool may be gone already; the allocation is then just freed.
     let _ = pool.try_with(|pool| {
         let mut pool = pool.borrow_mut();
@@ -111,16 +125,12 @@ fn pooled_bytes() -> usize {
 }
 
 #[cfg(not(feature = "std"))]
-pub(crate) fn take<T>(_pool: &'static Pool<T>) -> Option<Box<T>> {
+pub(crate) fn take<T>(_pool: &'static Pool<T>) -> Option<T> {
     None
 }
 
 #[cfg(not(feature = "std"))]
-#[expect(
-    clippy::boxed_local,
-    reason = "the same signature as with std, where the box is kept"
-)]
-pub(crate) fn give<T>(_pool: &'static Pool<T>, _spare: Box<T>, _max: usize) {}
+pub(crate) fn give<T>(_pool: &'static Pool<T>, _spare: T, _max: usize) {}
 
 #[cfg(all(test, feature = "std"))]
 mod tests {
@@ -128,7 +138,7 @@ mod tests {
 
     const ITEM_BYTES: usize = 1 << 20;
     type Item = [u8; ITEM_BYTES];
-    spare_pool!(static ITEMS: Item);
+    spare_pool!(static ITEMS: Box<Item>);
 
     fn item() -> Box<Item> {
         match vec![0u8; ITEM_BYTES].into_boxed_slice().try_into() {

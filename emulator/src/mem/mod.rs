@@ -826,7 +826,7 @@ impl Drop for Memory {
 /// Ordinary forks write a handful of pages.
 const MAX_SPARE_PAGES: usize = 64;
 
-crate::spare::spare_pool!(static SPARE_PAGES: Page);
+crate::spare::spare_pool!(static SPARE_PAGES: Box<Page>);
 
 fn checked_page_range(start: u64, len: u64) -> Result<u64, MapError> {
     if start & PAGE_OFFSET_MASK != 0 || len & PAGE_OFFSET_MASK != 0 {

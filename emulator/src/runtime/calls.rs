@@ -554,32 +554,27 @@ pub(crate) struct GuestText(String);
 const SPARE_TEXT_BUFFERS: usize = 8;
 const MAX_SPARE_TEXT_BYTES: usize = 512;
 
-std::thread_local! {
-    static SPARE_TEXTS: std::cell::RefCell<Vec<Vec<u8>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+/// A text's buffer, kept for the next text (`crate::spare`).
+struct TextBuffer(Vec<u8>);
+
+impl crate::spare::Spare for TextBuffer {
+    const BYTES: usize = MAX_SPARE_TEXT_BYTES;
 }
+
+crate::spare::spare_pool!(static SPARE_TEXTS: TextBuffer);
 
 /// An empty buffer for a text, a spare one if this thread has one.
 fn text_buffer() -> Vec<u8> {
-    SPARE_TEXTS
-        .try_with(|spares| spares.borrow_mut().pop())
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    crate::spare::take(&SPARE_TEXTS).map_or_else(Vec::new, |spare| spare.0)
 }
 
-/// Keeps `buffer` for the next text, if it is small and this thread keeps few.
+/// Keeps `buffer` for the next text if it is small enough.
 fn give_back_text_buffer(mut buffer: Vec<u8>) {
     if buffer.capacity() == 0 || buffer.capacity() > MAX_SPARE_TEXT_BYTES {
         return;
     }
     buffer.clear();
-    let _ = SPARE_TEXTS.try_with(|spares| {
-        let mut spares = spares.borrow_mut();
-        if spares.len() < SPARE_TEXT_BUFFERS {
-            spares.push(buffer);
-        }
-    });
+    crate::spare::give(&SPARE_TEXTS, TextBuffer(buffer), SPARE_TEXT_BUFFERS);
 }
 
 impl GuestText {

@@ -728,8 +728,7 @@ impl Fork {
             function.entry,
             &[function.data, first, second, argument_address],
         );
-        self.entered = Some(phase);
-        self.step_enters_block = true;
+        self.begin(phase);
         self.finish(host)?;
         Ok(true)
     }
@@ -750,8 +749,7 @@ impl Fork {
         let Some((phase, _)) = self.paused.take() else {
             return Ok(false);
         };
-        self.entered = Some(phase);
-        self.step_enters_block = true;
+        self.begin(phase);
         self.finish(host)?;
         Ok(true)
     }
@@ -762,8 +760,7 @@ impl Fork {
         let Some((phase, _)) = self.paused.take() else {
             return false;
         };
-        self.entered = Some(phase);
-        self.step_enters_block = true;
+        self.begin(phase);
         true
     }
 
@@ -907,6 +904,11 @@ impl Fork {
         // a3 is the argument string of `run_hook_with_argument`: none here.
         self.machine
             .enter_function(function.entry, &[function.data, first, second, 0]);
+        self.begin(phase);
+    }
+
+    /// Makes `phase` the call that runs; a step enters its first block.
+    fn begin(&mut self, phase: Phase) {
         self.entered = Some(phase);
         self.step_enters_block = true;
     }
@@ -941,18 +943,15 @@ impl Fork {
             return StepOutcome::Finished(Ok(()));
         };
         let start = self.machine.instructions();
-        let (block_charge, ends_block) = {
-            let (program, pc) = (self.machine.program(), self.machine.pc());
-            (program.block_charge_at(pc), program.ends_block_at(pc))
-        };
-        let stop = if self.budget_left == 0
-            || (self.step_enters_block && block_charge > self.budget_left)
-        {
+        let (program, pc) = (self.machine.program(), self.machine.pc());
+        let block_does_not_fit =
+            self.step_enters_block && program.block_charge_at(pc) > self.budget_left;
+        self.step_enters_block = program.ends_block_at(pc);
+        let stop = if self.budget_left == 0 || block_does_not_fit {
             Some(Stop::BudgetExhausted)
         } else {
             self.machine.step_within(self.budget_left)
         };
-        self.step_enters_block = ends_block;
         let mut ended = None;
         let mut charged = 0;
         let stop = match stop {
