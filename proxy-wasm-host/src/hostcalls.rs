@@ -603,20 +603,10 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 Ok(map) => map,
                 Err(error) => return status(error),
             };
-            // Envoy's setCopy: the first entry keeps its place with the new value, later
-            // entries of that name go; a missing header is added.
-            match map.iter().position(|(header, _)| *header == name) {
-                Some(first) => {
-                    map[first].1 = value;
-                    let mut index = 0;
-                    map.retain(|(header, _)| {
-                        let keep = index <= first || *header != name;
-                        index += 1;
-                        keep
-                    });
-                }
-                None => map.push((name, value)),
-            }
+            // Envoy's setCopy (1.40, seen in tests/envoy.rs): every entry of that name goes
+            // and one is added at the end.
+            map.retain(|(header, _)| *header != name);
+            map.push((name, value));
             status(Status::Ok)
         },
     )?;

@@ -110,6 +110,21 @@ pub const TENANT_CALLS: [&str; 4] = ["header_get", "header_set", "url_get", "url
 /// (`MAX_HEADERS_ADDED` in the runtime), and past that a set fails early.
 pub const TENANT_CALL_REPEATS: u64 = 100;
 
+/// The request headers `request_every_hook`'s "/in-step" changes (its x-a, x-b, x-d) and
+/// reads back, with one it leaves (x-c).
+pub fn in_step_headers() -> Vec<(String, String)> {
+    [("x-a", "1"), ("x-b", "2"), ("x-c", "3")]
+        .into_iter()
+        .map(|(name, value)| (name.into(), value.into()))
+        .collect()
+}
+
+/// What "/in-step" reads back after its changes, in `on_recv` (the origin gets it as
+/// x-read-back) and in `on_deliver` (the response's x-read-back-deliver): x-a replaced, which
+/// in Envoy moves it to the end (its `setCopy` removes, then adds), x-b gone, x-d twice after
+/// it, the new URL.
+pub const IN_STEP_READ_BACK: &str = "x-a=one x-b=- x-d=4 url=/changed?x=1 names=x-c,x-a,x-d,x-d";
+
 /// [`plugin_configuration`] of the conformance table's tenants cut to `tenants` (and the
 /// groups: entries without a filename), so a VM boots only their templates.
 pub fn table_plugin_configuration(tenants: &[&str], programs_dir: &Path) -> Vec<u8> {

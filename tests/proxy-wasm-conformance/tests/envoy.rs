@@ -23,8 +23,8 @@ use rvedge_proxy_wasm_conformance::envoy::{
     bootstrap, cluster, plugin_config, wasm_filter, EchoOrigins, Envoy, BACKENDS,
 };
 use rvedge_proxy_wasm_conformance::{
-    case_request, filter_path, observed, plugin_configuration, repo_root,
-    table_plugin_configuration, FILTER_ARTIFACT,
+    case_request, filter_path, in_step_headers, observed, plugin_configuration, repo_root,
+    table_plugin_configuration, FILTER_ARTIFACT, IN_STEP_READ_BACK,
 };
 use rvedge_proxy_wasm_host::{Request, Response};
 
@@ -184,7 +184,8 @@ fn the_conformance_table_passes_in_envoy_configured_as_the_istio_plugin() {
 
 /// `request_every_hook` reads X-Marker, the method and the URL in every hook; in Envoy the
 /// request headers are gone once they went upstream, so the filter must show later hooks
-/// the request it kept. Then the VM is still the first one: nothing trapped.
+/// the request it kept, and a tenant its own changes ("/in-step"). Then the VM is still the
+/// first one: nothing trapped.
 fn every_hook_reads_the_request(shipped: Shipped) {
     let origins = EchoOrigins::start(BACKENDS);
     let tenants =
@@ -241,6 +242,22 @@ fn every_hook_reads_the_request(shipped: Shipped) {
                 response.header("x-seen-deliver"),
                 Some(format!("{marker} {method} /forge").as_str())
             );
+
+            // Changes read back (past the filter's first reads: from its copy of the map).
+            let mut in_step = request(method, "every-hook", "/in-step", body);
+            in_step.headers = in_step_headers();
+            let response = envoy
+                .send(&in_step)
+                .unwrap_or_else(|error| panic!("{error}"));
+            let echo = echoed(&response);
+            assert_eq!(echo["headers"]["x-read-back"], IN_STEP_READ_BACK);
+            assert_eq!(
+                response.header("x-read-back-deliver"),
+                Some(IN_STEP_READ_BACK)
+            );
+            assert_eq!(echo["url"], "/changed?x=1");
+            assert_eq!(echo["headers"]["x-a"], "one");
+            assert!(echo["headers"].get("x-b").is_none(), "{echo}");
         }
     }
     assert_no_vm_failure(&envoy);

@@ -7,7 +7,9 @@ use rvedge_test_support as support;
 use base64::Engine as _;
 
 use rvedge::runtime::{exchange, HttpRequest, HttpResponse, Origin, ProgramDirectory, Tenants};
-use rvedge_proxy_wasm_conformance::{filter_module, plugin_configuration, EchoUpstream};
+use rvedge_proxy_wasm_conformance::{
+    filter_module, in_step_headers, plugin_configuration, EchoUpstream, IN_STEP_READ_BACK,
+};
 use rvedge_proxy_wasm_host::{
     FilterModule, FilterVm, HostError, LogEntry, Request, RequestOutcome, Response, Upstream,
 };
@@ -303,6 +305,45 @@ fn the_backend_side_reads_an_empty_body_as_empty() {
                 format!("m {method} /pass {seen}").as_str(),
                 "holds {holds}"
             );
+        }
+    }
+}
+
+/// A tenant that changes the request and reads it back sees its changes, in that hook and in
+/// a later one (the filter serves reads past the first few from its copy of the header map),
+/// and the upstream gets them; with the proxy holding the request headers for a body or not.
+#[test]
+fn a_tenant_reads_back_its_own_request_changes() {
+    let configuration = plugin_configuration(
+        r#"{"every-hook": {"filename": "request_every_hook", "max_instructions": 5000000}}"#,
+        &support::guests_dir().join("tenant"),
+    );
+    let mut configuration: serde_json::Value = serde_json::from_slice(&configuration).unwrap();
+    for holds in [false, true] {
+        configuration["allow_on_headers_stop_iteration"] = holds.into();
+        let mut vm = FilterVm::start(&module(), b"", configuration.to_string().as_bytes()).unwrap();
+        vm.allow_on_headers_stop_iteration(holds);
+        for (method, body) in [("GET", ""), ("POST", "hello")] {
+            let mut request = get("every-hook", "/in-step");
+            request.method = method.into();
+            request.body = body.into();
+            request.headers = in_step_headers();
+            let response = vm.handle(request, &mut EchoUpstream::default()).unwrap();
+            let origin_saw = echo(&response);
+            let case = format!("{method}, holds {holds}");
+            assert_eq!(
+                origin_saw["headers"]["x-read-back"], IN_STEP_READ_BACK,
+                "{case}"
+            );
+            assert_eq!(
+                response.header("x-read-back-deliver"),
+                Some(IN_STEP_READ_BACK),
+                "{case}"
+            );
+            assert_eq!(origin_saw["url"], "/changed?x=1", "{case}");
+            assert_eq!(origin_saw["headers"]["x-a"], "one", "{case}");
+            assert_eq!(origin_saw["headers"]["x-d"], "4", "{case}");
+            assert!(origin_saw["headers"].get("x-b").is_none(), "{case}");
         }
     }
 }
