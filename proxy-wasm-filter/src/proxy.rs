@@ -6,7 +6,7 @@
 //! worker then gets a 503. Envoy does answer such statuses in normal operation (BadArgument for
 //! the request headers once the request headers callback continued), so this module calls the
 //! ABI itself ([`abi`]): every status comes back as a value, and what tenants read of the
-//! request after the proxy sent it on comes from [`RequestCapture`].
+//! request after the proxy sent it on comes from the filter's copy ([`RequestHeaders`]).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{self, ContextType};
 
-use rvedge::runtime::HostResult;
+use rvedge::runtime::{HeaderList as _, HostResult};
 
 use crate::config::FilterConfiguration;
 use crate::filter::{Action, StreamFilter};
@@ -103,7 +103,7 @@ impl RootContext for FilterRoot {
         Some(Box::new(FilterStream {
             context_id,
             filter: self.configuration.clone().map(StreamFilter::new),
-            request: RequestCapture::default(),
+            request: RequestHeaders::default(),
         }))
     }
 
@@ -148,7 +148,7 @@ fn answer_streams_whose_body_never_came() {
 struct FilterStream {
     context_id: u32,
     filter: Option<StreamFilter>,
-    request: RequestCapture,
+    request: RequestHeaders,
 }
 
 impl Context for FilterStream {
@@ -163,11 +163,12 @@ impl FilterStream {
     /// keeps the request as the filter left it (Envoy answers BadArgument for the request
     /// headers from then on).
     fn request_callback_done(&mut self, action: Action) -> types::Action {
-        if let Some(filter) = &self.filter {
-            if action == Action::Continue && filter.has_later_hooks() {
-                self.request.capture();
-            }
-        }
+        let hooks_to_come = self
+            .filter
+            .as_ref()
+            .is_some_and(StreamFilter::has_later_hooks);
+        self.request
+            .callback_done(action == Action::Continue && hooks_to_come);
         match action {
             Action::Continue => types::Action::Continue,
             Action::Pause => types::Action::Pause,
@@ -226,19 +227,56 @@ impl HttpContext for FilterStream {
     }
 }
 
-/// The request as it left the filter, for the hooks after that (`on_backend_response`,
-/// `on_deliver`, a forge waiting for the body): Envoy keeps the request header map only while
-/// the filter holds the request. Changes to the copy reach nothing, as a change to a request
-/// already sent reaches nothing in any host.
+/// Reads of the request headers in one callback that go to the proxy's map; a further read
+/// fetches the whole map instead (one hostcall, where each read is one, and in Envoy each read
+/// that finds a value also calls back into the VM to allocate it). The filter's own read of
+/// the tenant header is one, so a request no tenant serves never fetches the map, nor does a
+/// tenant that reads one header; fetching the map costs about two reads' worth in the
+/// wasmtime host (its decoding), one in Envoy.
+const READS_BEFORE_COPY: u32 = 2;
+
+/// The request header map as the filter knows it. Reads go to the proxy's map until a
+/// callback has made [`READS_BEFORE_COPY`] of them; then the whole map is fetched once and
+/// later reads in that callback come from this copy, which the filter's writes keep in step
+/// with the proxy's map.
+///
+/// When the proxy sends the request on and hooks still come (`on_backend_response`,
+/// `on_deliver`, a forge waiting for the body), the copy is the request from then on: Envoy
+/// keeps the request header map only while the filter holds the request (BadArgument after),
+/// and a change to a request already sent reaches nothing in any host.
 #[derive(Debug, Default)]
-struct RequestCapture {
-    headers: Option<Vec<(String, String)>>,
+struct RequestHeaders {
+    copy: Option<Vec<(String, String)>>,
+    /// Reads of the proxy's map in the current callback.
+    reads: u32,
+    /// The proxy sent the request on: the copy is all there is.
+    sent: bool,
 }
 
-impl RequestCapture {
-    fn capture(&mut self) {
-        if self.headers.is_none() {
-            self.headers = abi::header_pairs(abi::MAP_REQUEST_HEADERS).ok();
+impl RequestHeaders {
+    /// The copy, fetched from the proxy now if there is none yet.
+    fn fetched(&mut self) -> HostResult<&mut Vec<(String, String)>> {
+        let copy = match self.copy.take() {
+            Some(copy) => copy,
+            None => abi::header_pairs(abi::MAP_REQUEST_HEADERS)?,
+        };
+        Ok(self.copy.insert(copy))
+    }
+
+    /// At the end of a request callback. While the proxy holds the request the copy lasts one
+    /// callback; once it sent the request on and hooks still come, the copy is kept for them.
+    fn callback_done(&mut self, sent_on_with_hooks_to_come: bool) {
+        if self.sent {
+            return;
+        }
+        if sent_on_with_hooks_to_come {
+            // A copy that cannot be fetched leaves later reads to the proxy, which refuses
+            // them: the hooks get errors, not a request that is not the one sent.
+            let _ = self.fetched();
+            self.sent = true;
+        } else {
+            self.copy = None;
+            self.reads = 0;
         }
     }
 }
@@ -251,58 +289,81 @@ fn map_type(message: Message) -> u32 {
 }
 
 /// The current stream through the hostcalls (the host knows which stream is current), with
-/// the request from its capture once the proxy sent it on.
+/// the request headers through [`RequestHeaders`].
 struct HostcallStream<'a> {
-    request: &'a mut RequestCapture,
+    request: &'a mut RequestHeaders,
 }
 
 impl HostcallStream<'_> {
-    fn captured(&mut self, message: Message) -> Option<&mut Vec<(String, String)>> {
-        match message {
-            Message::Request => self.request.headers.as_mut(),
+    /// Makes a change to `message`'s headers: in the proxy's map (`change_proxy`) while it has
+    /// the map, and in the request's copy (`change_copy`) where there is one.
+    fn change_headers(
+        &mut self,
+        message: Message,
+        change_proxy: impl FnOnce(u32) -> HostResult<()>,
+        change_copy: impl FnOnce(&mut Vec<(String, String)>),
+    ) -> HostResult<()> {
+        let copy = match message {
+            Message::Request => self.request.copy.as_mut(),
             Message::Response => None,
+        };
+        let sent = message == Message::Request && self.request.sent;
+        if !sent || copy.is_none() {
+            change_proxy(map_type(message))?;
         }
+        if let Some(copy) = copy {
+            change_copy(copy);
+        }
+        Ok(())
     }
 }
 
 impl Stream for HostcallStream<'_> {
-    fn headers(&self, message: Message) -> HostResult<Vec<(String, String)>> {
-        match (message, &self.request.headers) {
-            (Message::Request, Some(headers)) => Ok(headers.clone()),
-            _ => abi::header_pairs(map_type(message)),
+    fn headers(&mut self, message: Message) -> HostResult<Vec<(String, String)>> {
+        match message {
+            Message::Request => self.request.fetched().cloned(),
+            Message::Response => abi::header_pairs(abi::MAP_RESPONSE_HEADERS),
         }
     }
 
-    fn header(&self, message: Message, name: &str) -> HostResult<Option<String>> {
-        match (message, &self.request.headers) {
-            (Message::Request, Some(headers)) => Ok(headers
-                .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.clone())),
-            _ => abi::header_value(map_type(message), name),
+    fn header(&mut self, message: Message, name: &str) -> HostResult<Option<String>> {
+        if message == Message::Request {
+            self.request.reads += 1;
+            let copy = if self.request.reads > READS_BEFORE_COPY {
+                self.request.fetched().ok().map(|copy| &*copy)
+            } else {
+                self.request.copy.as_ref()
+            };
+            if let Some(copy) = copy {
+                let value = copy.iter().find(|(key, _)| key == name);
+                return Ok(value.map(|(_, value)| value.clone()));
+            }
         }
+        abi::header_value(map_type(message), name)
     }
 
     fn set_header(&mut self, message: Message, name: &str, value: Option<&str>) -> HostResult<()> {
-        if let Some(headers) = self.captured(message) {
-            headers.retain(|(key, _)| key != name);
-            if let Some(value) = value {
-                headers.push((name.into(), value.into()));
-            }
-            return Ok(());
-        }
         match value {
-            Some(value) => abi::replace_header(map_type(message), name, value),
-            None => abi::remove_header(map_type(message), name),
+            Some(value) => self.change_headers(
+                message,
+                |map| abi::replace_header(map, name, value),
+                // As Envoy's setCopy does: every `name` goes, one is added at the end.
+                |copy| copy.set_header(name, value),
+            ),
+            None => self.change_headers(
+                message,
+                |map| abi::remove_header(map, name),
+                |copy| copy.retain(|(key, _)| key != name),
+            ),
         }
     }
 
     fn add_header(&mut self, message: Message, name: &str, value: &str) -> HostResult<()> {
-        if let Some(headers) = self.captured(message) {
-            headers.push((name.into(), value.into()));
-            return Ok(());
-        }
-        abi::add_header(map_type(message), name, value)
+        self.change_headers(
+            message,
+            |map| abi::add_header(map, name, value),
+            |copy| copy.push((name.into(), value.into())),
+        )
     }
 
     fn request_body(&self, size: usize) -> Vec<u8> {

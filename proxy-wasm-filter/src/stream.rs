@@ -28,9 +28,9 @@ pub enum LogLevel {
 /// request body, local replies, the log and the clock. Failures are values, never traps.
 pub trait Stream {
     /// Every header of `message`, pseudo-headers included, in order.
-    fn headers(&self, message: Message) -> HostResult<Vec<(String, String)>>;
+    fn headers(&mut self, message: Message) -> HostResult<Vec<(String, String)>>;
     /// First value of `name` (lower case).
-    fn header(&self, message: Message, name: &str) -> HostResult<Option<String>>;
+    fn header(&mut self, message: Message, name: &str) -> HostResult<Option<String>>;
     /// Replaces every `name` header with one `name: value`, or removes them all with `None`.
     fn set_header(&mut self, message: Message, name: &str, value: Option<&str>) -> HostResult<()>;
     /// Adds one more `name: value`.
@@ -90,7 +90,7 @@ impl StreamHost<'_> {
 
     /// Tenant-visible headers of a stream map: pseudo-headers are URL, method and status,
     /// which have calls of their own, so header lists leave them out as other hosts do.
-    fn visible_headers(&self, message: Message) -> HostResult<Vec<(String, String)>> {
+    fn visible_headers(&mut self, message: Message) -> HostResult<Vec<(String, String)>> {
         let mut headers = self.stream.headers(message)?;
         headers.retain(|(name, _)| !is_pseudo_header(name));
         Ok(headers)
