@@ -6,7 +6,7 @@
 //! worker then gets a 503. Envoy does answer such statuses in normal operation (BadArgument for
 //! the request headers once the request headers callback continued), so this module calls the
 //! ABI itself ([`abi`]): every status comes back as a value, and what tenants read of the
-//! request after the proxy sent it on comes from the filter's copy ([`RequestHeaders`]).
+//! request after the proxy sent it on comes from the filter's copy ([`HeaderCopy`]).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -103,7 +103,7 @@ impl RootContext for FilterRoot {
         Some(Box::new(FilterStream {
             context_id,
             filter: self.configuration.clone().map(StreamFilter::new),
-            request: RequestHeaders::default(),
+            headers: HeaderMaps::default(),
         }))
     }
 
@@ -148,7 +148,7 @@ fn answer_streams_whose_body_never_came() {
 struct FilterStream {
     context_id: u32,
     filter: Option<StreamFilter>,
-    request: RequestHeaders,
+    headers: HeaderMaps,
 }
 
 impl Context for FilterStream {
@@ -167,7 +167,8 @@ impl FilterStream {
             .filter
             .as_ref()
             .is_some_and(StreamFilter::has_later_hooks);
-        self.request
+        self.headers
+            .request
             .callback_done(action == Action::Continue && hooks_to_come);
         match action {
             Action::Continue => types::Action::Continue,
@@ -186,7 +187,7 @@ impl HttpContext for FilterStream {
             return types::Action::Continue;
         };
         let mut stream = HostcallStream {
-            request: &mut self.request,
+            headers: &mut self.headers,
         };
         let action = filter.on_request_headers(&mut stream, end_of_stream);
         if action == Action::Pause && filter.has_later_hooks() {
@@ -203,7 +204,7 @@ impl HttpContext for FilterStream {
         };
         AWAITING_BODY.with_borrow_mut(|awaiting| awaiting.remove(&self.context_id));
         let mut stream = HostcallStream {
-            request: &mut self.request,
+            headers: &mut self.headers,
         };
         let action = filter.on_request_body(&mut stream, body_size, end_of_stream);
         self.request_callback_done(action)
@@ -218,34 +219,55 @@ impl HttpContext for FilterStream {
             return types::Action::Continue;
         };
         let mut stream = HostcallStream {
-            request: &mut self.request,
+            headers: &mut self.headers,
         };
-        match filter.on_response_headers(&mut stream) {
+        let action = filter.on_response_headers(&mut stream);
+        // The response goes on (or was answered locally): no hook reads it again.
+        self.headers.response.callback_done(false);
+        match action {
             Action::Continue => types::Action::Continue,
             Action::Pause => types::Action::Pause,
         }
     }
 }
 
-/// Reads of the request headers in one callback that go to the proxy's map; a further read
-/// fetches the whole map instead (one hostcall, where each read is one, and in Envoy each read
-/// that finds a value also calls back into the VM to allocate it). The filter's own read of
-/// the tenant header is one, so a request no tenant serves never fetches the map, nor does a
-/// tenant that reads one header; fetching the map costs about two reads' worth in the
-/// wasmtime host (its decoding), one in Envoy.
+/// Reads of a header map in one callback that go to the proxy's map; a further read, or a
+/// listing, fetches the whole map instead (one hostcall, where each read is one, and in
+/// Envoy each read that finds a value also calls back into the VM to allocate it). The
+/// filter's own read of the tenant header is one, so a request no tenant serves never fetches
+/// the map, nor does a tenant that reads one header; fetching the map costs about two reads'
+/// worth in the wasmtime host (its decoding), one in Envoy.
 const READS_BEFORE_COPY: u32 = 2;
 
-/// The request header map as the filter knows it. Reads go to the proxy's map until a
-/// callback has made [`READS_BEFORE_COPY`] of them; then the whole map is fetched once and
-/// later reads in that callback come from this copy, which the filter's writes keep in step
-/// with the proxy's map.
+/// The stream's two header maps as the filter knows them.
+#[derive(Debug)]
+struct HeaderMaps {
+    request: HeaderCopy,
+    response: HeaderCopy,
+}
+
+impl Default for HeaderMaps {
+    fn default() -> HeaderMaps {
+        HeaderMaps {
+            request: HeaderCopy::of(abi::MAP_REQUEST_HEADERS),
+            response: HeaderCopy::of(abi::MAP_RESPONSE_HEADERS),
+        }
+    }
+}
+
+/// One header map as the filter knows it. Reads go to the proxy's map until a callback has
+/// made [`READS_BEFORE_COPY`] of them; then the whole map is fetched once and later reads and
+/// listings in that callback come from this copy, which the filter's writes keep in step with
+/// the proxy's map. A tenant listing headers one call at a time walks the copy, not a fresh
+/// fetch of the whole map per call.
 ///
 /// When the proxy sends the request on and hooks still come (`on_backend_response`,
-/// `on_deliver`, a forge waiting for the body), the copy is the request from then on: Envoy
-/// keeps the request header map only while the filter holds the request (BadArgument after),
-/// and a change to a request already sent reaches nothing in any host.
-#[derive(Debug, Default)]
-struct RequestHeaders {
+/// `on_deliver`, a forge waiting for the body), the request's copy is the request from then
+/// on: Envoy keeps the request header map only while the filter holds the request
+/// (BadArgument after), and a change to a request already sent reaches nothing in any host.
+#[derive(Debug)]
+struct HeaderCopy {
+    map_type: u32,
     copy: Option<Vec<(String, String)>>,
     /// Reads of the proxy's map in the current callback.
     reads: u32,
@@ -253,18 +275,61 @@ struct RequestHeaders {
     sent: bool,
 }
 
-impl RequestHeaders {
+impl HeaderCopy {
+    fn of(map_type: u32) -> HeaderCopy {
+        HeaderCopy {
+            map_type,
+            copy: None,
+            reads: 0,
+            sent: false,
+        }
+    }
+
     /// The copy, fetched from the proxy now if there is none yet.
     fn fetched(&mut self) -> HostResult<&mut Vec<(String, String)>> {
         let copy = match self.copy.take() {
             Some(copy) => copy,
-            None => abi::header_pairs(abi::MAP_REQUEST_HEADERS)?,
+            None => abi::header_pairs(self.map_type)?,
         };
         Ok(self.copy.insert(copy))
     }
 
-    /// At the end of a request callback. While the proxy holds the request the copy lasts one
-    /// callback; once it sent the request on and hooks still come, the copy is kept for them.
+    /// The first value of `name`: from the proxy for a callback's first reads, from the copy
+    /// after them.
+    fn read(&mut self, name: &str) -> HostResult<Option<String>> {
+        self.reads += 1;
+        let copy = if self.reads > READS_BEFORE_COPY {
+            self.fetched().ok().map(|copy| &*copy)
+        } else {
+            self.copy.as_ref()
+        };
+        match copy {
+            Some(copy) => Ok(copy
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())),
+            None => abi::header_value(self.map_type, name),
+        }
+    }
+
+    /// Makes a change: in the proxy's map (`change_proxy`) while it has the map, and in the
+    /// copy (`change_copy`) where there is one.
+    fn change(
+        &mut self,
+        change_proxy: impl FnOnce(u32) -> HostResult<()>,
+        change_copy: impl FnOnce(&mut Vec<(String, String)>),
+    ) -> HostResult<()> {
+        if !self.sent || self.copy.is_none() {
+            change_proxy(self.map_type)?;
+        }
+        if let Some(copy) = &mut self.copy {
+            change_copy(copy);
+        }
+        Ok(())
+    }
+
+    /// At the end of a callback. While the proxy holds the map the copy lasts one callback;
+    /// once it sent the request on and hooks still come, the copy is kept for them.
     fn callback_done(&mut self, sent_on_with_hooks_to_come: bool) {
         if self.sent {
             return;
@@ -281,87 +346,48 @@ impl RequestHeaders {
     }
 }
 
-fn map_type(message: Message) -> u32 {
-    match message {
-        Message::Request => abi::MAP_REQUEST_HEADERS,
-        Message::Response => abi::MAP_RESPONSE_HEADERS,
-    }
-}
-
-/// The current stream through the hostcalls (the host knows which stream is current), with
-/// the request headers through [`RequestHeaders`].
+/// The current stream through the hostcalls (the host knows which stream is current), its
+/// header maps through [`HeaderCopy`].
 struct HostcallStream<'a> {
-    request: &'a mut RequestHeaders,
+    headers: &'a mut HeaderMaps,
 }
 
 impl HostcallStream<'_> {
-    /// Makes a change to `message`'s headers: in the proxy's map (`change_proxy`) while it has
-    /// the map, and in the request's copy (`change_copy`) where there is one.
-    fn change_headers(
-        &mut self,
-        message: Message,
-        change_proxy: impl FnOnce(u32) -> HostResult<()>,
-        change_copy: impl FnOnce(&mut Vec<(String, String)>),
-    ) -> HostResult<()> {
-        let copy = match message {
-            Message::Request => self.request.copy.as_mut(),
-            Message::Response => None,
-        };
-        let sent = message == Message::Request && self.request.sent;
-        if !sent || copy.is_none() {
-            change_proxy(map_type(message))?;
+    fn map(&mut self, message: Message) -> &mut HeaderCopy {
+        match message {
+            Message::Request => &mut self.headers.request,
+            Message::Response => &mut self.headers.response,
         }
-        if let Some(copy) = copy {
-            change_copy(copy);
-        }
-        Ok(())
     }
 }
 
 impl Stream for HostcallStream<'_> {
-    fn headers(&mut self, message: Message) -> HostResult<Vec<(String, String)>> {
-        match message {
-            Message::Request => self.request.fetched().cloned(),
-            Message::Response => abi::header_pairs(abi::MAP_RESPONSE_HEADERS),
-        }
+    fn headers(&mut self, message: Message) -> HostResult<&[(String, String)]> {
+        self.map(message).fetched().map(|copy| &**copy)
     }
 
     fn header(&mut self, message: Message, name: &str) -> HostResult<Option<String>> {
-        if message == Message::Request {
-            self.request.reads += 1;
-            let copy = if self.request.reads > READS_BEFORE_COPY {
-                self.request.fetched().ok().map(|copy| &*copy)
-            } else {
-                self.request.copy.as_ref()
-            };
-            if let Some(copy) = copy {
-                let value = copy.iter().find(|(key, _)| key == name);
-                return Ok(value.map(|(_, value)| value.clone()));
-            }
-        }
-        abi::header_value(map_type(message), name)
+        self.map(message).read(name)
     }
 
     fn set_header(&mut self, message: Message, name: &str, value: Option<&str>) -> HostResult<()> {
+        let map = self.map(message);
         match value {
-            Some(value) => self.change_headers(
-                message,
-                |map| abi::replace_header(map, name, value),
+            Some(value) => map.change(
+                |map_type| abi::replace_header(map_type, name, value),
                 // As Envoy's setCopy does: every `name` goes, one is added at the end.
                 |copy| copy.set_header(name, value),
             ),
-            None => self.change_headers(
-                message,
-                |map| abi::remove_header(map, name),
+            None => map.change(
+                |map_type| abi::remove_header(map_type, name),
                 |copy| copy.retain(|(key, _)| key != name),
             ),
         }
     }
 
     fn add_header(&mut self, message: Message, name: &str, value: &str) -> HostResult<()> {
-        self.change_headers(
-            message,
-            |map| abi::add_header(map, name, value),
+        self.map(message).change(
+            |map_type| abi::add_header(map_type, name, value),
             |copy| copy.push((name.into(), value.into())),
         )
     }

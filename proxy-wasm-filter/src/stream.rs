@@ -28,7 +28,7 @@ pub enum LogLevel {
 /// request body, local replies, the log and the clock. Failures are values, never traps.
 pub trait Stream {
     /// Every header of `message`, pseudo-headers included, in order.
-    fn headers(&mut self, message: Message) -> HostResult<Vec<(String, String)>>;
+    fn headers(&mut self, message: Message) -> HostResult<&[(String, String)]>;
     /// First value of `name` (lower case).
     fn header(&mut self, message: Message, name: &str) -> HostResult<Option<String>>;
     /// Replaces every `name` header with one `name: value`, or removes them all with `None`.
@@ -90,10 +90,12 @@ impl StreamHost<'_> {
 
     /// Tenant-visible headers of a stream map: pseudo-headers are URL, method and status,
     /// which have calls of their own, so header lists leave them out as other hosts do.
-    fn visible_headers(&mut self, message: Message) -> HostResult<Vec<(String, String)>> {
-        let mut headers = self.stream.headers(message)?;
-        headers.retain(|(name, _)| !is_pseudo_header(name));
-        Ok(headers)
+    fn visible_headers(
+        &mut self,
+        message: Message,
+    ) -> HostResult<impl Iterator<Item = &(String, String)>> {
+        let headers = self.stream.headers(message)?;
+        Ok(headers.iter().filter(|(name, _)| !is_pseudo_header(name)))
     }
 
     fn request_pseudo_header(&mut self, set: HeaderSet, name: &str) -> HostResult<String> {
@@ -160,7 +162,7 @@ impl Host for StreamHost<'_> {
 
     fn header_count(&mut self, set: HeaderSet) -> HostResult<usize> {
         let message = self.target(set)?;
-        Ok(self.visible_headers(message)?.len())
+        Ok(self.visible_headers(message)?.count())
     }
 
     fn header_at(
@@ -169,8 +171,11 @@ impl Host for StreamHost<'_> {
         index: usize,
     ) -> HostResult<Option<(Cow<'_, str>, Cow<'_, str>)>> {
         let message = self.target(set)?;
-        let entry = self.visible_headers(message)?.into_iter().nth(index);
-        Ok(entry.map(|(name, value)| (Cow::Owned(name), Cow::Owned(value))))
+        let entry = self.visible_headers(message)?.nth(index);
+        Ok(
+            entry
+                .map(|(name, value)| (Cow::Borrowed(name.as_str()), Cow::Borrowed(value.as_str()))),
+        )
     }
 
     fn url(&mut self, set: HeaderSet) -> HostResult<Cow<'_, str>> {

@@ -387,6 +387,7 @@ fn measure_host_call_attacks(budget: u64) {
         ("xml_query", 1 << 20),
         ("respond", 1 << 20),
         ("header_get", 1 << 20),
+        ("header_at", 16),
         ("body_get", 1 << 20),
         ("log", 64),
         ("header_append", 16),

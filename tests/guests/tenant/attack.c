@@ -7,7 +7,8 @@
  *                              makes tenant call <call> on <bytes> bytes <times> times (0:
  *                              until stopped): sha256, hmac, log, hash_add, header_set,
  *                              header_append, url_set, json_validate, json_query,
- *                              xml_validate, xml_query, respond, header_get, url_get, and the
+ *                              xml_validate, xml_query, respond, header_get, header_at (past
+ *                              the last header), url_get, and the
  *                              Linux calls write (stderr), getrandom and mprotect; body_get
  *                              runs in a forge callback (the backend side).
  *                              Answers "calls=<n> ok=<n> e2big=<n> last=<result>".
@@ -177,6 +178,10 @@ static int64_t call_respond(const char *data, size_t bytes, uint64_t req) {
 static int64_t call_header_get(const char *data, size_t bytes, uint64_t req) {
     return rvedge_header_get(req, S("x-big"), (char *)data, bytes);
 }
+/* Past the last header: the host walks every header to say so. */
+static int64_t call_header_at(const char *data, size_t bytes, uint64_t req) {
+    return rvedge_header_at(req, 1u << 20, (char *)data, bytes);
+}
 static int64_t call_url_get(const char *data, size_t bytes, uint64_t req) {
     return rvedge_url_get(req, (char *)data, bytes);
 }
@@ -216,6 +221,7 @@ static const struct {
     {"xml_query", call_xml_query},
     {"respond", call_respond},
     {"header_get", call_header_get},
+    {"header_at", call_header_at},
     {"url_get", call_url_get},
     {"body_get", call_body_get},
     {"write", call_write},

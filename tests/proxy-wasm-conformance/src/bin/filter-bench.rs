@@ -233,6 +233,45 @@ fn tenant_call_costs(module: &FilterModule, settings: &Settings) {
     }
 }
 
+/// What a hostile tenant gets out of the filter: the attack guest spending its whole budget on
+/// one call that makes the filter walk a large request (100 headers of 500 bytes), against
+/// spinning through the same budget (an ordinary tenant). Calls are charged as instructions,
+/// so a ratio far above 1 is work a tenant gets without paying for it.
+fn attack_amplification(module: &FilterModule) {
+    let tenants_json = r#"{"attack": {"filename": "attack", "max_instructions": 20000000}}"#;
+    let configuration = plugin_configuration(tenants_json, &support::guests_dir().join("tenant"));
+    let mut vm = FilterVm::start(module, b"", &configuration).unwrap();
+    let headers: Vec<(String, String)> = (0..100)
+        .map(|index| (format!("x-h{index}"), "v".repeat(500)))
+        .collect();
+    let mut time_to_budget = |path: &str| {
+        let request = Request {
+            headers: headers.clone(),
+            ..request_to("attack", path)
+        };
+        median_per_request(5, 1, || {
+            let status = vm
+                .handle(request.clone(), &mut EchoUpstream::default())
+                .unwrap()
+                .status;
+            assert_eq!(status, 503, "{path} runs out of budget");
+        })
+    };
+    let ordinary = time_to_budget("/spin/20000000");
+    println!(
+        "attack: spinning through 20M instructions in the filter takes {:.1} ms (100 request headers of 500 bytes)",
+        ordinary.as_secs_f64() * 1e3
+    );
+    for call in ["header_at", "header_get", "url_get", "header_set"] {
+        let elapsed = time_to_budget(&format!("/loop/{call}/16/0"));
+        println!(
+            "attack: {call:<10} to the budget {:>7.1} ms, {:.2}x spinning",
+            elapsed.as_secs_f64() * 1e3,
+            elapsed.as_secs_f64() / ordinary.as_secs_f64()
+        );
+    }
+}
+
 /// cpubench booted as a tenant: wasm (inside proxy_on_configure) and native.
 fn guest_mips(module: &FilterModule, settings: &Settings) {
     let elf_path = std::env::var_os("GUEST_OUT")
@@ -351,6 +390,7 @@ fn main() {
         per_request(module, &tenants, "hello", "/", &settings);
         per_request(module, &tenants, "rewrite", "/old/page", &settings);
         tenant_call_costs(module, &settings);
+        attack_amplification(module);
         guest_mips(module, &settings);
     }
 }
