@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 fn include_dir() -> PathBuf {
     std::env::var_os("RVEDGE_TENANT_INCLUDE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../tenants/include"))
+        .unwrap_or_else(|| checkout_path("tenants/include"))
 }
 
 /// The Rust tenant SDK crate: `RVEDGE_TENANT_SDK`, else this checkout's copy. Its workspace's
@@ -29,8 +29,25 @@ fn include_dir() -> PathBuf {
 fn rust_sdk_dir() -> PathBuf {
     std::env::var_os("RVEDGE_TENANT_SDK")
         .map(PathBuf::from)
+        .unwrap_or_else(|| checkout_path("tenants/rust/rvedge-tenant"))
+}
+
+/// `relative` (from the repository root) in the checkout cargo is running, found above its
+/// `CARGO_MANIFEST_DIR`, else in the checkout this crate was compiled in. Run time first: two
+/// checkouts sharing one target directory share this crate's build, and the path compiled
+/// into it may be the other checkout's, or gone.
+fn checkout_path(relative: &str) -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .and_then(|crate_dir| {
+            Path::new(&crate_dir)
+                .ancestors()
+                .map(|dir| dir.join(relative))
+                .find(|path| path.exists())
+        })
         .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tenants/rust/rvedge-tenant")
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(relative)
         })
 }
 
