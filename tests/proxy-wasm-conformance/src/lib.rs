@@ -110,6 +110,27 @@ pub const TENANT_CALLS: [&str; 4] = ["header_get", "header_set", "url_get", "url
 /// (`MAX_HEADERS_ADDED` in the runtime), and past that a set fails early.
 pub const TENANT_CALL_REPEATS: u64 = 100;
 
+/// Calls a hostile tenant loops on until its budget is spent, which filter-bench and
+/// envoy-bench time against spinning through the same budget (`ATTACK_BUDGET` instructions),
+/// on a request with [`large_request_headers`]: calls are charged as instructions, so a
+/// ratio far above 1 is work a tenant gets from the filter without paying for it.
+pub const ATTACK_CALLS: [&str; 5] = [
+    "header_at",
+    "header_get",
+    "url_get",
+    "url_set",
+    "header_set",
+];
+pub const ATTACK_BUDGET: u64 = 20_000_000;
+
+/// 90 headers of 500 bytes: what the attack loops walk, within Envoy's default limits (100
+/// headers, 60 KiB).
+pub fn large_request_headers() -> Vec<(String, String)> {
+    (0..90)
+        .map(|index| (format!("x-h{index}"), "v".repeat(500)))
+        .collect()
+}
+
 /// The request headers `request_every_hook`'s "/in-step" changes (its x-a, x-b, x-d) and
 /// reads back, with one it leaves (x-c).
 pub fn in_step_headers() -> Vec<(String, String)> {

@@ -11,7 +11,8 @@
 //!
 //! Then what one tenant call costs through the filter in Envoy: the attack guest's `on_recv`
 //! making a call once and 201 times (`/loop/<call>/16/<times>`), by the filter's tenant time;
-//! filter-bench prints the same in wasmtime and natively.
+//! filter-bench prints the same in wasmtime and natively. And what a hostile tenant gets out
+//! of the filter: calls looped to the budget against spinning through it.
 //!
 //! Needs Envoy (scripts/test-proxy-wasm-filter.sh installs it) and wrk (scripts/bootstrap.sh).
 //!
@@ -20,6 +21,7 @@
 use rvedge_test_support as support;
 
 use std::process::Command;
+use std::time::Instant;
 
 use serde_json::json;
 
@@ -27,8 +29,8 @@ use rvedge_proxy_wasm_conformance::envoy::{
     bootstrap, plugin_config, wasm_filter, EchoOrigins, Envoy,
 };
 use rvedge_proxy_wasm_conformance::{
-    filter_path, plugin_configuration, table_plugin_configuration, TENANT_CALLS,
-    TENANT_CALL_REPEATS,
+    filter_path, large_request_headers, plugin_configuration, table_plugin_configuration,
+    ATTACK_BUDGET, ATTACK_CALLS, TENANT_CALLS, TENANT_CALL_REPEATS,
 };
 use rvedge_proxy_wasm_host::Request;
 
@@ -106,6 +108,48 @@ fn tenant_time_us(envoy: &Envoy, request: &Request, requests: usize) -> f64 {
         })
         .collect();
     median(&mut times)
+}
+
+/// Prints what a hostile tenant gets out of the filter in Envoy: `ATTACK_CALLS` looped to the
+/// budget against spinning through it (filter-bench prints the same in wasmtime). Requests
+/// are timed by the client: a request that runs out of budget gets no tenant time.
+fn attack_amplification(origins: &EchoOrigins) -> Envoy {
+    let tenants_json =
+        format!(r#"{{"attack": {{"filename": "attack", "max_instructions": {ATTACK_BUDGET}}}}}"#);
+    let configuration = plugin_configuration(&tenants_json, &support::guests_dir().join("tenant"));
+    let configuration = String::from_utf8(configuration).expect("the configuration is JSON");
+    let plugin = plugin_config("rvedge", filter_path(), &configuration);
+    let envoy = Envoy::start(&bootstrap(origins, vec![wasm_filter(plugin)], Vec::new()))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let time_to_budget_ms = |path: &str| {
+        let request = Request {
+            headers: large_request_headers(),
+            ..get("attack", path)
+        };
+        let mut times: Vec<f64> = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                let response = envoy
+                    .send(&request)
+                    .unwrap_or_else(|error| panic!("{error}"));
+                assert_eq!(response.status, 503, "{path} runs out of budget");
+                started.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        median(&mut times)
+    };
+    let ordinary = time_to_budget_ms(&format!("/spin/{ATTACK_BUDGET}"));
+    println!(
+        "attack: spinning through {ATTACK_BUDGET} instructions in Envoy takes {ordinary:.1} ms"
+    );
+    for call in ATTACK_CALLS {
+        let elapsed = time_to_budget_ms(&format!("/loop/{call}/16/0"));
+        println!(
+            "attack: {call:<10} to the budget {elapsed:>7.1} ms, {:.2}x spinning",
+            elapsed / ordinary
+        );
+    }
+    envoy
 }
 
 /// Prints what each of `TENANT_CALLS` costs through the filter in an Envoy that runs the
@@ -211,9 +255,11 @@ fn main() {
         );
     }
     let calls_timed = tenant_call_costs(&origins, settings.rounds * 20);
+    let attacked = attack_amplification(&origins);
     let mut failures = filtered.vm_failures();
     failures.extend(timed.vm_failures());
     failures.extend(calls_timed.vm_failures());
+    failures.extend(attacked.vm_failures());
     assert!(
         failures.is_empty(),
         "the VM failed:\n{}",

@@ -7,8 +7,8 @@
 //! `cargo run --release -p rvedge-proxy-wasm-conformance --bin filter-bench [-- --quick]`
 //!
 //! Then what one tenant call costs in wasm and natively: the attack guest's `on_recv` making
-//! a call once and 201 times (`TENANT_CALLS`), by tenant time (envoy-bench prints the same in
-//! Envoy).
+//! a call once and 101 times (`TENANT_CALLS`), by tenant time, and what a hostile tenant gets
+//! out of the filter (`ATTACK_CALLS`); envoy-bench prints both in Envoy.
 //!
 //! Guest MIPS in wasm: cpubench is not a tenant (its `main()` never waits for requests), so it
 //! runs as a tenant's start-up inside `proxy_on_configure`, which then refuses the tenant
@@ -24,8 +24,8 @@ use rvedge::runtime::{exchange, EchoOrigin, HttpRequest, ProgramDirectory, Tenan
 use rvedge::{Machine, Options, Stop};
 use rvedge_conformance::TENANTS_JSON;
 use rvedge_proxy_wasm_conformance::{
-    filter_wasm, plugin_configuration, table_plugin_configuration, EchoUpstream, TENANT_CALLS,
-    TENANT_CALL_REPEATS,
+    filter_wasm, large_request_headers, plugin_configuration, table_plugin_configuration,
+    EchoUpstream, ATTACK_BUDGET, ATTACK_CALLS, TENANT_CALLS, TENANT_CALL_REPEATS,
 };
 use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostError, HostLimits, Request};
 
@@ -233,20 +233,16 @@ fn tenant_call_costs(module: &FilterModule, settings: &Settings) {
     }
 }
 
-/// What a hostile tenant gets out of the filter: the attack guest spending its whole budget on
-/// one call that makes the filter walk a large request (100 headers of 500 bytes), against
-/// spinning through the same budget (an ordinary tenant). Calls are charged as instructions,
-/// so a ratio far above 1 is work a tenant gets without paying for it.
+/// What a hostile tenant gets out of the filter: `ATTACK_CALLS` looped to the budget against
+/// spinning through it (envoy-bench prints the same in Envoy).
 fn attack_amplification(module: &FilterModule) {
-    let tenants_json = r#"{"attack": {"filename": "attack", "max_instructions": 20000000}}"#;
-    let configuration = plugin_configuration(tenants_json, &support::guests_dir().join("tenant"));
+    let tenants_json =
+        format!(r#"{{"attack": {{"filename": "attack", "max_instructions": {ATTACK_BUDGET}}}}}"#);
+    let configuration = plugin_configuration(&tenants_json, &support::guests_dir().join("tenant"));
     let mut vm = FilterVm::start(module, b"", &configuration).unwrap();
-    let headers: Vec<(String, String)> = (0..100)
-        .map(|index| (format!("x-h{index}"), "v".repeat(500)))
-        .collect();
     let mut time_to_budget = |path: &str| {
         let request = Request {
-            headers: headers.clone(),
+            headers: large_request_headers(),
             ..request_to("attack", path)
         };
         median_per_request(5, 1, || {
@@ -257,12 +253,12 @@ fn attack_amplification(module: &FilterModule) {
             assert_eq!(status, 503, "{path} runs out of budget");
         })
     };
-    let ordinary = time_to_budget("/spin/20000000");
+    let ordinary = time_to_budget(&format!("/spin/{ATTACK_BUDGET}"));
     println!(
-        "attack: spinning through 20M instructions in the filter takes {:.1} ms (100 request headers of 500 bytes)",
+        "attack: spinning through {ATTACK_BUDGET} instructions in the filter takes {:.1} ms",
         ordinary.as_secs_f64() * 1e3
     );
-    for call in ["header_at", "header_get", "url_get", "header_set"] {
+    for call in ATTACK_CALLS {
         let elapsed = time_to_budget(&format!("/loop/{call}/16/0"));
         println!(
             "attack: {call:<10} to the budget {:>7.1} ms, {:.2}x spinning",
