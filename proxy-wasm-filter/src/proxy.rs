@@ -15,11 +15,11 @@ use std::sync::Arc;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{self, ContextType};
 
-use rvedge::runtime::{HeaderList as _, HostResult};
+use rvedge::runtime::HostResult;
 
 use crate::config::FilterConfiguration;
 use crate::filter::{Action, StreamFilter};
-use crate::stream::{LogLevel, Message, Stream};
+use crate::stream::{name_hash, Header, LogLevel, Message, Stream};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(types::LogLevel::Info);
@@ -268,7 +268,7 @@ impl Default for HeaderMaps {
 #[derive(Debug)]
 struct HeaderCopy {
     map_type: u32,
-    copy: Option<Vec<(String, String)>>,
+    copy: Option<Vec<Header>>,
     /// Reads of the proxy's map in the current callback.
     reads: u32,
     /// The proxy sent the request on: the copy is all there is.
@@ -286,10 +286,13 @@ impl HeaderCopy {
     }
 
     /// The copy, fetched from the proxy now if there is none yet.
-    fn fetched(&mut self) -> HostResult<&mut Vec<(String, String)>> {
+    fn fetched(&mut self) -> HostResult<&mut Vec<Header>> {
         let copy = match self.copy.take() {
             Some(copy) => copy,
-            None => abi::header_pairs(self.map_type)?,
+            None => abi::header_pairs(self.map_type)?
+                .into_iter()
+                .map(|(name, value)| Header::new(name, value))
+                .collect(),
         };
         Ok(self.copy.insert(copy))
     }
@@ -304,10 +307,11 @@ impl HeaderCopy {
             self.copy.as_ref()
         };
         match copy {
-            Some(copy) => Ok(copy
-                .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.clone())),
+            Some(copy) => {
+                let hash = name_hash(name);
+                let header = copy.iter().find(|header| header.is(name, hash));
+                Ok(header.map(|header| header.value.clone()))
+            }
             None => abi::header_value(self.map_type, name),
         }
     }
@@ -317,7 +321,7 @@ impl HeaderCopy {
     fn change(
         &mut self,
         change_proxy: impl FnOnce(u32) -> HostResult<()>,
-        change_copy: impl FnOnce(&mut Vec<(String, String)>),
+        change_copy: impl FnOnce(&mut Vec<Header>),
     ) -> HostResult<()> {
         if !self.sent || self.copy.is_none() {
             change_proxy(self.map_type)?;
@@ -346,6 +350,12 @@ impl HeaderCopy {
     }
 }
 
+/// Removes every `name` header from `headers`.
+fn remove_headers(headers: &mut Vec<Header>, name: &str) {
+    let hash = name_hash(name);
+    headers.retain(|header| !header.is(name, hash));
+}
+
 /// The current stream through the hostcalls (the host knows which stream is current), its
 /// header maps through [`HeaderCopy`].
 struct HostcallStream<'a> {
@@ -362,7 +372,7 @@ impl HostcallStream<'_> {
 }
 
 impl Stream for HostcallStream<'_> {
-    fn headers(&mut self, message: Message) -> HostResult<&[(String, String)]> {
+    fn headers(&mut self, message: Message) -> HostResult<&[Header]> {
         self.map(message).fetched().map(|copy| &**copy)
     }
 
@@ -376,11 +386,14 @@ impl Stream for HostcallStream<'_> {
             Some(value) => map.change(
                 |map_type| abi::replace_header(map_type, name, value),
                 // As Envoy's setCopy does: every `name` goes, one is added at the end.
-                |copy| copy.set_header(name, value),
+                |copy| {
+                    remove_headers(copy, name);
+                    copy.push(Header::new(name.into(), value.into()));
+                },
             ),
             None => map.change(
                 |map_type| abi::remove_header(map_type, name),
-                |copy| copy.retain(|(key, _)| key != name),
+                |copy| remove_headers(copy, name),
             ),
         }
     }
@@ -388,7 +401,7 @@ impl Stream for HostcallStream<'_> {
     fn add_header(&mut self, message: Message, name: &str, value: &str) -> HostResult<()> {
         self.map(message).change(
             |map_type| abi::add_header(map_type, name, value),
-            |copy| copy.push((name.into(), value.into())),
+            |copy| copy.push(Header::new(name.into(), value.into())),
         )
     }
 

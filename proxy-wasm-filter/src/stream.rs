@@ -14,6 +14,40 @@ pub enum Message {
     Response,
 }
 
+/// One header of a stream's map, with a hash of its name: a lookup compares names only where
+/// the hashes agree, so finding that a map of many headers lacks a name costs a pass over
+/// integers, not a string comparison per header (which a tenant looping on such lookups made
+/// 4x as slow as its budget's worth of instructions in Envoy).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+    name_hash: u64,
+}
+
+impl Header {
+    pub fn new(name: String, value: String) -> Header {
+        let name_hash = name_hash(&name);
+        Header {
+            name,
+            value,
+            name_hash,
+        }
+    }
+
+    /// Whether this is a `name` header, given `hash`, the [`name_hash`] of `name`.
+    pub fn is(&self, name: &str, hash: u64) -> bool {
+        self.name_hash == hash && self.name == name
+    }
+}
+
+/// FNV-1a of a header name.
+pub fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// How loud a log line is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogLevel {
@@ -28,7 +62,7 @@ pub enum LogLevel {
 /// request body, local replies, the log and the clock. Failures are values, never traps.
 pub trait Stream {
     /// Every header of `message`, pseudo-headers included, in order.
-    fn headers(&mut self, message: Message) -> HostResult<&[(String, String)]>;
+    fn headers(&mut self, message: Message) -> HostResult<&[Header]>;
     /// First value of `name` (lower case).
     fn header(&mut self, message: Message, name: &str) -> HostResult<Option<String>>;
     /// Replaces every `name` header with one `name: value`, or removes them all with `None`.
@@ -90,12 +124,11 @@ impl StreamHost<'_> {
 
     /// Tenant-visible headers of a stream map: pseudo-headers are URL, method and status,
     /// which have calls of their own, so header lists leave them out as other hosts do.
-    fn visible_headers(
-        &mut self,
-        message: Message,
-    ) -> HostResult<impl Iterator<Item = &(String, String)>> {
+    fn visible_headers(&mut self, message: Message) -> HostResult<impl Iterator<Item = &Header>> {
         let headers = self.stream.headers(message)?;
-        Ok(headers.iter().filter(|(name, _)| !is_pseudo_header(name)))
+        Ok(headers
+            .iter()
+            .filter(|header| !is_pseudo_header(&header.name)))
     }
 
     fn request_pseudo_header(&mut self, set: HeaderSet, name: &str) -> HostResult<String> {
@@ -148,11 +181,12 @@ impl Host for StreamHost<'_> {
         if self.stream.header(message, &name)?.is_none() {
             return Ok(0);
         }
+        let hash = name_hash(&name);
         let present = self
             .stream
             .headers(message)?
             .iter()
-            .filter(|(key, _)| key.eq_ignore_ascii_case(&name))
+            .filter(|header| header.is(&name, hash))
             .count();
         if present > 0 {
             self.stream.set_header(message, &name, None)?;
@@ -172,10 +206,7 @@ impl Host for StreamHost<'_> {
     ) -> HostResult<Option<(Cow<'_, str>, Cow<'_, str>)>> {
         let message = self.target(set)?;
         let entry = self.visible_headers(message)?.nth(index);
-        Ok(
-            entry
-                .map(|(name, value)| (Cow::Borrowed(name.as_str()), Cow::Borrowed(value.as_str()))),
-        )
+        Ok(entry.map(|header| (Cow::Borrowed(&*header.name), Cow::Borrowed(&*header.value))))
     }
 
     fn url(&mut self, set: HeaderSet) -> HostResult<Cow<'_, str>> {
