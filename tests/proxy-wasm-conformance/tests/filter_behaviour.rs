@@ -274,20 +274,27 @@ fn request_bodies_reach_forge_callbacks_and_the_upstream() {
     assert_eq!(origin_saw["method"], "POST");
 }
 
-/// A request without a body shows the backend side an empty one (`body_get` answers 0), with
-/// the proxy holding request headers or not; a body that went upstream before it arrived is
-/// not readable (-1, EPERM). `request_every_hook` reports what it read in `x-seen-fetch`.
-#[test]
-fn the_backend_side_reads_an_empty_body_as_empty() {
+/// A VM serving `request_every_hook`, in a proxy that holds request headers for the filter
+/// (`holds`) or not.
+fn every_hook_vm(holds: bool) -> FilterVm {
     let configuration = plugin_configuration(
         r#"{"every-hook": {"filename": "request_every_hook", "max_instructions": 5000000}}"#,
         &support::guests_dir().join("tenant"),
     );
     let mut configuration: serde_json::Value = serde_json::from_slice(&configuration).unwrap();
+    configuration["allow_on_headers_stop_iteration"] = holds.into();
+    let mut vm = FilterVm::start(&module(), b"", configuration.to_string().as_bytes()).unwrap();
+    vm.allow_on_headers_stop_iteration(holds);
+    vm
+}
+
+/// A request without a body shows the backend side an empty one (`body_get` answers 0), with
+/// the proxy holding request headers or not; a body that went upstream before it arrived is
+/// not readable (-1, EPERM). `request_every_hook` reports what it read in `x-seen-fetch`.
+#[test]
+fn the_backend_side_reads_an_empty_body_as_empty() {
     for holds in [false, true] {
-        configuration["allow_on_headers_stop_iteration"] = holds.into();
-        let mut vm = FilterVm::start(&module(), b"", configuration.to_string().as_bytes()).unwrap();
-        vm.allow_on_headers_stop_iteration(holds);
+        let mut vm = every_hook_vm(holds);
         for (method, body, seen) in [("GET", "", "body=0"), ("POST", "hello", "body=5")] {
             let mut request = get("every-hook", "/pass");
             request.method = method.into();
@@ -314,15 +321,8 @@ fn the_backend_side_reads_an_empty_body_as_empty() {
 /// and the upstream gets them; with the proxy holding the request headers for a body or not.
 #[test]
 fn a_tenant_reads_back_its_own_request_changes() {
-    let configuration = plugin_configuration(
-        r#"{"every-hook": {"filename": "request_every_hook", "max_instructions": 5000000}}"#,
-        &support::guests_dir().join("tenant"),
-    );
-    let mut configuration: serde_json::Value = serde_json::from_slice(&configuration).unwrap();
     for holds in [false, true] {
-        configuration["allow_on_headers_stop_iteration"] = holds.into();
-        let mut vm = FilterVm::start(&module(), b"", configuration.to_string().as_bytes()).unwrap();
-        vm.allow_on_headers_stop_iteration(holds);
+        let mut vm = every_hook_vm(holds);
         for (method, body) in [("GET", ""), ("POST", "hello")] {
             let mut request = get("every-hook", "/in-step");
             request.method = method.into();
