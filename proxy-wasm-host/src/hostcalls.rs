@@ -114,6 +114,63 @@ enum Access {
     Write,
 }
 
+/// Bytes of log messages a VM may leave between two takes of its log (`FilterVm::take_logs`,
+/// or its end); later lines are dropped and the log says so once, so a filter that logs in a
+/// loop cannot fill the host's memory.
+pub const MAX_LOG_BYTES: usize = 4 << 20;
+
+/// A VM's log lines not yet taken, within [`MAX_LOG_BYTES`].
+#[derive(Debug, Default)]
+pub(crate) struct LogBuffer {
+    entries: Vec<LogEntry>,
+    bytes: usize,
+    dropped: bool,
+}
+
+impl LogBuffer {
+    /// Whether a message of `bytes` bytes would be kept.
+    fn has_room(&self, bytes: usize) -> bool {
+        self.bytes.saturating_add(bytes) <= MAX_LOG_BYTES
+    }
+
+    pub fn push(&mut self, level: LogLevel, message: String) {
+        if !self.has_room(message.len()) {
+            self.drop_line();
+            return;
+        }
+        self.bytes += message.len();
+        self.entries.push(LogEntry { level, message });
+    }
+
+    /// A line of the host's own (a failure, a restart): few, so kept whatever the filter
+    /// logged.
+    pub fn push_host_line(&mut self, entry: LogEntry) {
+        self.entries.push(entry);
+    }
+
+    /// Drops a line that does not fit; the first dropped line is noted in the log.
+    fn drop_line(&mut self) {
+        if !std::mem::replace(&mut self.dropped, true) {
+            self.entries.push(LogEntry {
+                level: LogLevel::Critical,
+                message: format!(
+                    "proxy-wasm: the filter logged more than {MAX_LOG_BYTES} bytes since its log \
+                     was last taken; later lines are dropped"
+                ),
+            });
+        }
+    }
+
+    /// The lines so far; the buffer starts empty again.
+    pub fn take(&mut self) -> Vec<LogEntry> {
+        std::mem::take(self).entries
+    }
+
+    pub fn entries(&self) -> &[LogEntry] {
+        &self.entries
+    }
+}
+
 /// The store data of one VM.
 pub(crate) struct HostState {
     pub wasi: WasiP1Ctx,
@@ -123,7 +180,7 @@ pub(crate) struct HostState {
     pub vm_configuration: Vec<u8>,
     pub plugin_configuration: Vec<u8>,
     pub identity: PluginIdentity,
-    pub logs: Vec<LogEntry>,
+    pub logs: LogBuffer,
     pub root_context_id: u32,
     /// The context host calls act on: the stream whose callback runs, or the root context.
     pub effective_context_id: u32,
@@ -144,7 +201,7 @@ impl HostState {
     }
 
     fn log(&mut self, level: LogLevel, message: String) {
-        self.logs.push(LogEntry { level, message });
+        self.logs.push(level, message);
     }
 
     /// Moves WASI output written so far into the log.
@@ -373,12 +430,22 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             let Some(level) = LogLevel::from_abi(level) else {
                 return status(Status::BadArgument);
             };
-            let Some(message) = guest_string(&caller, pointer, length) else {
+            let Some(bytes) = guest_bytes(&caller, pointer, length) else {
                 return status(Status::BadArgument);
             };
+            // A line past the cap is not even copied: flooding costs the filter its calls only.
+            let message = caller
+                .data()
+                .logs
+                .has_room(bytes.len())
+                .then(|| String::from_utf8_lossy(bytes).into_owned());
             // WASI output written before this line keeps its place in the log.
-            caller.data_mut().drain_output(false);
-            caller.data_mut().log(level, message);
+            let state = caller.data_mut();
+            state.drain_output(false);
+            match message {
+                Some(message) => state.log(level, message),
+                None => state.logs.drop_line(),
+            }
             status(Status::Ok)
         },
     )?;

@@ -72,6 +72,10 @@
 //!   `failStream`), a critical log line naming the cause, and the VM is discarded and started
 //!   again from its configuration before the next request (Envoy restarts a failed VM too).
 //!   Streams opened in the failed VM are answered 503 when their response arrives.
+//! - The log a VM keeps until it is taken ([`FilterVm::take_logs`]) holds at most
+//!   [`MAX_LOG_BYTES`] of messages (`proxy_log` and WASI output alike); later lines are dropped
+//!   with one critical line saying so, so a filter logging in a loop cannot fill the host's
+//!   memory. Envoy writes a filter's lines to its own log as they come.
 
 mod abi;
 pub mod hostcalls;
@@ -79,6 +83,7 @@ mod output;
 mod vm;
 
 pub use abi::LogLevel;
+pub use hostcalls::MAX_LOG_BYTES;
 pub use vm::{FilterModule, FilterVm, StreamId};
 
 use std::fmt;

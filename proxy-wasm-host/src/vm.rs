@@ -8,7 +8,9 @@ use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, Trap, TypedFu
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::abi::LogLevel;
-use crate::hostcalls::{self, HeaderAccess, HostState, MemoryLimiter, PluginIdentity, StreamState};
+use crate::hostcalls::{
+    self, HeaderAccess, HostState, LogBuffer, MemoryLimiter, PluginIdentity, StreamState,
+};
 use crate::output::CapturedOutput;
 use crate::{HostError, HostLimits, LogEntry, Request, RequestOutcome, Response, Upstream};
 
@@ -254,7 +256,7 @@ impl FilterVm {
             vm_configuration: self.vm_configuration.clone(),
             plugin_configuration: self.plugin_configuration.clone(),
             identity: self.identity.clone(),
-            logs: Vec::new(),
+            logs: LogBuffer::default(),
             root_context_id: ROOT_CONTEXT_ID,
             effective_context_id: ROOT_CONTEXT_ID,
             streams: HashMap::new(),
@@ -271,7 +273,7 @@ impl FilterVm {
             let cause = classify(&error, store.data(), inner.limits);
             store.data_mut().drain_output(true);
             let mut message = cause;
-            for entry in &store.data().logs {
+            for entry in store.data().logs.entries() {
                 message.push_str(&format!("\n  {entry}"));
             }
             HostError::Start(message)
@@ -367,7 +369,7 @@ impl FilterVm {
         )? {
             store.data_mut().drain_output(true);
             return Err(HostError::VmStartRejected {
-                logs: std::mem::take(&mut store.data_mut().logs),
+                logs: store.data_mut().logs.take(),
             });
         }
         let plugin_configuration_size = self.plugin_configuration.len();
@@ -378,7 +380,7 @@ impl FilterVm {
         )? {
             store.data_mut().drain_output(true);
             return Err(HostError::ConfigurationRejected {
-                logs: std::mem::take(&mut store.data_mut().logs),
+                logs: store.data_mut().logs.take(),
             });
         }
         store.data_mut().drain_output(false);
@@ -553,7 +555,7 @@ impl FilterVm {
         let mut logs = std::mem::take(&mut self.logs);
         if let Some(running) = &mut self.running {
             running.store.data_mut().drain_output(true);
-            logs.append(&mut running.store.data_mut().logs);
+            logs.append(&mut running.store.data_mut().logs.take());
         }
         logs
     }
@@ -564,7 +566,7 @@ impl FilterVm {
                 .store
                 .data_mut()
                 .logs
-                .push(LogEntry { level, message }),
+                .push_host_line(LogEntry { level, message }),
             None => self.logs.push(LogEntry { level, message }),
         }
     }
@@ -788,7 +790,7 @@ impl FilterVm {
     fn fail(&mut self, stream: Option<StreamId>, failure: Failure) -> Response {
         if let Some(mut running) = self.running.take() {
             running.store.data_mut().drain_output(true);
-            self.logs.append(&mut running.store.data_mut().logs);
+            self.logs.append(&mut running.store.data_mut().logs.take());
         }
         self.generation += 1;
         let subject = match stream {

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use example_filters::example_filter;
 use rvedge_proxy_wasm_host::{
     FilterModule, FilterVm, HostError, HostLimits, LogEntry, LogLevel, Request, RequestOutcome,
-    Response, Upstream,
+    Response, Upstream, MAX_LOG_BYTES,
 };
 
 /// An upstream that records what reached it and answers with a fixed status and body.
@@ -478,6 +478,34 @@ fn wasi_stdout_is_captured_line_by_line() {
     assert_eq!(flood.len(), 20_000);
     assert_eq!(flood[19_999].message, "flood line 19999");
     assert!(flood.iter().all(|entry| entry.level == LogLevel::Info));
+}
+
+/// `proxy_log` in a loop (64 lines of 1 MiB): the log keeps what fits in `MAX_LOG_BYTES` and
+/// says the rest was dropped; once taken, the log has room again, and the VM serves on.
+#[test]
+fn a_filter_flooding_proxy_log_is_capped() {
+    let mut vm = start_probe();
+    vm.take_logs();
+    let mut upstream = RecordingUpstream::answering("ok");
+    for round in 1..=2 {
+        let response = vm.handle(get("/proxy-log-flood"), &mut upstream).unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(
+            response.header("x-vm-requests"),
+            Some(round.to_string().as_str())
+        );
+        let logs = vm.take_logs();
+        let kept: Vec<&LogEntry> = logs
+            .iter()
+            .filter(|entry| entry.message.len() == 1 << 20)
+            .collect();
+        assert_eq!(kept.len(), MAX_LOG_BYTES >> 20, "round {round}");
+        let dropped = logs
+            .iter()
+            .filter(|entry| entry.message.contains("later lines are dropped"))
+            .count();
+        assert_eq!(dropped, 1, "round {round}");
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! A filter that probes the host and misbehaves on request, by request path:
 //! `/loop` spins forever, `/grow` allocates until memory runs out, `/trap` panics (a trap),
-//! `/log-flood` prints 20000 lines to stdout, `/rewrite` changes `:path`, `:authority` and
-//! `:method` and adds a header, `/local` answers 418 itself, `/properties` copies properties
+//! `/log-flood` prints 20000 lines to stdout, `/proxy-log-flood` logs 64 lines of 1 MiB,
+//! `/rewrite` changes `:path`, `:authority` and `:method` and adds a header, `/local` answers 418 itself, `/properties` copies properties
 //! into request headers (`x-property-<name>`). Every response gets `x-vm-requests`, the
 //! number of requests this VM instance has seen (a restarted VM counts from 1 again).
 //! A request body is copied into `x-request-body` so body delivery can be checked.
@@ -151,6 +151,12 @@ impl HttpContext for Probe {
             "/log-flood" => {
                 for line in 0..20_000 {
                     println!("flood line {line}");
+                }
+            }
+            "/proxy-log-flood" => {
+                let line = "x".repeat(1 << 20);
+                for _ in 0..64 {
+                    let _ = proxy_wasm::hostcalls::log(LogLevel::Info, &line);
                 }
             }
             "/rewrite" => {
