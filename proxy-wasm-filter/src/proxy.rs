@@ -300,7 +300,7 @@ impl HeaderCopy {
     /// The first value of `name`: from the proxy for a callback's first reads, from the copy
     /// after them.
     fn read(&mut self, name: &str) -> HostResult<Option<String>> {
-        self.reads += 1;
+        self.reads = self.reads.saturating_add(1);
         let copy = if self.reads > READS_BEFORE_COPY {
             self.fetched().ok().map(|copy| &*copy)
         } else {
