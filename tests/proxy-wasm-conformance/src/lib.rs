@@ -102,6 +102,30 @@ pub fn plugin_configuration(tenants_json: &str, programs_dir: &Path) -> Vec<u8> 
         .into_bytes()
 }
 
+/// The tenants JSON of `tests/guests/tenant/attack.c` as tenant `attack` with a budget of
+/// `max_instructions`, which filter-bench and envoy-bench run their call figures on.
+pub fn attack_tenants_json(max_instructions: u64) -> String {
+    format!(r#"{{"attack": {{"filename": "attack", "max_instructions": {max_instructions}}}}}"#)
+}
+
+/// [`plugin_configuration`] of [`attack_tenants_json`], the filter reporting tenant time or not.
+pub fn attack_plugin_configuration(max_instructions: u64, report_tenant_time: bool) -> Vec<u8> {
+    let configuration = plugin_configuration(
+        &attack_tenants_json(max_instructions),
+        &rvedge_test_support::guests_dir().join("tenant"),
+    );
+    let mut configuration: serde_json::Value =
+        serde_json::from_slice(&configuration).expect("the configuration is JSON");
+    configuration["report_tenant_time"] = report_tenant_time.into();
+    configuration.to_string().into_bytes()
+}
+
+/// The header the requests of the call figures carry: `header_get` reads it, so it finds a
+/// value.
+pub fn tenant_call_header() -> (String, String) {
+    ("x-big".into(), "0123456789abcdef".into())
+}
+
 /// Tenant calls whose cost per call filter-bench and envoy-bench print: the attack guest
 /// makes one of them once, then `1 + TENANT_CALL_REPEATS` times, in `on_recv`
 /// (`/loop/<call>/<bytes>/<times>`); the difference is the repeats' cost.

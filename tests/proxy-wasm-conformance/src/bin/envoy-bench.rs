@@ -10,7 +10,7 @@
 //! V8).
 //!
 //! Then what one tenant call costs through the filter in Envoy: the attack guest's `on_recv`
-//! making a call once and 201 times (`/loop/<call>/16/<times>`), by the filter's tenant time;
+//! making a call once and 101 times (`/loop/<call>/16/<times>`), by the filter's tenant time;
 //! filter-bench prints the same in wasmtime and natively. And what a hostile tenant gets out
 //! of the filter: calls looped to the budget against spinning through it.
 //!
@@ -29,8 +29,8 @@ use rvedge_proxy_wasm_conformance::envoy::{
     bootstrap, plugin_config, wasm_filter, EchoOrigins, Envoy,
 };
 use rvedge_proxy_wasm_conformance::{
-    filter_path, large_request_headers, plugin_configuration, table_plugin_configuration,
-    ATTACK_BUDGET, ATTACK_CALLS, TENANT_CALLS, TENANT_CALL_REPEATS,
+    attack_plugin_configuration, filter_path, large_request_headers, table_plugin_configuration,
+    tenant_call_header, ATTACK_BUDGET, ATTACK_CALLS, TENANT_CALLS, TENANT_CALL_REPEATS,
 };
 use rvedge_proxy_wasm_host::Request;
 
@@ -110,17 +110,20 @@ fn tenant_time_us(envoy: &Envoy, request: &Request, requests: usize) -> f64 {
     median(&mut times)
 }
 
+/// An Envoy whose filter runs the attack guest (`attack_plugin_configuration`).
+fn attack_envoy(origins: &EchoOrigins, max_instructions: u64, report_tenant_time: bool) -> Envoy {
+    let configuration = attack_plugin_configuration(max_instructions, report_tenant_time);
+    let configuration = String::from_utf8(configuration).expect("the configuration is JSON");
+    let plugin = plugin_config("rvedge", filter_path(), &configuration);
+    Envoy::start(&bootstrap(origins, vec![wasm_filter(plugin)], Vec::new()))
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
 /// Prints what a hostile tenant gets out of the filter in Envoy: `ATTACK_CALLS` looped to the
 /// budget against spinning through it (filter-bench prints the same in wasmtime). Requests
 /// are timed by the client: a request that runs out of budget gets no tenant time.
 fn attack_amplification(origins: &EchoOrigins) -> Envoy {
-    let tenants_json =
-        format!(r#"{{"attack": {{"filename": "attack", "max_instructions": {ATTACK_BUDGET}}}}}"#);
-    let configuration = plugin_configuration(&tenants_json, &support::guests_dir().join("tenant"));
-    let configuration = String::from_utf8(configuration).expect("the configuration is JSON");
-    let plugin = plugin_config("rvedge", filter_path(), &configuration);
-    let envoy = Envoy::start(&bootstrap(origins, vec![wasm_filter(plugin)], Vec::new()))
-        .unwrap_or_else(|error| panic!("{error}"));
+    let envoy = attack_envoy(origins, ATTACK_BUDGET, false);
     let time_to_budget_ms = |path: &str| {
         let request = Request {
             headers: large_request_headers(),
@@ -155,18 +158,9 @@ fn attack_amplification(origins: &EchoOrigins) -> Envoy {
 /// Prints what each of `TENANT_CALLS` costs through the filter in an Envoy that runs the
 /// attack guest; returns that Envoy, for its VM failures.
 fn tenant_call_costs(origins: &EchoOrigins, requests: usize) -> Envoy {
-    let mut configuration: serde_json::Value = serde_json::from_slice(&plugin_configuration(
-        r#"{"attack": {"filename": "attack", "max_instructions": 100000000}}"#,
-        &support::guests_dir().join("tenant"),
-    ))
-    .expect("the configuration is JSON");
-    configuration["report_tenant_time"] = true.into();
-    let plugin = plugin_config("rvedge", filter_path(), &configuration.to_string());
-    let envoy = Envoy::start(&bootstrap(origins, vec![wasm_filter(plugin)], Vec::new()))
-        .unwrap_or_else(|error| panic!("{error}"));
-    // header_get reads x-big: a header the request has.
+    let envoy = attack_envoy(origins, 100_000_000, true);
     let attack = |path: String| Request {
-        headers: vec![("x-big".into(), "0123456789abcdef".into())],
+        headers: vec![tenant_call_header()],
         ..get("attack", &path)
     };
     for call in TENANT_CALLS {

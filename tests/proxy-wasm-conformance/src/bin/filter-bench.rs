@@ -24,8 +24,9 @@ use rvedge::runtime::{exchange, EchoOrigin, HttpRequest, ProgramDirectory, Tenan
 use rvedge::{Machine, Options, Stop};
 use rvedge_conformance::TENANTS_JSON;
 use rvedge_proxy_wasm_conformance::{
-    filter_wasm, large_request_headers, plugin_configuration, table_plugin_configuration,
-    EchoUpstream, ATTACK_BUDGET, ATTACK_CALLS, TENANT_CALLS, TENANT_CALL_REPEATS,
+    attack_plugin_configuration, attack_tenants_json, filter_wasm, large_request_headers,
+    plugin_configuration, table_plugin_configuration, tenant_call_header, EchoUpstream,
+    ATTACK_BUDGET, ATTACK_CALLS, TENANT_CALLS, TENANT_CALL_REPEATS,
 };
 use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostError, HostLimits, Request};
 
@@ -189,17 +190,18 @@ fn native_tenant_nanos(tenant: &Arc<Tenant>, request: &HttpRequest, requests: u3
 
 /// What each of `TENANT_CALLS` costs through the filter in wasmtime and natively.
 fn tenant_call_costs(module: &FilterModule, settings: &Settings) {
-    let tenants_json = r#"{"attack": {"filename": "attack", "max_instructions": 100000000}}"#;
-    let guests = support::guests_dir().join("tenant");
-    let mut configuration: serde_json::Value =
-        serde_json::from_slice(&plugin_configuration(tenants_json, &guests)).unwrap();
-    configuration["report_tenant_time"] = true.into();
-    let mut vm = FilterVm::start(module, b"", configuration.to_string().as_bytes()).unwrap();
-    let tenants = Tenants::load(tenants_json, &ProgramDirectory::new(&guests), None).unwrap();
+    let max_instructions = 100_000_000;
+    let configuration = attack_plugin_configuration(max_instructions, true);
+    let mut vm = FilterVm::start(module, b"", &configuration).unwrap();
+    let tenants = Tenants::load(
+        &attack_tenants_json(max_instructions),
+        &ProgramDirectory::new(support::guests_dir().join("tenant")),
+        None,
+    )
+    .unwrap();
     let tenant = tenants.get("attack").unwrap();
     let requests = (settings.requests / 50).max(100);
-    // header_get reads x-big: a header the request has.
-    let header = ("x-big".to_string(), "0123456789abcdef".to_string());
+    let header = tenant_call_header();
     let wasm_request = |path: String| Request {
         headers: vec![header.clone()],
         ..request_to("attack", &path)
@@ -236,9 +238,7 @@ fn tenant_call_costs(module: &FilterModule, settings: &Settings) {
 /// What a hostile tenant gets out of the filter: `ATTACK_CALLS` looped to the budget against
 /// spinning through it (envoy-bench prints the same in Envoy).
 fn attack_amplification(module: &FilterModule) {
-    let tenants_json =
-        format!(r#"{{"attack": {{"filename": "attack", "max_instructions": {ATTACK_BUDGET}}}}}"#);
-    let configuration = plugin_configuration(&tenants_json, &support::guests_dir().join("tenant"));
+    let configuration = attack_plugin_configuration(ATTACK_BUDGET, false);
     let mut vm = FilterVm::start(module, b"", &configuration).unwrap();
     let mut time_to_budget = |path: &str| {
         let request = Request {
