@@ -42,13 +42,15 @@ impl TestUpstream {
                 let mut words = request_line.split(' ');
                 let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
                 let body = format!("upstream saw {method} {path}");
+                // Recorded before answering: once the client has the answer, the test may
+                // look at what reached the upstream.
+                recorded.lock().unwrap().push(head);
                 let _ = write!(
                     connection,
                     "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-upstream: test\r\n\
                      content-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
                 );
-                recorded.lock().unwrap().push(head);
             }
         });
         TestUpstream { port, heads }
