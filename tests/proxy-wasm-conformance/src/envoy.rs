@@ -214,6 +214,27 @@ impl Envoy {
         ))
     }
 
+    /// CPU time (user and system, all threads) Envoy has used so far, from `/proc` (Linux).
+    pub fn cpu_time(&self) -> Duration {
+        let path = format!("/proc/{}/stat", self.child.id());
+        let stat = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("cannot read {path}: {error}"));
+        // The fields after the command name (which may hold spaces) start with the state
+        // (field 3); utime and stime are fields 14 and 15, in ticks of 1/100 s (USER_HZ).
+        let after_name = stat.rfind(") ").map_or("", |at| &stat[at + 2..]);
+        let ticks: u64 = after_name
+            .split(' ')
+            .skip(11)
+            .take(2)
+            .map(|field| {
+                field
+                    .parse::<u64>()
+                    .unwrap_or_else(|_| panic!("{path}: {stat}"))
+            })
+            .sum();
+        Duration::from_millis(ticks * 10)
+    }
+
     /// Envoy's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("envoy.log")).unwrap_or_default()

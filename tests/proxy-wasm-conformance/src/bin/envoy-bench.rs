@@ -2,12 +2,14 @@
 //! (forged at the edge) and the `rewrite` tenant (changed, then passed to the origin) through
 //! Envoy with the filter, against the same Envoy without it. `wrk -c1` (one connection, one
 //! request at a time: the time per request is the latency), rounds alternating between the
-//! two Envoys; printed as the difference and the ratio of the medians. The plain Envoy
-//! answers `hello` itself too (a direct response with the same body), and sends `rewrite`
-//! to the same echo origin, so both sides do the same HTTP work. A third Envoy, whose filter
-//! reports the time spent forking and running tenant code (`report_tenant_time`, by Envoy's
-//! clock), splits the difference into the tenant part and the rest (filter glue, hostcalls,
-//! V8).
+//! two Envoys; printed as the difference and the ratio of the medians, and as Envoy's CPU time
+//! per request (its process, all threads), which the client's and the origin's scheduling on
+//! the same cores move less. The plain Envoy answers `hello` itself too (a direct response
+//! with the same body), and sends `rewrite` to the same echo origin, so both sides do the same
+//! HTTP work. A third Envoy, whose filter reports the time spent forking and running tenant
+//! code (`report_tenant_time`, by Envoy's clock), splits the difference into the tenant part
+//! and the rest (filter glue, hostcalls, V8). A request for a host no tenant serves gives the
+//! floor: the filter in Envoy's chain, no tenant run.
 //!
 //! Then what one tenant call costs through the filter in Envoy: the attack guest's `on_recv`
 //! making a call once and 101 times (`/loop/<call>/16/<times>`), by the filter's tenant time;
@@ -36,6 +38,9 @@ use rvedge_proxy_wasm_host::Request;
 
 /// The two tenants measured: name and path.
 const TENANTS: &[(&str, &str)] = &[("hello", "/index.html"), ("rewrite", "/old/page?q=1")];
+
+/// A host no tenant serves, and a path: the filter passes the request to the origin untouched.
+const PASS_THROUGH: (&str, &str) = ("nobody", "/page?q=1");
 
 struct Settings {
     rounds: usize,
@@ -90,6 +95,80 @@ fn get(tenant: &str, path: &str) -> Request {
         path: path.into(),
         authority: tenant.into(),
         ..Request::default()
+    }
+}
+
+/// One row's figures: µs per request through the filter's Envoy and the plain one, by
+/// latency and by Envoy's CPU time.
+struct Row {
+    filtered_us: f64,
+    plain_us: f64,
+    filtered_cpu_us: f64,
+    plain_cpu_us: f64,
+    /// The median of the rounds' CPU differences: steadier than the latencies, which the
+    /// client's and the origin's scheduling on the same cores move by tens of µs.
+    cpu_difference_us: f64,
+}
+
+impl Row {
+    fn print(&self, host: &str, tail: &str) {
+        println!(
+            "{host:<8} through the filter {:>7.1} µs/request | plain Envoy {:>7.1} µs | difference {:+.1} µs | ratio {:.2}x | Envoy CPU {:.1} vs {:.1} µs/request ({:+.1}) | {tail}",
+            self.filtered_us,
+            self.plain_us,
+            self.filtered_us - self.plain_us,
+            self.filtered_us / self.plain_us,
+            self.filtered_cpu_us,
+            self.plain_cpu_us,
+            self.cpu_difference_us,
+        );
+    }
+}
+
+/// What one side measured in one round, per request.
+#[derive(Clone, Copy, Default)]
+struct Side {
+    latency_us: f64,
+    cpu_us: f64,
+}
+
+/// Medians per request through `filtered` and through `plain`, for `host` and `path`, in
+/// rounds that alternate which goes first, so drift over time hits both alike.
+fn alternating_rounds(
+    filtered: &Envoy,
+    plain: &Envoy,
+    host: &str,
+    path: &str,
+    settings: &Settings,
+) -> Row {
+    // Per round: the filtered side, then the plain one.
+    let mut rounds: Vec<[Side; 2]> = Vec::new();
+    for round in 0..settings.rounds {
+        let mut figures = [Side::default(); 2];
+        let mut sides = [(filtered, 0), (plain, 1)];
+        if round % 2 == 1 {
+            sides.reverse();
+        }
+        for (envoy, side) in sides {
+            let cpu_before = envoy.cpu_time();
+            let per_second = wrk(envoy.port, host, path, settings.seconds_per_round);
+            let requests = per_second * f64::from(settings.seconds_per_round);
+            figures[side] = Side {
+                latency_us: 1e6 / per_second,
+                cpu_us: (envoy.cpu_time() - cpu_before).as_secs_f64() * 1e6 / requests,
+            };
+        }
+        rounds.push(figures);
+    }
+    let median_by = |figure: fn(&[Side; 2]) -> f64| {
+        median(&mut rounds.iter().map(figure).collect::<Vec<f64>>())
+    };
+    Row {
+        filtered_us: median_by(|[filtered, _]| filtered.latency_us),
+        plain_us: median_by(|[_, plain]| plain.latency_us),
+        filtered_cpu_us: median_by(|[filtered, _]| filtered.cpu_us),
+        plain_cpu_us: median_by(|[_, plain]| plain.cpu_us),
+        cpu_difference_us: median_by(|[filtered, plain]| filtered.cpu_us - plain.cpu_us),
     }
 }
 
@@ -226,28 +305,17 @@ fn main() {
         settings.seconds_per_round
     );
     for (tenant, path) in TENANTS {
-        let mut with_filter = Vec::new();
-        let mut without = Vec::new();
-        for round in 0..settings.rounds {
-            // Alternate which side goes first, so drift over time hits both alike.
-            let mut sides = [(&filtered, &mut with_filter), (&plain, &mut without)];
-            if round % 2 == 1 {
-                sides.reverse();
-            }
-            for (envoy, times) in sides {
-                let per_second = wrk(envoy.port, tenant, path, settings.seconds_per_round);
-                times.push(1e6 / per_second);
-            }
-        }
-        let filtered_us = median(&mut with_filter);
-        let plain_us = median(&mut without);
+        let row = alternating_rounds(&filtered, &plain, tenant, path, &settings);
         let tenant_part = tenant_time_us(&timed, &get(tenant, path), settings.rounds * 50);
-        println!(
-            "{tenant:<8} through the filter {filtered_us:>7.1} µs/request | plain Envoy {plain_us:>7.1} µs | difference {:+.1} µs | ratio {:.2}x | tenant code (fork + hooks, in V8) {tenant_part:.1} µs",
-            filtered_us - plain_us,
-            filtered_us / plain_us
+        row.print(
+            tenant,
+            &format!("tenant code (fork + hooks, in V8) {tenant_part:.1} µs"),
         );
     }
+    // The floor of the rows above: the filter in the chain, no tenant run.
+    let (host, path) = PASS_THROUGH;
+    alternating_rounds(&filtered, &plain, host, path, &settings)
+        .print(host, "no tenant: passed through to the origin");
     let calls_timed = tenant_call_costs(&origins, settings.rounds * 20);
     let attacked = attack_amplification(&origins);
     let mut failures = filtered.vm_failures();
