@@ -292,6 +292,36 @@ fn guest_string(caller: &Caller<'_, HostState>, pointer: i32, length: i32) -> Op
     guest_bytes(caller, pointer, length).map(|bytes| String::from_utf8_lossy(bytes).into_owned())
 }
 
+/// `lookup` on header map `map_type` of the current stream, given the header name at
+/// (`key`, `key_size`) as the guest wrote it, read in place: the maps hold lower-cased names,
+/// so `lookup` compares with `eq_ignore_ascii_case` and no copy of the name is made.
+fn with_header_map<R>(
+    caller: &mut Caller<'_, HostState>,
+    map_type: i32,
+    (key, key_size): (i32, i32),
+    access: Access,
+    lookup: impl FnOnce(&mut Vec<(String, String)>, &str) -> R,
+) -> Result<R, Status> {
+    let memory = memory(caller).ok_or(Status::BadArgument)?;
+    let (data, state) = memory.data_and_store_mut(&mut *caller);
+    let start = key as u32 as usize;
+    let name = start
+        .checked_add(key_size as u32 as usize)
+        .and_then(|end| data.get(start..end))
+        .ok_or(Status::BadArgument)?;
+    let name = String::from_utf8_lossy(name);
+    let map = header_map(state, map_type, access)?;
+    Ok(lookup(map, &name))
+}
+
+/// `pairs` with their names lower-cased in place, as the header maps keep them.
+pub(crate) fn lower_case_names(mut pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    for (name, _) in &mut pairs {
+        name.make_ascii_lowercase();
+    }
+    pairs
+}
+
 /// The header map `map_type` of the current stream: BadArgument for an id the ABI does not
 /// define (as the spec says), NotFound for a map that does not exist now (response headers
 /// before the response, maps outside a stream, the HTTP/gRPC call maps this host never has).
@@ -614,10 +644,7 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 Ok(map) => map,
                 Err(error) => return status(error),
             };
-            *map = pairs
-                .into_iter()
-                .map(|(name, value)| (name.to_ascii_lowercase(), value))
-                .collect();
+            *map = lower_case_names(pairs);
             status(Status::Ok)
         },
     )?;
@@ -631,22 +658,24 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
          return_data: i32,
          return_size: i32|
          -> HostResult {
-            let Some(name) = guest_string(&caller, key, key_size) else {
-                return status(Status::BadArgument);
-            };
-            let name = name.to_ascii_lowercase();
-            let map = match header_map(caller.data_mut(), map_type, Access::Read) {
-                Ok(map) => map,
-                Err(error) => return status(error),
-            };
-            let Some(value) = map
-                .iter()
-                .find(|(header, _)| *header == name)
-                .map(|(_, value)| value.clone())
-            else {
-                return status(Status::NotFound);
-            };
-            return_bytes(&mut caller, value.as_bytes(), return_data, return_size)
+            let found = with_header_map(
+                &mut caller,
+                map_type,
+                (key, key_size),
+                Access::Read,
+                |map, name| {
+                    map.iter()
+                        .find(|(header, _)| header.eq_ignore_ascii_case(name))
+                        .map(|(_, value)| value.clone())
+                },
+            );
+            match found {
+                Ok(Some(value)) => {
+                    return_bytes(&mut caller, value.as_bytes(), return_data, return_size)
+                }
+                Ok(None) => status(Status::NotFound),
+                Err(error) => status(error),
+            }
         },
     )?;
     linker.func_wrap(
@@ -659,13 +688,13 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
          value: i32,
          value_size: i32|
          -> HostResult {
-            let (Some(name), Some(value)) = (
+            let (Some(mut name), Some(value)) = (
                 guest_string(&caller, key, key_size),
                 guest_string(&caller, value, value_size),
             ) else {
                 return status(Status::BadArgument);
             };
-            let name = name.to_ascii_lowercase();
+            name.make_ascii_lowercase();
             let map = match header_map(caller.data_mut(), map_type, Access::Write) {
                 Ok(map) => map,
                 Err(error) => return status(error),
@@ -687,17 +716,18 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
          value: i32,
          value_size: i32|
          -> HostResult {
-            let (Some(name), Some(value)) = (
+            let (Some(mut name), Some(value)) = (
                 guest_string(&caller, key, key_size),
                 guest_string(&caller, value, value_size),
             ) else {
                 return status(Status::BadArgument);
             };
+            name.make_ascii_lowercase();
             let map = match header_map(caller.data_mut(), map_type, Access::Write) {
                 Ok(map) => map,
                 Err(error) => return status(error),
             };
-            map.push((name.to_ascii_lowercase(), value));
+            map.push((name, value));
             status(Status::Ok)
         },
     )?;
@@ -705,16 +735,14 @@ fn add_header_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_remove_header_map_value",
         |mut caller: Caller<'_, HostState>, map_type: i32, key: i32, key_size: i32| -> HostResult {
-            let Some(name) = guest_string(&caller, key, key_size) else {
-                return status(Status::BadArgument);
-            };
-            let name = name.to_ascii_lowercase();
-            let map = match header_map(caller.data_mut(), map_type, Access::Write) {
-                Ok(map) => map,
-                Err(error) => return status(error),
-            };
-            map.retain(|(header, _)| *header != name);
-            status(Status::Ok)
+            let removed = with_header_map(
+                &mut caller,
+                map_type,
+                (key, key_size),
+                Access::Write,
+                |map, name| map.retain(|(header, _)| !header.eq_ignore_ascii_case(name)),
+            );
+            status(removed.err().unwrap_or(Status::Ok))
         },
     )?;
     Ok(())
@@ -849,10 +877,7 @@ fn add_stream_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             if !(100..=999).contains(&status_code) {
                 return status(Status::BadArgument);
             }
-            let headers = headers
-                .into_iter()
-                .map(|(name, value)| (name.to_ascii_lowercase(), value))
-                .collect();
+            let headers = lower_case_names(headers);
             let Some(stream) = caller.data_mut().stream() else {
                 return status(Status::NotFound);
             };

@@ -9,7 +9,8 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::abi::LogLevel;
 use crate::hostcalls::{
-    self, HeaderAccess, HostState, LogBuffer, MemoryLimiter, PluginIdentity, StreamState,
+    self, lower_case_names, HeaderAccess, HostState, LogBuffer, MemoryLimiter, PluginIdentity,
+    StreamState,
 };
 use crate::output::CapturedOutput;
 use crate::{HostError, HostLimits, LogEntry, Request, RequestOutcome, Response, Upstream};
@@ -581,7 +582,7 @@ impl FilterVm {
         let n_headers = response.headers.len() + 1;
         let running = self.running.as_mut().expect("stream of a running VM");
         if let Some(state) = running.store.data_mut().streams.get_mut(&context_id) {
-            state.response_headers = Some(response_map(&response));
+            state.response_headers = Some(response_map(response.status, response.headers));
             state.response_body = response.body;
         }
         let callbacks = Arc::clone(&running.callbacks);
@@ -869,10 +870,7 @@ fn request_map(request: Request) -> (Vec<(String, String)>, Vec<u8>) {
         (":method".to_string(), request.method),
         (":scheme".to_string(), request.scheme),
     ]);
-    map.extend(request.headers.into_iter().map(|(mut name, value)| {
-        name.make_ascii_lowercase();
-        (name, value)
-    }));
+    map.extend(lower_case_names(request.headers));
     (map, request.body)
 }
 
@@ -894,14 +892,11 @@ fn request_from_map(map: &[(String, String)], body: Vec<u8>) -> Request {
     request
 }
 
-fn response_map(response: &Response) -> Vec<(String, String)> {
-    let mut map = vec![(":status".to_string(), response.status.to_string())];
-    map.extend(
-        response
-            .headers
-            .iter()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value.clone())),
-    );
+/// The response's header map (`:status` first), its headers moved, not copied.
+fn response_map(status: u16, headers: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut map = Vec::with_capacity(headers.len() + 1);
+    map.push((":status".to_string(), status.to_string()));
+    map.extend(lower_case_names(headers));
     map
 }
 

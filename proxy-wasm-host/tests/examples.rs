@@ -319,6 +319,28 @@ fn pseudo_headers_written_by_the_filter_change_the_forwarded_request() {
 }
 
 #[test]
+fn header_names_match_in_any_case() {
+    let mut vm = start_probe();
+    let mut upstream = RecordingUpstream::answering("ok");
+    let mut request = get("/mixed-case");
+    request.headers.extend([
+        ("x-marker".to_string(), "m".to_string()),
+        ("X-Remove-ME".to_string(), "1".to_string()),
+        ("x-replaced".to_string(), "old".to_string()),
+    ]);
+    vm.handle(request, &mut upstream).unwrap();
+    let forwarded = &upstream.received[0];
+    assert_eq!(forwarded.header("x-read-marker"), Some("m"));
+    assert_eq!(forwarded.header("x-remove-me"), None);
+    let replaced: Vec<&(String, String)> = forwarded
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "x-replaced")
+        .collect();
+    assert_eq!(replaced, [&("x-replaced".to_string(), "new".to_string())]);
+}
+
+#[test]
 fn a_local_reply_ends_the_request_and_passes_the_response_callbacks() {
     let mut vm = start_probe();
     let mut upstream = RecordingUpstream::answering("never");

@@ -165,6 +165,13 @@ impl HttpContext for Probe {
                 self.set_http_request_header(":method", Some("PUT"));
                 self.add_http_request_header("X-Probe", "rewrote");
             }
+            "/mixed-case" => {
+                // Header names in any case, as Envoy takes them.
+                let marker = self.get_http_request_header("X-Marker").unwrap_or_default();
+                self.set_http_request_header("x-read-marker", Some(&marker));
+                self.set_http_request_header("X-Remove-Me", None);
+                self.set_http_request_header("X-REPLACED", Some("new"));
+            }
             "/local" => {
                 self.send_http_response(418, vec![("x-local", "yes")], Some(b"short and stout\n"));
                 return Action::Pause;
