@@ -10,7 +10,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 use crate::abi::LogLevel;
 use crate::hostcalls::{
     self, lower_case_names, HeaderAccess, HostState, LogBuffer, MemoryLimiter, PluginIdentity,
-    StreamState,
+    StreamMap, StreamState,
 };
 use crate::output::CapturedOutput;
 use crate::{HostError, HostLimits, LogEntry, Request, RequestOutcome, Response, Upstream};
@@ -260,7 +260,7 @@ impl FilterVm {
             logs: LogBuffer::default(),
             root_context_id: ROOT_CONTEXT_ID,
             effective_context_id: ROOT_CONTEXT_ID,
-            streams: HashMap::new(),
+            streams: StreamMap::default(),
             tick_period_millis: 0,
             root_properties: HashMap::new(),
             shared_data: HashMap::new(),
