@@ -507,7 +507,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                 .data()
                 .logs
                 .has_room(bytes.len())
-                .then(|| String::from_utf8_lossy(bytes).into_owned());
+                .then(|| text(bytes).into_owned());
             // WASI output written before this line keeps its place in the log.
             let state = caller.data_mut();
             state.drain_output(false);
