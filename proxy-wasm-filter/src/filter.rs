@@ -141,8 +141,13 @@ impl StreamFilter {
     }
 
     pub fn on_request_headers(&mut self, stream: &mut dyn Stream, end_of_stream: bool) -> Action {
-        // Only the tenant may choose a backend.
-        let _ = stream.set_header(Message::Request, BACKEND_HEADER, None);
+        // Only the tenant may choose a backend. Removed only where the client sent one: Envoy
+        // matches the route table again after any removal from the request, of an absent
+        // header too (with 3,000 regex routes: 135 us of CPU per request where 33 is the
+        // filter's floor).
+        if !matches!(stream.header(Message::Request, BACKEND_HEADER), Ok(None)) {
+            let _ = stream.set_header(Message::Request, BACKEND_HEADER, None);
+        }
         let header = &self.configuration.tenant_header;
         let Ok(Some(value)) = stream.header(Message::Request, header) else {
             return Action::Continue;

@@ -239,6 +239,10 @@ impl HttpContext for FilterStream {
 /// worth in the wasmtime host (its decoding), one in Envoy.
 const READS_BEFORE_COPY: u32 = 2;
 
+/// The request's: the filter also reads the backend header (to remove it where a client sent
+/// it), once per request, which does not bring the fetch forward.
+const REQUEST_READS_BEFORE_COPY: u32 = READS_BEFORE_COPY + 1;
+
 /// The stream's two header maps as the filter knows them.
 #[derive(Debug)]
 struct HeaderMaps {
@@ -249,14 +253,14 @@ struct HeaderMaps {
 impl Default for HeaderMaps {
     fn default() -> HeaderMaps {
         HeaderMaps {
-            request: HeaderCopy::of(abi::MAP_REQUEST_HEADERS),
-            response: HeaderCopy::of(abi::MAP_RESPONSE_HEADERS),
+            request: HeaderCopy::of(abi::MAP_REQUEST_HEADERS, REQUEST_READS_BEFORE_COPY),
+            response: HeaderCopy::of(abi::MAP_RESPONSE_HEADERS, READS_BEFORE_COPY),
         }
     }
 }
 
 /// One header map as the filter knows it. Reads go to the proxy's map until a callback has
-/// made [`READS_BEFORE_COPY`] of them; then the whole map is fetched once and later reads and
+/// made `reads_before_copy` of them ([`READS_BEFORE_COPY`], one more for the request); then the whole map is fetched once and later reads and
 /// listings in that callback come from this copy, which the filter's writes keep in step with
 /// the proxy's map. A tenant listing headers one call at a time walks the copy, not a fresh
 /// fetch of the whole map per call.
@@ -268,6 +272,8 @@ impl Default for HeaderMaps {
 #[derive(Debug)]
 struct HeaderCopy {
     map_type: u32,
+    /// Reads in a callback that go to the proxy before the copy is fetched.
+    reads_before_copy: u32,
     copy: Option<Vec<Header>>,
     /// Reads of the proxy's map in the current callback.
     reads: u32,
@@ -276,9 +282,10 @@ struct HeaderCopy {
 }
 
 impl HeaderCopy {
-    fn of(map_type: u32) -> HeaderCopy {
+    fn of(map_type: u32, reads_before_copy: u32) -> HeaderCopy {
         HeaderCopy {
             map_type,
+            reads_before_copy,
             copy: None,
             reads: 0,
             sent: false,
@@ -301,7 +308,7 @@ impl HeaderCopy {
     /// after them.
     fn read(&mut self, name: &str) -> HostResult<Option<String>> {
         self.reads = self.reads.saturating_add(1);
-        let copy = if self.reads > READS_BEFORE_COPY {
+        let copy = if self.reads > self.reads_before_copy {
             self.fetched().ok().map(|copy| &*copy)
         } else {
             self.copy.as_ref()
