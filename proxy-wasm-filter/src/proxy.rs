@@ -233,14 +233,13 @@ impl HttpContext for FilterStream {
 
 /// Reads of a header map in one callback that go to the proxy's map; a further read, or a
 /// listing, fetches the whole map instead (one hostcall, where each read is one, and in
-/// Envoy each read that finds a value also calls back into the VM to allocate it). The
-/// filter's own read of the tenant header is one, so a request no tenant serves never fetches
-/// the map, nor does a tenant that reads one header; fetching the map costs about two reads'
-/// worth in the wasmtime host (its decoding), one in Envoy.
+/// Envoy each read that finds a value also calls back into the VM to allocate it). Fetching
+/// the map costs about two reads' worth in the wasmtime host (its decoding), one in Envoy.
 const READS_BEFORE_COPY: u32 = 2;
 
-/// The request's: the filter also reads the backend header (to remove it where a client sent
-/// it), once per request, which does not bring the fetch forward.
+/// The request's: one more, for the filter's own reads of the backend and tenant headers (two
+/// per request). A request no tenant serves never fetches the map, nor does a tenant that
+/// reads one header.
 const REQUEST_READS_BEFORE_COPY: u32 = READS_BEFORE_COPY + 1;
 
 /// The stream's two header maps as the filter knows them.
@@ -260,7 +259,7 @@ impl Default for HeaderMaps {
 }
 
 /// One header map as the filter knows it. Reads go to the proxy's map until a callback has
-/// made `reads_before_copy` of them ([`READS_BEFORE_COPY`], one more for the request); then the whole map is fetched once and later reads and
+/// made `reads_before_copy` of them; then the whole map is fetched once and later reads and
 /// listings in that callback come from this copy, which the filter's writes keep in step with
 /// the proxy's map. A tenant listing headers one call at a time walks the copy, not a fresh
 /// fetch of the whole map per call.

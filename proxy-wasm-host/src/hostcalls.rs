@@ -264,10 +264,16 @@ fn guest_bytes<'a>(
     pointer: i32,
     length: i32,
 ) -> Option<&'a [u8]> {
-    let memory = memory(caller)?;
+    memory(caller)?
+        .data(caller)
+        .get(guest_range(pointer, length as u32 as usize)?)
+}
+
+/// The bytes of guest memory a (pointer, length) pair names, as the guest's unsigned 32-bit
+/// values; `None` where the end does not fit.
+fn guest_range(pointer: i32, length: usize) -> Option<std::ops::Range<usize>> {
     let start = pointer as u32 as usize;
-    let end = start.checked_add(length as u32 as usize)?;
-    memory.data(caller).get(start..end)
+    Some(start..start.checked_add(length)?)
 }
 
 /// A copy of [`guest_bytes`].
@@ -279,11 +285,10 @@ fn write_guest(caller: &mut Caller<'_, HostState>, pointer: i32, bytes: &[u8]) -
     let Some(memory) = memory(caller) else {
         return false;
     };
-    let start = pointer as u32 as usize;
-    let Some(end) = start.checked_add(bytes.len()) else {
+    let Some(range) = guest_range(pointer, bytes.len()) else {
         return false;
     };
-    match memory.data_mut(caller).get_mut(start..end) {
+    match memory.data_mut(caller).get_mut(range) {
         Some(target) => {
             target.copy_from_slice(bytes);
             true
@@ -343,10 +348,8 @@ fn with_header_map<R>(
 ) -> Result<R, Status> {
     let memory = memory(caller).ok_or(Status::BadArgument)?;
     let (data, state) = memory.data_and_store_mut(&mut *caller);
-    let start = key as u32 as usize;
-    let name = start
-        .checked_add(key_size as u32 as usize)
-        .and_then(|end| data.get(start..end))
+    let name = guest_range(key, key_size as u32 as usize)
+        .and_then(|range| data.get(range))
         .ok_or(Status::BadArgument)?;
     let name = text(name);
     let map = header_map(state, map_type, access)?;
