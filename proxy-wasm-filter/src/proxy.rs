@@ -19,7 +19,7 @@ use rvedge::runtime::HostResult;
 
 use crate::config::FilterConfiguration;
 use crate::filter::{Action, StreamFilter};
-use crate::stream::{name_hash, Header, LogLevel, Message, Stream};
+use crate::stream::{LogLevel, Message, PackedHeaders, Stream};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(types::LogLevel::Info);
@@ -273,7 +273,7 @@ struct HeaderCopy {
     map_type: u32,
     /// Reads in a callback that go to the proxy before the copy is fetched.
     reads_before_copy: u32,
-    copy: Option<Vec<Header>>,
+    copy: Option<PackedHeaders>,
     /// Reads of the proxy's map in the current callback.
     reads: u32,
     /// The proxy sent the request on: the copy is all there is.
@@ -292,13 +292,10 @@ impl HeaderCopy {
     }
 
     /// The copy, fetched from the proxy now if there is none yet.
-    fn fetched(&mut self) -> HostResult<&mut Vec<Header>> {
+    fn fetched(&mut self) -> HostResult<&mut PackedHeaders> {
         let copy = match self.copy.take() {
             Some(copy) => copy,
-            None => abi::header_pairs(self.map_type)?
-                .into_iter()
-                .map(|(name, value)| Header::new(name, value))
-                .collect(),
+            None => abi::header_pairs(self.map_type)?,
         };
         Ok(self.copy.insert(copy))
     }
@@ -313,11 +310,7 @@ impl HeaderCopy {
             self.copy.as_ref()
         };
         match copy {
-            Some(copy) => {
-                let hash = name_hash(name);
-                let header = copy.iter().find(|header| header.is(name, hash));
-                Ok(header.map(|header| header.value.clone()))
-            }
+            Some(copy) => Ok(copy.get(name).map(str::to_owned)),
             None => abi::header_value(self.map_type, name),
         }
     }
@@ -327,7 +320,7 @@ impl HeaderCopy {
     fn change(
         &mut self,
         change_proxy: impl FnOnce(u32) -> HostResult<()>,
-        change_copy: impl FnOnce(&mut Vec<Header>),
+        change_copy: impl FnOnce(&mut PackedHeaders),
     ) -> HostResult<()> {
         if !self.sent || self.copy.is_none() {
             change_proxy(self.map_type)?;
@@ -356,12 +349,6 @@ impl HeaderCopy {
     }
 }
 
-/// Removes every `name` header from `headers`.
-fn remove_headers(headers: &mut Vec<Header>, name: &str) {
-    let hash = name_hash(name);
-    headers.retain(|header| !header.is(name, hash));
-}
-
 /// The current stream through the hostcalls (the host knows which stream is current), its
 /// header maps through [`HeaderCopy`].
 struct HostcallStream<'a> {
@@ -378,8 +365,8 @@ impl HostcallStream<'_> {
 }
 
 impl Stream for HostcallStream<'_> {
-    fn headers(&mut self, message: Message) -> HostResult<&[Header]> {
-        self.map(message).fetched().map(|copy| &**copy)
+    fn headers(&mut self, message: Message) -> HostResult<&PackedHeaders> {
+        self.map(message).fetched().map(|copy| &*copy)
     }
 
     fn header(&mut self, message: Message, name: &str) -> HostResult<Option<String>> {
@@ -393,13 +380,13 @@ impl Stream for HostcallStream<'_> {
                 |map_type| abi::replace_header(map_type, name, value),
                 // As Envoy's setCopy does: every `name` goes, one is added at the end.
                 |copy| {
-                    remove_headers(copy, name);
-                    copy.push(Header::new(name.into(), value.into()));
+                    copy.remove(name);
+                    copy.push(name, value);
                 },
             ),
             None => map.change(
                 |map_type| abi::remove_header(map_type, name),
-                |copy| remove_headers(copy, name),
+                |copy| copy.remove(name),
             ),
         }
     }
@@ -407,7 +394,7 @@ impl Stream for HostcallStream<'_> {
     fn add_header(&mut self, message: Message, name: &str, value: &str) -> HostResult<()> {
         self.map(message).change(
             |map_type| abi::add_header(map_type, name, value),
-            |copy| copy.push(Header::new(name.into(), value.into())),
+            |copy| copy.push(name, value),
         )
     }
 
@@ -441,7 +428,7 @@ mod abi {
     use rvedge::runtime::{HostError, HostResult};
 
     use crate::header_pairs::{decode_pairs, encode_pairs, text};
-    use crate::stream::LogLevel;
+    use crate::stream::{LogLevel, PackedHeaders};
 
     pub const MAP_REQUEST_HEADERS: u32 = 0;
     pub const MAP_RESPONSE_HEADERS: u32 = 2;
@@ -592,7 +579,7 @@ mod abi {
         buffer_part(buffer_type, u32::MAX as usize)
     }
 
-    pub fn header_pairs(map_type: u32) -> HostResult<Vec<(String, String)>> {
+    pub fn header_pairs(map_type: u32) -> HostResult<PackedHeaders> {
         let mut data = std::ptr::null_mut();
         let mut size = 0usize;
         // SAFETY: the out-parameters live for the call.
@@ -600,7 +587,7 @@ mod abi {
         // SAFETY: on Ok the host returned its allocation of `size` bytes (or null).
         let bytes = unsafe { take_returned(data, size) };
         status(code)?;
-        decode_pairs(&bytes).ok_or(HostError::Invalid)
+        decode_pairs(bytes).ok_or(HostError::Invalid)
     }
 
     pub fn header_value(map_type: u32, name: &str) -> HostResult<Option<String>> {
@@ -613,7 +600,7 @@ mod abi {
         // SAFETY: on Ok the host returned its allocation of `size` bytes (or null).
         let bytes = unsafe { take_returned(data, size) };
         match code {
-            STATUS_OK => Ok(Some(text(&bytes))),
+            STATUS_OK => Ok(Some(text(bytes))),
             STATUS_NOT_FOUND => Ok(None),
             other => Err(error(other)),
         }

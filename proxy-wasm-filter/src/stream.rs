@@ -14,30 +14,135 @@ pub enum Message {
     Response,
 }
 
-/// One header of a stream's map, with a hash of its name: a lookup compares names only where
-/// the hashes agree, so finding that a map of many headers lacks a name costs a pass over
-/// integers, not a string comparison per header (which a tenant looping on such lookups made
-/// 4x as slow as its budget's worth of instructions in Envoy).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Header {
-    pub name: String,
-    pub value: String,
+/// A header map's headers packed into one text, each header its name's and value's place in
+/// it and a hash of its name. A map fetched from the proxy becomes one without a `String` per
+/// name and value (in wasm each allocation costs about as much as a tenant instruction's
+/// worth of hostcall), and a lookup compares names only where the hashes agree, so finding
+/// that a map of many headers lacks a name costs a pass over integers, not a string
+/// comparison per header (which a tenant looping on such lookups made 4x as slow as its
+/// budget's worth of instructions in Envoy).
+#[derive(Clone, Debug, Default)]
+pub struct PackedHeaders {
+    text: String,
+    entries: Vec<PackedHeader>,
+    /// Bytes of `text` no entry uses any more: removed and replaced headers.
+    unused: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PackedHeader {
+    name_start: usize,
+    name_end: usize,
+    value_start: usize,
+    value_end: usize,
     name_hash: u64,
 }
 
-impl Header {
-    pub fn new(name: String, value: String) -> Header {
-        let name_hash = name_hash(&name);
-        Header {
-            name,
-            value,
-            name_hash,
+/// Below this many unused bytes a packed map is not compacted: small maps are not rebuilt for
+/// a few bytes.
+const COMPACT_MIN_UNUSED: usize = 4096;
+
+impl PackedHeaders {
+    /// The headers at `spans` of `text`: (name start, name end, value start, value end)
+    /// each. A span that is out of `text` or not on character boundaries reads as empty.
+    pub fn from_spans(text: String, spans: &[[usize; 4]]) -> PackedHeaders {
+        let entries = spans
+            .iter()
+            .map(
+                |&[name_start, name_end, value_start, value_end]| PackedHeader {
+                    name_start,
+                    name_end,
+                    value_start,
+                    value_end,
+                    name_hash: name_hash(text.get(name_start..name_end).unwrap_or_default()),
+                },
+            )
+            .collect();
+        PackedHeaders {
+            text,
+            entries,
+            unused: 0,
         }
     }
 
-    /// Whether this is a `name` header, given `hash`, the [`name_hash`] of `name`.
-    pub fn is(&self, name: &str, hash: u64) -> bool {
-        self.name_hash == hash && self.name == name
+    fn text(&self, start: usize, end: usize) -> &str {
+        self.text.get(start..end).unwrap_or_default()
+    }
+
+    fn name(&self, entry: &PackedHeader) -> &str {
+        self.text(entry.name_start, entry.name_end)
+    }
+
+    fn is(&self, entry: &PackedHeader, name: &str, hash: u64) -> bool {
+        entry.name_hash == hash && self.name(entry) == name
+    }
+
+    /// Every header in order, as (name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.entries.iter().map(|entry| {
+            (
+                self.name(entry),
+                self.text(entry.value_start, entry.value_end),
+            )
+        })
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let hash = name_hash(name);
+        let entry = self
+            .entries
+            .iter()
+            .find(|entry| self.is(entry, name, hash))?;
+        Some(self.text(entry.value_start, entry.value_end))
+    }
+
+    /// How many `name` headers there are.
+    pub fn count(&self, name: &str) -> usize {
+        let hash = name_hash(name);
+        self.entries
+            .iter()
+            .filter(|entry| self.is(entry, name, hash))
+            .count()
+    }
+
+    /// Adds `name: value` at the end.
+    pub fn push(&mut self, name: &str, value: &str) {
+        let name_start = self.text.len();
+        self.text.push_str(name);
+        let value_start = self.text.len();
+        self.text.push_str(value);
+        self.entries.push(PackedHeader {
+            name_start,
+            name_end: value_start,
+            value_start,
+            value_end: self.text.len(),
+            name_hash: name_hash(name),
+        });
+    }
+
+    /// Removes every `name` header. The text they used is reclaimed once most of the text is
+    /// unused, so a tenant replacing a header in a loop keeps the map its live size.
+    pub fn remove(&mut self, name: &str) {
+        let hash = name_hash(name);
+        let mut unused = 0;
+        let text = &self.text;
+        self.entries.retain(|entry| {
+            let matches =
+                entry.name_hash == hash && text.get(entry.name_start..entry.name_end) == Some(name);
+            if matches {
+                unused += entry.value_end - entry.name_start;
+            }
+            !matches
+        });
+        self.unused += unused;
+        if self.unused > COMPACT_MIN_UNUSED && self.unused * 2 > self.text.len() {
+            let mut compact = PackedHeaders::default();
+            for (name, value) in self.iter() {
+                compact.push(name, value);
+            }
+            *self = compact;
+        }
     }
 }
 
@@ -62,7 +167,7 @@ pub enum LogLevel {
 /// request body, local replies, the log and the clock. Failures are values, never traps.
 pub trait Stream {
     /// Every header of `message`, pseudo-headers included, in order.
-    fn headers(&mut self, message: Message) -> HostResult<&[Header]>;
+    fn headers(&mut self, message: Message) -> HostResult<&PackedHeaders>;
     /// First value of `name` (lower case).
     fn header(&mut self, message: Message, name: &str) -> HostResult<Option<String>>;
     /// Replaces every `name` header with one `name: value`, or removes them all with `None`.
@@ -106,6 +211,26 @@ impl std::fmt::Debug for StreamHost<'_> {
     }
 }
 
+/// Header names up to this long are lower-cased on the stack.
+const STACK_NAME_BYTES: usize = 128;
+
+/// Calls `with` on `name` in lower case, as the proxy's maps hold names (a tenant's call names
+/// a header in any case), without allocating for a name of usual length.
+fn with_lower_case<T>(name: &str, with: impl FnOnce(&str) -> T) -> T {
+    let mut buffer = [0; STACK_NAME_BYTES];
+    let lowered = buffer.get_mut(..name.len()).and_then(|lowered| {
+        lowered.copy_from_slice(name.as_bytes());
+        std::str::from_utf8_mut(lowered).ok()
+    });
+    match lowered {
+        Some(lowered) => {
+            lowered.make_ascii_lowercase();
+            with(lowered)
+        }
+        None => with(&name.to_ascii_lowercase()),
+    }
+}
+
 fn is_pseudo_header(name: &str) -> bool {
     name.starts_with(':')
 }
@@ -124,11 +249,12 @@ impl StreamHost<'_> {
 
     /// Tenant-visible headers of a stream map: pseudo-headers are URL, method and status,
     /// which have calls of their own, so header lists leave them out as other hosts do.
-    fn visible_headers(&mut self, message: Message) -> HostResult<impl Iterator<Item = &Header>> {
+    fn visible_headers(
+        &mut self,
+        message: Message,
+    ) -> HostResult<impl Iterator<Item = (&str, &str)>> {
         let headers = self.stream.headers(message)?;
-        Ok(headers
-            .iter()
-            .filter(|header| !is_pseudo_header(&header.name)))
+        Ok(headers.iter().filter(|(name, _)| !is_pseudo_header(name)))
     }
 
     fn request_pseudo_header(&mut self, set: HeaderSet, name: &str) -> HostResult<String> {
@@ -157,41 +283,37 @@ impl StreamHost<'_> {
 impl Host for StreamHost<'_> {
     fn header(&mut self, set: HeaderSet, name: &str) -> HostResult<Option<Cow<'_, str>>> {
         let message = self.target(set)?;
-        let name = name.to_ascii_lowercase();
-        Ok(self.stream.header(message, &name)?.map(Cow::Owned))
+        with_lower_case(name, |name| {
+            Ok(self.stream.header(message, name)?.map(Cow::Owned))
+        })
     }
 
     fn set_header(&mut self, set: HeaderSet, name: &str, value: &str) -> HostResult<()> {
         let message = self.target(set)?;
-        let name = name.to_ascii_lowercase();
-        self.stream.set_header(message, &name, Some(value))
+        with_lower_case(name, |name| {
+            self.stream.set_header(message, name, Some(value))
+        })
     }
 
     fn append_header(&mut self, set: HeaderSet, name: &str, value: &str) -> HostResult<()> {
         let message = self.target(set)?;
-        let name = name.to_ascii_lowercase();
-        self.stream.add_header(message, &name, value)
+        with_lower_case(name, |name| self.stream.add_header(message, name, value))
     }
 
     fn unset_header(&mut self, set: HeaderSet, name: &str) -> HostResult<usize> {
         let message = self.target(set)?;
-        let name = name.to_ascii_lowercase();
-        // Usually the header is not there: one lookup says so without fetching and decoding
-        // the whole map.
-        if self.stream.header(message, &name)?.is_none() {
-            return Ok(0);
-        }
-        let hash = name_hash(&name);
-        let present = self
-            .stream
-            .headers(message)?
-            .iter()
-            .filter(|header| header.is(&name, hash))
-            .count();
-        if present > 0 {
-            self.stream.set_header(message, &name, None)?;
-        }
-        Ok(present)
+        with_lower_case(name, |name| {
+            // Usually the header is not there: one lookup says so without fetching and
+            // decoding the whole map.
+            if self.stream.header(message, name)?.is_none() {
+                return Ok(0);
+            }
+            let present = self.stream.headers(message)?.count(name);
+            if present > 0 {
+                self.stream.set_header(message, name, None)?;
+            }
+            Ok(present)
+        })
     }
 
     fn header_count(&mut self, set: HeaderSet) -> HostResult<usize> {
@@ -206,7 +328,7 @@ impl Host for StreamHost<'_> {
     ) -> HostResult<Option<(Cow<'_, str>, Cow<'_, str>)>> {
         let message = self.target(set)?;
         let entry = self.visible_headers(message)?.nth(index);
-        Ok(entry.map(|header| (Cow::Borrowed(&*header.name), Cow::Borrowed(&*header.value))))
+        Ok(entry.map(|(name, value)| (Cow::Borrowed(name), Cow::Borrowed(value))))
     }
 
     fn url(&mut self, set: HeaderSet) -> HostResult<Cow<'_, str>> {
@@ -261,5 +383,62 @@ impl Host for StreamHost<'_> {
                 &format!("rvedge tenant \"{}\": {message}", self.tenant),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(headers: &PackedHeaders) -> Vec<(&str, &str)> {
+        headers.iter().collect()
+    }
+
+    #[test]
+    fn packed_headers_find_replace_and_remove_by_name() {
+        let mut headers = PackedHeaders::default();
+        headers.push("a", "1");
+        headers.push("b", "2");
+        headers.push("a", "3");
+        assert_eq!(headers.get("a"), Some("1"));
+        assert_eq!(headers.get("c"), None);
+        assert_eq!(headers.count("a"), 2);
+        headers.remove("a");
+        headers.push("a", "4");
+        assert_eq!(listed(&headers), [("b", "2"), ("a", "4")]);
+        headers.remove("missing");
+        assert_eq!(listed(&headers), [("b", "2"), ("a", "4")]);
+    }
+
+    #[test]
+    fn replacing_a_header_in_a_loop_keeps_the_text_near_its_live_size() {
+        let mut headers = PackedHeaders::from_spans("x-keep\0kept".into(), &[[0, 6, 7, 11]]);
+        let value = "v".repeat(1000);
+        for _ in 0..10_000 {
+            headers.remove("x-loop");
+            headers.push("x-loop", &value);
+        }
+        assert!(
+            headers.text.len() < 4 * (COMPACT_MIN_UNUSED + value.len()),
+            "{} bytes of text for 1 KiB of headers",
+            headers.text.len()
+        );
+        assert_eq!(listed(&headers), [("x-keep", "kept"), ("x-loop", &*value)]);
+    }
+
+    #[test]
+    fn spans_outside_the_text_or_inside_a_character_read_as_empty() {
+        let headers = PackedHeaders::from_spans("é\0v".into(), &[[0, 1, 3, 4], [5, 9, 0, 2]]);
+        assert_eq!(listed(&headers), [("", "v"), ("", "é")]);
+    }
+
+    #[test]
+    fn names_are_lower_cased_on_the_stack_or_off_it() {
+        assert_eq!(with_lower_case("X-Tenant", str::to_owned), "x-tenant");
+        let long = "X".repeat(STACK_NAME_BYTES + 1);
+        assert_eq!(
+            with_lower_case(&long, str::to_owned),
+            "x".repeat(long.len())
+        );
     }
 }
