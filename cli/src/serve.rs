@@ -19,7 +19,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rvedge::runtime::{echo_body, HttpRequest, ProgramDirectory, TenantBundle, DEFAULT_BACKEND};
+use rvedge::runtime::{echo_body, ProgramDirectory, TenantBundle, DEFAULT_BACKEND};
 use rvedge_proxy_wasm_host::{
     FilterModule, FilterVm, HostError, HostLimits, LogEntry, Request, RequestOutcome, Response,
     StreamId,
@@ -517,16 +517,16 @@ fn echo_origin(request: &Request) -> Response {
         .to_string();
     let mut headers = vec![("host".to_string(), request.authority.clone())];
     headers.extend(request.headers.iter().cloned());
-    let echoed = HttpRequest {
-        method: request.method.clone(),
-        url: request.path.clone(),
-        headers,
-        body: request.body.clone(),
-    };
     Response {
         status: 200,
         headers: vec![("content-type".into(), "application/json".into())],
-        body: echo_body(&backend, &echoed),
+        body: echo_body(
+            &backend,
+            &request.method,
+            &request.path,
+            &headers,
+            &request.body,
+        ),
         local_reply: false,
     }
 }

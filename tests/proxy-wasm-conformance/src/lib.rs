@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use rvedge::runtime::{echo_body, HttpRequest, ProgramDirectory, TenantBundle, DEFAULT_BACKEND};
+use rvedge::runtime::{echo_body, ProgramDirectory, TenantBundle, DEFAULT_BACKEND};
 use rvedge_conformance::{Case, Observed};
 use rvedge_filter::BACKEND_HEADER;
 use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostLimits, Request, Response, Upstream};
@@ -199,13 +199,13 @@ impl Upstream for EchoUpstream {
             .header(BACKEND_HEADER)
             .unwrap_or(DEFAULT_BACKEND)
             .to_string();
-        let http = HttpRequest {
-            method: request.method.clone(),
-            url: request.path.clone(),
-            headers: request.headers.clone(),
-            body: request.body.clone(),
-        };
-        let body = echo_body(&backend, &http);
+        let body = echo_body(
+            &backend,
+            &request.method,
+            &request.path,
+            &request.headers,
+            &request.body,
+        );
         Response {
             status: 200,
             headers: vec![
