@@ -49,7 +49,7 @@ pub fn decode_pairs(mut bytes: Vec<u8>) -> Option<PackedHeaders> {
         }
     }
     match String::from_utf8(bytes) {
-        Ok(text) => Some(PackedHeaders::from_spans(text, &spans)),
+        Ok(text) => Some(PackedHeaders::from_spans(text, spans)),
         Err(error) => {
             let bytes = error.as_bytes();
             let mut headers = PackedHeaders::default();

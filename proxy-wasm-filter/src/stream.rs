@@ -14,28 +14,22 @@ pub enum Message {
     Response,
 }
 
-/// A header map's headers packed into one text, each header its name's and value's place in
-/// it and a hash of its name. A map fetched from the proxy becomes one without a `String` per
-/// name and value (in wasm each allocation costs about as much as a tenant instruction's
-/// worth of hostcall), and a lookup compares names only where the hashes agree, so finding
-/// that a map of many headers lacks a name costs a pass over integers, not a string
-/// comparison per header (which a tenant looping on such lookups made 4x as slow as its
-/// budget's worth of instructions in Envoy).
+/// A header map's headers packed into one text: each header is its name's and value's place
+/// in it, with a hash of its name. A map fetched from the proxy becomes one without a
+/// `String` per name and value (in wasm an allocation costs about as much as a tenant call's
+/// hostcall), and a lookup compares names only where the hashes agree, scanning the hashes as
+/// one dense array, so finding that a map of many headers lacks a name costs a pass over
+/// integers, not a string comparison per header (which a tenant looping on such lookups made
+/// 4x as slow as its budget's worth of instructions in Envoy).
 #[derive(Clone, Debug, Default)]
 pub struct PackedHeaders {
     text: String,
-    entries: Vec<PackedHeader>,
-    /// Bytes of `text` no entry uses any more: removed and replaced headers.
+    /// Each header's place in `text`: name start, name end, value start, value end.
+    spans: Vec<[usize; 4]>,
+    /// Each header's [`name_hash`], in the order of `spans`.
+    name_hashes: Vec<u64>,
+    /// Bytes of `text` no header uses any more: removed and replaced headers.
     unused: usize,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct PackedHeader {
-    name_start: usize,
-    name_end: usize,
-    value_start: usize,
-    value_end: usize,
-    name_hash: u64,
 }
 
 /// Below this many unused bytes a packed map is not compacted: small maps are not rebuilt for
@@ -43,24 +37,17 @@ struct PackedHeader {
 const COMPACT_MIN_UNUSED: usize = 4096;
 
 impl PackedHeaders {
-    /// The headers at `spans` of `text`: (name start, name end, value start, value end)
-    /// each. A span that is out of `text` or not on character boundaries reads as empty.
-    pub fn from_spans(text: String, spans: &[[usize; 4]]) -> PackedHeaders {
-        let entries = spans
+    /// The headers at `spans` of `text` (name start, name end, value start, value end each).
+    /// A span that is out of `text` or not on character boundaries reads as empty.
+    pub fn from_spans(text: String, spans: Vec<[usize; 4]>) -> PackedHeaders {
+        let name_hashes = spans
             .iter()
-            .map(
-                |&[name_start, name_end, value_start, value_end]| PackedHeader {
-                    name_start,
-                    name_end,
-                    value_start,
-                    value_end,
-                    name_hash: name_hash(text.get(name_start..name_end).unwrap_or_default()),
-                },
-            )
+            .map(|&[start, end, ..]| name_hash(text.get(start..end).unwrap_or_default()))
             .collect();
         PackedHeaders {
             text,
-            entries,
+            spans,
+            name_hashes,
             unused: 0,
         }
     }
@@ -69,41 +56,69 @@ impl PackedHeaders {
         self.text.get(start..end).unwrap_or_default()
     }
 
-    fn name(&self, entry: &PackedHeader) -> &str {
-        self.text(entry.name_start, entry.name_end)
-    }
-
-    fn is(&self, entry: &PackedHeader, name: &str, hash: u64) -> bool {
-        entry.name_hash == hash && self.name(entry) == name
+    fn header(&self, &[name_start, name_end, value_start, value_end]: &[usize; 4]) -> (&str, &str) {
+        (
+            self.text(name_start, name_end),
+            self.text(value_start, value_end),
+        )
     }
 
     /// Every header in order, as (name, value).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.entries.iter().map(|entry| {
-            (
-                self.name(entry),
-                self.text(entry.value_start, entry.value_end),
-            )
-        })
+        self.spans.iter().map(|span| self.header(span))
+    }
+
+    /// The place of the first `name` header at or after `from`; `hash` is its [`name_hash`].
+    /// The hashes are scanned on their own: a loop over one array of integers, which wasm
+    /// compilers keep in registers (with the spans alongside, Cranelift spilled on every
+    /// header).
+    fn find(&self, name: &str, hash: u64, mut from: usize) -> Option<usize> {
+        loop {
+            let rest = self.name_hashes.get(from..)?;
+            let place = from + rest.iter().position(|&other| other == hash)?;
+            if self.header(&self.spans[place]).0 == name {
+                return Some(place);
+            }
+            from = place + 1;
+        }
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        let hash = name_hash(name);
-        let entry = self
-            .entries
-            .iter()
-            .find(|entry| self.is(entry, name, hash))?;
-        Some(self.text(entry.value_start, entry.value_end))
+        let place = self.find(name, name_hash(name), 0)?;
+        Some(self.header(&self.spans[place]).1)
     }
 
     /// How many `name` headers there are.
     pub fn count(&self, name: &str) -> usize {
         let hash = name_hash(name);
-        self.entries
+        let mut count = 0;
+        let mut from = 0;
+        while let Some(place) = self.find(name, hash, from) {
+            count += 1;
+            from = place + 1;
+        }
+        count
+    }
+
+    /// The spans of the headers that are not pseudo-headers (`:path`, `:status`...): header
+    /// lists leave those out, as they have calls of their own. Told by their first byte, so
+    /// walking past many headers slices none of them.
+    fn regular_spans(&self) -> impl Iterator<Item = &[usize; 4]> + '_ {
+        self.spans
             .iter()
-            .filter(|entry| self.is(entry, name, hash))
-            .count()
+            .filter(|&&[name_start, ..]| self.text.as_bytes().get(name_start) != Some(&b':'))
+    }
+
+    /// How many headers are not pseudo-headers.
+    pub fn regular_count(&self) -> usize {
+        self.regular_spans().count()
+    }
+
+    /// The `index`th header that is not a pseudo-header, as (name, value).
+    pub fn regular_at(&self, index: usize) -> Option<(&str, &str)> {
+        let span = self.regular_spans().nth(index)?;
+        Some(self.header(span))
     }
 
     /// Adds `name: value` at the end.
@@ -112,30 +127,28 @@ impl PackedHeaders {
         self.text.push_str(name);
         let value_start = self.text.len();
         self.text.push_str(value);
-        self.entries.push(PackedHeader {
-            name_start,
-            name_end: value_start,
-            value_start,
-            value_end: self.text.len(),
-            name_hash: name_hash(name),
-        });
+        self.spans
+            .push([name_start, value_start, value_start, self.text.len()]);
+        self.name_hashes.push(name_hash(name));
     }
 
     /// Removes every `name` header. The text they used is reclaimed once most of the text is
     /// unused, so a tenant replacing a header in a loop keeps the map its live size.
     pub fn remove(&mut self, name: &str) {
         let hash = name_hash(name);
-        let mut unused = 0;
-        let text = &self.text;
-        self.entries.retain(|entry| {
-            let matches =
-                entry.name_hash == hash && text.get(entry.name_start..entry.name_end) == Some(name);
-            if matches {
-                unused += entry.value_end - entry.name_start;
+        let mut kept = 0;
+        for place in 0..self.spans.len() {
+            let span = self.spans[place];
+            if self.name_hashes[place] == hash && self.header(&span).0 == name {
+                self.unused += span[3] - span[0];
+            } else {
+                self.spans[kept] = span;
+                self.name_hashes[kept] = self.name_hashes[place];
+                kept += 1;
             }
-            !matches
-        });
-        self.unused += unused;
+        }
+        self.spans.truncate(kept);
+        self.name_hashes.truncate(kept);
         if self.unused > COMPACT_MIN_UNUSED && self.unused * 2 > self.text.len() {
             let mut compact = PackedHeaders::default();
             for (name, value) in self.iter() {
@@ -231,10 +244,6 @@ fn with_lower_case<T>(name: &str, with: impl FnOnce(&str) -> T) -> T {
     }
 }
 
-fn is_pseudo_header(name: &str) -> bool {
-    name.starts_with(':')
-}
-
 impl StreamHost<'_> {
     /// The stream's message a header set is.
     fn target(&self, set: HeaderSet) -> HostResult<Message> {
@@ -249,14 +258,6 @@ impl StreamHost<'_> {
 
     /// Tenant-visible headers of a stream map: pseudo-headers are URL, method and status,
     /// which have calls of their own, so header lists leave them out as other hosts do.
-    fn visible_headers(
-        &mut self,
-        message: Message,
-    ) -> HostResult<impl Iterator<Item = (&str, &str)>> {
-        let headers = self.stream.headers(message)?;
-        Ok(headers.iter().filter(|(name, _)| !is_pseudo_header(name)))
-    }
-
     fn request_pseudo_header(&mut self, set: HeaderSet, name: &str) -> HostResult<String> {
         if !matches!(set, HeaderSet::Request | HeaderSet::BackendRequest) {
             return Err(HostError::NotAllowed);
@@ -318,7 +319,7 @@ impl Host for StreamHost<'_> {
 
     fn header_count(&mut self, set: HeaderSet) -> HostResult<usize> {
         let message = self.target(set)?;
-        Ok(self.visible_headers(message)?.count())
+        Ok(self.stream.headers(message)?.regular_count())
     }
 
     fn header_at(
@@ -327,7 +328,7 @@ impl Host for StreamHost<'_> {
         index: usize,
     ) -> HostResult<Option<(Cow<'_, str>, Cow<'_, str>)>> {
         let message = self.target(set)?;
-        let entry = self.visible_headers(message)?.nth(index);
+        let entry = self.stream.headers(message)?.regular_at(index);
         Ok(entry.map(|(name, value)| (Cow::Borrowed(name), Cow::Borrowed(value))))
     }
 
@@ -411,8 +412,21 @@ mod tests {
     }
 
     #[test]
+    fn header_lists_leave_pseudo_headers_out() {
+        let mut headers = PackedHeaders::default();
+        for (name, value) in [(":path", "/"), ("a", "1"), (":method", "GET"), ("b", "2")] {
+            headers.push(name, value);
+        }
+        assert_eq!(headers.regular_count(), 2);
+        assert_eq!(headers.regular_at(0), Some(("a", "1")));
+        assert_eq!(headers.regular_at(1), Some(("b", "2")));
+        assert_eq!(headers.regular_at(2), None);
+        assert_eq!(headers.get(":path"), Some("/"));
+    }
+
+    #[test]
     fn replacing_a_header_in_a_loop_keeps_the_text_near_its_live_size() {
-        let mut headers = PackedHeaders::from_spans("x-keep\0kept".into(), &[[0, 6, 7, 11]]);
+        let mut headers = PackedHeaders::from_spans("x-keep\0kept".into(), vec![[0, 6, 7, 11]]);
         let value = "v".repeat(1000);
         for _ in 0..10_000 {
             headers.remove("x-loop");
@@ -428,7 +442,7 @@ mod tests {
 
     #[test]
     fn spans_outside_the_text_or_inside_a_character_read_as_empty() {
-        let headers = PackedHeaders::from_spans("é\0v".into(), &[[0, 1, 3, 4], [5, 9, 0, 2]]);
+        let headers = PackedHeaders::from_spans("é\0v".into(), vec![[0, 1, 3, 4], [5, 9, 0, 2]]);
         assert_eq!(listed(&headers), [("", "v"), ("", "é")]);
     }
 
