@@ -19,7 +19,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rvedge::runtime::{echo_body, ProgramDirectory, TenantBundle, DEFAULT_BACKEND};
+use rvedge::runtime::{echo_body, EchoedRequest, ProgramDirectory, TenantBundle, DEFAULT_BACKEND};
 use rvedge_proxy_wasm_host::{
     FilterModule, FilterVm, HostError, HostLimits, LogEntry, Request, RequestOutcome, Response,
     StreamId,
@@ -522,10 +522,12 @@ fn echo_origin(request: &Request) -> Response {
         headers: vec![("content-type".into(), "application/json".into())],
         body: echo_body(
             &backend,
-            &request.method,
-            &request.path,
-            &headers,
-            &request.body,
+            EchoedRequest {
+                method: &request.method,
+                url: &request.path,
+                headers: &headers,
+                body: &request.body,
+            },
         ),
         local_reply: false,
     }

@@ -106,13 +106,7 @@ impl EchoOrigin {
                     let Some(request) = read_request(&mut reader) else {
                         continue;
                     };
-                    let body = echo_body(
-                        name,
-                        &request.method,
-                        &request.url,
-                        &request.headers,
-                        &request.body,
-                    );
+                    let body = echo_body(name, (&request).into());
                     let mut stream = reader.into_inner();
                     let head = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\

@@ -27,13 +27,7 @@ pub struct EchoOrigin;
 
 impl Origin for EchoOrigin {
     fn fetch(&mut self, backend: &str, request: &HttpRequest) -> HttpResponse {
-        let body = echo_body(
-            backend,
-            &request.method,
-            &request.url,
-            &request.headers,
-            &request.body,
-        );
+        let body = echo_body(backend, request.into());
         HttpResponse {
             status: 200,
             headers: vec![
@@ -45,27 +39,41 @@ impl Origin for EchoOrigin {
     }
 }
 
-/// The JSON the echo origin answers with, for a request's parts (proxies hold requests in
-/// types of their own; borrowing their parts spares a copy per echoed request).
-pub fn echo_body(
-    backend: &str,
-    method: &str,
-    url: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> Vec<u8> {
+/// A request as the echo origin describes it, borrowed: proxies hold requests in types of
+/// their own, and lending their parts spares a copy of each request echoed.
+#[derive(Clone, Copy, Debug)]
+pub struct EchoedRequest<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+impl<'a> From<&'a HttpRequest> for EchoedRequest<'a> {
+    fn from(request: &'a HttpRequest) -> EchoedRequest<'a> {
+        EchoedRequest {
+            method: &request.method,
+            url: &request.url,
+            headers: &request.headers,
+            body: &request.body,
+        }
+    }
+}
+
+/// The JSON the echo origin answers with.
+pub fn echo_body(backend: &str, request: EchoedRequest<'_>) -> Vec<u8> {
     let mut header_map = serde_json::Map::new();
-    for (name, value) in headers {
+    for (name, value) in request.headers {
         header_map
             .entry(name.to_ascii_lowercase())
             .or_insert_with(|| value.clone().into());
     }
     serde_json::json!({
         "backend": backend,
-        "method": method,
-        "url": url,
+        "method": request.method,
+        "url": request.url,
         "headers": header_map,
-        "body": String::from_utf8_lossy(body),
+        "body": String::from_utf8_lossy(request.body),
     })
     .to_string()
     .into_bytes()

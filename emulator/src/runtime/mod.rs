@@ -42,8 +42,8 @@ pub use exchange::{
 pub use host::{Host, HostError, HostResult};
 pub use http::{error_response, vary_adding, HeaderList, HttpRequest, HttpResponse, ERROR_HEADER};
 pub use memory::{
-    echo_body, exchange, exchange_with_debugger, EchoOrigin, ExchangeOutcome, ExchangeTarget,
-    MemoryHost, Origin,
+    echo_body, exchange, exchange_with_debugger, EchoOrigin, EchoedRequest, ExchangeOutcome,
+    ExchangeTarget, MemoryHost, Origin,
 };
 pub use tenant::{
     ClockSource, ErrorKind, Fork, FunctionCallError, PauseReason, RequestError, StepOutcome,

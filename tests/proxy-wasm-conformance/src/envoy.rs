@@ -466,13 +466,7 @@ fn serve_echo(stream: TcpStream, backend: &str, requests: &AtomicU64) {
     // itself) just ends the connection.
     while let Some((request, keep_alive)) = read_request(&mut reader) {
         requests.fetch_add(1, Ordering::Relaxed);
-        let body = echo_body(
-            backend,
-            &request.method,
-            &request.url,
-            &request.headers,
-            &request.body,
-        );
+        let body = echo_body(backend, (&request).into());
         let mut response = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}\r\n",
             body.len(),

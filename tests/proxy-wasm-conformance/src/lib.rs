@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use rvedge::runtime::{echo_body, ProgramDirectory, TenantBundle, DEFAULT_BACKEND};
+use rvedge::runtime::{echo_body, EchoedRequest, ProgramDirectory, TenantBundle, DEFAULT_BACKEND};
 use rvedge_conformance::{Case, Observed};
 use rvedge_filter::BACKEND_HEADER;
 use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostLimits, Request, Response, Upstream};
@@ -201,10 +201,12 @@ impl Upstream for EchoUpstream {
             .to_string();
         let body = echo_body(
             &backend,
-            &request.method,
-            &request.path,
-            &request.headers,
-            &request.body,
+            EchoedRequest {
+                method: &request.method,
+                url: &request.path,
+                headers: &request.headers,
+                body: &request.body,
+            },
         );
         Response {
             status: 200,
