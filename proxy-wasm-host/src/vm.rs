@@ -595,36 +595,46 @@ impl FilterVm {
             has_body.then_some(body_size),
             Direction::Response,
         );
-        let response = match phase {
+        let reply = match phase {
             Err(failure) => return self.fail(Some(stream), failure),
-            Ok(Some(reply)) => reply,
-            Ok(None) => {
-                let running = self.running.as_mut().expect("no failure");
-                let state = running
-                    .store
-                    .data_mut()
-                    .streams
-                    .get_mut(&context_id)
-                    .expect("stream is open");
-                let mut response =
-                    response_from_map(state.response_headers.as_deref().unwrap_or_default());
-                response.body = std::mem::take(&mut state.response_body);
-                response.local_reply = local_reply;
-                response
-            }
+            Ok(reply) => reply,
         };
-        self.end_stream(stream);
-        response
+        if let Some(reply) = reply {
+            self.end_stream(stream);
+            return reply;
+        }
+        let running = self.running.as_mut().expect("no failure");
+        let state = running
+            .store
+            .data_mut()
+            .streams
+            .get_mut(&context_id)
+            .expect("stream is open");
+        let body = std::mem::take(&mut state.response_body);
+        // The client gets the response headers as they are before the log phase. proxy_on_log
+        // can change them only where the filter paused in their callback (Envoy keeps them
+        // writable then): copied now in that case; otherwise the stream's own map becomes the
+        // response after the log phase, moved.
+        let copied = (state.response_headers_access == HeaderAccess::Held)
+            .then(|| state.response_headers.clone().unwrap_or_default());
+        let ended = self.end_stream(stream);
+        let headers = copied
+            .or_else(|| ended.and_then(|state| state.response_headers))
+            .unwrap_or_default();
+        Response {
+            body,
+            local_reply,
+            ..response_from_map(headers)
+        }
     }
 
-    /// `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`, and the stream is forgotten. A
-    /// failure here cannot change the response any more; it still restarts the VM.
-    fn end_stream(&mut self, stream: StreamId) {
+    /// `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`, and the stream is forgotten: its
+    /// state is returned. A failure here cannot change the response any more; it still
+    /// restarts the VM.
+    fn end_stream(&mut self, stream: StreamId) -> Option<StreamState> {
         let context_id = stream.context_id;
         let id = context_id as i32;
-        let Some(running) = self.running.as_mut() else {
-            return;
-        };
+        let running = self.running.as_mut()?;
         let callbacks = Arc::clone(&running.callbacks);
         let (on_log, on_done, on_delete) =
             (&callbacks.on_log, &callbacks.on_done, &callbacks.on_delete);
@@ -644,16 +654,14 @@ impl FilterVm {
             }
             Ok(())
         })();
-        match ending {
-            Err(failure) => {
-                self.fail(Some(stream), failure);
-            }
-            Ok(()) => {
-                if let Some(running) = self.running.as_mut() {
-                    running.store.data_mut().streams.remove(&context_id);
-                }
-            }
+        let state = self
+            .running
+            .as_mut()
+            .and_then(|running| running.store.data_mut().streams.remove(&context_id));
+        if let Err(failure) = ending {
+            self.fail(Some(stream), failure);
         }
+        state
     }
 
     /// One direction's message, as Envoy delivers one whose body is all there: the headers
@@ -900,7 +908,7 @@ fn response_map(status: u16, headers: Vec<(String, String)>) -> Vec<(String, Str
     map
 }
 
-fn response_from_map(map: &[(String, String)]) -> Response {
+fn response_from_map(map: Vec<(String, String)>) -> Response {
     let mut response = Response::default();
     for (name, value) in map {
         if name == ":status" {
@@ -908,7 +916,7 @@ fn response_from_map(map: &[(String, String)]) -> Response {
             // upstream status would.
             response.status = value.parse().unwrap_or(502);
         } else if !name.starts_with(':') {
-            response.headers.push((name.clone(), value.clone()));
+            response.headers.push((name, value));
         }
     }
     if response.status == 0 {

@@ -427,6 +427,28 @@ fn a_pause_for_the_body_stalls_without_allow_on_headers_stop_iteration() {
 }
 
 #[test]
+fn a_response_header_written_in_the_log_phase_reaches_no_client() {
+    // The probe pauses in the response headers callback, so they stay writable to the end,
+    // and writes one in proxy_on_log: the response had gone out by then.
+    let mut vm = start_probe();
+    let mut upstream = RecordingUpstream::answering("ok");
+    for _ in 0..2 {
+        let response = vm
+            .handle(get("/log-writes-response"), &mut upstream)
+            .unwrap();
+        assert_eq!((response.status, &*response.body), (200, &b"ok"[..]));
+        assert!(response.header("x-vm-requests").is_some(), "{response:?}");
+        assert_eq!(response.header("x-written-in-log"), None, "{response:?}");
+        let logs = messages(&vm.take_logs());
+        assert!(
+            logs.iter()
+                .any(|line| line.ends_with("response header written in log")),
+            "{logs:#?}"
+        );
+    }
+}
+
+#[test]
 fn headers_follow_envoy_once_their_headers_callback_returned() {
     let mut upstream = RecordingUpstream::answering("ok");
     for allow in [false, true] {

@@ -14,7 +14,9 @@
 //! host delivers a body after a pause: Envoy's `allow_on_headers_stop_iteration`). For both,
 //! `proxy_on_log` logs `request headers in log: read=N write=N` (and the same for the
 //! response headers), the response body callback `response headers in response-body: read=N
-//! write=N`, at warn level.
+//! write=N`, at warn level. `/log-writes-response` pauses in the response headers callback, so
+//! the response headers stay writable, and sets `x-written-in-log` in `proxy_on_log`: after the
+//! response went out, where no client may see it.
 
 use std::cell::Cell;
 
@@ -42,6 +44,7 @@ impl RootContext for ProbeRoot {
             late_reports: None,
             late_continue_in_headers: false,
             late_probe: false,
+            write_response_in_log: false,
         }))
     }
 
@@ -56,6 +59,8 @@ struct Probe {
     late_reports: Option<Vec<(String, String)>>,
     late_continue_in_headers: bool,
     late_probe: bool,
+    /// `/log-writes-response`.
+    write_response_in_log: bool,
 }
 
 /// The raw hostcalls, so a status the SDK would panic on is seen as a number.
@@ -197,6 +202,7 @@ impl HttpContext for Probe {
                     Some(&String::from_utf8_lossy(&mark)),
                 );
             }
+            "/log-writes-response" => self.write_response_in_log = true,
             "/late" | "/late-paused" => {
                 self.late_reports = Some(Vec::new());
                 self.late_continue_in_headers = path == "/late";
@@ -224,11 +230,14 @@ impl HttpContext for Probe {
         Action::Continue
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         self.report_late_access("response-headers");
         self.set_http_response_header("x-vm-requests", Some(&self.seen.to_string()));
         for (name, value) in self.late_reports.take().unwrap_or_default() {
             self.set_http_response_header(&name, Some(&value));
+        }
+        if self.write_response_in_log && !end_of_stream {
+            return Action::Pause;
         }
         Action::Continue
     }
@@ -243,6 +252,10 @@ impl HttpContext for Probe {
 
     fn on_log(&mut self) {
         self.log_late_access();
+        if self.write_response_in_log {
+            self.set_http_response_header("x-written-in-log", Some("1"));
+            warn!("response header written in log");
+        }
     }
 }
 
