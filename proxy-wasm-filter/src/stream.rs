@@ -68,6 +68,13 @@ impl PackedHeaders {
         self.spans.iter().map(|span| self.header(span))
     }
 
+    /// Whether the header at `place` is a `name` header; `hash` is the [`name_hash`] of
+    /// `name`, compared first.
+    fn is_named(&self, place: usize, name: &str, hash: u64) -> bool {
+        let [name_start, name_end, ..] = self.spans[place];
+        self.name_hashes[place] == hash && self.text(name_start, name_end) == name
+    }
+
     /// The place of the first `name` header at or after `from`; `hash` is its [`name_hash`].
     /// The hashes are scanned on their own: a loop over one array of integers, which wasm
     /// compilers keep in registers (with the spans alongside, Cranelift spilled on every
@@ -76,7 +83,7 @@ impl PackedHeaders {
         loop {
             let rest = self.name_hashes.get(from..)?;
             let place = from + rest.iter().position(|&other| other == hash)?;
-            if self.header(&self.spans[place]).0 == name {
+            if self.is_named(place, name, hash) {
                 return Some(place);
             }
             from = place + 1;
@@ -139,7 +146,7 @@ impl PackedHeaders {
         let mut kept = 0;
         for place in 0..self.spans.len() {
             let span = self.spans[place];
-            if self.name_hashes[place] == hash && self.header(&span).0 == name {
+            if self.is_named(place, name, hash) {
                 self.unused += span[3] - span[0];
             } else {
                 self.spans[kept] = span;
@@ -256,8 +263,7 @@ impl StreamHost<'_> {
         }
     }
 
-    /// Tenant-visible headers of a stream map: pseudo-headers are URL, method and status,
-    /// which have calls of their own, so header lists leave them out as other hosts do.
+    /// A request pseudo-header (`:path`, `:method`), for the calls that read it.
     fn request_pseudo_header(&mut self, set: HeaderSet, name: &str) -> HostResult<String> {
         if !matches!(set, HeaderSet::Request | HeaderSet::BackendRequest) {
             return Err(HostError::NotAllowed);

@@ -285,6 +285,7 @@ fn measure_cold_fork_and_recv(
     request: &HttpRequest,
     rounds: usize,
 ) {
+    // Warm again, next to the cold rounds, so the ratio compares neighbours in time.
     let warm = measure_fork_and_recv(tenant, request, rounds);
     let mut sweep = vec![0u8; COLD_SWEEP_BYTES];
     let mut pass = 0u8;
