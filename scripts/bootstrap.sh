@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of a Debian bookworm machine for building and testing
 # rvedge: cross compilers and qemu for the guest programs, Varnish and its
-# headers for the VMOD, Chromium for the playground, hyperfine and wrk for
+# headers for the VMOD, Chromium for the playground, hyperfine, wrk and valgrind for
 # benchmarks, and the Rust toolchains pinned in the rust-toolchain.toml files.
 # Prints nothing when everything is already present.
 set -euo pipefail
@@ -19,6 +19,8 @@ apt_packages=(
     nlohmann-json3-dev
     hyperfine
     wrk
+    # scripts/footprint.sh: cachegrind counts the cache lines a cold request misses
+    valgrind
     # the VMOD: varnishd and varnishtest, headers, bindgen's libclang, vmodtool
     varnish
     libvarnishapi-dev

@@ -51,6 +51,11 @@ struct Arguments {
     /// `--groups '' --rounds 1 --no-attacks` a profiler sees nothing else.
     #[arg(long, default_value_t = 0.5)]
     exchange_seconds: f64,
+    /// Run only hello's fork + on_recv + teardown, `--rounds` times (default 100) with the
+    /// caches swept before each, and print nothing else: for a cache simulator to count the
+    /// cache lines a cold request misses (scripts/footprint.sh).
+    #[arg(long)]
+    cold_only: bool,
 }
 
 /// `$CARGO_TARGET_DIR`, else the target directory this binary was built in
@@ -203,17 +208,22 @@ fn measure_exchange(
     }
 }
 
+/// The request every per-request path is measured with.
+fn seed_request() -> HttpRequest {
+    HttpRequest {
+        method: "GET".into(),
+        url: "/old/index.html".into(),
+        headers: vec![("Host".into(), "hello".into())],
+        body: Vec::new(),
+    }
+}
+
 /// The per-request path of the example tenants (built by scripts/build-tenants.sh): fork +
 /// on_recv + teardown of the seed C++ tenant and of a small C one, and the seed's whole
 /// exchange, each with the host-side libc levers off and on (speed-up against all off), and
 /// exchanges per second on one core.
 fn measure_tenant_requests(rounds: usize, exchange_time: Duration) {
-    let request = HttpRequest {
-        method: "GET".into(),
-        url: "/old/index.html".into(),
-        headers: vec![("Host".into(), "hello".into())],
-        body: Vec::new(),
-    };
+    let request = seed_request();
     println!(
         "{:<34} {:<24} {:>9} {:>7} {:>13} {:>11} {:>6}",
         "per request (median)", "levers", "ns", "speedup", "executed", "call price", "pages"
@@ -287,15 +297,7 @@ fn measure_cold_fork_and_recv(
 ) {
     // Warm again, next to the cold rounds, so the ratio compares neighbours in time.
     let warm = measure_fork_and_recv(tenant, request, rounds);
-    let mut sweep = vec![0u8; COLD_SWEEP_BYTES];
-    let mut pass = 0u8;
-    let cold = measure_fork_and_recv_after(tenant, request, rounds, &mut || {
-        pass = pass.wrapping_add(1);
-        for line in sweep.chunks_mut(64) {
-            line[0] = pass;
-        }
-        std::hint::black_box(&sweep);
-    });
+    let cold = measure_fork_and_recv_swept(tenant, request, rounds);
     println!(
         "hello: fork + on_recv + teardown with {} MiB written between requests: {} ns ({} ns warm, {:.1}x)",
         COLD_SWEEP_BYTES >> 20,
@@ -303,6 +305,30 @@ fn measure_cold_fork_and_recv(
         warm.median.as_nanos(),
         cold.median.as_secs_f64() / warm.median.as_secs_f64()
     );
+}
+
+/// [`measure_fork_and_recv`] with the caches swept before each round.
+fn measure_fork_and_recv_swept(
+    tenant: &std::sync::Arc<Tenant>,
+    request: &HttpRequest,
+    rounds: usize,
+) -> RequestCost {
+    let mut sweep = vec![0u8; COLD_SWEEP_BYTES];
+    let mut pass = 0u8;
+    measure_fork_and_recv_after(tenant, request, rounds, &mut || {
+        pass = pass.wrapping_add(1);
+        sweep_caches(&mut sweep, pass);
+    })
+}
+
+/// Writes `pass` into every cache line of `sweep`. A function of its own, so a cache
+/// simulator's per-function counts tell the sweep's misses from the request's.
+#[inline(never)]
+fn sweep_caches(sweep: &mut [u8], pass: u8) {
+    for line in sweep.chunks_mut(64) {
+        line[0] = pass;
+    }
+    std::hint::black_box(sweep);
 }
 
 /// Mean time per request of `threads` threads each forking `tenant` and running on_recv
@@ -547,6 +573,12 @@ fn measure_flavours(groups: &[String], scale: f64) {
 
 fn main() {
     let arguments = Arguments::parse();
+    if arguments.cold_only {
+        let tenant = load_built_tenant("hello", LEVERS[LEVERS.len() - 1]);
+        let request = seed_request();
+        measure_fork_and_recv_swept(&tenant, &request, arguments.rounds.unwrap_or(100));
+        return;
+    }
     let guest = arguments
         .guest
         .clone()
