@@ -544,6 +544,24 @@ impl Machine {
         (stack_bottom - layout.stack_guard..stack_bottom).contains(&addr)
     }
 
+    /// Makes the main stack below the stack pointer's page read as zero, as never written, and
+    /// moves the stack pointer down to the top of that cleared part. Functions called from
+    /// here on (a tenant's hooks, in forks of a snapshot taken now) then build their frames in
+    /// a page no snapshot holds: a fork's first push fills a page with zeros instead of
+    /// copying one of main()'s, so a cold request reads 64 fewer cache lines. Only memory
+    /// below the stack pointer changes, which no code may rely on (the RISC-V psABI has no red
+    /// zone). Does nothing when the stack pointer is outside the main stack.
+    pub(crate) fn clear_stack_below_pointer(&mut self) {
+        let layout = crate::syscall::layout::of(self.program.xlen);
+        let stack_bottom = layout.stack_top - self.linux.stack_size;
+        let cleared_top = crate::mem::page_round_down(self.cpu.x[SP]);
+        if cleared_top <= stack_bottom || cleared_top >= layout.stack_top {
+            return;
+        }
+        self.memory.forget_writes(stack_bottom, cleared_top);
+        self.cpu.x[SP] = cleared_top;
+    }
+
     pub fn environment(&mut self) -> &mut dyn Environment {
         &mut *self.environment
     }
@@ -657,5 +675,86 @@ impl Environment for CapturedOutput {
 
     fn random_bytes(&mut self, buffer: &mut [u8]) {
         self.isolated.random_bytes(buffer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mem::PAGE_SIZE;
+
+    const BUDGET: u64 = 10_000_000;
+
+    /// tests/guests/embed/vmcall waiting in its "wait here" host call, and the address of the
+    /// function it handed to the host.
+    fn waiting_vmcall_guest() -> (Machine, u64) {
+        let elf = rvedge_test_support::guest("embed/vmcall");
+        let mut machine =
+            Machine::from_elf(&elf, &Options::default(), Box::new(Isolated::default())).unwrap();
+        let mut function = 0;
+        let stop = machine.run_with_host_calls(BUDGET, &mut |machine, number| {
+            if number != 500 {
+                return Some(Stop::HostCall(number));
+            }
+            function = machine.register(A0);
+            None
+        });
+        assert_eq!(stop, Stop::HostCall(501));
+        (machine, function)
+    }
+
+    fn read_u64(machine: &mut Machine, addr: u64) -> u64 {
+        let mut bytes = [0; 8];
+        machine.read_memory(addr, &mut bytes).unwrap();
+        u64::from_le_bytes(bytes)
+    }
+
+    #[test]
+    fn clearing_the_stack_below_the_pointer_zeroes_dead_frames_and_keeps_live_ones() {
+        let (mut machine, function) = waiting_vmcall_guest();
+        let stack_pointer = machine.register(SP);
+        let cleared_top = stack_pointer & !(PAGE_SIZE - 1);
+        let live: Vec<u64> = (0..8)
+            .map(|word| read_u64(&mut machine, stack_pointer + 8 * word))
+            .collect();
+        // Leftovers of dead frames: just below the stack pointer's page, and a page deeper.
+        let dead = [cleared_top - 8, cleared_top - PAGE_SIZE - 8];
+        for addr in dead {
+            machine.write_memory(addr, &[0xaa; 8]).unwrap();
+        }
+
+        machine.clear_stack_below_pointer();
+        assert_eq!(machine.register(SP), cleared_top);
+        for addr in dead {
+            assert_eq!(read_u64(&mut machine, addr), 0, "{addr:#x} was cleared");
+        }
+        for (word, value) in live.iter().enumerate() {
+            let addr = stack_pointer + 8 * word as u64;
+            assert_eq!(read_u64(&mut machine, addr), *value, "{addr:#x} is kept");
+        }
+        // Forks of the snapshot call functions on the cleared stack.
+        let snapshot = machine.snapshot();
+        let mut fork = Machine::from_snapshot(&snapshot, Box::new(Isolated::default()));
+        let mut no_host_calls = |_: &mut Machine, number: u64| Some(Stop::HostCall(number));
+        assert_eq!(
+            fork.call(function, &[1, 2], BUDGET, &mut no_host_calls),
+            Ok(104)
+        );
+        assert_eq!(read_u64(&mut fork, dead[1]), 0);
+    }
+
+    #[test]
+    fn a_stack_pointer_outside_the_main_stack_clears_nothing() {
+        let (mut machine, _) = waiting_vmcall_guest();
+        let stack_pointer = machine.register(SP);
+        let dead = (stack_pointer & !(PAGE_SIZE - 1)) - 8;
+        machine.write_memory(dead, &[0xaa; 8]).unwrap();
+        // As if main() had switched to a stack of its own in its data.
+        let elsewhere = machine.program().segments[0].vaddr + 0x100;
+        machine.set_register(SP, elsewhere);
+
+        machine.clear_stack_below_pointer();
+        assert_eq!(machine.register(SP), elsewhere);
+        assert_eq!(read_u64(&mut machine, dead), 0xaaaa_aaaa_aaaa_aaaa);
     }
 }

@@ -445,7 +445,21 @@ impl Memory {
         let index = regions.partition_point(|region| region.end <= start);
         regions.insert(index, Region { start, end, perms });
         self.mapped_bytes = new_total;
-        // Frozen pages under a fresh mapping must not show through: shadow them with zeros.
+        self.shadow_frozen_pages(start, end);
+        Ok(())
+    }
+
+    /// Makes `[start, end)` (page-aligned) read as zero again, as if it had never been
+    /// written; what is mapped there, and how, stays.
+    pub fn forget_writes(&mut self, start: u64, end: u64) {
+        self.drop_owned_pages(start, end);
+        self.shadow_frozen_pages(start, end);
+        self.flush_tlb();
+    }
+
+    /// Frozen pages of `[start, end)` must not show through a range that reads as zero:
+    /// shadows them with zero pages.
+    fn shadow_frozen_pages(&mut self, start: u64, end: u64) {
         let shadowed: Vec<u64> = self
             .frozen
             .pages
@@ -456,7 +470,6 @@ impl Memory {
             self.owned.insert(page_number, zeroed_page());
         }
         self.note_owned_pages();
-        Ok(())
     }
 
     /// Unmaps `[start, start + len)`; unmapped parts are ignored, as Linux does.
@@ -536,6 +549,11 @@ impl Memory {
             self.regions_mut()
                 .retain(|region| region.end <= start || region.start >= end);
         }
+        self.drop_owned_pages(start, end);
+        self.flush_tlb();
+    }
+
+    fn drop_owned_pages(&mut self, start: u64, end: u64) {
         let doomed: Vec<u64> = self
             .owned
             .range(start >> PAGE_SHIFT..end >> PAGE_SHIFT)
@@ -544,7 +562,6 @@ impl Memory {
         for page_number in doomed {
             self.owned.remove(&page_number);
         }
-        self.flush_tlb();
     }
 
     fn note_owned_pages(&mut self) {
@@ -983,6 +1000,29 @@ mod tests {
         sibling.map(0x10000, 0x1000, Perms::READ_WRITE).unwrap();
         assert_eq!(sibling.load::<u64>(0x10000), Ok(0));
         assert_eq!(template.load::<u64>(0x10000), Ok(7));
+    }
+
+    #[test]
+    fn forgotten_writes_read_as_zero_in_owned_and_frozen_pages() {
+        let mut template = Memory::new(1 << 20);
+        template.map(0x10000, 0x3000, Perms::READ_WRITE).unwrap();
+        template.store::<u64>(0x10000, 7).unwrap();
+        template.store::<u64>(0x12000, 9).unwrap();
+        let snapshot = template.freeze();
+        let mut fork = Memory::from_snapshot(&snapshot);
+        fork.store::<u64>(0x11000, 8).unwrap();
+
+        fork.forget_writes(0x10000, 0x12000);
+        assert_eq!(
+            fork.load::<u64>(0x10000),
+            Ok(0),
+            "a frozen page is shadowed"
+        );
+        assert_eq!(fork.load::<u64>(0x11000), Ok(0), "an owned page is dropped");
+        assert_eq!(fork.load::<u64>(0x12000), Ok(9), "past the range");
+        fork.store::<u64>(0x11000, 1).unwrap();
+        assert_eq!(fork.load::<u64>(0x11000), Ok(1), "still mapped for writing");
+        assert_eq!(Memory::from_snapshot(&snapshot).load::<u64>(0x10000), Ok(7));
     }
 
     #[test]

@@ -325,6 +325,8 @@ impl Tenant {
                 }
             }
         }
+        // Hooks run below main()'s frames, on a page every fork zero-fills instead of copying.
+        machine.clear_stack_below_pointer();
         let extras = TemplateExtras {
             functions: state.functions,
             regexes: state.regexes.into_template(),
