@@ -457,7 +457,7 @@ impl Machine {
             (&raw mut (*machine).linux).write(snapshot.linux.clone());
             (&raw mut (*machine).environment).write(environment);
             (&raw mut (*machine).instret).write(snapshot.instret);
-            (&raw mut (*machine).heap).write(snapshot.heap.clone());
+            (&raw mut (*machine).heap).write(snapshot.heap.as_ref().map(HostHeap::thawed));
             (&raw mut (*machine).profile).write(None);
         }
     }

@@ -124,6 +124,18 @@ impl HostHeap {
         }
     }
 
+    /// A copy of this frozen heap for a machine made from its snapshot. Its free lists are
+    /// empty (`freeze`), so the copy writes them instead of reading them: 11 cache lines a
+    /// fork does not read.
+    pub(crate) fn thawed(&self) -> HostHeap {
+        debug_assert!(self.free_heads.iter().all(|&head| head == 0) && self.large_free.is_empty());
+        HostHeap {
+            free_heads: [0; SMALL_CLASSES],
+            large_free: Vec::new(),
+            ..*self
+        }
+    }
+
     /// Maps more arena so it reaches at least `end`.
     fn grow(&mut self, memory: &mut Memory, end: u64) -> Result<(), AllocationError> {
         if end <= self.mapped_end {
