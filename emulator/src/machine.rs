@@ -453,7 +453,7 @@ impl Machine {
         unsafe {
             (&raw mut (*machine).program).write(snapshot.program.get(copy));
             (&raw mut (*machine).cpu).write(snapshot.cpu.clone());
-            (&raw mut (*machine).memory).write(Memory::from_snapshot_as(&snapshot.memory, copy));
+            Memory::write_from_snapshot(&raw mut (*machine).memory, &snapshot.memory, copy);
             (&raw mut (*machine).linux).write(snapshot.linux.clone());
             (&raw mut (*machine).environment).write(environment);
             (&raw mut (*machine).instret).write(snapshot.instret);
