@@ -199,6 +199,9 @@ impl Program {
             Xlen::Rv32 => HostFunctions::default(),
         };
         mark_access_runs(&mut code);
+        if image.xlen == Xlen::Rv64 {
+            mark_fused_pairs(&mut code);
+        }
         fill_block_lengths(&mut code);
         let mut program = Program {
             xlen: image.xlen,
@@ -545,6 +548,21 @@ fn mark_access_runs(code: &mut [Insn]) {
     }
 }
 
+/// Puts the fused op on the first entry of each pair of ops that `Op::fused` fuses, left to
+/// right, no entry in two pairs; the second entry stays as it was, for jumps to it.
+fn mark_fused_pairs(code: &mut [Insn]) {
+    let mut index = 0;
+    while index + 1 < code.len() {
+        match Op::fused(code[index].op, code[index + 1].op) {
+            Some(fused) => {
+                code[index].op = fused;
+                index += 2;
+            }
+            None => index += 1,
+        }
+    }
+}
+
 /// Fills in every entry's `block_rest`, backwards so each successor already knows its own.
 fn fill_block_lengths(code: &mut [Insn]) {
     for index in (0..code.len()).rev() {
@@ -625,6 +643,34 @@ mod tests {
         // The register fields the instructions use are untouched.
         assert_eq!((code[0].rs1, code[0].rs2, code[0].imm), (2, 11, 0));
         assert_eq!((code[4].rd, code[4].rs1, code[4].imm), (6, 2, 0));
+    }
+
+    #[test]
+    fn common_pairs_are_fused_on_their_first_entry_left_to_right() {
+        let addi = 0x0015_0513u32; // addi a0, a0, 1
+        let add = 0x00b5_0533u32; // add a0, a0, a1
+        let sd = 0x00b1_3023u32; // sd a1, 0(sp)
+        let jal = 0x0000_006fu32; // jal zero, 0
+        let words = [addi, addi, addi, add, add, sd, addi, jal];
+        let data: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
+        let (_, _, mut code, _) =
+            decode_code(&[code_segment(data.len() as u64, data)], Xlen::Rv64).unwrap();
+        let decoded = code.clone();
+        mark_fused_pairs(&mut code);
+        let ops: Vec<Op> = code[..8].iter().map(|insn| insn.op).collect();
+        use Op::*;
+        assert_eq!(ops, [AddiAddi, Addi, AddiAdd, Add, Add, Sd, AddiJal, Jal]);
+        // Only the op changes: operands, offsets and the second entries stay as decoded.
+        for (fused, plain) in code.iter().zip(&decoded) {
+            assert_eq!(
+                (fused.rd, fused.rs1, fused.rs2, fused.imm, fused.offset),
+                (plain.rd, plain.rs1, plain.rs2, plain.imm, plain.offset)
+            );
+            assert_eq!(
+                fused.op.fused_pair().map_or(fused.op, |(first, _)| first),
+                plain.op
+            );
+        }
     }
 
     #[test]

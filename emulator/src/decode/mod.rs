@@ -357,13 +357,64 @@ instruction_table! {
     LdRun = "ld", Load;
     SwRun = "sw", Store;
     LwRun = "lw", Load;
+    // Not decoded: put by the loader on an RV64 `addi` or `add` whose next entry has the op
+    // named second (`FUSED_PAIRS`). The threaded dispatch runs both entries of the pair with
+    // one dispatch; everywhere else the entry runs as its first op, and the second entry
+    // stays as it was, for jumps to it.
+    AddiJal = "addi", I;
+    AddiBltu = "addi", I;
+    AddiAddi = "addi", I;
+    AddiAdd = "addi", I;
+    AddiJalr = "addi", I;
+    AddiBeq = "addi", I;
+    AddiBne = "addi", I;
+    AddAdd = "add", R;
+    AddAddi = "add", R;
+    AddJal = "add", R;
 }
+
+/// The pairs of ops in a row the loader fuses, and the op of the pair's first entry: the
+/// commonest pairs of the seed tenant's request (an ALU op first, which neither faults nor
+/// ends its block).
+const FUSED_PAIRS: [(Op, Op, Op); 10] = [
+    (Op::Addi, Op::Jal, Op::AddiJal),
+    (Op::Addi, Op::Bltu, Op::AddiBltu),
+    (Op::Addi, Op::Addi, Op::AddiAddi),
+    (Op::Addi, Op::Add, Op::AddiAdd),
+    (Op::Addi, Op::Jalr, Op::AddiJalr),
+    (Op::Addi, Op::Beq, Op::AddiBeq),
+    (Op::Addi, Op::Bne, Op::AddiBne),
+    (Op::Add, Op::Add, Op::AddAdd),
+    (Op::Add, Op::Addi, Op::AddAddi),
+    (Op::Add, Op::Jal, Op::AddJal),
+];
 
 impl Op {
     /// The ops the loader puts on the first of a run of loads or stores.
     #[inline(always)]
     pub const fn is_access_run(self) -> bool {
         matches!(self, Op::SdRun | Op::LdRun | Op::SwRun | Op::LwRun)
+    }
+
+    /// The ops of the two entries a fused op stands for, in order (see `FUSED_PAIRS`).
+    pub const fn fused_pair(self) -> Option<(Op, Op)> {
+        let mut index = 0;
+        while index < FUSED_PAIRS.len() {
+            let (first, second, fused) = FUSED_PAIRS[index];
+            if fused as u8 == self as u8 {
+                return Some((first, second));
+            }
+            index += 1;
+        }
+        None
+    }
+
+    /// The fused op of `first` followed by `second`, if the loader fuses them.
+    pub fn fused(first: Op, second: Op) -> Option<Op> {
+        FUSED_PAIRS
+            .iter()
+            .find(|&&(pair_first, pair_second, _)| pair_first == first && pair_second == second)
+            .map(|&(_, _, fused)| fused)
     }
 
     /// The op of a run of `self`s, for the loads and stores that runs are made of.

@@ -598,7 +598,14 @@ fn execute(
         Op::Sh => store!(u16),
         Op::Sw | Op::SwRun => store!(u32),
         Op::Sd | Op::SdRun => store!(u64),
-        Op::Addi => cpu.x[rd!()] = rs1!().wrapping_add(imm!()),
+        Op::Addi
+        | Op::AddiJal
+        | Op::AddiBltu
+        | Op::AddiAddi
+        | Op::AddiAdd
+        | Op::AddiJalr
+        | Op::AddiBeq
+        | Op::AddiBne => cpu.x[rd!()] = rs1!().wrapping_add(imm!()),
         Op::Slti => cpu.x[rd!()] = u64::from((rs1!() as i64) < (imm!() as i64)),
         Op::Sltiu => cpu.x[rd!()] = u64::from(rs1!() < imm!()),
         Op::Xori => cpu.x[rd!()] = rs1!() ^ imm!(),
@@ -607,7 +614,9 @@ fn execute(
         Op::Slli => cpu.x[rd!()] = rs1!() << (imm!() & 63),
         Op::Srli => cpu.x[rd!()] = rs1!() >> (imm!() & 63),
         Op::Srai => cpu.x[rd!()] = ((rs1!() as i64) >> (imm!() & 63)) as u64,
-        Op::Add => cpu.x[rd!()] = rs1!().wrapping_add(rs2!()),
+        Op::Add | Op::AddAdd | Op::AddAddi | Op::AddJal => {
+            cpu.x[rd!()] = rs1!().wrapping_add(rs2!());
+        }
         Op::Sub => cpu.x[rd!()] = rs1!().wrapping_sub(rs2!()),
         Op::Sll => cpu.x[rd!()] = rs1!() << (rs2!() & 63),
         Op::Slt => cpu.x[rd!()] = u64::from((rs1!() as i64) < (rs2!() as i64)),

@@ -172,6 +172,14 @@ fn handler<const OP: u8>(
     if const { numbered::<OP>().is_access_run() } {
         return run_of_accesses::<OP>(cpu, memory, chain, code, entry, left);
     }
+    if let Some((first, second)) = const { numbered::<OP>().fused_pair() } {
+        // The first op of a pair neither faults nor ends the block.
+        let first_ended = execute(first, cpu, memory, chain.program.code_start, entry);
+        debug_assert!(first_ended.is_none());
+        // SAFETY: the pair's second entry is in the first's block, so in the code.
+        let second_entry = unsafe { entry.add(1) };
+        return run_entry(second, cpu, memory, chain, code, second_entry, left);
+    }
     run_op::<OP>(cpu, memory, chain, code, entry, left)
 }
 
@@ -220,6 +228,20 @@ fn run_op<const OP: u8>(
 ) -> u64 {
     // A constant, so `execute` keeps only this op's arm.
     let op = const { numbered::<OP>() };
+    run_entry(op, cpu, memory, chain, code, entry, left)
+}
+
+/// Runs `entry` as `op` (a constant wherever this is inlined) and jumps on to the next.
+#[inline(always)]
+fn run_entry(
+    op: Op,
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    chain: &mut Chain,
+    code: *const Insn,
+    entry: *const Insn,
+    left: u64,
+) -> u64 {
     let code_start = chain.program.code_start;
     // An entry that goes on to the next is not the code's last: that is a `FallThrough`, which
     // jumps.
