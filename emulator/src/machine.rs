@@ -551,6 +551,7 @@ impl Machine {
     /// copying one of main()'s, so a cold request reads 64 fewer cache lines. Only memory
     /// below the stack pointer changes, which no code may rely on (the RISC-V psABI has no red
     /// zone). Does nothing when the stack pointer is outside the main stack.
+    #[cfg(feature = "std")]
     pub(crate) fn clear_stack_below_pointer(&mut self) {
         let layout = crate::syscall::layout::of(self.program.xlen);
         let stack_bottom = layout.stack_top - self.linux.stack_size;

@@ -199,6 +199,7 @@ impl Program {
             Xlen::Rv32 => HostFunctions::default(),
         };
         mark_access_runs(&mut code);
+        #[cfg(threaded_dispatch)]
         if image.xlen == Xlen::Rv64 {
             mark_fused_pairs(&mut code);
         }
@@ -550,6 +551,7 @@ fn mark_access_runs(code: &mut [Insn]) {
 
 /// Puts the fused op on the first entry of each pair of ops that `Op::fused` fuses, left to
 /// right, no entry in two pairs; the second entry stays as it was, for jumps to it.
+#[cfg(threaded_dispatch)]
 fn mark_fused_pairs(code: &mut [Insn]) {
     let mut index = 0;
     while index + 1 < code.len() {
@@ -646,6 +648,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(threaded_dispatch)]
     fn common_pairs_are_fused_on_their_first_entry_left_to_right() {
         let addi = 0x0015_0513u32; // addi a0, a0, 1
         let add = 0x00b5_0533u32; // add a0, a0, a1

@@ -598,8 +598,10 @@ fn execute(
         Op::Sh => store!(u16),
         Op::Sw | Op::SwRun => store!(u32),
         Op::Sd | Op::SdRun => store!(u64),
-        Op::Addi
-        | Op::AddiJal
+        Op::Addi => cpu.x[rd!()] = rs1!().wrapping_add(imm!()),
+        // A fused pair's first entry, outside the threaded dispatch's handlers: its first op.
+        #[cfg(threaded_dispatch)]
+        Op::AddiJal
         | Op::AddiBltu
         | Op::AddiAddi
         | Op::AddiAdd
@@ -614,9 +616,9 @@ fn execute(
         Op::Slli => cpu.x[rd!()] = rs1!() << (imm!() & 63),
         Op::Srli => cpu.x[rd!()] = rs1!() >> (imm!() & 63),
         Op::Srai => cpu.x[rd!()] = ((rs1!() as i64) >> (imm!() & 63)) as u64,
-        Op::Add | Op::AddAdd | Op::AddAddi | Op::AddJal => {
-            cpu.x[rd!()] = rs1!().wrapping_add(rs2!());
-        }
+        Op::Add => cpu.x[rd!()] = rs1!().wrapping_add(rs2!()),
+        #[cfg(threaded_dispatch)]
+        Op::AddAdd | Op::AddAddi | Op::AddJal => cpu.x[rd!()] = rs1!().wrapping_add(rs2!()),
         Op::Sub => cpu.x[rd!()] = rs1!().wrapping_sub(rs2!()),
         Op::Sll => cpu.x[rd!()] = rs1!() << (rs2!() & 63),
         Op::Slt => cpu.x[rd!()] = u64::from((rs1!() as i64) < (rs2!() as i64)),
