@@ -7,40 +7,29 @@
 
 mod in_memory;
 
-use in_memory::executable;
+use in_memory::machines;
 use rvedge::registers::{A1, SP};
-use rvedge::{Isolated, Machine, Options, Stop, Trap, TrapKind, Xlen};
-
-/// The RV64 machine for `code`, and the same one profiled.
-fn machines(code: &[u32]) -> [Machine; 2] {
-    machines_of(Xlen::Rv64, code)
-}
-
-fn machines_of(xlen: Xlen, code: &[u32]) -> [Machine; 2] {
-    let elf = executable(xlen, code);
-    let machine =
-        || Machine::from_elf(&elf, &Options::default(), Box::new(Isolated::default())).unwrap();
-    let mut profiled = machine();
-    profiled.start_profile();
-    [machine(), profiled]
-}
+use rvedge::{Stop, Trap, TrapKind, Xlen};
 
 const BUDGET: u64 = 1000;
 
 #[test]
 fn a_store_run_stops_at_the_store_that_faults_with_the_ones_before_it_done() {
-    for mut machine in machines(&[
-        0x0000_0297, // auipc t0, 0          t0: the code, which is not writable
-        0xfe01_0113, // addi sp, sp, -32
-        0x00b0_0593, // li a1, 11
-        0x0160_0613, // li a2, 22
-        0x00b1_3023, // sd a1, 0(sp)         a run of four stores...
-        0x00c1_3423, // sd a2, 8(sp)
-        0x00b2_b023, // sd a1, 0(t0)         ...whose third faults
-        0x00c1_3823, // sd a2, 16(sp)
-        0x05d0_0893, // li a7, 93
-        0x0000_0073, // ecall
-    ]) {
+    for mut machine in machines(
+        Xlen::Rv64,
+        &[
+            0x0000_0297, // auipc t0, 0          t0: the code, which is not writable
+            0xfe01_0113, // addi sp, sp, -32
+            0x00b0_0593, // li a1, 11
+            0x0160_0613, // li a2, 22
+            0x00b1_3023, // sd a1, 0(sp)         a run of four stores...
+            0x00c1_3423, // sd a2, 8(sp)
+            0x00b2_b023, // sd a1, 0(t0)         ...whose third faults
+            0x00c1_3823, // sd a2, 16(sp)
+            0x05d0_0893, // li a7, 93
+            0x0000_0073, // ecall
+        ],
+    ) {
         let entry = machine.pc();
         let sp = machine.register(SP) - 32;
         machine.memory().store::<u64>(sp + 16, 99).unwrap();
@@ -66,17 +55,20 @@ fn a_store_run_stops_at_the_store_that_faults_with_the_ones_before_it_done() {
 
 #[test]
 fn a_load_run_reads_what_the_load_before_it_loaded() {
-    for mut machine in machines(&[
-        0xfe01_0113, // addi sp, sp, -32
-        0x0021_3023, // sd sp, 0(sp)
-        0x02a0_0293, // li t0, 42
-        0x0051_3423, // sd t0, 8(sp)
-        0x0001_3303, // ld t1, 0(sp)         t1 = sp
-        0x0003_3383, // ld t2, 0(t1)         t2 = sp, through t1
-        0x0083_b503, // ld a0, 8(t2)         a0 = 42, through t2
-        0x05d0_0893, // li a7, 93
-        0x0000_0073, // ecall
-    ]) {
+    for mut machine in machines(
+        Xlen::Rv64,
+        &[
+            0xfe01_0113, // addi sp, sp, -32
+            0x0021_3023, // sd sp, 0(sp)
+            0x02a0_0293, // li t0, 42
+            0x0051_3423, // sd t0, 8(sp)
+            0x0001_3303, // ld t1, 0(sp)         t1 = sp
+            0x0003_3383, // ld t2, 0(t1)         t2 = sp, through t1
+            0x0083_b503, // ld a0, 8(t2)         a0 = 42, through t2
+            0x05d0_0893, // li a7, 93
+            0x0000_0073, // ecall
+        ],
+    ) {
         assert_eq!(machine.run(BUDGET), Stop::Exited(42));
     }
 }
@@ -84,28 +76,31 @@ fn a_load_run_reads_what_the_load_before_it_loaded() {
 #[test]
 fn a_load_that_misses_the_tlb_midway_goes_on_with_the_rest_of_the_run() {
     // 64 pages apart, two stack pages share a slot of the (direct-mapped) TLB.
-    for mut machine in machines(&[
-        0xff01_0113, // addi sp, sp, -16
-        0xfffc_02b7, // lui t0, 0xfffc0
-        0x0051_02b3, // add t0, sp, t0       t0 = sp - 64 pages
-        0x0970_0593, // li a1, 0x97
-        0x00b2_b023, // sd a1, 0(t0)
-        0x0051_3023, // sd t0, 0(sp)         sp's page takes t0's page's TLB slot
-        0x0001_3e03, // ld t3, 0(sp)         a run: a hit...
-        0x0002_b383, // ld t2, 0(t0)         ...then a miss
-        0x0ff3_f513, // andi a0, t2, 255     0x97
-        0x405e_0eb3, // sub t4, t3, t0       0 when t3 = t0
-        0x01d5_0533, // add a0, a0, t4
-        0x05d0_0893, // li a7, 93
-        0x0000_0073, // ecall
-    ]) {
+    for mut machine in machines(
+        Xlen::Rv64,
+        &[
+            0xff01_0113, // addi sp, sp, -16
+            0xfffc_02b7, // lui t0, 0xfffc0
+            0x0051_02b3, // add t0, sp, t0       t0 = sp - 64 pages
+            0x0970_0593, // li a1, 0x97
+            0x00b2_b023, // sd a1, 0(t0)
+            0x0051_3023, // sd t0, 0(sp)         sp's page takes t0's page's TLB slot
+            0x0001_3e03, // ld t3, 0(sp)         a run: a hit...
+            0x0002_b383, // ld t2, 0(t0)         ...then a miss
+            0x0ff3_f513, // andi a0, t2, 255     0x97
+            0x405e_0eb3, // sub t4, t3, t0       0 when t3 = t0
+            0x01d5_0533, // add a0, a0, t4
+            0x05d0_0893, // li a7, 93
+            0x0000_0073, // ecall
+        ],
+    ) {
         assert_eq!(machine.run(BUDGET), Stop::Exited(0x97));
     }
 }
 
 #[test]
 fn rv32_runs_of_sws_and_lws_go_as_one_by_one() {
-    for mut machine in machines_of(
+    for mut machine in machines(
         Xlen::Rv32,
         &[
             0xff01_0113, // addi sp, sp, -16
@@ -125,7 +120,7 @@ fn rv32_runs_of_sws_and_lws_go_as_one_by_one() {
     ) {
         assert_eq!(machine.run(BUDGET), Stop::Exited(42));
     }
-    for mut machine in machines_of(
+    for mut machine in machines(
         Xlen::Rv32,
         &[
             0x0000_0297, // auipc t0, 0

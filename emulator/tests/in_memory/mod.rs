@@ -1,7 +1,7 @@
 //! Programs built here byte by byte, so tests need no files: they run inside wasm (under
 //! Node's WASI) and under Miri too.
 
-use rvedge::Xlen;
+use rvedge::{Isolated, Machine, Options, Xlen};
 
 pub const CODE_START: u64 = 0x10000;
 
@@ -52,4 +52,20 @@ pub fn executable(xlen: Xlen, code: &[u32]) -> Vec<u8> {
     elf.extend(word(0x1000)); // p_align
     elf.extend_from_slice(&code_bytes);
     elf
+}
+
+/// The machine for `code` (of width `xlen`) as built, and the same one profiled: tests of the
+/// interpreter's fast paths run both, the threaded dispatch (optimized native builds) and the
+/// `match` loop (profiled runs, wasm32).
+#[allow(
+    dead_code,
+    reason = "some of the test crates that include this module use it"
+)]
+pub fn machines(xlen: Xlen, code: &[u32]) -> [Machine; 2] {
+    let elf = executable(xlen, code);
+    let machine =
+        || Machine::from_elf(&elf, &Options::default(), Box::new(Isolated::default())).unwrap();
+    let mut profiled = machine();
+    profiled.start_profile();
+    [machine(), profiled]
 }
