@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Cache lines a cold request misses, counted by valgrind's cache simulator (cachegrind):
 # deterministic where timings on a shared machine are not, and without the CPU counters
-# that virtual machines often lack. The request is hello's fork + on_recv + teardown with
-# the caches swept before each (rvedge-bench --cold-only), as a proxy's own work between one
-# client's requests leaves them. Two runs of different lengths are subtracted, which leaves
-# the requests' misses without those of loading the tenant; the sweep's own are left out.
-# Prints misses per request (code, data read, data written) in total and by function.
-#   scripts/footprint.sh [TOP]     # TOP functions listed (default 15)
+# that virtual machines often lack. The request is hello's fork + on_recv + teardown (or its
+# whole exchange: both forks, every hook, the echo origin) with the caches swept before each
+# (rvedge-bench --cold-only), as a proxy's own work between one client's requests leaves
+# them. Two runs of different lengths are subtracted, which leaves the requests' misses
+# without those of loading the tenant; the sweep's own are left out. Prints misses per
+# request (code, data read, data written) in total and by function.
+#   scripts/footprint.sh [recv|exchange] [TOP]     # default: recv, 15 functions listed
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
-top="${1:-15}"
+path="${1:-recv}"
+top="${2:-15}"
+case "$path" in
+    recv) what="fork + on_recv + teardown" ;;
+    exchange) what="whole exchange" ;;
+    *) echo "usage: $0 [recv|exchange] [TOP]" >&2; exit 2 ;;
+esac
 command -v valgrind >/dev/null || { echo "footprint: needs valgrind (scripts/bootstrap.sh installs it)" >&2; exit 1; }
 
 cargo build --release -q -p rvedge-cli --bin rvedge-bench
@@ -25,14 +32,14 @@ long=250
 for rounds in "$short" "$long"; do
     # An 8 MiB last-level cache: the 16 MiB sweep leaves nothing of the last request in it.
     valgrind --tool=cachegrind --cache-sim=yes --LL=8388608,16,64 \
-        --cachegrind-out-file="$out/$rounds" "$bench" --cold-only --rounds "$rounds" 2>"$out/log" \
+        --cachegrind-out-file="$out/$rounds" "$bench" --cold-only "$path" --rounds "$rounds" 2>"$out/log" \
         || { cat "$out/log" >&2; exit 1; }
 done
 cg_diff "$out/$short" "$out/$long" >"$out/diff"
 
 # cg_diff's output: "events: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw", then per function a
 # "fn=" line and lines of "<source line> <counts in that order>".
-LC_ALL=C awk -v requests=$((long - short)) -v top="$top" '
+LC_ALL=C awk -v requests=$((long - short)) -v top="$top" -v what="$what" '
     /^fn=/ { function_name = substr($0, 4); next }
     /^[0-9]/ && function_name !~ /sweep_caches/ {
         code[function_name] += $4; read[function_name] += $7; written[function_name] += $10
@@ -42,7 +49,7 @@ LC_ALL=C awk -v requests=$((long - short)) -v top="$top" '
             total_code += code[f]; total_read += read[f]; total_written += written[f]
             sum[f] = code[f] + read[f] + written[f]
         }
-        printf "footprint: last-level cache misses per cold request (hello: fork + on_recv + teardown)\n"
+        printf "footprint: last-level cache misses per cold request (hello: %s)\n", what
         printf "%8s %8s %8s  %s\n", "code", "read", "written", "function"
         printf "%8.0f %8.0f %8.0f  all (%.0f KiB)\n", total_code / requests, total_read / requests,
             total_written / requests, (total_code + total_read + total_written) / requests * 64 / 1024

@@ -51,11 +51,19 @@ struct Arguments {
     /// `--groups '' --rounds 1 --no-attacks` a profiler sees nothing else.
     #[arg(long, default_value_t = 0.5)]
     exchange_seconds: f64,
-    /// Run only hello's fork + on_recv + teardown, `--rounds` times (default 100) with the
-    /// caches swept before each, and print nothing else: for a cache simulator to count the
-    /// cache lines a cold request misses (scripts/footprint.sh).
-    #[arg(long)]
-    cold_only: bool,
+    /// Run only hello's fork + on_recv + teardown (`recv`) or its whole exchange
+    /// (`exchange`), `--rounds` times (default 100) with the caches swept before each, and
+    /// print nothing else: for a cache simulator to count the cache lines a cold request
+    /// misses (scripts/footprint.sh).
+    #[arg(long, value_enum)]
+    cold_only: Option<ColdPath>,
+}
+
+/// A per-request path `--cold-only` runs.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ColdPath {
+    Recv,
+    Exchange,
 }
 
 /// `$CARGO_TARGET_DIR`, else the target directory this binary was built in
@@ -573,10 +581,23 @@ fn measure_flavours(groups: &[String], scale: f64) {
 
 fn main() {
     let arguments = Arguments::parse();
-    if arguments.cold_only {
+    if let Some(path) = arguments.cold_only {
         let tenant = load_built_tenant("hello", LEVERS[LEVERS.len() - 1]);
         let request = seed_request();
-        measure_fork_and_recv_swept(&tenant, &request, arguments.rounds.unwrap_or(100));
+        let rounds = arguments.rounds.unwrap_or(100);
+        match path {
+            ColdPath::Recv => {
+                measure_fork_and_recv_swept(&tenant, &request, rounds);
+            }
+            ColdPath::Exchange => {
+                let mut sweep = vec![0u8; COLD_SWEEP_BYTES];
+                for pass in (0..rounds).map(|round| round as u8) {
+                    sweep_caches(&mut sweep, pass);
+                    let outcome = exchange(&tenant, request.clone(), &mut EchoOrigin, || 0);
+                    assert!(outcome.result.is_ok(), "hello answers");
+                }
+            }
+        }
         return;
     }
     let guest = arguments
