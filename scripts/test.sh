@@ -73,4 +73,7 @@ bash scripts/test-playground.sh
 section "quick benchmark"
 cargo run --release -p rvedge-cli --bin rvedge-bench -- --quick
 
+section "footprint: cache lines a cold hello request misses (cachegrind, scripts/footprint.sh)"
+bash scripts/footprint.sh recv 10
+
 section "done in $((SECONDS - start)) s"
