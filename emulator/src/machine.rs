@@ -682,7 +682,7 @@ impl Environment for CapturedOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mem::PAGE_SIZE;
+    use crate::mem::{page_round_down, PAGE_SIZE};
 
     const BUDGET: u64 = 10_000_000;
 
@@ -714,7 +714,7 @@ mod tests {
     fn clearing_the_stack_below_the_pointer_zeroes_dead_frames_and_keeps_live_ones() {
         let (mut machine, function) = waiting_vmcall_guest();
         let stack_pointer = machine.register(SP);
-        let cleared_top = stack_pointer & !(PAGE_SIZE - 1);
+        let cleared_top = page_round_down(stack_pointer);
         let live: Vec<u64> = (0..8)
             .map(|word| read_u64(&mut machine, stack_pointer + 8 * word))
             .collect();
@@ -748,7 +748,7 @@ mod tests {
     fn a_stack_pointer_outside_the_main_stack_clears_nothing() {
         let (mut machine, _) = waiting_vmcall_guest();
         let stack_pointer = machine.register(SP);
-        let dead = (stack_pointer & !(PAGE_SIZE - 1)) - 8;
+        let dead = page_round_down(stack_pointer) - 8;
         machine.write_memory(dead, &[0xaa; 8]).unwrap();
         // As if main() had switched to a stack of its own in its data.
         let elsewhere = machine.program().segments[0].vaddr + 0x100;
