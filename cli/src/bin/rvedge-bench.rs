@@ -198,9 +198,20 @@ fn measure_exchange(
     request: &HttpRequest,
     rounds: usize,
 ) -> RequestCost {
+    measure_exchange_after(tenant, request, rounds, &mut || {})
+}
+
+/// [`measure_exchange`] with `between` run, untimed, before each round.
+fn measure_exchange_after(
+    tenant: &std::sync::Arc<Tenant>,
+    request: &HttpRequest,
+    rounds: usize,
+    between: &mut dyn FnMut(),
+) -> RequestCost {
     let mut durations = Vec::with_capacity(rounds);
     let mut stats = None;
     for _ in 0..rounds {
+        between();
         let started = Instant::now();
         let outcome = exchange(tenant, request.clone(), &mut EchoOrigin, || 0);
         durations.push(started.elapsed());
@@ -305,7 +316,7 @@ fn measure_cold_fork_and_recv(
 ) {
     // Warm again, next to the cold rounds, so the ratio compares neighbours in time.
     let warm = measure_fork_and_recv(tenant, request, rounds);
-    let cold = measure_fork_and_recv_swept(tenant, request, rounds);
+    let cold = measure_fork_and_recv_after(tenant, request, rounds, &mut cache_sweeper());
     println!(
         "hello: fork + on_recv + teardown with {} MiB written between requests: {} ns ({} ns warm, {:.1}x)",
         COLD_SWEEP_BYTES >> 20,
@@ -315,18 +326,15 @@ fn measure_cold_fork_and_recv(
     );
 }
 
-/// [`measure_fork_and_recv`] with the caches swept before each round.
-fn measure_fork_and_recv_swept(
-    tenant: &std::sync::Arc<Tenant>,
-    request: &HttpRequest,
-    rounds: usize,
-) -> RequestCost {
+/// What sweeps the caches when called: it writes a new value into every cache line of
+/// [`COLD_SWEEP_BYTES`].
+fn cache_sweeper() -> impl FnMut() {
     let mut sweep = vec![0u8; COLD_SWEEP_BYTES];
     let mut pass = 0u8;
-    measure_fork_and_recv_after(tenant, request, rounds, &mut || {
+    move || {
         pass = pass.wrapping_add(1);
         sweep_caches(&mut sweep, pass);
-    })
+    }
 }
 
 /// Writes `pass` into every cache line of `sweep`. A function of its own, so a cache
@@ -585,19 +593,11 @@ fn main() {
         let tenant = load_built_tenant("hello", LEVERS[LEVERS.len() - 1]);
         let request = seed_request();
         let rounds = arguments.rounds.unwrap_or(100);
+        let mut sweeper = cache_sweeper();
         match path {
-            ColdPath::Recv => {
-                measure_fork_and_recv_swept(&tenant, &request, rounds);
-            }
-            ColdPath::Exchange => {
-                let mut sweep = vec![0u8; COLD_SWEEP_BYTES];
-                for pass in (0..rounds).map(|round| round as u8) {
-                    sweep_caches(&mut sweep, pass);
-                    let outcome = exchange(&tenant, request.clone(), &mut EchoOrigin, || 0);
-                    assert!(outcome.result.is_ok(), "hello answers");
-                }
-            }
-        }
+            ColdPath::Recv => measure_fork_and_recv_after(&tenant, &request, rounds, &mut sweeper),
+            ColdPath::Exchange => measure_exchange_after(&tenant, &request, rounds, &mut sweeper),
+        };
         return;
     }
     let guest = arguments
