@@ -16,6 +16,9 @@ use core::fmt;
 
 use crate::handle::{self, Handles, Shared, ThreadCopy};
 
+mod owned;
+use owned::OwnedPages;
+
 pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
 const PAGE_BYTES: usize = 1 << PAGE_SHIFT;
@@ -221,7 +224,7 @@ pub struct Memory {
     frozen: Shared<Frozen>,
     /// The regions, once they differ from the frozen ones.
     own_regions: Option<Vec<Region>>,
-    owned: BTreeMap<u64, Box<Page>>,
+    owned: OwnedPages,
     // Entries point into `owned`, `frozen` or ZERO_PAGE; the write TLB only at owned pages of
     // writable regions, the read TLB only at pages of readable ones (a write-only page is
     // read by the slow path every time), so a hit proves the permission (`tlbs_show_mapped`).
@@ -317,7 +320,7 @@ impl Memory {
         Memory {
             frozen: Shared::new(Frozen::default()),
             own_regions: None,
-            owned: BTreeMap::new(),
+            owned: OwnedPages::new(),
             read_tlb: Tlb::empty(),
             write_tlb: Tlb::empty(),
             mapped_bytes: 0,
@@ -336,7 +339,7 @@ impl Memory {
             // TLB, now pointing at their frozen copies, and forks start with it warm.
             let recently_read: Vec<u64> = self.read_tlb.held().collect();
             let mut pages = self.frozen.pages.clone();
-            for (page_number, page) in core::mem::take(&mut self.owned) {
+            for (page_number, page) in self.owned.drain() {
                 pages.insert(page_number, Arc::new(*page));
             }
             let regions = self
@@ -387,7 +390,7 @@ impl Memory {
         unsafe {
             (&raw mut (*memory).frozen).write(snapshot.frozen.get(copy));
             (&raw mut (*memory).own_regions).write(None);
-            (&raw mut (*memory).owned).write(BTreeMap::new());
+            (&raw mut (*memory).owned).write(OwnedPages::new());
             (&raw mut (*memory).read_tlb).write(snapshot.read_tlb);
             Tlb::write_empty(&raw mut (*memory).write_tlb);
             (&raw mut (*memory).mapped_bytes).write(snapshot.mapped_bytes);
@@ -610,14 +613,8 @@ impl Memory {
     }
 
     fn drop_owned_pages(&mut self, start: u64, end: u64) {
-        let doomed: Vec<u64> = self
-            .owned
-            .range(start >> PAGE_SHIFT..end >> PAGE_SHIFT)
-            .map(|(page_number, _)| *page_number)
-            .collect();
-        for page_number in doomed {
-            self.owned.remove(&page_number);
-        }
+        self.owned
+            .remove_range(start >> PAGE_SHIFT..end >> PAGE_SHIFT);
     }
 
     fn note_owned_pages(&mut self) {
@@ -639,8 +636,8 @@ impl Memory {
                 })
             }
         };
-        let host_page: *const u8 = if let Some(page) = self.owned.get(&page_number) {
-            page.as_ptr()
+        let host_page: *const u8 = if let Some(page) = self.owned.get(page_number) {
+            page
         } else if let Some(page) = self.frozen.pages.get(&page_number) {
             page.as_ptr()
         } else {
@@ -669,7 +666,7 @@ impl Memory {
                 })
             }
         };
-        if self.owned.len() >= self.owned_page_limit && !self.owned.contains_key(&page_number) {
+        if self.owned.len() >= self.owned_page_limit && !self.owned.contains(page_number) {
             self.limit_reached = true;
             return Err(MemoryFault {
                 addr,
@@ -677,14 +674,12 @@ impl Memory {
             });
         }
         let frozen = &self.frozen;
-        let page =
+        let host_page =
             self.owned
-                .entry(page_number)
-                .or_insert_with(|| match frozen.pages.get(&page_number) {
+                .get_or_insert_with(page_number, || match frozen.pages.get(&page_number) {
                     Some(shared) => copied_page(shared),
                     None => zeroed_page(),
                 });
-        let host_page = page.as_mut_ptr();
         self.note_owned_pages();
         self.write_tlb.insert(page_number, host_page);
         if readable {
@@ -887,7 +882,7 @@ fn copied_page(source: &Page) -> Box<Page> {
 
 impl Drop for Memory {
     fn drop(&mut self) {
-        for (_, page) in core::mem::take(&mut self.owned) {
+        for (_, page) in self.owned.drain() {
             crate::spare::give(&SPARE_PAGES, page, MAX_SPARE_PAGES);
         }
     }
@@ -951,7 +946,7 @@ impl MemorySnapshot {
         let read_by_memory = memory
             .read_tlb
             .held()
-            .filter(|page_number| !memory.owned.contains_key(page_number));
+            .filter(|&page_number| !memory.owned.contains(page_number));
         for page_number in read_by_memory {
             // A page `memory` mapped itself is not in this snapshot's regions: left out.
             let _ = warm.page_for_read(page_number << PAGE_SHIFT);
