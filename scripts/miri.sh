@@ -4,7 +4,8 @@
 # reading decoded code through raw pointers (`tests/addresses.rs` runs whole programs built
 # in memory; Miri runs the `match` loop, as the threaded dispatch reads the stack pointer with
 # inline assembly), forks made in reused heap slots writing copies of frozen pages
-# (`tests/forks_in_memory.rs`), the TLBs' page pointers and copy-on-write (`mem::` unit tests),
+# (`tests/forks_in_memory.rs`), runs of accesses done through one TLB check
+# (`tests/access_runs.rs`), the TLBs' page pointers and copy-on-write (`mem::` unit tests),
 # the spare pools (`spare::`) and the per-thread handles to shared data (`handle::`). Tests
 # that read guest files or start processes cannot run there.
 # Installs what it needs once: the nightly toolchain and its miri and rust-src components.
@@ -26,7 +27,7 @@ fi
 checkout_id="$(printf '%s' "$repo" | sha256sum | cut -c1-12)"
 export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/miri-checkouts/$checkout_id"
 
-cargo +nightly miri test -p rvedge --test addresses --test forks_in_memory
+cargo +nightly miri test -p rvedge --test addresses --test forks_in_memory --test access_runs
 cargo +nightly miri test -p rvedge --lib mem::
 cargo +nightly miri test -p rvedge --lib spare::
 cargo +nightly miri test -p rvedge --lib handle::

@@ -543,10 +543,24 @@ fn mark_access_runs(code: &mut [Insn]) {
             .take_while(|insn| insn.op == op)
             .count();
         if length >= 2 {
-            code[index].mark_run(length);
+            let ordered = is_ordered_run(&code[index..index + length]);
+            code[index].mark_run(length, ordered);
         }
         index += length;
     }
+}
+
+/// Whether the accesses of `run` (loads or stores of one op) lie between its first's and its
+/// last's whatever the registers hold (`Insn::run_is_ordered`).
+fn is_ordered_run(run: &[Insn]) -> bool {
+    let base = run[0].rs1;
+    let same_base = run.iter().all(|insn| insn.rs1 == base);
+    // A store writes no register; a load must not change the base before the run's end.
+    let is_store = matches!(run[0].op, Op::Sd | Op::Sw);
+    let base_kept = is_store || run[..run.len() - 1].iter().all(|insn| insn.rd != base);
+    let offsets_in_order = run.windows(2).all(|pair| pair[0].imm <= pair[1].imm)
+        || run.windows(2).all(|pair| pair[0].imm >= pair[1].imm);
+    same_base && base_kept && offsets_in_order
 }
 
 /// Puts the fused op on the first entry of each pair of ops that `Op::fused` fuses, left to
@@ -645,6 +659,47 @@ mod tests {
         // The register fields the instructions use are untouched.
         assert_eq!((code[0].rs1, code[0].rs2, code[0].imm), (2, 11, 0));
         assert_eq!((code[4].rd, code[4].rs1, code[4].imm), (6, 2, 0));
+    }
+
+    #[test]
+    fn runs_through_one_kept_base_at_offsets_in_order_are_marked_ordered() {
+        let words = [
+            0xfe11_3c23u32, // sd ra, -8(sp)      a prologue: ordered
+            0xfe81_3823,    // sd s0, -16(sp)
+            0x0000_0013,    // nop
+            0x0001_3083,    // ld ra, 0(sp)       an epilogue: ordered
+            0x0081_3403,    // ld s0, 8(sp)
+            0x0000_0013,    // nop
+            0x0001_3423,    // sd zero, 8(sp)     offsets out of order
+            0x0001_3023,    // sd zero, 0(sp)
+            0x0001_3823,    // sd zero, 16(sp)
+            0x0000_0013,    // nop
+            0x0001_3023,    // sd zero, 0(sp)     two bases
+            0x0005_3023,    // sd zero, 0(a0)
+            0x0000_0013,    // nop
+            0x0001_3103,    // ld sp, 0(sp)       the base changed before the last load
+            0x0081_3503,    // ld a0, 8(sp)
+            0x0000_0013,    // nop
+            0x0081_3503,    // ld a0, 8(sp)       ...and by the last: ordered
+            0x0001_3103,    // ld sp, 0(sp)
+        ];
+        let data: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
+        let (_, _, mut code, _) =
+            decode_code(&[code_segment(data.len() as u64, data)], Xlen::Rv64).unwrap();
+        mark_access_runs(&mut code);
+        let ordered: Vec<bool> = [0, 3, 6, 10, 13, 16]
+            .iter()
+            .map(|&index| {
+                assert!(code[index].op.is_access_run(), "entry {index} starts a run");
+                code[index].run_is_ordered()
+            })
+            .collect();
+        assert_eq!(ordered, [true, true, false, false, false, true]);
+        assert_eq!(
+            code[6].run_length(),
+            3,
+            "the flag leaves the length as it was"
+        );
     }
 
     #[test]

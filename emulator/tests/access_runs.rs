@@ -1,7 +1,8 @@
 //! Runs of `sd`s or `ld`s in a row (a prologue's register saves, an epilogue's restores),
-//! which both interpreter loops do without a dispatch per access: each access still happens
-//! in order, reads the registers the one before it wrote, and a fault or a TLB miss midway
-//! stops the run at that access exactly as one by one. Each test runs a machine as built
+//! which both interpreter loops do without a dispatch per access (and, where the run is
+//! ordered and stays in one page, with one TLB check): each access still happens in order,
+//! reads the registers the one before it wrote, and a fault or a TLB miss midway stops the
+//! run at that access exactly as one by one. Each test runs a machine as built
 //! (threaded dispatch in optimized native builds) and a profiled one (the `match` loop).
 //! Programs built in memory (no files), so scripts/test.sh runs these in wasm too.
 
@@ -95,6 +96,68 @@ fn a_load_that_misses_the_tlb_midway_goes_on_with_the_rest_of_the_run() {
         ],
     ) {
         assert_eq!(machine.run(BUDGET), Stop::Exited(0x97));
+    }
+}
+
+#[test]
+fn an_ordered_run_across_a_page_boundary_goes_access_by_access() {
+    // One base register and offsets in order, so one TLB check would cover the run if it
+    // stayed in one page; these reach into the next.
+    for mut machine in machines(
+        Xlen::Rv64,
+        &[
+            0xffff_f2b7, // lui t0, 0xfffff      t0 = -4096
+            0x0051_7133, // and sp, sp, t0       sp at a page boundary
+            0x0001_3423, // sd zero, 8(sp)       both pages into the write TLB
+            0xfe01_3823, // sd zero, -16(sp)
+            0x00b0_0593, // li a1, 11
+            0x0160_0613, // li a2, 22
+            0xfeb1_3c23, // sd a1, -8(sp)        an ordered run: below the boundary...
+            0x00c1_3023, // sd a2, 0(sp)         ...and above it
+            0xfe81_3683, // ld a3, -24(sp)       the same for loads
+            0x0101_3703, // ld a4, 16(sp)
+            0x00e6_8533, // add a0, a3, a4
+            0x05d0_0893, // li a7, 93
+            0x0000_0073, // ecall
+        ],
+    ) {
+        let boundary = machine.register(SP) & !0xfff;
+        machine.memory().store::<u64>(boundary - 24, 5).unwrap();
+        machine.memory().store::<u64>(boundary + 16, 6).unwrap();
+        assert_eq!(
+            machine.run(BUDGET),
+            Stop::Exited(11),
+            "loaded from both pages"
+        );
+        let memory = machine.memory();
+        assert_eq!(memory.load::<u64>(boundary - 8).unwrap(), 11);
+        assert_eq!(
+            memory.load::<u64>(boundary).unwrap(),
+            22,
+            "stored in the upper page"
+        );
+    }
+}
+
+#[test]
+fn a_load_run_that_changes_its_base_midway_uses_the_new_base() {
+    for mut machine in machines(
+        Xlen::Rv64,
+        &[
+            0xfe01_0113, // addi sp, sp, -32
+            0x0101_0293, // addi t0, sp, 16
+            0x0051_3023, // sd t0, 0(sp)
+            0x0050_0313, // li t1, 5
+            0x0061_3423, // sd t1, 8(sp)
+            0x0070_0313, // li t1, 7
+            0x0061_3c23, // sd t1, 24(sp)
+            0x0001_3103, // ld sp, 0(sp)         a run whose first load changes its base
+            0x0081_3503, // ld a0, 8(sp)         7 through the new sp, 5 through the old
+            0x05d0_0893, // li a7, 93
+            0x0000_0073, // ecall
+        ],
+    ) {
+        assert_eq!(machine.run(BUDGET), Stop::Exited(7));
     }
 }
 

@@ -519,31 +519,49 @@ pub const NO_TARGET: u32 = u32::MAX;
 
 impl Insn {
     /// Most entries a run (`Op::is_access_run`) covers.
-    pub const MAX_RUN: usize = u8::MAX as usize;
+    pub const MAX_RUN: usize = 0x7f;
+    /// Set in a run's length field when the run is ordered (`Insn::run_is_ordered`).
+    const ORDERED_RUN: u8 = 0x80;
 
-    /// The entries a run (`Op::is_access_run`) covers, itself included: kept in the register
-    /// field its instruction does not use (a store's `rd`, a load's `rs2`).
-    pub fn run_length(&self) -> usize {
-        usize::from(match self.op {
+    /// The field of a run's first entry that holds its length: the register field its
+    /// instruction does not use (a store's `rd`, a load's `rs2`).
+    fn run_field(&self) -> u8 {
+        match self.op {
             Op::SdRun | Op::SwRun => self.rd,
             _ => self.rs2,
-        })
+        }
     }
 
-    /// Marks this load or store as the first of `length` (2..=MAX_RUN) of its op in a row.
+    /// The entries a run (`Op::is_access_run`) covers, itself included.
+    #[inline(always)]
+    pub fn run_length(&self) -> usize {
+        usize::from(self.run_field() & !Insn::ORDERED_RUN)
+    }
+
+    /// Whether every access of the run lies between its first's and its last's: all go
+    /// through one base register that no entry but the last changes, at offsets in order
+    /// (a prologue's saves, an epilogue's restores). One TLB check then covers the run.
+    #[inline(always)]
+    pub fn run_is_ordered(&self) -> bool {
+        self.run_field() & Insn::ORDERED_RUN != 0
+    }
+
+    /// Marks this load or store as the first of `length` (2..=MAX_RUN) of its op in a row,
+    /// `ordered` as `run_is_ordered` says.
     #[expect(
         clippy::cast_possible_truncation,
-        reason = "the length is at most MAX_RUN, a u8"
+        reason = "the length is at most MAX_RUN, below ORDERED_RUN"
     )]
-    pub fn mark_run(&mut self, length: usize) {
+    pub fn mark_run(&mut self, length: usize, ordered: bool) {
         debug_assert!((2..=Insn::MAX_RUN).contains(&length));
         let Some(run_op) = self.op.run_op() else {
             debug_assert!(false, "{:?} makes no runs", self.op);
             return;
         };
+        let field = length as u8 | if ordered { Insn::ORDERED_RUN } else { 0 };
         match run_op {
-            Op::SdRun | Op::SwRun => self.rd = length as u8,
-            _ => self.rs2 = length as u8,
+            Op::SdRun | Op::SwRun => self.rd = field,
+            _ => self.rs2 = field,
         }
         self.op = run_op;
     }

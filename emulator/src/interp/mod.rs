@@ -399,7 +399,30 @@ fn each_access(
     access: impl Fn(&mut Cpu, &Insn, *mut u8),
 ) -> usize {
     // SAFETY: `entry` points at an entry of decoded code.
-    let length = unsafe { (*entry).run_length() };
+    let first = unsafe { &*entry };
+    let length = first.run_length();
+    if first.run_is_ordered() {
+        // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
+        let last = unsafe { &*entry.add(length - 1) };
+        let (low, high) = (first.imm.min(last.imm), first.imm.max(last.imm));
+        let start = cpu.x[usize::from(first.rs1) & 31].wrapping_add(low as i64 as u64);
+        // Offsets a page or more apart cannot share one (checked before the span becomes a
+        // usize: up to 2^32 would wrap one of 32 bits).
+        let spread = high.abs_diff(low);
+        if u64::from(spread) < crate::mem::PAGE_SIZE {
+            if let Some(host) = memory.cached(start, spread as usize + size, direction) {
+                for done in 0..length {
+                    // SAFETY: as above; the run is ordered, so its every access lies in the
+                    // bytes `cached` checked, (imm - low) bytes after `host`.
+                    unsafe {
+                        let insn = &*entry.add(done);
+                        access(cpu, insn, host.add(insn.imm.abs_diff(low) as usize));
+                    }
+                }
+                return length;
+            }
+        }
+    }
     for done in 0..length {
         // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
         let insn = unsafe { &*entry.add(done) };
