@@ -6,8 +6,10 @@
 # (rvedge-bench --cold-only), as a proxy's own work between one client's requests leaves
 # them. Two runs of different lengths are subtracted, which leaves the requests' misses
 # without those of loading the tenant; the sweep's own are left out. Prints misses per
-# request (code, data read, data written) in total and by function.
+# request (code, data read, data written) in total and by function, and the host instructions
+# it executes, a figure for comparing two builds that does not move with the machine's load.
 #   scripts/footprint.sh [recv|exchange] [TOP]     # default: recv, 15 functions listed
+# RVEDGE_BENCH=path/to/rvedge-bench measures that build instead of building one (A/B runs).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib/env.sh
@@ -21,9 +23,12 @@ case "$path" in
 esac
 command -v valgrind >/dev/null || { echo "footprint: needs valgrind (scripts/bootstrap.sh installs it)" >&2; exit 1; }
 
-cargo build --release -q -p rvedge-cli --bin rvedge-bench
+bench="${RVEDGE_BENCH:-}"
+if [[ -z "$bench" ]]; then
+    cargo build --release -q -p rvedge-cli --bin rvedge-bench
+    bench="$CARGO_TARGET_DIR/release/rvedge-bench"
+fi
 [[ -f "$CARGO_TARGET_DIR/tenants/hello" ]] || bash scripts/build-tenants.sh
-bench="$CARGO_TARGET_DIR/release/rvedge-bench"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
@@ -43,13 +48,15 @@ LC_ALL=C awk -v requests=$((long - short)) -v top="$top" -v what="$what" '
     /^fn=/ { function_name = substr($0, 4); next }
     /^[0-9]/ && function_name !~ /sweep_caches/ {
         code[function_name] += $4; read[function_name] += $7; written[function_name] += $10
+        instructions += $2
     }
     END {
         for (f in code) {
             total_code += code[f]; total_read += read[f]; total_written += written[f]
             sum[f] = code[f] + read[f] + written[f]
         }
-        printf "footprint: last-level cache misses per cold request (hello: %s)\n", what
+        printf "footprint: last-level cache misses per cold request (hello: %s), %.0f host instructions\n",
+            what, instructions / requests
         printf "%8s %8s %8s  %s\n", "code", "read", "written", "function"
         printf "%8.0f %8.0f %8.0f  all (%.0f KiB)\n", total_code / requests, total_read / requests,
             total_written / requests, (total_code + total_read + total_written) / requests * 64 / 1024

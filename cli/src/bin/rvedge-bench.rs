@@ -57,9 +57,13 @@ struct Arguments {
     /// misses (scripts/footprint.sh).
     #[arg(long, value_enum)]
     cold_only: Option<ColdPath>,
+    /// The path `--cold-only` names without the sweep, for a profiler (perf) to see where a
+    /// warm request's time goes.
+    #[arg(long, value_enum, conflicts_with = "cold_only")]
+    warm_only: Option<ColdPath>,
 }
 
-/// A per-request path `--cold-only` runs.
+/// A per-request path `--cold-only` (or `--warm-only`) runs.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum ColdPath {
     Recv,
@@ -589,11 +593,14 @@ fn measure_flavours(groups: &[String], scale: f64) {
 
 fn main() {
     let arguments = Arguments::parse();
-    if let Some(path) = arguments.cold_only {
+    if let Some(path) = arguments.cold_only.or(arguments.warm_only) {
         let tenant = load_built_tenant("hello", LEVERS[LEVERS.len() - 1]);
         let request = seed_request();
         let rounds = arguments.rounds.unwrap_or(100);
-        let mut sweeper = cache_sweeper();
+        let mut sweeper: Box<dyn FnMut()> = match arguments.cold_only {
+            Some(_) => Box::new(cache_sweeper()),
+            None => Box::new(|| {}),
+        };
         match path {
             ColdPath::Recv => measure_fork_and_recv_after(&tenant, &request, rounds, &mut sweeper),
             ColdPath::Exchange => measure_exchange_after(&tenant, &request, rounds, &mut sweeper),
