@@ -416,7 +416,7 @@ fn each_access(
                     // bytes `cached` checked, (imm - low) bytes after `host`.
                     unsafe {
                         let insn = &*entry.add(done);
-                        access(cpu, insn, host.add(insn.imm.abs_diff(low) as usize));
+                        access(cpu, insn, host.add((insn.imm - low) as u32 as usize));
                     }
                 }
                 return length;
