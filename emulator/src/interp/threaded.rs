@@ -195,7 +195,7 @@ fn run_of_accesses<const OP: u8>(
     left: u64,
 ) -> u64 {
     match access_run(const { numbered::<OP>() }, cpu, memory, entry) {
-        // Never, after `handler` found the first access in the TLB; run as a plain access.
+        // The first access missed the TLB: it runs as a plain access, through the slow path.
         0 => run_op::<OP>(cpu, memory, chain, code, entry, left),
         // SAFETY: `access_run` did at most the run's entries, and the entry after a run is in
         // the code: a run ends before the code's last entry, a `FallThrough`.
@@ -284,18 +284,20 @@ const fn numbered<const OP: u8>() -> Op {
 }
 
 /// The size and direction of the memory access of a load or store whose handler checks the
-/// TLB first (`handler`); atomics and the rest run their slow path in line. Only speed
-/// depends on this: `execute` checks the access again either way.
+/// TLB first (`handler`); atomics and the rest run their slow path in line, and a run's first
+/// entry checks its accesses in `access_run` (checking the first here too cost ten
+/// instructions per run). Only speed depends on this: `execute` checks the access again
+/// either way.
 const fn plain_access(op: Op) -> Option<(usize, Access)> {
     match op {
         Op::Lb | Op::Lbu => Some((1, Access::Read)),
         Op::Lh | Op::Lhu => Some((2, Access::Read)),
-        Op::Lw | Op::LwRun | Op::Lwu | Op::Flw => Some((4, Access::Read)),
-        Op::Ld | Op::LdRun | Op::Fld => Some((8, Access::Read)),
+        Op::Lw | Op::Lwu | Op::Flw => Some((4, Access::Read)),
+        Op::Ld | Op::Fld => Some((8, Access::Read)),
         Op::Sb => Some((1, Access::Write)),
         Op::Sh => Some((2, Access::Write)),
-        Op::Sw | Op::SwRun | Op::Fsw => Some((4, Access::Write)),
-        Op::Sd | Op::SdRun | Op::Fsd => Some((8, Access::Write)),
+        Op::Sw | Op::Fsw => Some((4, Access::Write)),
+        Op::Sd | Op::Fsd => Some((8, Access::Write)),
         _ => None,
     }
 }
