@@ -134,6 +134,27 @@ fn host_functions_charge_the_budget_and_never_exceed_it() {
     assert!(budget_stops > 100 && !full_output.is_empty());
 }
 
+/// The threaded dispatch runs host functions without leaving its chain of handlers, so what
+/// follows one must jump on too, not call: the allocator guest's thousands of host calls on a
+/// 64 KiB stack (and test builds assert that no chain grows the stack by 16 KiB).
+#[test]
+fn a_long_run_of_host_function_calls_keeps_the_stack_flat() {
+    let program = load(&support::guest("glibc/allocator"), HOST_EVERYTHING);
+    assert!(!program.host_functions.entries.is_empty());
+    let (stop, output) = std::thread::Builder::new()
+        .stack_size(64 << 10)
+        .spawn(move || run(&program, &["allocator"]))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(
+        stop,
+        Stop::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&output)
+    );
+}
+
 /// The vmcall guest's template (paused in its "wait here" host call) with the host heap.
 fn heap_template() -> (Machine, u64) {
     let elf = support::guest("embed/vmcall");

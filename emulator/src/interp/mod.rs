@@ -11,7 +11,7 @@ mod threaded;
 use crate::decode::{decode_bytes, Insn, Op};
 use crate::machine::{Cpu, Machine, Stop, Trap, TrapKind, CALL_RETURN_ADDRESS, FIRST_HOST_CALL};
 use crate::mem::{Access, Memory, MemoryFault, Scalar};
-use crate::native::HostOutcome;
+use crate::native::Failure;
 use crate::registers::{A0, A7, RA};
 use crate::xlen::Xlen;
 use float::RoundingMode;
@@ -46,6 +46,9 @@ enum Decoded {
     Exit(Exit),
     Rare(Rare),
     Undecoded(u64),
+    /// The threaded dispatch ran the host function at this pc, which gave no value.
+    #[cfg(threaded_dispatch)]
+    HostFunctionFailed(u64, Failure),
 }
 
 /// Outcome of an op that leaves the inner loop.
@@ -81,6 +84,10 @@ impl Machine {
                     self.host_function(pc, function, limit)
                 }
                 Decoded::Rare(Rare::Ecall(pc)) => self.ecall_at(pc, limit),
+                #[cfg(threaded_dispatch)]
+                Decoded::HostFunctionFailed(pc, failure) => {
+                    self.host_function_failed(pc, failure, limit)
+                }
                 Decoded::Rare(event) => self.handle_rare(event, limit),
                 Decoded::Undecoded(undecoded) => {
                     pc = undecoded;
@@ -282,16 +289,45 @@ impl Machine {
     /// code would fault, the guest's code runs instead, from its first instruction, so faults
     /// are the guest's own.
     fn host_function(&mut self, pc: u64, function: u8, limit: u64) -> Exit {
-        match crate::native::call(self, function, pc, limit) {
-            HostOutcome::Returned => Exit::Jump(self.cpu.x[RA] & !1),
-            HostOutcome::RunGuestCode => {
-                self.instret -= 1;
-                self.run_one_undecoded(pc, limit)
+        let available = limit.saturating_sub(self.instret);
+        let heap = self.heap.as_mut();
+        match crate::native::run(
+            &mut self.cpu,
+            &mut self.memory,
+            heap,
+            function,
+            pc,
+            available,
+        ) {
+            Ok(used) => {
+                self.instret += used;
+                crate::profile::charge_host_work(self, pc, used);
+                Exit::Jump(self.cpu.x[RA] & !1)
             }
-            HostOutcome::Stop(stop) => {
-                self.instret -= 1;
+            Err(failure) => self.host_function_failed(pc, failure, limit),
+        }
+    }
+
+    /// Goes on after the host function at `pc` gave no value: its entry, charged with its
+    /// block, did not run.
+    fn host_function_failed(&mut self, pc: u64, failure: Failure, limit: u64) -> Exit {
+        self.instret -= 1;
+        match failure {
+            Failure::RunGuestCode => self.run_one_undecoded(pc, limit),
+            Failure::Stop(stop) => {
                 self.cpu.pc = pc;
                 Exit::Stop(stop)
+            }
+            Failure::Abort(message) => {
+                self.environment.write_output(2, message.as_bytes());
+                self.environment.write_output(2, b"\n");
+                self.cpu.pc = pc;
+                Exit::Stop(Stop::Trap(Trap {
+                    pc,
+                    kind: TrapKind::Signal {
+                        signal: crate::native::ABORT_SIGNAL,
+                    },
+                }))
             }
         }
     }

@@ -13,12 +13,17 @@ use super::{access_run, execute, Decoded, Event, Exit, Rare};
 use crate::decode::{Insn, Op};
 use crate::machine::{Cpu, Machine, Stop};
 use crate::mem::{Access, Memory};
+use crate::native::heap::HostHeap;
+use crate::native::Failure;
 use crate::program::Program;
+use crate::registers::RA;
 
 /// What a chain of handlers shares that the hot path reads rarely (so it is not an argument
 /// register), and how the chain ended.
 struct Chain<'a> {
     program: &'a Program,
+    /// The machine's host heap, for the host functions the chain runs (`host_function`).
+    heap: Option<&'a mut HostHeap>,
     /// The chain ends at a block entry where the stack pointer is below this (see
     /// `MAX_CHAIN_STACK`).
     stack_floor: usize,
@@ -35,6 +40,8 @@ enum ChainEnd {
     /// A jump to an address where no decoded instruction starts.
     Undecoded(u64),
     Rare(Rare),
+    /// The host function at this pc gave no value (`Machine::host_function_failed`).
+    HostFunctionFailed(u64, Failure),
 }
 
 /// A handler: runs `entry`, an entry of the code at `code` (and, by jumping on, everything up
@@ -56,6 +63,7 @@ impl Machine {
         };
         let mut chain = Chain {
             program,
+            heap: self.heap.as_mut(),
             stack_floor: stack_pointer().saturating_sub(MAX_CHAIN_STACK),
             end: ChainEnd::Budget(index),
         };
@@ -80,6 +88,9 @@ impl Machine {
                 }
                 ChainEnd::Undecoded(pc) => return Decoded::Undecoded(pc),
                 ChainEnd::Rare(event) => return Decoded::Rare(event),
+                ChainEnd::HostFunctionFailed(pc, failure) => {
+                    return Decoded::HostFunctionFailed(pc, failure)
+                }
             }
         }
     }
@@ -172,6 +183,9 @@ fn handler<const OP: u8>(
     if const { numbered::<OP>().is_access_run() } {
         return run_of_accesses::<OP>(cpu, memory, chain, code, entry, left);
     }
+    if const { OP == Op::HostFunction as u8 } {
+        return host_function(cpu, memory, chain, code, entry, left);
+    }
     if let Some((first, second)) = const { numbered::<OP>().fused_pair() } {
         // The first op of a pair neither faults nor ends the block.
         let first_ended = execute(first, cpu, memory, chain.program.code_start, entry);
@@ -200,6 +214,64 @@ fn run_of_accesses<const OP: u8>(
         // SAFETY: `access_run` did at most the run's entries, and the entry after a run is in
         // the code: a run ends before the code's last entry, a `FallThrough`.
         done => dispatch(cpu, memory, chain, code, unsafe { entry.add(done) }, left),
+    }
+}
+
+/// Runs the libc function the host runs for the guest (`crate::native`) whose entry is
+/// `entry`, and jumps on to its return address: without leaving the chain, which the `match`
+/// loop does for each call (a malloc, a memcpy) and goes on afresh. A call that gives no value
+/// ends the chain, for the machine to finish it.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "the loader puts the function's number, a u8, in `imm`"
+)]
+fn host_function(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    chain: &mut Chain,
+    code: *const Insn,
+    entry: *const Insn,
+    left: u64,
+) -> u64 {
+    // SAFETY: as in `dispatch`.
+    let insn = unsafe { &*entry };
+    let pc = chain.program.code_start + u64::from(insn.offset);
+    let number = insn.imm as u8;
+    let Some(used) = run_host_function(cpu, memory, chain, number, pc, left) else {
+        return left;
+    };
+    let left = left - used;
+    let target = cpu.x[RA] & !1;
+    match chain.program.index_of(target) {
+        // SAFETY: `index_of` gives only indices of entries.
+        Some(next) => enter(cpu, memory, chain, code, unsafe { code.add(next) }, left),
+        None => {
+            chain.end = ChainEnd::Undecoded(target);
+            left
+        }
+    }
+}
+
+/// `native::run` for `host_function`, with `left` available (what the whole machine would
+/// make available: the function's entry, a block of its own, is charged): the instructions
+/// the call charged, or `None` with the chain ended. Never inlined: the call's result comes
+/// back through memory, and a local whose address escapes keeps the handler's call to the
+/// next handler from being a jump (in test builds it did).
+#[inline(never)]
+fn run_host_function(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    chain: &mut Chain,
+    number: u8,
+    pc: u64,
+    left: u64,
+) -> Option<u64> {
+    match crate::native::run(cpu, memory, chain.heap.as_deref_mut(), number, pc, left) {
+        Ok(used) => Some(used),
+        Err(failure) => {
+            chain.end = ChainEnd::HostFunctionFailed(pc, failure);
+            None
+        }
     }
 }
 

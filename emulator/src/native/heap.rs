@@ -25,7 +25,7 @@
 use alloc::vec::Vec;
 
 use super::{CallResult, Failure, HostFunction, Meter};
-use crate::machine::{Machine, Stop, Trap, TrapKind};
+use crate::machine::{Cpu, Stop, Trap, TrapKind};
 use crate::mem::{page_round_up, Memory, MemoryFault, Perms, PAGE_SIZE};
 use crate::syscall::layout::RV64;
 use crate::syscall::numbers::{EINVAL, ENOMEM};
@@ -61,7 +61,6 @@ const HEADER_KEY: u64 = 0x5a17_c0de_9e37_79b9;
 /// fast path.
 const CALL_COST: u64 = 8;
 
-const ABORT_SIGNAL: u32 = 6;
 const TP: usize = 4;
 
 /// The allocator state of one machine; a fork starts from its template's, frozen.
@@ -322,21 +321,16 @@ fn store_trap(fault: MemoryFault) -> Stop {
 
 /// Runs allocator `function` for the guest at `pc`.
 pub(super) fn call(
-    machine: &mut Machine,
+    heap: Option<&mut HostHeap>,
+    memory: &mut Memory,
+    cpu: &Cpu,
     function: HostFunction,
     [a0, a1, a2, _]: [u64; 4],
     meter: &mut Meter,
     pc: u64,
 ) -> CallResult {
     meter.spend(CALL_COST)?;
-    let Machine {
-        heap,
-        memory,
-        cpu,
-        environment,
-        ..
-    } = machine;
-    let Some(heap) = heap.as_mut() else {
+    let Some(heap) = heap else {
         return Err(Failure::RunGuestCode);
     };
     let mut call = Call {
@@ -375,16 +369,7 @@ pub(super) fn call(
             Err(Failure::Stop(Stop::Trap(Trap { pc, ..trap })))
         }
         Err(Outcome::Failure(failure)) => Err(failure),
-        Err(Outcome::Abort(message)) => {
-            environment.write_output(2, message.as_bytes());
-            environment.write_output(2, b"\n");
-            Err(Failure::Stop(Stop::Trap(Trap {
-                pc,
-                kind: TrapKind::Signal {
-                    signal: ABORT_SIGNAL,
-                },
-            })))
-        }
+        Err(Outcome::Abort(message)) => Err(Failure::Abort(message)),
     }
 }
 

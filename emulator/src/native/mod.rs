@@ -20,10 +20,11 @@ mod string;
 use alloc::vec::Vec;
 
 use crate::elf::{self, FunctionSymbol};
-use crate::machine::{Machine, Stop};
+use crate::machine::{Cpu, Stop};
 use crate::mem::Memory;
 use crate::program::Program;
 use crate::registers::A0;
+use heap::HostHeap;
 
 /// The libc functions the host can run. The number of each is its `imm` in the program's
 /// `Op::HostFunction` entries.
@@ -295,21 +296,19 @@ fn allocator_entries(
     Some(entries)
 }
 
-/// How a host function call ended.
-pub(crate) enum HostOutcome {
-    /// Done: the result is in a0; continue at ra.
-    Returned,
+/// Why a host function did not return a value.
+pub(crate) enum Failure {
     /// Run the guest's own code from the function's entry instead.
     RunGuestCode,
-    /// The machine stops (budget, or the allocator found a corrupted heap and aborts).
+    /// The machine stops (budget, or a fault the guest's code would have had).
     Stop(Stop),
+    /// The allocator found its heap corrupted: glibc prints this and aborts
+    /// ([`ABORT_SIGNAL`]).
+    Abort(&'static str),
 }
 
-/// Why a host function did not return a value.
-enum Failure {
-    RunGuestCode,
-    Stop(Stop),
-}
+/// The signal a guest whose allocator aborts dies of: SIGABRT.
+pub(crate) const ABORT_SIGNAL: u32 = 6;
 
 type CallResult = Result<u64, Failure>;
 
@@ -339,13 +338,24 @@ impl Meter {
     }
 }
 
-/// Runs host function `number` for the guest at `pc` (its entry), within `limit`.
-pub(crate) fn call(machine: &mut Machine, number: u8, pc: u64, limit: u64) -> HostOutcome {
+/// Runs host function `number` for the guest at `pc` (its entry), charging at most
+/// `available` instructions: its result goes to a0, and it gives what it charged. It needs
+/// only the machine's registers, memory and host heap, so the threaded dispatch runs it
+/// without leaving its chain of handlers; `Machine::host_function` runs it with the whole
+/// machine.
+pub(crate) fn run(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    heap: Option<&mut HostHeap>,
+    number: u8,
+    pc: u64,
+    available: u64,
+) -> Result<u64, Failure> {
     let Some(function) = HostFunction::from_number(number) else {
-        return HostOutcome::RunGuestCode;
+        return Err(Failure::RunGuestCode);
     };
     let mut meter = Meter {
-        available: limit.saturating_sub(machine.instret),
+        available,
         used: 0,
         exhausted: if function.is_allocator() {
             || Failure::Stop(Stop::BudgetExhausted)
@@ -353,22 +363,13 @@ pub(crate) fn call(machine: &mut Machine, number: u8, pc: u64, limit: u64) -> Ho
             || Failure::RunGuestCode
         },
     };
-    let arguments: [u64; 4] = core::array::from_fn(|index| machine.cpu.x[A0 + index]);
-    let result = if function.is_allocator() {
-        heap::call(machine, function, arguments, &mut meter, pc)
+    let arguments: [u64; 4] = core::array::from_fn(|index| cpu.x[A0 + index]);
+    cpu.x[A0] = if function.is_allocator() {
+        heap::call(heap, memory, cpu, function, arguments, &mut meter, pc)?
     } else {
-        string::call(&mut machine.memory, function, arguments, &mut meter)
+        string::call(memory, function, arguments, &mut meter)?
     };
-    match result {
-        Ok(value) => {
-            machine.instret += meter.used;
-            crate::profile::charge_host_work(machine, pc, meter.used);
-            machine.cpu.x[A0] = value;
-            HostOutcome::Returned
-        }
-        Err(Failure::RunGuestCode) => HostOutcome::RunGuestCode,
-        Err(Failure::Stop(stop)) => HostOutcome::Stop(stop),
-    }
+    Ok(meter.used)
 }
 
 /// The number of the host function whose entry is at `pc`, for stepping.
