@@ -232,12 +232,12 @@ impl Snapshot {
         &self.memory
     }
 
-    /// This snapshot with machines made from it starting with the read TLB that `machine`
-    /// (made from it) ended with, as far as it held this snapshot's pages
+    /// This snapshot with machines made from it starting with the pages `machine` (made from
+    /// `made_from`: this snapshot, or one this was warmed from) read in their read TLB
     /// ([`MemorySnapshot::warmed_by`]). Only where guest memory is found faster differs.
-    pub fn warmed_by(&self, machine: &Machine) -> Snapshot {
+    pub fn warmed_by(&self, machine: &Machine, made_from: &Snapshot) -> Snapshot {
         Snapshot {
-            memory: self.memory.warmed_by(&machine.memory),
+            memory: self.memory.warmed_by(&machine.memory, &made_from.memory),
             ..self.clone()
         }
     }

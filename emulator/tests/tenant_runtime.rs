@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use rvedge::mem::{Access, Perms};
+use rvedge::registers::SP;
 use rvedge::runtime::abi::{Call, Hook};
 use rvedge::runtime::{
     exchange, CacheDecision, ConfigError, EchoOrigin, ErrorKind, ExchangeOutcome, HttpRequest,
@@ -163,6 +165,41 @@ fn bytes_that_are_not_an_executable_are_a_setup_error() {
         );
         assert!(error.to_string().starts_with("tenant \"t\": "), "{error}");
     }
+}
+
+/// A tenant's first forks to end warm its template: later forks start with the pages each
+/// of them read in their read TLB, not only the pages the first one read (a request's client
+/// and backend forks read different pages).
+#[test]
+fn the_first_forks_to_end_warm_the_template_with_what_each_read() {
+    let tenant = load("rules", "tenant/rules", Limits::default());
+    let mut first = tenant.fork();
+    // Two readable pages below the stack pointer that a fork does not start with.
+    let stack_page = first.machine().register(SP) & !0xfff;
+    let memory = first.machine_mut().memory();
+    let cold: Vec<u64> = (2..64)
+        .map(|below| stack_page - below * 0x1000)
+        .filter(|&page| {
+            memory.is_mapped(page, page + 1, Perms::READ) && !memory.hits_tlb(page, 1, Access::Read)
+        })
+        .take(2)
+        .collect();
+    assert_eq!(cold.len(), 2, "two cold stack pages");
+    let is_warm = |fork: &mut rvedge::runtime::Fork, page: u64| {
+        fork.machine_mut().memory().hits_tlb(page, 1, Access::Read)
+    };
+    assert_eq!(memory.load::<u8>(cold[0]), Ok(0));
+    let mut second = tenant.fork();
+    assert_eq!(second.machine_mut().memory().load::<u8>(cold[1]), Ok(0));
+    drop(first);
+    drop(second);
+    // More forks end, reading nothing of their own.
+    for _ in 0..8 {
+        drop(tenant.fork());
+    }
+    let mut later = tenant.fork();
+    assert!(is_warm(&mut later, cold[0]), "the first fork's read");
+    assert!(is_warm(&mut later, cold[1]), "the second fork's read");
 }
 
 #[test]

@@ -937,16 +937,18 @@ impl MemorySnapshot {
         self.frozen.data().pages.len()
     }
 
-    /// This snapshot with a read TLB that also holds the snapshot's pages `memory` (made from
-    /// it) held in its read TLB; those win a slot over the snapshot's own. What a request read
-    /// last is what the next ones will read, more than what `main()` read last. Pointers come
-    /// from this snapshot, never from `memory`: its own pages die with it.
-    pub fn warmed_by(&self, memory: &Memory) -> MemorySnapshot {
+    /// This snapshot with a read TLB that also holds the pages `memory` read: the pages of
+    /// `made_from` (the snapshot `memory` was made from: this one, or one this one was warmed
+    /// from) that `memory` holds in its read TLB and `made_from`'s did not; those win a slot
+    /// over this snapshot's own. What a request read last is what the next ones will read,
+    /// more than what `main()` read last; the pages `memory` started with are not its reads,
+    /// and would undo what another memory read. Pointers come from this snapshot, never from
+    /// `memory`: its own pages die with it.
+    pub fn warmed_by(&self, memory: &Memory, made_from: &MemorySnapshot) -> MemorySnapshot {
         let mut warm = Memory::from_snapshot(self);
-        let read_by_memory = memory
-            .read_tlb
-            .held()
-            .filter(|&page_number| !memory.owned.contains(page_number));
+        let read_by_memory = memory.read_tlb.held().filter(|&page_number| {
+            !memory.owned.contains(page_number) && made_from.read_tlb.page(page_number).is_none()
+        });
         for page_number in read_by_memory {
             // A page `memory` mapped itself is not in this snapshot's regions: left out.
             let _ = warm.page_for_read(page_number << PAGE_SHIFT);
@@ -1123,7 +1125,7 @@ mod tests {
         assert_eq!(fork.load::<u64>(0x10000), Ok(7));
         fork.store::<u64>(0x11000, 9).unwrap();
         assert_eq!(fork.load::<u64>(0x40000), Ok(0));
-        let warmed = snapshot.warmed_by(&fork);
+        let warmed = snapshot.warmed_by(&fork, &snapshot);
         drop(fork);
 
         let mut next = Memory::from_snapshot(&warmed);
@@ -1135,6 +1137,38 @@ mod tests {
         assert!(next.load::<u64>(0x50000).is_err());
         next.store::<u64>(0x10000, 10).unwrap();
         assert_eq!(Memory::from_snapshot(&warmed).load::<u64>(0x10000), Ok(7));
+    }
+
+    #[test]
+    fn warming_by_a_second_fork_adds_its_reads_and_not_the_pages_it_started_with() {
+        let slots = TLB_ENTRIES as u64 * PAGE_SIZE;
+        let (page_a, page_b, page_c) = (0x10000, 0x10000 + slots, 0x11000);
+        let mut template = Memory::new(1 << 30);
+        template
+            .map(0x10000, slots + PAGE_SIZE, Perms::READ)
+            .unwrap();
+        // main() read page B last; page A wants the same slot.
+        assert_eq!(template.load::<u8>(page_b), Ok(0));
+        let snapshot = template.freeze();
+        let is_warm =
+            |memory: &Memory, addr: u64| memory.read_tlb.page(addr >> PAGE_SHIFT).is_some();
+        assert!(is_warm(&Memory::from_snapshot(&snapshot), page_b));
+
+        let mut reads_a = Memory::from_snapshot(&snapshot);
+        assert_eq!(reads_a.load::<u8>(page_a), Ok(0));
+        let warmed = snapshot.warmed_by(&reads_a, &snapshot);
+        // Started with page B, which it did not read; read page C.
+        let mut reads_c = Memory::from_snapshot(&snapshot);
+        assert_eq!(reads_c.load::<u8>(page_c), Ok(0));
+        let warmed = warmed.warmed_by(&reads_c, &snapshot);
+
+        let next = Memory::from_snapshot(&warmed);
+        assert!(
+            is_warm(&next, page_a),
+            "the first fork's read keeps its slot"
+        );
+        assert!(is_warm(&next, page_c), "the second fork's read is added");
+        assert!(!is_warm(&next, page_b));
     }
 
     #[test]

@@ -340,6 +340,7 @@ impl Tenant {
             template: Arc::new(Template {
                 snapshot: machine.snapshot(),
                 warmed: OnceLock::new(),
+                warming: Mutex::new((0, None)),
             }),
             hooks: state.hooks,
             boot_log: log.lines,
@@ -488,20 +489,45 @@ impl fmt::Display for TenantName {
     }
 }
 
-/// The snapshot forks are made from, and the same once a fork has ended with the read TLB
-/// that fork had ([`Snapshot::warmed_by`]): `main()` leaves in its TLB what it read last, a
-/// request what requests read. Seen in the seed: every fork missed the TLB on the pages of
-/// the GOT and of `.rodata`'s start, which `main()` had not read last.
+/// The snapshot forks are made from, and the same once the first forks have ended with the
+/// pages those forks read in its read TLB ([`Snapshot::warmed_by`]): `main()` leaves in its
+/// TLB what it read last, a request what requests read. Seen in the seed: every fork missed
+/// the TLB on the pages of the GOT and of `.rodata`'s start, which `main()` had not read
+/// last; and with one fork warming it, the other side of an exchange (the backend fork after
+/// a client fork) missed on nine pages whose slots were empty.
 #[derive(Debug)]
 struct Template {
     snapshot: Snapshot,
     warmed: OnceLock<Snapshot>,
+    /// How many forks have ended, and the snapshot warmed by them, until
+    /// [`WARMING_FORKS`] have and `warmed` is set.
+    warming: Mutex<(usize, Option<Snapshot>)>,
 }
+
+/// Forks whose reads warm a template: the first to end, enough for a request's forks of
+/// both sides to be among them.
+const WARMING_FORKS: usize = 4;
 
 impl Template {
     fn warm_with(&self, machine: &Machine) {
-        if self.warmed.get().is_none() {
-            let _ = self.warmed.set(self.snapshot.warmed_by(machine));
+        if self.warmed.get().is_some() {
+            return;
+        }
+        let Ok(mut warming) = self.warming.lock() else {
+            return;
+        };
+        let (ended, so_far) = &mut *warming;
+        // Where two forks read pages that want one slot, the later fork's wins.
+        let warmed = so_far
+            .as_ref()
+            .unwrap_or(&self.snapshot)
+            .warmed_by(machine, &self.snapshot);
+        *ended += 1;
+        if *ended < WARMING_FORKS {
+            *so_far = Some(warmed);
+        } else {
+            let _ = self.warmed.set(warmed);
+            *so_far = None;
         }
     }
 }
