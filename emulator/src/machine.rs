@@ -196,6 +196,11 @@ pub(crate) struct Cpu {
     pub frm: u8,
     /// Address and value loaded by the last LR; SC succeeds while memory still holds it.
     pub reservation: Option<(u64, u64)>,
+    /// Where the last call the threaded dispatch ran returns to, and that address's entry:
+    /// every host function and every leaf function returns there, and finds its entry
+    /// without the program's entry index (a table of the code's size, often a cache miss).
+    /// An odd address, which no jump targets, until a call.
+    pub last_return: (u64, u32),
 }
 
 impl Cpu {
@@ -207,9 +212,13 @@ impl Cpu {
             fflags: 0,
             frm: 0,
             reservation: None,
+            last_return: (NO_RETURN, 0),
         }
     }
 }
+
+/// `Cpu::last_return` before any call: odd, so no jump target equals it.
+const NO_RETURN: u64 = u64::MAX;
 
 /// A frozen machine from which new machines are made cheaply: memory pages are shared
 /// copy-on-write and the decoded program is shared, so making one copies only registers.

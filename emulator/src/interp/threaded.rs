@@ -10,7 +10,7 @@
 //! `run_decoded`.
 
 use super::{access_run, execute, Decoded, Event, Exit, Rare};
-use crate::decode::{Insn, Op};
+use crate::decode::{Insn, Op, DISCARD_REGISTER};
 use crate::machine::{Cpu, Machine, Stop};
 use crate::mem::{Access, Memory};
 use crate::native::heap::HostHeap;
@@ -240,10 +240,45 @@ fn host_function(
     let Some(used) = run_host_function(cpu, memory, chain, number, pc, left) else {
         return left;
     };
-    let left = left - used;
-    let target = cpu.x[RA] & !1;
-    match chain.program.index_of(target) {
-        // SAFETY: `index_of` gives only indices of entries.
+    jump(cpu, memory, chain, code, cpu.x[RA] & !1, left - used)
+}
+
+/// After a `jal` or `jalr` (`entry`): if it linked, the return address and its entry are
+/// the likeliest target of the next return (`Cpu::last_return`).
+#[inline(always)]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "entry indices fit in a u32: the program's entry index holds them so"
+)]
+fn note_call(cpu: &mut Cpu, code: *const Insn, entry: *const Insn) {
+    // SAFETY: as in `dispatch`.
+    let rd = unsafe { (*entry).rd };
+    if rd != DISCARD_REGISTER {
+        // The entry after a jump is in the code (`run_entry`).
+        let next = index_of_entry(code, entry) as u32 + 1;
+        cpu.last_return = (cpu.x[usize::from(rd) & 63], next);
+    }
+}
+
+/// Enters the block at `target`, an address reached by an indirect jump: through the
+/// last call's return entry when it is that, else the program's entry index.
+#[inline(always)]
+fn jump(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    chain: &mut Chain,
+    code: *const Insn,
+    target: u64,
+    left: u64,
+) -> u64 {
+    let (return_address, return_entry) = cpu.last_return;
+    let next = if target == return_address && (return_entry as usize) < chain.program.code.len() {
+        Some(return_entry as usize)
+    } else {
+        chain.program.index_of(target)
+    };
+    match next {
+        // SAFETY: an index below the code's length, as `index_of` gives too.
         Some(next) => enter(cpu, memory, chain, code, unsafe { code.add(next) }, left),
         None => {
             chain.end = ChainEnd::Undecoded(target);
@@ -319,19 +354,16 @@ fn run_entry(
     // jumps.
     // SAFETY: that next entry is in the program's code.
     let next_entry = || unsafe { entry.add(1) };
-    match execute(op, cpu, memory, code_start, entry) {
+    let event = execute(op, cpu, memory, code_start, entry);
+    if matches!(op, Op::Jal | Op::Jalr) {
+        note_call(cpu, code, entry);
+    }
+    match event {
         None => dispatch(cpu, memory, chain, code, next_entry(), left),
         Some(Event::NextEntry) => enter(cpu, memory, chain, code, next_entry(), left),
         // SAFETY: `execute` gives only indices of entries.
         Some(Event::Next(next)) => enter(cpu, memory, chain, code, unsafe { code.add(next) }, left),
-        Some(Event::Jump(target)) => match chain.program.index_of(target) {
-            // SAFETY: `index_of` gives only indices of entries.
-            Some(next) => enter(cpu, memory, chain, code, unsafe { code.add(next) }, left),
-            None => {
-                chain.end = ChainEnd::Undecoded(target);
-                left
-            }
-        },
+        Some(Event::Jump(target)) => jump(cpu, memory, chain, code, target, left),
         Some(Event::Other(event)) => {
             chain.end = ChainEnd::Rare(event);
             left
