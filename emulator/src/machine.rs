@@ -200,6 +200,7 @@ pub(crate) struct Cpu {
     /// every host function and every leaf function returns there, and finds its entry
     /// without the program's entry index (a table of the code's size, often a cache miss).
     /// An odd address, which no jump targets, until a call.
+    #[cfg(threaded_dispatch)]
     pub last_return: (u64, u32),
 }
 
@@ -212,12 +213,14 @@ impl Cpu {
             fflags: 0,
             frm: 0,
             reservation: None,
+            #[cfg(threaded_dispatch)]
             last_return: (NO_RETURN, 0),
         }
     }
 }
 
 /// `Cpu::last_return` before any call: odd, so no jump target equals it.
+#[cfg(threaded_dispatch)]
 const NO_RETURN: u64 = u64::MAX;
 
 /// A frozen machine from which new machines are made cheaply: memory pages are shared
