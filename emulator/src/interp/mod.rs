@@ -46,8 +46,7 @@ enum Decoded {
     Exit(Exit),
     Rare(Rare),
     Undecoded(u64),
-    /// The threaded dispatch ran the host function at this pc, which gave no value.
-    #[cfg(threaded_dispatch)]
+    /// The host function at this pc ran and gave no value.
     HostFunctionFailed(u64, Failure),
 }
 
@@ -84,7 +83,6 @@ impl Machine {
                     self.host_function(pc, function, limit)
                 }
                 Decoded::Rare(Rare::Ecall(pc)) => self.ecall_at(pc, limit),
-                #[cfg(threaded_dispatch)]
                 Decoded::HostFunctionFailed(pc, failure) => {
                     self.host_function_failed(pc, failure, limit)
                 }
@@ -162,6 +160,29 @@ impl Machine {
                     (Event::Jump(target), _) => {
                         pc = target;
                         break;
+                    }
+                    // Run here, as the threaded dispatch does, not by leaving the loop
+                    // (profiles charge the work to the function, with the whole machine).
+                    (Event::Other(Rare::HostFunction(at, number)), _) if !PROFILE => {
+                        let heap = self.heap.as_mut();
+                        match crate::native::run(
+                            &mut self.cpu,
+                            &mut self.memory,
+                            heap,
+                            number,
+                            at,
+                            left,
+                        ) {
+                            Ok(used) => {
+                                left -= used;
+                                pc = self.cpu.x[RA] & !1;
+                                break;
+                            }
+                            Err(failure) => {
+                                self.instret = limit - left;
+                                return Decoded::HostFunctionFailed(at, failure);
+                            }
+                        }
                     }
                     (Event::Other(event), _) => {
                         self.instret = limit - left;
