@@ -468,30 +468,13 @@ fn each_access(
         let spread = high.abs_diff(low);
         if u64::from(spread) < crate::mem::PAGE_SIZE {
             if let Some(host) = memory.cached(start, spread as usize + size, direction) {
-                // A macro, not a closure: a closure's captures are a local whose address
-                // escapes where it is not inlined (fuzz builds), and then the handler's
-                // call to the next one cannot be a jump.
-                macro_rules! accesses {
-                    ($count:expr) => {
-                        for done in 0..$count {
-                            // SAFETY: as above; the run is ordered, so its every access lies
-                            // in the bytes `cached` checked, (imm - low) bytes after `host`.
-                            unsafe {
-                                let insn = &*entry.add(done);
-                                access(cpu, insn, host.add((insn.imm - low) as u32 as usize));
-                            }
-                        }
-                    };
-                }
-                // The common lengths as straight-line code: a loop's exit, at a length that
-                // changes from run to run, is a branch mispredicted every so often.
-                match length {
-                    2 => accesses!(2),
-                    3 => accesses!(3),
-                    4 => accesses!(4),
-                    5 => accesses!(5),
-                    6 => accesses!(6),
-                    _ => accesses!(length),
+                for done in 0..length {
+                    // SAFETY: as above; the run is ordered, so its every access lies in the
+                    // bytes `cached` checked, (imm - low) bytes after `host`.
+                    unsafe {
+                        let insn = &*entry.add(done);
+                        access(cpu, insn, host.add((insn.imm - low) as u32 as usize));
+                    }
                 }
                 return length;
             }
