@@ -166,6 +166,7 @@ fn a_load_run_that_changes_its_base_midway_uses_the_new_base() {
 /// the stack by 16 KiB. (scripts/fuzz.sh found run handlers that called: a closure in the
 /// ordered path, not inlined in the fuzz build's instrumented code, though it is here.)
 #[test]
+#[cfg_attr(miri, ignore = "two million instructions take Miri hours")]
 fn a_long_loop_of_runs_keeps_the_stack_flat() {
     for mut machine in machines(
         Xlen::Rv64,
