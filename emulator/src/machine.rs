@@ -198,7 +198,7 @@ pub(crate) struct Cpu {
     pub reservation: Option<(u64, u64)>,
     /// Where the last call the threaded dispatch ran returns to, and that address's entry:
     /// every host function and every leaf function returns there, and finds its entry
-    /// without the program's entry index (a table of the code's size, often a cache miss).
+    /// without the program's entry index (a table twice the code's size, often a cache miss).
     /// An odd address, which no jump targets, until a call.
     #[cfg(threaded_dispatch)]
     pub last_return: (u64, u32),
