@@ -110,8 +110,7 @@ impl OwnedPages {
     /// Owns `page` as `page_number`, dropping what was owned there.
     pub(super) fn insert(&mut self, page_number: u64, page: Box<Page>) {
         self.remove_range(page_number..page_number + 1);
-        let mut page = Some(page);
-        self.get_or_insert_with(page_number, || page.take().expect("made once"));
+        self.get_or_insert_with(page_number, || page);
     }
 
     /// Drops the pages numbered in `range`.
