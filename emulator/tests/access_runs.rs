@@ -8,9 +8,9 @@
 
 mod in_memory;
 
-use in_memory::machines;
+use in_memory::{assert_store_to_code_faults_at, machines};
 use rvedge::registers::{A1, SP};
-use rvedge::{Stop, Trap, TrapKind, Xlen};
+use rvedge::{Stop, Xlen};
 
 const BUDGET: u64 = 1000;
 
@@ -31,16 +31,9 @@ fn a_store_run_stops_at_the_store_that_faults_with_the_ones_before_it_done() {
             0x0000_0073, // ecall
         ],
     ) {
-        let entry = machine.pc();
         let sp = machine.register(SP) - 32;
         machine.memory().store::<u64>(sp + 16, 99).unwrap();
-        assert_eq!(
-            machine.run(BUDGET),
-            Stop::Trap(Trap {
-                pc: entry + 24,
-                kind: TrapKind::Store { addr: entry },
-            })
-        );
+        assert_store_to_code_faults_at(&mut machine, BUDGET, 24);
         assert_eq!(
             machine.instructions(),
             7,
@@ -229,13 +222,6 @@ fn rv32_runs_of_sws_and_lws_go_as_one_by_one() {
             0x00b1_2223, // sw a1, 4(sp)
         ],
     ) {
-        let entry = machine.pc();
-        assert_eq!(
-            machine.run(BUDGET),
-            Stop::Trap(Trap {
-                pc: entry + 12,
-                kind: TrapKind::Store { addr: entry },
-            })
-        );
+        assert_store_to_code_faults_at(&mut machine, BUDGET, 12);
     }
 }

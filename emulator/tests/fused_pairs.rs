@@ -6,8 +6,8 @@
 
 mod in_memory;
 
-use in_memory::machines;
-use rvedge::{Stop, Trap, TrapKind, Xlen};
+use in_memory::{assert_store_to_code_faults_at, machines};
+use rvedge::{Stop, Xlen};
 
 const BUDGET: u64 = 1000;
 
@@ -51,14 +51,7 @@ fn a_fault_after_a_fused_pair_reports_its_own_pc_with_the_pair_done() {
             0x00a2_b023, // sd a0, 0(t0)          faults
         ],
     ) {
-        let entry = machine.pc();
-        assert_eq!(
-            machine.run(BUDGET),
-            Stop::Trap(Trap {
-                pc: entry + 12,
-                kind: TrapKind::Store { addr: entry },
-            })
-        );
+        assert_store_to_code_faults_at(&mut machine, BUDGET, 12);
         assert_eq!(machine.register(rvedge::registers::A0), 14);
     }
 }

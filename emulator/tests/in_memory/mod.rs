@@ -1,7 +1,7 @@
 //! Programs built here byte by byte, so tests need no files: they run inside wasm (under
 //! Node's WASI) and under Miri too.
 
-use rvedge::{Isolated, Machine, Options, Xlen};
+use rvedge::{Isolated, Machine, Options, Stop, Trap, TrapKind, Xlen};
 
 pub const CODE_START: u64 = 0x10000;
 
@@ -68,4 +68,22 @@ pub fn machines(xlen: Xlen, code: &[u32]) -> [Machine; 2] {
     let mut profiled = machine();
     profiled.start_profile();
     [machine(), profiled]
+}
+
+/// Runs `machine` (with at most `budget` instructions) and checks that it stopped at the store
+/// `offset` bytes into its code, faulting on the code's first byte: the programs that take
+/// the code's address (`auipc t0, 0`) and store through it, since code is not writable.
+#[allow(
+    dead_code,
+    reason = "some of the test crates that include this module use it"
+)]
+pub fn assert_store_to_code_faults_at(machine: &mut Machine, budget: u64, offset: u64) {
+    let entry = machine.pc();
+    assert_eq!(
+        machine.run(budget),
+        Stop::Trap(Trap {
+            pc: entry + offset,
+            kind: TrapKind::Store { addr: entry },
+        })
+    );
 }
