@@ -51,9 +51,9 @@ struct Arguments {
     /// `--groups '' --rounds 1 --no-attacks` a profiler sees nothing else.
     #[arg(long, default_value_t = 0.5)]
     exchange_seconds: f64,
-    /// Run only hello's fork + on_recv + teardown (`recv`) or its whole exchange
-    /// (`exchange`), `--rounds` times (default 100) with the caches swept before each, and
-    /// print nothing else: for a cache simulator to count the cache lines a cold request
+    /// Run only a tenant's (`--tenant`, default hello) fork + on_recv + teardown (`recv`) or
+    /// its whole exchange (`exchange`), `--rounds` times (default 100) with the caches swept
+    /// before each, and print nothing else: for a cache simulator to count the cache lines a cold request
     /// misses (scripts/footprint.sh).
     #[arg(long, value_enum)]
     cold_only: Option<ColdPath>,
@@ -61,6 +61,10 @@ struct Arguments {
     /// warm request's time goes.
     #[arg(long, value_enum, conflicts_with = "cold_only")]
     warm_only: Option<ColdPath>,
+    /// The example tenant `--cold-only` and `--warm-only` run (the seed's request: a GET of
+    /// /old/index.html, which `rewrite` rewrites).
+    #[arg(long, default_value = "hello")]
+    tenant: String,
 }
 
 /// A per-request path `--cold-only` (or `--warm-only`) runs.
@@ -594,7 +598,7 @@ fn measure_flavours(groups: &[String], scale: f64) {
 fn main() {
     let arguments = Arguments::parse();
     if let Some(path) = arguments.cold_only.or(arguments.warm_only) {
-        let tenant = load_built_tenant("hello", LEVERS[LEVERS.len() - 1]);
+        let tenant = load_built_tenant(&arguments.tenant, LEVERS[LEVERS.len() - 1]);
         let request = seed_request();
         let rounds = arguments.rounds.unwrap_or(100);
         let mut sweeper: Box<dyn FnMut()> = match arguments.cold_only {
