@@ -9,18 +9,25 @@
 #                                          # BENCH_ROUNDS (default 7) alternating rounds of
 #                                          # 2 s of tenant and plain VCL, per round and median:
 #                                          # latency, varnishd CPU per request, throughput
+#   bash scripts/demo-varnish.sh --train 1 # the check, then each GET line's tenant under wrk
+#                                          # for 1 s: the workload scripts/build-vmod.sh
+#                                          # takes its profile from
 #
 # DEMO_PORT (default 6081) is the listen port; the demo's origin listens on DEMO_PORT+1.
+# RVEDGE_VMOD_DIR serves the libvmod_riscv.so in that directory instead of building one with
+# scripts/build-vmod.sh.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 check=0
 bench_seconds=0
+train_seconds=0
 case "${1:-}" in
     --check) check=1 ;;
     --bench) bench_seconds="${2:-5}" ;;
+    --train) check=1; train_seconds="${2:-1}" ;;
     "") ;;
-    *) echo "usage: $0 [--check | --bench SECONDS]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--check | --bench SECONDS | --train SECONDS]" >&2; exit 2 ;;
 esac
 
 port="${DEMO_PORT:-6081}"
@@ -28,8 +35,7 @@ origin_port=$((port + 1))
 secret="demo-secret"
 
 echo "demo-varnish: building the VMOD (release) and the example tenants" >&2
-cargo build --release -p vmod-riscv >&2
-vmod_dir="$CARGO_TARGET_DIR/release"
+vmod_dir="${RVEDGE_VMOD_DIR:-$(bash scripts/build-vmod.sh | tail -n 1)}"
 TENANT_OUT="$(bash scripts/build-tenants.sh | tail -n 1)"
 
 work="$(mktemp -d /tmp/rvedge-demo-varnish.XXXXXX)"
@@ -221,6 +227,19 @@ if ((check)); then
         exit 1
     fi
     echo "demo-varnish: all ${#requests[@]} requests answered as expected"
+    if ((train_seconds > 0)); then
+        # The GET lines under load, one line per tenant (wrk reads curl's -H and URL the same
+        # way), so the profile weighs each tenant's common path over the checks' rarer ones.
+        declare -A trained
+        for line in "${requests[@]}"; do
+            arguments="${line%%|*}"
+            host="$(sed -n "s/.*-H 'Host: \([^']*\)'.*/\1/p" <<<"$arguments")"
+            [[ "$arguments" == *--data* || -n "${trained[$host]:-}" ]] && continue
+            trained[$host]=1
+            eval "wrk -c2 -t1 -d${train_seconds}s $arguments" | awk -v host="$host" \
+                '/ requests in / { print "train " host ": " $1 " requests" }'
+        done
+    fi
     exit 0
 fi
 

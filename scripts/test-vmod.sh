@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tests of the Varnish VMOD `riscv` (vmod/) that `cargo test --workspace` alone does not run:
-# the release libvmod_riscv.so and its generated docs, every vmod/tests/*.vtc under
-# varnishtest, the conformance table through a real varnishd against the release build, the
-# demo's self-check and a short benchmark (printed, never asserted).
+# the release libvmod_riscv.so (profile-guided, as the demo serves it: scripts/build-vmod.sh)
+# and its generated docs, every vmod/tests/*.vtc under varnishtest, the conformance table
+# through a real varnishd against the release build, the demo's self-check and a short
+# benchmark (printed, never asserted).
 #
 #   bash scripts/test-vmod.sh            # tests + a short benchmark (7 alternating rounds of 1 s)
 #   bash scripts/test-vmod.sh --bench    # tests + a longer one (7 alternating rounds of 3 s)
@@ -22,15 +23,17 @@ for tool in varnishd varnishtest wrk curl rst2man gdb-multiarch riscv64-linux-gn
     command -v "$tool" >/dev/null || { echo "test-vmod: $tool missing: run scripts/bootstrap.sh" >&2; exit 1; }
 done
 
-section "vmod: build (release) and tenants"
-cargo build --release -p vmod-riscv
-vmod="$CARGO_TARGET_DIR/release/libvmod_riscv.so"
+section "vmod: build (release, profile-guided: scripts/build-vmod.sh) and tenants"
+vmod_dir="$(bash scripts/build-vmod.sh | tail -n 1)"
+vmod="$vmod_dir/libvmod_riscv.so"
+# The demo's runs below serve this build rather than asking for one again.
+export RVEDGE_VMOD_DIR="$vmod_dir"
 TENANT_OUT="$(bash scripts/build-tenants.sh | tail -n 1)"
 export TENANT_OUT
 
 section "vmod: generated documentation"
 for doc in vmod_riscv.rst vmod_riscv.3; do
-    file="$CARGO_TARGET_DIR/release/$doc"
+    file="$vmod_dir/$doc"
     grep -q "live_update" "$file" || { echo "test-vmod: $file lacks the reference" >&2; exit 1; }
     echo "ok    $file"
 done
