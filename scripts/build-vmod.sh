@@ -33,9 +33,10 @@ mkdir -p "$pgo"
 
 # What the profile depends on: the code built into the VMOD and what the training runs.
 sources_key() {
-    find emulator/src vmod tenants/examples tenants/include -type f -print0 | sort -z |
+    find emulator/src vmod/src tenants/examples tenants/include -type f -print0 | sort -z |
         xargs -0 sha256sum
-    sha256sum Cargo.lock Cargo.toml rust-toolchain.toml scripts/build-vmod.sh \
+    sha256sum Cargo.lock Cargo.toml rust-toolchain.toml emulator/Cargo.toml emulator/build.rs \
+        vmod/Cargo.toml vmod/build.rs vmod/vmod.vcc vmod/demo.vcl scripts/build-vmod.sh \
         scripts/demo-varnish.sh tests/conformance/tenants.json
 }
 key="$(sources_key | sha256sum | cut -c1-16)"
