@@ -53,8 +53,8 @@ struct Arguments {
     exchange_seconds: f64,
     /// Run only a tenant's (`--tenant`, default hello) fork + on_recv + teardown (`recv`) or
     /// its whole exchange (`exchange`), `--rounds` times (default 100) with the caches swept
-    /// before each, and print nothing else: for a cache simulator to count the cache lines a cold request
-    /// misses (scripts/footprint.sh).
+    /// before each, and print nothing else: for a cache simulator to count the cache lines a
+    /// cold request misses (scripts/footprint.sh).
     #[arg(long, value_enum)]
     cold_only: Option<ColdPath>,
     /// The path `--cold-only` names without the sweep, for a profiler (perf) to see where a

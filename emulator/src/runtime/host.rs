@@ -138,11 +138,19 @@ static TOKEN_BYTES: [bool; 256] = {
 
 /// Header values may not carry line breaks or NUL (header injection).
 pub fn is_valid_header_value(value: &str) -> bool {
-    // Every byte is looked at (no early exit), which the compiler turns into a loop over
-    // many bytes at a time.
-    !value.bytes().fold(false, |found, byte| {
-        found | (byte == b'\r') | (byte == b'\n') | (byte == 0)
-    })
+    !has_byte(value, |byte| matches!(byte, b'\r' | b'\n' | 0))
+}
+
+/// URLs a tenant sets have no spaces or control characters.
+pub fn is_valid_url(url: &str) -> bool {
+    url.starts_with('/') && !has_byte(url, |byte| byte <= b' ' || byte == 0x7f)
+}
+
+/// Whether any byte of `text` passes `test`. Every byte is looked at (no early exit), which
+/// the compiler turns into a loop over many bytes at a time: these run on every header and
+/// URL a tenant sets.
+fn has_byte(text: &str, test: impl Fn(u8) -> bool) -> bool {
+    text.bytes().fold(false, |found, byte| found | test(byte))
 }
 
 /// Whether a tenant may set, append or remove header `name` (any case). The proxy owns the
@@ -180,7 +188,24 @@ pub fn is_tenant_writable_header(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_tenant_writable_header, is_valid_header_name, is_valid_header_value};
+    use super::{
+        is_tenant_writable_header, is_valid_header_name, is_valid_header_value, is_valid_url,
+    };
+
+    #[test]
+    fn urls_start_with_a_slash_and_have_no_spaces_or_control_characters() {
+        for byte in 0..=u8::MAX {
+            let url = [b'/', b'a', byte, b'b'];
+            let Ok(url) = std::str::from_utf8(&url) else {
+                continue;
+            };
+            let expected = byte > b' ' && byte != 0x7f;
+            assert_eq!(is_valid_url(url), expected, "byte {byte:#04x}");
+        }
+        assert!(is_valid_url("/path?q=é"));
+        assert!(!is_valid_url("path"));
+        assert!(!is_valid_url(""));
+    }
 
     #[test]
     fn header_names_are_tokens_and_values_have_no_line_breaks_or_nul() {
