@@ -527,8 +527,8 @@ fn to_i32(value: usize) -> i32 {
     value as i32
 }
 
-/// Marks each run of two or more `sd`s in a row (`ld`s, `sw`s, `lw`s) on its first entry
-/// (`Op::run_op`), after host functions are patched in, so a run never covers one.
+/// Marks each run of `Insn::MIN_RUN` or more `sd`s in a row (`ld`s, `sw`s, `lw`s) on its
+/// first entry (`Op::run_op`), after host functions are patched in, so a run never covers one.
 fn mark_access_runs(code: &mut [Insn]) {
     let mut index = 0;
     while index < code.len() {
@@ -542,7 +542,7 @@ fn mark_access_runs(code: &mut [Insn]) {
             .take(Insn::MAX_RUN)
             .take_while(|insn| insn.op == op)
             .count();
-        if length >= 2 {
+        if length >= Insn::MIN_RUN {
             let ordered = is_ordered_run(&code[index..index + length]);
             code[index].mark_run(length, ordered);
         }
@@ -626,80 +626,121 @@ mod tests {
         let sw = 0x00b1_2023u32; // sw a1, 0(sp)
         let lw = 0x0001_2683u32; // lw a3, 0(sp)
         let addi = 0x0015_0513u32; // addi a0, a0, 1
-        let mut words = vec![sd, sd, sd, addi, ld, ld, sd, ld];
-        words.extend(std::iter::repeat_n(sd, Insn::MAX_RUN + 2));
-        words.extend([sw, sw, lw, lw, sd]);
+        let min = Insn::MIN_RUN;
+        let mut words = vec![sd; min + 1];
+        words.push(addi);
+        words.extend(std::iter::repeat_n(ld, min - 1));
+        words.push(addi);
+        let long_run = words.len();
+        words.extend(std::iter::repeat_n(sd, Insn::MAX_RUN + min));
+        words.push(addi);
+        let short_rest = words.len();
+        words.extend(std::iter::repeat_n(sd, Insn::MAX_RUN + min - 1));
+        words.push(addi);
+        let narrow = words.len();
+        words.extend(std::iter::repeat_n(sw, min));
+        words.extend(std::iter::repeat_n(lw, min));
+        words.push(addi);
         let data: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
         let (_, _, mut code, _) =
             decode_code(&[code_segment(data.len() as u64, data)], Xlen::Rv64).unwrap();
         mark_access_runs(&mut code);
-        let ops: Vec<Op> = code[..9].iter().map(|insn| insn.op).collect();
+        let ops = |range: std::ops::Range<usize>| -> Vec<Op> {
+            code[range].iter().map(|insn| insn.op).collect()
+        };
         use Op::*;
-        assert_eq!(ops, [SdRun, Sd, Sd, Addi, LdRun, Ld, Sd, Ld, SdRun]);
-        assert_eq!(code[0].run_length(), 3);
-        assert_eq!(code[4].run_length(), 2);
+        let mut expected = vec![SdRun];
+        expected.extend(std::iter::repeat_n(Sd, min));
+        expected.push(Addi);
+        expected.extend(std::iter::repeat_n(Ld, min - 1));
         assert_eq!(
-            code[8].run_length(),
+            ops(0..long_run - 1),
+            expected,
+            "{} loads are no run",
+            min - 1
+        );
+        assert_eq!(code[0].run_length(), min + 1);
+        assert_eq!(
+            code[long_run].run_length(),
             Insn::MAX_RUN,
             "a run is at most MAX_RUN long"
         );
+        let rest = long_run + Insn::MAX_RUN;
+        assert_eq!(code[rest].op, SdRun, "the rest is a run of its own");
+        assert_eq!(code[rest].run_length(), min);
+        assert_eq!(code[short_rest].op, SdRun);
         assert_eq!(
-            code[8 + Insn::MAX_RUN].op,
-            SdRun,
-            "the rest is a run of its own"
+            ops(short_rest + Insn::MAX_RUN..narrow - 1),
+            vec![Sd; min - 1],
+            "a rest shorter than MIN_RUN stays plain"
         );
-        assert_eq!(code[8 + Insn::MAX_RUN].run_length(), 2);
-        let tail = 10 + Insn::MAX_RUN;
-        let ops: Vec<Op> = code[tail..tail + 5].iter().map(|insn| insn.op).collect();
-        assert_eq!(ops, [SwRun, Sw, LwRun, Lw, Sd]);
+        assert_eq!((code[narrow].op, code[narrow + min].op), (SwRun, LwRun));
         assert_eq!(
-            (code[tail].run_length(), code[tail + 2].run_length()),
-            (2, 2)
+            (code[narrow].run_length(), code[narrow + min].run_length()),
+            (min, min)
         );
         // The register fields the instructions use are untouched.
         assert_eq!((code[0].rs1, code[0].rs2, code[0].imm), (2, 11, 0));
-        assert_eq!((code[4].rd, code[4].rs1, code[4].imm), (6, 2, 0));
+        assert_eq!(
+            (
+                code[narrow + min].rd,
+                code[narrow + min].rs1,
+                code[narrow + min].imm
+            ),
+            (13, 2, 0)
+        );
     }
 
     #[test]
-    fn runs_through_one_kept_base_at_offsets_in_order_are_marked_ordered() {
-        let words = [
-            0xfe11_3c23u32, // sd ra, -8(sp)      a prologue: ordered
-            0xfe81_3823,    // sd s0, -16(sp)
-            0x0000_0013,    // nop
-            0x0001_3083,    // ld ra, 0(sp)       an epilogue: ordered
-            0x0081_3403,    // ld s0, 8(sp)
-            0x0000_0013,    // nop
-            0x0001_3423,    // sd zero, 8(sp)     offsets out of order
-            0x0001_3023,    // sd zero, 0(sp)
-            0x0001_3823,    // sd zero, 16(sp)
-            0x0000_0013,    // nop
-            0x0001_3023,    // sd zero, 0(sp)     two bases
-            0x0005_3023,    // sd zero, 0(a0)
-            0x0000_0013,    // nop
-            0x0001_3103,    // ld sp, 0(sp)       the base changed before the last load
-            0x0081_3503,    // ld a0, 8(sp)
-            0x0000_0013,    // nop
-            0x0081_3503,    // ld a0, 8(sp)       ...and by the last: ordered
-            0x0001_3103,    // ld sp, 0(sp)
+    fn runs_through_one_kept_base_at_offsets_in_order_are_ordered() {
+        let groups: [&[u32]; 6] = [
+            // A prologue: ordered.
+            &[0xfe11_3c23, 0xfe81_3823], // sd ra, -8(sp); sd s0, -16(sp)
+            // An epilogue: ordered.
+            &[0x0001_3083, 0x0081_3403], // ld ra, 0(sp); ld s0, 8(sp)
+            // Offsets out of order.
+            &[0x0001_3423, 0x0001_3023, 0x0001_3823], // sd zero, 8(sp); 0(sp); 16(sp)
+            // Two bases.
+            &[0x0001_3023, 0x0005_3023], // sd zero, 0(sp); sd zero, 0(a0)
+            // The base changed before the last load...
+            &[0x0001_3103, 0x0081_3503], // ld sp, 0(sp); ld a0, 8(sp)
+            // ...and by the last: ordered.
+            &[0x0081_3503, 0x0001_3103], // ld a0, 8(sp); ld sp, 0(sp)
         ];
-        let data: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
-        let (_, _, mut code, _) =
-            decode_code(&[code_segment(data.len() as u64, data)], Xlen::Rv64).unwrap();
-        mark_access_runs(&mut code);
-        let ordered: Vec<bool> = [0, 3, 6, 10, 13, 16]
+        let ordered: Vec<bool> = groups
             .iter()
-            .map(|&index| {
-                assert!(code[index].op.is_access_run(), "entry {index} starts a run");
-                code[index].run_is_ordered()
+            .map(|words| {
+                let data: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
+                let segment = code_segment(data.len() as u64, data);
+                let (_, _, code, _) = decode_code(&[segment], Xlen::Rv64).unwrap();
+                is_ordered_run(&code[..words.len()])
             })
             .collect();
         assert_eq!(ordered, [true, true, false, false, false, true]);
-        assert_eq!(
-            code[6].run_length(),
-            3,
-            "the flag leaves the length as it was"
-        );
+    }
+
+    #[test]
+    fn the_ordered_flag_leaves_a_runs_length_as_it_was() {
+        // Offsets below 32 fit `sd`'s low immediate field; three or more entries, so a run
+        // can be out of order (any two offsets are in one order or the other).
+        let sd_zero_at = |offset: u32| 0x0001_3023 | (offset << 7); // sd zero, offset(sp)
+        let length = Insn::MIN_RUN.max(3) as u32;
+        let rising: Vec<u32> = (1..length).map(|slot| slot * 4).collect();
+        let last = *rising.last().unwrap();
+        let out_of_order = [rising.clone(), vec![last - 4]].concat();
+        let in_order = [rising, vec![last]].concat();
+        for (offsets, ordered) in [(out_of_order, false), (in_order, true)] {
+            let data: Vec<u8> = offsets
+                .iter()
+                .flat_map(|&offset| sd_zero_at(offset).to_le_bytes())
+                .collect();
+            let (_, _, mut code, _) =
+                decode_code(&[code_segment(data.len() as u64, data)], Xlen::Rv64).unwrap();
+            mark_access_runs(&mut code);
+            assert_eq!(code[0].op, Op::SdRun);
+            assert_eq!(code[0].run_is_ordered(), ordered, "{offsets:?}");
+            assert_eq!(code[0].run_length(), offsets.len());
+        }
     }
 
     #[test]

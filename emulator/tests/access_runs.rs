@@ -1,5 +1,5 @@
-//! Runs of `sd`s or `ld`s in a row (a prologue's register saves, an epilogue's restores),
-//! which both interpreter loops do without a dispatch per access (and, where the run is
+//! Runs of `sd`s or `ld`s in a row (a prologue's register saves, an epilogue's restores;
+//! `Insn::MIN_RUN` or more), which both interpreter loops do without a dispatch per access (and, where the run is
 //! ordered and stays in one page, with one TLB check): each access still happens in order,
 //! reads the registers the one before it wrote, and a fault or a TLB miss midway stops the
 //! run at that access exactly as one by one. Each test runs a machine as built
@@ -15,6 +15,14 @@ use rvedge::{Stop, Xlen};
 const BUDGET: u64 = 1000;
 
 #[test]
+fn the_runs_here_are_long_enough_to_be_runs() {
+    assert!(
+        rvedge::decode::Insn::MIN_RUN <= 5,
+        "the tests below make runs of five: lengthen them with MIN_RUN"
+    );
+}
+
+#[test]
 fn a_store_run_stops_at_the_store_that_faults_with_the_ones_before_it_done() {
     for mut machine in machines(
         Xlen::Rv64,
@@ -23,16 +31,18 @@ fn a_store_run_stops_at_the_store_that_faults_with_the_ones_before_it_done() {
             0xfe01_0113, // addi sp, sp, -32
             0x00b0_0593, // li a1, 11
             0x0160_0613, // li a2, 22
-            0x00b1_3023, // sd a1, 0(sp)         a run of four stores...
+            0x00b1_3023, // sd a1, 0(sp)         a run of five stores...
             0x00c1_3423, // sd a2, 8(sp)
             0x00b2_b023, // sd a1, 0(t0)         ...whose third faults
             0x00c1_3823, // sd a2, 16(sp)
+            0x00c1_3c23, // sd a2, 24(sp)
             0x05d0_0893, // li a7, 93
             0x0000_0073, // ecall
         ],
     ) {
         let sp = machine.register(SP) - 32;
         machine.memory().store::<u64>(sp + 16, 99).unwrap();
+        machine.memory().store::<u64>(sp + 24, 98).unwrap();
         assert_store_to_code_faults_at(&mut machine, BUDGET, 24);
         assert_eq!(
             machine.instructions(),
@@ -43,6 +53,7 @@ fn a_store_run_stops_at_the_store_that_faults_with_the_ones_before_it_done() {
         assert_eq!(memory.load::<u64>(sp).unwrap(), 11);
         assert_eq!(memory.load::<u64>(sp + 8).unwrap(), 22);
         assert_eq!(memory.load::<u64>(sp + 16).unwrap(), 99, "after the fault");
+        assert_eq!(memory.load::<u64>(sp + 24).unwrap(), 98, "after the fault");
         assert_eq!(machine.register(A1), 11);
     }
 }
@@ -56,6 +67,8 @@ fn a_load_run_reads_what_the_load_before_it_loaded() {
             0x0021_3023, // sd sp, 0(sp)
             0x02a0_0293, // li t0, 42
             0x0051_3423, // sd t0, 8(sp)
+            0x0081_3e03, // ld t3, 8(sp)         a run of five loads
+            0x0001_3e83, // ld t4, 0(sp)
             0x0001_3303, // ld t1, 0(sp)         t1 = sp
             0x0003_3383, // ld t2, 0(t1)         t2 = sp, through t1
             0x0083_b503, // ld a0, 8(t2)         a0 = 42, through t2
@@ -80,9 +93,18 @@ fn a_load_that_misses_the_tlb_midway_goes_on_with_the_rest_of_the_run() {
             0x00b2_b023, // sd a1, 0(t0)
             0x0051_3023, // sd t0, 0(sp)         sp's page takes t0's page's TLB slot
             0x0001_3e03, // ld t3, 0(sp)         a run: a hit...
-            0x0002_b383, // ld t2, 0(t0)         ...then a miss
+            0x0002_b383, // ld t2, 0(t0)         ...a miss...
+            0x0001_3e83, // ld t4, 0(sp)         ...and the rest, through one slot
+            0x0002_bf03, // ld t5, 0(t0)
+            0x0001_3f83, // ld t6, 0(sp)
             0x0ff3_f513, // andi a0, t2, 255     0x97
-            0x405e_0eb3, // sub t4, t3, t0       0 when t3 = t0
+            0x41ce_8eb3, // sub t4, t4, t3       0 when both loaded t0
+            0x407f_0f33, // sub t5, t5, t2       0 when both loaded 0x97
+            0x41cf_8fb3, // sub t6, t6, t3
+            0x01ee_8eb3, // add t4, t4, t5
+            0x01fe_8eb3, // add t4, t4, t6
+            0x405e_05b3, // sub a1, t3, t0       0 when t3 = t0
+            0x00b5_0533, // add a0, a0, a1
             0x01d5_0533, // add a0, a0, t4
             0x05d0_0893, // li a7, 93
             0x0000_0073, // ecall
@@ -105,10 +127,16 @@ fn an_ordered_run_across_a_page_boundary_goes_access_by_access() {
             0xfe01_3823, // sd zero, -16(sp)
             0x00b0_0593, // li a1, 11
             0x0160_0613, // li a2, 22
-            0xfeb1_3c23, // sd a1, -8(sp)        an ordered run: below the boundary...
+            0xfeb1_3823, // sd a1, -16(sp)       an ordered run: below the boundary...
+            0xfeb1_3c23, // sd a1, -8(sp)
             0x00c1_3023, // sd a2, 0(sp)         ...and above it
+            0x00c1_3423, // sd a2, 8(sp)
+            0x00c1_3823, // sd a2, 16(sp)
             0xfe81_3683, // ld a3, -24(sp)       the same for loads
-            0x0101_3703, // ld a4, 16(sp)
+            0xff01_3783, // ld a5, -16(sp)
+            0xff81_3803, // ld a6, -8(sp)
+            0x0181_3303, // ld t1, 24(sp)
+            0x0201_3703, // ld a4, 32(sp)
             0x00e6_8533, // add a0, a3, a4
             0x05d0_0893, // li a7, 93
             0x0000_0073, // ecall
@@ -116,7 +144,7 @@ fn an_ordered_run_across_a_page_boundary_goes_access_by_access() {
     ) {
         let boundary = machine.register(SP) & !0xfff;
         machine.memory().store::<u64>(boundary - 24, 5).unwrap();
-        machine.memory().store::<u64>(boundary + 16, 6).unwrap();
+        machine.memory().store::<u64>(boundary + 32, 6).unwrap();
         assert_eq!(
             machine.run(BUDGET),
             Stop::Exited(11),
@@ -129,6 +157,43 @@ fn an_ordered_run_across_a_page_boundary_goes_access_by_access() {
             22,
             "stored in the upper page"
         );
+        assert_eq!(memory.load::<u64>(boundary + 16).unwrap(), 22);
+    }
+}
+
+#[test]
+fn an_ordered_run_in_one_page_does_every_access() {
+    for mut machine in machines(
+        Xlen::Rv64,
+        &[
+            0xffff_f2b7, // lui t0, 0xfffff      t0 = -4096
+            0x0051_7133, // and sp, sp, t0       sp at a page boundary
+            0xfc01_0113, // addi sp, sp, -64     the runs' bytes in the page below
+            0x0201_3823, // sd zero, 48(sp)      the page into both TLBs
+            0x0010_0593, // li a1, 1
+            0x0020_0613, // li a2, 2
+            0x0040_0693, // li a3, 4
+            0x0080_0713, // li a4, 8
+            0x0100_0793, // li a5, 16
+            0x00b1_3023, // sd a1, 0(sp)         an ordered run in one page...
+            0x00c1_3423, // sd a2, 8(sp)
+            0x00d1_3823, // sd a3, 16(sp)
+            0x00e1_3c23, // sd a4, 24(sp)
+            0x02f1_3023, // sd a5, 32(sp)
+            0x0201_3f03, // ld t5, 32(sp)        ...and one of loads, offsets falling
+            0x0181_3e83, // ld t4, 24(sp)
+            0x0101_3e03, // ld t3, 16(sp)
+            0x0081_3383, // ld t2, 8(sp)
+            0x0001_3303, // ld t1, 0(sp)
+            0x0073_0533, // add a0, t1, t2
+            0x01c5_0533, // add a0, a0, t3
+            0x01d5_0533, // add a0, a0, t4
+            0x01e5_0533, // add a0, a0, t5       31: every access done
+            0x05d0_0893, // li a7, 93
+            0x0000_0073, // ecall
+        ],
+    ) {
+        assert_eq!(machine.run(BUDGET), Stop::Exited(31));
     }
 }
 
@@ -146,6 +211,9 @@ fn a_load_run_that_changes_its_base_midway_uses_the_new_base() {
             0x0061_3c23, // sd t1, 24(sp)
             0x0001_3103, // ld sp, 0(sp)         a run whose first load changes its base
             0x0081_3503, // ld a0, 8(sp)         7 through the new sp, 5 through the old
+            0x0081_3583, // ld a1, 8(sp)
+            0x0081_3603, // ld a2, 8(sp)
+            0x0081_3683, // ld a3, 8(sp)
             0x05d0_0893, // li a7, 93
             0x0000_0073, // ecall
         ],
@@ -168,11 +236,19 @@ fn a_long_loop_of_runs_keeps_the_stack_flat() {
             0x00b1_3023, // sd a1, 0(sp)         loop: ordered runs of stores...
             0x00c1_3423, // sd a2, 8(sp)
             0x00d1_3823, // sd a3, 16(sp)
+            0x00e1_3c23, // sd a4, 24(sp)
+            0x02f1_3023, // sd a5, 32(sp)
             0x0001_2703, // lw a4, 0(sp)         ...of word loads...
             0x0041_2783, // lw a5, 4(sp)
+            0x0081_2803, // lw a6, 8(sp)
+            0x00c1_2883, // lw a7, 12(sp)
+            0x0101_2303, // lw t1, 16(sp)
             0x0001_3583, // ld a1, 0(sp)         ...and of loads
             0x0081_3603, // ld a2, 8(sp)
-            0xfe5f_f06f, // j loop
+            0x0101_3683, // ld a3, 16(sp)
+            0x0181_3383, // ld t2, 24(sp)
+            0x0201_3e03, // ld t3, 32(sp)
+            0xfc5f_f06f, // j loop
         ],
     ) {
         // wasm32-wasip1 has no threads (nor the threaded dispatch): there it runs in place.
@@ -200,8 +276,14 @@ fn rv32_runs_of_sws_and_lws_go_as_one_by_one() {
             0xfff0_0613, // li a2, -1
             0x00c1_2223, // sw a2, 4(sp)
             0x00b1_2023, // sw a1, 0(sp)        4 bytes: sp + 4 keeps a2
+            0x00b1_2423, // sw a1, 8(sp)
+            0x00b1_2623, // sw a1, 12(sp)
+            0x00c1_2823, // sw a2, 16(sp)
             0x0001_2683, // lw a3, 0(sp)
             0x0041_2703, // lw a4, 4(sp)        sign-extended, as every RV32 register
+            0x0081_2303, // lw t1, 8(sp)
+            0x00c1_2383, // lw t2, 12(sp)
+            0x0101_2e03, // lw t3, 16(sp)
             0x0007_2793, // slti a5, a4, 0
             0x0057_9813, // slli a6, a5, 5
             0x40f8_0833, // sub a6, a6, a5      31 when a4 is negative
@@ -220,6 +302,8 @@ fn rv32_runs_of_sws_and_lws_go_as_one_by_one() {
             0x00b1_2023, // sw a1, 0(sp)
             0x00b2_a023, // sw a1, 0(t0)        faults
             0x00b1_2223, // sw a1, 4(sp)
+            0x00b1_2423, // sw a1, 8(sp)
+            0x00b1_2623, // sw a1, 12(sp)
         ],
     ) {
         assert_store_to_code_faults_at(&mut machine, BUDGET, 12);

@@ -366,8 +366,9 @@ instruction_table! {
     BinviRv32 = "binvi", I;
     BsetRv32 = "bset", R;
     BsetiRv32 = "bseti", I;
-    // Not decoded: put by the loader on the first of two or more `sd`s (`ld`, `sw`, `lw`) in a
-    // row, the register saves (restores) of a function's prologue (epilogue) on RV64 (RV32).
+    // Not decoded: put by the loader on the first of `Insn::MIN_RUN` or more `sd`s (`ld`, `sw`,
+    // `lw`) in a row, the register saves (restores) of a function's prologue (epilogue) on
+    // RV64 (RV32).
     // `execute` runs one as its plain op; both loops run the whole run in one go
     // (`Insn::run_length`, `interp::access_run`).
     SdRun = "sd", Store;
@@ -518,7 +519,14 @@ pub struct Insn {
 pub const NO_TARGET: u32 = u32::MAX;
 
 impl Insn {
-    /// Most entries a run (`Op::is_access_run`) covers.
+    /// Fewest entries a run (`Op::is_access_run`) covers. In the threaded dispatch a run costs
+    /// about as many host instructions as four plain accesses (its checks, and the registers
+    /// its loop needs saved) and saves a dispatch per entry after the first: shorter runs were
+    /// no faster there, and half the runs of the seed's exchange were 2 to 4 long. The `match`
+    /// loop's dispatch costs more, and runs of two already pay (wasm32: cpubench 2.5% and the
+    /// filter's hello 1% slower with five).
+    pub const MIN_RUN: usize = if cfg!(threaded_dispatch) { 5 } else { 2 };
+    /// Most entries a run covers.
     pub const MAX_RUN: usize = 0x7f;
     /// Set in a run's length field when the run is ordered (`Insn::run_is_ordered`).
     const ORDERED_RUN: u8 = 0x80;
@@ -546,14 +554,14 @@ impl Insn {
         self.run_field() & Insn::ORDERED_RUN != 0
     }
 
-    /// Marks this load or store as the first of `length` (2..=MAX_RUN) of its op in a row,
+    /// Marks this load or store as the first of `length` (MIN_RUN..=MAX_RUN) of its op in a row,
     /// `ordered` as `run_is_ordered` says.
     #[expect(
         clippy::cast_possible_truncation,
         reason = "the length is at most MAX_RUN, below ORDERED_RUN"
     )]
     pub fn mark_run(&mut self, length: usize, ordered: bool) {
-        debug_assert!((2..=Insn::MAX_RUN).contains(&length));
+        debug_assert!((Insn::MIN_RUN..=Insn::MAX_RUN).contains(&length));
         let Some(run_op) = self.op.run_op() else {
             debug_assert!(false, "{:?} makes no runs", self.op);
             return;
