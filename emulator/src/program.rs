@@ -724,7 +724,7 @@ mod tests {
         // Offsets below 32 fit `sd`'s low immediate field; three or more entries, so a run
         // can be out of order (any two offsets are in one order or the other).
         let sd_zero_at = |offset: u32| 0x0001_3023 | (offset << 7); // sd zero, offset(sp)
-        let length = Insn::MIN_RUN.max(3) as u32;
+        let length = u32::try_from(Insn::MIN_RUN.max(3)).unwrap();
         let rising: Vec<u32> = (1..length).map(|slot| slot * 4).collect();
         let last = *rising.last().unwrap();
         let out_of_order = [rising.clone(), vec![last - 4]].concat();
