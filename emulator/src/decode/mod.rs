@@ -532,9 +532,12 @@ impl Insn {
     const ORDERED_RUN: u8 = 0x80;
 
     /// The field of a run's first entry that holds its length: the register field its
-    /// instruction does not use (a store's `rd`, a load's `rs2`).
-    fn run_field(&self) -> u8 {
-        match self.op {
+    /// instruction does not use (a store's `rd`, a load's `rs2`). `op` is the entry's op: a
+    /// constant where the caller knows it, so no load of the op picks the field.
+    #[inline(always)]
+    fn run_field(&self, op: Op) -> u8 {
+        debug_assert_eq!(op, self.op);
+        match op {
             Op::SdRun | Op::SwRun => self.rd,
             _ => self.rs2,
         }
@@ -543,7 +546,13 @@ impl Insn {
     /// The entries a run (`Op::is_access_run`) covers, itself included.
     #[inline(always)]
     pub fn run_length(&self) -> usize {
-        usize::from(self.run_field() & !Insn::ORDERED_RUN)
+        self.run_length_as(self.op)
+    }
+
+    /// `run_length` of an entry whose op is `op`.
+    #[inline(always)]
+    pub fn run_length_as(&self, op: Op) -> usize {
+        usize::from(self.run_field(op) & !Insn::ORDERED_RUN)
     }
 
     /// Whether every access of the run lies between its first's and its last's: all go
@@ -551,7 +560,13 @@ impl Insn {
     /// (a prologue's saves, an epilogue's restores). One TLB check then covers the run.
     #[inline(always)]
     pub fn run_is_ordered(&self) -> bool {
-        self.run_field() & Insn::ORDERED_RUN != 0
+        self.run_is_ordered_as(self.op)
+    }
+
+    /// `run_is_ordered` of an entry whose op is `op`.
+    #[inline(always)]
+    pub fn run_is_ordered_as(&self, op: Op) -> bool {
+        self.run_field(op) & Insn::ORDERED_RUN != 0
     }
 
     /// Marks this load or store as the first of `length` (MIN_RUN..=MAX_RUN) of its op in a row,

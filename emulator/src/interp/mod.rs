@@ -423,31 +423,65 @@ fn access_run(op: Op, cpu: &mut Cpu, memory: &mut Memory, entry: *const Insn) ->
     // Each `host` comes from `cached`: the access's bytes of a live page are behind it, of a
     // page this memory owns for a write.
     match op {
-        Op::SdRun => each_access(cpu, memory, entry, 8, Access::Write, |cpu, insn, host| {
-            // SAFETY: as said above.
-            unsafe { cpu.x[usize::from(insn.rs2) & 31].store_le(host) }
-        }),
-        Op::SwRun => each_access(cpu, memory, entry, 4, Access::Write, |cpu, insn, host| {
-            // SAFETY: as said above.
-            unsafe { (cpu.x[usize::from(insn.rs2) & 31] as u32).store_le(host) }
-        }),
-        Op::LdRun => each_access(cpu, memory, entry, 8, Access::Read, |cpu, insn, host| {
-            // SAFETY: as said above.
-            cpu.x[usize::from(insn.rd) & 63] = unsafe { u64::read_le(host) };
-        }),
-        Op::LwRun => each_access(cpu, memory, entry, 4, Access::Read, |cpu, insn, host| {
-            // SAFETY: as said above.
-            let word = unsafe { u32::read_le(host) };
-            cpu.x[usize::from(insn.rd) & 63] = word as i32 as i64 as u64;
-        }),
+        Op::SdRun => each_access(
+            Op::SdRun,
+            cpu,
+            memory,
+            entry,
+            8,
+            Access::Write,
+            |cpu, insn, host| {
+                // SAFETY: as said above.
+                unsafe { cpu.x[usize::from(insn.rs2) & 31].store_le(host) }
+            },
+        ),
+        Op::SwRun => each_access(
+            Op::SwRun,
+            cpu,
+            memory,
+            entry,
+            4,
+            Access::Write,
+            |cpu, insn, host| {
+                // SAFETY: as said above.
+                unsafe { (cpu.x[usize::from(insn.rs2) & 31] as u32).store_le(host) }
+            },
+        ),
+        Op::LdRun => each_access(
+            Op::LdRun,
+            cpu,
+            memory,
+            entry,
+            8,
+            Access::Read,
+            |cpu, insn, host| {
+                // SAFETY: as said above.
+                cpu.x[usize::from(insn.rd) & 63] = unsafe { u64::read_le(host) };
+            },
+        ),
+        Op::LwRun => each_access(
+            Op::LwRun,
+            cpu,
+            memory,
+            entry,
+            4,
+            Access::Read,
+            |cpu, insn, host| {
+                // SAFETY: as said above.
+                let word = unsafe { u32::read_le(host) };
+                cpu.x[usize::from(insn.rd) & 63] = word as i32 as i64 as u64;
+            },
+        ),
         _ => 0,
     }
 }
 
-/// The loop of `access_run`: `access` does an entry's `size`-byte access at `host`, where the
-/// TLB for `direction` maps the entry's address.
+/// The loop of `access_run` over a run whose first entry's op is `op`: `access` does an
+/// entry's `size`-byte access at `host`, where the TLB for `direction` maps the entry's
+/// address.
 #[inline(always)]
 fn each_access(
+    op: Op,
     cpu: &mut Cpu,
     memory: &mut Memory,
     entry: *const Insn,
@@ -457,8 +491,8 @@ fn each_access(
 ) -> usize {
     // SAFETY: `entry` points at an entry of decoded code.
     let first = unsafe { &*entry };
-    let length = first.run_length();
-    if first.run_is_ordered() {
+    let length = first.run_length_as(op);
+    if first.run_is_ordered_as(op) {
         // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
         let last = unsafe { &*entry.add(length - 1) };
         let (low, high) = (first.imm.min(last.imm), first.imm.max(last.imm));
