@@ -260,6 +260,26 @@ fn log_lines_and_bytes_are_capped_per_request() {
     );
 }
 
+/// A fork takes the environment box the last fork of its thread gave back: what that one
+/// printed, and how much of the cap it used, stay with it.
+#[test]
+fn a_request_prints_within_its_own_caps_after_one_that_used_them_up() {
+    let tenant = roomy_attack_tenant();
+    let before = get(&tenant, "/stdout/100/100000");
+    assert!(before.log.last().is_some_and(|line| line.contains("cut")));
+    let outcome = get(&tenant, "/stdout/10/3");
+    assert_eq!(report_field(&body(&outcome), "printed"), 3);
+    assert_eq!(outcome.log.len(), 3, "{:?}", outcome.log);
+    assert!(
+        outcome
+            .log
+            .iter()
+            .all(|line| line.len() <= 10 && !line.contains("cut")),
+        "{:?}",
+        outcome.log
+    );
+}
+
 #[test]
 fn headers_added_are_capped_per_request() {
     let tenant = roomy_attack_tenant();

@@ -566,12 +566,12 @@ impl Drop for Fork {
         if let Some(template) = &self.warms {
             template.warm_with(&self.machine);
         }
-        let Some(sum) = &self.profile else {
-            return;
-        };
-        if let (Some(report), Ok(mut sum)) = (self.machine.profile_report(), sum.lock()) {
-            sum.merge(&report);
+        if let Some(sum) = &self.profile {
+            if let (Some(report), Ok(mut sum)) = (self.machine.profile_report(), sum.lock()) {
+                sum.merge(&report);
+            }
         }
+        TenantEnvironment::give_back(&mut self.machine);
     }
 }
 
@@ -1287,8 +1287,10 @@ impl SeededRandom {
 }
 
 impl TenantEnvironment {
+    /// A fresh environment, in the box of one a fork of this thread gave back
+    /// ([`TenantEnvironment::give_back`]) if there is one: a fork then allocates nothing.
     fn boxed(clock: Option<ClockSource>, random: RandomSource) -> Box<dyn Environment> {
-        Box::new(TenantEnvironment {
+        let fresh = TenantEnvironment {
             output: Vec::new(),
             output_bytes: 0,
             output_dropped: false,
@@ -1297,7 +1299,43 @@ impl TenantEnvironment {
             seeded_random: None,
             fixed_random: Isolated::default(),
             os_random_failed: false,
-        })
+        };
+        match crate::spare::take(&SPARE_ENVIRONMENTS) {
+            Some(mut spare) => {
+                *spare = fresh;
+                spare
+            }
+            None => Box::new(fresh),
+        }
+    }
+
+    /// Keeps the box of an ending fork's environment for the next fork of this thread; the
+    /// machine is left one that needs no allocation. What the fork wrote goes now, not when
+    /// the box is used again.
+    fn give_back(machine: &mut Machine) {
+        let environment: Box<dyn core::any::Any> = machine.replace_environment(Box::new(Ended));
+        if let Ok(mut environment) = environment.downcast::<TenantEnvironment>() {
+            environment.output = Vec::new();
+            crate::spare::give(&SPARE_ENVIRONMENTS, environment, MAX_SPARE_ENVIRONMENTS);
+        }
+    }
+}
+
+/// Spare environment boxes per thread: one per fork a thread has alive at once is enough.
+const MAX_SPARE_ENVIRONMENTS: usize = 8;
+
+crate::spare::spare_pool!(static SPARE_ENVIRONMENTS: Box<TenantEnvironment>);
+
+/// The environment of a fork's machine after the fork gave its own back, as it ends.
+struct Ended;
+
+impl Environment for Ended {
+    fn write_output(&mut self, _fd: u32, _bytes: &[u8]) -> bool {
+        false
+    }
+
+    fn random_bytes(&mut self, buffer: &mut [u8]) {
+        buffer.fill(0);
     }
 }
 
