@@ -9,7 +9,8 @@
 //! and keeps it until it exits, so a request touches no counter shared between threads (six
 //! atomic operations on one contended cache line per seed request before). Without `std` (no
 //! thread-locals) nothing is kept: allocations are simply made and freed. Tenant calls keep
-//! the buffers of their text arguments here too (`runtime::calls`).
+//! the buffers of their text arguments here too (`runtime::calls`), and forks the boxes of
+//! their environments (`runtime::tenant`).
 
 #[cfg(feature = "std")]
 use alloc::boxed::Box;
