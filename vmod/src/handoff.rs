@@ -53,18 +53,41 @@ impl Handoff<'_> {
     }
 
     /// The header value: `<nonce> <mode> [field] <tenant>`, the tenant last because it is the
-    /// only field that may contain spaces. Built in one string: it is written on every request
-    /// with a backend side, and `format!` cost as much as the rest of the hand-off.
+    /// only field that may contain spaces.
     pub fn encode(&self, nonce: &str) -> String {
+        let mut value = String::new();
+        self.encode_into(nonce, &mut value);
+        value
+    }
+
+    /// Calls `use_value` with the header value, built in a buffer this thread keeps: it is
+    /// written on every request with a backend side, which then allocates nothing for it.
+    pub fn with_encoded<R>(&self, nonce: &str, use_value: impl FnOnce(&str) -> R) -> R {
+        std::thread_local! {
+            static VALUE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        VALUE.with(|value| match value.try_borrow_mut() {
+            Ok(mut value) => {
+                value.clear();
+                self.encode_into(nonce, &mut value);
+                use_value(&value)
+            }
+            Err(_) => use_value(&self.encode(nonce)),
+        })
+    }
+
+    /// Appends the header value to `value`, in one string (`format!` cost as much as the rest
+    /// of the hand-off).
+    fn encode_into(&self, nonce: &str, value: &mut String) {
         let tenant = self.tenant();
         // The longest field is a forge plan's: "forge:", a digit and two 16-digit numbers.
-        let mut value = String::with_capacity(nonce.len() + tenant.len() + 64);
+        value.reserve(nonce.len() + tenant.len() + 64);
         value.push_str(nonce);
         value.push(' ');
         match self {
             Handoff::Plan { plan, .. } => {
                 value.push_str("plan ");
-                plan.encode_into(&mut value);
+                plan.encode_into(value);
             }
             Handoff::Error { kind, .. } => {
                 value.push_str("error ");
@@ -79,7 +102,6 @@ impl Handoff<'_> {
         }
         value.push(' ');
         value.push_str(tenant);
-        value
     }
 
     /// The hand-off in `value`, if it is well-formed and carries `nonce`.

@@ -594,8 +594,8 @@ unsafe fn hand_off_to_vm(ctx: *const ffi::vrt_ctx, task: &Task, handoff: &Handof
     // set there.
     unsafe {
         if let Some(req) = Message::new((*ctx).http_req) {
-            if req
-                .set(HANDOFF_HEADER, &handoff.encode(&vcl.nonce))
+            if handoff
+                .with_encoded(&vcl.nonce, |value| req.set(HANDOFF_HEADER, value))
                 .is_err()
             {
                 http::log(
@@ -649,9 +649,10 @@ unsafe fn recv(ctx: *const ffi::vrt_ctx, task: &mut Task) -> i64 {
                 hand_off_to_vm(ctx, task, &Handoff::Plan { tenant, plan });
             }
             ClientDecision::Backend(plan @ BackendPlan::Origin { hooks: true }) => {
-                let handoff = Handoff::Plan { tenant, plan }.encode(&task.vcl().nonce);
                 if let Some(req) = Message::new((*ctx).http_req) {
-                    req.set(HANDOFF_HEADER, &handoff).ok();
+                    Handoff::Plan { tenant, plan }
+                        .with_encoded(&task.vcl().nonce, |value| req.set(HANDOFF_HEADER, value))
+                        .ok();
                 }
             }
             // A plain pass to the origin: no tenant code on the backend side.
