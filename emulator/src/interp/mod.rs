@@ -424,7 +424,7 @@ fn access_run(op: Op, cpu: &mut Cpu, memory: &mut Memory, entry: *const Insn) ->
     // page this memory owns for a write.
     match op {
         Op::SdRun => each_access(
-            Op::SdRun,
+            op,
             cpu,
             memory,
             entry,
@@ -436,7 +436,7 @@ fn access_run(op: Op, cpu: &mut Cpu, memory: &mut Memory, entry: *const Insn) ->
             },
         ),
         Op::SwRun => each_access(
-            Op::SwRun,
+            op,
             cpu,
             memory,
             entry,
@@ -448,7 +448,7 @@ fn access_run(op: Op, cpu: &mut Cpu, memory: &mut Memory, entry: *const Insn) ->
             },
         ),
         Op::LdRun => each_access(
-            Op::LdRun,
+            op,
             cpu,
             memory,
             entry,
@@ -460,7 +460,7 @@ fn access_run(op: Op, cpu: &mut Cpu, memory: &mut Memory, entry: *const Insn) ->
             },
         ),
         Op::LwRun => each_access(
-            Op::LwRun,
+            op,
             cpu,
             memory,
             entry,

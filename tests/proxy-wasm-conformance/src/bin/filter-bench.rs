@@ -63,16 +63,9 @@ fn median_per_request(requests: u32, batch: u32, mut run: impl FnMut()) -> Durat
     for _ in 0..requests / 10 {
         run();
     }
-    let mut batch_means = Vec::new();
-    let mut done = 0;
-    while done < requests {
-        let started = Instant::now();
-        for _ in 0..batch {
-            run();
-        }
-        batch_means.push(started.elapsed() / batch);
-        done += batch;
-    }
+    let mut batch_means: Vec<Duration> = (0..requests.div_ceil(batch))
+        .map(|_| batch_mean(batch, &mut run))
+        .collect();
     batch_means.sort();
     batch_means[batch_means.len() / 2]
 }
@@ -91,21 +84,14 @@ fn alternating_per_request(
         first();
         second();
     }
-    let timed = |run: &mut dyn FnMut()| {
-        let started = Instant::now();
-        for _ in 0..batch {
-            run();
-        }
-        started.elapsed() / batch
-    };
     let (mut firsts, mut seconds, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..requests.div_ceil(batch) {
         let (a, b) = if round % 2 == 0 {
-            let a = timed(&mut first);
-            (a, timed(&mut second))
+            let a = batch_mean(batch, &mut first);
+            (a, batch_mean(batch, &mut second))
         } else {
-            let b = timed(&mut second);
-            (timed(&mut first), b)
+            let b = batch_mean(batch, &mut second);
+            (batch_mean(batch, &mut first), b)
         };
         ratios.push(a.as_secs_f64() / b.as_secs_f64());
         firsts.push(a);
@@ -116,6 +102,15 @@ fn alternating_per_request(
     ratios.sort_by(f64::total_cmp);
     let middle = firsts.len() / 2;
     (firsts[middle], seconds[middle], ratios[middle])
+}
+
+/// Mean time of `batch` runs of `run`.
+fn batch_mean(batch: u32, run: &mut dyn FnMut()) -> Duration {
+    let started = Instant::now();
+    for _ in 0..batch {
+        run();
+    }
+    started.elapsed() / batch
 }
 
 fn nanos(duration: Duration) -> f64 {
