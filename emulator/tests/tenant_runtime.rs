@@ -2,6 +2,8 @@
 //! load errors, random calls with bad arguments, the per-call rules of docs/abi.md, live
 //! update and per-request limits. Requests go through `exchange`, the in-memory host.
 
+mod in_memory;
+
 use rvedge_test_support as support;
 
 use std::collections::BTreeMap;
@@ -16,6 +18,7 @@ use rvedge::runtime::{
     HttpResponse, Limits, LoadError, ProgramDirectory, RequestError, Source, Tenant, TenantError,
     Tenants,
 };
+use rvedge::Xlen;
 
 /// The builds of the probing tenants: riscv64 Linux, and RV32 (picolibc) under `rv32/`.
 const WIDTHS: [&str; 2] = ["", "rv32/"];
@@ -202,6 +205,51 @@ fn the_first_forks_to_end_warm_the_template_with_what_each_read() {
     assert!(is_warm(&mut later, cold[1]), "the second fork's read");
 }
 
+/// A tenant whose on_recv sets header `x-hi` to `x-hi`, a text in its code's page, which it
+/// never loads from.
+const SET_HEADER_FROM_CODE: [u32; 16] = [
+    0x0000_0517, // auipc a0, 0
+    0x0185_0513, // addi a0, a0, 24     on_recv
+    0x0000_0593, // li a1, 0
+    0x1f40_0893, // li a7, 500          wait_for_requests(on_recv, 0)
+    0x0000_0073, // ecall
+    0x0010_0073, // ebreak
+    0x0005_8513, // mv a0, a1           on_recv(data, req, resp): req
+    0x0000_0597, // auipc a1, 0
+    0x0205_8593, // addi a1, a1, 32     the text below
+    0x0040_0613, // li a2, 4
+    0x0005_8693, // mv a3, a1
+    0x0040_0713, // li a4, 4
+    0x1f70_0893, // li a7, 503          header_set(req, "x-hi", 4, "x-hi", 4)
+    0x0000_0073, // ecall
+    0x0000_8067, // ret
+    0x6968_2d78, // "x-hi"
+];
+
+/// Tenant calls read texts where they are, through shared references, so the page of one is
+/// put in the read TLB after the call, as a load from there would put it; the pages forks
+/// read warm the template's TLB for later forks.
+#[test]
+fn a_page_calls_read_texts_from_is_warm_in_later_forks() {
+    let program = in_memory::executable(Xlen::Rv64, &SET_HEADER_FROM_CODE);
+    let tenant = Tenant::load("texts", &program, Limits::default(), None).unwrap();
+    let text_is_warm = || {
+        let mut fork = tenant.fork();
+        fork.machine_mut()
+            .memory()
+            .hits_tlb(in_memory::CODE_START, 1, Access::Read)
+    };
+    assert!(!text_is_warm(), "the template never read its code");
+    for _ in 0..10 {
+        let outcome = get(&tenant, "/");
+        assert_eq!(
+            outcome.request.headers,
+            [("x-hi".to_string(), "x-hi".to_string())]
+        );
+    }
+    assert!(text_is_warm());
+}
+
 #[test]
 fn a_tenant_that_boots_keeps_its_hooks_and_boot_log() {
     let tenant = load("rules", "tenant/rules", Limits::default());
@@ -384,6 +432,7 @@ fn per_call_rules_on_the_client_side() {
             "unknown_call_9999=-38",
             // Headers: case-insensitive names, the full length when the output is cut.
             "header_get_truncated=11[hello]",
+            "header_get_over_its_name=11[hello-world]",
             "header_get_absent=-2",
             "bad_header_name=-22",
             "empty_header_name=-22",

@@ -627,6 +627,24 @@ impl Memory {
         if let Some(page) = self.read_tlb.page(page_number) {
             return Ok(page);
         }
+        let (host_page, readable) = self.page_past_tlb(addr)?;
+        if readable {
+            // The read TLB never writes through its pointers; the cast only unifies the type.
+            self.read_tlb.insert(page_number, host_page.cast_mut());
+        }
+        Ok(host_page)
+    }
+
+    /// Puts the page holding `addr` in the read TLB, as a load from there would (nothing if
+    /// the guest may not read it).
+    pub fn hold_for_read(&mut self, addr: u64) {
+        let _ = self.page_for_read(addr);
+    }
+
+    /// The page holding `addr` as the regions and pages say, for reading, and whether the
+    /// read TLB may hold it (a write-only page is read by the slow path every time).
+    fn page_past_tlb(&self, addr: u64) -> Result<(*const u8, bool), MemoryFault> {
+        let page_number = addr >> PAGE_SHIFT;
         let readable = match self.region_containing(addr) {
             Some(region) if region.perms.read || region.perms.write => region.perms.read,
             _ => {
@@ -643,11 +661,24 @@ impl Memory {
         } else {
             ZERO_PAGE.as_ptr()
         };
-        if readable {
-            // The read TLB never writes through its pointers; the cast only unifies the type.
-            self.read_tlb.insert(page_number, host_page.cast_mut());
-        }
-        Ok(host_page)
+        Ok((host_page, readable))
+    }
+
+    /// The bytes from `addr` to `addr + len` or to the end of its page, whichever comes first,
+    /// where they are, if the guest may read them: tenant calls read names and values in
+    /// place. Nothing can change them while they are borrowed, since every change to guest
+    /// memory goes through `&mut self`.
+    pub fn bytes_in_page(&self, addr: u64, len: usize) -> Result<&[u8], MemoryFault> {
+        let offset = (addr & PAGE_OFFSET_MASK) as usize;
+        let len = len.min(PAGE_BYTES - offset);
+        let page = match self.read_tlb.page(addr >> PAGE_SHIFT) {
+            Some(page) => page.cast_const(),
+            None => self.page_past_tlb(addr)?.0,
+        };
+        // SAFETY: `page` points at a live page of PAGE_BYTES bytes (the TLB's, or the one the
+        // pages hold), offset + len <= PAGE_BYTES, and the page stays as it is while `self`
+        // is borrowed.
+        Ok(unsafe { core::slice::from_raw_parts(page.add(offset), len) })
     }
 
     /// Host pointer to the page holding `addr` for writing: makes the page owned (copying a
@@ -765,9 +796,10 @@ impl Memory {
     }
 
     /// Calls `visit` with consecutive host slices covering guest `[addr, addr + len)`, each
-    /// within one page. Stops at the first unreadable byte.
+    /// within one page. Stops at the first unreadable byte. It leaves the read TLB as it is,
+    /// so it reads through a shared reference.
     pub fn for_each_chunk(
-        &mut self,
+        &self,
         addr: u64,
         len: u64,
         mut visit: impl FnMut(&[u8]),
@@ -781,17 +813,14 @@ impl Memory {
             let offset = (cursor & PAGE_OFFSET_MASK) as usize;
             let chunk = usize::try_from(end - cursor)
                 .map_or(PAGE_BYTES - offset, |left| left.min(PAGE_BYTES - offset));
-            let page = self.page_for_read(cursor)?;
-            // SAFETY: `page` points at a live page of PAGE_BYTES bytes and
-            // offset + chunk <= PAGE_BYTES.
-            visit(unsafe { core::slice::from_raw_parts(page.add(offset), chunk) });
+            visit(self.bytes_in_page(cursor, chunk)?);
             cursor += chunk as u64;
         }
         Ok(())
     }
 
     /// Copies guest memory into `buffer`.
-    pub fn read_bytes(&mut self, addr: u64, buffer: &mut [u8]) -> Result<(), MemoryFault> {
+    pub fn read_bytes(&self, addr: u64, buffer: &mut [u8]) -> Result<(), MemoryFault> {
         let mut filled = 0;
         self.for_each_chunk(addr, buffer.len() as u64, |chunk| {
             buffer[filled..filled + chunk.len()].copy_from_slice(chunk);
@@ -1030,6 +1059,68 @@ mod tests {
         // Crossing into unmapped memory writes nothing.
         assert!(memory.store::<u64>(0x2ffc, u64::MAX).is_err());
         assert_eq!(memory.load::<u32>(0x2ffc), Ok(0));
+    }
+
+    #[test]
+    fn bytes_are_read_in_place_up_to_their_pages_end_whatever_the_tlb_holds() {
+        let mut template = Memory::new(1 << 20);
+        template.map(0x10000, 0x4000, Perms::READ_WRITE).unwrap();
+        template.write_bytes(0x10ffc, b"frozen!!").unwrap();
+        let write_only = Perms {
+            write: true,
+            ..Perms::NONE
+        };
+        template.map(0x20000, 0x1000, write_only).unwrap();
+        let snapshot = template.freeze();
+        let mut fork = Memory::from_snapshot(&snapshot);
+        fork.flush_tlb();
+        fork.write_bytes(0x12000, b"owned").unwrap();
+
+        assert_eq!(
+            fork.bytes_in_page(0x10ffc, 4),
+            Ok(&b"froz"[..]),
+            "a frozen page"
+        );
+        assert_eq!(
+            fork.bytes_in_page(0x10ffc, 8),
+            Ok(&b"froz"[..]),
+            "cut at its end"
+        );
+        assert_eq!(
+            fork.bytes_in_page(0x12000, 5),
+            Ok(&b"owned"[..]),
+            "an owned page"
+        );
+        assert_eq!(
+            fork.bytes_in_page(0x13000, 3),
+            Ok(&[0u8; 3][..]),
+            "a fresh page"
+        );
+        assert!(
+            !fork.hits_tlb(0x10ffc, 1, Access::Read),
+            "the read TLB is left alone"
+        );
+        let mut chunks = Vec::new();
+        fork.for_each_chunk(0x10ffc, 8, |chunk| chunks.push(chunk.to_vec()))
+            .unwrap();
+        assert_eq!(chunks, [b"froz".to_vec(), b"en!!".to_vec()]);
+        for addr in [0x30000, 0x14000, 0xfff] {
+            assert_eq!(
+                fork.bytes_in_page(addr, 1),
+                Err(MemoryFault {
+                    addr,
+                    access: Access::Read
+                }),
+                "{addr:#x}"
+            );
+        }
+
+        fork.hold_for_read(0x10ffc);
+        assert!(fork.hits_tlb(0x10ffc, 1, Access::Read));
+        // Loads from a write-only page work as they always did, but never from the TLB.
+        assert_eq!(fork.bytes_in_page(0x20000, 2), Ok(&[0u8; 2][..]));
+        fork.hold_for_read(0x20000);
+        assert!(!fork.hits_tlb(0x20000, 1, Access::Read), "write-only");
     }
 
     #[test]

@@ -377,9 +377,12 @@ pub(crate) fn host_function_at(program: &Program, pc: u64) -> Option<u8> {
     program.host_functions.at(pc).map(HostFunction::number)
 }
 
-/// Whether all of `[addr, addr + len)` can be read, as the guest's loads would find it.
+/// Whether all of `[addr, addr + len)` can be read, as the guest's loads would find it. A
+/// byte of each page is loaded, as the guest's loads would, so its pages are in the read TLB
+/// for the copy that follows and for the next call's fast path.
 fn readable(memory: &mut Memory, addr: u64, len: u64) -> bool {
-    len == 0 || memory.for_each_chunk(addr, len, |_| {}).is_ok()
+    page_probes(addr, len)
+        .is_some_and(|mut probes| probes.all(|probe| memory.load::<u8>(probe).is_ok()))
 }
 
 /// Makes every page of `[addr, addr + len)` writable by this machine in the order the guest
@@ -387,27 +390,35 @@ fn readable(memory: &mut Memory, addr: u64, len: u64) -> bool {
 /// is copied, a fresh one created, the owned-page cap applies. False where the guest's store
 /// would fault; pages before that one are then made writable, as the guest's would be.
 fn prepare_write(memory: &mut Memory, addr: u64, len: u64, backward: bool) -> bool {
-    use crate::mem::{page_round_down, PAGE_SIZE};
-    if len == 0 {
-        return true;
-    }
-    let Some(last_byte) = addr.checked_add(len - 1) else {
+    let Some(mut probes) = page_probes(addr, len) else {
         return false;
     };
-    let first_page = page_round_down(addr);
-    let pages = (page_round_down(last_byte) - first_page) / PAGE_SIZE + 1;
-    for step in 0..pages {
-        let page = if backward { pages - 1 - step } else { step };
-        let probe = (first_page + page * PAGE_SIZE).max(addr);
+    let make_writable = |probe: u64| {
         // Storing the byte that is there changes nothing but the page's ownership.
-        let Ok(byte) = memory.load::<u8>(probe) else {
-            return false;
-        };
-        if memory.store::<u8>(probe, byte).is_err() {
-            return false;
-        }
+        memory
+            .load::<u8>(probe)
+            .is_ok_and(|byte| memory.store::<u8>(probe, byte).is_ok())
+    };
+    if backward {
+        probes.rev().all(make_writable)
+    } else {
+        probes.all(make_writable)
     }
-    true
+}
+
+/// The first byte of `[addr, addr + len)` in each page it touches, in address order; `None`
+/// if the range wraps.
+fn page_probes(addr: u64, len: u64) -> Option<impl DoubleEndedIterator<Item = u64>> {
+    use crate::mem::{page_round_down, PAGE_SIZE};
+    let pages = match len {
+        0 => 0,
+        _ => {
+            let last_byte = addr.checked_add(len - 1)?;
+            (page_round_down(last_byte) - page_round_down(addr)) / PAGE_SIZE + 1
+        }
+    };
+    let first_page = page_round_down(addr);
+    Some((0..pages).map(move |page| (first_page + page * PAGE_SIZE).max(addr)))
 }
 
 /// Host functions' `int` results: sign-extended to 64 bits, as RV64 keeps them in registers.

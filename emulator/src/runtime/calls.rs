@@ -7,6 +7,7 @@ mod extended;
 pub use extended::{RegisteredFunctions, TenantDecision};
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::sync::Arc;
 
 use super::abi::{errno, Call, Decision, HeaderSet, Hook};
@@ -20,7 +21,7 @@ use super::usage::{
     Meter, RequestUsage, CALL_COST, HASH_COST_PER_KIB, JSON_PARSE_COST_PER_KIB,
     MAX_BACKEND_NAME_BYTES, MAX_HEADER_BYTES_ADDED, XML_PARSE_COST_PER_KIB,
 };
-use crate::mem::Perms;
+use crate::mem::{Access as MemoryAccess, Perms};
 use crate::Machine;
 
 /// Largest input a call copies out of the guest; bigger is `-E2BIG`, so a tenant cannot make the
@@ -216,10 +217,14 @@ pub fn dispatch(
     host: &mut dyn Host,
     budget_left: u64,
 ) -> (Result<i64, CallEnd>, u64) {
-    let mut meter = Meter::new(budget_left, &state.usage);
+    let meter = Meter::new(budget_left, &state.usage);
+    let missed_page = Cell::new(None);
     let result = meter
         .charge(CALL_COST)
-        .and_then(|()| run_call(machine, number, phase, state, host, &mut meter));
+        .and_then(|()| run_call(machine, number, phase, state, host, &meter, &missed_page));
+    if let Some(addr) = missed_page.get() {
+        machine.memory().hold_for_read(addr);
+    }
     state.usage.host_bytes = meter.host_bytes();
     (result, meter.charged())
 }
@@ -230,7 +235,8 @@ fn run_call(
     phase: Phase,
     state: &mut CallState,
     host: &mut dyn Host,
-    meter: &mut Meter,
+    meter: &Meter,
+    missed_page: &Cell<Option<u64>>,
 ) -> Result<i64, CallEnd> {
     let Some(call) = Call::from_number(number) else {
         return Ok(-errno::ENOSYS);
@@ -241,6 +247,7 @@ fn run_call(
         machine,
         call,
         meter,
+        missed_page,
     };
     if let Some(result) = extended::dispatch(&mut guest, call, args, phase, state, host) {
         return result;
@@ -267,7 +274,10 @@ fn run_call(
         }
         Call::HeaderGet => {
             let (set, name) = or_errno!(guest.header_set_and_name(phase, args, Access::Read)?);
-            match host.header(set, &name) {
+            let found = host.header(set, &name);
+            // The name is read in guest memory, which the output writes.
+            drop(name);
+            match found {
                 Ok(Some(value)) => guest.output(args[3], args[4], value.as_bytes())?,
                 Ok(None) => Err(HostError::NotFound),
                 Err(error) => Err(error),
@@ -472,6 +482,7 @@ fn run_call(
             } else {
                 helpers::xml_query(&document, &path)
             };
+            drop(path);
             match found {
                 Ok(value) => guest.output(args[4], args[5], value.as_bytes())?,
                 Err(QueryError::NotFound) => Err(HostError::NotFound),
@@ -546,10 +557,24 @@ enum Access {
 }
 
 /// UTF-8 text a tenant call read from guest memory ([`Guest::text`]); it derefs to `str`.
-/// Its buffer comes from a few that this thread keeps and goes back there: header calls read
-/// one or two texts each, and a buffer inside the value (moved through the call's results)
-/// cost more than reading the text.
-pub(crate) struct GuestText(String);
+/// Texts in one page are read where they are (nearly all: names, values, URLs); one that
+/// crosses a page is copied into a buffer that comes from a few this thread keeps and goes
+/// back there.
+pub(crate) enum GuestText<'m> {
+    InPlace(&'m str),
+    Copied(String),
+}
+
+/// `bytes` as text, if they are UTF-8. Names, URLs and most values are ASCII, which `is_ascii`
+/// confirms a word at a time where the full UTF-8 check goes a byte at a time through short
+/// texts.
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is UTF-8.
+        return Some(unsafe { core::str::from_utf8_unchecked(bytes) });
+    }
+    core::str::from_utf8(bytes).ok()
+}
 
 /// Spare text buffers per thread, and the largest kept.
 const SPARE_TEXT_BUFFERS: usize = 8;
@@ -578,23 +603,31 @@ fn give_back_text_buffer(mut buffer: Vec<u8>) {
     crate::spare::give(&SPARE_TEXTS, TextBuffer(buffer), SPARE_TEXT_BUFFERS);
 }
 
-impl GuestText {
+impl GuestText<'_> {
     pub(crate) fn into_string(mut self) -> String {
-        core::mem::take(&mut self.0)
+        match &mut self {
+            GuestText::InPlace(text) => (*text).to_owned(),
+            GuestText::Copied(text) => core::mem::take(text),
+        }
     }
 }
 
-impl Drop for GuestText {
+impl Drop for GuestText<'_> {
     fn drop(&mut self) {
-        give_back_text_buffer(core::mem::take(&mut self.0).into_bytes());
+        if let GuestText::Copied(text) = self {
+            give_back_text_buffer(core::mem::take(text).into_bytes());
+        }
     }
 }
 
-impl core::ops::Deref for GuestText {
+impl core::ops::Deref for GuestText<'_> {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.0
+        match self {
+            GuestText::InPlace(text) => text,
+            GuestText::Copied(text) => text,
+        }
     }
 }
 
@@ -603,7 +636,12 @@ impl core::ops::Deref for GuestText {
 struct Guest<'a> {
     machine: &'a mut Machine,
     call: Call,
-    meter: &'a mut Meter,
+    meter: &'a Meter,
+    /// A page a text was read from that the read TLB did not hold, for `dispatch` to put
+    /// there after the call (texts are read through shared references): tenants pass texts
+    /// from pages their own code rarely loads from (string literals), and the next call, and
+    /// the snapshot warmed by requests (`MemorySnapshot::warmed_by`), find it there.
+    missed_page: &'a Cell<Option<u64>>,
 }
 
 /// The price per KiB of the document a parsing call reads.
@@ -623,7 +661,7 @@ impl Guest<'_> {
     }
 
     /// Bytes at `(addr, len)`: `Ok(Err(-E2BIG))` if too large to copy, `Err` if unmapped.
-    fn bytes(&mut self, addr: u64, len: u64) -> Result<Result<Cow<'static, [u8]>, i64>, CallEnd> {
+    fn bytes(&self, addr: u64, len: u64) -> Result<Result<Cow<'static, [u8]>, i64>, CallEnd> {
         if len == 0 {
             return Ok(Ok(Cow::Borrowed(&[])));
         }
@@ -635,40 +673,46 @@ impl Guest<'_> {
     }
 
     /// UTF-8 text at `(addr, len)`: `Ok(Err(-EINVAL))` if it is not UTF-8, `Ok(Err(-E2BIG))`
-    /// if too large to copy, `Err` if unmapped.
-    fn text(&mut self, addr: u64, len: u64) -> Result<Result<GuestText, i64>, CallEnd> {
+    /// if too large to copy, `Err` if unmapped. It borrows the call's view of guest memory,
+    /// so nothing writes there while it is read; it is paid for as a copy either way.
+    fn text(&self, addr: u64, len: u64) -> Result<Result<GuestText<'_>, i64>, CallEnd> {
         let len_in_bytes = match len {
-            0 => 0,
+            0 => return Ok(Ok(GuestText::InPlace(""))),
             _ => match self.checked_input(addr, len)? {
                 Ok(len_in_bytes) => len_in_bytes,
                 Err(code) => return Ok(Err(code)),
             },
         };
+        let memory = &self.machine.memory;
+        if !memory.hits_tlb(addr, 1, MemoryAccess::Read) {
+            self.missed_page.set(Some(addr));
+        }
+        let in_page = memory
+            .bytes_in_page(addr, len_in_bytes)
+            .map_err(|fault| self.bad_argument("input", fault.addr, len))?;
+        if in_page.len() == len_in_bytes {
+            return Ok(utf8(in_page).map(GuestText::InPlace).ok_or(-errno::EINVAL));
+        }
         let mut bytes = text_buffer();
         bytes.reserve(len_in_bytes);
         self.copy_input(addr, len, |chunk| bytes.extend_from_slice(chunk))?;
-        // Names, URLs and most values are ASCII, which `is_ascii` confirms a word at a time
-        // where the full UTF-8 check goes a byte at a time through short texts.
-        if bytes.is_ascii() {
-            // SAFETY: ASCII is UTF-8.
-            return Ok(Ok(GuestText(unsafe { String::from_utf8_unchecked(bytes) })));
+        if utf8(&bytes).is_some() {
+            // SAFETY: `utf8` just accepted these bytes.
+            return Ok(Ok(GuestText::Copied(unsafe {
+                String::from_utf8_unchecked(bytes)
+            })));
         }
-        Ok(match String::from_utf8(bytes) {
-            Ok(text) => Ok(GuestText(text)),
-            Err(error) => {
-                give_back_text_buffer(error.into_bytes());
-                Err(-errno::EINVAL)
-            }
-        })
+        give_back_text_buffer(bytes);
+        Ok(Err(-errno::EINVAL))
     }
 
     /// Checks that `(addr, len)`, `len > 0`, is readable guest memory and not too large to
     /// copy, and charges the copy: its length, `Ok(Err(-E2BIG))`, or `Err` if unmapped.
-    fn checked_input(&mut self, addr: u64, len: u64) -> Result<Result<usize, i64>, CallEnd> {
+    fn checked_input(&self, addr: u64, len: u64) -> Result<Result<usize, i64>, CallEnd> {
         let end = addr
             .checked_add(len)
             .ok_or_else(|| self.bad_argument("input", addr, len))?;
-        if !self.machine.memory().is_mapped(addr, end, Perms::READ) {
+        if !self.machine.memory.is_mapped(addr, end, Perms::READ) {
             return Err(self.bad_argument("input", addr, len));
         }
         if len > MAX_INPUT_BYTES {
@@ -686,21 +730,16 @@ impl Guest<'_> {
     /// The checked input at `(addr, len)`, `len_in_bytes` long, in a new vector. Filled chunk
     /// by chunk rather than zeroed first: glibc serves zeroed allocations (calloc) past its
     /// fast per-thread cache.
-    fn copy_to_vec(
-        &mut self,
-        addr: u64,
-        len: u64,
-        len_in_bytes: usize,
-    ) -> Result<Vec<u8>, CallEnd> {
+    fn copy_to_vec(&self, addr: u64, len: u64, len_in_bytes: usize) -> Result<Vec<u8>, CallEnd> {
         let mut buffer = Vec::with_capacity(len_in_bytes);
         self.copy_input(addr, len, |chunk| buffer.extend_from_slice(chunk))?;
         Ok(buffer)
     }
 
     /// Hands the checked input at `(addr, len)` to `visit`, chunk by chunk.
-    fn copy_input(&mut self, addr: u64, len: u64, visit: impl FnMut(&[u8])) -> Result<(), CallEnd> {
+    fn copy_input(&self, addr: u64, len: u64, visit: impl FnMut(&[u8])) -> Result<(), CallEnd> {
         self.machine
-            .memory()
+            .memory
             .for_each_chunk(addr, len, visit)
             .map_err(|fault| self.bad_argument("input", fault.addr, len))
     }
@@ -752,11 +791,11 @@ impl Guest<'_> {
     /// for a write, `-EPERM` for a name tenants may not change (even one that is not a token,
     /// like `:authority`).
     fn header_set_and_name(
-        &mut self,
+        &self,
         phase: Phase,
         args: [u64; 6],
         access: Access,
-    ) -> Result<Result<(HeaderSet, GuestText), i64>, CallEnd> {
+    ) -> Result<Result<(HeaderSet, GuestText<'_>), i64>, CallEnd> {
         let set = match header_set(phase, args[0]) {
             Ok(set) => set,
             Err(code) => return Ok(Err(code)),

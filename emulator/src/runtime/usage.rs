@@ -3,6 +3,8 @@
 //! request can grow (docs/abi.md, "What calls cost" and "Per-request caps"). A fork is one side
 //! of one request, so these count per fork, as `max_instructions` does.
 
+use core::cell::Cell;
+
 use super::abi::errno;
 use super::calls::CallEnd;
 
@@ -101,59 +103,61 @@ impl RequestUsage {
 }
 
 /// The instructions one tenant call may still charge (what is left of the fork's budget when
-/// it was made), and what it charged.
+/// it was made), and what it charged. Charged through shared references (its counts are
+/// cells), so a call can hold texts borrowed from guest memory while it pays for more.
 #[derive(Debug)]
 pub struct Meter {
-    left: u64,
-    charged: u64,
-    host_bytes: u64,
+    left: Cell<u64>,
+    charged: Cell<u64>,
+    host_bytes: Cell<u64>,
 }
 
 impl Meter {
     pub fn new(budget_left: u64, usage: &RequestUsage) -> Meter {
         Meter {
-            left: budget_left,
-            charged: 0,
-            host_bytes: usage.host_bytes,
+            left: Cell::new(budget_left),
+            charged: Cell::new(0),
+            host_bytes: Cell::new(usage.host_bytes),
         }
     }
 
     /// Instructions charged so far.
     pub fn charged(&self) -> u64 {
-        self.charged
+        self.charged.get()
     }
 
     /// Host bytes of the request so far, this call's included.
     pub fn host_bytes(&self) -> u64 {
-        self.host_bytes
+        self.host_bytes.get()
     }
 
     /// Pays `instructions`, or ends the run as out of budget if they do not fit.
-    pub fn charge(&mut self, instructions: u64) -> Result<(), CallEnd> {
-        if instructions > self.left {
-            self.charged += self.left;
-            self.left = 0;
+    pub fn charge(&self, instructions: u64) -> Result<(), CallEnd> {
+        let left = self.left.get();
+        if instructions > left {
+            self.charged.set(self.charged.get() + left);
+            self.left.set(0);
             return Err(CallEnd::BudgetExhausted);
         }
-        self.left -= instructions;
-        self.charged += instructions;
+        self.left.set(left - instructions);
+        self.charged.set(self.charged.get() + instructions);
         Ok(())
     }
 
     /// Pays for work on `bytes` at `cost_per_kib` instructions per KiB, rounded up.
-    pub fn charge_work(&mut self, bytes: u64, cost_per_kib: u64) -> Result<(), CallEnd> {
+    pub fn charge_work(&self, bytes: u64, cost_per_kib: u64) -> Result<(), CallEnd> {
         self.charge(bytes.saturating_mul(cost_per_kib).div_ceil(1024))
     }
 
     /// Pays for copying `bytes` between guest and host and counts them against
     /// [`MAX_HOST_BYTES`]: `Ok(Err(-E2BIG))` past it (nothing charged but what was).
-    pub fn charge_copy(&mut self, bytes: u64) -> Result<Result<(), i64>, CallEnd> {
-        let host_bytes = self.host_bytes.saturating_add(bytes);
+    pub fn charge_copy(&self, bytes: u64) -> Result<Result<(), i64>, CallEnd> {
+        let host_bytes = self.host_bytes.get().saturating_add(bytes);
         if host_bytes > MAX_HOST_BYTES {
             return Ok(Err(-errno::E2BIG));
         }
         self.charge_work(bytes, COPY_COST_PER_KIB)?;
-        self.host_bytes = host_bytes;
+        self.host_bytes.set(host_bytes);
         Ok(Ok(()))
     }
 }
@@ -164,7 +168,7 @@ mod tests {
 
     #[test]
     fn a_charge_that_does_not_fit_ends_the_run_and_uses_up_the_budget() {
-        let mut meter = Meter::new(1000, &RequestUsage::default());
+        let meter = Meter::new(1000, &RequestUsage::default());
         assert_eq!(meter.charge(CALL_COST), Ok(()));
         assert_eq!(
             meter.charge_work(4096, HASH_COST_PER_KIB),
@@ -180,7 +184,7 @@ mod tests {
             host_bytes: MAX_HOST_BYTES - 10,
             ..RequestUsage::default()
         };
-        let mut meter = Meter::new(u64::MAX, &usage);
+        let meter = Meter::new(u64::MAX, &usage);
         assert_eq!(meter.charge_copy(10), Ok(Ok(())));
         assert_eq!(meter.charged(), 1);
         assert_eq!(meter.charge_copy(1), Ok(Err(-errno::E2BIG)));

@@ -147,13 +147,19 @@ static void probes(uint64_t req, uint64_t resp) {
     /* Headers. */
     probe("header_get_truncated", rvedge_header_get(req, S("X-PROBE"), out, 5));
     note("[%.5s]", out);
+    /* The name is read where it is, and the value written over it: the host is done with
+     * the name first. */
+    char name_then_value[16] = "x-probe";
+    probe("header_get_over_its_name", rvedge_header_get(req, name_then_value, 7,
+                                                         name_then_value, sizeof name_then_value));
+    note("[%.11s]", name_then_value);
     probe("header_get_absent", rvedge_header_get(req, S("x-absent"), out, sizeof out));
     probe("bad_header_name", rvedge_header_set(req, S("bad name"), S("v")));
     probe("empty_header_name", rvedge_header_set(req, "", 0, S("v")));
     probe("header_value_with_newline", rvedge_header_set(req, S("x-a"), S("1\r\nx-b: 2")));
     probe("header_value_not_utf8", rvedge_header_set(req, S("x-a"), S("\xff\xfe")));
-    /* Text up to 120 bytes is read into the call's own buffer, longer text into an
-     * allocation: both are read whole and checked alike, here across a page boundary. */
+    /* Text in one page is read where it is, text across a page boundary copied: both are
+     * read whole and checked alike. */
     static char across_pages[2 * 4096] __attribute__((aligned(4096)));
     char *text = across_pages + 4096 - 60;
     memset(text, 'a', 121);

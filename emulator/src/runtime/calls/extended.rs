@@ -206,10 +206,12 @@ pub(super) fn dispatch(
             let out_cap = guest.machine.argument(6);
             let text_value = text!(guest, args[1], args[2]);
             let replacement = text!(guest, args[3], args[4]);
-            match state
+            let substituted = state
                 .regexes
-                .substitute(index, &text_value, &replacement, all)
-            {
+                .substitute(index, &text_value, &replacement, all);
+            // The texts are read in guest memory, which the output writes.
+            drop((text_value, replacement));
+            match substituted {
                 Ok(result) => guest
                     .output(args[5], out_cap, result.as_bytes())
                     .map(|written| written.unwrap_or_else(|error| -error.errno())),
