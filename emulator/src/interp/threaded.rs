@@ -161,7 +161,9 @@ fn dispatch(
     HANDLERS[usize::from(op as u8)](cpu, memory, chain, code, entry, left)
 }
 
-/// The handler of the op numbered `OP` (numbers no op has are never dispatched to).
+/// The handler of the op numbered `OP` (numbers no op has are never dispatched to). Never
+/// inlined: the handlers of fused pairs jump to their second op's.
+#[inline(never)]
 fn handler<const OP: u8>(
     cpu: &mut Cpu,
     memory: &mut Memory,
@@ -192,7 +194,10 @@ fn handler<const OP: u8>(
         debug_assert!(first_ended.is_none());
         // SAFETY: the pair's second entry is in the first's block, so in the code.
         let second_entry = unsafe { entry.add(1) };
-        return run_entry(second, cpu, memory, chain, code, second_entry, left);
+        // The second op's own handler, jumped to directly: the pair still saves the dispatch
+        // (the op's load, the indirect jump), and a request that runs the pair cold loads no
+        // second copy of that handler's code.
+        return HANDLERS[usize::from(second as u8)](cpu, memory, chain, code, second_entry, left);
     }
     run_op::<OP>(cpu, memory, chain, code, entry, left)
 }
