@@ -441,6 +441,29 @@ impl FilterVm {
     /// callback with `end_of_stream = true` when the request has a body). Either the filter
     /// answered, or the request as the filter left it goes upstream.
     pub fn on_request(&mut self, request: Request) -> Result<RequestOutcome, HostError> {
+        Ok(match self.open_stream(request)? {
+            Opened::Answered(response) => RequestOutcome::LocalReply(response),
+            Opened::Forward(stream) => {
+                let running = self.running.as_mut().expect("a stream is open");
+                let state = running.store.data_mut();
+                let stream_state = state
+                    .streams
+                    .get_mut(&stream.context_id)
+                    .expect("stream is open");
+                RequestOutcome::Forward {
+                    stream,
+                    request: request_from_map(
+                        &stream_state.request_headers,
+                        stream_state.request_body.clone(),
+                    ),
+                }
+            }
+        })
+    }
+
+    /// [`FilterVm::on_request`] up to the request the filter left: the stream stays open
+    /// with it unless the filter answered.
+    fn open_stream(&mut self, request: Request) -> Result<Opened, HostError> {
         self.ensure_running()?;
         let context_id = self.next_context_id;
         self.next_context_id = self
@@ -481,25 +504,11 @@ impl FilterVm {
                 Direction::Request,
             )
         })();
-        match phase {
-            Err(failure) => Ok(RequestOutcome::LocalReply(self.fail(Some(stream), failure))),
-            Ok(Some(reply)) => {
-                let response = self.response_phase(stream, reply);
-                Ok(RequestOutcome::LocalReply(response))
-            }
-            Ok(None) => {
-                let running = self.running.as_mut().expect("no failure");
-                let state = running.store.data_mut();
-                let stream_state = state.streams.get_mut(&context_id).expect("stream is open");
-                Ok(RequestOutcome::Forward {
-                    stream,
-                    request: request_from_map(
-                        &stream_state.request_headers,
-                        stream_state.request_body.clone(),
-                    ),
-                })
-            }
-        }
+        Ok(match phase {
+            Err(failure) => Opened::Answered(self.fail(Some(stream), failure)),
+            Ok(Some(reply)) => Opened::Answered(self.response_phase(stream, reply)),
+            Ok(None) => Opened::Forward(stream),
+        })
     }
 
     /// The upstream answered `stream`: runs the response headers and body callbacks, then
@@ -541,13 +550,33 @@ impl FilterVm {
         request: Request,
         upstream: &mut dyn Upstream,
     ) -> Result<Response, HostError> {
-        match self.on_request(request)? {
-            RequestOutcome::LocalReply(response) => Ok(response),
-            RequestOutcome::Forward { stream, request } => {
-                let response = upstream.send(&request);
+        match self.open_stream(request)? {
+            Opened::Answered(response) => Ok(response),
+            Opened::Forward(stream) => {
+                let response = self.send_upstream(stream, upstream);
                 self.on_response(stream, response)
             }
         }
+    }
+
+    /// Sends the request of open `stream` to `upstream`: its strings and body are moved out
+    /// of the stream's map and back, not copied (the stream keeps its request headers for
+    /// the response callbacks).
+    fn send_upstream(&mut self, stream: StreamId, upstream: &mut dyn Upstream) -> Response {
+        let running = self.running.as_mut().expect("a stream is open");
+        let stream_state = running
+            .store
+            .data_mut()
+            .streams
+            .get_mut(&stream.context_id)
+            .expect("stream is open");
+        let body = std::mem::take(&mut stream_state.request_body);
+        let (request, pseudo_places) =
+            request_moved_from_map(&mut stream_state.request_headers, body);
+        let response = upstream.send(&request);
+        stream_state.request_body =
+            restore_map(&mut stream_state.request_headers, request, pseudo_places);
+        response
     }
 
     /// The log lines since the last call: the filter's `proxy_log` calls, its WASI
@@ -857,6 +886,14 @@ fn first_line(error: &wasmtime::Error) -> String {
     text.lines().next().unwrap_or_default().to_string()
 }
 
+/// How a stream's request phase ended.
+enum Opened {
+    /// The filter answered (or the stream failed closed); the stream is finished.
+    Answered(Response),
+    /// The request goes upstream; the stream is open.
+    Forward(StreamId),
+}
+
 /// What the client gets for a stream that failed: Envoy's `failStream` answer, 503 with no
 /// body.
 fn fail_closed_response() -> Response {
@@ -880,6 +917,73 @@ fn request_map(request: Request) -> (Vec<(String, String)>, Vec<u8>) {
     ]);
     map.extend(lower_case_names(request.headers));
     (map, request.body)
+}
+
+/// [`request_from_map`] with the strings moved out of `map` (which keeps empty ones in their
+/// places), and where each pseudo-header's value came from, for [`restore_map`].
+fn request_moved_from_map(
+    map: &mut [(String, String)],
+    body: Vec<u8>,
+) -> (Request, [Option<usize>; 4]) {
+    let mut request = Request {
+        body,
+        ..Request::default()
+    };
+    // The last of each pseudo-header wins, as in `request_from_map`.
+    let mut pseudo_places = [None; 4];
+    for (place, (name, _)) in map.iter().enumerate() {
+        if let Some(pseudo) = PSEUDO_HEADERS.iter().position(|pseudo| name == pseudo) {
+            pseudo_places[pseudo] = Some(place);
+        }
+    }
+    for (pseudo, place) in pseudo_places.iter().enumerate() {
+        if let Some(place) = *place {
+            *pseudo_field(&mut request, pseudo) = std::mem::take(&mut map[place].1);
+        }
+    }
+    for (name, value) in map.iter_mut() {
+        if !name.starts_with(':') {
+            request
+                .headers
+                .push((std::mem::take(name), std::mem::take(value)));
+        }
+    }
+    (request, pseudo_places)
+}
+
+/// Puts the strings [`request_moved_from_map`] took back into `map`; returns the body.
+fn restore_map(
+    map: &mut [(String, String)],
+    mut request: Request,
+    pseudo_places: [Option<usize>; 4],
+) -> Vec<u8> {
+    for (pseudo, place) in pseudo_places.iter().enumerate() {
+        if let Some(place) = *place {
+            map[place].1 = std::mem::take(pseudo_field(&mut request, pseudo));
+        }
+    }
+    let mut headers = request.headers.into_iter();
+    for entry in map.iter_mut() {
+        // Only the other headers' names were taken, and a taken name is empty.
+        if !entry.0.starts_with(':') {
+            if let Some(header) = headers.next() {
+                *entry = header;
+            }
+        }
+    }
+    request.body
+}
+
+/// The pseudo-headers a request's fields hold, in [`pseudo_field`]'s order.
+const PSEUDO_HEADERS: [&str; 4] = [":method", ":path", ":authority", ":scheme"];
+
+fn pseudo_field(request: &mut Request, pseudo: usize) -> &mut String {
+    match pseudo {
+        0 => &mut request.method,
+        1 => &mut request.path,
+        2 => &mut request.authority,
+        _ => &mut request.scheme,
+    }
 }
 
 fn request_from_map(map: &[(String, String)], body: Vec<u8>) -> Request {
@@ -923,4 +1027,38 @@ fn response_from_map(map: Vec<(String, String)>) -> Response {
         response.status = 502;
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|&(name, value)| (name.to_string(), value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_request_moved_out_of_its_map_is_the_copied_one_and_goes_back_as_it_was() {
+        let original = pairs(&[
+            (":authority", "a.example"),
+            (":path", "/first"),
+            ("accept", "*/*"),
+            (":method", "GET"),
+            (":custom", "kept"),
+            ("", "nameless"),
+            (":path", "/second"),
+            ("x-tag", "1"),
+        ]);
+        let body = b"body".to_vec();
+        let mut map = original.clone();
+        let (moved, places) = request_moved_from_map(&mut map, body.clone());
+        assert_eq!(moved, request_from_map(&original, body.clone()));
+        assert_eq!(moved.path, "/second", "the last :path wins");
+        assert_eq!(moved.scheme, "", "no :scheme");
+        assert_eq!(restore_map(&mut map, moved, places), body);
+        assert_eq!(map, original);
+    }
 }
