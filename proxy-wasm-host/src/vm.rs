@@ -905,10 +905,14 @@ fn fail_closed_response() -> Response {
     }
 }
 
+/// Room a stream's header maps are made with for headers a filter adds: without it, the
+/// first one added moves the whole map to a larger allocation.
+const ADDED_HEADERS_ROOM: usize = 4;
+
 /// The request as the filter sees it: pseudo-headers, then the other headers lower-cased.
 /// The request's header map (pseudo-headers first) and its body, moved, not copied.
 fn request_map(request: Request) -> (Vec<(String, String)>, Vec<u8>) {
-    let mut map = Vec::with_capacity(request.headers.len() + 4);
+    let mut map = Vec::with_capacity(request.headers.len() + 4 + ADDED_HEADERS_ROOM);
     map.extend([
         (":authority".to_string(), request.authority),
         (":path".to_string(), request.path),
@@ -926,6 +930,7 @@ fn request_moved_from_map(
     body: Vec<u8>,
 ) -> (Request, [Option<usize>; 4]) {
     let mut request = Request {
+        headers: Vec::with_capacity(map.len()),
         body,
         ..Request::default()
     };
@@ -1006,7 +1011,7 @@ fn request_from_map(map: &[(String, String)], body: Vec<u8>) -> Request {
 
 /// The response's header map (`:status` first), its headers moved, not copied.
 fn response_map(status: u16, headers: Vec<(String, String)>) -> Vec<(String, String)> {
-    let mut map = Vec::with_capacity(headers.len() + 1);
+    let mut map = Vec::with_capacity(headers.len() + 1 + ADDED_HEADERS_ROOM);
     map.push((":status".to_string(), status.to_string()));
     map.extend(lower_case_names(headers));
     map
