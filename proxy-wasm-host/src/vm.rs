@@ -444,12 +444,7 @@ impl FilterVm {
         Ok(match self.open_stream(request)? {
             Opened::Answered(response) => RequestOutcome::LocalReply(response),
             Opened::Forward(stream) => {
-                let running = self.running.as_mut().expect("a stream is open");
-                let state = running.store.data_mut();
-                let stream_state = state
-                    .streams
-                    .get_mut(&stream.context_id)
-                    .expect("stream is open");
+                let stream_state = self.open_stream_state(stream.context_id);
                 RequestOutcome::Forward {
                     stream,
                     request: request_from_map(
@@ -563,13 +558,7 @@ impl FilterVm {
     /// of the stream's map and back, not copied (the stream keeps its request headers for
     /// the response callbacks).
     fn send_upstream(&mut self, stream: StreamId, upstream: &mut dyn Upstream) -> Response {
-        let running = self.running.as_mut().expect("a stream is open");
-        let stream_state = running
-            .store
-            .data_mut()
-            .streams
-            .get_mut(&stream.context_id)
-            .expect("stream is open");
+        let stream_state = self.open_stream_state(stream.context_id);
         let body = std::mem::take(&mut stream_state.request_body);
         let (request, pseudo_places) =
             request_moved_from_map(&mut stream_state.request_headers, body);
@@ -577,6 +566,17 @@ impl FilterVm {
         stream_state.request_body =
             restore_map(&mut stream_state.request_headers, request, pseudo_places);
         response
+    }
+
+    /// The state of stream `context_id`, which the caller knows is open on the running VM.
+    fn open_stream_state(&mut self, context_id: u32) -> &mut StreamState {
+        let running = self.running.as_mut().expect("a stream is open");
+        running
+            .store
+            .data_mut()
+            .streams
+            .get_mut(&context_id)
+            .expect("stream is open")
     }
 
     /// The log lines since the last call: the filter's `proxy_log` calls, its WASI
@@ -632,13 +632,7 @@ impl FilterVm {
             self.end_stream(stream);
             return reply;
         }
-        let running = self.running.as_mut().expect("no failure");
-        let state = running
-            .store
-            .data_mut()
-            .streams
-            .get_mut(&context_id)
-            .expect("stream is open");
+        let state = self.open_stream_state(context_id);
         let body = std::mem::take(&mut state.response_body);
         // The client gets the response headers as they are before the log phase. proxy_on_log
         // can change them only where the filter paused in their callback (Envoy keeps them
