@@ -119,6 +119,14 @@ pub(crate) fn give<T: Spare>(pool: &'static Pool<T>, spare: T, max: usize) {
     });
 }
 
+/// Whether `give` would keep one more spare in `pool` (it holds fewer than `max`), as far as
+/// this thread's pool says: the process-wide cap may still refuse it.
+#[cfg(feature = "std")]
+pub(crate) fn would_keep<T: Spare>(pool: &'static Pool<T>, max: usize) -> bool {
+    pool.try_with(|pool| pool.borrow().spares.len() < max)
+        .unwrap_or(false)
+}
+
 /// Bytes the pools of every thread have reserved now.
 #[cfg(all(test, feature = "std"))]
 fn pooled_bytes() -> usize {
@@ -128,6 +136,11 @@ fn pooled_bytes() -> usize {
 #[cfg(not(feature = "std"))]
 pub(crate) fn take<T>(_pool: &'static Pool<T>) -> Option<T> {
     None
+}
+
+#[cfg(not(feature = "std"))]
+pub(crate) fn would_keep<T>(_pool: &'static Pool<T>, _max: usize) -> bool {
+    false
 }
 
 #[cfg(not(feature = "std"))]

@@ -890,6 +890,9 @@ impl Memory {
 }
 
 fn zeroed_page() -> Box<Page> {
+    if let Some(page) = crate::spare::take(&ZEROED_PAGES) {
+        return page;
+    }
     if let Some(mut page) = crate::spare::take(&SPARE_PAGES) {
         page.fill(0);
         return page;
@@ -900,7 +903,7 @@ fn zeroed_page() -> Box<Page> {
 }
 
 fn copied_page(source: &Page) -> Box<Page> {
-    match crate::spare::take(&SPARE_PAGES) {
+    match crate::spare::take(&SPARE_PAGES).or_else(|| crate::spare::take(&ZEROED_PAGES)) {
         Some(mut page) => {
             *page = *source;
             page
@@ -911,8 +914,13 @@ fn copied_page(source: &Page) -> Box<Page> {
 
 impl Drop for Memory {
     fn drop(&mut self) {
-        for (_, page) in self.owned.drain() {
-            crate::spare::give(&SPARE_PAGES, page, MAX_SPARE_PAGES);
+        for (_, mut page) in self.owned.drain() {
+            if crate::spare::would_keep(&ZEROED_PAGES, MAX_ZEROED_PAGES) {
+                page.fill(0);
+                crate::spare::give(&ZEROED_PAGES, page, MAX_ZEROED_PAGES);
+            } else {
+                crate::spare::give(&SPARE_PAGES, page, MAX_SPARE_PAGES);
+            }
         }
     }
 }
@@ -923,6 +931,13 @@ impl Drop for Memory {
 /// Ordinary forks write a handful of pages.
 const MAX_SPARE_PAGES: usize = 64;
 
+/// Pages a thread keeps zeroed for the next fork's fresh pages (a hook's stack, the heap
+/// above the template's): a dropped memory zeroes its pages until the thread has this many.
+/// Hosts drop a fork after its request is answered (Varnish at the end of the task), so the
+/// zeroing leaves the request's path; the seed's on_recv takes two fresh pages.
+const MAX_ZEROED_PAGES: usize = 4;
+
+crate::spare::spare_pool!(static ZEROED_PAGES: Box<Page>);
 crate::spare::spare_pool!(static SPARE_PAGES: Box<Page>);
 
 fn checked_page_range(start: u64, len: u64) -> Result<u64, MapError> {
@@ -1278,6 +1293,35 @@ mod tests {
             fork.store::<u64>(0x10008, u64::MAX).unwrap();
             fork.store::<u64>(0x11000, u64::MAX).unwrap();
             assert_eq!(fork.owned_pages(), 2);
+        }
+    }
+
+    #[test]
+    fn fresh_pages_read_as_zero_whether_zeroed_when_given_back_or_when_taken() {
+        // More fresh pages than a thread keeps zeroed, so some come back dirty and are
+        // zeroed when taken; and a copied page, taken from either pool.
+        const FRESH: u64 = MAX_ZEROED_PAGES as u64 + 2;
+        let base = 0x10000;
+        let mut template = Memory::new(1 << 20);
+        template
+            .map(base, (FRESH + 1) * PAGE_SIZE, Perms::READ_WRITE)
+            .unwrap();
+        template.store::<u64>(base, 7).unwrap();
+        let snapshot = template.freeze();
+        for fork_number in 0..3 {
+            let mut fork = Memory::from_snapshot(&snapshot);
+            for page in 0..=FRESH {
+                let start = base + page * PAGE_SIZE;
+                for addr in (start..start + PAGE_SIZE).step_by(64) {
+                    let expected = if addr == base { 7 } else { 0 };
+                    assert_eq!(
+                        fork.load::<u64>(addr),
+                        Ok(expected),
+                        "fork {fork_number}, {addr:#x}"
+                    );
+                    fork.store::<u64>(addr, u64::MAX).unwrap();
+                }
+            }
         }
     }
 
