@@ -9,14 +9,15 @@
 //! shared read-only; the first write to one copies it into the machine's own pages.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
 use crate::handle::{self, Handles, Shared, ThreadCopy};
 
+mod frozen;
 mod owned;
+use frozen::FrozenPages;
 use owned::OwnedPages;
 
 pub const PAGE_SHIFT: u32 = 12;
@@ -135,7 +136,7 @@ struct Region {
 #[derive(Debug, Default)]
 struct Frozen {
     regions: Vec<Region>,
-    pages: BTreeMap<u64, Arc<Page>>,
+    pages: FrozenPages,
 }
 
 const TLB_ENTRIES: usize = 64;
@@ -338,10 +339,9 @@ impl Memory {
             // The pages read last are likely read again by every fork: they stay in the read
             // TLB, now pointing at their frozen copies, and forks start with it warm.
             let recently_read: Vec<u64> = self.read_tlb.held().collect();
-            let mut pages = self.frozen.pages.clone();
-            for (page_number, page) in self.owned.drain() {
-                pages.insert(page_number, Arc::new(*page));
-            }
+            let owned = self.owned.drain();
+            let pages = (self.frozen.pages)
+                .with(owned.map(|(page_number, page)| (page_number, Arc::new(*page))));
             let regions = self
                 .own_regions
                 .take()
@@ -522,9 +522,8 @@ impl Memory {
         let shadowed: Vec<u64> = self
             .frozen
             .pages
-            .range(start >> PAGE_SHIFT..end >> PAGE_SHIFT)
-            .map(|(page_number, _)| *page_number)
-            .collect();
+            .numbers_in(start >> PAGE_SHIFT..end >> PAGE_SHIFT)
+            .to_vec();
         for page_number in shadowed {
             self.owned.insert(page_number, zeroed_page());
         }
@@ -656,7 +655,7 @@ impl Memory {
         };
         let host_page: *const u8 = if let Some(page) = self.owned.get(page_number) {
             page
-        } else if let Some(page) = self.frozen.pages.get(&page_number) {
+        } else if let Some(page) = self.frozen.pages.get(page_number) {
             page.as_ptr()
         } else {
             ZERO_PAGE.as_ptr()
@@ -707,7 +706,7 @@ impl Memory {
         let frozen = &self.frozen;
         let host_page =
             self.owned
-                .get_or_insert_with(page_number, || match frozen.pages.get(&page_number) {
+                .get_or_insert_with(page_number, || match frozen.pages.get(page_number) {
                     Some(shared) => copied_page(shared),
                     None => zeroed_page(),
                 });
