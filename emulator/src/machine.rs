@@ -262,6 +262,10 @@ pub struct Machine {
     pub(crate) memory: Memory,
     pub(crate) linux: LinuxState,
     pub(crate) environment: Box<dyn Environment>,
+    /// Set whenever the environment may have taken something its embedder drains (output,
+    /// a failed OS source): the tenant runtime checks before every tenant call, and this
+    /// spares it the look at the environment's type when nothing was written.
+    pub(crate) environment_touched: bool,
     pub(crate) instret: u64,
     /// The host heap, when the program's allocator is the host's (`crate::native::heap`).
     pub(crate) heap: Option<HostHeap>,
@@ -330,6 +334,7 @@ fn every_machine_field_is_written(machine: Machine) {
         instret: _,
         heap: _,
         profile: _,
+        environment_touched: _,
     } = machine;
 }
 
@@ -398,6 +403,7 @@ impl Machine {
             instret: 0,
             heap: program.host_functions.heap_errno_offset.map(HostHeap::new),
             profile: None,
+            environment_touched: false,
             program: Shared::from_arc(program),
         };
         syscall::start_process(&mut machine, options)?;
@@ -471,6 +477,7 @@ impl Machine {
             (&raw mut (*machine).instret).write(snapshot.instret);
             (&raw mut (*machine).heap).write(snapshot.heap.as_ref().map(HostHeap::thawed));
             (&raw mut (*machine).profile).write(None);
+            (&raw mut (*machine).environment_touched).write(false);
         }
     }
 
@@ -576,13 +583,25 @@ impl Machine {
     }
 
     pub fn environment(&mut self) -> &mut dyn Environment {
+        self.environment_touched = true;
         &mut *self.environment
+    }
+
+    /// The environment, if it may have taken something since the last time this gave it
+    /// (`environment_touched`); the caller marks it again if it leaves something there.
+    #[cfg(feature = "std")]
+    pub(crate) fn touched_environment(&mut self) -> Option<&mut dyn Environment> {
+        if !core::mem::take(&mut self.environment_touched) {
+            return None;
+        }
+        Some(&mut *self.environment)
     }
 
     pub fn replace_environment(
         &mut self,
         environment: Box<dyn Environment>,
     ) -> Box<dyn Environment> {
+        self.environment_touched = true;
         core::mem::replace(&mut self.environment, environment)
     }
 

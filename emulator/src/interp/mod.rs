@@ -340,6 +340,7 @@ impl Machine {
                 Exit::Stop(stop)
             }
             Failure::Abort(message) => {
+                self.environment_touched = true;
                 self.environment.write_output(2, message.as_bytes());
                 self.environment.write_output(2, b"\n");
                 self.cpu.pc = pc;

@@ -1172,17 +1172,22 @@ fn run_tenant_code(
 /// tenant call keeps them in order with what the calls log, and a call stepped an instruction
 /// at a time logs exactly what it logs when it runs in one go.
 fn drain_output(machine: &mut Machine, state: &mut CallState, host: &mut dyn Host, all: bool) {
-    let environment: &mut dyn core::any::Any = machine.environment();
+    // Before nearly every tenant call the guest wrote nothing since the last drain.
+    let Some(environment) = machine.touched_environment() else {
+        return;
+    };
+    let environment: &mut dyn core::any::Any = environment;
     let Some(environment) = environment.downcast_mut::<TenantEnvironment>() else {
         return;
     };
-    // Before nearly every tenant call there is nothing to move: said here, where the work
-    // below (and its stack frame) stays out of the call's way.
     if environment.output.is_empty() && !environment.os_random_failed && !environment.output_dropped
     {
         return;
     }
     drain_pending_output(environment, state, host, all);
+    // A line not ended yet, or the note that output was dropped, waits for a later drain.
+    let pending = !environment.output.is_empty() || environment.output_dropped;
+    machine.environment_touched |= pending;
 }
 
 #[inline(never)]

@@ -224,6 +224,7 @@ fn write(machine: &mut Machine, fd: u64, buffer: u64, count: u64) -> u64 {
         return errno(EFAULT);
     }
     let mut open = true;
+    machine.environment_touched = true;
     let environment = &mut machine.environment;
     let fd = if fd == 1 { 1 } else { 2 };
     let emitted = machine.memory.for_each_chunk(buffer, count, |chunk| {
@@ -448,6 +449,7 @@ fn getrandom(machine: &mut Machine) -> u64 {
     }
     let mut chunk = [0u8; 256];
     let mut cursor = buffer;
+    machine.environment_touched = true;
     while cursor < end {
         let n = usize::try_from(end - cursor).map_or(chunk.len(), |left| left.min(chunk.len()));
         machine.environment.random_bytes(&mut chunk[..n]);

@@ -118,6 +118,7 @@ fn build_initial_stack(machine: &mut Machine, options: &Options) -> Result<u64, 
         environment_pointers.push(push_string(machine, variable.as_bytes())?);
     }
     let mut random = [0u8; AT_RANDOM_BYTES];
+    machine.environment_touched = true;
     machine.environment.random_bytes(&mut random);
     let random_address = push_string(machine, &random[..AT_RANDOM_BYTES - 1])?;
     // push_string appended a NUL; overwrite it so all 16 bytes are random.
