@@ -9,7 +9,7 @@ use core::fmt;
 use core::mem::{ManuallyDrop, MaybeUninit};
 
 use crate::handle::{self, Handles, Shared};
-use crate::mem::{Memory, MemoryFault, MemorySnapshot};
+use crate::mem::{Memory, MemoryFault, MemorySnapshot, Slot};
 use crate::native::heap::HostHeap;
 use crate::profile::Profile;
 use crate::program::{Program, ProgramError};
@@ -204,7 +204,51 @@ pub(crate) struct Cpu {
     pub last_return: (u64, u32),
 }
 
+/// Integer registers a decoded op may name: x0..x31 and the discard register.
+const NAMED_REGISTERS: usize = crate::decode::DISCARD_REGISTER as usize + 1;
+
 impl Cpu {
+    /// Writes a copy of `source` to `cpu` field by field. The registers past the discard
+    /// register are padding that no op names, zero in every machine: written only into a
+    /// fresh slot, whose bytes are not initialized.
+    ///
+    /// # Safety
+    /// `cpu` must be valid for writes of a `Cpu`; with [`Slot::HeldMachine`] it must hold a
+    /// `Cpu` already (dropping one leaves its bytes). Afterwards it holds an initialized one.
+    #[inline(always)]
+    unsafe fn write_from(cpu: *mut Cpu, source: &Cpu, slot: Slot) {
+        let Cpu {
+            x,
+            f,
+            pc,
+            fflags,
+            frm,
+            reservation,
+            #[cfg(threaded_dispatch)]
+            last_return,
+        } = source;
+        // SAFETY: the caller gives a pointer valid for writes; each field is written through
+        // a raw field pointer; the padding is initialized already in a held slot.
+        unsafe {
+            let registers = (&raw mut (*cpu).x).cast::<u64>();
+            core::ptr::copy_nonoverlapping(x.as_ptr(), registers, NAMED_REGISTERS);
+            if slot == Slot::Fresh {
+                core::ptr::write_bytes(
+                    registers.add(NAMED_REGISTERS),
+                    0,
+                    x.len() - NAMED_REGISTERS,
+                );
+            }
+            (&raw mut (*cpu).f).write(*f);
+            (&raw mut (*cpu).pc).write(*pc);
+            (&raw mut (*cpu).fflags).write(*fflags);
+            (&raw mut (*cpu).frm).write(*frm);
+            (&raw mut (*cpu).reservation).write(*reservation);
+            #[cfg(threaded_dispatch)]
+            (&raw mut (*cpu).last_return).write(*last_return);
+        }
+    }
+
     fn new(pc: u64) -> Cpu {
         Cpu {
             x: [0; 64],
@@ -431,7 +475,7 @@ impl Machine {
         let mut machine = MaybeUninit::uninit();
         // SAFETY: `machine` is valid for writes of a `Machine`.
         unsafe {
-            Machine::write_from_snapshot(machine.as_mut_ptr(), snapshot, environment);
+            Machine::write_from_snapshot(machine.as_mut_ptr(), snapshot, environment, Slot::Fresh);
             machine.assume_init()
         }
     }
@@ -443,10 +487,14 @@ impl Machine {
         snapshot: &Snapshot,
         environment: Box<dyn Environment>,
     ) -> BoxedMachine {
-        let mut slot = crate::spare::take(&SPARE_MACHINES).unwrap_or_else(Box::new_uninit);
-        // SAFETY: the slot is valid for writes of a `Machine`.
+        let (mut slot, held) = match crate::spare::take(&SPARE_MACHINES) {
+            Some(slot) => (slot, Slot::HeldMachine),
+            None => (Box::new_uninit(), Slot::Fresh),
+        };
+        // SAFETY: the slot is valid for writes of a `Machine`; a pooled one held a machine
+        // that `BoxedMachine::drop` dropped in place.
         let machine = unsafe {
-            Machine::write_from_snapshot(slot.as_mut_ptr(), snapshot, environment);
+            Machine::write_from_snapshot(slot.as_mut_ptr(), snapshot, environment, held);
             slot.assume_init()
         };
         BoxedMachine(ManuallyDrop::new(machine))
@@ -464,14 +512,15 @@ impl Machine {
         machine: *mut Machine,
         snapshot: &Snapshot,
         environment: Box<dyn Environment>,
+        slot: Slot,
     ) {
         let copy = handle::this_thread();
         // SAFETY: the caller gives a pointer valid for writes; each field is written through
         // a raw field pointer (no reference to uninitialized memory), once.
         unsafe {
             (&raw mut (*machine).program).write(snapshot.program.get(copy));
-            (&raw mut (*machine).cpu).write(snapshot.cpu.clone());
-            Memory::write_from_snapshot(&raw mut (*machine).memory, &snapshot.memory, copy);
+            Cpu::write_from(&raw mut (*machine).cpu, &snapshot.cpu, slot);
+            Memory::write_from_snapshot(&raw mut (*machine).memory, &snapshot.memory, copy, slot);
             (&raw mut (*machine).linux).write(snapshot.linux.clone());
             (&raw mut (*machine).environment).write(environment);
             (&raw mut (*machine).instret).write(snapshot.instret);

@@ -20,6 +20,17 @@ mod owned;
 use frozen::FrozenPages;
 use owned::OwnedPages;
 
+/// What the memory a machine (or its `Memory`) is written into held before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// Uninitialized memory: every byte is written.
+    Fresh,
+    /// A pooled slot whose machine was dropped in place, which leaves every byte initialized:
+    /// bytes never read before they are written again (register padding, the host pointers
+    /// of empty TLB entries) are left as they are.
+    HeldMachine,
+}
+
 pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
 const PAGE_BYTES: usize = 1 << PAGE_SHIFT;
@@ -162,6 +173,17 @@ impl Tlb {
             Tlb::write_empty(tlb.as_mut_ptr());
             tlb.assume_init()
         }
+    }
+
+    /// Empties the TLB at `tlb`, which holds one already: only the page numbers are written,
+    /// since an entry's host pointer is read only when its number matches and is written with it.
+    ///
+    /// # Safety
+    /// `tlb` must be valid for writes and hold an initialized `Tlb` (a dropped memory's bytes).
+    #[inline(always)]
+    unsafe fn write_no_pages(tlb: *mut Tlb) {
+        // SAFETY: all-ones bytes are NO_PAGE; the pointers stay as they were.
+        unsafe { core::ptr::write_bytes(&raw mut (*tlb).page_numbers, 0xff, 1) };
     }
 
     /// Writes a TLB that holds no page to `tlb`, byte by byte: as a constant, an empty TLB was
@@ -366,7 +388,12 @@ impl Memory {
         let mut memory = core::mem::MaybeUninit::uninit();
         // SAFETY: `memory` is valid for writes of a `Memory`.
         unsafe {
-            Memory::write_from_snapshot(memory.as_mut_ptr(), snapshot, handle::this_thread());
+            Memory::write_from_snapshot(
+                memory.as_mut_ptr(),
+                snapshot,
+                handle::this_thread(),
+                Slot::Fresh,
+            );
             memory.assume_init()
         }
     }
@@ -384,6 +411,7 @@ impl Memory {
         memory: *mut Memory,
         snapshot: &MemorySnapshot,
         copy: ThreadCopy,
+        slot: Slot,
     ) {
         // SAFETY: the caller gives a pointer valid for writes; each field is written through
         // a raw field pointer (no reference to uninitialized memory), once.
@@ -392,7 +420,10 @@ impl Memory {
             (&raw mut (*memory).own_regions).write(None);
             (&raw mut (*memory).owned).write(OwnedPages::new());
             (&raw mut (*memory).read_tlb).write(snapshot.read_tlb);
-            Tlb::write_empty(&raw mut (*memory).write_tlb);
+            match slot {
+                Slot::Fresh => Tlb::write_empty(&raw mut (*memory).write_tlb),
+                Slot::HeldMachine => Tlb::write_no_pages(&raw mut (*memory).write_tlb),
+            }
             (&raw mut (*memory).mapped_bytes).write(snapshot.mapped_bytes);
             (&raw mut (*memory).limit_bytes).write(snapshot.limit_bytes);
             (&raw mut (*memory).peak_owned_pages).write(0);
