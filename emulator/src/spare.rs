@@ -101,8 +101,21 @@ pub(crate) fn take<T: Spare>(pool: &'static Pool<T>) -> Option<T> {
 /// within [`MAX_POOLED_BYTES`]; else frees it.
 #[cfg(feature = "std")]
 pub(crate) fn give<T: Spare>(pool: &'static Pool<T>, spare: T, max: usize) {
+    drop(keep(pool, spare, max, |_| {}));
+}
+
+/// [`give`], with `prepare` run on `spare` only once the pool has room for it (a page is
+/// zeroed only if it is kept zeroed); a spare the pool has no room for is handed back.
+#[cfg(feature = "std")]
+pub(crate) fn keep<T: Spare>(
+    pool: &'static Pool<T>,
+    spare: T,
+    max: usize,
+    prepare: impl FnOnce(&mut T),
+) -> Option<T> {
     let bytes = T::BYTES;
-    // During thread exit the pool may be gone already; the allocation is then just freed.
+    let mut spare = Some(spare);
+    // During thread exit the pool may be gone already; the spare is then handed back.
     let _ = pool.try_with(|pool| {
         let mut pool = pool.borrow_mut();
         if pool.spares.len() >= max {
@@ -115,16 +128,12 @@ pub(crate) fn give<T: Spare>(pool: &'static Pool<T>, spare: T, max: usize) {
             }
             pool.reserved += 1;
         }
-        pool.spares.push(spare);
+        if let Some(mut kept) = spare.take() {
+            prepare(&mut kept);
+            pool.spares.push(kept);
+        }
     });
-}
-
-/// Whether `give` would keep one more spare in `pool` (it holds fewer than `max`), as far as
-/// this thread's pool says: the process-wide cap may still refuse it.
-#[cfg(feature = "std")]
-pub(crate) fn would_keep<T: Spare>(pool: &'static Pool<T>, max: usize) -> bool {
-    pool.try_with(|pool| pool.borrow().spares.len() < max)
-        .unwrap_or(false)
+    spare
 }
 
 /// Bytes the pools of every thread have reserved now.
@@ -139,8 +148,13 @@ pub(crate) fn take<T>(_pool: &'static Pool<T>) -> Option<T> {
 }
 
 #[cfg(not(feature = "std"))]
-pub(crate) fn would_keep<T>(_pool: &'static Pool<T>, _max: usize) -> bool {
-    false
+pub(crate) fn keep<T>(
+    _pool: &'static Pool<T>,
+    spare: T,
+    _max: usize,
+    _prepare: impl FnOnce(&mut T),
+) -> Option<T> {
+    Some(spare)
 }
 
 #[cfg(not(feature = "std"))]

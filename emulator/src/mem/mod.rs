@@ -944,11 +944,9 @@ fn copied_page(source: &Page) -> Box<Page> {
 
 impl Drop for Memory {
     fn drop(&mut self) {
-        for (_, mut page) in self.owned.drain() {
-            if crate::spare::would_keep(&ZEROED_PAGES, MAX_ZEROED_PAGES) {
-                page.fill(0);
-                crate::spare::give(&ZEROED_PAGES, page, MAX_ZEROED_PAGES);
-            } else {
+        for (_, page) in self.owned.drain() {
+            let zero = |page: &mut Box<Page>| page.fill(0);
+            if let Some(page) = crate::spare::keep(&ZEROED_PAGES, page, MAX_ZEROED_PAGES, zero) {
                 crate::spare::give(&SPARE_PAGES, page, MAX_SPARE_PAGES);
             }
         }
