@@ -685,6 +685,23 @@ fn compare_product<F: Format>(x: u64, y: u64, target: u64) -> Ordering {
     (product.exponent, product.significand).cmp(&(target.exponent, target.significand))
 }
 
+/// The product of two nonzero significands without its trailing zero bits, and how many
+/// there were, if that odd part fits in `F::PRECISION` bits (else the product is not
+/// representable). In 64 bits, with no 128-bit multiply, which wasm32 has no instruction for:
+/// the odd parts' product has as many bits as their lengths together or one fewer, so the
+/// lengths rule out all but products of at most `PRECISION + 1` bits.
+#[inline(always)]
+fn odd_product<F: Format>(x: u64, y: u64) -> Option<(u64, u32)> {
+    let (x_zeros, y_zeros) = (x.trailing_zeros(), y.trailing_zeros());
+    let (x_odd, y_odd) = (x >> x_zeros, y >> y_zeros);
+    let lengths = (u64::BITS - x_odd.leading_zeros()) + (u64::BITS - y_odd.leading_zeros());
+    if lengths > F::PRECISION + 1 {
+        return None;
+    }
+    let odd = x_odd * y_odd;
+    (odd >> F::PRECISION == 0).then_some((odd, x_zeros + y_zeros))
+}
+
 /// Whether `|x * y| == |target|` exactly, for finite nonzero operands;
 /// cheaper than `compare_product`.
 #[inline(always)]
@@ -692,12 +709,13 @@ fn product_equals<F: Format>(x: u64, y: u64, target: u64) -> bool {
     let x = unpack::<F>(x);
     let y = unpack::<F>(y);
     let target = unpack::<F>(target);
-    let product = u128::from(x.significand) * u128::from(y.significand);
-    let product_zeros = product.trailing_zeros();
+    let Some((odd, zeros)) = odd_product::<F>(x.significand, y.significand) else {
+        return false;
+    };
     let target_zeros = target.significand.trailing_zeros();
     // Equal odd parts and equal powers of two.
-    product >> product_zeros == u128::from(target.significand >> target_zeros)
-        && x.exponent + y.exponent + product_zeros as i32 == target.exponent + target_zeros as i32
+    odd == target.significand >> target_zeros
+        && x.exponent + y.exponent + zeros as i32 == target.exponent + target_zeros as i32
 }
 
 /// Flags for a host result computed from finite operands, when it is not in
@@ -745,9 +763,8 @@ fn mul_fast<F: Format>(a: u64, b: u64, flags: &mut u8) -> Option<u64> {
     }
     let x = unpack::<F>(a);
     let y = unpack::<F>(b);
-    let exact_product = u128::from(x.significand) * u128::from(y.significand);
-    let significant_bits = 128 - exact_product.leading_zeros() - exact_product.trailing_zeros();
-    host_result_flags::<F>(product, significant_bits > F::PRECISION, flags);
+    let inexact = odd_product::<F>(x.significand, y.significand).is_none();
+    host_result_flags::<F>(product, inexact, flags);
     Some(product)
 }
 
