@@ -384,27 +384,31 @@ fn run_block(
     memory: &mut Memory,
     code: &[Insn],
     code_start: u64,
-    mut index: usize,
+    index: usize,
 ) -> (Event, usize) {
     debug_assert!(code.last().is_some_and(|last| last.op == Op::FallThrough));
+    // The entry goes by address, not index, as in the threaded dispatch: straight-line code
+    // steps by one add.
+    // SAFETY: `index` is an entry of `code`: from `index_of`, or a block's end, which is one.
+    let mut entry = unsafe { code.as_ptr().add(index) };
     loop {
-        // SAFETY: `index` starts at an entry and moves only to the next entry or a direct
-        // jump's target, which the loader made the index of an entry; every op that is not a
-        // block end is followed by another entry, because the last entry of `code` is a
-        // `FallThrough` (asserted in debug builds).
-        let entry = unsafe { code.as_ptr().add(index) };
-        // SAFETY: as above.
+        // SAFETY: `entry` starts at an entry and moves only to the entries after it in its
+        // block; every op that is not a block end is followed by another entry, because the
+        // last entry of `code` is a `FallThrough` (asserted in debug builds).
         let op = unsafe { (*entry).op };
         if op.is_access_run() {
             let done = access_run(op, cpu, memory, entry);
             if done > 0 {
-                index += done;
+                // SAFETY: a run ends before the code's last entry, as said above.
+                entry = unsafe { entry.add(done) };
                 continue;
             }
         }
         match execute(op, cpu, memory, code_start, entry) {
-            None => index += 1,
-            Some(event) => return (event, index),
+            // SAFETY: as above.
+            None => entry = unsafe { entry.add(1) },
+            // SAFETY: both point into `code`.
+            Some(event) => return (event, unsafe { entry.offset_from_unsigned(code.as_ptr()) }),
         }
     }
 }
