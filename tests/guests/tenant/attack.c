@@ -3,6 +3,9 @@
  * host returned, so a test can check the attack was refused (or ran out of budget).
  *
  * "/spin/<n>"                  spins n iterations, answers "spun" (an ordinary tenant).
+ * "/touch/<pages>"             writes a byte in each of <pages> pages of its own in turn,
+ *                              round after round until stopped: a load and a store per page,
+ *                              each missing the emulator's TLB once <pages> is past its size.
  * "/loop/<call>/<bytes>/<times>"
  *                              makes tenant call <call> on <bytes> bytes <times> times (0:
  *                              until stopped): sha256, hmac, log, hash_add, header_set,
@@ -87,6 +90,18 @@ static void spin(unsigned long n) {
     volatile unsigned long counter = 0;
     for (unsigned long i = 0; i < n; i++) {
         counter++;
+    }
+}
+
+static void touch(unsigned long pages) {
+    volatile unsigned char *memory = (volatile unsigned char *)allocate_or_answer(pages * 4096);
+    if (memory == NULL) {
+        return;
+    }
+    for (unsigned long round = 0;; round++) {
+        for (unsigned long page = 0; page < pages; page++) {
+            memory[page * 4096 + round % 4096] += 1;
+        }
     }
 }
 
@@ -401,6 +416,8 @@ static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
         spin(segment_number(url, 1));
         note("spun");
         answer();
+    } else if (starts_with(url, "/touch/")) {
+        touch(segment_number(url, 1));
     } else if (starts_with(url, "/loop/body_get/")) {
         rvedge_forge(RVEDGE_UNCACHED, forge_callback, 0);
     } else if (starts_with(url, "/loop/")) {
