@@ -6,6 +6,8 @@
  * "/touch/<pages>"             writes a byte in each of <pages> pages of its own in turn,
  *                              round after round until stopped: a load and a store per page,
  *                              each missing the emulator's TLB once <pages> is past its size.
+ * "/read/<pages>"              the same, reading a byte of each of the first <pages> (at most
+ *                              1024) pages of a table main() wrote: the template's pages.
  * "/loop/<call>/<bytes>/<times>"
  *                              makes tenant call <call> on <bytes> bytes <times> times (0:
  *                              until stopped): sha256, hmac, log, hash_add, header_set,
@@ -90,6 +92,20 @@ static void spin(unsigned long n) {
     volatile unsigned long counter = 0;
     for (unsigned long i = 0; i < n; i++) {
         counter++;
+    }
+}
+
+/* 4 MiB that main() writes a byte of in each page, so the template holds its pages. */
+static unsigned char template_table[1024 * 4096];
+
+static void read_template(unsigned long pages) {
+    volatile unsigned char *table = template_table;
+    unsigned long sum = 0;
+    pages = pages < 1024 ? pages : 1024;
+    for (unsigned long round = 0;; round++) {
+        for (unsigned long page = 0; page < pages; page++) {
+            sum += table[page * 4096 + round % 4096];
+        }
     }
 }
 
@@ -416,6 +432,8 @@ static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
         spin(segment_number(url, 1));
         note("spun");
         answer();
+    } else if (starts_with(url, "/read/")) {
+        read_template(segment_number(url, 1));
     } else if (starts_with(url, "/touch/")) {
         touch(segment_number(url, 1));
     } else if (starts_with(url, "/loop/body_get/")) {
@@ -477,6 +495,9 @@ static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
 }
 
 int main(void) {
+    for (unsigned long offset = 0; offset < sizeof template_table; offset += 4096) {
+        template_table[offset] = 1;
+    }
     rvedge_set_hook(RVEDGE_HOOK_ON_DELIVER, on_deliver, 0);
     rvedge_wait_for_requests(on_recv, 0);
 }
