@@ -1,6 +1,8 @@
 //! Reproducers of what the fuzz targets (`fuzz/`, `scripts/fuzz.sh`) found, one test each, on
 //! the smallest program that shows it.
 
+mod in_memory;
+
 use rvedge_test_support as support;
 
 use rvedge::runtime::abi::Hook;
@@ -119,6 +121,43 @@ fn a_hook_stepped_to_its_pause_goes_on_as_a_run_does() {
 
 /// A GET of `url` through `tenant`'s exchange to the tenant's response, run or (`stepping`)
 /// stepped an instruction at a time through every hook; the host and the response.
+/// Found by `execute` (a run that never ended): a `jal` that links as the last instruction of
+/// its code noted the entry after it, the `FallThrough` that ends the code, as its return
+/// entry; that `FallThrough` goes on at its own address, the return address, and the threaded
+/// dispatch's return shortcut entered it again, forever and uncharged (it is no instruction).
+/// Both programs must stop at the end of their code, as the `match` loop always did.
+#[test]
+fn a_call_as_the_last_instruction_of_the_code_returns_to_its_end() {
+    let programs: [&[u32]; 2] = [
+        &[0x0040_036f], // jal t1, 4: links and jumps to the end of the code
+        &[
+            0x0080_006f, // j main
+            0x0000_8067, // f: ret                to the end of the code
+            0xffdf_f0ef, // main: jal ra, f       the code's last instruction
+        ],
+    ];
+    for code in programs {
+        // On a thread, so that a run that never ends fails the test instead of hanging it.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let stops = in_memory::machines(rvedge::Xlen::Rv64, code).map(|mut machine| {
+                let stop = machine.run(1000);
+                (stop, machine.instructions())
+            });
+            sender.send(stops).unwrap();
+        });
+        let [run, profiled] = receiver
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{code:x?} never stopped"));
+        assert!(
+            matches!(run.0, rvedge::Stop::Trap(_)),
+            "{code:x?} stopped with {:?}",
+            run.0
+        );
+        assert_eq!(run, profiled, "{code:x?}: both dispatches stop alike");
+    }
+}
+
 fn respond(tenant: &Arc<Tenant>, url: &str, stepping: bool) -> (MemoryHost, HttpResponse) {
     let mut host = MemoryHost::new(HttpRequest {
         method: "GET".into(),

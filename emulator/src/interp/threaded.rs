@@ -282,6 +282,20 @@ fn jump(
     } else {
         chain.program.index_of(target)
     };
+    enter_found(cpu, memory, chain, code, target, next, left)
+}
+
+/// Enters the entry `next` found for `target`, or ends the chain there if there is none.
+#[inline(always)]
+fn enter_found(
+    cpu: &mut Cpu,
+    memory: &mut Memory,
+    chain: &mut Chain,
+    code: *const Insn,
+    target: u64,
+    next: Option<usize>,
+    left: u64,
+) -> u64 {
     match next {
         // SAFETY: an index below the code's length, as `index_of` gives too.
         Some(next) => enter(cpu, memory, chain, code, unsafe { code.add(next) }, left),
@@ -368,6 +382,13 @@ fn run_entry(
         Some(Event::NextEntry) => enter(cpu, memory, chain, code, next_entry(), left),
         // SAFETY: `execute` gives only indices of entries.
         Some(Event::Next(next)) => enter(cpu, memory, chain, code, unsafe { code.add(next) }, left),
+        // A `FallThrough` goes on at its own address, which is the last call's return address
+        // when that call was the last instruction of its code: the return entry there is this
+        // `FallThrough` again, which the shortcut would enter forever, uncharged.
+        Some(Event::Jump(target)) if op == Op::FallThrough => {
+            let next = chain.program.index_of(target);
+            enter_found(cpu, memory, chain, code, target, next, left)
+        }
         Some(Event::Jump(target)) => jump(cpu, memory, chain, code, target, left),
         Some(Event::Other(event)) => {
             chain.end = ChainEnd::Rare(event);
