@@ -864,12 +864,18 @@ fn two_sum(a: f64, b: f64) -> (f64, f64) {
     (sum, (a - a_part) + (b - b_part))
 }
 
+/// Whether `|value|` lies in [2^low, 2^high) (finite, and normal if `low` is above -1023).
+#[inline(always)]
+fn magnitude_between(value: f64, low: i32, high: i32) -> bool {
+    let power = |exponent: i32| u64::from((exponent + Double::BIAS).cast_unsigned()) << 52;
+    (power(low)..power(high)).contains(&(value.to_bits() & Double::MAGNITUDE_MASK))
+}
+
 /// Magnitudes from 2^-900 to 2^1000: far from underflow (products and their errors stay
 /// normal) and from overflow (sums of two stay finite).
 #[inline(always)]
 fn well_inside_double_range(value: f64) -> bool {
-    let magnitude = value.to_bits() & Double::MAGNITUDE_MASK;
-    ((1023 - 900) << 52..(1023 + 1000) << 52).contains(&magnitude)
+    magnitude_between(value, -900, 1000)
 }
 
 /// Double fused multiply-add in round-to-nearest-even: `r = a * b + c` rounded by the host's
@@ -939,10 +945,7 @@ fn add_rounded_to_odd(a: f64, b: f64) -> f64 {
 /// instructions for.
 #[inline(always)]
 fn fma_by_rounding_to_odd(a: f64, b: f64, c: f64) -> Option<(f64, f64, f64)> {
-    let splittable = |value: f64| {
-        let magnitude = value.to_bits() & Double::MAGNITUDE_MASK;
-        ((1023 - 990) << 52..(1023 + 990) << 52).contains(&magnitude)
-    };
+    let splittable = |value: f64| magnitude_between(value, -990, 990);
     if !splittable(a) || !splittable(b) || !well_inside_double_range(c) {
         return None;
     }
@@ -989,9 +992,8 @@ fn fma_flags_d(
 fn fma_fast_s(a: u64, b: u64, c: u64, flags: &mut u8) -> Option<u64> {
     let single = |bits: u64| f64::from(f32::from_bits(bits as u32));
     let (sum, error) = two_sum(single(a) * single(b), single(c));
-    // 2^-120 to 2^120: normal and finite as a single, rounded or not.
-    let magnitude = sum.to_bits() & Double::MAGNITUDE_MASK;
-    if !((1023 - 120) << 52..(1023 + 120) << 52).contains(&magnitude) {
+    // Normal and finite as a single, rounded or not.
+    if !magnitude_between(sum, -120, 120) {
         return None;
     }
     // The 29 significand bits a single does not keep.
