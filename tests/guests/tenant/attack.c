@@ -98,25 +98,15 @@ static void spin(unsigned long n) {
 /* 4 MiB that main() writes a byte of in each page, so the template holds its pages. */
 static unsigned char template_table[1024 * 4096];
 
-static void read_template(unsigned long pages) {
-    volatile unsigned char *table = template_table;
-    unsigned long sum = 0;
-    pages = pages < 1024 ? pages : 1024;
+/* A byte of each of `pages` pages from `memory` in turn, round after round until stopped:
+ * read, and written back one higher if `write`. */
+static void visit_pages(volatile unsigned char *memory, unsigned long pages, int write) {
     for (unsigned long round = 0;; round++) {
         for (unsigned long page = 0; page < pages; page++) {
-            sum += table[page * 4096 + round % 4096];
-        }
-    }
-}
-
-static void touch(unsigned long pages) {
-    volatile unsigned char *memory = (volatile unsigned char *)allocate_or_answer(pages * 4096);
-    if (memory == NULL) {
-        return;
-    }
-    for (unsigned long round = 0;; round++) {
-        for (unsigned long page = 0; page < pages; page++) {
-            memory[page * 4096 + round % 4096] += 1;
+            unsigned char byte = memory[page * 4096 + round % 4096];
+            if (write) {
+                memory[page * 4096 + round % 4096] = byte + 1;
+            }
         }
     }
 }
@@ -433,9 +423,14 @@ static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
         note("spun");
         answer();
     } else if (starts_with(url, "/read/")) {
-        read_template(segment_number(url, 1));
+        unsigned long pages = segment_number(url, 1);
+        visit_pages(template_table, pages < 1024 ? pages : 1024, 0);
     } else if (starts_with(url, "/touch/")) {
-        touch(segment_number(url, 1));
+        unsigned long pages = segment_number(url, 1);
+        unsigned char *memory = allocate_or_answer(pages * 4096);
+        if (memory != NULL) {
+            visit_pages(memory, pages, 1);
+        }
     } else if (starts_with(url, "/loop/body_get/")) {
         rvedge_forge(RVEDGE_UNCACHED, forge_callback, 0);
     } else if (starts_with(url, "/loop/")) {
