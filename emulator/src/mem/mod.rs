@@ -152,18 +152,35 @@ struct Frozen {
 
 const TLB_ENTRIES: usize = 64;
 
-/// A direct-mapped software TLB: the page number in each slot and where that page is on the
-/// host. Two arrays rather than one of pairs, so a slot's index scales by 8 inside an x86-64
-/// address and a hit's compare and page load need no index arithmetic of their own.
+/// A direct-mapped software TLB: the guest address of the page in each slot and where that
+/// page is on the host, as the host address of guest address 0 were the whole guest space laid
+/// out like that page (its host page minus the page's guest address, wrapping), so a hit is
+/// one add from the guest address. Two arrays rather than one of pairs, so a slot's index
+/// scales by 8 inside an x86-64 address and a hit's compare and page load need no index
+/// arithmetic of their own.
 #[derive(Clone, Copy)]
 struct Tlb {
     /// `NO_PAGE` in an empty slot.
-    page_numbers: [u64; TLB_ENTRIES],
-    host_pages: [*mut u8; TLB_ENTRIES],
+    page_addresses: [u64; TLB_ENTRIES],
+    /// Host page minus guest page address: a pointer out of bounds, only ever offset back
+    /// into its page (`Tlb::page`, `Tlb::lookup`), never dereferenced as it is.
+    page_offsets: [*mut u8; TLB_ENTRIES],
 }
 
-/// Above every page number (addresses shifted right by `PAGE_SHIFT`); all bytes ones.
+/// Equal to no page's address, nor to any address an access's check masks (whose bits 3 to 11
+/// are clear); all bytes ones.
 const NO_PAGE: u64 = u64::MAX;
+
+/// The guest address of page `page_number` as a host-sized number, wrapping: what a TLB's
+/// page offsets are taken from and added back to, so only differences of it matter.
+#[inline(always)]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "wraps on purpose; see above"
+)]
+fn host_sized_address(address: u64) -> usize {
+    address as usize
+}
 
 impl Tlb {
     fn empty() -> Tlb {
@@ -175,15 +192,16 @@ impl Tlb {
         }
     }
 
-    /// Empties the TLB at `tlb`, which holds one already: only the page numbers are written,
-    /// since an entry's host pointer is read only when its number matches and is written with it.
+    /// Empties the TLB at `tlb`, which holds one already: only the page addresses are written,
+    /// since an entry's page offset is read only when its address matches and is written
+    /// with it.
     ///
     /// # Safety
     /// `tlb` must be valid for writes and hold an initialized `Tlb` (a dropped memory's bytes).
     #[inline(always)]
     unsafe fn write_no_pages(tlb: *mut Tlb) {
-        // SAFETY: all-ones bytes are NO_PAGE; the pointers stay as they were.
-        unsafe { core::ptr::write_bytes(&raw mut (*tlb).page_numbers, 0xff, 1) };
+        // SAFETY: all-ones bytes are NO_PAGE; the offsets stay as they were.
+        unsafe { core::ptr::write_bytes(&raw mut (*tlb).page_addresses, 0xff, 1) };
     }
 
     /// Writes a TLB that holds no page to `tlb`, byte by byte: as a constant, an empty TLB was
@@ -196,49 +214,62 @@ impl Tlb {
         // SAFETY: every byte of both arrays is written: all-ones bytes are NO_PAGE, all-zero
         // bytes a null pointer.
         unsafe {
-            core::ptr::write_bytes(&raw mut (*tlb).page_numbers, 0xff, 1);
-            core::ptr::write_bytes(&raw mut (*tlb).host_pages, 0, 1);
+            core::ptr::write_bytes(&raw mut (*tlb).page_addresses, 0xff, 1);
+            core::ptr::write_bytes(&raw mut (*tlb).page_offsets, 0, 1);
         }
     }
 
+    /// The slot of the page holding `addr`: its page number's low bits.
     #[inline(always)]
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "a slot is the page number's low bits"
-    )]
-    fn slot(page_number: u64) -> usize {
-        page_number as usize % TLB_ENTRIES
+    fn slot(addr: u64) -> usize {
+        (addr >> PAGE_SHIFT) as usize % TLB_ENTRIES
     }
 
     /// The host page of `page_number`, if this TLB holds it.
     #[inline(always)]
     fn page(&self, page_number: u64) -> Option<*mut u8> {
-        let slot = Tlb::slot(page_number);
-        (self.page_numbers[slot] == page_number).then_some(self.host_pages[slot])
+        let page_address = page_number << PAGE_SHIFT;
+        let slot = Tlb::slot(page_address);
+        (self.page_addresses[slot] == page_address)
+            .then(|| self.page_offsets[slot].wrapping_add(host_sized_address(page_address)))
     }
 
     fn insert(&mut self, page_number: u64, host_page: *mut u8) {
-        let slot = Tlb::slot(page_number);
-        self.page_numbers[slot] = page_number;
-        self.host_pages[slot] = host_page;
+        let page_address = page_number << PAGE_SHIFT;
+        let slot = Tlb::slot(page_address);
+        self.page_addresses[slot] = page_address;
+        self.page_offsets[slot] = host_page.wrapping_sub(host_sized_address(page_address));
     }
 
-    /// Where this TLB maps the `size` bytes at `addr` (within one page) on the host, if it does.
+    /// Where this TLB maps the `size` bytes at `addr` (within one page) on the host, if it
+    /// does. One compare checks the page and that the bytes stay in it:
+    /// - an access of 1, 2, 4 or 8 bytes (the guest's loads and stores: `size` is a constant
+    ///   there, so the choice folds away) must be aligned, which keeps it in one page: the
+    ///   address with its page offset masked off but for the bits alignment wants clear must
+    ///   be the slot's page address. A misaligned one misses, for the slow path to do;
+    /// - any other size compares the page of its last byte, which a slot holds only when it
+    ///   is the first byte's (a slot holds only pages of its own number modulo `TLB_ENTRIES`).
     #[inline(always)]
     fn lookup(&self, addr: u64, size: usize) -> Option<*mut u8> {
-        let offset = (addr & PAGE_OFFSET_MASK) as usize;
-        let page = self.page(addr >> PAGE_SHIFT)?;
-        // SAFETY: a TLB holds pointers to live pages of PAGE_BYTES bytes (see `Memory`), and
-        // offset + size <= PAGE_BYTES keeps the pointer inside one.
-        (offset + size <= PAGE_BYTES).then(|| unsafe { page.add(offset) })
+        let slot = Tlb::slot(addr);
+        let checked = if size.is_power_of_two() && size <= 8 {
+            addr & !(PAGE_OFFSET_MASK & !(size as u64 - 1))
+        } else if size <= PAGE_BYTES {
+            addr.wrapping_add((size as u64).saturating_sub(1)) & !PAGE_OFFSET_MASK
+        } else {
+            return None;
+        };
+        (self.page_addresses[slot] == checked)
+            .then(|| self.page_offsets[slot].wrapping_add(host_sized_address(addr)))
     }
 
     /// The page numbers it holds.
     fn held(&self) -> impl Iterator<Item = u64> + '_ {
-        self.page_numbers
+        self.page_addresses
             .iter()
             .copied()
-            .filter(|&page_number| page_number != NO_PAGE)
+            .filter(|&page_address| page_address != NO_PAGE)
+            .map(|page_address| page_address >> PAGE_SHIFT)
     }
 }
 
@@ -1055,6 +1086,65 @@ mod tests {
                 access: Access::Write
             })
         );
+    }
+
+    #[test]
+    fn the_tlb_hits_only_bytes_that_stay_in_a_page_it_holds() {
+        let mut memory = Memory::new(1 << 20);
+        memory.map(0x1000, 0x2000, Perms::READ_WRITE).unwrap();
+        let bytes: Vec<u8> = (0..0x2000u32)
+            .map(|n| u8::try_from((n * 7 + n / 256) % 251).unwrap())
+            .collect();
+        memory.write_bytes(0x1000, &bytes).unwrap();
+        // Both pages are in both TLBs now.
+        let hits = |memory: &Memory, addr: u64, size: usize| {
+            [Access::Read, Access::Write].map(|access| memory.cached(addr, size, access).is_some())
+        };
+        assert_eq!(hits(&memory, 0x1ff8, 8), [true; 2]);
+        assert_eq!(hits(&memory, 0x2000, 1), [true; 2]);
+        // Crossing into the next page, though that page is held too.
+        assert_eq!(hits(&memory, 0x1ffc, 8), [false; 2]);
+        assert_eq!(hits(&memory, 0x1ffe, 3), [false; 2]);
+        assert_eq!(hits(&memory, 0x1001, 0x1000), [false; 2]);
+        // Misaligned accesses of 2, 4 and 8 bytes inside a page go the slow way.
+        assert_eq!(hits(&memory, 0x1101, 2), [false; 2]);
+        assert_eq!(hits(&memory, 0x1102, 4), [false; 2]);
+        assert_eq!(hits(&memory, 0x1104, 8), [false; 2]);
+        // Other sizes need no alignment, only to stay in the page.
+        assert_eq!(hits(&memory, 0x1ffd, 3), [true; 2]);
+        assert_eq!(hits(&memory, 0x1000, 0x1000), [true; 2]);
+        assert_eq!(hits(&memory, 0x1000, 0x1001), [false; 2]);
+        // A size so large that the last byte's address wraps around into the first's page.
+        assert_eq!(hits(&memory, 0x1800, usize::MAX - 0xff), [false; 2]);
+        // The top of the address space, whose next page wraps to page 0.
+        assert_eq!(hits(&memory, u64::MAX - 3, 8), [false; 2]);
+        let expected = |addr: u64, size: usize| {
+            let start = usize::try_from(addr - 0x1000).unwrap();
+            let mut value = [0u8; 8];
+            value[..size].copy_from_slice(&bytes[start..start + size]);
+            u64::from_le_bytes(value)
+        };
+        // What the TLB leaves to the slow path reads and writes the same bytes.
+        for addr in [0x1101, 0x1102, 0x1104, 0x1ff8, 0x1ffc, 0x1fff] {
+            assert_eq!(memory.load::<u64>(addr), Ok(expected(addr, 8)), "{addr:#x}");
+            assert_eq!(
+                memory.load::<u32>(addr),
+                Ok(u32::try_from(expected(addr, 4)).unwrap()),
+                "{addr:#x}"
+            );
+            assert_eq!(
+                memory.load::<u16>(addr),
+                Ok(u16::try_from(expected(addr, 2)).unwrap()),
+                "{addr:#x}"
+            );
+        }
+        memory.store::<u64>(0x1ffd, 0x1122_3344_5566_7788).unwrap();
+        memory.store::<u32>(0x1103, 0xaabb_ccdd).unwrap();
+        let mut written = [0u8; 8];
+        memory.read_bytes(0x1ffd, &mut written).unwrap();
+        assert_eq!(u64::from_le_bytes(written), 0x1122_3344_5566_7788);
+        memory.read_bytes(0x1103, &mut written[..4]).unwrap();
+        assert_eq!(written[..4], 0xaabb_ccdd_u32.to_le_bytes());
     }
 
     #[test]
