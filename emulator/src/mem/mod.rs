@@ -242,24 +242,33 @@ impl Tlb {
     }
 
     /// Where this TLB maps the `size` bytes at `addr` (within one page) on the host, if it
-    /// does. One compare checks the page and that the bytes stay in it:
-    /// - an access of 1, 2, 4 or 8 bytes (the guest's loads and stores: `size` is a constant
-    ///   there, so the choice folds away) must be aligned, which keeps it in one page: the
-    ///   address with its page offset masked off but for the bits alignment wants clear must
-    ///   be the slot's page address. A misaligned one misses, for the slow path to do;
-    /// - any other size compares the page of its last byte, which a slot holds only when it
-    ///   is the first byte's (a slot holds only pages of its own number modulo `TLB_ENTRIES`).
+    /// does, with one compare. An access of 1, 2, 4 or 8 bytes (the guest's loads and stores:
+    /// `size` is a constant there, so the choice folds away) must also be aligned, which
+    /// keeps it in one page: the address with its page offset masked off but for the bits
+    /// alignment wants clear must be the slot's page address. A misaligned one misses here
+    /// (`Memory::load` and `Memory::store` then ask `lookup_in_page`).
     #[inline(always)]
     fn lookup(&self, addr: u64, size: usize) -> Option<*mut u8> {
+        if !(size.is_power_of_two() && size <= 8) {
+            return self.lookup_in_page(addr, size);
+        }
         let slot = Tlb::slot(addr);
-        let checked = if size.is_power_of_two() && size <= 8 {
-            addr & !(PAGE_OFFSET_MASK & !(size as u64 - 1))
-        } else if size <= PAGE_BYTES {
-            addr.wrapping_add((size as u64).saturating_sub(1)) & !PAGE_OFFSET_MASK
-        } else {
+        let aligned_in_page = addr & !(PAGE_OFFSET_MASK & !(size as u64 - 1));
+        (self.page_addresses[slot] == aligned_in_page)
+            .then(|| self.page_offsets[slot].wrapping_add(host_sized_address(addr)))
+    }
+
+    /// [`Tlb::lookup`] for bytes at any alignment: the slot of the first byte's page must hold
+    /// the last byte's page, which it does only when they are one page (a slot holds only pages
+    /// of its own number modulo `TLB_ENTRIES`).
+    #[inline(always)]
+    fn lookup_in_page(&self, addr: u64, size: usize) -> Option<*mut u8> {
+        if size > PAGE_BYTES {
             return None;
-        };
-        (self.page_addresses[slot] == checked)
+        }
+        let slot = Tlb::slot(addr);
+        let last_byte = addr.wrapping_add((size as u64).saturating_sub(1));
+        (self.page_addresses[slot] == last_byte & !PAGE_OFFSET_MASK)
             .then(|| self.page_offsets[slot].wrapping_add(host_sized_address(addr)))
     }
 
@@ -788,6 +797,11 @@ impl Memory {
             // SAFETY: `lookup` gives a pointer with T::SIZE bytes of a live page behind it.
             return Ok(unsafe { T::read_le(host) });
         }
+        // Misaligned, inside a page the TLB holds: as cheap to do here as to find slow.
+        if let Some(host) = self.read_tlb.lookup_in_page(addr, T::SIZE) {
+            // SAFETY: as above.
+            return Ok(unsafe { T::read_le(host) });
+        }
         self.load_slow(addr)
     }
 
@@ -831,6 +845,12 @@ impl Memory {
         if let Some(host) = self.write_tlb.lookup(addr, T::SIZE) {
             // SAFETY: write TLB entries point at live pages owned by this memory, which
             // nothing else references mutably; `lookup` leaves T::SIZE bytes of the page.
+            unsafe { value.store_le(host) };
+            return Ok(());
+        }
+        // As in `load`.
+        if let Some(host) = self.write_tlb.lookup_in_page(addr, T::SIZE) {
+            // SAFETY: as above.
             unsafe { value.store_le(host) };
             return Ok(());
         }

@@ -8,6 +8,8 @@
  *                              each missing the emulator's TLB once <pages> is past its size.
  * "/read/<pages>"              the same, reading a byte of each of the first <pages> (at most
  *                              1024) pages of a table main() wrote: the template's pages.
+ * "/misaligned"                loads and stores 8 bytes at odd addresses inside one page
+ *                              until stopped, which the emulator's TLB leaves to its slow path.
  * "/loop/<call>/<bytes>/<times>"
  *                              makes tenant call <call> on <bytes> bytes <times> times (0:
  *                              until stopped): sha256, hmac, log, hash_add, header_set,
@@ -108,6 +110,20 @@ static void visit_pages(volatile unsigned char *memory, unsigned long pages, int
                 memory[page * 4096 + round % 4096] = byte + 1;
             }
         }
+    }
+}
+
+/* Loads and stores 8 bytes at odd addresses of one page until stopped. In assembly: C would
+ * split accesses it knows are misaligned into bytes. */
+static void misaligned_accesses(void) {
+    static unsigned char buffer[64] __attribute__((aligned(64)));
+    unsigned char *odd = buffer + 1;
+    for (;;) {
+        uint64_t value;
+        __asm__ volatile("ld %0, 0(%1)\n\tsd %0, 9(%1)\n\tld %0, 18(%1)\n\tsd %0, 27(%1)"
+                         : "=&r"(value)
+                         : "r"(odd)
+                         : "memory");
     }
 }
 
@@ -425,9 +441,11 @@ static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
     } else if (starts_with(url, "/read/")) {
         unsigned long pages = segment_number(url, 1);
         visit_pages(template_table, pages < 1024 ? pages : 1024, 0);
+    } else if (starts_with(url, "/misaligned")) {
+        misaligned_accesses();
     } else if (starts_with(url, "/touch/")) {
         unsigned long pages = segment_number(url, 1);
-        unsigned char *memory = allocate_or_answer(pages * 4096);
+        unsigned char *memory = (unsigned char *)allocate_or_answer(pages * 4096);
         if (memory != NULL) {
             visit_pages(memory, pages, 1);
         }
