@@ -33,6 +33,10 @@ const HOST_EVERYTHING: HostFunctionOptions = HostFunctionOptions {
 
 /// How a run of `program` with `arguments` ended, and what it printed.
 fn run(program: &Arc<Program>, arguments: &[&str]) -> (Stop, Vec<u8>) {
+    run_with_budget(program, arguments, BUDGET)
+}
+
+fn run_with_budget(program: &Arc<Program>, arguments: &[&str], budget: u64) -> (Stop, Vec<u8>) {
     let output = CapturedOutput::default();
     let options = Options {
         arguments: arguments.iter().map(|text| text.to_string()).collect(),
@@ -40,7 +44,7 @@ fn run(program: &Arc<Program>, arguments: &[&str]) -> (Stop, Vec<u8>) {
     };
     let mut machine =
         Machine::new(Arc::clone(program), &options, Box::new(output.clone())).unwrap();
-    let stop = machine.run(BUDGET);
+    let stop = machine.run(budget);
     (stop, output.stdout())
 }
 
@@ -78,6 +82,24 @@ fn string_functions_fault_where_the_guests_own_code_faults() {
     }
     // Every case but the zero-length, overlap and early-difference ones faults.
     assert!(faults >= 12, "only {faults} cases faulted");
+}
+
+/// A length near 2^64 whose price the budget covers (`rvedge run` has none): the host's
+/// memset must fault where glibc's does, not wrap the TLB's page check around and write
+/// past the page on the host (it did: the host process crashed).
+#[test]
+fn a_length_that_wraps_the_address_space_faults_where_the_guests_code_does() {
+    let elf = support::guest("embed/string_faults");
+    let arguments = ["string_faults", "17"];
+    let (expected_stop, expected_output) =
+        run_with_budget(&load(&elf, GUEST_CODE), &arguments, u64::MAX);
+    assert!(
+        matches!(expected_stop, Stop::Trap(ref trap) if matches!(trap.kind, TrapKind::Store { .. })),
+        "{expected_stop}"
+    );
+    let (stop, output) = run_with_budget(&load(&elf, HOST_STRINGS), &arguments, u64::MAX);
+    assert_eq!(stop, expected_stop);
+    assert_eq!(output, expected_output);
 }
 
 #[test]

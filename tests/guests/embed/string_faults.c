@@ -52,6 +52,16 @@ int main(int argc, char **argv) {
         result = sum;
         break;
     }
+    /* A length that wraps the address space, from the middle of a page just written (so
+     * the emulator's TLB holds it): no page check may add it to the offset and wrap back
+     * into the page (run with an unlimited budget, so the host does not leave it to this
+     * code for its price). */
+    case 17: {
+        volatile size_t wrapping = (size_t)-256;
+        area[page / 2] = 'y';
+        memset(area + page / 2, 'x', wrapping);
+        break;
+    }
     default: return 4;
     }
     printf("returned %ld\n", (long)result);
