@@ -1,9 +1,25 @@
 //! Generators and oracles shared by the fuzz targets; the targets themselves stay thin.
 
+pub mod host_functions;
 pub mod qemu;
 pub mod tenant_calls;
 
 use rvedge::{Isolated, Machine, Options, Stop};
+
+/// Where scripts/build-guests.sh puts the guests: `$GUEST_OUT`, else `guests/` in the target
+/// directory.
+fn guests_dir() -> std::path::PathBuf {
+    std::env::var_os("GUEST_OUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| {
+                    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
+                });
+            target.join("guests")
+        })
+}
 
 /// Where `program_with_code` puts the code, and the writable page after it.
 pub const CODE_ADDRESS: u64 = 0x10000;

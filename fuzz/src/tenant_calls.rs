@@ -59,15 +59,7 @@ pub fn tenant() -> &'static Arc<Tenant> {
 
 /// `$GUEST_OUT/tenant/fuzz_hooks`, where scripts/build-guests.sh puts it.
 fn fuzz_hooks_path() -> PathBuf {
-    let guests = std::env::var_os("GUEST_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-            target.join("guests")
-        });
-    guests.join("tenant/fuzz_hooks")
+    crate::guests_dir().join("tenant/fuzz_hooks")
 }
 
 /// One request, as the fuzz input describes it.
