@@ -525,6 +525,15 @@ fn measure_host_call_attacks(budget: u64) {
             elapsed.as_secs_f64() / ordinary.as_secs_f64()
         );
     }
+    // The host heap's list of large free blocks, filled by freeing one block again and again,
+    // then searched by allocations of another size.
+    let frees = 100_000;
+    let (elapsed, instructions) = time_to_timeout(&tenant, &request(format!("/refree/{frees}")));
+    println!(
+        "host heap: a large block freed {frees} times, then large allocations to the budget take {:.1} ms ({instructions} instructions), {:.2}x the ordinary tenant's time",
+        elapsed.as_secs_f64() * 1e3,
+        elapsed.as_secs_f64() / ordinary.as_secs_f64()
+    );
     // Misaligned loads and stores, which the TLB leaves to the slow path.
     let (elapsed, instructions) = time_to_timeout(&tenant, &request("/misaligned".into()));
     println!(

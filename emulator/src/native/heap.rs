@@ -22,7 +22,7 @@
     reason = "class indices and copy sizes are bounded by the class table and by buffers of a few hundred bytes; errno values are small"
 )]
 
-use alloc::vec::Vec;
+use alloc::collections::BTreeSet;
 
 use super::{CallResult, Failure, HostFunction, Meter};
 use crate::machine::{Cpu, Stop, Trap, TrapKind};
@@ -81,9 +81,18 @@ pub(crate) struct HostHeap {
     /// Free lists of the small classes, as [`FreeHead`]s; each free block's first word is the
     /// next block's address (0 ends).
     free_heads: [FreeHead; SMALL_CLASSES],
-    /// Free blocks larger than [`SMALL_UP_TO`]: address and size.
-    large_free: Vec<(u64, u64)>,
+    /// Free blocks larger than [`SMALL_UP_TO`], as (size, address): ordered by size, so
+    /// finding one of a size is a search, not a scan; a set, so a block freed again is listed
+    /// once. The guest can write its headers, so it can free a block over and over, or forge
+    /// blocks anywhere in the arena: each once added an entry to a list every allocation of
+    /// another large size scanned (host time without end for a few instructions each).
+    large_free: BTreeSet<(u64, u64)>,
 }
+
+/// Most large free blocks a heap lists: past this, a freed large block stays unused. A
+/// fork's memory limit holds a few hundred real ones (64 MiB of 64 KiB blocks is 1,024), so
+/// only forged ones get here; the cap bounds the host memory the list takes.
+const MAX_LARGE_FREE: usize = 4096;
 
 /// A free list's first block, as its distance from [`HEAP_BASE`] in units of [`ALIGNMENT`]:
 /// every block lies above the arena's first header and below [`HEAP_LIMIT`] (`header` accepts
@@ -136,7 +145,7 @@ impl HostHeap {
             used_end: HEAP_BASE,
             mapped_end: HEAP_BASE,
             free_heads: [FreeHead::NONE; SMALL_CLASSES],
-            large_free: Vec::new(),
+            large_free: BTreeSet::new(),
         }
     }
 
@@ -166,7 +175,7 @@ impl HostHeap {
         );
         HostHeap {
             free_heads: [FreeHead::NONE; SMALL_CLASSES],
-            large_free: Vec::new(),
+            large_free: BTreeSet::new(),
             ..*self
         }
     }
@@ -261,14 +270,11 @@ impl HostHeap {
     ) -> Result<Option<u64>, AllocationError> {
         let corrupted = AllocationError::Corrupted("malloc(): corrupted free list");
         let Some(class) = small_class(size) else {
-            let Some(index) = self
-                .large_free
-                .iter()
-                .position(|&(_, free_size)| free_size == size)
+            let Some(&(_, block)) = self.large_free.range((size, 0)..=(size, u64::MAX)).next()
             else {
                 return Ok(None);
             };
-            let (block, _) = self.large_free.swap_remove(index);
+            self.large_free.remove(&(size, block));
             Self::write_header(memory, block, size, false).map_err(AllocationError::Fault)?;
             return Ok(Some(block));
         };
@@ -306,7 +312,11 @@ impl HostHeap {
                     .map_err(fault)?;
                 self.free_heads[class] = FreeHead::of(block);
             }
-            None => self.large_free.push((block, size)),
+            None => {
+                if self.large_free.len() < MAX_LARGE_FREE {
+                    self.large_free.insert((size, block));
+                }
+            }
         }
         Ok(())
     }
@@ -618,5 +628,53 @@ mod tests {
             assert!(size >= request && class >= previous && class < SMALL_CLASSES);
             previous = class;
         }
+    }
+
+    /// A guest can write its own heap's headers: a large block freed again and again once
+    /// grew the host's list by an entry each time, and every allocation of another large size
+    /// scanned the whole list.
+    #[test]
+    fn large_blocks_freed_again_or_forged_are_listed_once_and_boundedly() {
+        let mut memory = Memory::new(1 << 30);
+        let mut heap = HostHeap::new(0);
+        let mut meter = Meter {
+            available: u64::MAX,
+            used: 0,
+            exhausted: || Failure::Stop(Stop::BudgetExhausted),
+        };
+        let mut call = Call {
+            heap: &mut heap,
+            memory: &mut memory,
+            meter: &mut meter,
+        };
+        let mut malloc = |call: &mut Call, request| match call.malloc(request, ALIGNMENT) {
+            Ok(block) => block,
+            Err(_) => panic!("malloc({request}) fails"),
+        };
+        let large = malloc(&mut call, 100_000);
+        let big = malloc(&mut call, 400_000);
+        // Keeps the blocks above from being the arena's last, which a free gives back instead.
+        malloc(&mut call, 16);
+        for _ in 0..100 {
+            // The header back to "in use", as the guest may write it.
+            let word = call.memory.load::<u64>(large - HEADER_SIZE).unwrap();
+            call.memory
+                .store::<u64>(large - HEADER_SIZE, word & !FREE_BIT)
+                .unwrap();
+            assert!(call.free(large).is_ok());
+        }
+        assert_eq!(call.heap.large_free.len(), 1);
+        // Blocks forged inside `big`, more than the list takes.
+        let forged_size = block_size(SMALL_UP_TO + 1).unwrap();
+        for index in 1..=2 * MAX_LARGE_FREE as u64 {
+            let forged = big + 32 * index;
+            HostHeap::write_header(call.memory, forged, forged_size, false).unwrap();
+            assert!(call.free(forged).is_ok());
+        }
+        assert_eq!(call.heap.large_free.len(), MAX_LARGE_FREE);
+        // Taken by size: the first block listed of the size asked for.
+        assert_eq!(malloc(&mut call, 100_000), large);
+        assert_eq!(call.heap.large_free.len(), MAX_LARGE_FREE - 1);
+        assert_eq!(malloc(&mut call, forged_size), big + 32);
     }
 }

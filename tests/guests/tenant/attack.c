@@ -10,6 +10,11 @@
  *                              1024) pages of a table main() wrote: the template's pages.
  * "/misaligned"                loads and stores 8 bytes at odd addresses inside one page
  *                              until stopped, which the emulator's TLB leaves to its slow path.
+ * "/refree/<frees>"            frees a large block <frees> times, its header set back to "in
+ *                              use" before each (the tenant can write its own heap), then
+ *                              allocates and frees a large block of another size until
+ *                              stopped: the host heap once listed every such free, and each
+ *                              allocation searched the list.
  * "/loop/<call>/<bytes>/<times>"
  *                              makes tenant call <call> on <bytes> bytes <times> times (0:
  *                              until stopped): sha256, hmac, log, hash_add, header_set,
@@ -124,6 +129,24 @@ static void misaligned_accesses(void) {
                          : "=&r"(value)
                          : "r"(odd)
                          : "memory");
+    }
+}
+
+/* The host heap's header of a block: its size, bit 0 set while free, 16 bytes below it. */
+static void refree_large(unsigned long frees) {
+    char *block = allocate_or_answer(100000);
+    char *volatile last = allocate_or_answer(16); /* so `block` is not the arena's last */
+    if (block == NULL || last == NULL) {
+        return;
+    }
+    volatile uint64_t *header = (volatile uint64_t *)((uintptr_t)block - 16);
+    for (unsigned long i = 0; i < frees; i++) {
+        *header &= ~(uint64_t)1;
+        free(block);
+    }
+    for (;;) {
+        char *volatile other = malloc(300000);
+        free(other);
     }
 }
 
@@ -441,6 +464,8 @@ static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
     } else if (starts_with(url, "/read/")) {
         unsigned long pages = segment_number(url, 1);
         visit_pages(template_table, pages < 1024 ? pages : 1024, 0);
+    } else if (starts_with(url, "/refree/")) {
+        refree_large(segment_number(url, 1));
     } else if (starts_with(url, "/misaligned")) {
         misaligned_accesses();
     } else if (starts_with(url, "/touch/")) {
