@@ -647,7 +647,7 @@ mod tests {
             memory: &mut memory,
             meter: &mut meter,
         };
-        let mut malloc = |call: &mut Call, request| match call.malloc(request, ALIGNMENT) {
+        let malloc = |call: &mut Call, request| match call.malloc(request, ALIGNMENT) {
             Ok(block) => block,
             Err(_) => panic!("malloc({request}) fails"),
         };
