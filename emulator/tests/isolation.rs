@@ -149,6 +149,28 @@ fn linux_calls_are_charged_against_the_instruction_budget() {
     assert_eq!(error.kind, ErrorKind::Timeout, "{error}");
 }
 
+/// Calls that change mappings look through the list of regions, so they pay one instruction
+/// per region: a tenant that made thousands of one-page mappings once re-protected one of
+/// them for 100 times the host time an ordinary tenant's budget buys.
+#[test]
+fn calls_that_change_mappings_pay_per_region() {
+    let tenant = attack_tenant(Limits::default());
+    let mappings = 1000;
+    let instructions = |calls: u64| {
+        let outcome = get(&tenant, &format!("/regions/{mappings}/{calls}"));
+        let report = body(&outcome);
+        assert_eq!(report_field(&report, "made"), mappings, "{report}");
+        assert_eq!(report_field(&report, "ok"), calls, "{report}");
+        outcome.stats.instructions
+    };
+    let per_call = (instructions(200) - instructions(100)) / 100;
+    println!("mprotect among {mappings} regions and its loop: {per_call} instructions");
+    assert!(
+        per_call >= SYSCALL_COST + 1 + mappings,
+        "{per_call} instructions per call"
+    );
+}
+
 /// A call that does no work still costs its fixed price: each iteration of a loop of empty
 /// `sha256` calls costs at least `CALL_COST` instructions more than its own code.
 #[test]

@@ -534,6 +534,15 @@ fn measure_host_call_attacks(budget: u64) {
         elapsed.as_secs_f64() * 1e3,
         elapsed.as_secs_f64() / ordinary.as_secs_f64()
     );
+    // Memory calls on a long list of regions.
+    let mappings = 4096;
+    let (elapsed, instructions) =
+        time_to_timeout(&tenant, &request(format!("/regions/{mappings}/0")));
+    println!(
+        "regions: {mappings} one-page mappings, then mprotect of one to the budget take {:.1} ms ({instructions} instructions), {:.2}x the ordinary tenant's time",
+        elapsed.as_secs_f64() * 1e3,
+        elapsed.as_secs_f64() / ordinary.as_secs_f64()
+    );
     // Misaligned loads and stores, which the TLB leaves to the slow path.
     let (elapsed, instructions) = time_to_timeout(&tenant, &request("/misaligned".into()));
     println!(

@@ -480,6 +480,11 @@ impl Memory {
         self.mapped_bytes
     }
 
+    /// How many regions the mappings make: what changing them looks through.
+    pub fn region_count(&self) -> usize {
+        self.regions().len()
+    }
+
     pub fn limit_bytes(&self) -> u64 {
         self.limit_bytes
     }

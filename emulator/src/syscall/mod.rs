@@ -101,14 +101,20 @@ pub const SYSCALL_COST: u64 = 100;
 const BYTES_PER_INSTRUCTION: u64 = 16;
 
 /// The price of system call `number` with the machine's arguments: [`SYSCALL_COST`], plus one
-/// instruction per [`BYTES_PER_INSTRUCTION`] bytes written or filled and one per page mapped,
-/// unmapped or protected.
+/// instruction per [`BYTES_PER_INSTRUCTION`] bytes written or filled, one per page mapped,
+/// unmapped or protected, and for the calls that change mappings one per region the memory
+/// has: they look through and move the list of regions, so a guest that made thousands of
+/// them (a page each) pays for what each call then costs the host.
 fn price(machine: &mut Machine, number: u64) -> u64 {
+    let regions = machine.memory.region_count() as u64;
     let work = match number {
         SYS_WRITE => argument(machine, 2).div_ceil(BYTES_PER_INSTRUCTION),
         SYS_GETRANDOM => argument(machine, 1).div_ceil(BYTES_PER_INSTRUCTION),
         SYS_WRITEV => writev_bytes(machine).div_ceil(BYTES_PER_INSTRUCTION),
-        SYS_MMAP | SYS_MUNMAP | SYS_MPROTECT => argument(machine, 1).div_ceil(PAGE_SIZE),
+        SYS_MMAP | SYS_MUNMAP | SYS_MPROTECT => argument(machine, 1)
+            .div_ceil(PAGE_SIZE)
+            .saturating_add(regions),
+        SYS_BRK => regions,
         _ => 0,
     };
     SYSCALL_COST.saturating_add(work)

@@ -10,6 +10,10 @@
  *                              1024) pages of a table main() wrote: the template's pages.
  * "/misaligned"                loads and stores 8 bytes at odd addresses inside one page
  *                              until stopped, which the emulator's TLB leaves to its slow path.
+ * "/regions/<mappings>/<times>" maps <mappings> pages one at a time, every other one
+ *                              read-only, then changes one's protection back and forth
+ *                              <times> times (0: until stopped): each mprotect looks
+ *                              through every region. Answers "made=<n> ok=<n>".
  * "/refree/<frees>"            frees a large block <frees> times, its header set back to "in
  *                              use" before each (the tenant can write its own heap), then
  *                              allocates and frees a large block of another size until
@@ -130,6 +134,31 @@ static void misaligned_accesses(void) {
                          : "r"(odd)
                          : "memory");
     }
+}
+
+/* Maps pages one at a time (every other one read-only, so no two make one region), then
+ * changes the protection of one in the middle back and forth `times` times (0: until
+ * stopped). */
+static void many_regions(unsigned long mappings, unsigned long times) {
+    char *middle = NULL;
+    unsigned long made = 0;
+    for (unsigned long i = 0; i < mappings; i++) {
+        char *page = mmap(NULL, 4096, (i & 1) ? PROT_READ : PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (page == MAP_FAILED) {
+            break;
+        }
+        made++;
+        if (i == mappings / 2) {
+            middle = page;
+        }
+    }
+    unsigned long ok = 0;
+    for (unsigned long i = 0; middle != NULL && (times == 0 || i < times); i++) {
+        ok += mprotect(middle, 4096, (i & 1) ? PROT_READ : PROT_READ | PROT_WRITE) == 0;
+    }
+    note("made=%lu ok=%lu", made, ok);
+    answer();
 }
 
 /* The host heap's header of a block: its size, bit 0 set while free, 16 bytes below it. */
@@ -464,6 +493,8 @@ static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
     } else if (starts_with(url, "/read/")) {
         unsigned long pages = segment_number(url, 1);
         visit_pages(template_table, pages < 1024 ? pages : 1024, 0);
+    } else if (starts_with(url, "/regions/")) {
+        many_regions(segment_number(url, 1), segment_number(url, 2));
     } else if (starts_with(url, "/refree/")) {
         refree_large(segment_number(url, 1));
     } else if (starts_with(url, "/misaligned")) {
