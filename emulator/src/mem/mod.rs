@@ -152,35 +152,18 @@ struct Frozen {
 
 const TLB_ENTRIES: usize = 64;
 
-/// A direct-mapped software TLB: the guest address of the page in each slot and where that
-/// page is on the host, as the host address of guest address 0 were the whole guest space laid
-/// out like that page (its host page minus the page's guest address, wrapping), so a hit is
-/// one add from the guest address. Two arrays rather than one of pairs, so a slot's index
-/// scales by 8 inside an x86-64 address and a hit's compare and page load need no index
-/// arithmetic of their own.
+/// A direct-mapped software TLB: the page number in each slot and where that page is on the
+/// host. Two arrays rather than one of pairs, so a slot's index scales by 8 inside an x86-64
+/// address and a hit's compare and page load need no index arithmetic of their own.
 #[derive(Clone, Copy)]
 struct Tlb {
     /// `NO_PAGE` in an empty slot.
-    page_addresses: [u64; TLB_ENTRIES],
-    /// Host page minus guest page address: a pointer out of bounds, only ever offset back
-    /// into its page (`Tlb::page`, `Tlb::lookup`), never dereferenced as it is.
-    page_offsets: [*mut u8; TLB_ENTRIES],
+    page_numbers: [u64; TLB_ENTRIES],
+    host_pages: [*mut u8; TLB_ENTRIES],
 }
 
-/// Equal to no page's address, nor to any address an access's check masks (whose bits 3 to 11
-/// are clear); all bytes ones.
+/// Above every page number (addresses shifted right by `PAGE_SHIFT`); all bytes ones.
 const NO_PAGE: u64 = u64::MAX;
-
-/// The guest address of page `page_number` as a host-sized number, wrapping: what a TLB's
-/// page offsets are taken from and added back to, so only differences of it matter.
-#[inline(always)]
-#[expect(
-    clippy::cast_possible_truncation,
-    reason = "wraps on purpose; see above"
-)]
-fn host_sized_address(address: u64) -> usize {
-    address as usize
-}
 
 impl Tlb {
     fn empty() -> Tlb {
@@ -192,16 +175,15 @@ impl Tlb {
         }
     }
 
-    /// Empties the TLB at `tlb`, which holds one already: only the page addresses are written,
-    /// since an entry's page offset is read only when its address matches and is written
-    /// with it.
+    /// Empties the TLB at `tlb`, which holds one already: only the page numbers are written,
+    /// since an entry's host pointer is read only when its number matches and is written with it.
     ///
     /// # Safety
     /// `tlb` must be valid for writes and hold an initialized `Tlb` (a dropped memory's bytes).
     #[inline(always)]
     unsafe fn write_no_pages(tlb: *mut Tlb) {
-        // SAFETY: all-ones bytes are NO_PAGE; the offsets stay as they were.
-        unsafe { core::ptr::write_bytes(&raw mut (*tlb).page_addresses, 0xff, 1) };
+        // SAFETY: all-ones bytes are NO_PAGE; the pointers stay as they were.
+        unsafe { core::ptr::write_bytes(&raw mut (*tlb).page_numbers, 0xff, 1) };
     }
 
     /// Writes a TLB that holds no page to `tlb`, byte by byte: as a constant, an empty TLB was
@@ -214,75 +196,52 @@ impl Tlb {
         // SAFETY: every byte of both arrays is written: all-ones bytes are NO_PAGE, all-zero
         // bytes a null pointer.
         unsafe {
-            core::ptr::write_bytes(&raw mut (*tlb).page_addresses, 0xff, 1);
-            core::ptr::write_bytes(&raw mut (*tlb).page_offsets, 0, 1);
+            core::ptr::write_bytes(&raw mut (*tlb).page_numbers, 0xff, 1);
+            core::ptr::write_bytes(&raw mut (*tlb).host_pages, 0, 1);
         }
     }
 
-    /// The slot of the page holding `addr`: its page number's low bits.
     #[inline(always)]
-    fn slot(addr: u64) -> usize {
-        (addr >> PAGE_SHIFT) as usize % TLB_ENTRIES
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "a slot is the page number's low bits"
+    )]
+    fn slot(page_number: u64) -> usize {
+        page_number as usize % TLB_ENTRIES
     }
 
     /// The host page of `page_number`, if this TLB holds it.
     #[inline(always)]
     fn page(&self, page_number: u64) -> Option<*mut u8> {
-        let page_address = page_number << PAGE_SHIFT;
-        let slot = Tlb::slot(page_address);
-        (self.page_addresses[slot] == page_address)
-            .then(|| self.page_offsets[slot].wrapping_add(host_sized_address(page_address)))
+        let slot = Tlb::slot(page_number);
+        (self.page_numbers[slot] == page_number).then_some(self.host_pages[slot])
     }
 
     fn insert(&mut self, page_number: u64, host_page: *mut u8) {
-        let page_address = page_number << PAGE_SHIFT;
-        let slot = Tlb::slot(page_address);
-        self.page_addresses[slot] = page_address;
-        self.page_offsets[slot] = host_page.wrapping_sub(host_sized_address(page_address));
+        let slot = Tlb::slot(page_number);
+        self.page_numbers[slot] = page_number;
+        self.host_pages[slot] = host_page;
     }
 
-    /// Where this TLB maps the `size` bytes at `addr` on the host for one of the guest's loads
-    /// or stores (`size` is 1, 2, 4 or 8, a constant wherever this is inlined), if it does.
-    /// Native builds (the threaded dispatch) check the page and alignment, which keeps the
-    /// bytes in one page, with one compare: the address with its page offset masked off but
-    /// for the bits alignment wants clear against the slot's page address, so a misaligned
-    /// access misses here and `Memory::load` or `store` asks `lookup_in_page` next. Cranelift
-    /// ran that form slower than `lookup_in_page`'s (the filter's hello request 11.5 -> 12.0 µs
-    /// in wasmtime), so wasm builds, which use the `match` loop, ask `lookup_in_page` alone.
+    /// Where this TLB maps the `size` bytes at `addr` (within one page) on the host, if it does.
     #[inline(always)]
-    fn lookup_scalar(&self, addr: u64, size: usize) -> Option<*mut u8> {
-        debug_assert!(size.is_power_of_two() && size <= 8);
-        #[cfg(not(threaded_dispatch))]
-        return self.lookup_in_page(addr, size);
-        #[cfg(threaded_dispatch)]
-        {
-            let slot = Tlb::slot(addr);
-            let aligned_in_page = addr & !(PAGE_OFFSET_MASK & !(size as u64 - 1));
-            (self.page_addresses[slot] == aligned_in_page)
-                .then(|| self.page_offsets[slot].wrapping_add(host_sized_address(addr)))
-        }
-    }
-
-    /// Where this TLB maps the `size` bytes at `addr` on the host, if it does and they lie in
-    /// one page, at any alignment.
-    #[inline(always)]
-    fn lookup_in_page(&self, addr: u64, size: usize) -> Option<*mut u8> {
+    fn lookup(&self, addr: u64, size: usize) -> Option<*mut u8> {
         let offset = (addr & PAGE_OFFSET_MASK) as usize;
-        if size > PAGE_BYTES - offset {
-            return None;
-        }
-        let slot = Tlb::slot(addr);
-        (self.page_addresses[slot] == addr & !PAGE_OFFSET_MASK)
-            .then(|| self.page_offsets[slot].wrapping_add(host_sized_address(addr)))
+        let page = self.page(addr >> PAGE_SHIFT)?;
+        // Compared with what is left of the page, not added to the offset: the host's memset
+        // and memcpy ask with the guest's length, and one near 2^64 wrapped the sum back into
+        // the page.
+        // SAFETY: a TLB holds pointers to live pages of PAGE_BYTES bytes (see `Memory`), and
+        // offset + size <= PAGE_BYTES keeps the pointer inside one.
+        (size <= PAGE_BYTES - offset).then(|| unsafe { page.add(offset) })
     }
 
     /// The page numbers it holds.
     fn held(&self) -> impl Iterator<Item = u64> + '_ {
-        self.page_addresses
+        self.page_numbers
             .iter()
             .copied()
-            .filter(|&page_address| page_address != NO_PAGE)
-            .map(|page_address| page_address >> PAGE_SHIFT)
+            .filter(|&page_number| page_number != NO_PAGE)
     }
 }
 
@@ -802,24 +761,18 @@ impl Memory {
     /// them; only atomics insist on alignment, and check it themselves.
     #[inline(always)]
     pub fn load<T: Scalar>(&mut self, addr: u64) -> Result<T, MemoryFault> {
-        if let Some(host) = self.read_tlb.lookup_scalar(addr, T::SIZE) {
-            // SAFETY: `lookup_scalar` gives a pointer with T::SIZE bytes of a live page behind it.
-            return Ok(unsafe { T::read_le(host) });
-        }
-        // Misaligned, inside a page the TLB holds (natively; elsewhere the same check again,
-        // which the compiler drops): as cheap to do here as to find slow.
-        if let Some(host) = self.read_tlb.lookup_in_page(addr, T::SIZE) {
-            // SAFETY: as above.
+        if let Some(host) = self.read_tlb.lookup(addr, T::SIZE) {
+            // SAFETY: `lookup` gives a pointer with T::SIZE bytes of a live page behind it.
             return Ok(unsafe { T::read_le(host) });
         }
         self.load_slow(addr)
     }
 
-    /// Whether a `size`-byte `access` (1, 2, 4 or 8 bytes) at `addr` hits the TLB as `load` and
-    /// `store` check it first, so they will take their fastest path.
+    /// Whether a `size`-byte `access` at `addr` hits the TLB, so `load` or `store` will not
+    /// take its slow path.
     #[inline(always)]
     pub fn hits_tlb(&self, addr: u64, size: usize, access: Access) -> bool {
-        self.tlb(access).lookup_scalar(addr, size).is_some()
+        self.cached(addr, size, access).is_some()
     }
 
     /// Where the `size` bytes at `addr` are on the host, if they lie in one page that the TLB
@@ -827,15 +780,11 @@ impl Memory {
     /// change no page's ownership.
     #[inline(always)]
     pub(crate) fn cached(&self, addr: u64, size: usize, access: Access) -> Option<*mut u8> {
-        self.tlb(access).lookup_in_page(addr, size)
-    }
-
-    #[inline(always)]
-    fn tlb(&self, access: Access) -> &Tlb {
-        match access {
+        let tlb = match access {
             Access::Read => &self.read_tlb,
             Access::Write => &self.write_tlb,
-        }
+        };
+        tlb.lookup(addr, size)
     }
 
     #[cold]
@@ -856,15 +805,9 @@ impl Memory {
     /// Stores a little-endian value.
     #[inline(always)]
     pub fn store<T: Scalar>(&mut self, addr: u64, value: T) -> Result<(), MemoryFault> {
-        if let Some(host) = self.write_tlb.lookup_scalar(addr, T::SIZE) {
+        if let Some(host) = self.write_tlb.lookup(addr, T::SIZE) {
             // SAFETY: write TLB entries point at live pages owned by this memory, which
-            // nothing else references mutably; `lookup_scalar` leaves T::SIZE bytes of the page.
-            unsafe { value.store_le(host) };
-            return Ok(());
-        }
-        // As in `load`.
-        if let Some(host) = self.write_tlb.lookup_in_page(addr, T::SIZE) {
-            // SAFETY: as above.
+            // nothing else references mutably; `lookup` leaves T::SIZE bytes of the page.
             unsafe { value.store_le(host) };
             return Ok(());
         }
@@ -1134,59 +1077,29 @@ mod tests {
         let hits = |memory: &Memory, addr: u64, size: usize| {
             [Access::Read, Access::Write].map(|access| memory.cached(addr, size, access).is_some())
         };
-        let hits_first = |memory: &Memory, addr: u64, size: usize| {
-            [Access::Read, Access::Write].map(|access| memory.hits_tlb(addr, size, access))
-        };
-        for hits in [hits, hits_first] {
-            assert_eq!(hits(&memory, 0x1ff8, 8), [true; 2]);
-            assert_eq!(hits(&memory, 0x2000, 1), [true; 2]);
-            // Crossing into the next page, though that page is held too.
-            assert_eq!(hits(&memory, 0x1ffc, 8), [false; 2]);
-            assert_eq!(hits(&memory, 0x1fff, 2), [false; 2]);
-            // The top of the address space, whose next page wraps to page 0.
-            assert_eq!(hits(&memory, u64::MAX - 3, 8), [false; 2]);
-        }
-        // Misaligned accesses of 2, 4 and 8 bytes inside a page: native builds' first check
-        // leaves them to the second.
-        for (addr, size) in [(0x1101, 2), (0x1102, 4), (0x1104, 8), (0x1ff7, 8)] {
-            let first_check_hits = cfg!(not(threaded_dispatch));
-            assert_eq!(hits_first(&memory, addr, size), [first_check_hits; 2]);
-            assert_eq!(hits(&memory, addr, size), [true; 2]);
-        }
+        assert_eq!(hits(&memory, 0x1ff8, 8), [true; 2]);
+        assert_eq!(hits(&memory, 0x2000, 1), [true; 2]);
+        assert_eq!(hits(&memory, 0x1101, 8), [true; 2]);
+        assert_eq!(hits(&memory, 0x1000, 0x1000), [true; 2]);
+        // Crossing into the next page, though that page is held too.
+        assert_eq!(hits(&memory, 0x1ffc, 8), [false; 2]);
         assert_eq!(hits(&memory, 0x1ffe, 3), [false; 2]);
         assert_eq!(hits(&memory, 0x1001, 0x1000), [false; 2]);
-        assert_eq!(hits(&memory, 0x1ffd, 3), [true; 2]);
-        assert_eq!(hits(&memory, 0x1000, 0x1000), [true; 2]);
         assert_eq!(hits(&memory, 0x1000, 0x1001), [false; 2]);
-        // A size so large that the last byte's address wraps around into the first's page.
+        // A size so large that offset + size wraps around into the page.
         assert_eq!(hits(&memory, 0x1800, usize::MAX - 0xff), [false; 2]);
-        let expected = |addr: u64, size: usize| {
-            let start = usize::try_from(addr - 0x1000).unwrap();
-            let mut value = [0u8; 8];
-            value[..size].copy_from_slice(&bytes[start..start + size]);
-            u64::from_le_bytes(value)
-        };
         // What the TLB leaves to the slow path reads and writes the same bytes.
-        for addr in [0x1101, 0x1102, 0x1104, 0x1ff8, 0x1ffc, 0x1fff] {
-            assert_eq!(memory.load::<u64>(addr), Ok(expected(addr, 8)), "{addr:#x}");
-            assert_eq!(
-                memory.load::<u32>(addr),
-                Ok(u32::try_from(expected(addr, 4)).unwrap()),
-                "{addr:#x}"
-            );
-            assert_eq!(
-                memory.load::<u16>(addr),
-                Ok(u16::try_from(expected(addr, 2)).unwrap()),
-                "{addr:#x}"
-            );
+        let expected = |addr: u64| {
+            let start = usize::try_from(addr - 0x1000).unwrap();
+            u64::from_le_bytes(bytes[start..start + 8].try_into().unwrap())
+        };
+        for addr in [0x1101, 0x1ff8, 0x1ffc, 0x1fff] {
+            assert_eq!(memory.load::<u64>(addr), Ok(expected(addr)), "{addr:#x}");
         }
         memory.store::<u64>(0x1ffd, 0x1122_3344_5566_7788).unwrap();
-        memory.store::<u32>(0x1103, 0xaabb_ccdd).unwrap();
         let mut written = [0u8; 8];
         memory.read_bytes(0x1ffd, &mut written).unwrap();
         assert_eq!(u64::from_le_bytes(written), 0x1122_3344_5566_7788);
-        memory.read_bytes(0x1103, &mut written[..4]).unwrap();
-        assert_eq!(written[..4], 0xaabb_ccdd_u32.to_le_bytes());
     }
 
     #[test]
