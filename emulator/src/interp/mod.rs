@@ -240,11 +240,11 @@ impl Machine {
     /// [`Machine::step`].
     #[cold]
     fn run_one_undecoded(&mut self, pc: u64, limit: u64) -> Exit {
-        let program = self.program.clone();
+        let code_start = self.program.code_start;
         let (mut insn, size) = self.decode_at(pc);
         // `pc` is executable, so its offset is within the code's span (MAX_CODE_SPAN), far
         // below i32::MAX; anything else decoded as illegal above.
-        let offset = i32::try_from(pc.wrapping_sub(program.code_start)).unwrap_or(i32::MAX - 4);
+        let offset = i32::try_from(pc.wrapping_sub(code_start)).unwrap_or(i32::MAX - 4);
         // The instruction, then where it falls through to, then where a direct jump goes: as
         // in a program's code, a direct jump's `imm` is its target's index.
         let jump_target = offset.wrapping_add(insn.imm);
@@ -259,22 +259,12 @@ impl Machine {
             Insn::fall_through(jump_target),
         ];
         self.instret += 1;
-        match run_block(
-            &mut self.cpu,
-            &mut self.memory,
-            &code,
-            program.code_start,
-            0,
-        ) {
+        match run_block(&mut self.cpu, &mut self.memory, &code, code_start, 0) {
             // Every entry but the first is a `FallThrough`, whose `imm` is where it goes.
-            (Event::Next(index), _) => Exit::Jump(
-                program
-                    .code_start
-                    .wrapping_add(code[index].imm as i64 as u64),
-            ),
-            (Event::NextEntry, _) => {
-                Exit::Jump(program.code_start.wrapping_add(code[1].imm as i64 as u64))
+            (Event::Next(index), _) => {
+                Exit::Jump(code_start.wrapping_add(code[index].imm as i64 as u64))
             }
+            (Event::NextEntry, _) => Exit::Jump(code_start.wrapping_add(code[1].imm as i64 as u64)),
             (Event::Jump(target), _) => Exit::Jump(target),
             // Undecoded code is never a host function's entry.
             (Event::Other(event), _) => self.handle_rare(event, limit),
