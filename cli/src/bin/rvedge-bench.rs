@@ -509,47 +509,47 @@ fn measure_host_call_attacks(budget: u64) {
         );
     }
     println!("host calls: the most expensive attack takes {worst:.2}x the ordinary tenant's time");
-    // Not a call: loads and stores that each miss the TLB, so each looks its page up among
-    // the fork's own (`/touch/<pages>`) or the template's (`/read/<pages>`).
-    for (route, pages, whose) in [
-        ("touch", 64, "its own"),
-        ("touch", 1024, "its own"),
-        ("touch", 3072, "its own"),
-        ("read", 1024, "the template's"),
+    // Not calls: loads and stores that each miss the TLB, so each looks its page up among the
+    // fork's own (`/touch/<pages>`) or the template's (`/read/<pages>`); misaligned ones; the
+    // host heap's list of large free blocks, filled by freeing one block again and again and
+    // searched by allocations of another size; memory calls on a long list of regions.
+    for (url, what) in [
+        (
+            "/touch/64",
+            "memory: a byte of each of 64 pages (its own) in turn",
+        ),
+        (
+            "/touch/1024",
+            "memory: a byte of each of 1024 pages (its own) in turn",
+        ),
+        (
+            "/touch/3072",
+            "memory: a byte of each of 3072 pages (its own) in turn",
+        ),
+        (
+            "/read/1024",
+            "memory: a byte of each of 1024 pages (the template's) in turn",
+        ),
+        (
+            "/misaligned",
+            "memory: misaligned loads and stores in one page",
+        ),
+        (
+            "/refree/100000",
+            "host heap: a large block freed 100000 times, then large allocations",
+        ),
+        (
+            "/regions/4096/0",
+            "regions: 4096 one-page mappings, then mprotect of one",
+        ),
     ] {
-        let url = format!("/{route}/{pages}");
-        let (elapsed, instructions) = time_to_timeout(&tenant, &request(url));
+        let (elapsed, instructions) = time_to_timeout(&tenant, &request(url.into()));
         println!(
-            "memory: a byte of each of {pages} pages ({whose}) in turn to the budget takes {:.1} ms ({instructions} instructions), {:.2}x the ordinary tenant's time",
+            "{what} to the budget: {:.1} ms ({instructions} instructions), {:.2}x the ordinary tenant's time",
             elapsed.as_secs_f64() * 1e3,
             elapsed.as_secs_f64() / ordinary.as_secs_f64()
         );
     }
-    // The host heap's list of large free blocks, filled by freeing one block again and again,
-    // then searched by allocations of another size.
-    let frees = 100_000;
-    let (elapsed, instructions) = time_to_timeout(&tenant, &request(format!("/refree/{frees}")));
-    println!(
-        "host heap: a large block freed {frees} times, then large allocations to the budget take {:.1} ms ({instructions} instructions), {:.2}x the ordinary tenant's time",
-        elapsed.as_secs_f64() * 1e3,
-        elapsed.as_secs_f64() / ordinary.as_secs_f64()
-    );
-    // Memory calls on a long list of regions.
-    let mappings = 4096;
-    let (elapsed, instructions) =
-        time_to_timeout(&tenant, &request(format!("/regions/{mappings}/0")));
-    println!(
-        "regions: {mappings} one-page mappings, then mprotect of one to the budget take {:.1} ms ({instructions} instructions), {:.2}x the ordinary tenant's time",
-        elapsed.as_secs_f64() * 1e3,
-        elapsed.as_secs_f64() / ordinary.as_secs_f64()
-    );
-    // Misaligned loads and stores, which the TLB leaves to the slow path.
-    let (elapsed, instructions) = time_to_timeout(&tenant, &request("/misaligned".into()));
-    println!(
-        "memory: misaligned loads and stores in one page to the budget take {:.1} ms ({instructions} instructions), {:.2}x the ordinary tenant's time",
-        elapsed.as_secs_f64() * 1e3,
-        elapsed.as_secs_f64() / ordinary.as_secs_f64()
-    );
 }
 
 struct Measurement {
