@@ -13,9 +13,8 @@ use std::sync::OnceLock;
 use crate::InputReader;
 use rvedge::native::HostFunctionOptions;
 use rvedge::registers::{A0, A1, A2};
-use rvedge::{Isolated, Machine, Options, Program, Snapshot, Stop};
+use rvedge::{Isolated, Machine, Options, Program, Snapshot, Stop, PAGE_SIZE as PAGE};
 
-const PAGE: u64 = 4096;
 /// Each region is three pages (`string_calls.c`).
 const REGION_BYTES: u64 = 3 * PAGE;
 /// The functions `call` knows, and one number it does not.

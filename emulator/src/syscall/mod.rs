@@ -106,15 +106,14 @@ const BYTES_PER_INSTRUCTION: u64 = 16;
 /// has: they look through and move the list of regions, so a guest that made thousands of
 /// them (a page each) pays for what each call then costs the host.
 fn price(machine: &mut Machine, number: u64) -> u64 {
-    let regions = machine.memory.region_count() as u64;
     let work = match number {
         SYS_WRITE => argument(machine, 2).div_ceil(BYTES_PER_INSTRUCTION),
         SYS_GETRANDOM => argument(machine, 1).div_ceil(BYTES_PER_INSTRUCTION),
         SYS_WRITEV => writev_bytes(machine).div_ceil(BYTES_PER_INSTRUCTION),
         SYS_MMAP | SYS_MUNMAP | SYS_MPROTECT => argument(machine, 1)
             .div_ceil(PAGE_SIZE)
-            .saturating_add(regions),
-        SYS_BRK => regions,
+            .saturating_add(machine.memory.region_count() as u64),
+        SYS_BRK => machine.memory.region_count() as u64,
         _ => 0,
     };
     SYSCALL_COST.saturating_add(work)
