@@ -79,6 +79,9 @@ fn a_stepped_hook_stops_before_a_system_call_it_cannot_afford() {
             .expect_err("the loop runs out of budget");
         assert_eq!(error.kind, ErrorKind::Timeout);
         assert!(ran.instructions() <= budget);
+        // Named by the budget, not by what ran before a call it could not afford.
+        let used_up = format!("used up its {budget} instructions (max_instructions)");
+        assert!(error.detail.starts_with(&used_up), "{error}");
 
         let mut stepped = tenant.fork();
         let mut host = MemoryHost::new(request.clone());
@@ -89,7 +92,9 @@ fn a_stepped_hook_stops_before_a_system_call_it_cannot_afford() {
                 StepOutcome::Finished(outcome) => break outcome,
             }
         };
-        assert_eq!(outcome.map_err(|error| error.kind), Err(ErrorKind::Timeout));
+        let error = outcome.expect_err("the stepped loop runs out of budget");
+        assert_eq!(error.kind, ErrorKind::Timeout);
+        assert!(error.detail.starts_with(&used_up), "{error}");
         assert_eq!(
             stepped.instructions(),
             ran.instructions(),
@@ -119,8 +124,6 @@ fn a_hook_stepped_to_its_pause_goes_on_as_a_run_does() {
     }
 }
 
-/// A GET of `url` through `tenant`'s exchange to the tenant's response, run or (`stepping`)
-/// stepped an instruction at a time through every hook; the host and the response.
 /// Found by `execute` (a run that never ended): a `jal` that links as the last instruction of
 /// its code noted the entry after it, the `FallThrough` that ends the code, as its return
 /// entry; that `FallThrough` goes on at its own address, the return address, and the threaded
@@ -158,6 +161,8 @@ fn a_call_as_the_last_instruction_of_the_code_returns_to_its_end() {
     }
 }
 
+/// A GET of `url` through `tenant`'s exchange to the tenant's response, run or (`stepping`)
+/// stepped an instruction at a time through every hook; the host and the response.
 fn respond(tenant: &Arc<Tenant>, url: &str, stepping: bool) -> (MemoryHost, HttpResponse) {
     let mut host = MemoryHost::new(HttpRequest {
         method: "GET".into(),

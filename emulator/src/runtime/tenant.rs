@@ -1027,6 +1027,21 @@ impl Fork {
         }
     }
 
+    /// Why a run that stopped at its budget did, in the budget's terms: a basic block or a
+    /// Linux call's price that did not fit in what was left stops the run before it, so fewer
+    /// instructions than the budget may have run.
+    fn budget_exhausted_detail(&self) -> String {
+        let budget = self.instructions + self.budget_left;
+        let mut detail = format!("used up its {budget} instructions (max_instructions)");
+        if self.budget_left > 0 {
+            detail += &format!(
+                ": {} ran, and the next block or call cost more than the {} left",
+                self.instructions, self.budget_left
+            );
+        }
+        detail
+    }
+
     /// Counts instructions `executed` and `charged` by tenant calls against the budget.
     fn charge(&mut self, executed: u64, charged: u64) {
         let used = executed + charged;
@@ -1079,13 +1094,7 @@ impl Fork {
         }
         let (kind, detail) = match stop {
             Stop::Returned(_) => return Ok(()),
-            Stop::BudgetExhausted => (
-                ErrorKind::Timeout,
-                format!(
-                    "used up its {} instructions (max_instructions)",
-                    self.instructions
-                ),
-            ),
+            Stop::BudgetExhausted => (ErrorKind::Timeout, self.budget_exhausted_detail()),
             _ if self.machine.memory().limit_reached() => (
                 ErrorKind::MemoryLimit,
                 format!("{stop} after reaching its memory limit"),
