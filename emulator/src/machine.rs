@@ -9,6 +9,7 @@ use core::fmt;
 use core::mem::{ManuallyDrop, MaybeUninit};
 
 use crate::handle::{self, Handles, Shared};
+use crate::interp::Redecoded;
 use crate::mem::{Memory, MemoryFault, MemorySnapshot, Slot};
 use crate::native::heap::HostHeap;
 use crate::profile::Profile;
@@ -315,6 +316,8 @@ pub struct Machine {
     pub(crate) heap: Option<HostHeap>,
     /// Instructions and pages per block, when profiling (`crate::profile`).
     pub(crate) profile: Option<Box<Profile>>,
+    /// Made when the machine first decodes an instruction outside its program's decoded code.
+    pub(crate) redecoded: Option<Box<Redecoded>>,
 }
 
 impl fmt::Debug for Machine {
@@ -378,6 +381,7 @@ fn every_machine_field_is_written(machine: Machine) {
         instret: _,
         heap: _,
         profile: _,
+        redecoded: _,
         environment_touched: _,
     } = machine;
 }
@@ -447,6 +451,7 @@ impl Machine {
             instret: 0,
             heap: program.host_functions.heap_errno_offset.map(HostHeap::new),
             profile: None,
+            redecoded: None,
             environment_touched: false,
             program: Shared::from_arc(program),
         };
@@ -526,6 +531,7 @@ impl Machine {
             (&raw mut (*machine).instret).write(snapshot.instret);
             (&raw mut (*machine).heap).write(snapshot.heap.as_ref().map(HostHeap::thawed));
             (&raw mut (*machine).profile).write(None);
+            (&raw mut (*machine).redecoded).write(None);
             (&raw mut (*machine).environment_touched).write(false);
         }
     }

@@ -111,3 +111,32 @@ fn trap_kind(stop: Stop) -> TrapKind {
         other => panic!("expected a trap, got {other:?}"),
     }
 }
+
+/// A jump into the second half of a 4-byte instruction runs the compressed instruction found
+/// there, decoded apart from the program's code; a machine keeps such decodes by address.
+/// Two of them 128 bytes apart (the same slot of that cache), called in turn 50 times, each
+/// add what their own bytes say.
+#[test]
+fn jumps_into_the_middle_of_instructions_run_what_is_there_each_time() {
+    let mut code = vec![
+        0x0000_0593, // li a1, 0
+        0x0320_0613, // li a2, 50
+        0x03a0_00ef, // loop: jal ra, first+2
+        0x0b60_00ef, // jal ra, second+2
+        0xfff6_0613, // addi a2, a2, -1
+        0xfe06_1ae3, // bnez a2, loop
+        0x0005_8513, // mv a0, a1
+        0x05d0_0893, // li a7, 93
+        0x0000_0073, // ecall: exit(a1)
+    ];
+    let nop = 0x0000_0013;
+    code.resize(16, nop);
+    // `addi x0, x0, ...`, whose upper half is `c.addi a1, 1`, then ret.
+    code.extend([0x0585_0013, 0x0000_8067]);
+    code.resize(48, nop);
+    // The same with `c.addi a1, 3`, 128 bytes further on.
+    code.extend([0x058d_0013, 0x0000_8067]);
+    for mut machine in in_memory::machines(Xlen::Rv64, &code) {
+        assert_eq!(machine.run(10_000), Stop::Exited(200));
+    }
+}

@@ -8,6 +8,8 @@ pub mod float;
 #[cfg(threaded_dispatch)]
 mod threaded;
 
+use alloc::boxed::Box;
+
 use crate::decode::{decode_bytes, Insn, Op};
 use crate::machine::{Cpu, Machine, Stop, Trap, TrapKind, CALL_RETURN_ADDRESS, FIRST_HOST_CALL};
 use crate::mem::{Access, Memory, MemoryFault, Scalar};
@@ -55,6 +57,24 @@ enum Exit {
     /// Continue at this pc (a new block).
     Jump(u64),
     Stop(Stop),
+}
+
+/// Instructions a machine decoded off its program's decoded code ([`Machine::decode_at`]):
+/// where jumps landed inside decoded instructions, and the CSR instructions it ran. Slots are
+/// chosen by address, so a guest looping through a few such places decodes each once (a
+/// loop of mid-instruction jumps decoding each time cost ~20x an ordinary instruction's host
+/// time), and a guest visiting many costs what it did before.
+pub(crate) struct Redecoded([Option<(u64, Insn, u8)>; REDECODED_SLOTS]);
+
+const REDECODED_SLOTS: usize = 64;
+
+impl Redecoded {
+    const EMPTY: Redecoded = Redecoded([None; REDECODED_SLOTS]);
+
+    fn slot(&mut self, pc: u64) -> &mut Option<(u64, Insn, u8)> {
+        // Instructions start on halfwords.
+        &mut self.0[(pc >> 1) as usize % REDECODED_SLOTS]
+    }
 }
 
 impl Machine {
@@ -1244,14 +1264,27 @@ impl Machine {
     }
 
     /// The instruction at `pc` and its length, decoded again for the rare ops that need more
-    /// than the hot loop keeps.
-    fn decode_at(&self, pc: u64) -> (Insn, u8) {
+    /// than the hot loop keeps, and where a jump lands inside a decoded instruction; through
+    /// the machine's [`Redecoded`] cache, so a guest looping through such a place decodes it
+    /// once.
+    fn decode_at(&mut self, pc: u64) -> (Insn, u8) {
         let program = &self.program;
-        let bytes = usize::try_from(pc.wrapping_sub(program.code_start))
-            .ok()
-            .and_then(|offset| program.code_bytes.get(offset..))
-            .unwrap_or(&[]);
-        decode_bytes(bytes, program.xlen)
+        let slot = self
+            .redecoded
+            .get_or_insert_with(|| Box::new(Redecoded::EMPTY))
+            .slot(pc);
+        match *slot {
+            Some((cached_pc, insn, size)) if cached_pc == pc => (insn, size),
+            _ => {
+                let bytes = usize::try_from(pc.wrapping_sub(program.code_start))
+                    .ok()
+                    .and_then(|offset| program.code_bytes.get(offset..))
+                    .unwrap_or(&[]);
+                let (insn, size) = decode_bytes(bytes, program.xlen);
+                *slot = Some((pc, insn, size));
+                (insn, size)
+            }
+        }
     }
 
     fn ecall(&mut self, pc: u64, limit: u64) -> Exit {

@@ -10,6 +10,8 @@
  *                              1024) pages of a table main() wrote: the template's pages.
  * "/misaligned"                loads and stores 8 bytes at odd addresses inside one page
  *                              until stopped, which the emulator's TLB leaves to its slow path.
+ * "/midjump"                   jumps into the middle of an instruction until stopped: code
+ *                              no decoded instruction starts at.
  * "/regions/<mappings>/<times>" maps <mappings> pages one at a time, every other one
  *                              read-only, then changes one's protection back and forth
  *                              <times> times (0: until stopped): each mprotect looks
@@ -134,6 +136,17 @@ static void misaligned_accesses(void) {
                          : "r"(odd)
                          : "memory");
     }
+}
+
+/* Jumps into the second half of a 4-byte instruction (a no-op whose upper half reads as a
+ * compressed jump back) until stopped. In assembly: no compiler emits it. */
+static void mid_instruction_jumps(void) {
+    __asm__ volatile(".option push\n\t.option norvc\n"
+                     "1:\n\tj carrier%=+2\n"
+                     "carrier%=:\n\t.2byte 0x0013\n"
+                     "\t.option rvc\n\tc.j 1b\n"
+                     "\t.option pop" ::
+                         : "memory");
 }
 
 /* Maps pages one at a time (every other one read-only, so no two make one region), then
@@ -499,6 +512,8 @@ static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
         refree_large(segment_number(url, 1));
     } else if (starts_with(url, "/misaligned")) {
         misaligned_accesses();
+    } else if (starts_with(url, "/midjump")) {
+        mid_instruction_jumps();
     } else if (starts_with(url, "/touch/")) {
         unsigned long pages = segment_number(url, 1);
         unsigned char *memory = (unsigned char *)allocate_or_answer(pages * 4096);
