@@ -12,6 +12,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
+use core::ops::Range;
 
 use crate::handle::{self, Handles, Shared, ThreadCopy};
 
@@ -585,10 +586,9 @@ impl Memory {
         }
         self.split_at(start);
         self.split_at(end);
-        for region in self.regions_mut().iter_mut() {
-            if region.start >= start && region.end <= end {
-                region.perms = perms;
-            }
+        let inside = self.overlapping(start, end);
+        for region in &mut self.regions_mut()[inside] {
+            region.perms = perms;
         }
         self.flush_tlb();
         Ok(())
@@ -611,21 +611,31 @@ impl Memory {
         (start >= bottom).then_some(start)
     }
 
+    /// The indices of the regions that overlap `[start, end)`, found by binary search (the
+    /// regions are sorted and disjoint), so a guest with thousands of mappings does not make
+    /// every call that changes one look through all.
+    fn overlapping(&self, start: u64, end: u64) -> Range<usize> {
+        let regions = self.regions();
+        regions.partition_point(|region| region.end <= start)
+            ..regions.partition_point(|region| region.start < end)
+    }
+
     fn mapped_within(&self, start: u64, end: u64) -> u64 {
-        self.regions()
+        self.regions()[self.overlapping(start, end)]
             .iter()
             .map(|region| region.end.min(end).saturating_sub(region.start.max(start)))
             .sum()
     }
 
     fn split_at(&mut self, addr: u64) {
-        let Some(index) = self
+        let index = self.regions().partition_point(|region| region.end <= addr);
+        if !self
             .regions()
-            .iter()
-            .position(|region| region.start < addr && addr < region.end)
-        else {
+            .get(index)
+            .is_some_and(|region| region.start < addr)
+        {
             return;
-        };
+        }
         let regions = self.regions_mut();
         let upper = Region {
             start: addr,
@@ -638,13 +648,9 @@ impl Memory {
     fn remove_range(&mut self, start: u64, end: u64) {
         self.split_at(start);
         self.split_at(end);
-        if self
-            .regions()
-            .iter()
-            .any(|region| region.start < end && region.end > start)
-        {
-            self.regions_mut()
-                .retain(|region| region.end <= start || region.start >= end);
+        let inside = self.overlapping(start, end);
+        if !inside.is_empty() {
+            self.regions_mut().drain(inside);
         }
         self.drop_owned_pages(start, end);
         self.flush_tlb();
@@ -1413,6 +1419,60 @@ mod tests {
         assert_eq!(memory.mapped_bytes(), 0x2000);
         assert!(memory.load::<u8>(0x2000).is_err());
         assert!(memory.load::<u8>(0x3000).is_ok());
+    }
+
+    #[test]
+    fn regions_follow_maps_unmaps_and_protections_page_by_page() {
+        // A model of 64 pages, each unmapped or mapped with some permissions, changed by
+        // random calls over random ranges; the regions must say the same for every page.
+        const PAGES: usize = 64;
+        let base = 0x10_0000;
+        let address = |page: usize| base + page as u64 * PAGE_SIZE;
+        let mut memory = Memory::new(1 << 30);
+        let mut model = [None; PAGES];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut random = |below: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % below as u64).unwrap()
+        };
+        for _ in 0..2000 {
+            let first = random(PAGES);
+            let range = first..first + random(PAGES - first) + 1;
+            let (start, len) = (address(first), address(range.end) - address(first));
+            let perms = [Perms::NONE, Perms::READ, Perms::READ_WRITE][random(3)];
+            match random(3) {
+                0 => {
+                    memory.map(start, len, perms).unwrap();
+                    model[range].fill(Some(perms));
+                }
+                1 => {
+                    memory.unmap(start, len).unwrap();
+                    model[range].fill(None);
+                }
+                _ => {
+                    let all_mapped = model[range.clone()].iter().all(Option::is_some);
+                    let result = memory.protect(start, len, perms);
+                    assert_eq!(result.is_ok(), all_mapped, "protect {start:#x}+{len:#x}");
+                    if all_mapped {
+                        model[range].fill(Some(perms));
+                    }
+                }
+            }
+            for (page, expected) in model.iter().enumerate() {
+                let found = memory
+                    .region_containing(address(page))
+                    .map(|region| region.perms);
+                assert_eq!(found, *expected, "page {page}");
+            }
+            let mapped = model.iter().flatten().count() as u64 * PAGE_SIZE;
+            assert_eq!(memory.mapped_bytes, mapped);
+            assert!(memory
+                .regions()
+                .windows(2)
+                .all(|pair| pair[0].end <= pair[1].start));
+        }
     }
 
     #[test]

@@ -103,8 +103,9 @@ const BYTES_PER_INSTRUCTION: u64 = 16;
 /// The price of system call `number` with the machine's arguments: [`SYSCALL_COST`], plus one
 /// instruction per [`BYTES_PER_INSTRUCTION`] bytes written or filled, one per page mapped,
 /// unmapped or protected, and for the calls that change mappings one per region the memory
-/// has: they look through and move the list of regions, so a guest that made thousands of
-/// them (a page each) pays for what each call then costs the host.
+/// has: they move the sorted list of regions, and mmap looks along it for free space, so a
+/// guest that made thousands of them (a page each) pays for what each call then costs the
+/// host.
 fn price(machine: &mut Machine, number: u64) -> u64 {
     let work = match number {
         SYS_WRITE => argument(machine, 2).div_ceil(BYTES_PER_INSTRUCTION),
