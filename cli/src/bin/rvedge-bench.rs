@@ -511,8 +511,8 @@ fn measure_host_call_attacks(budget: u64) {
     println!("host calls: the most expensive attack takes {worst:.2}x the ordinary tenant's time");
     // Not calls: loads and stores that each miss the TLB, so each looks its page up among the
     // fork's own (`/touch/<pages>`) or the template's (`/read/<pages>`); misaligned ones; code
-    // decoded apart from the program's, where a jump lands inside an instruction; the
-    // host heap's list of large free blocks, filled by freeing one block again and again and
+    // decoded apart from the program's, where a jump lands inside an instruction; counter
+    // reads, which end their blocks; the host heap's list of large free blocks, filled by freeing one block again and again and
     // searched by allocations of another size; memory calls on a long list of regions.
     for (url, what) in [
         (
@@ -536,6 +536,7 @@ fn measure_host_call_attacks(budget: u64) {
             "memory: misaligned loads and stores in one page",
         ),
         ("/midjump", "code: jumps into the middle of an instruction"),
+        ("/counters", "code: reads of the cycle and instret counters"),
         (
             "/refree/100000",
             "host heap: a large block freed 100000 times, then large allocations",

@@ -12,6 +12,8 @@
  *                              until stopped, which the emulator's TLB leaves to its slow path.
  * "/midjump"                   jumps into the middle of an instruction until stopped: code
  *                              no decoded instruction starts at.
+ * "/counters"                  reads the cycle and instret counters until stopped: each read
+ *                              ends its basic block.
  * "/regions/<mappings>/<times>" maps <mappings> pages one at a time, every other one
  *                              read-only, then changes one's protection back and forth
  *                              <times> times (0: until stopped): each mprotect looks
@@ -147,6 +149,14 @@ static void mid_instruction_jumps(void) {
                      "\t.option rvc\n\tc.j 1b\n"
                      "\t.option pop" ::
                          : "memory");
+}
+
+/* Reads the cycle and instret counters until stopped. */
+static void counter_reads(void) {
+    for (;;) {
+        uint64_t cycles, retired;
+        __asm__ volatile("rdcycle %0\n\trdinstret %1" : "=r"(cycles), "=r"(retired));
+    }
 }
 
 /* Maps pages one at a time (every other one read-only, so no two make one region), then
@@ -514,6 +524,8 @@ static void on_recv(uint64_t data, uint64_t req, uint64_t resp) {
         misaligned_accesses();
     } else if (starts_with(url, "/midjump")) {
         mid_instruction_jumps();
+    } else if (starts_with(url, "/counters")) {
+        counter_reads();
     } else if (starts_with(url, "/touch/")) {
         unsigned long pages = segment_number(url, 1);
         unsigned char *memory = (unsigned char *)allocate_or_answer(pages * 4096);
