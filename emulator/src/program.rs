@@ -289,11 +289,13 @@ impl Program {
     }
 
     /// The instructions a run charges when it enters the code at `pc`: the rest of the basic
-    /// block from there (1 where no decoded instruction starts: a run decodes and runs that one
-    /// on its own).
+    /// block from there ([`UNDECODED_PRICE`](crate::interp::UNDECODED_PRICE) where no decoded
+    /// instruction starts: a run decodes and runs that one on its own).
     pub fn block_charge_at(&self, pc: u64) -> u64 {
         self.index_of(pc)
-            .map_or(1, |index| u64::from(self.code[index].block_rest))
+            .map_or(crate::interp::UNDECODED_PRICE, |index| {
+                u64::from(self.code[index].block_rest)
+            })
     }
 
     /// Whether the instruction at `pc` ends a basic block, so the code after it is entered as

@@ -11,6 +11,8 @@
 mod in_memory;
 
 use in_memory::executable;
+use rvedge::interp::UNDECODED_PRICE;
+use rvedge::syscall::SYSCALL_COST;
 use rvedge::{Isolated, Machine, Options, Stop, Trap, TrapKind, Xlen};
 
 fn run(xlen: Xlen, code: &[u32]) -> (Stop, u64) {
@@ -113,9 +115,9 @@ fn trap_kind(stop: Stop) -> TrapKind {
 }
 
 /// A jump into the second half of a 4-byte instruction runs the compressed instruction found
-/// there, decoded apart from the program's code; a machine keeps such decodes by address.
-/// Two of them 128 bytes apart (the same slot of that cache), called in turn 50 times, each
-/// add what their own bytes say.
+/// there, decoded apart from the program's code, at a price (`UNDECODED_PRICE`); a machine
+/// keeps such decodes by address. Two of them 128 bytes apart (the same slot of that cache),
+/// called in turn 50 times, each add what their own bytes say.
 #[test]
 fn jumps_into_the_middle_of_instructions_run_what_is_there_each_time() {
     let mut code = vec![
@@ -136,7 +138,30 @@ fn jumps_into_the_middle_of_instructions_run_what_is_there_each_time() {
     code.resize(48, nop);
     // The same with `c.addi a1, 3`, 128 bytes further on.
     code.extend([0x058d_0013, 0x0000_8067]);
+    // Each pass: jal, ret, jal, ret, addi, bnez and the two undecoded ones; two instructions
+    // before the loop, and three after, the exit's ecall with its price.
+    let instructions = 2 + 50 * (6 + 2 * UNDECODED_PRICE) + 3 + SYSCALL_COST;
     for mut machine in in_memory::machines(Xlen::Rv64, &code) {
         assert_eq!(machine.run(10_000), Stop::Exited(200));
+        assert_eq!(machine.instructions(), instructions);
     }
+    let elf = executable(Xlen::Rv64, &code);
+    let machine =
+        || Machine::from_elf(&elf, &Options::default(), Box::new(Isolated::default())).unwrap();
+    let mut stepped = machine();
+    let stop = loop {
+        if let Some(stop) = stepped.step() {
+            break stop;
+        }
+    };
+    assert_eq!(
+        (stop, stepped.instructions()),
+        (Stop::Exited(200), instructions)
+    );
+    // The first block (li, li, jal) and one instruction less than the price: the run stops
+    // before the first undecoded instruction, as before a block that does not fit.
+    let mut short = machine();
+    let entry = short.pc();
+    assert_eq!(short.run(3 + UNDECODED_PRICE - 1), Stop::BudgetExhausted);
+    assert_eq!((short.instructions(), short.pc()), (3, entry + 64 + 2));
 }

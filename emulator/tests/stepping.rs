@@ -214,3 +214,40 @@ fn a_hook_the_tenant_did_not_register_cannot_be_entered() {
     assert_eq!(fork.step(&mut host), StepOutcome::Finished(Ok(())));
     assert_eq!(fork.instructions(), 0);
 }
+
+/// Hooks that loop on instructions with a price (the attack tenant's `/midjump`, jumping
+/// into the middle of an instruction: `UNDECODED_PRICE`; `/counters`, reading the cycle and
+/// instret counters: `COUNTER_READ_PRICE`): stepped, each stops at the same instruction count
+/// as run, for budgets ending anywhere within those prices.
+#[test]
+fn hooks_looping_on_priced_instructions_stepped_stop_where_run_hook_does() {
+    let program = support::guest("tenant/attack");
+    let price = rvedge::interp::UNDECODED_PRICE.max(rvedge::interp::COUNTER_READ_PRICE);
+    for budget in 20_000..20_000 + 2 * price {
+        let limits = Limits {
+            max_instructions: budget,
+            ..Limits::default()
+        };
+        let tenant = Tenant::load("attack", &program, limits, None).unwrap();
+        for url in ["/midjump", "/counters"] {
+            let mut ran = tenant.fork();
+            let error = ran
+                .run_hook(Hook::Recv, &mut MemoryHost::new(request(url)))
+                .unwrap_err();
+            assert_eq!(error.kind, ErrorKind::Timeout, "{url}");
+
+            let mut stepped = tenant.fork();
+            let mut host = MemoryHost::new(request(url));
+            assert!(stepped.enter_hook(Hook::Recv));
+            let outcome = loop {
+                if let StepOutcome::Finished(outcome) = stepped.step(&mut host) {
+                    break outcome;
+                }
+            };
+            assert_eq!(outcome.unwrap_err().kind, ErrorKind::Timeout, "{url}");
+            let instructions = (ran.instructions(), stepped.instructions());
+            assert_eq!(instructions.0, instructions.1, "{url}, budget {budget}");
+            assert!(instructions.0 > budget - price, "{url}, budget {budget}");
+        }
+    }
+}
