@@ -114,7 +114,6 @@ impl Machine {
                     self.host_function(pc, function, limit)
                 }
                 Decoded::Rare(Rare::Ecall(pc)) => self.ecall_at(pc, limit),
-                Decoded::Rare(Rare::Csr(pc)) => self.csr_instruction(pc, limit),
                 Decoded::HostFunctionFailed(pc, failure) => {
                     self.host_function_failed(pc, failure, limit)
                 }
