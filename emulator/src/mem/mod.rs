@@ -1083,29 +1083,62 @@ mod tests {
         let hits = |memory: &Memory, addr: u64, size: usize| {
             [Access::Read, Access::Write].map(|access| memory.cached(addr, size, access).is_some())
         };
-        assert_eq!(hits(&memory, 0x1ff8, 8), [true; 2]);
-        assert_eq!(hits(&memory, 0x2000, 1), [true; 2]);
-        assert_eq!(hits(&memory, 0x1101, 8), [true; 2]);
-        assert_eq!(hits(&memory, 0x1000, 0x1000), [true; 2]);
-        // Crossing into the next page, though that page is held too.
-        assert_eq!(hits(&memory, 0x1ffc, 8), [false; 2]);
+        let hits_tlb = |memory: &Memory, addr: u64, size: usize| {
+            [Access::Read, Access::Write].map(|access| memory.hits_tlb(addr, size, access))
+        };
+        for hits in [hits, hits_tlb] {
+            assert_eq!(hits(&memory, 0x1ff8, 8), [true; 2]);
+            assert_eq!(hits(&memory, 0x2000, 1), [true; 2]);
+            // Misaligned inside a page.
+            for (addr, size) in [
+                (0x1101, 2),
+                (0x1102, 4),
+                (0x1104, 8),
+                (0x1101, 8),
+                (0x1ff7, 8),
+            ] {
+                assert_eq!(hits(&memory, addr, size), [true; 2], "{addr:#x} {size}");
+            }
+            // Crossing into the next page, though that page is held too.
+            assert_eq!(hits(&memory, 0x1ffc, 8), [false; 2]);
+            assert_eq!(hits(&memory, 0x1fff, 2), [false; 2]);
+            // The top of the address space, whose next page wraps to page 0.
+            assert_eq!(hits(&memory, u64::MAX - 3, 8), [false; 2]);
+        }
         assert_eq!(hits(&memory, 0x1ffe, 3), [false; 2]);
         assert_eq!(hits(&memory, 0x1001, 0x1000), [false; 2]);
+        assert_eq!(hits(&memory, 0x1ffd, 3), [true; 2]);
+        assert_eq!(hits(&memory, 0x1000, 0x1000), [true; 2]);
         assert_eq!(hits(&memory, 0x1000, 0x1001), [false; 2]);
         // A size so large that offset + size wraps around into the page.
         assert_eq!(hits(&memory, 0x1800, usize::MAX - 0xff), [false; 2]);
         // What the TLB leaves to the slow path reads and writes the same bytes.
-        let expected = |addr: u64| {
+        let expected = |addr: u64, size: usize| {
             let start = usize::try_from(addr - 0x1000).unwrap();
-            u64::from_le_bytes(bytes[start..start + 8].try_into().unwrap())
+            let mut value = [0u8; 8];
+            value[..size].copy_from_slice(&bytes[start..start + size]);
+            u64::from_le_bytes(value)
         };
-        for addr in [0x1101, 0x1ff8, 0x1ffc, 0x1fff] {
-            assert_eq!(memory.load::<u64>(addr), Ok(expected(addr)), "{addr:#x}");
+        for addr in [0x1101, 0x1102, 0x1104, 0x1ff8, 0x1ffc, 0x1fff] {
+            assert_eq!(memory.load::<u64>(addr), Ok(expected(addr, 8)), "{addr:#x}");
+            assert_eq!(
+                memory.load::<u32>(addr),
+                Ok(u32::try_from(expected(addr, 4)).unwrap()),
+                "{addr:#x}"
+            );
+            assert_eq!(
+                memory.load::<u16>(addr),
+                Ok(u16::try_from(expected(addr, 2)).unwrap()),
+                "{addr:#x}"
+            );
         }
         memory.store::<u64>(0x1ffd, 0x1122_3344_5566_7788).unwrap();
+        memory.store::<u32>(0x1103, 0xaabb_ccdd).unwrap();
         let mut written = [0u8; 8];
         memory.read_bytes(0x1ffd, &mut written).unwrap();
         assert_eq!(u64::from_le_bytes(written), 0x1122_3344_5566_7788);
+        memory.read_bytes(0x1103, &mut written[..4]).unwrap();
+        assert_eq!(written[..4], 0xaabb_ccdd_u32.to_le_bytes());
     }
 
     #[test]
