@@ -132,10 +132,7 @@ impl Machine {
                             kind: TrapKind::InstructionFetch,
                         });
                     }
-                    if let Some(stop) = self.pay_for_undecoded(limit) {
-                        return stop;
-                    }
-                    self.run_one_undecoded(pc, limit)
+                    self.run_undecoded(pc, limit)
                 }
             };
             match exit {
@@ -255,12 +252,7 @@ impl Machine {
                 self.instret += 1;
                 self.host_function(pc, function, limit)
             }
-            None if self.program.index_of(pc).is_none() => {
-                if let Some(stop) = self.pay_for_undecoded(limit) {
-                    return Some(stop);
-                }
-                self.run_one_undecoded(pc, limit)
-            }
+            None if self.program.index_of(pc).is_none() => self.run_undecoded(pc, limit),
             None => self.run_one_undecoded(pc, limit),
         };
         match exit {
@@ -272,15 +264,28 @@ impl Machine {
         }
     }
 
-    /// Charges [`UNDECODED_PRICE`] for an instruction no decoded one starts at, all but the
-    /// one instruction `run_one_undecoded` counts; `BudgetExhausted` if it does not fit
-    /// before `limit`, as a block that does not fit stops a run.
-    fn pay_for_undecoded(&mut self, limit: u64) -> Option<Stop> {
-        if self.instret.saturating_add(UNDECODED_PRICE) > limit {
-            return Some(Stop::BudgetExhausted);
+    /// Runs the instruction at `pc`, where no decoded one starts, at [`UNDECODED_PRICE`]: all
+    /// but the one instruction `run_one_undecoded` counts is paid first.
+    fn run_undecoded(&mut self, pc: u64, limit: u64) -> Exit {
+        // The limit leaves room for that one instruction.
+        if !self.pay(pc, UNDECODED_PRICE - 1, limit.saturating_sub(1)) {
+            return Exit::Stop(Stop::BudgetExhausted);
         }
-        self.instret += UNDECODED_PRICE - 1;
-        None
+        self.run_one_undecoded(pc, limit)
+    }
+
+    /// Charges `price` instructions for work at `pc` beyond the instruction itself (a system
+    /// call's, an undecoded instruction's, a counter read's), where profiles count it too;
+    /// false, charging nothing, if the instruction count would pass `limit`: the work is not
+    /// done, and the machine stops at `pc` with `BudgetExhausted`.
+    pub(crate) fn pay(&mut self, pc: u64, price: u64, limit: u64) -> bool {
+        if self.instret.saturating_add(price) > limit {
+            self.cpu.pc = pc;
+            return false;
+        }
+        self.instret += price;
+        crate::profile::charge_host_work(self, pc, price);
+        true
     }
 
     /// Runs the single instruction at `pc` by decoding it on the spot: where a jump lands
@@ -1355,15 +1360,10 @@ impl Machine {
         if csr_written(&self.cpu, &insn, 0).is_some() {
             return self.illegal_instruction(pc, 0);
         }
-        // The read's price beyond the instruction its block paid for; a price the budget
-        // cannot pay leaves the read undone, as for a system call.
-        let price = COUNTER_READ_PRICE - 1;
-        if self.instret.saturating_add(price) > limit {
-            self.cpu.pc = pc;
+        // Beyond the instruction its block paid for.
+        if !self.pay(pc, COUNTER_READ_PRICE - 1, limit) {
             return Exit::Stop(Stop::BudgetExhausted);
         }
-        self.instret += price;
-        crate::profile::charge_host_work(self, pc, price);
         // Time advances with retired instructions, so runs are reproducible.
         let count = if high_half {
             self.instret >> 32

@@ -131,11 +131,9 @@ pub(crate) fn linux_syscall(
     limit: u64,
 ) -> Option<Stop> {
     let price = price(machine, number);
-    if machine.instret.saturating_add(price) > limit {
+    if !machine.pay(pc, price, limit) {
         return Some(Stop::BudgetExhausted);
     }
-    machine.instret += price;
-    crate::profile::charge_host_work(machine, pc, price);
     let xlen = machine.xlen();
     let rv64 = xlen == Xlen::Rv64;
     let result = match number {
