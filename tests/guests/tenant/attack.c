@@ -16,8 +16,8 @@
  *                              ends its basic block.
  * "/regions/<mappings>/<times>" maps <mappings> pages one at a time, every other one
  *                              read-only, then changes one's protection back and forth
- *                              <times> times (0: until stopped): each mprotect looks
- *                              through every region. Answers "made=<n> ok=<n>".
+ *                              <times> times (0: until stopped): each mprotect once
+ *                              looked through every region. Answers "made=<n> ok=<n>".
  * "/refree/<frees>"            frees a large block <frees> times, its header set back to "in
  *                              use" before each (the tenant can write its own heap), then
  *                              allocates and frees a large block of another size until
