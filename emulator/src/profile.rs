@@ -189,12 +189,13 @@ pub(crate) fn enter_block(
 }
 
 /// What the host charged for the instruction at `pc` beyond the instruction itself: a host
-/// function's work (at its entry), a system call's price (at its `ecall`).
+/// function's work (at its entry), a system call's or a counter read's price (`Machine::pay`).
+/// Unprofiled machines look nothing up.
 pub(crate) fn charge_host_work(machine: &mut Machine, pc: u64, instructions: u64) {
-    let Some(index) = machine.program.index_of(pc) else {
+    let Some(profile) = machine.profile.as_deref_mut() else {
         return;
     };
-    if let Some(profile) = machine.profile.as_deref_mut() {
+    if let Some(index) = machine.program.index_of(pc) {
         profile.instructions[index] += instructions;
     }
 }
