@@ -12,4 +12,10 @@ if [[ -f "$HOME/.cargo/env" ]] && ! command -v cargo >/dev/null; then
     . "$HOME/.cargo/env"
 fi
 
-section() { printf '\n==== %s ====\n' "$*"; }
+# Sections carry the time since the outermost script started (nested scripts inherit it), so
+# a cold run's log shows where its time went.
+export RVEDGE_SCRIPT_STARTED="${RVEDGE_SCRIPT_STARTED:-$(date +%s)}"
+section() {
+    local elapsed=$(($(date +%s) - RVEDGE_SCRIPT_STARTED))
+    printf '\n==== %s ==== (at %d:%02d)\n' "$*" $((elapsed / 60)) $((elapsed % 60))
+}
