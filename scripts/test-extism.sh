@@ -22,7 +22,7 @@ for argument in "$@"; do
     esac
 done
 
-section() { printf '\n==== extism: %s ====\n' "$*"; }
+section_prefix="extism: "
 
 section "example tenants"
 TENANT_OUT="$(bash scripts/build-tenants.sh | tail -n 1)"

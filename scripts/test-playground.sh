@@ -31,7 +31,7 @@ for argument in "$@"; do
     esac
 done
 
-section() { printf '\n==== playground: %s ====\n' "$*"; }
+section_prefix="playground: "
 
 section "example tenants and guests"
 tenants="$(bash "$repo/scripts/build-tenants.sh" | tail -n 1)"

@@ -13,9 +13,9 @@ if [[ -f "$HOME/.cargo/env" ]] && ! command -v cargo >/dev/null; then
 fi
 
 # Sections carry the time since the outermost script started (nested scripts inherit it), so
-# a cold run's log shows where its time went.
+# a cold run's log shows where its time went; a script may name itself in $section_prefix.
 export RVEDGE_SCRIPT_STARTED="${RVEDGE_SCRIPT_STARTED:-$(date +%s)}"
 section() {
     local elapsed=$(($(date +%s) - RVEDGE_SCRIPT_STARTED))
-    printf '\n==== %s ==== (at %d:%02d)\n' "$*" $((elapsed / 60)) $((elapsed % 60))
+    printf '\n==== %s%s ==== (at %d:%02d)\n' "${section_prefix:-}" "$*" $((elapsed / 60)) $((elapsed % 60))
 }
