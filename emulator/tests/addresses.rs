@@ -10,16 +10,12 @@
 
 mod in_memory;
 
-use in_memory::executable;
 use rvedge::interp::UNDECODED_PRICE;
 use rvedge::syscall::SYSCALL_COST;
-use rvedge::{Isolated, Machine, Options, Stop, Trap, TrapKind, Xlen};
+use rvedge::{Stop, Trap, TrapKind, Xlen};
 
 fn run(xlen: Xlen, code: &[u32]) -> (Stop, u64) {
-    let program = executable(xlen, code);
-    let mut machine =
-        Machine::from_elf(&program, &Options::default(), Box::new(Isolated::default()))
-            .expect("the program loads");
+    let mut machine = in_memory::machine(xlen, code);
     let entry = machine.pc();
     (machine.run(1000), entry)
 }
@@ -145,22 +141,13 @@ fn jumps_into_the_middle_of_instructions_run_what_is_there_each_time() {
         assert_eq!(machine.run(10_000), Stop::Exited(200));
         assert_eq!(machine.instructions(), instructions);
     }
-    let elf = executable(Xlen::Rv64, &code);
-    let machine =
-        || Machine::from_elf(&elf, &Options::default(), Box::new(Isolated::default())).unwrap();
-    let mut stepped = machine();
-    let stop = loop {
-        if let Some(stop) = stepped.step() {
-            break stop;
-        }
-    };
     assert_eq!(
-        (stop, stepped.instructions()),
+        in_memory::step_until_stopped(&mut in_memory::machine(Xlen::Rv64, &code)),
         (Stop::Exited(200), instructions)
     );
     // The first block (li, li, jal) and one instruction less than the price: the run stops
     // before the first undecoded instruction, as before a block that does not fit.
-    let mut short = machine();
+    let mut short = in_memory::machine(Xlen::Rv64, &code);
     let entry = short.pc();
     assert_eq!(short.run(3 + UNDECODED_PRICE - 1), Stop::BudgetExhausted);
     assert_eq!((short.instructions(), short.pc()), (3, entry + 64 + 2));

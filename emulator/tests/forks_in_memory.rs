@@ -5,9 +5,8 @@
 
 mod in_memory;
 
-use in_memory::executable;
 use rvedge::registers::A0;
-use rvedge::{Isolated, Machine, Options, Stop, Xlen};
+use rvedge::{Isolated, Machine, Stop, Xlen};
 
 /// Stores 7 on the stack, stops at host call 500 (where the test snapshots), then adds a0 to
 /// the stored value, stores the sum back, and exits with it.
@@ -30,9 +29,7 @@ const BUDGET: u64 = 1000;
 
 #[test]
 fn forks_write_their_own_copies_in_reused_slots_and_the_template_keeps_its_own() {
-    let elf = executable(Xlen::Rv64, &STORE_WAIT_ADD_EXIT);
-    let mut template =
-        Machine::from_elf(&elf, &Options::default(), Box::new(Isolated::default())).unwrap();
+    let mut template = in_memory::machine(Xlen::Rv64, &STORE_WAIT_ADD_EXIT);
     assert_eq!(template.run(BUDGET), Stop::HostCall(500));
     let snapshot = template.snapshot();
     // Each fork after the first is made in the slot the one before it dropped.

@@ -7,7 +7,7 @@ mod in_memory;
 
 use rvedge::interp::COUNTER_READ_PRICE;
 use rvedge::syscall::SYSCALL_COST;
-use rvedge::{Isolated, Machine, Options, Stop, Xlen};
+use rvedge::{Stop, Xlen};
 
 /// Exits with the difference of two instret reads in a row: the second read's price.
 const TWO_READS: [u32; 5] = [
@@ -28,16 +28,8 @@ fn a_counter_read_costs_its_price_run_or_stepped() {
         assert_eq!(machine.run(1000), expected_exit);
         assert_eq!(machine.instructions(), INSTRUCTIONS);
     }
-    let elf = in_memory::executable(Xlen::Rv64, &TWO_READS);
-    let mut stepped =
-        Machine::from_elf(&elf, &Options::default(), Box::new(Isolated::default())).unwrap();
-    let stop = loop {
-        if let Some(stop) = stepped.step() {
-            break stop;
-        }
-    };
     assert_eq!(
-        (stop, stepped.instructions()),
+        in_memory::step_until_stopped(&mut in_memory::machine(Xlen::Rv64, &TWO_READS)),
         (expected_exit, INSTRUCTIONS)
     );
 }

@@ -62,12 +62,32 @@ pub fn executable(xlen: Xlen, code: &[u32]) -> Vec<u8> {
     reason = "some of the test crates that include this module use it"
 )]
 pub fn machines(xlen: Xlen, code: &[u32]) -> [Machine; 2] {
-    let elf = executable(xlen, code);
-    let machine =
-        || Machine::from_elf(&elf, &Options::default(), Box::new(Isolated::default())).unwrap();
-    let mut profiled = machine();
+    let mut profiled = machine(xlen, code);
     profiled.start_profile();
-    [machine(), profiled]
+    [machine(xlen, code), profiled]
+}
+
+/// The machine for `code` (of width `xlen`), isolated, with the default options.
+pub fn machine(xlen: Xlen, code: &[u32]) -> Machine {
+    Machine::from_elf(
+        &executable(xlen, code),
+        &Options::default(),
+        Box::new(Isolated::default()),
+    )
+    .expect("the program loads")
+}
+
+/// Steps `machine` until it stops: why, and the instructions it has counted by then.
+#[allow(
+    dead_code,
+    reason = "some of the test crates that include this module use it"
+)]
+pub fn step_until_stopped(machine: &mut Machine) -> (Stop, u64) {
+    loop {
+        if let Some(stop) = machine.step() {
+            return (stop, machine.instructions());
+        }
+    }
 }
 
 /// Runs `machine` (with at most `budget` instructions) and checks that it stopped at the store
