@@ -92,7 +92,8 @@ fn faults_end_with_the_signal_status_a_shell_would_show() {
 
 #[test]
 fn a_file_that_is_not_a_program_is_refused_with_a_reason() {
-    let output = rvedge(&[concat!(env!("CARGO_MANIFEST_DIR"), "/tests/run_limits.rs")]);
+    let this_file = support::repo_root().join("cli/tests/run_limits.rs");
+    let output = rvedge(&[this_file.to_str().expect("a UTF-8 path")]);
     assert_eq!(output.status.code(), Some(126));
     assert!(
         stderr(&output).contains("not an ELF file"),

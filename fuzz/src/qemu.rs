@@ -394,7 +394,15 @@ fn start_harness() -> Harness {
 
 /// Compiles the harness if it is missing or older than its source, and returns its path.
 fn build_harness() -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("qemu/harness.c");
+    // The checkout the fuzzer runs in first (scripts/fuzz.sh runs it from the repository
+    // root): checkouts sharing a target directory share the fuzz build, and the path compiled
+    // in may be another checkout's, or gone.
+    let in_checkout = Path::new("fuzz/qemu/harness.c");
+    let source = if in_checkout.is_file() {
+        in_checkout.to_path_buf()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("qemu/harness.c")
+    };
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));

@@ -34,7 +34,7 @@ fn vmod_path() -> PathBuf {
         .get_or_init(|| {
             let status = Command::new(env!("CARGO"))
                 .args(["build", "-p", "vmod-riscv"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .current_dir(support::repo_root())
                 .status()
                 .expect("run cargo build -p vmod-riscv");
             assert!(status.success(), "cargo build -p vmod-riscv failed");
@@ -456,7 +456,7 @@ fn every_vtc_passes_under_varnishtest() {
     support::require_tools(&["varnishtest"]).unwrap_or_else(|message| panic!("{message}"));
     let tenants_dir = support::tenants_dir();
     let vmod = vmod_path();
-    let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let tests_dir = support::repo_root().join("vmod/tests");
     let mut vtcs: Vec<PathBuf> = std::fs::read_dir(&tests_dir)
         .expect("vmod/tests exists")
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))

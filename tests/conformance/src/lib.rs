@@ -337,8 +337,7 @@ mod tests {
 
     #[test]
     fn the_freestanding_examples_are_the_c_examples_but_leak() {
-        let examples =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tenants/examples");
+        let examples = rvedge_test_support::repo_root().join("tenants/examples");
         let mut c_examples: Vec<String> = std::fs::read_dir(&examples)
             .expect("tenants/examples")
             .filter_map(|entry| {
