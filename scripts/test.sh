@@ -68,6 +68,28 @@ bash scripts/test-proxy-wasm-filter.sh
 section "demo: rvedge serve with the example tenants (the README's demo.sh serve, --check)"
 DEMO_PORT=18080 bash scripts/demo-serve.sh --check
 
+section "one release build of wasmtime for the CLI and the filter benchmarks"
+# proxy-wasm-host/Cargo.toml turns on what the CLI turns on in wasmtime's dependencies; if the
+# two drift apart, a cold run builds wasmtime and Cranelift twice (~5 min more). Both builds
+# are fresh here (demo-serve.sh and test-proxy-wasm-filter.sh made them): cargo only names
+# what they link.
+release_wasmtime() { # release_wasmtime CARGO-BUILD-ARGS... -> the wasmtime rlib they link
+    cargo build --release -q "$@" --message-format=json | python3 -c '
+import json, sys
+for line in sys.stdin:
+    message = json.loads(line)
+    if message.get("reason") == "compiler-artifact" and message["target"]["name"] == "wasmtime":
+        print(*(name for name in message["filenames"] if name.endswith(".rlib")))'
+}
+cli_wasmtime="$(release_wasmtime -p rvedge-cli)"
+bench_wasmtime="$(release_wasmtime -p rvedge-proxy-wasm-conformance --bins)"
+if [[ -z "$cli_wasmtime" || "$cli_wasmtime" != "$bench_wasmtime" ]]; then
+    echo "the CLI links ${cli_wasmtime:-no wasmtime}, filter-bench ${bench_wasmtime:-none}:" \
+        "align the features proxy-wasm-host/Cargo.toml turns on" >&2
+    exit 1
+fi
+echo "both link ${cli_wasmtime##*/}"
+
 section "Extism plugin (conformance through the extism host, errors, schema, benchmark)"
 bash scripts/test-extism.sh
 
