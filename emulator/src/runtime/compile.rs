@@ -32,14 +32,21 @@ fn rust_sdk_dir() -> PathBuf {
         .unwrap_or_else(|| checkout_path("tenants/rust/rvedge-tenant"))
 }
 
-/// `relative` (from the repository root) in the checkout cargo is running, found above its
-/// `CARGO_MANIFEST_DIR`, else in the checkout this crate was compiled in. Run time first: two
-/// checkouts sharing one target directory share this crate's build, and the path compiled
-/// into it may be the other checkout's, or gone.
+/// `relative` (from the repository root) in the checkout being worked in: found above the
+/// `CARGO_MANIFEST_DIR` cargo runs this with, else above the current directory (the scripts
+/// run the built binaries from the repository root), else in the checkout this crate was
+/// compiled in. Run time first: two checkouts sharing one target directory share this crate's
+/// build, and the path compiled into it may be the other checkout's, or gone.
 fn checkout_path(relative: &str) -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .and_then(|crate_dir| {
-            Path::new(&crate_dir)
+    let run_time_starts = [
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        std::env::current_dir().ok(),
+    ];
+    run_time_starts
+        .into_iter()
+        .flatten()
+        .find_map(|start| {
+            start
                 .ancestors()
                 .map(|dir| dir.join(relative))
                 .find(|path| path.exists())
