@@ -137,17 +137,9 @@ fn try_serve(arguments: ServeArguments) -> Result<(), String> {
     })
 }
 
-/// tenants/examples/tenants.json of the source tree this binary was built from.
 /// The example tenants of the checkout this is run in, else of the one it was built from.
 fn example_tenants() -> PathBuf {
-    let relative = Path::new("tenants/examples/tenants.json");
-    if relative.is_file() {
-        return relative.to_path_buf();
-    }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(relative);
-    path.canonicalize().unwrap_or(path)
+    rvedge::runtime::compile::checkout_path("tenants/examples/tenants.json")
 }
 
 fn default_filter() -> Result<PathBuf, String> {

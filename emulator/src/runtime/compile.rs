@@ -37,7 +37,7 @@ fn rust_sdk_dir() -> PathBuf {
 /// run the built binaries from the repository root), else in the checkout this crate was
 /// compiled in. Run time first: two checkouts sharing one target directory share this crate's
 /// build, and the path compiled into it may be the other checkout's, or gone.
-fn checkout_path(relative: &str) -> PathBuf {
+pub fn checkout_path(relative: &str) -> PathBuf {
     let run_time_starts = [
         std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
         std::env::current_dir().ok(),
