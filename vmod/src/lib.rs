@@ -38,6 +38,7 @@ use std::path::Path;
 use rvedge::runtime::abi::Hook;
 use rvedge::runtime::{parse_tenants, reconfigure, ClockSource, PauseReason};
 use rvedge::Clock;
+use varnish::vcl::convert::IntoVCL;
 use varnish::vcl::ctx::{Ctx, Event, LogTag};
 use varnish::vcl::vpriv::VPriv;
 
@@ -376,13 +377,17 @@ pub fn current_name(ctx: &mut Ctx) -> Result<&'static str, String> {
     }))
 }
 
-pub fn want_result(ctx: &mut Ctx) -> &'static str {
-    // As in `current_name`: the boilerplate copies the name before the task can change, so
-    // VCL's two or three calls per request allocate nothing.
-    current_task(ctx).map_or("", |task| {
-        // SAFETY: see above.
-        unsafe { &*(task.want.name() as *const str) }
-    })
+pub fn want_result(ctx: &mut Ctx) -> Result<ffi::VCL_STRING, String> {
+    let name = match current_task(ctx).map(|task| &task.want) {
+        None | Some(Want::Nothing) => c"",
+        Some(Want::Synth) => c"synth",
+        Some(Want::Backend { .. }) => c"backend",
+        // A tenant names its own decisions, and may decide again before the task ends.
+        Some(Want::Decision(decision)) => return decision.name.as_str().into_vcl(&mut ctx.ws),
+    };
+    // VCL gets the VMOD's own names as they are, static: nothing is copied into the workspace
+    // on each of its two or three calls per request.
+    Ok(name.as_ptr())
 }
 
 pub fn want_status(ctx: &mut Ctx) -> i64 {

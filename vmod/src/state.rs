@@ -355,15 +355,6 @@ pub enum Want {
 }
 
 impl Want {
-    pub fn name(&self) -> &str {
-        match self {
-            Want::Nothing => "",
-            Want::Synth => "synth",
-            Want::Backend { .. } => "backend",
-            Want::Decision(decision) => &decision.name,
-        }
-    }
-
     /// `result_value(index)`: the numbers that go with the result.
     pub fn value(&self, status: u16, index: i64) -> i64 {
         let values: [i64; 3] = match self {
