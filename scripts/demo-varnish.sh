@@ -12,22 +12,27 @@
 #   bash scripts/demo-varnish.sh --train 1 # the check, then each GET line's tenant under wrk
 #                                          # for 1 s: the workload scripts/build-vmod.sh
 #                                          # takes its profile from
+#   bash scripts/demo-varnish.sh --requests hello 100
+#                                          # that many cache hits on one connection, then exits
+#                                          # (scripts/varnish-instructions.sh counts their work)
 #
 # DEMO_PORT (default 6081) is the listen port; the demo's origin listens on DEMO_PORT+1.
 # RVEDGE_VMOD_DIR serves the libvmod_riscv.so in that directory instead of building one with
-# scripts/build-vmod.sh.
+# scripts/build-vmod.sh. RVEDGE_VARNISHD_UNDER is a command varnishd runs under (valgrind).
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 check=0
 bench_seconds=0
 train_seconds=0
+requests_host=""
 case "${1:-}" in
     --check) check=1 ;;
     --bench) bench_seconds="${2:-5}" ;;
     --train) check=1; train_seconds="${2:-1}" ;;
+    --requests) requests_host="${2:?host}"; request_count="${3:?count}" ;;
     "") ;;
-    *) echo "usage: $0 [--check | --bench SECONDS | --train SECONDS]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--check | --bench SECONDS | --train SECONDS | --requests HOST COUNT]" >&2; exit 2 ;;
 esac
 
 port="${DEMO_PORT:-6081}"
@@ -57,12 +62,14 @@ sed -e "s|@ORIGIN_PORT@|$origin_port|g" \
     -e "s|@UPDATE_SECRET@|$secret|g" \
     vmod/demo.vcl >"$work/demo.vcl"
 
-varnishd -F -j none -n "$work/n" \
+read -ra under <<<"${RVEDGE_VARNISHD_UNDER:-}"
+"${under[@]}" varnishd -F -j none -n "$work/n" \
     -a "127.0.0.1:$port" -a "origin=127.0.0.1:$origin_port" -T 127.0.0.1:0 \
     -p vmod_path="$vmod_dir" -p vcc_err_unref=off -s malloc,64m \
     -f "$work/demo.vcl" >"$work/varnishd.log" 2>&1 &
 varnishd_pid=$!
-for _ in $(seq 1 300); do
+# Up to a minute: under valgrind, varnishd starts in seconds rather than milliseconds.
+for _ in $(seq 1 600); do
     if curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then
         break
     fi
@@ -97,7 +104,7 @@ requests=(
     "-H 'Host: origin' -H 'X-Greet: world' $url/|X-Greeting: hello, world"
 )
 
-if ((bench_seconds == 0)); then
+if ((bench_seconds == 0)) && [[ -z "$requests_host" ]]; then
     echo
     echo "varnishd is serving rvedge tenants on $url (pid $varnishd_pid). Try:"
     echo
@@ -125,6 +132,16 @@ median() {
     }'
 }
 
+# Primes the cache with /bench for each host given, and checks that the next request hits.
+prime_cache_hits() {
+    local host
+    for host in "$@"; do
+        curl -s -o /dev/null -H "Host: $host" "$url/bench"
+        curl -s -D - -o /dev/null -H "Host: $host" "$url/bench" | tr -d '\r' | grep -q "X-Cache: hit" ||
+            { echo "demo-varnish: $host is not a cache hit" >&2; return 1; }
+    done
+}
+
 bench() {
     local seconds="$1" rounds="${BENCH_ROUNDS:-7}"
     cat >"$work/latency.lua" <<'LUA'
@@ -132,12 +149,7 @@ done = function(summary, latency, requests)
     io.write(string.format("latency_us %.3f %.3f\n", latency:percentile(50), latency.mean))
 end
 LUA
-    # Both are cache hits: prime the cache first.
-    for host in hello plain; do
-        curl -s -o /dev/null -H "Host: $host" "$url/bench"
-        curl -s -D - -o /dev/null -H "Host: $host" "$url/bench" | tr -d '\r' | grep -q "X-Cache: hit" ||
-            { echo "bench: $host is not a cache hit" >&2; return 1; }
-    done
+    prime_cache_hits hello plain
     # The machine is shared and its load drifts: alternate short rounds of the two (which one
     # goes first alternates too), so each round's difference compares neighbours in time, and
     # the median over rounds ignores the rounds a neighbour's burst spoiled. Each round's p50
@@ -201,6 +213,17 @@ LUA
 
 if ((bench_seconds > 0)); then
     bench "$bench_seconds"
+    exit 0
+fi
+
+if [[ -n "$requests_host" ]]; then
+    prime_cache_hits "$requests_host"
+    # One curl, one keep-alive connection, as a client's requests arrive; every answer is read.
+    urls=()
+    for ((i = 0; i < request_count; i++)); do
+        urls+=(-o /dev/null "$url/bench")
+    done
+    curl -sf -H "Host: $requests_host" "${urls[@]}"
     exit 0
 fi
 
