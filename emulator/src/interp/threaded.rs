@@ -22,6 +22,10 @@ use crate::registers::RA;
 /// register), and how the chain ended.
 struct Chain<'a> {
     program: &'a Program,
+    /// The program's code, which entries point into: read only to turn an entry into its
+    /// index or back, so it is not an argument register (a sixth argument left loads and
+    /// stores too few scratch registers: they saved one on the stack on every run).
+    code: *const Insn,
     /// The machine's host heap, for the host functions the chain runs (`host_function`).
     heap: Option<&'a mut HostHeap>,
     /// The chain ends at a block entry where the stack pointer is below this (see
@@ -44,11 +48,11 @@ enum ChainEnd {
     HostFunctionFailed(u64, Failure),
 }
 
-/// A handler: runs `entry`, an entry of the code at `code` (and, by jumping on, everything up
+/// A handler: runs `entry`, an entry of the chain's code (and, by jumping on, everything up
 /// to the end of the chain) with `left` instructions of budget; returns what is left. The
 /// entry goes by address, not index, so straight-line code steps by one add (int code ran
 /// 14% faster than with indices).
-type Handler = fn(&mut Cpu, &mut Memory, &mut Chain, *const Insn, *const Insn, u64) -> u64;
+type Handler = fn(&mut Cpu, &mut Memory, &mut Chain, *const Insn, u64) -> u64;
 
 impl Machine {
     /// `run_decoded` by threaded dispatch.
@@ -61,24 +65,18 @@ impl Machine {
         let Some(mut index) = program.index_of(pc) else {
             return Decoded::Undecoded(pc);
         };
+        let code = program.code.as_ptr();
         let mut chain = Chain {
             program,
+            code,
             heap: self.heap.as_mut(),
             stack_floor: stack_pointer().saturating_sub(MAX_CHAIN_STACK),
             end: ChainEnd::Budget(index),
         };
-        let code = program.code.as_ptr();
         loop {
             // SAFETY: `index` is an entry of the program's code.
             let entry = unsafe { code.add(index) };
-            left = enter(
-                &mut self.cpu,
-                &mut self.memory,
-                &mut chain,
-                code,
-                entry,
-                left,
-            );
+            left = enter(&mut self.cpu, &mut self.memory, &mut chain, entry, left);
             self.instret = limit - left;
             match chain.end {
                 ChainEnd::Deep(next) => index = next,
@@ -126,7 +124,6 @@ fn enter(
     cpu: &mut Cpu,
     memory: &mut Memory,
     chain: &mut Chain,
-    code: *const Insn,
     entry: *const Insn,
     left: u64,
 ) -> u64 {
@@ -135,14 +132,14 @@ fn enter(
     let block = u64::from(unsafe { (*entry).block_rest });
     if stack_pointer() < chain.stack_floor {
         debug_assert!(false, "a handler called the next instead of jumping to it");
-        chain.end = ChainEnd::Deep(index_of_entry(code, entry));
+        chain.end = ChainEnd::Deep(index_of_entry(chain.code, entry));
         return left;
     }
     if block > left {
-        chain.end = ChainEnd::Budget(index_of_entry(code, entry));
+        chain.end = ChainEnd::Budget(index_of_entry(chain.code, entry));
         return left;
     }
-    dispatch(cpu, memory, chain, code, entry, left - block)
+    dispatch(cpu, memory, chain, entry, left - block)
 }
 
 /// Jumps to the handler of `entry`.
@@ -151,14 +148,13 @@ fn dispatch(
     cpu: &mut Cpu,
     memory: &mut Memory,
     chain: &mut Chain,
-    code: *const Insn,
     entry: *const Insn,
     left: u64,
 ) -> u64 {
     // SAFETY: as in `enter`; within a block, the next entry exists because the code ends with
     // a `FallThrough`, which ends every block.
     let op = unsafe { (*entry).op };
-    HANDLERS[usize::from(op as u8)](cpu, memory, chain, code, entry, left)
+    HANDLERS[usize::from(op as u8)](cpu, memory, chain, entry, left)
 }
 
 /// The handler of the op numbered `OP` (numbers no op has are never dispatched to). Never
@@ -168,7 +164,6 @@ fn handler<const OP: u8>(
     cpu: &mut Cpu,
     memory: &mut Memory,
     chain: &mut Chain,
-    code: *const Insn,
     entry: *const Insn,
     left: u64,
 ) -> u64 {
@@ -179,14 +174,14 @@ fn handler<const OP: u8>(
         let insn = unsafe { &*entry };
         let addr = cpu.x[usize::from(insn.rs1) & 31].wrapping_add(insn.imm as i64 as u64);
         if !memory.hits_tlb(addr, size, access) {
-            return tlb_miss::<OP>(cpu, memory, chain, code, entry, left);
+            return tlb_miss::<OP>(cpu, memory, chain, entry, left);
         }
     }
     if const { numbered::<OP>().is_access_run() } {
-        return run_of_accesses::<OP>(cpu, memory, chain, code, entry, left);
+        return run_of_accesses::<OP>(cpu, memory, chain, entry, left);
     }
     if const { OP == Op::HostFunction as u8 } {
-        return host_function(cpu, memory, chain, code, entry, left);
+        return host_function(cpu, memory, chain, entry, left);
     }
     if let Some((first, second)) = const { numbered::<OP>().fused_pair() } {
         // The first op of a pair neither faults nor ends the block.
@@ -197,9 +192,9 @@ fn handler<const OP: u8>(
         // The second op's own handler, jumped to directly: the pair still saves the dispatch
         // (the op's load, the indirect jump), and a request that runs the pair cold loads no
         // second copy of that handler's code.
-        return HANDLERS[usize::from(second as u8)](cpu, memory, chain, code, second_entry, left);
+        return HANDLERS[usize::from(second as u8)](cpu, memory, chain, second_entry, left);
     }
-    run_op::<OP>(cpu, memory, chain, code, entry, left)
+    run_op::<OP>(cpu, memory, chain, entry, left)
 }
 
 /// Runs a run's first entry and the entries it covers (`access_run`) and jumps on to the entry after
@@ -209,16 +204,15 @@ fn run_of_accesses<const OP: u8>(
     cpu: &mut Cpu,
     memory: &mut Memory,
     chain: &mut Chain,
-    code: *const Insn,
     entry: *const Insn,
     left: u64,
 ) -> u64 {
     match access_run(const { numbered::<OP>() }, cpu, memory, entry) {
         // The first access missed the TLB: it runs as a plain access, through the slow path.
-        0 => run_op::<OP>(cpu, memory, chain, code, entry, left),
+        0 => run_op::<OP>(cpu, memory, chain, entry, left),
         // SAFETY: `access_run` did at most the run's entries, and the entry after a run is in
         // the code: a run ends before the code's last entry, a `FallThrough`.
-        done => dispatch(cpu, memory, chain, code, unsafe { entry.add(done) }, left),
+        done => dispatch(cpu, memory, chain, unsafe { entry.add(done) }, left),
     }
 }
 
@@ -234,7 +228,6 @@ fn host_function(
     cpu: &mut Cpu,
     memory: &mut Memory,
     chain: &mut Chain,
-    code: *const Insn,
     entry: *const Insn,
     left: u64,
 ) -> u64 {
@@ -245,7 +238,7 @@ fn host_function(
     let Some(used) = run_host_function(cpu, memory, chain, number, pc, left) else {
         return left;
     };
-    jump(cpu, memory, chain, code, cpu.x[RA] & !1, left - used)
+    jump(cpu, memory, chain, cpu.x[RA] & !1, left - used)
 }
 
 /// After a `jal` or `jalr` (`entry`): if it linked, the return address and its entry are
@@ -268,21 +261,14 @@ fn note_call(cpu: &mut Cpu, code: *const Insn, entry: *const Insn) {
 /// Enters the block at `target`, an address reached by an indirect jump: through the
 /// last call's return entry when it is that, else the program's entry index.
 #[inline(always)]
-fn jump(
-    cpu: &mut Cpu,
-    memory: &mut Memory,
-    chain: &mut Chain,
-    code: *const Insn,
-    target: u64,
-    left: u64,
-) -> u64 {
+fn jump(cpu: &mut Cpu, memory: &mut Memory, chain: &mut Chain, target: u64, left: u64) -> u64 {
     let (return_address, return_entry) = cpu.last_return;
     let next = if target == return_address && (return_entry as usize) < chain.program.code.len() {
         Some(return_entry as usize)
     } else {
         chain.program.index_of(target)
     };
-    enter_found(cpu, memory, chain, code, target, next, left)
+    enter_found(cpu, memory, chain, target, next, left)
 }
 
 /// Enters the entry `next` found for `target`, or ends the chain there if there is none.
@@ -291,14 +277,13 @@ fn enter_found(
     cpu: &mut Cpu,
     memory: &mut Memory,
     chain: &mut Chain,
-    code: *const Insn,
     target: u64,
     next: Option<usize>,
     left: u64,
 ) -> u64 {
     match next {
         // SAFETY: an index below the code's length, as `index_of` gives too.
-        Some(next) => enter(cpu, memory, chain, code, unsafe { code.add(next) }, left),
+        Some(next) => enter(cpu, memory, chain, unsafe { chain.code.add(next) }, left),
         None => {
             chain.end = ChainEnd::Undecoded(target);
             left
@@ -335,11 +320,10 @@ fn tlb_miss<const OP: u8>(
     cpu: &mut Cpu,
     memory: &mut Memory,
     chain: &mut Chain,
-    code: *const Insn,
     entry: *const Insn,
     left: u64,
 ) -> u64 {
-    run_op::<OP>(cpu, memory, chain, code, entry, left)
+    run_op::<OP>(cpu, memory, chain, entry, left)
 }
 
 /// Runs `entry`, whose op is numbered `OP`, and jumps on to the next.
@@ -348,13 +332,12 @@ fn run_op<const OP: u8>(
     cpu: &mut Cpu,
     memory: &mut Memory,
     chain: &mut Chain,
-    code: *const Insn,
     entry: *const Insn,
     left: u64,
 ) -> u64 {
     // A constant, so `execute` keeps only this op's arm.
     let op = const { numbered::<OP>() };
-    run_entry(op, cpu, memory, chain, code, entry, left)
+    run_entry(op, cpu, memory, chain, entry, left)
 }
 
 /// Runs `entry` as `op` (a constant wherever this is inlined) and jumps on to the next.
@@ -364,7 +347,6 @@ fn run_entry(
     cpu: &mut Cpu,
     memory: &mut Memory,
     chain: &mut Chain,
-    code: *const Insn,
     entry: *const Insn,
     left: u64,
 ) -> u64 {
@@ -375,21 +357,21 @@ fn run_entry(
     let next_entry = || unsafe { entry.add(1) };
     let event = execute(op, cpu, memory, code_start, entry);
     if matches!(op, Op::Jal | Op::Jalr) {
-        note_call(cpu, code, entry);
+        note_call(cpu, chain.code, entry);
     }
     match event {
-        None => dispatch(cpu, memory, chain, code, next_entry(), left),
-        Some(Event::NextEntry) => enter(cpu, memory, chain, code, next_entry(), left),
+        None => dispatch(cpu, memory, chain, next_entry(), left),
+        Some(Event::NextEntry) => enter(cpu, memory, chain, next_entry(), left),
         // SAFETY: `execute` gives only indices of entries.
-        Some(Event::Next(next)) => enter(cpu, memory, chain, code, unsafe { code.add(next) }, left),
+        Some(Event::Next(next)) => enter(cpu, memory, chain, unsafe { chain.code.add(next) }, left),
         // A `FallThrough` goes on at its own address, which is the last call's return address
         // when that call was the last instruction of its code: the return entry there is this
         // `FallThrough` again, which the shortcut would enter forever, uncharged.
         Some(Event::Jump(target)) if op == Op::FallThrough => {
             let next = chain.program.index_of(target);
-            enter_found(cpu, memory, chain, code, target, next, left)
+            enter_found(cpu, memory, chain, target, next, left)
         }
-        Some(Event::Jump(target)) => jump(cpu, memory, chain, code, target, left),
+        Some(Event::Jump(target)) => jump(cpu, memory, chain, target, left),
         Some(Event::Other(event)) => {
             chain.end = ChainEnd::Rare(event);
             left
