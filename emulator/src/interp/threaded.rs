@@ -250,11 +250,12 @@ fn host_function(
 )]
 fn note_call(cpu: &mut Cpu, code: *const Insn, entry: *const Insn) {
     // SAFETY: as in `dispatch`.
-    let rd = unsafe { (*entry).rd };
-    if rd != DISCARD_REGISTER {
+    // Masked as `execute` masks it to write the link: one register for both uses.
+    let rd = usize::from(unsafe { (*entry).rd }) & 63;
+    if rd != usize::from(DISCARD_REGISTER) {
         // The entry after a jump is in the code (`run_entry`).
         let next = index_of_entry(code, entry) as u32 + 1;
-        cpu.last_return = (cpu.x[usize::from(rd) & 63], next);
+        cpu.last_return = (cpu.x[rd], next);
     }
 }
 
