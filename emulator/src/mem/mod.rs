@@ -811,6 +811,8 @@ impl Memory {
 
     /// [`Memory::hits_tlb`] for a naturally aligned scalar access (`size` a power of two up
     /// to 8): false for a misaligned one, which `load` and `store` still find in the TLB.
+    /// Only the threaded dispatch's handlers check before they run an access.
+    #[cfg(any(threaded_dispatch, test))]
     #[inline(always)]
     pub(crate) fn hits_tlb_aligned(&self, addr: u64, size: usize, access: Access) -> bool {
         let tlb = match access {
