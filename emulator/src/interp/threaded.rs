@@ -167,14 +167,13 @@ fn handler<const OP: u8>(
     entry: *const Insn,
     left: u64,
 ) -> u64 {
-    // A load or store that misses the TLB, or is misaligned, runs in a handler of its own, so
-    // the common aligned hit has no slow path whose call would make this one save registers
-    // on every run.
+    // A load or store that misses the TLB runs in a handler of its own, so the common hit
+    // has no slow path whose call would make this one save registers on every run.
     if let Some((size, access)) = const { plain_access(numbered::<OP>()) } {
         // SAFETY: as in `dispatch`.
         let insn = unsafe { &*entry };
         let addr = cpu.x[usize::from(insn.rs1) & 31].wrapping_add(insn.imm as i64 as u64);
-        if !memory.hits_tlb_aligned(addr, size, access) {
+        if !memory.hits_tlb(addr, size, access) {
             return tlb_miss::<OP>(cpu, memory, chain, entry, left);
         }
     }

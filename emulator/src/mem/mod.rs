@@ -153,20 +153,17 @@ struct Frozen {
 
 const TLB_ENTRIES: usize = 64;
 
-/// A direct-mapped software TLB: the page in each slot, by its first address, and where that
-/// page is on the host. Two arrays rather than one of pairs, so a slot's index scales by 8
-/// inside an x86-64 address and a hit's compare and page load need no index arithmetic of
-/// their own.
+/// A direct-mapped software TLB: the page number in each slot and where that page is on the
+/// host. Two arrays rather than one of pairs, so a slot's index scales by 8 inside an x86-64
+/// address and a hit's compare and page load need no index arithmetic of their own.
 #[derive(Clone, Copy)]
 struct Tlb {
-    /// `NO_PAGE` in an empty slot. Addresses, not page numbers: an aligned access is checked
-    /// with one masked compare (`lookup_aligned`).
-    page_addresses: [u64; TLB_ENTRIES],
+    /// `NO_PAGE` in an empty slot.
+    page_numbers: [u64; TLB_ENTRIES],
     host_pages: [*mut u8; TLB_ENTRIES],
 }
 
-/// Neither a page number (addresses shifted right by `PAGE_SHIFT`) nor the first address of a
-/// page, nor an address masked as `Tlb::lookup_aligned` masks it; all bytes ones.
+/// Above every page number (addresses shifted right by `PAGE_SHIFT`); all bytes ones.
 const NO_PAGE: u64 = u64::MAX;
 
 impl Tlb {
@@ -187,7 +184,7 @@ impl Tlb {
     #[inline(always)]
     unsafe fn write_no_pages(tlb: *mut Tlb) {
         // SAFETY: all-ones bytes are NO_PAGE; the pointers stay as they were.
-        unsafe { core::ptr::write_bytes(&raw mut (*tlb).page_addresses, 0xff, 1) };
+        unsafe { core::ptr::write_bytes(&raw mut (*tlb).page_numbers, 0xff, 1) };
     }
 
     /// Writes a TLB that holds no page to `tlb`, byte by byte: as a constant, an empty TLB was
@@ -200,7 +197,7 @@ impl Tlb {
         // SAFETY: every byte of both arrays is written: all-ones bytes are NO_PAGE, all-zero
         // bytes a null pointer.
         unsafe {
-            core::ptr::write_bytes(&raw mut (*tlb).page_addresses, 0xff, 1);
+            core::ptr::write_bytes(&raw mut (*tlb).page_numbers, 0xff, 1);
             core::ptr::write_bytes(&raw mut (*tlb).host_pages, 0, 1);
         }
     }
@@ -218,12 +215,12 @@ impl Tlb {
     #[inline(always)]
     fn page(&self, page_number: u64) -> Option<*mut u8> {
         let slot = Tlb::slot(page_number);
-        (self.page_addresses[slot] == page_number << PAGE_SHIFT).then_some(self.host_pages[slot])
+        (self.page_numbers[slot] == page_number).then_some(self.host_pages[slot])
     }
 
     fn insert(&mut self, page_number: u64, host_page: *mut u8) {
         let slot = Tlb::slot(page_number);
-        self.page_addresses[slot] = page_number << PAGE_SHIFT;
+        self.page_numbers[slot] = page_number;
         self.host_pages[slot] = host_page;
     }
 
@@ -240,37 +237,12 @@ impl Tlb {
         (size <= PAGE_BYTES - offset).then(|| unsafe { page.add(offset) })
     }
 
-    /// [`Tlb::lookup`] of a naturally aligned access (`size` a power of two up to 8), which
-    /// never crosses a page: the page and the alignment in one compare, the address with its
-    /// low bits kept against the page's first address. A misaligned access is not found here
-    /// and goes on to `lookup`.
-    #[inline(always)]
-    fn lookup_aligned(&self, addr: u64, size: usize) -> Option<*mut u8> {
-        debug_assert!(size.is_power_of_two() && size <= 8);
-        let slot = Tlb::slot(addr >> PAGE_SHIFT);
-        let page_and_misalignment = addr & (!PAGE_OFFSET_MASK | (size as u64 - 1));
-        let offset = (addr & PAGE_OFFSET_MASK) as usize;
-        // SAFETY: as in `lookup`; an aligned access of at most 8 bytes ends inside its page.
-        (self.page_addresses[slot] == page_and_misalignment)
-            .then(|| unsafe { self.host_pages[slot].add(offset) })
-    }
-
-    /// Where a `size`-byte scalar access at `addr` is on the host, if this TLB maps it: the
-    /// aligned check first, which the threaded dispatch's handlers make before they run the
-    /// access (`Memory::hits_tlb_aligned`), so that after inlining theirs decides this one.
-    #[inline(always)]
-    fn lookup_scalar(&self, addr: u64, size: usize) -> Option<*mut u8> {
-        self.lookup_aligned(addr, size)
-            .or_else(|| self.lookup(addr, size))
-    }
-
     /// The page numbers it holds.
     fn held(&self) -> impl Iterator<Item = u64> + '_ {
-        self.page_addresses
+        self.page_numbers
             .iter()
             .copied()
-            .filter(|&page_address| page_address != NO_PAGE)
-            .map(|page_address| page_address >> PAGE_SHIFT)
+            .filter(|&page_number| page_number != NO_PAGE)
     }
 }
 
@@ -795,7 +767,7 @@ impl Memory {
     /// them; only atomics insist on alignment, and check it themselves.
     #[inline(always)]
     pub fn load<T: Scalar>(&mut self, addr: u64) -> Result<T, MemoryFault> {
-        if let Some(host) = self.read_tlb.lookup_scalar(addr, T::SIZE) {
+        if let Some(host) = self.read_tlb.lookup(addr, T::SIZE) {
             // SAFETY: `lookup` gives a pointer with T::SIZE bytes of a live page behind it.
             return Ok(unsafe { T::read_le(host) });
         }
@@ -807,19 +779,6 @@ impl Memory {
     #[inline(always)]
     pub fn hits_tlb(&self, addr: u64, size: usize, access: Access) -> bool {
         self.cached(addr, size, access).is_some()
-    }
-
-    /// [`Memory::hits_tlb`] for a naturally aligned scalar access (`size` a power of two up
-    /// to 8): false for a misaligned one, which `load` and `store` still find in the TLB.
-    /// Only the threaded dispatch's handlers check before they run an access.
-    #[cfg(any(threaded_dispatch, test))]
-    #[inline(always)]
-    pub(crate) fn hits_tlb_aligned(&self, addr: u64, size: usize, access: Access) -> bool {
-        let tlb = match access {
-            Access::Read => &self.read_tlb,
-            Access::Write => &self.write_tlb,
-        };
-        tlb.lookup_aligned(addr, size).is_some()
     }
 
     /// Where the `size` bytes at `addr` are on the host, if they lie in one page that the TLB
@@ -852,7 +811,7 @@ impl Memory {
     /// Stores a little-endian value.
     #[inline(always)]
     pub fn store<T: Scalar>(&mut self, addr: u64, value: T) -> Result<(), MemoryFault> {
-        if let Some(host) = self.write_tlb.lookup_scalar(addr, T::SIZE) {
+        if let Some(host) = self.write_tlb.lookup(addr, T::SIZE) {
             // SAFETY: write TLB entries point at live pages owned by this memory, which
             // nothing else references mutably; `lookup` leaves T::SIZE bytes of the page.
             unsafe { value.store_le(host) };
@@ -1110,40 +1069,6 @@ mod tests {
                 access: Access::Write
             })
         );
-    }
-
-    #[test]
-    fn the_aligned_check_hits_only_aligned_accesses_and_loads_find_the_rest_in_the_tlb() {
-        let mut memory = Memory::new(1 << 20);
-        memory.map(0x1000, 0x1000, Perms::READ_WRITE).unwrap();
-        memory.store::<u64>(0x1100, 0x0807_0605_0403_0201).unwrap();
-        memory.store::<u64>(0x1108, 0x100f_0e0d_0c0b_0a09).unwrap();
-        let aligned = |memory: &Memory, addr: u64, size: usize| {
-            [Access::Read, Access::Write].map(|access| memory.hits_tlb_aligned(addr, size, access))
-        };
-        for size in [1, 2, 4, 8] {
-            assert_eq!(aligned(&memory, 0x1100, size), [true; 2], "{size}");
-            assert_eq!(aligned(&memory, 0x1ff8, size), [true; 2], "{size}");
-            // Another page in the same slot, and one never mapped.
-            assert_eq!(aligned(&memory, 0x1100 + (64 << 12), size), [false; 2]);
-            assert_eq!(aligned(&memory, 0x3000, size), [false; 2]);
-        }
-        for (addr, size) in [
-            (0x1101, 2),
-            (0x1102, 4),
-            (0x1104, 8),
-            (0x1ffd, 2),
-            (0x1fff, 8),
-        ] {
-            assert_eq!(aligned(&memory, addr, size), [false; 2], "{addr:#x} {size}");
-        }
-        // Misaligned inside the page: not the aligned check's, still a TLB hit for loads and
-        // stores, with the same bytes.
-        assert!(memory.hits_tlb(0x1103, 8, Access::Read));
-        assert_eq!(memory.load::<u64>(0x1103), Ok(0x0b0a_0908_0706_0504));
-        assert_eq!(memory.load::<u32>(0x1106), Ok(0x0a09_0807));
-        memory.store::<u16>(0x1107, 0xbbaa).unwrap();
-        assert_eq!(memory.load::<u32>(0x1106), Ok(0x0abb_aa07));
     }
 
     #[test]
