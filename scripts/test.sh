@@ -31,9 +31,10 @@ section "cargo clippy and cargo test"
 # lints make the test build ~4 min longer, so a cold run saves ~5). Here clippy-driver
 # compiles the workspace's crates for the tests instead, so the dependencies are built once
 # and a lint fails the build as it fails `cargo clippy --workspace --all-targets -- -D
-# warnings` (CLIPPY_ARGS is how cargo clippy hands clippy-driver its arguments). The wrapper goes in cargo's configuration, not the environment: the cargo runs the
-# tests start themselves (other workspaces, other toolchains) must not inherit it. Cargo keeps
-# these builds of the workspace's crates apart from plain ones (the wrapper is in their hash).
+# warnings` (CLIPPY_ARGS is how cargo clippy hands clippy-driver its arguments). The wrapper
+# goes in cargo's configuration, not the environment: the cargo runs the tests start themselves
+# (other workspaces, other toolchains) must not inherit it. Cargo keeps these builds of the
+# workspace's crates apart from plain ones (the wrapper is in their hash).
 clippy_driver="$(rustup which clippy-driver)"
 lint_and_test() {
     CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" \

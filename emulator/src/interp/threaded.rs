@@ -24,7 +24,9 @@ struct Chain<'a> {
     program: &'a Program,
     /// The program's code, which entries point into: read only to turn an entry into its
     /// index or back, so it is not an argument register (a sixth argument left loads and
-    /// stores too few scratch registers: they saved one on the stack on every run).
+    /// stores too few scratch registers: they saved one on the stack on every run). A copy of
+    /// `program.code`'s pointer, one load instead of two on every taken branch (derived, the
+    /// whole exchange ran 0.4% more host instructions).
     code: *const Insn,
     /// The machine's host heap, for the host functions the chain runs (`host_function`).
     heap: Option<&'a mut HostHeap>,
@@ -249,8 +251,8 @@ fn host_function(
     reason = "entry indices fit in a u32: the program's entry index holds them so"
 )]
 fn note_call(cpu: &mut Cpu, code: *const Insn, entry: *const Insn) {
-    // SAFETY: as in `dispatch`.
     // Masked as `execute` masks it to write the link: one register for both uses.
+    // SAFETY: as in `dispatch`.
     let rd = usize::from(unsafe { (*entry).rd }) & 63;
     if rd != usize::from(DISCARD_REGISTER) {
         // The entry after a jump is in the code (`run_entry`).
