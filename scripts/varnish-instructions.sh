@@ -14,7 +14,10 @@
 # The caches are a common x86-64 core's first level (32 KiB, 8-way, for code and for data)
 # and a last level that holds everything: varnishd's own code per request is larger than the
 # first level, so nearly every code line a request runs misses there, and the code misses
-# count the lines a request runs, each a stall of 10-20 cycles on real hardware.
+# count the lines a request runs, each a stall of 10-20 cycles on real hardware. A rerun of
+# one build gives the same misses within ~10 lines; two builds of the same code laid out
+# differently can differ by more (one with line tables for annotating sources: 235 more), so
+# compare builds made with the same flags.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib/env.sh
