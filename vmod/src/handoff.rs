@@ -138,3 +138,70 @@ impl Handoff<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rvedge::runtime::abi::Decision;
+    use rvedge::runtime::{ForgeRequest, GuestFunction};
+
+    use super::*;
+
+    #[test]
+    fn every_hand_off_reads_back_with_its_nonce_and_only_with_it() {
+        let forge = BackendPlan::Forge(ForgeRequest {
+            decision: Decision::Cached,
+            callback: GuestFunction {
+                entry: 0x10_2a4e,
+                data: u64::MAX,
+            },
+        });
+        let tenant = "a tenant with spaces";
+        let mut handoffs = vec![
+            Handoff::Error {
+                tenant: tenant.into(),
+                kind: ErrorKind::Timeout,
+            },
+            Handoff::LiveUpdate {
+                tenant: tenant.into(),
+                max_size: 1 << 20,
+                debug: true,
+            },
+            Handoff::LiveUpdate {
+                tenant: tenant.into(),
+                max_size: 0,
+                debug: false,
+            },
+        ];
+        for plan in [
+            forge,
+            BackendPlan::Origin { hooks: false },
+            BackendPlan::Origin { hooks: true },
+        ] {
+            handoffs.push(Handoff::Plan {
+                tenant: tenant.into(),
+                plan,
+            });
+        }
+        for handoff in handoffs {
+            let value = handoff.encode("nonce");
+            // The thread's buffer, and the fresh string when that buffer is in use.
+            handoff.with_encoded("nonce", |buffered| {
+                assert_eq!(buffered, value);
+                handoff.with_encoded("nonce", |nested| assert_eq!(nested, value));
+            });
+            assert_eq!(Handoff::decode(&value, "nonce"), Some(handoff), "{value}");
+            assert_eq!(Handoff::decode(&value, "other"), None, "{value}");
+        }
+        let plan = Handoff::Plan {
+            tenant: "t".into(),
+            plan: forge,
+        };
+        assert_eq!(
+            plan.encode("n"),
+            format!(
+                "n plan forge:{}:102a4e:ffffffffffffffff t",
+                Decision::Cached.number()
+            )
+        );
+    }
+}
