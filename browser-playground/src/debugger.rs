@@ -17,14 +17,14 @@ use std::sync::Arc;
 use rvedge::decode::Op;
 use rvedge::registers::INT_REGISTER_NAMES;
 use rvedge::runtime::{
-    error_response, EchoOrigin, Exchange, Fork, HttpRequest, HttpResponse, MemoryHost, Next,
-    Origin, Phase, RequestError, Side, StepOutcome, Tenant,
+    error_response, EchoOrigin, Exchange, Fork, HttpRequest, HttpResponse, JsonRequest, MemoryHost,
+    Next, Origin, Phase, RequestError, Side, StepOutcome, Tenant,
 };
 use rvedge::{Program, CALL_RETURN_ADDRESS};
 use serde::{Deserialize, Serialize};
 
 use crate::dwarf::{DebugInfo, FrameName, SourceLine, TargetAccess, Variable};
-use crate::report::{request_changes, Change, ErrorReport, PageRequest};
+use crate::report::{request_changes, Change, ErrorReport};
 
 /// Decoded instructions shown before and after pc.
 const LINES_BEFORE_PC: usize = 8;
@@ -158,10 +158,10 @@ pub struct DebugState {
     pub end: Option<EndView>,
     pub log: Vec<String>,
     /// The client request as the hooks have left it, and how it differs from the sent one.
-    pub request: PageRequest,
+    pub request: JsonRequest,
     pub changes: Vec<Change>,
     /// The backend request, once the backend side began.
-    pub backend_request: Option<PageRequest>,
+    pub backend_request: Option<JsonRequest>,
     /// The origin's response, once it answered.
     pub origin_response: Option<EndView>,
 }
@@ -249,7 +249,7 @@ impl TargetAccess for ForkAccess<'_> {
 
 impl DebugSession {
     /// Starts `request`'s exchange with `tenant` and stops before its first hook.
-    pub fn start(tenant: &Arc<Tenant>, info: Rc<DebugInfo>, request: &PageRequest) -> DebugSession {
+    pub fn start(tenant: &Arc<Tenant>, info: Rc<DebugInfo>, request: &JsonRequest) -> DebugSession {
         let mut exchange = Exchange::new(tenant);
         exchange.set_stepping(true);
         let program = Arc::clone(tenant.fork().machine().program());
@@ -572,12 +572,12 @@ impl DebugSession {
             error,
             end,
             log: self.host.log.clone(),
-            request: PageRequest::from_http(&self.host.req),
+            request: JsonRequest::from_http(&self.host.req),
             changes: request_changes(
                 &self.request_in,
                 self.host.bereq.as_ref().unwrap_or(&self.host.req),
             ),
-            backend_request: self.host.bereq.as_ref().map(PageRequest::from_http),
+            backend_request: self.host.bereq.as_ref().map(JsonRequest::from_http),
             origin_response: self
                 .host
                 .response

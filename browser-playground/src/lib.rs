@@ -23,7 +23,7 @@ use wasm_bindgen::prelude::*;
 
 use debugger::{Command, DebugSession};
 use dwarf::DebugInfo;
-use report::PageRequest;
+use rvedge::runtime::JsonRequest;
 
 /// The name under which a playground tenant's program is handed to the configuration loader.
 const PROGRAM_FILENAME: &str = "program";
@@ -132,7 +132,7 @@ impl PlaygroundTenant {
     /// Runs a request (`{"method", "url", "headers": [[name, value]], "body"}`) through the
     /// tenant with the echo origin behind it; returns the report as JSON.
     pub fn run(&self, request_json: &str) -> Result<String, JsError> {
-        let request = PageRequest::from_json(request_json).map_err(|error| JsError::new(&error))?;
+        let request = JsonRequest::from_json(request_json).map_err(|error| JsError::new(&error))?;
         let report = report::run(&self.tenant, &request, clock::monotonic_nanos);
         Ok(to_json(&report))
     }
@@ -140,14 +140,14 @@ impl PlaygroundTenant {
     /// Runs the request's exchange an instruction at a time and returns the instructions per
     /// function as JSON (see [`debugger::Profile`]).
     pub fn profile(&self, request_json: &str, max_steps: f64) -> Result<String, JsError> {
-        let request = PageRequest::from_json(request_json).map_err(|error| JsError::new(&error))?;
+        let request = JsonRequest::from_json(request_json).map_err(|error| JsError::new(&error))?;
         let mut session = DebugSession::start(&self.tenant, Rc::clone(&self.info), &request);
         Ok(to_json(&session.profile(max_steps as u64)))
     }
 
     /// Starts debugging the request's exchange, stopped before the first hook.
     pub fn debug(&self, request_json: &str) -> Result<PlaygroundDebugger, JsError> {
-        let request = PageRequest::from_json(request_json).map_err(|error| JsError::new(&error))?;
+        let request = JsonRequest::from_json(request_json).map_err(|error| JsError::new(&error))?;
         let session = DebugSession::start(&self.tenant, Rc::clone(&self.info), &request);
         Ok(PlaygroundDebugger { session })
     }

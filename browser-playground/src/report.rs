@@ -5,51 +5,10 @@
 use std::sync::Arc;
 
 use rvedge::runtime::{
-    error_response, exchange, CacheDecision, EchoOrigin, ErrorKind, HttpRequest, RequestError,
-    Source, Tenant,
+    error_response, exchange, CacheDecision, EchoOrigin, ErrorKind, HttpRequest, JsonRequest,
+    RequestError, Source, Tenant,
 };
-use serde::{Deserialize, Serialize};
-
-/// A request as the page edits it.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct PageRequest {
-    #[serde(default = "get")]
-    pub method: String,
-    pub url: String,
-    #[serde(default)]
-    pub headers: Vec<(String, String)>,
-    #[serde(default)]
-    pub body: String,
-}
-
-fn get() -> String {
-    "GET".into()
-}
-
-impl PageRequest {
-    pub fn from_json(json: &str) -> Result<PageRequest, String> {
-        serde_json::from_str(json).map_err(|error| format!("request: {error}"))
-    }
-
-    pub fn to_http(&self) -> HttpRequest {
-        HttpRequest {
-            method: self.method.clone(),
-            url: self.url.clone(),
-            headers: self.headers.clone(),
-            body: self.body.clone().into_bytes(),
-        }
-    }
-
-    pub fn from_http(request: &HttpRequest) -> PageRequest {
-        PageRequest {
-            method: request.method.clone(),
-            url: request.url.clone(),
-            headers: request.headers.clone(),
-            body: String::from_utf8_lossy(&request.body).into_owned(),
-        }
-    }
-}
+use serde::Serialize;
 
 /// A request failure for people: the kind, a sentence saying what it means, and the
 /// runtime's detail.
@@ -204,8 +163,8 @@ pub struct RunReport {
     pub body: String,
     pub source: SourceReport,
     pub error: Option<ErrorReport>,
-    pub request_in: PageRequest,
-    pub request_out: PageRequest,
+    pub request_in: JsonRequest,
+    pub request_out: JsonRequest,
     pub changes: Vec<Change>,
     pub log: Vec<String>,
     pub instructions: u64,
@@ -217,7 +176,7 @@ pub struct RunReport {
 }
 
 /// Runs `request` through `tenant` as every host would, with the echo origin behind it.
-pub fn run(tenant: &Arc<Tenant>, request: &PageRequest, clock: fn() -> u64) -> RunReport {
+pub fn run(tenant: &Arc<Tenant>, request: &JsonRequest, clock: fn() -> u64) -> RunReport {
     let request_in = request.to_http();
     let outcome = exchange(tenant, request_in.clone(), &mut EchoOrigin, clock);
     let (response, source, error) = match &outcome.result {
@@ -249,8 +208,8 @@ pub fn run(tenant: &Arc<Tenant>, request: &PageRequest, clock: fn() -> u64) -> R
         source,
         error,
         changes: request_changes(&request_in, &outcome.request),
-        request_in: PageRequest::from_http(&request_in),
-        request_out: PageRequest::from_http(&outcome.request),
+        request_in: JsonRequest::from_http(&request_in),
+        request_out: JsonRequest::from_http(&outcome.request),
         log: outcome.log,
         instructions: stats.instructions,
         forks: stats.forks,
@@ -326,14 +285,5 @@ mod tests {
                 "{kind}: {sentence}"
             );
         }
-    }
-
-    #[test]
-    fn requests_parse_with_defaults_and_reject_unknown_fields() {
-        let parsed = PageRequest::from_json(r#"{"url": "/x"}"#).unwrap();
-        assert_eq!(parsed.method, "GET");
-        assert!(PageRequest::from_json(r#"{"url": "/x", "verb": "PUT"}"#)
-            .unwrap_err()
-            .contains("verb"));
     }
 }

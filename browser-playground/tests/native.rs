@@ -6,9 +6,10 @@
 
 use rvedge_test_support as support;
 
+use rvedge::runtime::JsonRequest;
 use rvedge_playground::debugger::{parse_address, Command, CommandKind, DebugSession, StopReason};
 use rvedge_playground::dwarf::DebugInfo;
-use rvedge_playground::report::{run, PageRequest, SourceReport};
+use rvedge_playground::report::{run, SourceReport};
 use rvedge_playground::{load_tenant, run_program_native};
 
 fn example(name: &str, limits: &str) -> std::sync::Arc<rvedge::runtime::Tenant> {
@@ -16,8 +17,8 @@ fn example(name: &str, limits: &str) -> std::sync::Arc<rvedge::runtime::Tenant> 
     load_tenant(name, &elf, limits).unwrap_or_else(|error| panic!("{error}"))
 }
 
-fn request(json: &str) -> PageRequest {
-    PageRequest::from_json(json).unwrap()
+fn request(json: &str) -> JsonRequest {
+    JsonRequest::from_json(json).unwrap()
 }
 
 fn debug(name: &str, limits: &str, request_json: &str) -> DebugSession {

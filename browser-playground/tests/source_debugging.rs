@@ -8,10 +8,10 @@
 use std::rc::Rc;
 
 use rvedge::runtime::compile::{compile_source, BuildOptions, Language};
+use rvedge::runtime::JsonRequest;
 use rvedge_playground::debugger::{Command, CommandKind, DebugSession, LineBreakpoint};
 use rvedge_playground::dwarf::DebugInfo;
 use rvedge_playground::load_tenant;
-use rvedge_playground::report::PageRequest;
 
 fn build(language: Language, source: &str) -> Vec<u8> {
     let options = BuildOptions {
@@ -27,7 +27,7 @@ fn session(language: Language, source: &str) -> DebugSession {
     let elf = build(language, source);
     let tenant = load_tenant("ide", &elf, "{}").unwrap_or_else(|error| panic!("{error}"));
     let info = Rc::new(DebugInfo::new(&elf).unwrap());
-    let request = PageRequest::from_json(r#"{"url": "/hi"}"#).unwrap();
+    let request = JsonRequest::from_json(r#"{"url": "/hi"}"#).unwrap();
     DebugSession::start(&tenant, info, &request)
 }
 

@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use rvedge::runtime::JsonRequest;
 use rvedge::runtime::Tenants;
 use rvedge_conformance::{cases, observe_in_memory, Observed, TENANTS_JSON};
-use rvedge_playground::report::{run, PageRequest, SourceReport};
+use rvedge_playground::report::{run, SourceReport};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 mod bundled {
@@ -29,7 +30,7 @@ fn tenants() -> Tenants {
 
 fn observe_in_playground(tenants: &Tenants, case: &rvedge_conformance::Case) -> Observed {
     let tenant = tenants.get(&case.tenant).expect("configured tenant");
-    let request = PageRequest {
+    let request = JsonRequest {
         method: case.request.method.clone(),
         url: case.request.url.clone(),
         headers: case.request.headers.clone(),
@@ -86,9 +87,9 @@ fn the_debugger_steps_a_tenant_inside_wasm() {
         .expect("rewrite was compiled in");
     let tenant = rvedge_playground::load_tenant(name, elf, "{}").unwrap();
     let info = std::rc::Rc::new(rvedge_playground::dwarf::DebugInfo::new(elf).unwrap());
-    let request = PageRequest {
+    let request = JsonRequest {
         url: "/old/x".into(),
-        ..PageRequest::default()
+        ..JsonRequest::default()
     };
     let mut session = DebugSession::start(&tenant, info, &request);
     let first_pc = session.pc();

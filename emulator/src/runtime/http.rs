@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 
+use serde::{Deserialize, Serialize};
+
 use super::calls::Response;
 use super::tenant::RequestError;
 
@@ -13,6 +15,50 @@ pub struct HttpRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+/// A request as JSON describes it (the playground's page, the conformance table): `method`
+/// (GET when absent), `url`, `headers` as `[name, value]` pairs in order, `body` as text; any
+/// other field is an error.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct JsonRequest {
+    #[serde(default = "get")]
+    pub method: String,
+    pub url: String,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub body: String,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+
+impl JsonRequest {
+    pub fn from_json(json: &str) -> Result<JsonRequest, String> {
+        serde_json::from_str(json).map_err(|error| format!("request: {error}"))
+    }
+
+    pub fn to_http(&self) -> HttpRequest {
+        HttpRequest {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone().into_bytes(),
+        }
+    }
+
+    /// A body that is not UTF-8 shows with replacement characters.
+    pub fn from_http(request: &HttpRequest) -> JsonRequest {
+        JsonRequest {
+            method: request.method.clone(),
+            url: request.url.clone(),
+            headers: request.headers.clone(),
+            body: String::from_utf8_lossy(&request.body).into_owned(),
+        }
+    }
 }
 
 /// An HTTP response. Responses the runtime makes carry no framing headers
@@ -110,7 +156,32 @@ pub fn error_response(error: &RequestError) -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
-    use super::vary_adding;
+    use super::{vary_adding, HttpRequest, JsonRequest};
+
+    #[test]
+    fn json_requests_parse_with_defaults_reject_unknown_fields_and_come_back_as_written() {
+        let parsed = JsonRequest::from_json(r#"{"url": "/x"}"#).unwrap();
+        assert_eq!(parsed.method, "GET");
+        assert!(JsonRequest::from_json(r#"{"url": "/x", "verb": "PUT"}"#)
+            .unwrap_err()
+            .contains("verb"));
+        let request = JsonRequest::from_json(
+            r#"{"method": "POST", "url": "/y", "headers": [["A", "1"], ["a", "2"]], "body": "hi"}"#,
+        )
+        .unwrap();
+        let http = request.to_http();
+        assert_eq!(
+            http.headers,
+            [("A".into(), "1".into()), ("a".into(), "2".into())]
+        );
+        assert_eq!(http.body, b"hi");
+        assert_eq!(JsonRequest::from_http(&http), request);
+        let binary = HttpRequest {
+            body: vec![0xff, b'!'],
+            ..http
+        };
+        assert_eq!(JsonRequest::from_http(&binary).body, "\u{fffd}!");
+    }
 
     #[test]
     fn vary_gains_the_header_once() {

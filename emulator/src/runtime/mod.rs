@@ -40,7 +40,9 @@ pub use exchange::{
     Next, Side, Source, DEFAULT_BACKEND,
 };
 pub use host::{Host, HostError, HostResult};
-pub use http::{error_response, vary_adding, HeaderList, HttpRequest, HttpResponse, ERROR_HEADER};
+pub use http::{
+    error_response, vary_adding, HeaderList, HttpRequest, HttpResponse, JsonRequest, ERROR_HEADER,
+};
 pub use memory::{
     echo_body, exchange, exchange_with_debugger, EchoOrigin, EchoedRequest, ExchangeOutcome,
     ExchangeTarget, MemoryHost, Origin,

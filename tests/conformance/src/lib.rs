@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use rvedge::runtime::{
-    error_response, exchange, EchoOrigin, HttpRequest, ProgramDirectory, TenantBundle, Tenants,
+    error_response, exchange, EchoOrigin, JsonRequest, ProgramDirectory, TenantBundle, Tenants,
     ERROR_HEADER,
 };
 
@@ -97,7 +97,7 @@ const CASES_JSON: &str = include_str!("../cases.json");
 pub struct Case {
     pub name: String,
     pub tenant: String,
-    pub request: Request,
+    pub request: JsonRequest,
     pub expect: Expect,
     /// Send the request this many times; each answer must match (state must not leak).
     #[serde(default = "one")]
@@ -106,33 +106,6 @@ pub struct Case {
 
 fn one() -> u32 {
     1
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Request {
-    #[serde(default = "get")]
-    pub method: String,
-    pub url: String,
-    #[serde(default)]
-    pub headers: Vec<(String, String)>,
-    #[serde(default)]
-    pub body: String,
-}
-
-fn get() -> String {
-    "GET".into()
-}
-
-impl Request {
-    pub fn to_http(&self) -> HttpRequest {
-        HttpRequest {
-            method: self.method.clone(),
-            url: self.url.clone(),
-            headers: self.headers.clone(),
-            body: self.body.clone().into_bytes(),
-        }
-    }
 }
 
 /// What a response must show. Every field is optional; headers match case-insensitively by
