@@ -11,10 +11,11 @@
 # much of its cost. With a profile LLVM lays the hot paths out together and moves the rest
 # aside (measured: a cold hello request's code lines 556 -> 433, warm host instructions -7%).
 # The profile is taken where the VMOD runs: an instrumented build serves the demo tenants in
-# varnishd (scripts/demo-varnish.sh --train), then the VMOD is built again with it. The
-# profile is kept until the sources it was taken from change; the two builds live in their
-# own target directories under $CARGO_TARGET_DIR/pgo (other compiler flags than the
-# workspace's, so they would otherwise rebuild each other's dependencies), about a minute each.
+# varnishd (scripts/demo-varnish.sh --train: a fixed number of each request, so a retaken
+# profile builds a VMOD that runs the same instructions), then the VMOD is built again with it.
+# The profile is kept until the sources it was taken from change; the two builds live in their
+# own target directories under $CARGO_TARGET_DIR/pgo (other compiler flags than the workspace's,
+# so they would otherwise rebuild each other's dependencies), about a minute each.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
@@ -55,7 +56,7 @@ if [[ ! -f "$profile" || "$(cat "$pgo/vmod.key" 2>/dev/null)" != "$key" ]]; then
     CARGO_TARGET_DIR="$pgo/generate" RUSTFLAGS="-Cprofile-generate=$pgo/raw" \
         cargo build --release --target "$host" -p vmod-riscv >&2
     RVEDGE_VMOD_DIR="$pgo/generate/$host/release" DEMO_PORT="${DEMO_PORT:-16081}" \
-        bash scripts/demo-varnish.sh --train 1 >&2
+        bash scripts/demo-varnish.sh --train 500 >&2
     compgen -G "$pgo/raw/*.profraw" >/dev/null ||
         { echo "build-vmod: varnishd wrote no profile into $pgo/raw" >&2; exit 1; }
     "$profdata" merge -o "$profile" "$pgo/raw"
