@@ -2,11 +2,12 @@
 # Host instructions and first-level cache misses per Varnish request, counted by valgrind
 # (callgrind, with its cache simulator) in varnishd itself: what the hello tenant (fork +
 # on_recv, then the cache hit) costs over the same header set in plain VCL, in total and by
-# function. The same in every run within a few hundred (varnishd
-# prints timestamps, whose digits vary), where latencies on a shared machine are not
-# (scripts/demo-varnish.sh --bench), so two builds of the VMOD compare closely. Only the request's own work is counted (inside CNT_Request: not the acceptor, not
-# varnishd's timers); each host is served twice, with SHORT and LONG keep-alive requests, and
-# the runs subtracted, which leaves out loading the tenants and starting varnishd.
+# function. The same in every run within a few hundred instructions (varnishd prints
+# timestamps, whose digits vary), where latencies on a shared machine are not
+# (scripts/demo-varnish.sh --bench), so two builds of the VMOD compare closely. Only the
+# request's own work is counted (inside CNT_Request: not the acceptor, not varnishd's timers);
+# each host is served twice, with SHORT and LONG keep-alive requests, and the runs subtracted,
+# which leaves out loading the tenants and starting varnishd.
 #   scripts/varnish-instructions.sh [TOP]     # default: 15 functions listed
 # RVEDGE_VMOD_DIR measures the libvmod_riscv.so in that directory (A/B runs), as for the demo.
 # valgrind counts every byte a `rep stos` writes as an instruction: the teardown's zeroing of
@@ -14,10 +15,10 @@
 # The caches are a common x86-64 core's first level (32 KiB, 8-way, for code and for data)
 # and a last level that holds everything: varnishd's own code per request is larger than the
 # first level, so nearly every code line a request runs misses there, and the code misses
-# count the lines a request runs, each a stall of 10-20 cycles on real hardware. A rerun of
-# one build gives the same misses within ~10 lines; two builds of the same code laid out
-# differently can differ by more (one with line tables for annotating sources: 235 more), so
-# compare builds made with the same flags.
+# count the lines a request runs, each a stall of 10-20 cycles on real hardware. A rerun, or
+# a build from a retaken profile (scripts/build-vmod.sh), gives the same misses within ~10
+# lines; the same code laid out otherwise can differ by more (a build with line tables for
+# annotating sources: 235 more), so compare builds made with the same flags.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib/env.sh
