@@ -19,6 +19,8 @@ apt_packages=(
     nlohmann-json3-dev
     hyperfine
     wrk
+    # the Varnish demo's checks, its training load for the VMOD's profile, the tests' clients
+    curl
     # scripts/footprint.sh: cachegrind counts the cache lines a cold request misses
     valgrind
     # the VMOD: varnishd and varnishtest, headers, bindgen's libclang, vmodtool
