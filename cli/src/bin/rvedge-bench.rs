@@ -151,8 +151,11 @@ struct RequestCost {
 }
 
 fn print_cost(what: &str, levers: Levers, cost: &RequestCost, baseline: &RequestCost) {
+    let answered = cost
+        .answered
+        .map_or_else(|| "-".to_string(), |answered| answered.as_nanos().to_string());
     println!(
-        "{what:<34} {:<24} {:>9} {:>6.2}x {:>13} {:>11} {:>6}",
+        "{what:<34} {:<24} {:>9} {answered:>9} {:>6.2}x {:>13} {:>11} {:>6}",
         levers.name,
         cost.median.as_nanos(),
         baseline.median.as_secs_f64() / cost.median.as_secs_f64(),
@@ -254,14 +257,21 @@ fn seed_request() -> HttpRequest {
 }
 
 /// The per-request path of the example tenants (built by scripts/build-tenants.sh): fork +
-/// on_recv + teardown of the seed C++ tenant and of a small C one, and the seed's whole
-/// exchange, each with the host-side libc levers off and on (speed-up against all off), and
+/// on_recv + teardown of the seed C++ tenant and of a small C one (and the time to answer,
+/// before the teardown), and the seed's whole exchange, each with the host-side libc levers off and on (speed-up against all off), and
 /// exchanges per second on one core.
 fn measure_tenant_requests(rounds: usize, exchange_time: Duration) {
     let request = seed_request();
     println!(
-        "{:<34} {:<24} {:>9} {:>7} {:>13} {:>11} {:>6}",
-        "per request (median)", "levers", "ns", "speedup", "executed", "call price", "pages"
+        "{:<34} {:<24} {:>9} {:>9} {:>7} {:>13} {:>11} {:>6}",
+        "per request (median)",
+        "levers",
+        "ns",
+        "to answer",
+        "speedup",
+        "executed",
+        "call price",
+        "pages"
     );
     type Measure = fn(&std::sync::Arc<Tenant>, &HttpRequest, usize) -> RequestCost;
     let paths: [(&str, &str, Measure); 3] = [
