@@ -151,9 +151,10 @@ struct RequestCost {
 }
 
 fn print_cost(what: &str, levers: Levers, cost: &RequestCost, baseline: &RequestCost) {
-    let answered = cost
-        .answered
-        .map_or_else(|| "-".to_string(), |answered| answered.as_nanos().to_string());
+    let answered = cost.answered.map_or_else(
+        || "-".to_string(),
+        |answered| answered.as_nanos().to_string(),
+    );
     println!(
         "{what:<34} {:<24} {:>9} {answered:>9} {:>6.2}x {:>13} {:>11} {:>6}",
         levers.name,
