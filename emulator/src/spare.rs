@@ -1,7 +1,7 @@
 //! Heap allocations that dropped machines leave for the next machine of the same thread.
 //!
 //! Hosts make and drop a fork per request. Its copied pages (4 KiB each) and its machine
-//! (about 4.4 KB) are too large for glibc's fast caches of small allocations, and each slow
+//! (about 7.6 KB) are too large for glibc's fast caches of small allocations, and each slow
 //! allocation consolidates the fastbins that small ones leave behind. Each pool has a cap per
 //! thread, and all pools of the process together keep at most [`MAX_POOLED_BYTES`]: a proxy
 //! may run thousands of worker threads, and each would otherwise keep what the largest fork

@@ -480,7 +480,7 @@ fn access_run(op: Op, cpu: &mut Cpu, memory: &mut Memory, entry: *const Insn) ->
             Access::Write,
             |cpu, insn, host| {
                 // SAFETY: as said above.
-                unsafe { cpu.x[usize::from(insn.rs2) & 31].store_le(host) }
+                unsafe { cpu.x[usize::from(insn.rs2)].store_le(host) }
             },
         ),
         Op::SwRun => each_access(
@@ -492,7 +492,7 @@ fn access_run(op: Op, cpu: &mut Cpu, memory: &mut Memory, entry: *const Insn) ->
             Access::Write,
             |cpu, insn, host| {
                 // SAFETY: as said above.
-                unsafe { (cpu.x[usize::from(insn.rs2) & 31] as u32).store_le(host) }
+                unsafe { (cpu.x[usize::from(insn.rs2)] as u32).store_le(host) }
             },
         ),
         Op::LdRun => each_access(
@@ -504,7 +504,7 @@ fn access_run(op: Op, cpu: &mut Cpu, memory: &mut Memory, entry: *const Insn) ->
             Access::Read,
             |cpu, insn, host| {
                 // SAFETY: as said above.
-                cpu.x[usize::from(insn.rd) & 63] = unsafe { u64::read_le(host) };
+                cpu.x[usize::from(insn.rd)] = unsafe { u64::read_le(host) };
             },
         ),
         Op::LwRun => each_access(
@@ -517,7 +517,7 @@ fn access_run(op: Op, cpu: &mut Cpu, memory: &mut Memory, entry: *const Insn) ->
             |cpu, insn, host| {
                 // SAFETY: as said above.
                 let word = unsafe { u32::read_le(host) };
-                cpu.x[usize::from(insn.rd) & 63] = word as i32 as i64 as u64;
+                cpu.x[usize::from(insn.rd)] = word as i32 as i64 as u64;
             },
         ),
         _ => 0,
@@ -544,7 +544,7 @@ fn each_access(
         // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
         let last = unsafe { &*entry.add(length - 1) };
         let (low, high) = (first.imm.min(last.imm), first.imm.max(last.imm));
-        let start = cpu.x[usize::from(first.rs1) & 31].wrapping_add(low as i64 as u64);
+        let start = cpu.x[usize::from(first.rs1)].wrapping_add(low as i64 as u64);
         // Offsets a page or more apart cannot share one (checked before the span becomes a
         // usize: up to 2^32 would wrap one of 32 bits).
         let spread = high.abs_diff(low);
@@ -565,7 +565,7 @@ fn each_access(
     for done in 0..length {
         // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
         let insn = unsafe { &*entry.add(done) };
-        let addr = cpu.x[usize::from(insn.rs1) & 31].wrapping_add(insn.imm as i64 as u64);
+        let addr = cpu.x[usize::from(insn.rs1)].wrapping_add(insn.imm as i64 as u64);
         let Some(host) = memory.cached(addr, size, direction) else {
             return done;
         };
@@ -618,9 +618,10 @@ fn execute(
     }
     // Fields are read where an op uses them, not all before the dispatch: fewer live
     // registers in the loop.
+    // Register fields index the register files as they are (`machine::REGISTER_SLOTS`).
     macro_rules! rd {
         () => {
-            usize::from(insn.rd) & 63
+            usize::from(insn.rd)
         };
     }
     macro_rules! imm {
@@ -630,7 +631,7 @@ fn execute(
     }
     macro_rules! frd {
         () => {
-            usize::from(insn.rd) & 31
+            usize::from(insn.rd)
         };
     }
     // Operands are read only by the ops that use them: rs1!() is cpu.x[insn.rs1], fs2!()
@@ -639,7 +640,7 @@ fn execute(
         ($name:ident, $file:ident, $field:ident) => {
             macro_rules! $name {
                 () => {
-                    cpu.$file[usize::from(insn.$field) & 31]
+                    cpu.$file[usize::from(insn.$field)]
                 };
             }
         };
@@ -1370,7 +1371,7 @@ impl Machine {
         } else {
             self.instret
         };
-        self.cpu.x[usize::from(insn.rd) & 63] = xlen.register(count);
+        self.cpu.x[usize::from(insn.rd)] = xlen.register(count);
         Exit::Jump(next_pc)
     }
 }
@@ -1396,7 +1397,7 @@ fn float_csr_instruction(cpu: &mut Cpu, insn: &Insn) -> bool {
             }
         }
     }
-    cpu.x[usize::from(insn.rd) & 63] = old;
+    cpu.x[usize::from(insn.rd)] = old;
     true
 }
 
@@ -1405,7 +1406,7 @@ fn float_csr_instruction(cpu: &mut Cpu, insn: &Insn) -> bool {
 #[inline(always)]
 fn csr_written(cpu: &Cpu, insn: &Insn, old: u64) -> Option<u64> {
     let source = match insn.op {
-        Op::Csrrw | Op::Csrrs | Op::Csrrc => cpu.x[usize::from(insn.rs1) & 31],
+        Op::Csrrw | Op::Csrrs | Op::Csrrc => cpu.x[usize::from(insn.rs1)],
         _ => u64::from(insn.rs1),
     };
     match insn.op {

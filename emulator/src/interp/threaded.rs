@@ -174,7 +174,7 @@ fn handler<const OP: u8>(
     if let Some((size, access)) = const { plain_access(numbered::<OP>()) } {
         // SAFETY: as in `dispatch`.
         let insn = unsafe { &*entry };
-        let addr = cpu.x[usize::from(insn.rs1) & 31].wrapping_add(insn.imm as i64 as u64);
+        let addr = cpu.x[usize::from(insn.rs1)].wrapping_add(insn.imm as i64 as u64);
         if !memory.hits_tlb(addr, size, access) {
             return tlb_miss::<OP>(cpu, memory, chain, entry, left);
         }
