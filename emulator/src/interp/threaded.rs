@@ -251,9 +251,8 @@ fn host_function(
     reason = "entry indices fit in a u32: the program's entry index holds them so"
 )]
 fn note_call(cpu: &mut Cpu, code: *const Insn, entry: *const Insn) {
-    // Masked as `execute` masks it to write the link: one register for both uses.
     // SAFETY: as in `dispatch`.
-    let rd = usize::from(unsafe { (*entry).rd }) & 63;
+    let rd = usize::from(unsafe { (*entry).rd });
     if rd != usize::from(DISCARD_REGISTER) {
         // The entry after a jump is in the code (`run_entry`).
         let next = index_of_entry(code, entry) as u32 + 1;
