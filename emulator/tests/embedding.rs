@@ -127,6 +127,21 @@ fn registers_and_memory_are_readable_and_writable() {
     let (mut machine, function) = template(&CapturedOutput::default());
     machine.set_register(0, 99);
     assert_eq!(machine.register(0), 0, "x0 stays zero");
+    // Past x31 and f31 are no registers (the register files' padding is not one either).
+    machine.set_register(31, 7);
+    machine.set_register(32, 99);
+    machine.set_register(200, 99);
+    assert_eq!(
+        [31, 32, 33, 200].map(|index| machine.register(index)),
+        [7, 0, 0, 0]
+    );
+    machine.set_float_register(31, 7);
+    machine.set_float_register(32, 99);
+    machine.set_float_register(255, 99);
+    assert_eq!(
+        [31, 32, 255, 300].map(|index| machine.float_register(index)),
+        [7, 0, 0, 0]
+    );
     let sp = machine.register(rvedge::registers::SP);
     machine.write_memory(sp - 64, b"rvedge").unwrap();
     let mut back = [0u8; 6];

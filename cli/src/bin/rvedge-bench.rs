@@ -259,8 +259,8 @@ fn seed_request() -> HttpRequest {
 
 /// The per-request path of the example tenants (built by scripts/build-tenants.sh): fork +
 /// on_recv + teardown of the seed C++ tenant and of a small C one (and the time to answer,
-/// before the teardown), and the seed's whole exchange, each with the host-side libc levers off and on (speed-up against all off), and
-/// exchanges per second on one core.
+/// before the teardown), and the seed's whole exchange, each with the host-side libc levers
+/// off and on (speed-up against all off), and exchanges per second on one core.
 fn measure_tenant_requests(rounds: usize, exchange_time: Duration) {
     let request = seed_request();
     println!(
