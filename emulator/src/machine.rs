@@ -217,7 +217,7 @@ const FLOAT_REGISTERS: usize = 32;
 /// operand was 3 of an `add`'s 13 host instructions). Slots past the named registers are
 /// padding no op names: never read or written after a machine's first fill, so they cost
 /// memory (3.5 KiB a machine) but no cache lines.
-pub(crate) const REGISTER_SLOTS: usize = 1 << u8::BITS;
+const REGISTER_SLOTS: usize = 1 << u8::BITS;
 
 impl Cpu {
     /// Writes a copy of `source` to `cpu` field by field. The register slots past the named
