@@ -118,4 +118,7 @@ cargo run --release -p rvedge-cli --bin rvedge-bench -- --quick
 section "footprint: cache lines a cold hello request misses (cachegrind, scripts/footprint.sh)"
 bash scripts/footprint.sh recv 10
 
+section "filter instructions: host instructions per request through the filter in wasmtime (callgrind, scripts/filter-instructions.sh)"
+bash scripts/filter-instructions.sh hello 10
+
 section "done in $((SECONDS - start)) s"

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, Trap, TypedFunc};
+use wasmtime::{
+    Config, Engine, InstancePre, Linker, Module, ProfilingStrategy, Store, Trap, TypedFunc,
+};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::abi::LogLevel;
@@ -62,7 +64,23 @@ impl FilterModule {
     /// Compiles `wasm` (binary, or text with wasmtime's `wat` feature) and links it against
     /// the proxy-wasm and WASI preview1 host functions.
     pub fn new(wasm: &[u8], limits: HostLimits) -> Result<FilterModule, HostError> {
+        FilterModule::compile(wasm, limits, ProfilingStrategy::None)
+    }
+
+    /// As [`FilterModule::new`], with wasmtime listing the compiled functions in
+    /// `/tmp/perf-<pid>.map` (by the names in the module's name section), so a profiler can
+    /// name the filter's own code (`scripts/filter-instructions.sh`).
+    pub fn new_with_perf_map(wasm: &[u8], limits: HostLimits) -> Result<FilterModule, HostError> {
+        FilterModule::compile(wasm, limits, ProfilingStrategy::PerfMap)
+    }
+
+    fn compile(
+        wasm: &[u8],
+        limits: HostLimits,
+        profiler: ProfilingStrategy,
+    ) -> Result<FilterModule, HostError> {
         let mut config = Config::new();
+        config.profiler(profiler);
         config.consume_fuel(limits.fuel_per_callback > 0);
         config.epoch_interruption(limits.callback_time_limit.is_some());
         let engine = Engine::new(&config).map_err(|error| HostError::Compile(error.to_string()))?;

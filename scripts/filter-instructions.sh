@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Host instructions per request through the rvedge filter in wasmtime (our proxy-wasm host,
+# fuel metering off as in Envoy), counted by valgrind (callgrind): the same in every run, where
+# filter-bench's timings on a shared machine are not, so two builds of the filter compare
+# closely. Only `FilterVm::handle` is counted (not compiling the filter or booting tenants);
+# two runs of different lengths are subtracted, which leaves out a VM's first requests. The
+# count is split into the filter's own code (compiled by Cranelift, named through the perf
+# map wasmtime writes) and the host's (wasmtime, the proxy-wasm host, libc), and listed by
+# function.
+#   scripts/filter-instructions.sh [hello|rewrite] [TOP]     # default: hello, 15 functions listed
+# RVEDGE_FILTER=path/to/rvedge_filter.wasm measures that build (A/B runs); without it the
+# filter is built with its function names kept (RVEDGE_FILTER_NAMES, in a target directory of
+# its own). A stripped filter counts the same; its functions show as wasm[0]::function[N].
+# valgrind counts every byte a `rep stos` writes as an instruction: zeroing a fork's pages
+# (wasm's memory.fill, done by libc's memset) shows as ~16,800 of them, a few hundred cycles.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
+tenant="${1:-hello}"
+top="${2:-15}"
+case "$tenant" in
+    hello) path=/ ;;
+    rewrite) path=/old/page ;;
+    *) echo "usage: $0 [hello|rewrite] [TOP]" >&2; exit 2 ;;
+esac
+command -v valgrind >/dev/null || { echo "filter-instructions: needs valgrind (scripts/bootstrap.sh installs it)" >&2; exit 1; }
+
+filter="${RVEDGE_FILTER:-}"
+if [[ -z "$filter" ]]; then
+    named="$CARGO_TARGET_DIR/filter-names"
+    RVEDGE_FILTER_NAMES=1 cargo build --release -q -p rvedge-filter --target wasm32-wasip1 --target-dir "$named"
+    filter="$named/wasm32-wasip1/release/rvedge_filter.wasm"
+fi
+cargo build --release -q -p rvedge-proxy-wasm-conformance --bin filter-requests
+requests_bin="$CARGO_TARGET_DIR/release/filter-requests"
+out="$(mktemp -d)"
+# wasmtime leaves its perf maps (/tmp/perf-<pid>.map) behind; the runs' pids name them.
+trap 'rm -f $(ls "$out" | sed -n "s|^[0-9]*\.\([0-9]*\)$|/tmp/perf-\1.map|p"); rm -rf "$out"' EXIT
+
+short=20
+long=120
+# Both runs at once (two cores): each spends most of its time compiling the filter.
+pids=()
+for requests in "$short" "$long"; do
+    RVEDGE_FILTER="$filter" valgrind --tool=callgrind --toggle-collect='*FilterVm*handle*' \
+        --dump-instr=yes --callgrind-out-file="$out/$requests.%p" \
+        "$requests_bin" "$tenant" "$path" "$requests" >"$out/log.$requests" 2>&1 &
+    pids+=("$!")
+done
+for index in "${!pids[@]}"; do
+    wait "${pids[$index]}" || { cat "$out/log.$short" "$out/log.$long" >&2; exit 1; }
+done
+
+python3 - "$out" "$short" "$long" "$top" "$tenant" <<'EOF'
+import bisect, collections, glob, os, re, sys
+
+out, short, long, top, tenant = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+
+def jit_functions(pid):
+    """Start addresses, ends and names of the functions wasmtime compiled, from its perf map."""
+    functions = []
+    with open(f"/tmp/perf-{pid}.map") as perf_map:
+        for line in perf_map:
+            start, size, name = line.rstrip("\n").split(" ", 2)
+            # Crate disambiguators (rvedge[f928...]) differ between builds.
+            functions.append((int(start, 16), int(start, 16) + int(size, 16), re.sub(r"\[[0-9a-f]{16}\]", "", name)))
+    functions.sort()
+    return functions
+
+def self_costs(path):
+    """Instructions by (in wasm?, function) in one callgrind file: the filter's code by its
+    perf-map name, the host's by callgrind's."""
+    pid = path.rsplit(".", 1)[1]
+    functions = jit_functions(pid)
+    starts = [start for start, _, _ in functions]
+    names, costs = {}, collections.Counter()
+    cost_field, position, function, after_call = 1, 0, None, False
+    with open(path) as profile:
+        for line in profile:
+            if line.startswith("positions:"):
+                cost_field = len(line.split()) - 1
+            elif line.startswith(("fn=", "cfn=")):
+                number, _, name = line.rstrip("\n").split("=", 1)[1].partition(" ")
+                if name:
+                    names[number] = name
+                if line.startswith("fn="):
+                    function = names.get(number, number)
+            elif line.startswith("calls="):
+                after_call = True  # the next line is the call's inclusive cost
+            elif line[:1] in "0123456789+-*":
+                fields = line.split()
+                moved = fields[0]
+                if moved.startswith("+"):
+                    position += int(moved[1:], 0)
+                elif moved.startswith("-"):
+                    position -= int(moved[1:], 0)
+                elif moved != "*":
+                    position = int(moved, 0)
+                if after_call:
+                    after_call = False
+                    continue
+                if len(fields) <= cost_field:
+                    continue
+                index = bisect.bisect_right(starts, position) - 1
+                if index >= 0 and position < functions[index][1]:
+                    costs[("wasm", functions[index][2])] += int(fields[cost_field])
+                else:
+                    costs[("host", function or "?")] += int(fields[cost_field])
+    return costs
+
+def run_costs(requests):
+    (path,) = glob.glob(os.path.join(out, f"{requests}.*"))
+    return self_costs(path)
+
+short_costs, long_costs = run_costs(short), run_costs(long)
+requests = long - short
+per_request = {key: (long_costs[key] - short_costs[key]) / requests for key in set(short_costs) | set(long_costs)}
+total = sum(per_request.values())
+in_wasm = sum(cost for (side, _), cost in per_request.items() if side == "wasm")
+print(f"filter-instructions: host instructions per request through the filter in wasmtime ({tenant}, fuel off): {total:,.0f}")
+print(f"  in the filter's code {in_wasm:,.0f}, in the host (wasmtime, the proxy-wasm host, libc) {total - in_wasm:,.0f}")
+print(f"  {'instructions':>12}  side  function")
+for (side, name), cost in sorted(per_request.items(), key=lambda item: -item[1])[:top]:
+    print(f"  {cost:12,.0f}  {side:4}  {name[:110]}")
+EOF

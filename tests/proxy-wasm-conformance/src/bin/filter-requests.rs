@@ -1,0 +1,40 @@
+//! Runs requests through the rvedge filter in the wasmtime host, fuel metering off (as Envoy
+//! runs filters), and nothing else: for profilers (scripts/filter-instructions.sh counts
+//! them with callgrind). wasmtime lists the filter's compiled functions in
+//! `/tmp/perf-<pid>.map`.
+//!
+//! `filter-requests TENANT PATH COUNT`: COUNT GETs of PATH for TENANT (a tenant of the
+//! conformance table), each answered 200.
+
+use rvedge_proxy_wasm_conformance::{filter_wasm, table_plugin_configuration, EchoUpstream};
+use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostLimits, Request};
+use rvedge_test_support as support;
+
+fn main() {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let [tenant, path, count] = arguments.as_slice() else {
+        eprintln!("usage: filter-requests TENANT PATH COUNT");
+        std::process::exit(2);
+    };
+    let count: u32 = count.parse().expect("COUNT is a number");
+    let limits = HostLimits {
+        fuel_per_callback: 0,
+        ..HostLimits::default()
+    };
+    let module = FilterModule::new_with_perf_map(filter_wasm(), limits).unwrap();
+    let configuration = table_plugin_configuration(&[tenant], support::tenants_dir());
+    let mut vm = FilterVm::start(&module, b"", &configuration).unwrap();
+    let mut upstream = EchoUpstream::default();
+    for _ in 0..count {
+        let request = Request {
+            method: "GET".into(),
+            path: path.clone(),
+            authority: tenant.clone(),
+            scheme: "http".into(),
+            headers: vec![("accept".into(), "*/*".into())],
+            body: Vec::new(),
+        };
+        let response = vm.handle(request, &mut upstream).unwrap();
+        assert_eq!(response.status, 200, "{tenant} {path}: {response:?}");
+    }
+}
