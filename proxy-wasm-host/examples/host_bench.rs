@@ -10,20 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostLimits, Request, Response, Upstream};
-
-struct FixedUpstream;
-
-impl Upstream for FixedUpstream {
-    fn send(&mut self, _request: &Request) -> Response {
-        Response {
-            status: 200,
-            headers: vec![("content-type".into(), "text/plain".into())],
-            body: b"ok".to_vec(),
-            local_reply: false,
-        }
-    }
-}
+use rvedge_proxy_wasm_host::{FilterModule, FilterVm, FixedUpstream, HostLimits, Request};
 
 fn request(authority: &str) -> Request {
     Request {

@@ -180,6 +180,22 @@ pub trait Upstream {
     fn send(&mut self, request: &Request) -> Response;
 }
 
+/// An origin that answers every request `200 ok` and does nothing else: for measuring the
+/// host and a filter without an origin's own work (host_bench, filter-requests).
+#[derive(Debug)]
+pub struct FixedUpstream;
+
+impl Upstream for FixedUpstream {
+    fn send(&mut self, _request: &Request) -> Response {
+        Response {
+            status: 200,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: b"ok".to_vec(),
+            local_reply: false,
+        }
+    }
+}
+
 /// One line a filter logged (`proxy_log`, or its WASI stdout/stderr), or a line the host
 /// logged about the filter (a failed stream, a VM restart).
 #[derive(Clone, Debug, PartialEq, Eq)]

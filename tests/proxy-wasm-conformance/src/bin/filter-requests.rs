@@ -1,30 +1,15 @@
 //! Runs requests through the rvedge filter in the wasmtime host, fuel metering off (as Envoy
-//! runs filters), and nothing else: for profilers (scripts/filter-instructions.sh counts
-//! them with callgrind). wasmtime lists the filter's compiled functions in
-//! `/tmp/perf-<pid>.map`.
+//! runs filters), to an origin that does next to nothing (the conformance table's echo origin
+//! writes each request back as JSON, over a quarter of a forwarded request's count), and
+//! nothing else: for profilers (scripts/filter-instructions.sh counts them with callgrind).
+//! wasmtime lists the filter's compiled functions in `/tmp/perf-<pid>.map`.
 //!
 //! `filter-requests TENANT PATH COUNT`: COUNT GETs of PATH for TENANT (a tenant of the
 //! conformance table), each answered 200.
 
 use rvedge_proxy_wasm_conformance::{filter_wasm, table_plugin_configuration};
-use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostLimits, Request, Response, Upstream};
+use rvedge_proxy_wasm_host::{FilterModule, FilterVm, FixedUpstream, HostLimits, Request};
 use rvedge_test_support as support;
-
-/// An origin that does next to nothing, so what is counted is the filter's and the host's
-/// work (the conformance table's echo origin writes the request back as JSON, which cost a
-/// forwarded request more than the filter's code did).
-struct FixedUpstream;
-
-impl Upstream for FixedUpstream {
-    fn send(&mut self, _request: &Request) -> Response {
-        Response {
-            status: 200,
-            headers: vec![("content-type".into(), "text/plain".into())],
-            body: b"ok".to_vec(),
-            local_reply: false,
-        }
-    }
-}
 
 fn main() {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
