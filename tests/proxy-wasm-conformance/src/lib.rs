@@ -220,6 +220,18 @@ impl Upstream for EchoUpstream {
     }
 }
 
+/// A GET of `path` for `tenant` (its authority), as the benchmarks send it.
+pub fn get_request(tenant: &str, path: &str) -> Request {
+    Request {
+        method: "GET".into(),
+        path: path.into(),
+        authority: tenant.into(),
+        scheme: "http".into(),
+        headers: vec![("accept".into(), "*/*".into())],
+        body: Vec::new(),
+    }
+}
+
 /// A case's request as the proxy receives it: the tenant is the `:authority`.
 pub fn case_request(case: &Case) -> Request {
     Request {

@@ -25,9 +25,9 @@ use rvedge::runtime::{exchange, EchoOrigin, HttpRequest, ProgramDirectory, Tenan
 use rvedge::{Machine, Options, Stop};
 use rvedge_conformance::TENANTS_JSON;
 use rvedge_proxy_wasm_conformance::{
-    attack_plugin_configuration, attack_tenants_json, filter_wasm, large_request_headers,
-    plugin_configuration, table_plugin_configuration, tenant_call_header, EchoUpstream,
-    ATTACK_BUDGET, ATTACK_CALLS, TENANT_CALLS, TENANT_CALL_REPEATS,
+    attack_plugin_configuration, attack_tenants_json, filter_wasm, get_request,
+    large_request_headers, plugin_configuration, table_plugin_configuration, tenant_call_header,
+    EchoUpstream, ATTACK_BUDGET, ATTACK_CALLS, TENANT_CALLS, TENANT_CALL_REPEATS,
 };
 use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostError, HostLimits, Request};
 
@@ -135,17 +135,6 @@ fn nanos(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e9
 }
 
-fn request_to(tenant: &str, path: &str) -> Request {
-    Request {
-        method: "GET".into(),
-        path: path.into(),
-        authority: tenant.into(),
-        scheme: "http".into(),
-        headers: vec![("accept".into(), "*/*".into())],
-        body: Vec::new(),
-    }
-}
-
 /// One tenant's per-request figures: the filter in wasmtime vs `exchange` natively.
 fn per_request(
     module: &FilterModule,
@@ -178,7 +167,7 @@ fn per_request(
         100,
         || {
             filter_status = vm
-                .handle(request_to(tenant, path), &mut upstream)
+                .handle(get_request(tenant, path), &mut upstream)
                 .unwrap()
                 .status;
         },
@@ -203,7 +192,7 @@ fn per_request(
     let mut timed_vm = FilterVm::start(module, b"", &only_tenant(true)).unwrap();
     let tenant_part = filter_tenant_nanos(
         &mut timed_vm,
-        &request_to(tenant, path),
+        &get_request(tenant, path),
         settings.requests.min(5_000),
     );
 
@@ -266,7 +255,7 @@ fn tenant_call_costs(module: &FilterModule, settings: &Settings) {
     let header = tenant_call_header();
     let wasm_request = |path: String| Request {
         headers: vec![header.clone()],
-        ..request_to("attack", &path)
+        ..get_request("attack", &path)
     };
     let native_request = |path: String| HttpRequest {
         method: "GET".into(),
@@ -305,7 +294,7 @@ fn attack_amplification(module: &FilterModule) {
     let mut time_to_budget = |path: &str| {
         let request = Request {
             headers: large_request_headers(),
-            ..request_to("attack", path)
+            ..get_request("attack", path)
         };
         median_per_request(5, 1, || {
             let status = vm

@@ -7,8 +7,8 @@
 //! `filter-requests TENANT PATH COUNT`: COUNT GETs of PATH for TENANT (a tenant of the
 //! conformance table), each answered 200.
 
-use rvedge_proxy_wasm_conformance::{filter_wasm, table_plugin_configuration};
-use rvedge_proxy_wasm_host::{FilterModule, FilterVm, FixedUpstream, HostLimits, Request};
+use rvedge_proxy_wasm_conformance::{filter_wasm, get_request, table_plugin_configuration};
+use rvedge_proxy_wasm_host::{FilterModule, FilterVm, FixedUpstream, HostLimits};
 use rvedge_test_support as support;
 
 fn main() {
@@ -26,15 +26,9 @@ fn main() {
     let configuration = table_plugin_configuration(&[tenant], support::tenants_dir());
     let mut vm = FilterVm::start(&module, b"", &configuration).unwrap();
     for _ in 0..count {
-        let request = Request {
-            method: "GET".into(),
-            path: path.clone(),
-            authority: tenant.clone(),
-            scheme: "http".into(),
-            headers: vec![("accept".into(), "*/*".into())],
-            body: Vec::new(),
-        };
-        let response = vm.handle(request, &mut FixedUpstream).unwrap();
+        let response = vm
+            .handle(get_request(tenant, path), &mut FixedUpstream)
+            .unwrap();
         assert_eq!(response.status, 200, "{tenant} {path}: {response:?}");
     }
 }
