@@ -35,21 +35,22 @@ fi
 cargo build --release -q -p rvedge-proxy-wasm-conformance --bin filter-requests
 requests_bin="$CARGO_TARGET_DIR/release/filter-requests"
 out="$(mktemp -d)"
-# wasmtime leaves its perf maps (/tmp/perf-<pid>.map) behind; the runs' pids name them.
-trap 'rm -f $(ls "$out" | sed -n "s|^[0-9]*\.\([0-9]*\)$|/tmp/perf-\1.map|p"); rm -rf "$out"' EXIT
+pids=()
+# wasmtime leaves its perf maps behind, named by the runs' pids (valgrind runs the program in
+# its own process).
+trap 'for pid in "${pids[@]}"; do rm -f "/tmp/perf-$pid.map"; done; rm -rf "$out"' EXIT
 
 short=20
 long=120
 # Both runs at once (two cores): each spends most of its time compiling the filter.
-pids=()
 for requests in "$short" "$long"; do
     RVEDGE_FILTER="$filter" valgrind --tool=callgrind --toggle-collect='*FilterVm*handle*' \
         --dump-instr=yes --callgrind-out-file="$out/$requests.%p" \
         "$requests_bin" "$tenant" "$path" "$requests" >"$out/log.$requests" 2>&1 &
     pids+=("$!")
 done
-for index in "${!pids[@]}"; do
-    wait "${pids[$index]}" || { cat "$out/log.$short" "$out/log.$long" >&2; exit 1; }
+for pid in "${pids[@]}"; do
+    wait "$pid" || { cat "$out/log.$short" "$out/log.$long" >&2; exit 1; }
 done
 
 python3 - "$out" "$short" "$long" "$top" "$tenant" <<'EOF'
