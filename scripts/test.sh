@@ -118,7 +118,8 @@ cargo run --release -p rvedge-cli --bin rvedge-bench -- --quick
 section "footprint: cache lines a cold hello request misses (cachegrind, scripts/footprint.sh)"
 bash scripts/footprint.sh recv 10
 
-section "filter instructions: host instructions per request through the filter in wasmtime (callgrind, scripts/filter-instructions.sh)"
+section "filter instructions: host instructions per request through the filter in wasmtime, and per cpubench instruction in wasm and natively (callgrind, scripts/filter-instructions.sh)"
 bash scripts/filter-instructions.sh hello 10
+bash scripts/filter-instructions.sh cpubench 6
 
 section "done in $((SECONDS - start)) s"

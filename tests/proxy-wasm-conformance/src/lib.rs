@@ -11,9 +11,12 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use rvedge::runtime::{echo_body, EchoedRequest, ProgramDirectory, TenantBundle, DEFAULT_BACKEND};
+use rvedge::{Isolated, Machine, Options, Stop};
 use rvedge_conformance::{Case, Observed};
 use rvedge_filter::BACKEND_HEADER;
-use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostLimits, Request, Response, Upstream};
+use rvedge_proxy_wasm_host::{
+    FilterModule, FilterVm, HostError, HostLimits, Request, Response, Upstream,
+};
 
 /// The artifact the filter crate builds, as Envoy and Istio configurations name it.
 pub const FILTER_ARTIFACT: &str = "rvedge_filter.wasm";
@@ -229,6 +232,52 @@ pub fn get_request(tenant: &str, path: &str) -> Request {
         scheme: "http".into(),
         headers: vec![("accept".into(), "*/*".into())],
         body: Vec::new(),
+    }
+}
+
+/// cpubench (`tests/guests/bench/cpubench.c`, all its kernels at `scale`) as a tenant: the
+/// directory of its ELF, and a tenants JSON whose start-up runs the benchmark. It is not a
+/// tenant (its `main()` exits instead of waiting for requests), so loading it runs it and
+/// then refuses it; the benchmarks time or count that.
+pub fn cpubench_tenant(scale: &str) -> (PathBuf, String) {
+    let directory = std::env::var_os("GUEST_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| rvedge_test_support::guests_dir().to_path_buf())
+        .join("bench");
+    let tenants_json = serde_json::json!({ "cpubench": {
+        "filename": "cpubench", "arguments": ["all", scale],
+        "max_boot_instructions": 1_000_000_000_000u64, "max_memory": "256MB" } })
+    .to_string();
+    (directory, tenants_json)
+}
+
+/// cpubench as [`cpubench_tenant`] runs it, run to its exit on a native `Machine` (the build's
+/// dispatch): its guest instruction count.
+pub fn cpubench_natively(directory: &Path, scale: &str) -> u64 {
+    let elf_path = directory.join("cpubench");
+    let elf =
+        std::fs::read(&elf_path).unwrap_or_else(|error| panic!("{}: {error}", elf_path.display()));
+    let options = Options {
+        arguments: ["cpubench", "all", scale].map(String::from).to_vec(),
+        ..Options::default()
+    };
+    let mut machine = Machine::from_elf(&elf, &options, Box::new(Isolated::default())).unwrap();
+    assert_eq!(machine.run(u64::MAX), Stop::Exited(0), "cpubench natively");
+    machine.instructions()
+}
+
+/// Starts a VM of `module` whose configuration boots cpubench ([`cpubench_tenant`]): the
+/// benchmark runs inside `proxy_on_configure`, which then refuses the tenant; panics unless
+/// it exited with status 0.
+pub fn boot_cpubench_in_filter(module: &FilterModule, configuration: &[u8]) {
+    match FilterVm::start(module, b"", configuration) {
+        Err(HostError::ConfigurationRejected { logs }) => {
+            let text: Vec<String> = logs.iter().map(ToString::to_string).collect();
+            let text = text.join("\n");
+            assert!(text.contains("exited with status 0"), "{text}");
+        }
+        Err(other) => panic!("cpubench in wasm: {other}"),
+        Ok(_) => panic!("cpubench in wasm: the tenant was accepted"),
     }
 }
 
