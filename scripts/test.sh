@@ -59,11 +59,12 @@ cargo build -p rvedge --no-default-features --target wasm32-unknown-unknown
 # of loads and stores go as one by one in its `match` loop: those tests inside wasm, under
 # Node's WASI. So do the floating-point unit tests: wasm32 has no FMA instruction, and its
 # double FMA goes by plain arithmetic (`fma_by_rounding_to_odd`), checked there against the
-# exact path in wasm's own arithmetic.
+# exact path in wasm's own arithmetic; and 64 x 64 -> 128-bit products, which go
+# by 32-bit halves there.
 export CARGO_TARGET_WASM32_WASIP1_RUNNER="node $repo/scripts/lib/wasi-run.mjs"
 cargo test -p rvedge --target wasm32-wasip1 --test addresses --test forks_in_memory \
     --test access_runs
-cargo test -p rvedge --target wasm32-wasip1 --lib -- interp::float
+cargo test -p rvedge --target wasm32-wasip1 --lib -- interp::float interp::wide
 unset CARGO_TARGET_WASM32_WASIP1_RUNNER
 
 section "fuzzing: every fuzz target for a few seconds (scripts/fuzz.sh)"

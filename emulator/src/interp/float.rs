@@ -31,6 +31,8 @@
 use core::cmp::Ordering;
 use core::ops::{Add, Div, Mul, Sub};
 
+use super::wide;
+
 pub const FLAG_NV: u8 = 0x10;
 pub const FLAG_DZ: u8 = 0x08;
 pub const FLAG_OF: u8 = 0x04;
@@ -64,9 +66,26 @@ impl RoundingMode {
     }
 }
 
+// The host's square roots: std's are the target's instruction (wasm32's `f64.sqrt` too);
+// without std, libm's, which stable Rust builds in software on wasm32 (with 128-bit
+// products: `__multi3` calls). Out of line in wasm32, as libm's was: inlined there,
+// Cranelift's code of the `match` loop took 4% more host instructions on cpubench.
+#[cfg(feature = "std")]
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+fn sqrt_f64(value: f64) -> f64 {
+    value.sqrt()
+}
+#[cfg(feature = "std")]
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+fn sqrt_f32(value: f32) -> f32 {
+    value.sqrt()
+}
+#[cfg(not(feature = "std"))]
+use libm::{sqrt as sqrt_f64, sqrtf as sqrt_f32};
+
 /// The fast paths rely on host `+ - * /` being IEEE binary32/binary64 with
 /// round-to-nearest-even and gradual underflow, true on these targets (and
-/// on `libm::sqrt`/`sqrtf` being correctly rounded, which they are).
+/// on the host's square roots being correctly rounded, which they are).
 const HOST_ARITHMETIC_IS_IEEE: bool = cfg!(any(
     target_arch = "x86_64",
     all(target_arch = "x86", target_feature = "sse2"),
@@ -136,7 +155,7 @@ impl Format for Single {
     }
     #[inline(always)]
     fn host_sqrt(value: f32) -> f32 {
-        libm::sqrtf(value)
+        sqrt_f32(value)
     }
     #[inline(always)]
     fn fma_fast(a: u64, b: u64, c: u64, flags: &mut u8) -> Option<u64> {
@@ -160,7 +179,7 @@ impl Format for Double {
     }
     #[inline(always)]
     fn host_sqrt(value: f64) -> f64 {
-        libm::sqrt(value)
+        sqrt_f64(value)
     }
     #[inline(always)]
     fn fma_fast(a: u64, b: u64, c: u64, flags: &mut u8) -> Option<u64> {
@@ -497,7 +516,7 @@ fn mul_slow<F: Format>(a: u64, b: u64, rm: RoundingMode, flags: &mut u8) -> u64 
     }
     let x = unpack::<F>(a);
     let y = unpack::<F>(b);
-    let product = u128::from(x.significand) * u128::from(y.significand);
+    let product = wide::product(x.significand, y.significand);
     round_and_pack::<F>(
         sign != 0,
         x.exponent + y.exponent,
@@ -645,7 +664,7 @@ fn fma_slow<F: Format>(a: u64, b: u64, c: u64, rm: RoundingMode, flags: &mut u8)
     }
     let x = unpack::<F>(a);
     let y = unpack::<F>(b);
-    let product = u128::from(x.significand) * u128::from(y.significand);
+    let product = wide::product(x.significand, y.significand);
     let product_exponent = x.exponent + y.exponent;
     if is_zero::<F>(c) {
         return round_and_pack::<F>(
@@ -677,7 +696,7 @@ fn compare_product<F: Format>(x: u64, y: u64, target: u64) -> Ordering {
     let product = ExactValue {
         negative: false,
         exponent: x.exponent + y.exponent,
-        significand: u128::from(x.significand) * u128::from(y.significand),
+        significand: wide::product(x.significand, y.significand),
     }
     .aligned_high();
     let target = ExactValue::from(unpack::<F>(target)).aligned_high();

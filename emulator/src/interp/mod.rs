@@ -7,6 +7,7 @@
 pub mod float;
 #[cfg(threaded_dispatch)]
 mod threaded;
+mod wide;
 
 use alloc::boxed::Box;
 
@@ -823,13 +824,9 @@ fn execute(
         // A single hart that sees its own memory in order: fences have nothing to do.
         Op::Fence => {}
         Op::Mul => cpu.x[rd!()] = rs1!().wrapping_mul(rs2!()),
-        Op::Mulh => {
-            cpu.x[rd!()] = ((i128::from(rs1!() as i64) * i128::from(rs2!() as i64)) >> 64) as u64
-        }
-        Op::Mulhsu => {
-            cpu.x[rd!()] = ((i128::from(rs1!() as i64) * i128::from(rs2!())) >> 64) as u64
-        }
-        Op::Mulhu => cpu.x[rd!()] = ((u128::from(rs1!()) * u128::from(rs2!())) >> 64) as u64,
+        Op::Mulh => cpu.x[rd!()] = wide::high_signed(rs1!(), rs2!()),
+        Op::Mulhsu => cpu.x[rd!()] = wide::high_signed_unsigned(rs1!(), rs2!()),
+        Op::Mulhu => cpu.x[rd!()] = wide::high_unsigned(rs1!(), rs2!()),
         Op::Div => cpu.x[rd!()] = divide_signed(rs1!() as i64, rs2!() as i64) as u64,
         Op::Divu => cpu.x[rd!()] = rs1!().checked_div(rs2!()).unwrap_or(u64::MAX),
         Op::Rem => cpu.x[rd!()] = remainder_signed(rs1!() as i64, rs2!() as i64) as u64,
