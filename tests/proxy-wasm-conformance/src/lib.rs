@@ -64,6 +64,21 @@ pub fn filter_module() -> FilterModule {
         .clone()
 }
 
+/// Limits without fuel metering, as Envoy runs filters (our host meters fuel by default).
+pub fn unmetered_limits() -> HostLimits {
+    HostLimits {
+        fuel_per_callback: 0,
+        ..HostLimits::default()
+    }
+}
+
+/// The filter compiled with [`unmetered_limits`], wasmtime listing its compiled functions in
+/// `/tmp/perf-<pid>.map`: what the profiled bins run (scripts/filter-instructions.sh).
+pub fn profiled_filter_module() -> FilterModule {
+    FilterModule::new_with_perf_map(filter_wasm(), unmetered_limits())
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
 fn build_filter() -> Result<PathBuf, String> {
     let root = repo_root();
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")

@@ -26,8 +26,8 @@ use rvedge_conformance::TENANTS_JSON;
 use rvedge_proxy_wasm_conformance::{
     attack_plugin_configuration, attack_tenants_json, boot_cpubench_in_filter, cpubench_natively,
     cpubench_tenant, filter_wasm, get_request, large_request_headers, plugin_configuration,
-    table_plugin_configuration, tenant_call_header, EchoUpstream, ATTACK_BUDGET, ATTACK_CALLS,
-    TENANT_CALLS, TENANT_CALL_REPEATS,
+    table_plugin_configuration, tenant_call_header, unmetered_limits, EchoUpstream, ATTACK_BUDGET,
+    ATTACK_CALLS, TENANT_CALLS, TENANT_CALL_REPEATS,
 };
 use rvedge_proxy_wasm_host::{FilterModule, FilterVm, HostLimits, Request};
 
@@ -371,17 +371,13 @@ fn main() {
         fuel_for_start: u64::MAX / 4,
         ..HostLimits::default()
     };
-    let unmetered_limits = HostLimits {
-        fuel_per_callback: 0,
-        ..HostLimits::default()
-    };
     let started = Instant::now();
     let module = FilterModule::new(wasm, metered_limits).unwrap();
     println!(
         "module compile (wasmtime/Cranelift): {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
-    let unmetered = FilterModule::new(wasm, unmetered_limits).unwrap();
+    let unmetered = FilterModule::new(wasm, unmetered_limits()).unwrap();
     let hello_only = plugin_configuration(
         r#"{"hello": {"filename": "hello", "max_instructions": 5000000}}"#,
         support::tenants_dir(),

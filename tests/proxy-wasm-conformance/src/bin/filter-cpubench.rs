@@ -1,40 +1,31 @@
 //! Runs cpubench (all kernels at SCALE) once, for profilers: booted as a tenant inside the
 //! rvedge filter in the wasmtime host (fuel metering off, as Envoy runs filters; the work is
-//! inside `FilterVm::start`), or natively on a `Machine` (`cpubench_natively`), whose guest
-//! instruction count it prints. scripts/filter-instructions.sh cpubench counts both with
+//! inside `boot_cpubench_in_filter`), or natively on a `Machine` (`cpubench_natively`), whose
+//! guest instruction count it prints. scripts/filter-instructions.sh cpubench counts both with
 //! callgrind. wasmtime lists the filter's compiled functions in `/tmp/perf-<pid>.map`.
 //!
 //! `filter-cpubench wasm|native SCALE`
 
 use rvedge_proxy_wasm_conformance::{
-    boot_cpubench_in_filter, cpubench_natively, cpubench_tenant, filter_wasm, plugin_configuration,
+    boot_cpubench_in_filter, cpubench_natively, cpubench_tenant, plugin_configuration,
+    profiled_filter_module,
 };
-use rvedge_proxy_wasm_host::{FilterModule, HostLimits};
 
 fn main() {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
-    let [side, scale] = arguments.as_slice() else {
-        eprintln!("usage: filter-cpubench wasm|native SCALE");
-        std::process::exit(2);
-    };
-    let (directory, tenants_json) = cpubench_tenant(scale);
-    match side.as_str() {
-        "wasm" => {
-            let limits = HostLimits {
-                fuel_per_callback: 0,
-                ..HostLimits::default()
-            };
-            let module = FilterModule::new_with_perf_map(filter_wasm(), limits).unwrap();
-            let configuration = plugin_configuration(&tenants_json, &directory);
-            boot_cpubench_in_filter(&module, &configuration);
-        }
-        "native" => {
-            let instructions = cpubench_natively(&directory, scale);
-            println!("guest instructions: {instructions}");
-        }
+    let (side, scale) = match arguments.as_slice() {
+        [side, scale] if side == "wasm" || side == "native" => (side, scale),
         _ => {
             eprintln!("usage: filter-cpubench wasm|native SCALE");
             std::process::exit(2);
         }
+    };
+    let (directory, tenants_json) = cpubench_tenant(scale);
+    if side == "wasm" {
+        let configuration = plugin_configuration(&tenants_json, &directory);
+        boot_cpubench_in_filter(&profiled_filter_module(), &configuration);
+    } else {
+        let instructions = cpubench_natively(&directory, scale);
+        println!("guest instructions: {instructions}");
     }
 }

@@ -7,8 +7,10 @@
 //! `filter-requests TENANT PATH COUNT`: COUNT GETs of PATH for TENANT (a tenant of the
 //! conformance table), each answered 200.
 
-use rvedge_proxy_wasm_conformance::{filter_wasm, get_request, table_plugin_configuration};
-use rvedge_proxy_wasm_host::{FilterModule, FilterVm, FixedUpstream, HostLimits};
+use rvedge_proxy_wasm_conformance::{
+    get_request, profiled_filter_module, table_plugin_configuration,
+};
+use rvedge_proxy_wasm_host::{FilterVm, FixedUpstream};
 use rvedge_test_support as support;
 
 fn main() {
@@ -18,11 +20,7 @@ fn main() {
         std::process::exit(2);
     };
     let count: u32 = count.parse().expect("COUNT is a number");
-    let limits = HostLimits {
-        fuel_per_callback: 0,
-        ..HostLimits::default()
-    };
-    let module = FilterModule::new_with_perf_map(filter_wasm(), limits).unwrap();
+    let module = profiled_filter_module();
     let configuration = table_plugin_configuration(&[tenant], support::tenants_dir());
     let mut vm = FilterVm::start(&module, b"", &configuration).unwrap();
     for _ in 0..count {
