@@ -369,8 +369,8 @@ instruction_table! {
     // Not decoded: put by the loader on the first of `Insn::MIN_RUN` or more `sd`s (`ld`, `sw`,
     // `lw`) in a row, the register saves (restores) of a function's prologue (epilogue) on
     // RV64 (RV32).
-    // `execute` runs one as its plain op; both loops run the whole run in one go
-    // (`Insn::run_length`, `interp::access_run`).
+    // `execute` runs the whole run in one go (`Insn::run_length`, `interp::access_run`), or
+    // the one entry as its plain op where its access misses the TLB.
     SdRun = "sd", Store;
     LdRun = "ld", Load;
     SwRun = "sw", Store;
@@ -413,12 +413,6 @@ const FUSED_PAIRS: [(Op, Op, Op); 10] = [
 ];
 
 impl Op {
-    /// The ops the loader puts on the first of a run of loads or stores.
-    #[inline(always)]
-    pub const fn is_access_run(self) -> bool {
-        matches!(self, Op::SdRun | Op::LdRun | Op::SwRun | Op::LwRun)
-    }
-
     /// The ops of the two entries a fused op stands for, in order (see `FUSED_PAIRS`).
     #[cfg(threaded_dispatch)]
     pub const fn fused_pair(self) -> Option<(Op, Op)> {
@@ -519,7 +513,7 @@ pub struct Insn {
 pub const NO_TARGET: u32 = u32::MAX;
 
 impl Insn {
-    /// Fewest entries a run (`Op::is_access_run`) covers. In the threaded dispatch a run costs
+    /// Fewest entries a run (`Op::run_op`) covers. In the threaded dispatch a run costs
     /// about as many host instructions as four plain accesses (its checks, and the registers
     /// its loop needs saved) and saves a dispatch per entry after the first: shorter runs were
     /// no faster there, and half the runs of the seed's exchange were 2 to 4 long. The `match`
@@ -543,7 +537,7 @@ impl Insn {
         }
     }
 
-    /// The entries a run (`Op::is_access_run`) covers, itself included.
+    /// The entries a run (`Op::run_op`) covers, itself included.
     #[inline(always)]
     pub fn run_length(&self) -> usize {
         self.run_length_as(self.op)

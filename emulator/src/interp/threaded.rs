@@ -9,7 +9,7 @@
 //! wasm32 keep using. A chain of handlers returns only where the `match` loop would leave
 //! `run_decoded`.
 
-use super::{access_run, execute, Decoded, Event, Exit, Rare};
+use super::{execute, Decoded, Event, Exit, Rare};
 use crate::decode::{Insn, Op, DISCARD_REGISTER};
 use crate::machine::{Cpu, Machine, Stop};
 use crate::mem::{Access, Memory};
@@ -179,9 +179,6 @@ fn handler<const OP: u8>(
             return tlb_miss::<OP>(cpu, memory, chain, entry, left);
         }
     }
-    if const { numbered::<OP>().is_access_run() } {
-        return run_of_accesses::<OP>(cpu, memory, chain, entry, left);
-    }
     if const { OP == Op::HostFunction as u8 } {
         return host_function(cpu, memory, chain, entry, left);
     }
@@ -197,25 +194,6 @@ fn handler<const OP: u8>(
         return HANDLERS[usize::from(second as u8)](cpu, memory, chain, second_entry, left);
     }
     run_op::<OP>(cpu, memory, chain, entry, left)
-}
-
-/// Runs a run's first entry and the entries it covers (`access_run`) and jumps on to the entry after
-/// what it did: the entry after the run, or the plain entry whose access missed the TLB.
-#[inline(always)]
-fn run_of_accesses<const OP: u8>(
-    cpu: &mut Cpu,
-    memory: &mut Memory,
-    chain: &mut Chain,
-    entry: *const Insn,
-    left: u64,
-) -> u64 {
-    match access_run(const { numbered::<OP>() }, cpu, memory, entry) {
-        // The first access missed the TLB: it runs as a plain access, through the slow path.
-        0 => run_op::<OP>(cpu, memory, chain, entry, left),
-        // SAFETY: `access_run` did at most the run's entries, and the entry after a run is in
-        // the code: a run ends before the code's last entry, a `FallThrough`.
-        done => dispatch(cpu, memory, chain, unsafe { entry.add(done) }, left),
-    }
 }
 
 /// Runs the libc function the host runs for the guest (`crate::native`) whose entry is
@@ -364,6 +342,8 @@ fn run_entry(
     match event {
         None => dispatch(cpu, memory, chain, next_entry(), left),
         Some(Event::NextEntry) => enter(cpu, memory, chain, next_entry(), left),
+        // SAFETY: a run ends before the code's last entry, a `FallThrough`.
+        Some(Event::Skip(done)) => dispatch(cpu, memory, chain, unsafe { entry.add(done) }, left),
         // SAFETY: `execute` gives only indices of entries.
         Some(Event::Next(next)) => enter(cpu, memory, chain, unsafe { chain.code.add(next) }, left),
         // A `FallThrough` goes on at its own address, which is the last call's return address
