@@ -1,8 +1,8 @@
-//! Runs of `sd`s or `ld`s in a row (a prologue's register saves, an epilogue's restores;
-//! `Insn::MIN_RUN` or more), which both interpreter loops do without a dispatch per access (and, where the run is
-//! ordered and stays in one page, with one TLB check): each access still happens in order,
-//! reads the registers the one before it wrote, and a fault or a TLB miss midway stops the
-//! run at that access exactly as one by one. Each test runs a machine as built
+//! Runs of `sd`s or `ld`s in a row through one base at offsets in order (a prologue's register
+//! saves, an epilogue's restores; `Insn::MIN_RUN` or more), which both interpreter loops do
+//! without a dispatch per access (and, where the run stays in one page, with one TLB check):
+//! each access still happens in order, reads the registers the one before it wrote, and a
+//! fault or a TLB miss midway stops the run at that access exactly as one by one. Each test runs a machine as built
 //! (threaded dispatch in optimized native builds) and a profiled one (the `match` loop).
 //! Programs built in memory (no files), so scripts/test.sh runs these in wasm too.
 
@@ -10,7 +10,7 @@ mod in_memory;
 
 use in_memory::{assert_store_to_code_faults_at, machines};
 use rvedge::registers::{A1, SP};
-use rvedge::{Stop, Xlen};
+use rvedge::{Stop, Trap, TrapKind, Xlen};
 
 const BUDGET: u64 = 1000;
 
@@ -22,36 +22,42 @@ const _: () = assert!(
 
 #[test]
 fn a_store_run_stops_at_the_store_that_faults_with_the_ones_before_it_done() {
+    // The stack ends where the address space does (2^38 on RV64): nothing is mapped above.
+    let end = 1u64 << 38;
     for mut machine in machines(
         Xlen::Rv64,
         &[
-            0x0000_0297, // auipc t0, 0          t0: the code, which is not writable
-            0xfe01_0113, // addi sp, sp, -32
+            0x0010_0293, // li t0, 1
+            0x0262_9293, // slli t0, t0, 38
+            0xff02_8293, // addi t0, t0, -16     t0: 16 bytes below the stack's end
+            0x0002_b023, // sd zero, 0(t0)       its page into the write TLB
             0x00b0_0593, // li a1, 11
             0x0160_0613, // li a2, 22
-            0x00b1_3023, // sd a1, 0(sp)         a run of five stores...
-            0x00c1_3423, // sd a2, 8(sp)
-            0x00b2_b023, // sd a1, 0(t0)         ...whose third faults
-            0x00c1_3823, // sd a2, 16(sp)
-            0x00c1_3c23, // sd a2, 24(sp)
+            0x00b2_b023, // sd a1, 0(t0)         a run of five stores...
+            0x00c2_b423, // sd a2, 8(t0)
+            0x00b2_b823, // sd a1, 16(t0)        ...whose third faults
+            0x00c2_bc23, // sd a2, 24(t0)
+            0x02c2_b023, // sd a2, 32(t0)
             0x05d0_0893, // li a7, 93
             0x0000_0073, // ecall
         ],
     ) {
-        let sp = machine.register(SP) - 32;
-        machine.memory().store::<u64>(sp + 16, 99).unwrap();
-        machine.memory().store::<u64>(sp + 24, 98).unwrap();
-        assert_store_to_code_faults_at(&mut machine, BUDGET, 24);
+        let entry = machine.pc();
+        assert_eq!(
+            machine.run(BUDGET),
+            Stop::Trap(Trap {
+                pc: entry + 32,
+                kind: TrapKind::Store { addr: end },
+            })
+        );
         assert_eq!(
             machine.instructions(),
-            7,
+            9,
             "counted up to the faulting store, as one by one"
         );
         let memory = machine.memory();
-        assert_eq!(memory.load::<u64>(sp).unwrap(), 11);
-        assert_eq!(memory.load::<u64>(sp + 8).unwrap(), 22);
-        assert_eq!(memory.load::<u64>(sp + 16).unwrap(), 99, "after the fault");
-        assert_eq!(memory.load::<u64>(sp + 24).unwrap(), 98, "after the fault");
+        assert_eq!(memory.load::<u64>(end - 16).unwrap(), 11);
+        assert_eq!(memory.load::<u64>(end - 8).unwrap(), 22);
         assert_eq!(machine.register(A1), 11);
     }
 }
@@ -65,10 +71,10 @@ fn a_load_run_reads_what_the_load_before_it_loaded() {
             0x0021_3023, // sd sp, 0(sp)
             0x02a0_0293, // li t0, 42
             0x0051_3423, // sd t0, 8(sp)
-            0x0081_3e03, // ld t3, 8(sp)         a run of five loads
+            0x0081_3e03, // ld t3, 8(sp)         five loads: a run through sp...
             0x0001_3e83, // ld t4, 0(sp)
             0x0001_3303, // ld t1, 0(sp)         t1 = sp
-            0x0003_3383, // ld t2, 0(t1)         t2 = sp, through t1
+            0x0003_3383, // ld t2, 0(t1)         ...then t2 = sp, through t1
             0x0083_b503, // ld a0, 8(t2)         a0 = 42, through t2
             0x05d0_0893, // li a7, 93
             0x0000_0073, // ecall
@@ -84,31 +90,34 @@ fn a_load_that_misses_the_tlb_midway_goes_on_with_the_rest_of_the_run() {
     for mut machine in machines(
         Xlen::Rv64,
         &[
-            0xff01_0113, // addi sp, sp, -16
+            0xffff_f2b7, // lui t0, 0xfffff      t0 = -4096
+            0x0051_7133, // and sp, sp, t0       sp at a page boundary
+            0x0010_0593, // li a1, 1
+            0xfeb1_3823, // sd a1, -16(sp)
+            0x0020_0593, // li a1, 2
+            0xfeb1_3c23, // sd a1, -8(sp)
+            0x0900_0593, // li a1, 0x90
+            0x00b1_3023, // sd a1, 0(sp)
+            0x0040_0593, // li a1, 4
+            0x00b1_3423, // sd a1, 8(sp)
+            0xff81_3383, // ld t2, -8(sp)        the lower page into the read TLB
             0xfffc_02b7, // lui t0, 0xfffc0
             0x0051_02b3, // add t0, sp, t0       t0 = sp - 64 pages
-            0x0970_0593, // li a1, 0x97
-            0x00b2_b023, // sd a1, 0(t0)
-            0x0051_3023, // sd t0, 0(sp)         sp's page takes t0's page's TLB slot
-            0x0001_3e03, // ld t3, 0(sp)         a run: a hit...
-            0x0002_b383, // ld t2, 0(t0)         ...a miss...
-            0x0001_3e83, // ld t4, 0(sp)         ...and the rest, through one slot
-            0x0002_bf03, // ld t5, 0(t0)
-            0x0001_3f83, // ld t6, 0(sp)
-            0x0ff3_f513, // andi a0, t2, 255     0x97
-            0x41ce_8eb3, // sub t4, t4, t3       0 when both loaded t0
-            0x407f_0f33, // sub t5, t5, t2       0 when both loaded 0x97
-            0x41cf_8fb3, // sub t6, t6, t3
-            0x01ee_8eb3, // add t4, t4, t5
-            0x01fe_8eb3, // add t4, t4, t6
-            0x405e_05b3, // sub a1, t3, t0       0 when t3 = t0
-            0x00b5_0533, // add a0, a0, a1
-            0x01d5_0533, // add a0, a0, t4
+            0x0002_b303, // ld t1, 0(t0)         t0's page takes the upper page's slot
+            0xff01_3e03, // ld t3, -16(sp)       a run: hits in the lower page...
+            0xff81_3e83, // ld t4, -8(sp)
+            0x0001_3f03, // ld t5, 0(sp)         ...a miss in the upper...
+            0x0081_3f83, // ld t6, 8(sp)         ...and the rest
+            0x0081_3603, // ld a2, 8(sp)
+            0x01de_0533, // add a0, t3, t4
+            0x01e5_0533, // add a0, a0, t5
+            0x01f5_0533, // add a0, a0, t6
+            0x00c5_0533, // add a0, a0, a2       1 + 2 + 0x90 + 4 + 4
             0x05d0_0893, // li a7, 93
             0x0000_0073, // ecall
         ],
     ) {
-        assert_eq!(machine.run(BUDGET), Stop::Exited(0x97));
+        assert_eq!(machine.run(BUDGET), Stop::Exited(0x9b));
     }
 }
 
@@ -207,7 +216,7 @@ fn a_load_run_that_changes_its_base_midway_uses_the_new_base() {
             0x0061_3423, // sd t1, 8(sp)
             0x0070_0313, // li t1, 7
             0x0061_3c23, // sd t1, 24(sp)
-            0x0001_3103, // ld sp, 0(sp)         a run whose first load changes its base
+            0x0001_3103, // ld sp, 0(sp)         a row whose first load changes its base
             0x0081_3503, // ld a0, 8(sp)         7 through the new sp, 5 through the old
             0x0081_3583, // ld a1, 8(sp)
             0x0081_3603, // ld a2, 8(sp)

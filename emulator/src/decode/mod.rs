@@ -367,8 +367,8 @@ instruction_table! {
     BsetRv32 = "bset", R;
     BsetiRv32 = "bseti", I;
     // Not decoded: put by the loader on the first of `Insn::MIN_RUN` or more `sd`s (`ld`, `sw`,
-    // `lw`) in a row, the register saves (restores) of a function's prologue (epilogue) on
-    // RV64 (RV32).
+    // `lw`) in a row through one base at offsets in order (`program::run_length`), the
+    // register saves (restores) of a function's prologue (epilogue) on RV64 (RV32).
     // `execute` runs the whole run in one go (`Insn::run_length`, `interp::access_run`), or
     // the one entry as its plain op where its access misses the TLB.
     SdRun = "sd", Store;
@@ -522,8 +522,6 @@ impl Insn {
     pub const MIN_RUN: usize = if cfg!(threaded_dispatch) { 5 } else { 2 };
     /// Most entries a run covers.
     pub const MAX_RUN: usize = 0x7f;
-    /// Set in a run's length field when the run is ordered (`Insn::run_is_ordered`).
-    const ORDERED_RUN: u8 = 0x80;
 
     /// The field of a run's first entry that holds its length: the register field its
     /// instruction does not use (a store's `rd`, a load's `rs2`). `op` is the entry's op: a
@@ -546,39 +544,23 @@ impl Insn {
     /// `run_length` of an entry whose op is `op`.
     #[inline(always)]
     pub fn run_length_as(&self, op: Op) -> usize {
-        usize::from(self.run_field(op) & !Insn::ORDERED_RUN)
+        usize::from(self.run_field(op))
     }
 
-    /// Whether every access of the run lies between its first's and its last's: all go
-    /// through one base register that no entry but the last changes, at offsets in order
-    /// (a prologue's saves, an epilogue's restores). One TLB check then covers the run.
-    #[inline(always)]
-    pub fn run_is_ordered(&self) -> bool {
-        self.run_is_ordered_as(self.op)
-    }
-
-    /// `run_is_ordered` of an entry whose op is `op`.
-    #[inline(always)]
-    pub fn run_is_ordered_as(&self, op: Op) -> bool {
-        self.run_field(op) & Insn::ORDERED_RUN != 0
-    }
-
-    /// Marks this load or store as the first of `length` (MIN_RUN..=MAX_RUN) of its op in a row,
-    /// `ordered` as `run_is_ordered` says.
+    /// Marks this load or store as the first of a run of `length` (MIN_RUN..=MAX_RUN).
     #[expect(
         clippy::cast_possible_truncation,
-        reason = "the length is at most MAX_RUN, below ORDERED_RUN"
+        reason = "the length is at most MAX_RUN, below 256"
     )]
-    pub fn mark_run(&mut self, length: usize, ordered: bool) {
+    pub fn mark_run(&mut self, length: usize) {
         debug_assert!((Insn::MIN_RUN..=Insn::MAX_RUN).contains(&length));
         let Some(run_op) = self.op.run_op() else {
             debug_assert!(false, "{:?} makes no runs", self.op);
             return;
         };
-        let field = length as u8 | if ordered { Insn::ORDERED_RUN } else { 0 };
         match run_op {
-            Op::SdRun | Op::SwRun => self.rd = field,
-            _ => self.rs2 = field,
+            Op::SdRun | Op::SwRun => self.rd = length as u8,
+            _ => self.rs2 = length as u8,
         }
         self.op = run_op;
     }

@@ -553,26 +553,25 @@ fn each_access(
     // SAFETY: `entry` points at an entry of decoded code.
     let first = unsafe { &*entry };
     let length = first.run_length_as(op);
-    if first.run_is_ordered_as(op) {
-        // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
-        let last = unsafe { &*entry.add(length - 1) };
-        let (low, high) = (first.imm.min(last.imm), first.imm.max(last.imm));
-        let start = cpu.x[usize::from(first.rs1)].wrapping_add(low as i64 as u64);
-        // Offsets a page or more apart cannot share one (checked before the span becomes a
-        // usize: up to 2^32 would wrap one of 32 bits).
-        let spread = high.abs_diff(low);
-        if u64::from(spread) < crate::mem::PAGE_SIZE {
-            if let Some(host) = memory.cached(start, spread as usize + size, direction) {
-                for done in 0..length {
-                    // SAFETY: as above; the run is ordered, so its every access lies in the
-                    // bytes `cached` checked, (imm - low) bytes after `host`.
-                    unsafe {
-                        let insn = &*entry.add(done);
-                        access(cpu, insn, host.add((insn.imm - low) as u32 as usize));
-                    }
+    // SAFETY: the loader marks a run only over entries of the code (`mark_access_runs`).
+    let last = unsafe { &*entry.add(length - 1) };
+    let (low, high) = (first.imm.min(last.imm), first.imm.max(last.imm));
+    let start = cpu.x[usize::from(first.rs1)].wrapping_add(low as i64 as u64);
+    // Offsets a page or more apart cannot share one (checked before the span becomes a
+    // usize: up to 2^32 would wrap one of 32 bits).
+    let spread = high.abs_diff(low);
+    if u64::from(spread) < crate::mem::PAGE_SIZE {
+        if let Some(host) = memory.cached(start, spread as usize + size, direction) {
+            for done in 0..length {
+                // SAFETY: as above; a run's accesses lie between its first's and its last's
+                // (`program::run_length`), so in the bytes `cached` checked, (imm - low)
+                // bytes after `host`.
+                unsafe {
+                    let insn = &*entry.add(done);
+                    access(cpu, insn, host.add((insn.imm - low) as u32 as usize));
                 }
-                return length;
             }
+            return length;
         }
     }
     for done in 0..length {
