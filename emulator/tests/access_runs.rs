@@ -168,78 +168,67 @@ fn an_ordered_run_across_a_page_boundary_goes_access_by_access() {
     }
 }
 
-#[test]
-fn an_ordered_run_in_one_page_does_every_access() {
-    for mut machine in machines(
-        Xlen::Rv64,
-        &[
-            0xffff_f2b7, // lui t0, 0xfffff      t0 = -4096
-            0x0051_7133, // and sp, sp, t0       sp at a page boundary
-            0xfc01_0113, // addi sp, sp, -64     the runs' bytes in the page below
-            0x0201_3823, // sd zero, 48(sp)      the page into both TLBs
-            0x0010_0593, // li a1, 1
-            0x0020_0613, // li a2, 2
-            0x0040_0693, // li a3, 4
-            0x0080_0713, // li a4, 8
-            0x0100_0793, // li a5, 16
-            0x00b1_3023, // sd a1, 0(sp)         an ordered run in one page...
-            0x00c1_3423, // sd a2, 8(sp)
-            0x00d1_3823, // sd a3, 16(sp)
-            0x00e1_3c23, // sd a4, 24(sp)
-            0x02f1_3023, // sd a5, 32(sp)
-            0x0201_3f03, // ld t5, 32(sp)        ...and one of loads, offsets falling
-            0x0181_3e83, // ld t4, 24(sp)
-            0x0101_3e03, // ld t3, 16(sp)
-            0x0081_3383, // ld t2, 8(sp)
-            0x0001_3303, // ld t1, 0(sp)
-            0x0073_0533, // add a0, t1, t2
-            0x01c5_0533, // add a0, a0, t3
-            0x01d5_0533, // add a0, a0, t4
-            0x01e5_0533, // add a0, a0, t5       31: every access done
-            0x05d0_0893, // li a7, 93
-            0x0000_0073, // ecall
-        ],
-    ) {
+/// Runs a run of five stores and one of five loads back at offsets falling, all in one page
+/// below a page boundary, with `before` run before the stores and `between` between the two
+/// runs; checks that every access was done.
+fn assert_runs_in_one_page_do_every_access(before: &[u32], between: &[u32]) {
+    let mut code = vec![
+        0xffff_f2b7, // lui t0, 0xfffff      t0 = -4096
+        0x0051_7133, // and sp, sp, t0       sp at a page boundary
+        0xfc01_0113, // addi sp, sp, -64     the runs' bytes in the page below
+    ];
+    code.extend_from_slice(before);
+    code.extend_from_slice(&[
+        0x0010_0593, // li a1, 1
+        0x0020_0613, // li a2, 2
+        0x0040_0693, // li a3, 4
+        0x0080_0713, // li a4, 8
+        0x0100_0793, // li a5, 16
+        0x00b1_3023, // sd a1, 0(sp)         a run of stores in one page...
+        0x00c1_3423, // sd a2, 8(sp)
+        0x00d1_3823, // sd a3, 16(sp)
+        0x00e1_3c23, // sd a4, 24(sp)
+        0x02f1_3023, // sd a5, 32(sp)
+    ]);
+    code.extend_from_slice(between);
+    code.extend_from_slice(&[
+        0x0201_3f03, // ld t5, 32(sp)        ...and one of loads, offsets falling
+        0x0181_3e83, // ld t4, 24(sp)
+        0x0101_3e03, // ld t3, 16(sp)
+        0x0081_3383, // ld t2, 8(sp)
+        0x0001_3303, // ld t1, 0(sp)
+        0x0073_0533, // add a0, t1, t2
+        0x01c5_0533, // add a0, a0, t3
+        0x01d5_0533, // add a0, a0, t4
+        0x01e5_0533, // add a0, a0, t5       31: every access done
+        0x05d0_0893, // li a7, 93
+        0x0000_0073, // ecall
+    ]);
+    for mut machine in machines(Xlen::Rv64, &code) {
         assert_eq!(machine.run(BUDGET), Stop::Exited(31));
     }
 }
 
 #[test]
+fn an_ordered_run_in_one_page_does_every_access() {
+    assert_runs_in_one_page_do_every_access(
+        &[0x0201_3823], // sd zero, 48(sp)      the page into both TLBs
+        &[],
+    );
+}
+
+#[test]
 fn a_run_whose_first_access_misses_the_tlb_does_the_rest_as_well() {
-    for mut machine in machines(
-        Xlen::Rv64,
+    assert_runs_in_one_page_do_every_access(
+        // Nothing before: the page was never written, so the first store misses.
+        &[],
         &[
-            0xffff_f2b7, // lui t0, 0xfffff      t0 = -4096
-            0x0051_7133, // and sp, sp, t0       sp at a page boundary
-            0xfc01_0113, // addi sp, sp, -64     the runs' bytes in the page below, unwritten
-            0x0010_0593, // li a1, 1
-            0x0020_0613, // li a2, 2
-            0x0040_0693, // li a3, 4
-            0x0080_0713, // li a4, 8
-            0x0100_0793, // li a5, 16
-            0x00b1_3023, // sd a1, 0(sp)         a run whose first store misses the TLB
-            0x00c1_3423, // sd a2, 8(sp)
-            0x00d1_3823, // sd a3, 16(sp)
-            0x00e1_3c23, // sd a4, 24(sp)
-            0x02f1_3023, // sd a5, 32(sp)
             0xfffc_02b7, // lui t0, 0xfffc0
             0x0051_02b3, // add t0, sp, t0       t0 = sp - 64 pages
-            0x0002_bf83, // ld t6, 0(t0)         t0's page takes the runs' page's slot
-            0x0201_3f03, // ld t5, 32(sp)        a run whose first load misses
-            0x0181_3e83, // ld t4, 24(sp)
-            0x0101_3e03, // ld t3, 16(sp)
-            0x0081_3383, // ld t2, 8(sp)
-            0x0001_3303, // ld t1, 0(sp)
-            0x0073_0533, // add a0, t1, t2
-            0x01c5_0533, // add a0, a0, t3
-            0x01d5_0533, // add a0, a0, t4
-            0x01e5_0533, // add a0, a0, t5       31: every access done
-            0x05d0_0893, // li a7, 93
-            0x0000_0073, // ecall
+            0x0002_bf83, // ld t6, 0(t0)         t0's page takes the runs' page's slot: the
+                         //                      first load misses
         ],
-    ) {
-        assert_eq!(machine.run(BUDGET), Stop::Exited(31));
-    }
+    );
 }
 
 #[test]
