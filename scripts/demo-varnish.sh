@@ -5,10 +5,11 @@
 #
 #   bash scripts/demo-varnish.sh           # interactive
 #   bash scripts/demo-varnish.sh --check   # sends the printed requests, checks the answers, exits
-#   bash scripts/demo-varnish.sh --bench 2 # wrk figures (printed, never asserted), then exits:
-#                                          # BENCH_ROUNDS (default 7) alternating rounds of
+#   bash scripts/demo-varnish.sh --bench 2 # figures (printed, never asserted), then exits:
+#                                          # BENCH_ROUNDS (default 7) alternating wrk rounds of
 #                                          # 2 s of tenant and plain VCL, per round and median:
-#                                          # latency, varnishd CPU per request, throughput
+#                                          # latency, varnishd CPU per request, throughput; and
+#                                          # 4000 hits of each interleaved (curl): latency
 #   bash scripts/demo-varnish.sh --train 500
 #                                          # the check, then each request line that
 #                                          # answers normally 500 times: the workload
@@ -143,6 +144,39 @@ prime_cache_hits() {
     done
 }
 
+# The two hosts' cache hits interleaved on one keep-alive connection: curl sends PAIRS of
+# requests, one to each host (which goes first alternates), and times every one. Neighbours in
+# time, so the drift of a shared machine cancels in the difference of the two hosts' p50s,
+# which wrk's whole rounds of one host after the other leave to the median over rounds. Each
+# request also finds the other host's work between it and the last like it, as requests of
+# many tenants do.
+interleaved_latency() { # interleaved_latency PAIRS
+    local pairs="$1" config="$work/interleaved.curl" pair first second host separator=""
+    for ((pair = 0; pair < pairs; pair++)); do
+        if ((pair % 2)); then first=plain second=hello; else first=hello second=plain; fi
+        for host in "$first" "$second"; do
+            # `next` separates the requests' options; the connection stays open across it.
+            printf '%s' "$separator"
+            separator=$'next\n'
+            printf 'url = "%s/bench"\nheader = "Host: %s"\noutput = "/dev/null"\n' "$url" "$host"
+            printf 'write-out = "%s %%{time_total} %%{num_connects} %%{http_code}\\n"\n' "$host"
+        done
+    done >"$config"
+    curl -s -K "$config" >"$work/interleaved"
+    local answered connections tenant plain
+    answered="$(awk '$4 == 200' "$work/interleaved" | wc -l)"
+    if ((answered != 2 * pairs)); then
+        echo "demo-varnish: $answered of $((2 * pairs)) interleaved requests answered 200" >&2
+        return 1
+    fi
+    connections="$(awk '{ sum += $3 } END { print sum }' "$work/interleaved")"
+    tenant="$(awk '$1 == "hello" { print $2 * 1e6 }' "$work/interleaved" | median)"
+    plain="$(awk '$1 == "plain" { print $2 * 1e6 }' "$work/interleaved" | median)"
+    echo "== latency, ${pairs} cache hits of each interleaved on one connection (curl; ${connections} connection(s) made) =="
+    printf '  p50: tenant %.1f us, plain %.1f us: the tenant adds %.1f us per request\n' \
+        "$tenant" "$plain" "$(awk -v t="$tenant" -v p="$plain" 'BEGIN { print t - p }')"
+}
+
 bench() {
     local seconds="$1" rounds="${BENCH_ROUNDS:-7}"
     cat >"$work/latency.lua" <<'LUA'
@@ -182,6 +216,7 @@ LUA
     printf '  %6s | %9.2f %9.2f %8.2f %6.3f | %9.2f %9.2f %8.2f\n' median "${figures[@]}"
     printf '  overhead of the tenant: %.2f us per request (median of the per-round p50 differences; target on the 2-core development machine <= 3 us)\n' \
         "${figures[2]}"
+    interleaved_latency $((2000 * seconds))
     # CPU time of varnishd's worker process per request: steadier than latency on a shared
     # machine, and what the tenant adds is the difference.
     echo "== varnishd CPU per request, wrk -c16 -t1, ${rounds} alternating rounds of ${seconds} s =="
