@@ -483,6 +483,12 @@ unsafe fn run_hook(
     task: &mut Task,
     hook: Hook,
 ) -> Result<bool, RequestError> {
+    // Most tenants have a hook or two: the others' subroutines (vcl_hash, vcl_deliver for
+    // hello) skip building a host for a call that would find nothing to run.
+    if !task.fork().is_some_and(|fork| fork.has_hook(hook)) {
+        note_decision(task);
+        return Ok(false);
+    }
     // SAFETY: a task never outlives its VCL (see `Task::vcl`).
     let vcl = unsafe { &*task.vcl };
     let Task {

@@ -814,6 +814,11 @@ impl Fork {
         self.read_result_string(address)
     }
 
+    /// Whether the fork has a function for `hook` (registered in main() or since).
+    pub fn has_hook(&self, hook: Hook) -> bool {
+        self.state.hooks.get(hook).is_some()
+    }
+
     /// What `decision` asked for in this fork, if anything.
     pub fn decision(&self) -> Option<&TenantDecision> {
         self.state.decision.as_ref()
