@@ -174,26 +174,32 @@ interleaved_latency() { # interleaved_latency PAIRS
         done
     done >"$config"
     curl -s -K "$config" >"$work/interleaved"
-    local answered connections tenant plain tenant_mean plain_mean
+    local answered connections
     answered="$(awk '$4 == 200' "$work/interleaved" | wc -l)"
     if ((answered != 2 * pairs)); then
         echo "demo-varnish: $answered of $((2 * pairs)) interleaved requests answered 200" >&2
         return 1
     fi
     connections="$(awk '{ sum += $3 } END { print sum }' "$work/interleaved")"
-    tenant="$(awk '$1 == "hello" { print $2 * 1e6 }' "$work/interleaved" | median)"
-    plain="$(awk '$1 == "plain" { print $2 * 1e6 }' "$work/interleaved" | median)"
-    tenant_mean="$(awk '$1 == "hello" { print $2 * 1e6 }' "$work/interleaved" | interquartile_mean)"
-    plain_mean="$(awk '$1 == "plain" { print $2 * 1e6 }' "$work/interleaved" | interquartile_mean)"
+    for host in hello plain; do
+        awk -v host="$host" '$1 == host { print $2 * 1e6 }' "$work/interleaved" >"$work/interleaved.$host"
+    done
     echo "== latency, ${pairs} cache hits of each interleaved on one connection (curl; ${connections} connection(s) made) =="
-    # The ratio too: when the shared machine slows, both hosts slow alike, and the ratio moves
-    # less than the difference.
-    printf '  p50: tenant %.1f us, plain %.1f us: the tenant adds %.1f us per request (ratio %.3f)\n' \
-        "$tenant" "$plain" "$(awk -v t="$tenant" -v p="$plain" 'BEGIN { print t - p }')" \
-        "$(awk -v t="$tenant" -v p="$plain" 'BEGIN { print t / p }')"
-    printf '  mean of the middle half: tenant %.2f us, plain %.2f us: the tenant adds %.2f us (ratio %.3f)\n' \
-        "$tenant_mean" "$plain_mean" "$(awk -v t="$tenant_mean" -v p="$plain_mean" 'BEGIN { print t - p }')" \
-        "$(awk -v t="$tenant_mean" -v p="$plain_mean" 'BEGIN { print t / p }')"
+    compare_interleaved p50 median
+    compare_interleaved "mean of the middle half" interquartile_mean
+}
+
+# compare_interleaved LABEL STATISTIC: STATISTIC (a function above) of each host's interleaved
+# times, their difference and their ratio. The ratio too: when the shared machine slows, both
+# hosts slow alike, and the ratio moves less than the difference.
+compare_interleaved() {
+    local tenant plain
+    tenant="$("$2" <"$work/interleaved.hello")"
+    plain="$("$2" <"$work/interleaved.plain")"
+    awk -v label="$1" -v t="$tenant" -v p="$plain" 'BEGIN {
+        printf "  %s: tenant %.2f us, plain %.2f us: the tenant adds %.2f us per request (ratio %.3f)\n",
+            label, t, p, t - p, t / p
+    }'
 }
 
 bench() {

@@ -2,8 +2,9 @@
 //!
 //! Header lines live in the task's workspace as `Name: value` text; reads borrow them, writes
 //! go through varnishd's own functions (`http_SetHeader`, `http_SetH`) or, for unsets, do
-//! what `http_Unset` does, so VSL records every change as it does for VCL. Nothing here trusts header bytes to be
-//! UTF-8: clients may send any octets, and a tenant gets them lossily converted.
+//! what `http_Unset` does, so VSL records every change as it does for VCL. Nothing here
+//! trusts header bytes to be UTF-8: clients may send any octets, and a tenant gets them
+//! lossily converted.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
